@@ -1,0 +1,70 @@
+"""The JSON API under /api/v1/ (CONTRACT §3). Each app contributes a router; errors are
+always `{"detail", "code"}` with a 4xx status."""
+
+from allauth.headless.contrib.ninja.security import x_session_token_auth
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import SessionAuth
+
+from odr.errors import DomainError
+
+
+class CookieSessionAuth(SessionAuth):
+    """The browser's cookie session, with Django's CSRF check on unsafe methods."""
+
+
+api = NinjaAPI(
+    title="ODR platform API",
+    version="1",
+    description="Online dispute resolution: disputes, mediation sessions, agreements, "
+    "judicial confirmation. Authenticate with allauth's headless app client "
+    "(X-Session-Token) or the browser session cookie.",
+    auth=[x_session_token_auth, CookieSessionAuth()],
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def error_response(request: HttpRequest, *, status: int, detail: str, code: str) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": code}, status=status)
+
+
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return error_response(request, status=exc.status, detail=exc.message, code=exc.code)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    parts = []
+    for error in exc.errors:
+        where = ".".join(str(p) for p in error.get("loc", []) if p not in ("body", "payload"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return error_response(
+        request, status=422, detail="; ".join(parts) or "Invalid input.", code="validation_error"
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, status=401, detail="Log in first.", code="unauthenticated")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, status=exc.status_code, detail=str(exc), code="http_error")
+
+
+def _register_routers() -> None:
+    from agreements.api import router as agreements_router
+    from odr.api import router as odr_router
+    from sessions.api import router as sessions_router
+
+    api.add_router("", odr_router)
+    api.add_router("", sessions_router)
+    api.add_router("", agreements_router)
+
+
+_register_routers()

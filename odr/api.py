@@ -1,0 +1,275 @@
+"""The dispute part of the JSON API (CONTRACT §3): thin, parse, authorise, one service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+from pydantic import EmailStr, Field
+
+from odr import selectors, services, stats
+from odr.categories import Category
+from odr.models import Dispute
+from odr.transitions import allowed_actions
+
+router = Router(tags=["disputes"])
+
+
+class NamedRef(Schema):
+    id: int
+    name: str
+
+
+class PartyOut(Schema):
+    role: str
+    name: str
+    accepted: bool | None
+
+
+class SessionSummary(Schema):
+    id: int
+    status: str
+    scheduled_at: datetime | None
+    room_url: str
+
+
+class AgreementRef(Schema):
+    id: int
+    status: str
+
+
+class DisputeOut(Schema):
+    id: int
+    case_number: str
+    status: str
+    category: str
+    title: str
+    description: str
+    request: str
+    claim_amount: Decimal | None
+    region: str
+    region_name: str
+    organisation: NamedRef | None
+    mediator: NamedRef | None
+    parties: list[PartyOut]
+    sessions: list[SessionSummary]
+    agreement: AgreementRef | None
+    actions: list[str]
+    mediation_deadline: datetime | None
+    created_at: datetime
+
+
+class DisputeList(Schema):
+    count: int
+    items: list[DisputeOut]
+
+
+class RespondentIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    email: EmailStr
+    phone: str | None = Field(default="", max_length=30)
+
+
+class DisputeIn(Schema):
+    category: str
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(min_length=1, max_length=20000)
+    region: str
+    claim_amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    request: str | None = Field(default="", max_length=5000)
+    respondent: RespondentIn
+
+
+class MeOut(Schema):
+    id: int
+    email: str
+    name: str
+    roles: list[str]
+    organisation: NamedRef | None
+
+
+class CategoryOut(Schema):
+    code: str
+    name: str
+    hint: str
+
+
+class RegionOut(Schema):
+    code: str
+    name: str
+    level: str
+
+
+class EvidenceOut(Schema):
+    id: int
+    filename: str
+    size: int
+    sha256: str
+
+
+class DeclineIn(Schema):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AcceptIn(Schema):
+    consent: bool = True
+
+
+def dispute_out(dispute: Dispute, user: AbstractBaseUser) -> dict[str, Any]:
+    from agreements.selectors import agreement_ref_for
+    from sessions.selectors import session_summaries_for
+
+    def ref(obj: Any, name: str) -> dict | None:
+        return {"id": obj.pk, "name": name} if obj is not None else None
+
+    return {
+        "id": dispute.pk,
+        "case_number": dispute.case_number,
+        "status": dispute.status,
+        "category": dispute.category,
+        "title": dispute.title,
+        "description": dispute.description,
+        "request": dispute.request,
+        "claim_amount": dispute.claim_amount,
+        "region": dispute.region.code,
+        "region_name": dispute.region.full_name,
+        "organisation": ref(dispute.organisation, str(dispute.organisation or "")),
+        "mediator": ref(
+            dispute.mediator, services.display_name(dispute.mediator) if dispute.mediator else ""
+        ),
+        "parties": [
+            {"role": p.role, "name": p.name, "accepted": p.accepted} for p in dispute.parties.all()
+        ],
+        "sessions": session_summaries_for(dispute),
+        "agreement": agreement_ref_for(dispute),
+        "actions": allowed_actions(dispute, user),
+        "mediation_deadline": dispute.mediation_deadline,
+        "created_at": dispute.created_at,
+    }
+
+
+@router.get("/me", response=MeOut, tags=["accounts"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    user = request.auth
+    org = selectors.user_primary_organisation(user)
+    return {
+        "id": user.pk,
+        "email": user.email,
+        "name": services.display_name(user),
+        "roles": selectors.user_roles(user),
+        "organisation": {"id": org.pk, "name": org.name} if org else None,
+    }
+
+
+@router.get("/categories", response=list[CategoryOut], auth=None, tags=["reference"])
+def categories(request: HttpRequest) -> list[dict[str, str]]:
+    from odr.categories import CATEGORY_HINTS
+
+    return [
+        {"code": c.value, "name": str(c.label), "hint": str(CATEGORY_HINTS[c])} for c in Category
+    ]
+
+
+@router.get("/regions", response=list[RegionOut], auth=None, tags=["reference"])
+def regions(request: HttpRequest, parent: str | None = None) -> list[dict[str, str]]:
+    return [
+        {"code": r.code, "name": r.name, "level": r.level} for r in selectors.regions_under(parent)
+    ]
+
+
+@router.post("/disputes", response={201: DisputeOut})
+def dispute_create(request: HttpRequest, payload: DisputeIn) -> tuple[int, dict[str, Any]]:
+    dispute = services.dispute_file(
+        applicant=request.auth,
+        category=payload.category,
+        title=payload.title,
+        description=payload.description,
+        region_code=payload.region,
+        respondent_name=payload.respondent.name,
+        respondent_email=str(payload.respondent.email),
+        respondent_phone=payload.respondent.phone or "",
+        request=payload.request or "",
+        claim_amount=payload.claim_amount,
+    )
+    return 201, dispute_out(
+        selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
+    )
+
+
+@router.get("/disputes", response=DisputeList)
+def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
+    qs = selectors.disputes_visible_to(request.auth).prefetch_related("parties", "parties__user")
+    if status:
+        if status not in Dispute.Status.values:
+            from odr.errors import Invalid
+
+            raise Invalid(f"Unknown status {status!r}.", code="invalid_status_filter")
+        qs = qs.filter(status=status)
+    items = [dispute_out(d, request.auth) for d in qs]
+    return {"count": len(items), "items": items}
+
+
+@router.get("/disputes/{dispute_id}", response=DisputeOut)
+def dispute_detail(request: HttpRequest, dispute_id: int) -> dict[str, Any]:
+    dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    return dispute_out(dispute, request.auth)
+
+
+@router.post("/disputes/{dispute_id}/actions/{action}", response=DisputeOut)
+def dispute_action(
+    request: HttpRequest, dispute_id: int, action: str, payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    services.dispute_run_action(
+        dispute=dispute, actor=request.auth, action=action, data=payload or {}
+    )
+    return dispute_out(
+        selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id), request.auth
+    )
+
+
+@router.post("/disputes/{dispute_id}/evidence", response={201: EvidenceOut})
+def evidence_upload(
+    request: HttpRequest,
+    dispute_id: int,
+    file: File[UploadedFile],
+    description: Form[str] = "",
+) -> tuple[int, dict[str, Any]]:
+    dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    item = services.evidence_add(
+        dispute=dispute,
+        actor=request.auth,
+        upload=file,
+        name=file.name or "",
+        size=file.size,
+        description=description,
+    )
+    return 201, {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
+
+
+@router.post("/invitations/{token}/accept", response=DisputeOut, tags=["invitations"])
+def invitation_accept(
+    request: HttpRequest, token: str, payload: AcceptIn | None = None
+) -> dict[str, Any]:
+    dispute = services.invitation_accept(
+        token=token, user=request.auth, consent_online=payload.consent if payload else True
+    )
+    return dispute_out(
+        selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
+    )
+
+
+@router.post("/invitations/{token}/decline", response={204: None}, tags=["invitations"])
+def invitation_decline(request: HttpRequest, token: str, payload: DeclineIn) -> tuple[int, None]:
+    services.invitation_decline(token=token, user=request.auth, reason=payload.reason)
+    return 204, None
+
+
+@router.get("/stats", response=stats.StatsOut, auth=None, tags=["statistics"])
+def public_stats(request: HttpRequest) -> dict[str, Any]:
+    return stats.public_stats()

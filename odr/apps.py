@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OdrConfig(AppConfig):
+    name = "odr"
+    verbose_name = _("Disputes")
+    default_auto_field = "django.db.models.BigAutoField"

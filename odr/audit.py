@@ -1,0 +1,181 @@
+"""The hash-chained audit trail: `log_action` appends, `verify_chain` checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models, transaction
+from django.utils import timezone
+
+from odr.models import AuditEvent, AuditHead, Dispute
+from odr.request_context import get_client_ip
+
+GENESIS = "0" * 64
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def event_digest(
+    *,
+    seq: int,
+    created_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    ip: str | None,
+    action: str,
+    dispute_id: int | None,
+    object_type: str,
+    object_id: str,
+    before: dict,
+    after: dict,
+    prev_hash: str,
+) -> str:
+    payload = json.dumps(
+        {
+            "seq": seq,
+            "at": created_at.isoformat(),
+            "actor": actor_id,
+            "actor_label": actor_label,
+            "ip": ip,
+            "action": action,
+            "dispute": dispute_id,
+            "object": [object_type, str(object_id)],
+            "before": before,
+            "after": after,
+            "prev": prev_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _digest_of(event: AuditEvent) -> str:
+    return event_digest(
+        seq=event.seq,
+        created_at=event.created_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        ip=event.ip,
+        action=event.action,
+        dispute_id=event.dispute_id,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        before=event.before,
+        after=event.after,
+        prev_hash=event.prev_hash,
+    )
+
+
+def log_action(
+    *,
+    action: str,
+    obj: models.Model,
+    actor: AbstractBaseUser | None = None,
+    dispute: Dispute | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    ip: str | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """Append one event. Runs inside the caller's transaction, so the event and the change
+    it records commit or roll back together."""
+    with transaction.atomic():
+        head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
+        seq = head.last_seq + 1
+        now = timezone.now()
+        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+        if not actor_label and actor_id is not None:
+            actor_label = actor.get_username()
+        before_json = _jsonable(before or {})
+        after_json = _jsonable(after or {})
+        ip = ip or get_client_ip()
+        digest = event_digest(
+            seq=seq,
+            created_at=now,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            ip=ip,
+            action=action,
+            dispute_id=dispute.pk if dispute else None,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            before=before_json,
+            after=after_json,
+            prev_hash=head.last_hash,
+        )
+        event = AuditEvent.objects.create(
+            seq=seq,
+            created_at=now,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            ip=ip,
+            action=action,
+            dispute=dispute,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            before=before_json,
+            after=after_json,
+            prev_hash=head.last_hash,
+            hash=digest,
+        )
+        head.last_seq = seq
+        head.last_hash = digest
+        head.save(update_fields=["last_seq", "last_hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int | None
+    message: str
+
+
+def verify_chain() -> Iterator[ChainProblem]:
+    """Yields every place where the stored chain is not what was written: an edited event
+    (its hash no longer matches), a reordered or deleted one (a gap in seq or a broken
+    link), or a deleted tail (the head records more than is there)."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    last_seq = 0
+    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
+        if event.seq != expected_seq:
+            yield ChainProblem(
+                event.seq, f"event #{event.seq} follows #{expected_seq - 1}: events are missing"
+            )
+        if event.prev_hash != expected_prev:
+            yield ChainProblem(
+                event.seq, f"event #{event.seq} does not link to the event before it"
+            )
+        if _digest_of(event) != event.hash:
+            yield ChainProblem(event.seq, f"event #{event.seq} was changed after it was written")
+        expected_prev = event.hash
+        expected_seq = event.seq + 1
+        last_seq = event.seq
+    head = AuditHead.objects.filter(id=1).first()
+    if head is not None and (head.last_seq != last_seq or head.last_hash != expected_prev):
+        yield ChainProblem(
+            None,
+            f"the chain ends at #{last_seq} but #{head.last_seq} was written: "
+            "events at the end were deleted",
+        )

@@ -1,0 +1,182 @@
+"""Demo data of CONTRACT §1: regions, organisations and accounts. Idempotent: running it
+again updates what is there and creates nothing twice."""
+
+import os
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from odr.idnumber import id_check_char
+from odr.models import Membership, Organisation, Profile, Region
+
+REGIONS = [
+    # code, name, level, parent code
+    ("330000000000", "浙江省", Region.Level.PROVINCE, None),
+    ("330500000000", "湖州市", Region.Level.CITY, "330000000000"),
+    ("330523000000", "安吉县", Region.Level.COUNTY, "330500000000"),
+    ("330523100000", "孝丰镇", Region.Level.TOWNSHIP, "330523000000"),
+    ("330523100201", "横溪坞村", Region.Level.VILLAGE, "330523100000"),
+    ("330523100202", "白杨村", Region.Level.VILLAGE, "330523100000"),
+    ("330523101000", "天荒坪镇", Region.Level.TOWNSHIP, "330523000000"),
+    ("330523101201", "余村", Region.Level.VILLAGE, "330523101000"),
+    ("330523101202", "大溪村", Region.Level.VILLAGE, "330523101000"),
+]
+
+VILLAGE_CATEGORIES = ["neighbour", "family", "land", "debt", "damage"]
+TOWNSHIP_CATEGORIES = [*VILLAGE_CATEGORIES, "contract", "labour", "property"]
+
+ORGANISATIONS = [
+    # key, name, kind, region, categories, case code
+    (
+        "village",
+        "余村人民调解委员会",
+        Organisation.Kind.VILLAGE_COMMITTEE,
+        "330523101201",
+        VILLAGE_CATEGORIES,
+        "余村调",
+    ),
+    (
+        "township",
+        "天荒坪镇人民调解委员会",
+        Organisation.Kind.TOWNSHIP_COMMITTEE,
+        "330523101000",
+        TOWNSHIP_CATEGORIES,
+        "天荒坪调",
+    ),
+    (
+        "centre",
+        "安吉县社会矛盾纠纷调处化解中心",
+        Organisation.Kind.COUNTY_CENTRE,
+        "330523000000",
+        [],
+        "安吉矛调",
+    ),
+    ("court", "安吉县人民法院", Organisation.Kind.COURT, "330523000000", [], "浙0523民特"),
+]
+
+
+def demo_id_number(birth: str, serial: str) -> str:
+    first17 = f"330523{birth}{serial}"
+    return first17 + id_check_char(first17)
+
+
+ACCOUNTS: list[dict[str, Any]] = [
+    {
+        "email": "mediator@demo.odr",
+        "name": "李调解",
+        "org": "centre",
+        "role": "mediator",
+        "phone": "13900000001",
+    },
+    {
+        "email": "coordinator@demo.odr",
+        "name": "王协调",
+        "org": "centre",
+        "role": "coordinator",
+        "phone": "13900000002",
+    },
+    {
+        "email": "clerk@demo.odr",
+        "name": "赵书记员",
+        "org": "court",
+        "role": "clerk",
+        "phone": "13900000003",
+    },
+    {
+        "email": "citizen1@demo.odr",
+        "name": "张三",
+        "phone": "13800000001",
+        "id_number": demo_id_number("19800101", "123"),
+    },
+    {
+        "email": "citizen2@demo.odr",
+        "name": "李四",
+        "phone": "13800000002",
+        "id_number": demo_id_number("19850505", "456"),
+    },
+    {"email": "admin@demo.odr", "name": "平台管理员", "superuser": True},
+    # Staff of the village and township committees, so that their cases can be worked too.
+    {"email": "mediator.yucun@demo.odr", "name": "陈村调", "org": "village", "role": "mediator"},
+    {
+        "email": "coordinator.yucun@demo.odr",
+        "name": "周村协",
+        "org": "village",
+        "role": "coordinator",
+    },
+    {
+        "email": "mediator.tianhuangping@demo.odr",
+        "name": "吴镇调",
+        "org": "township",
+        "role": "mediator",
+    },
+    {
+        "email": "coordinator.tianhuangping@demo.odr",
+        "name": "郑镇协",
+        "org": "township",
+        "role": "coordinator",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo regions, organisations and accounts (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = os.environ.get("ODR_DEMO_PASSWORD") or "odr-demo-2026"
+        regions: dict[str, Region] = {}
+        for code, name, level, parent in REGIONS:
+            regions[code], _ = Region.objects.update_or_create(
+                code=code,
+                defaults={
+                    "name": name,
+                    "level": level,
+                    "parent": regions[parent] if parent else None,
+                },
+            )
+        orgs: dict[str, Organisation] = {}
+        for key, name, kind, region, categories, case_code in ORGANISATIONS:
+            orgs[key], _ = Organisation.objects.update_or_create(
+                name=name,
+                defaults={
+                    "kind": kind,
+                    "region": regions[region],
+                    "categories": categories,
+                    "case_code": case_code,
+                    "is_active": True,
+                },
+            )
+        User = get_user_model()
+        for spec in ACCOUNTS:
+            user, _created = User.objects.get_or_create(
+                username=spec["email"], defaults={"email": spec["email"]}
+            )
+            user.email = spec["email"]
+            user.is_superuser = user.is_staff = bool(spec.get("superuser"))
+            user.set_password(password)
+            user.save()
+            EmailAddress.objects.update_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
+            Profile.objects.update_or_create(
+                user=user,
+                defaults={
+                    "real_name": spec["name"],
+                    "phone": spec.get("phone", ""),
+                    "id_number": spec.get("id_number", ""),
+                },
+            )
+            if "org" in spec:
+                Membership.objects.update_or_create(
+                    user=user,
+                    organisation=orgs[spec["org"]],
+                    role=spec["role"],
+                    defaults={"is_active": True},
+                )
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
+        for spec in ACCOUNTS:
+            role = spec.get("role") or ("superuser" if spec.get("superuser") else "citizen")
+            self.stdout.write(f"  {spec['email']:<40} {password}   ({role})")

@@ -1,0 +1,51 @@
+"""Request middleware: the client address for the audit trail, and TOTP for staff."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from odr.request_context import client_ip_of, set_client_ip
+from odr.selectors import user_is_staff_member
+
+# Pages a staff member without TOTP may still reach: to set it up, or to leave.
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/_allauth/", "/api/v1/openapi")
+
+
+class RequireStaffMFAMiddleware:
+    """Mediators, coordinators and court clerks must have TOTP on in production
+    (issue 2 §2). Until they do, every page sends them to the TOTP set-up page and the API
+    answers 403 with code `mfa_required`."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        set_client_ip(client_ip_of(request))
+        if settings.ODR_REQUIRE_STAFF_MFA and self._needs_mfa(request):
+            if request.path.startswith("/api/"):
+                from django.http import JsonResponse
+
+                return JsonResponse(
+                    {
+                        "detail": "Two-factor authentication must be set up first.",
+                        "code": "mfa_required",
+                    },
+                    status=403,
+                )
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+    @staticmethod
+    def _needs_mfa(request: HttpRequest) -> bool:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return False
+        if request.path.startswith(_MFA_EXEMPT_PREFIXES):
+            return False
+        if not user_is_staff_member(user):
+            return False
+        from allauth.mfa.models import Authenticator
+
+        return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()

@@ -1,0 +1,191 @@
+"""Every read of disputes and organisations, already filtered by who is asking."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count, Q, QuerySet
+
+from odr.errors import NotFound
+from odr.models import Dispute, Membership, Organisation, Party, Region
+
+Role = Membership.Role
+
+
+def _active_memberships(user: AbstractBaseUser) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, is_active=True, organisation__is_active=True)
+
+
+def user_org_ids(user: AbstractBaseUser, *roles: str) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    qs = _active_memberships(user)
+    if roles:
+        qs = qs.filter(role__in=roles)
+    return set(qs.values_list("organisation_id", flat=True))
+
+
+def user_roles(user: AbstractBaseUser) -> list[str]:
+    """`citizen` for everyone signed in, plus each membership role, plus `admin`."""
+    if not user.is_authenticated:
+        return []
+    roles = ["citizen"]
+    roles += sorted(set(_active_memberships(user).values_list("role", flat=True)))
+    if user.is_superuser:
+        roles.append("admin")
+    return roles
+
+
+def user_primary_organisation(user: AbstractBaseUser) -> Organisation | None:
+    if not user.is_authenticated:
+        return None
+    membership = _active_memberships(user).select_related("organisation").first()
+    return membership.organisation if membership else None
+
+
+def user_is_staff_member(user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and _active_memberships(user).exists()
+
+
+def court_for_organisation(organisation: Organisation) -> Organisation | None:
+    """The basic court whose jurisdiction covers where the organisation sits: the court at
+    the nearest region at or above the organisation's (DESIGN.md §3)."""
+    for region in organisation.region.ancestors_and_self():
+        court = Organisation.objects.filter(
+            kind=Organisation.Kind.COURT, region=region, is_active=True
+        ).first()
+        if court is not None:
+            return court
+    return None
+
+
+def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
+    """A party, its mediator, its organisation's staff, and the court of a confirmation
+    request about it see a dispute; a superuser sees all."""
+    base = Dispute.objects.select_related("region", "organisation", "mediator")
+    if not user.is_authenticated:
+        return base.none()
+    if user.is_superuser:
+        return base.all()
+    staff_orgs = user_org_ids(user, Role.COORDINATOR, Role.MEDIATOR)
+    court_orgs = user_org_ids(user, Role.CLERK)
+    condition = Q(parties__user=user) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
+    if court_orgs:
+        condition |= Q(agreement__confirmation_request__court_id__in=court_orgs)
+    return base.filter(condition).distinct()
+
+
+def dispute_get_for(*, user: AbstractBaseUser, dispute_id: int) -> Dispute:
+    """The dispute if the user may see it, else NotFound (never 403: ids cannot be probed)."""
+    dispute = (
+        disputes_visible_to(user)
+        .prefetch_related("parties", "parties__user")
+        .filter(pk=dispute_id)
+        .first()
+    )
+    if dispute is None:
+        raise NotFound()
+    return dispute
+
+
+def party_of(dispute: Dispute, user: AbstractBaseUser) -> Party | None:
+    if not user.is_authenticated:
+        return None
+    return next((p for p in dispute.parties.all() if p.user_id == user.pk), None)
+
+
+def is_coordinator_of(dispute: Dispute, user: AbstractBaseUser) -> bool:
+    return dispute.organisation_id is not None and dispute.organisation_id in user_org_ids(
+        user, Role.COORDINATOR
+    )
+
+
+def is_mediator_of(dispute: Dispute, user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and dispute.mediator_id == user.pk
+
+
+def mediators_with_load(organisation: Organisation) -> list[tuple[AbstractBaseUser, int]]:
+    """The organisation's mediators with how many open cases each carries now."""
+    memberships = (
+        Membership.objects.filter(organisation=organisation, role=Role.MEDIATOR, is_active=True)
+        .select_related("user", "user__profile")
+        .annotate(
+            load=Count(
+                "user__mediated_disputes",
+                filter=Q(user__mediated_disputes__status=Dispute.Status.IN_MEDIATION),
+            )
+        )
+        .order_by("load", "user__email")
+    )
+    return [(m.user, m.load) for m in memberships]
+
+
+def is_mediator_in(organisation: Organisation, user: AbstractBaseUser) -> bool:
+    return organisation.pk in user_org_ids(user, Role.MEDIATOR)
+
+
+def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
+    """What the coordinator's organisations must act on."""
+    return (
+        Dispute.objects.filter(
+            organisation_id__in=user_org_ids(user, Role.COORDINATOR),
+            status__in=[
+                Dispute.Status.AWAITING_INTAKE,
+                Dispute.Status.IN_MEDIATION,
+                Dispute.Status.FILED,
+            ],
+        )
+        .select_related("region", "mediator")
+        .prefetch_related("parties")
+        .order_by("status", "created_at")
+    )
+
+
+def regions_under(parent_code: str | None) -> QuerySet[Region]:
+    if parent_code:
+        return Region.objects.filter(parent__code=parent_code)
+    return Region.objects.filter(parent__isnull=True)
+
+
+def route_dispute(*, region: Region, category: str) -> Organisation | None:
+    """The lowest-level mediation organisation whose area covers the region and that
+    handles the category: a village dispute stays in the village (DESIGN.md §2)."""
+    return _first_handler(region.ancestors_and_self(), category, exclude=None)
+
+
+def organisation_above(organisation: Organisation, category: str) -> Organisation | None:
+    """The organisation one level up from this one for escalation: the nearest handler
+    above the organisation's own region."""
+    chain = organisation.region.ancestors_and_self()
+    # Organisations at the same region but of a higher kind come first (a county centre
+    # above an industry body of the same county), then the regions above.
+    return _first_handler(chain, category, exclude=organisation)
+
+
+_KIND_RANK = {
+    Organisation.Kind.VILLAGE_COMMITTEE: 0,
+    Organisation.Kind.INDUSTRY_BODY: 1,
+    Organisation.Kind.TOWNSHIP_COMMITTEE: 2,
+    Organisation.Kind.COUNTY_CENTRE: 3,
+}
+
+
+def _first_handler(
+    chain: list[Region], category: str, *, exclude: Organisation | None
+) -> Organisation | None:
+    candidates = Organisation.objects.filter(
+        region__in=chain, is_active=True, kind__in=list(_KIND_RANK)
+    ).select_related("region")
+    depth = {r.pk: i for i, r in enumerate(chain)}
+    ordered = sorted(candidates, key=lambda o: (depth[o.region_id], _KIND_RANK[o.kind], o.pk))
+    if exclude is not None:
+        start = (depth[exclude.region_id], _KIND_RANK.get(exclude.kind, 0), exclude.pk)
+        ordered = [
+            o
+            for o in ordered
+            if (depth[o.region_id], _KIND_RANK[o.kind], o.pk) > start
+            and (
+                depth[o.region_id] > depth[exclude.region_id]
+                or _KIND_RANK[o.kind] > _KIND_RANK.get(exclude.kind, 0)
+            )
+        ]
+    return next((o for o in ordered if o.handles(category)), None)

@@ -1,0 +1,723 @@
+"""Every write to disputes, parties, invitations, evidence and messages. Each status change
+is one function that checks the move against odr.transitions, locks the row, saves,
+writes an audit event and notifies after commit (DESIGN.md §2, §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from decimal import Decimal
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from odr import selectors
+from odr.audit import log_action
+from odr.categories import Category
+from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.evidence import CheckedFile, check_upload
+from odr.idnumber import is_valid_id_number
+from odr.models import (
+    CaseCounter,
+    Dispute,
+    Evidence,
+    Invitation,
+    Message,
+    Organisation,
+    Party,
+    Profile,
+    Region,
+)
+from odr.notifications import Recipient, notify
+from odr.transitions import TRANSITIONS
+
+User = get_user_model()
+S = Dispute.Status
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _snapshot(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "status": dispute.status,
+        "organisation": dispute.organisation_id,
+        "mediator": dispute.mediator_id,
+    }
+
+
+def _lock(dispute: Dispute) -> Dispute:
+    return Dispute.objects.select_for_update().get(pk=dispute.pk)
+
+
+def _check(name: str, dispute: Dispute, actor: AbstractBaseUser | None) -> None:
+    """Refuses a move the table does not allow: 403 when the actor may never take it,
+    409 when the dispute's status does not allow it now."""
+    transition = TRANSITIONS[name]
+    if actor is not None and not transition.who(dispute, actor):
+        raise Forbidden(_("You may not do this on this case."), code="action_not_allowed")
+    if dispute.status not in transition.sources:
+        raise DomainError(
+            "invalid_status",
+            _("This cannot be done while the case is “%(status)s”.")
+            % {"status": dispute.get_status_display()},
+        )
+
+
+def _apply(
+    name: str,
+    *,
+    dispute: Dispute,
+    actor: AbstractBaseUser | None,
+    changes: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Dispute:
+    """Lock, check, change, save, audit: the one path by which a dispute's status moves."""
+    locked = _lock(dispute)
+    # Re-read the parties under the lock so the `who` checks see the committed state.
+    _check(name, locked, actor)
+    before = _snapshot(locked)
+    target = TRANSITIONS[name].target
+    if target is not None:
+        locked.status = target
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.save()
+    log_action(
+        action=f"dispute.{name}",
+        obj=locked,
+        actor=actor,
+        dispute=locked,
+        before=before,
+        after={**_snapshot(locked), **(extra or {})},
+    )
+    return locked
+
+
+def _staff_of(organisation: Organisation | None, *roles: str) -> list[AbstractBaseUser]:
+    if organisation is None:
+        return []
+    return [
+        m.user
+        for m in organisation.memberships.filter(role__in=roles, is_active=True).select_related(
+            "user", "user__profile"
+        )
+    ]
+
+
+def _party_recipients(dispute: Dispute) -> list[Recipient | AbstractBaseUser]:
+    out: list[Recipient | AbstractBaseUser] = []
+    for party in dispute.parties.select_related("user", "user__profile"):
+        if party.user is not None:
+            out.append(party.user)
+        elif party.email:
+            out.append(Recipient(email=party.email))
+    return out
+
+
+def _case_context(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "case_number": dispute.case_number,
+        "title": dispute.title,
+        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "organisation": dispute.organisation.name if dispute.organisation else "",
+    }
+
+
+def _next_case_number(organisation: Organisation, year: int) -> str:
+    """Locks the organisation's counter for the year: two racing filings wait for each
+    other rather than draw the same number (the unique constraint is the backstop)."""
+    counter, _created = CaseCounter.objects.select_for_update().get_or_create(
+        organisation=organisation, year=year
+    )
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"({year}){organisation.case_code}第{counter.last:04d}号"
+
+
+# --- profile ---------------------------------------------------------------------------
+
+
+def profile_update(
+    *, user: AbstractBaseUser, real_name: str, phone: str, id_number: str, language: str
+) -> Profile:
+    id_number = id_number.strip().upper()
+    if id_number and not is_valid_id_number(id_number):
+        raise Invalid(
+            _("The resident ID number is not valid: check the 18 characters."),
+            code="invalid_id_number",
+        )
+    if language not in dict(settings.LANGUAGES):
+        raise Invalid(_("Unknown language."), code="invalid_language")
+    with transaction.atomic():
+        profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+        before = {
+            "real_name": profile.real_name,
+            "phone": profile.phone,
+            "id_number_set": bool(profile.id_number),
+            "language": profile.language,
+        }
+        profile.real_name = real_name.strip()
+        profile.phone = phone.strip()
+        profile.id_number = id_number
+        profile.language = language
+        profile.full_clean()
+        profile.save()
+        log_action(
+            action="profile.update",
+            obj=profile,
+            actor=user,
+            before=before,
+            after={
+                "real_name": profile.real_name,
+                "phone": profile.phone,
+                "id_number_set": bool(profile.id_number),
+                "language": profile.language,
+            },
+        )
+    return profile
+
+
+def display_name(user: AbstractBaseUser) -> str:
+    profile = getattr(user, "profile", None)
+    return (profile.real_name if profile and profile.real_name else "") or user.email
+
+
+# --- filing ----------------------------------------------------------------------------
+
+
+def dispute_file(
+    *,
+    applicant: AbstractBaseUser,
+    category: str,
+    title: str,
+    description: str,
+    region_code: str,
+    respondent_name: str,
+    respondent_email: str,
+    respondent_phone: str = "",
+    request: str = "",
+    claim_amount: Decimal | None = None,
+    evidence: list[tuple[IO[bytes], str, int | None, str]] | None = None,
+) -> Dispute:
+    """File a dispute, route it, number it and invite the respondent. Evidence files are
+    (file, name, size, description); any bad one refuses the whole filing, so nothing is
+    half-saved."""
+    if category not in Category.values:
+        raise Invalid(_("Choose a category from the list."), code="invalid_category")
+    title, description = title.strip(), description.strip()
+    if not title:
+        raise Invalid(_("Give the dispute a short title."), code="title_required")
+    if not description:
+        raise Invalid(_("Describe what happened."), code="description_required")
+    if not respondent_name.strip():
+        raise Invalid(_("Give the other side's name."), code="respondent_name_required")
+    if not respondent_email.strip():
+        raise Invalid(
+            _("Give the other side's e-mail so they can be invited."),
+            code="respondent_email_required",
+        )
+    if respondent_email.strip().lower() == (applicant.email or "").lower():
+        raise Invalid(_("You cannot file a dispute against yourself."), code="self_dispute")
+    if claim_amount is not None and claim_amount < 0:
+        raise Invalid(_("The claim amount cannot be negative."), code="invalid_amount")
+    region = Region.objects.filter(code=region_code).first()
+    if region is None:
+        raise Invalid(_("Choose the place from the list."), code="invalid_region")
+    organisation = selectors.route_dispute(region=region, category=category)
+    if organisation is None:
+        raise DomainError(
+            "no_organisation",
+            _("No mediation organisation covers this place and kind of dispute yet."),
+            status=400,
+        )
+    checked = [
+        (f, check_upload(f, name=name, size=size), desc) for f, name, size, desc in (evidence or [])
+    ]
+
+    with _files_removed_on_error() as stored, transaction.atomic():
+        now = timezone.now()
+        dispute = Dispute.objects.create(
+            case_number=_next_case_number(organisation, timezone.localdate(now).year),
+            category=category,
+            title=title[:200],
+            description=description,
+            request=request.strip(),
+            claim_amount=claim_amount,
+            region=region,
+            organisation=organisation,
+            filed_by=applicant,
+            created_at=now,
+        )
+        Party.objects.create(
+            dispute=dispute,
+            role=Party.Role.APPLICANT,
+            user=applicant,
+            name=display_name(applicant),
+            email=applicant.email,
+            phone=getattr(getattr(applicant, "profile", None), "phone", ""),
+            accepted=True,
+            consented_online_at=now,
+        )
+        respondent = Party.objects.create(
+            dispute=dispute,
+            role=Party.Role.RESPONDENT,
+            name=respondent_name.strip()[:100],
+            email=respondent_email.strip(),
+            phone=respondent_phone.strip()[:30],
+        )
+        invitation = Invitation.objects.create(
+            party=respondent, expires_at=now + timedelta(days=settings.ODR_INVITATION_DAYS)
+        )
+        log_action(
+            action="dispute.file",
+            obj=dispute,
+            actor=applicant,
+            dispute=dispute,
+            after={
+                "status": dispute.status,
+                "case_number": dispute.case_number,
+                "organisation": organisation.pk,
+                "category": category,
+                "region": region.code,
+            },
+        )
+        for upload, info, desc in checked:
+            stored.append(
+                _store_evidence(
+                    dispute=dispute, actor=applicant, upload=upload, info=info, description=desc
+                )
+            )
+        notify(
+            [Recipient(email=respondent.email)],
+            "invitation",
+            {
+                **_case_context(dispute),
+                "applicant": display_name(applicant),
+                "respondent": respondent.name,
+                "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+                "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
+            },
+        )
+    return dispute
+
+
+def _store_evidence(
+    *,
+    dispute: Dispute,
+    actor: AbstractBaseUser,
+    upload: IO[bytes],
+    info: CheckedFile,
+    description: str,
+) -> Evidence:
+    item = Evidence(
+        dispute=dispute,
+        uploaded_by=actor,
+        filename=info.filename,
+        extension=info.extension,
+        content_type=info.content_type,
+        size=info.size,
+        sha256=info.sha256,
+        description=description.strip()[:500],
+    )
+    item.file.save(info.filename, File(upload), save=False)
+    item.save()
+    log_action(
+        action="evidence.add",
+        obj=item,
+        actor=actor,
+        dispute=dispute,
+        after={"filename": item.filename, "size": item.size, "sha256": item.sha256},
+    )
+    return item
+
+
+@contextmanager
+def _files_removed_on_error() -> Iterator[list[Evidence]]:
+    """Files reach storage before the transaction commits; when it rolls back, they are
+    removed again so that a refused filing leaves nothing behind."""
+    stored: list[Evidence] = []
+    try:
+        yield stored
+    except BaseException:
+        for item in stored:
+            item.file.storage.delete(item.file.name)
+        raise
+
+
+def evidence_add(
+    *,
+    dispute: Dispute,
+    actor: AbstractBaseUser,
+    upload: IO[bytes],
+    name: str,
+    size: int | None,
+    description: str = "",
+) -> Evidence:
+    """A party adds evidence while the case is open."""
+    if selectors.party_of(dispute, actor) is None:
+        raise Forbidden(_("Only the parties can add evidence."), code="not_a_party")
+    if not dispute.is_open:
+        raise DomainError("case_closed", _("The case is closed: evidence can no longer be added."))
+    info = check_upload(upload, name=name, size=size)
+    with _files_removed_on_error() as stored, transaction.atomic():
+        item = _store_evidence(
+            dispute=dispute, actor=actor, upload=upload, info=info, description=description
+        )
+        stored.append(item)
+    return item
+
+
+# --- the respondent's answer -----------------------------------------------------------
+
+
+def invitation_for_token(token: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("party", "party__dispute", "party__dispute__organisation")
+        .filter(token=token)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound(_("This invitation link is not valid."))
+    return invitation
+
+
+def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
+    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    if invitation is None:
+        raise NotFound(_("This invitation link is not valid."))
+    if invitation.is_used:
+        raise DomainError(
+            "invitation_used", _("This invitation has already been answered."), status=410
+        )
+    if invitation.is_expired():
+        raise DomainError("invitation_expired", _("This invitation has expired."), status=410)
+    dispute = invitation.party.dispute
+    if dispute.filed_by_id == user.pk:
+        raise Forbidden(_("You cannot answer your own dispute."), code="own_dispute")
+    return invitation
+
+
+def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: bool) -> Dispute:
+    """The respondent consents to online mediation and agrees to mediate: the dispute
+    goes to intake (SPC online mediation rules Art. 4: every party's consent)."""
+    if not consent_online:
+        raise Invalid(_("Online mediation needs your consent."), code="consent_required")
+    with transaction.atomic():
+        invitation = _usable_invitation(token, user)
+        party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        now = timezone.now()
+        party.user = user
+        party.accepted = True
+        party.consented_online_at = now
+        if not party.email:
+            party.email = user.email
+        party.save()
+        invitation.used_at = now
+        invitation.save(update_fields=["used_at"])
+        dispute = _apply(
+            "respond_accept",
+            dispute=party.dispute,
+            actor=user,
+            changes={"intake_at": now},
+            extra={"respondent": user.pk},
+        )
+        notify(
+            _party_recipients(dispute)[:1] + _staff_of(dispute.organisation, "coordinator"),
+            "respondent_accepted",
+            {**_case_context(dispute), "respondent": party.name},
+        )
+    return dispute
+
+
+def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Dispute:
+    reason = reason.strip()
+    if not reason:
+        raise Invalid(_("Say briefly why you decline."), code="reason_required")
+    with transaction.atomic():
+        invitation = _usable_invitation(token, user)
+        party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        now = timezone.now()
+        party.user = user
+        party.accepted = False
+        party.decline_reason = reason[:2000]
+        party.save()
+        invitation.used_at = now
+        invitation.save(update_fields=["used_at"])
+        dispute = _apply(
+            "respond_decline",
+            dispute=party.dispute,
+            actor=user,
+            changes={"closed_at": now, "closing_reason": reason[:2000]},
+            extra={"reason": reason[:2000]},
+        )
+        notify(
+            _party_recipients(dispute)[:1],
+            "respondent_declined",
+            {**_case_context(dispute), "respondent": party.name, "reason": reason},
+        )
+    return dispute
+
+
+def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitation:
+    """The applicant sends a fresh link when the first one expired unanswered."""
+    party = selectors.party_of(dispute, actor)
+    if party is None or party.role != Party.Role.APPLICANT:
+        raise Forbidden(_("Only the applicant can invite the other side again."))
+    if dispute.status != S.FILED:
+        raise DomainError("invalid_status", _("The other side has already answered."))
+    with transaction.atomic():
+        respondent = dispute.parties.get(role=Party.Role.RESPONDENT)
+        Invitation.objects.filter(party=respondent).delete()
+        invitation = Invitation.objects.create(
+            party=respondent,
+            expires_at=timezone.now() + timedelta(days=settings.ODR_INVITATION_DAYS),
+        )
+        log_action(
+            action="invitation.resend",
+            obj=invitation,
+            actor=actor,
+            dispute=dispute,
+            after={"expires_at": invitation.expires_at},
+        )
+        notify(
+            [Recipient(email=respondent.email)],
+            "invitation",
+            {
+                **_case_context(dispute),
+                "applicant": display_name(actor),
+                "respondent": respondent.name,
+                "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+                "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
+            },
+        )
+    return invitation
+
+
+# --- intake and mediation --------------------------------------------------------------
+
+
+def _mediator_for(dispute: Dispute, mediator_id: int | None) -> AbstractBaseUser:
+    mediator = User.objects.filter(pk=mediator_id, is_active=True).first() if mediator_id else None
+    if mediator is None or not selectors.is_mediator_in(dispute.organisation, mediator):
+        raise Invalid(
+            _("Choose a mediator of %(org)s.") % {"org": dispute.organisation},
+            code="invalid_mediator",
+        )
+    return mediator
+
+
+@transaction.atomic
+def dispute_accept(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int) -> Dispute:
+    _check("accept", dispute, actor)
+    chosen = _mediator_for(dispute, mediator)
+    now = timezone.now()
+    dispute = _apply(
+        "accept",
+        dispute=dispute,
+        actor=actor,
+        changes={
+            "mediator": chosen,
+            "accepted_at": now,
+            "mediation_deadline": now + timedelta(days=settings.ODR_MEDIATION_DAYS),
+        },
+    )
+    notify(
+        [chosen, *_party_recipients(dispute)],
+        "accepted",
+        {
+            **_case_context(dispute),
+            "mediator": display_name(chosen),
+            "deadline": timezone.localtime(dispute.mediation_deadline).strftime("%Y-%m-%d"),
+        },
+    )
+    return dispute
+
+
+@transaction.atomic
+def dispute_reject(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
+    reason = _required_reason(reason)
+    dispute = _apply(
+        "reject",
+        dispute=dispute,
+        actor=actor,
+        changes={"closed_at": timezone.now(), "closing_reason": reason},
+        extra={"reason": reason},
+    )
+    notify(_party_recipients(dispute), "rejected", {**_case_context(dispute), "reason": reason})
+    return dispute
+
+
+@transaction.atomic
+def dispute_assign(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int) -> Dispute:
+    _check("assign", dispute, actor)
+    chosen = _mediator_for(dispute, mediator)
+    if chosen.pk == dispute.mediator_id:
+        raise DomainError("same_mediator", _("This mediator already has the case."))
+    dispute = _apply("assign", dispute=dispute, actor=actor, changes={"mediator": chosen})
+    notify([chosen], "assigned", {**_case_context(dispute), "mediator": display_name(chosen)})
+    return dispute
+
+
+@transaction.atomic
+def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
+    reason = _required_reason(reason)
+    _check("escalate", dispute, actor)
+    above = selectors.organisation_above(dispute.organisation, dispute.category)
+    if above is None:
+        raise DomainError(
+            "no_organisation_above", _("There is no organisation above this one to take the case.")
+        )
+    dispute = _apply(
+        "escalate",
+        dispute=dispute,
+        actor=actor,
+        changes={
+            "organisation": above,
+            "mediator": None,
+            "accepted_at": None,
+            "mediation_deadline": None,
+        },
+        extra={"reason": reason},
+    )
+    notify(
+        _staff_of(above, "coordinator") + _party_recipients(dispute),
+        "escalated",
+        {**_case_context(dispute), "reason": reason},
+    )
+    return dispute
+
+
+@transaction.atomic
+def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str = "") -> Dispute:
+    dispute = _apply(
+        "withdraw",
+        dispute=dispute,
+        actor=actor,
+        changes={"closed_at": timezone.now(), "closing_reason": reason.strip()},
+        extra={"reason": reason.strip()},
+    )
+    recipients = _party_recipients(dispute) + _staff_of(dispute.organisation, "coordinator")
+    if dispute.mediator:
+        recipients.append(dispute.mediator)
+    notify(
+        [r for r in recipients if getattr(r, "pk", None) != actor.pk],
+        "withdrawn",
+        _case_context(dispute),
+    )
+    return dispute
+
+
+REFERRAL_GUIDANCE = (
+    "You may bring the dispute to the basic people's court (civil litigation), or, where a "
+    "contract names arbitration or for labour matters, to the arbitration commission. "
+    "What was said in mediation is not binding on them."
+)
+
+
+@transaction.atomic
+def dispute_fail(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
+    reason = _required_reason(reason)
+    dispute = _apply(
+        "fail",
+        dispute=dispute,
+        actor=actor,
+        changes={"closed_at": timezone.now(), "closing_reason": reason},
+        extra={"reason": reason},
+    )
+    notify(_party_recipients(dispute), "failed", {**_case_context(dispute), "reason": reason})
+    return dispute
+
+
+def dispute_settle(*, dispute: Dispute, agreement_id: int) -> Dispute:
+    """Called by the agreements app, inside its transaction, when the agreement is in
+    force. Not a public action: nobody presses a button for it."""
+    dispute = _apply(
+        "settle",
+        dispute=dispute,
+        actor=None,
+        changes={"closed_at": timezone.now()},
+        extra={"agreement": agreement_id},
+    )
+    notify(_party_recipients(dispute), "settled", _case_context(dispute))
+    return dispute
+
+
+def _required_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid(_("Give a reason."), code="reason_required")
+    return reason[:2000]
+
+
+def dispute_run_action(
+    *, dispute: Dispute, actor: AbstractBaseUser, action: str, data: dict[str, Any]
+) -> Dispute:
+    """The API's `/actions/{action}`: one service per public action."""
+    handlers = {
+        "accept": lambda: dispute_accept(
+            dispute=dispute, actor=actor, mediator=_int(data.get("mediator"))
+        ),
+        "reject": lambda: dispute_reject(
+            dispute=dispute, actor=actor, reason=str(data.get("reason", ""))
+        ),
+        "assign": lambda: dispute_assign(
+            dispute=dispute, actor=actor, mediator=_int(data.get("mediator"))
+        ),
+        "escalate": lambda: dispute_escalate(
+            dispute=dispute, actor=actor, reason=str(data.get("reason", ""))
+        ),
+        "withdraw": lambda: dispute_withdraw(
+            dispute=dispute, actor=actor, reason=str(data.get("reason", ""))
+        ),
+        "fail": lambda: dispute_fail(
+            dispute=dispute, actor=actor, reason=str(data.get("reason", ""))
+        ),
+    }
+    if action not in handlers:
+        raise NotFound(_("Unknown action."))
+    return handlers[action]()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- secure messages -------------------------------------------------------------------
+
+
+def message_post(*, dispute: Dispute, actor: AbstractBaseUser, text: str) -> Message:
+    """Parties and the mediator write to each other on the case."""
+    if selectors.party_of(dispute, actor) is None and not selectors.is_mediator_of(dispute, actor):
+        raise Forbidden(_("Only the parties and the mediator can write here."))
+    text = text.strip()
+    if not text:
+        raise Invalid(_("Write a message first."), code="empty_message")
+    if len(text) > 5000:
+        raise Invalid(
+            _("The message is too long (5,000 characters at most)."), code="message_too_long"
+        )
+    with transaction.atomic():
+        message = Message.objects.create(dispute=dispute, sender=actor, text=text)
+        log_action(
+            action="message.post",
+            obj=message,
+            actor=actor,
+            dispute=dispute,
+            after={"length": len(text)},
+        )
+        others = [r for r in _party_recipients(dispute) if getattr(r, "pk", None) != actor.pk]
+        if dispute.mediator and dispute.mediator_id != actor.pk:
+            others.append(dispute.mediator)
+        notify(others, "message", {**_case_context(dispute), "sender": display_name(actor)})
+    return message
