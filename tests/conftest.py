@@ -1,0 +1,62 @@
+"""Fixtures every test package shares: demo data and a headless Chromium.
+
+Browser tests never skip: when Chromium cannot start, the fixture fails, so CI fails
+(a browser test that did not run is not a pass)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests import factories
+
+# Playwright's sync API runs an event loop in the test's thread; Django's ORM must still
+# be usable from the test body there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def demo(db) -> None:
+    """The demo regions, organisations and accounts of CONTRACT §1."""
+    factories.seed_demo()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("ODR_CHROMIUM") or shutil.which("chromium")
+    if not executable:
+        pytest.fail("Chromium is not installed (Debian package `chromium`): browser tests "
+                    "must run, so this is a failure, not a skip.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_context(chromium) -> Iterator[object]:
+    """A phone-sized page context (390×844, touch, zh-CN)."""
+    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                   locale="zh-CN", device_scale_factor=2)
+    yield context
+    context.close()
