@@ -4,6 +4,7 @@ With no environment at all this is a safe production configuration that refuses 
 without a secret key; `DJANGO_DEBUG=1` gives the embedded development default (SQLite in
 WAL mode, in-memory channel layer, mail on the console)."""
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("ODR_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = env_bool("ODR_TESTING", False)
+# Under pytest the testing configuration applies without any environment to set.
+TESTING = env_bool("ODR_TESTING", "pytest" in sys.modules)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -145,7 +147,7 @@ TASKS = {
     "default": {
         "BACKEND": (
             "django_tasks.backends.immediate.ImmediateBackend"
-            if env_bool("ODR_TASKS_IMMEDIATE", False)
+            if env_bool("ODR_TASKS_IMMEDIATE", TESTING)
             else "django_tasks_db.DatabaseBackend"
         )
     }
