@@ -59,12 +59,18 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from agreements.api import router as agreements_router
+    from agreements.court.api import router as court_router
+    from agreements.documents.api import router as documents_router
     from odr.api import router as odr_router
     from sessions.api import router as sessions_router
+    from sessions.media.api import router as media_router
 
     api.add_router("", odr_router)
     api.add_router("", sessions_router)
+    api.add_router("", media_router)
     api.add_router("", agreements_router)
+    api.add_router("", documents_router)
+    api.add_router("", court_router)
 
 
 _register_routers()

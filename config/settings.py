@@ -200,7 +200,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ODR <noreply@odr.localhost>"
 # --- Internationalisation: Simplified Chinese first, English second. ---
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# App catalogues are found in each app's locale/; these sub-packages keep their own.
+LOCALE_PATHS = [
+    BASE_DIR / "agreements" / "documents" / "locale",
+    BASE_DIR / "agreements" / "court" / "locale",
+    BASE_DIR / "sessions" / "media" / "locale",
+]
 TIME_ZONE = env_str("ODR_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True

@@ -11,7 +11,10 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
     path("", include("sessions.urls")),
+    path("", include("sessions.media.urls")),
     path("", include("agreements.urls")),
+    path("", include("agreements.documents.urls")),
+    path("", include("agreements.court.urls")),
     path("", include("odr.urls")),
 ]
 
