@@ -18,6 +18,15 @@ class Agreement(models.Model):
         SIGNING = "signing", _("Signing")
         SIGNED = "signed", _("Signed and in force")
 
+    class Matter(models.TextChoices):
+        """What the agreement settles. Personal status, adoption and marriage validity
+        cannot be mediated into an agreement a court would confirm (DESIGN.md §3)."""
+
+        CIVIL = "civil", _("Civil rights and obligations")
+        PERSONAL_STATUS = "personal_status", _("Personal status (identity relationships)")
+        ADOPTION = "adoption", _("Adoption")
+        MARRIAGE_VALIDITY = "marriage_validity", _("Validity of a marriage")
+
     dispute = models.OneToOneField(
         "odr.Dispute", on_delete=models.CASCADE, related_name="agreement"
     )
@@ -26,10 +35,19 @@ class Agreement(models.Model):
     document_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     template = models.CharField(max_length=40, blank=True)
     facts = models.TextField(_("facts and disputed matters"), blank=True)
+    disputed_matters = models.TextField(_("disputed matters"), blank=True)
+    matter = models.CharField(
+        _("kind of matter"), max_length=20, choices=Matter.choices, default=Matter.CIVIL
+    )
     # [{text, kind: money|act|other, obligor, obligee, amount, due_date, place,
     #   instalments: [{amount, due_date}]}]
     terms = models.JSONField(default=list, blank=True)
     performance_method = models.TextField(_("method of performance"), blank=True)
+    # Where obligations are performed when a term names no place of its own.
+    performance_place = models.CharField(_("place of performance"), max_length=300, blank=True)
+    # Per role ("applicant", "respondent"): {"address": ...}: the parties' service
+    # addresses, which profiles do not hold (People's Mediation Law Art. 29).
+    party_details = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -58,6 +76,10 @@ class AgreementVersion(models.Model):
     facts = models.TextField(blank=True)
     terms = models.JSONField(default=list)
     performance_method = models.TextField(blank=True)
+    # Everything the draft held at this version (facts, matters, terms, method, place,
+    # party details), so that the difference covers every element.
+    snapshot = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=200, blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -77,10 +99,20 @@ class Signature(models.Model):
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=20, choices=Role.choices)
+    # The signer's name as printed in the signature block, fixed at signing time.
+    signer_name = models.CharField(max_length=100, blank=True)
     version = models.PositiveIntegerField()
+    # SHA-256 of the document as the signer saw it when signing (the audit event holds it
+    # too), so a later change to the text is detectable (Electronic Signature Law Art. 13).
+    document_sha256 = models.CharField(max_length=64, blank=True)
     signed_at = models.DateTimeField(default=timezone.now)
     signature_png = models.BinaryField()
-    method = models.CharField(max_length=10, default="drawn")  # drawn | typed
+
+    class Method(models.TextChoices):
+        DRAWN = "drawn", _("Drawn by hand")
+        TYPED = "typed", _("Typed name")
+
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.DRAWN)
     ip = models.GenericIPAddressField(null=True, blank=True)
     certificate_serial = models.CharField(max_length=64, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
@@ -125,10 +157,29 @@ class ConfirmationRequest(models.Model):
     application_pdf = models.FileField(upload_to="confirmation/", blank=True)
     ruling_pdf = models.FileField(upload_to="rulings/", blank=True)
     ruling_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # The court's own case number, drawn when it accepts the application.
+    case_number = models.CharField(_("court case number"), max_length=60, blank=True)
+    application_sha256 = models.CharField(max_length=64, blank=True)
+    # The ruling period may be extended once, by 10 days, with a reason (DESIGN.md §3).
+    rule_extended_at = models.DateTimeField(null=True, blank=True)
+    extension_reason = models.TextField(blank=True)
+    accept_reminded_at = models.DateTimeField(null=True, blank=True)
+    rule_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("judicial confirmation request")
         verbose_name_plural = _("judicial confirmation requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["court", "case_number"],
+                condition=~models.Q(case_number=""),
+                name="court_case_number_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Confirmation {self.pk} ({self.status})"
 
 
 def _proof_path(instance: Performance, filename: str) -> str:
@@ -153,6 +204,28 @@ class Performance(models.Model):
     proof = models.FileField(upload_to=_proof_path, blank=True)
     proof_note = models.TextField(blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
+    obligee_role = models.CharField(max_length=20, blank=True)
+    proof_filename = models.CharField(max_length=200, blank=True)
+    proof_content_type = models.CharField(max_length=100, blank=True)
+    proof_sha256 = models.CharField(max_length=64, blank=True)
+    # Reminders are sent once each: before the due date (reminded_at), on it, on default.
+    due_reminded_at = models.DateTimeField(null=True, blank=True)
+    default_notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["due_date", "term_index", "instalment_index"]
+        verbose_name = _("obligation")
+        verbose_name_plural = _("obligations")
+
+    def __str__(self) -> str:
+        return f"Obligation {self.term_index}.{self.instalment_index or 0} of {self.agreement_id}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+    def is_overdue(self, today=None) -> bool:
+        """Past its due date and not done: a default (the day after the due date)."""
+        today = today or timezone.localdate()
+        return not self.is_done and self.due_date is not None and self.due_date < today
