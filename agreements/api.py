@@ -1,3 +1,243 @@
-from ninja import Router
+"""The agreement part of the JSON API (CONTRACT §3): thin: parse, find what the caller may
+see (404 otherwise), call one service, answer the agreement."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+from pydantic import Field
+
+from agreements import selectors, services
+from agreements.content_check import missing_elements, non_mediable_reason
+from agreements.models import Agreement
+from agreements.transitions import allowed_actions
+from odr import selectors as odr_selectors
+from odr.request_context import client_ip_of
 
 router = Router(tags=["agreements"])
+
+
+class InstalmentIn(Schema):
+    amount: str | float | int | None = None
+    due_date: date | None = None
+
+
+class TermIn(Schema):
+    text: str = Field(default="", max_length=2000)
+    kind: str | None = None
+    obligor: str | None = None
+    obligee: str | None = None
+    amount: str | float | int | None = None
+    due_date: date | None = None
+    place: str | None = Field(default=None, max_length=300)
+    instalments: list[InstalmentIn] | None = None
+
+
+class PartyDetailIn(Schema):
+    address: str = Field(default="", max_length=300)
+
+
+class PartyDetailsIn(Schema):
+    applicant: PartyDetailIn | None = None
+    respondent: PartyDetailIn | None = None
+
+
+class AgreementIn(Schema):
+    facts: str | None = Field(default=None, max_length=20000)
+    terms: list[TermIn] | None = None
+    disputed_matters: str | None = Field(default=None, max_length=20000)
+    matter: str | None = None
+    performance_method: str | None = Field(default=None, max_length=20000)
+    performance_place: str | None = Field(default=None, max_length=300)
+    party_details: PartyDetailsIn | None = None
+
+
+class SignIn(Schema):
+    password: str = Field(default="", max_length=4096)
+    consent: bool = False
+    signature_png: str | None = Field(default=None, max_length=800_000)
+    # Instead of a drawn image: the signer's name, rendered to an image on the server.
+    typed_name: str | None = Field(default=None, max_length=100)
+    # The authenticator code of a user with two-factor authentication on.
+    code: str | None = Field(default=None, max_length=20)
+
+
+class TermOut(Schema):
+    text: str
+    kind: str
+    obligor: str
+    obligee: str
+    amount: str | None
+    due_date: str | None
+    place: str
+    instalments: list[dict[str, Any]]
+
+
+class PartyOut(Schema):
+    role: str
+    name: str
+    id_number: str
+    address: str
+
+
+class SignatureOut(Schema):
+    role: str
+    name: str
+    signed_at: datetime
+    method: str
+
+
+class AgreementOut(Schema):
+    id: int
+    dispute: int
+    case_number: str
+    status: str
+    version: int
+    document_id: str
+    template: str
+    matter: str
+    facts: str
+    disputed_matters: str
+    terms: list[TermOut]
+    performance_method: str
+    performance_place: str
+    parties: list[PartyOut]
+    signatures: list[SignatureOut]
+    awaiting_signatures: list[str]
+    missing: list[str]
+    not_mediable: str | None
+    unsigned_pdf_sha256: str
+    pdf_sha256: str
+    opened_at: datetime | None
+    effective_at: datetime | None
+    updated_at: datetime
+    actions: list[str]
+
+
+def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any]:
+    signatures = selectors.current_signatures(agreement)
+    signed = {s.role for s in signatures}
+    is_draft = agreement.status == Agreement.Status.DRAFT
+    return {
+        "id": agreement.pk,
+        "dispute": agreement.dispute_id,
+        "case_number": agreement.dispute.case_number,
+        "status": agreement.status,
+        "version": agreement.version,
+        "document_id": str(agreement.document_id),
+        "template": agreement.template,
+        "matter": agreement.matter,
+        "facts": agreement.facts,
+        "disputed_matters": agreement.disputed_matters,
+        "terms": agreement.terms,
+        "performance_method": agreement.performance_method,
+        "performance_place": agreement.performance_place,
+        # ID numbers are masked: the full number is in the signed PDF's owner's profile.
+        "parties": [
+            {
+                "role": p["role"],
+                "name": p["name"],
+                "id_number": p["id_number_masked"],
+                "address": p["address"],
+            }
+            for p in selectors.agreement_parties(agreement)
+        ],
+        "signatures": [
+            {"role": s.role, "name": s.signer_name, "signed_at": s.signed_at, "method": s.method}
+            for s in signatures
+        ],
+        "awaiting_signatures": []
+        if agreement.status != Agreement.Status.SIGNING
+        else [r for r in ("applicant", "respondent", "mediator") if r not in signed],
+        "missing": [m.label for m in missing_elements(agreement)] if is_draft else [],
+        "not_mediable": non_mediable_reason(agreement) if is_draft else None,
+        "unsigned_pdf_sha256": agreement.unsigned_pdf_sha256,
+        "pdf_sha256": agreement.pdf_sha256,
+        "opened_at": agreement.opened_at,
+        "effective_at": agreement.effective_at,
+        "updated_at": agreement.updated_at,
+        "actions": allowed_actions(agreement, user),
+    }
+
+
+def _fresh(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
+    agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    return agreement_out(agreement, request.auth)
+
+
+@router.put("/disputes/{dispute_id}/agreement", response=AgreementOut)
+def agreement_put(request: HttpRequest, dispute_id: int, payload: AgreementIn) -> dict[str, Any]:
+    dispute = odr_selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    agreement = services.agreement_save_draft(
+        dispute=dispute, actor=request.auth, data=payload.dict(exclude_unset=True)
+    )
+    return _fresh(request, agreement.pk)
+
+
+@router.get("/disputes/{dispute_id}/agreement", response=AgreementOut)
+def agreement_of_dispute(request: HttpRequest, dispute_id: int) -> dict[str, Any]:
+    from odr.errors import NotFound
+
+    dispute = odr_selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    agreement = selectors.agreement_of_dispute(dispute)
+    if agreement is None:
+        raise NotFound("This case has no agreement yet.")
+    return _fresh(request, agreement.pk)
+
+
+@router.get("/agreements/{agreement_id}", response=AgreementOut)
+def agreement_detail(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
+    return _fresh(request, agreement_id)
+
+
+@router.post("/agreements/{agreement_id}/actions/{action}", response=AgreementOut)
+def agreement_action(
+    request: HttpRequest, agreement_id: int, action: str, payload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    services.agreement_run_action(
+        agreement=agreement, actor=request.auth, action=action, data=payload or {}
+    )
+    return _fresh(request, agreement_id)
+
+
+@router.post("/agreements/{agreement_id}/sign", response=AgreementOut)
+def agreement_sign(request: HttpRequest, agreement_id: int, payload: SignIn) -> dict[str, Any]:
+    agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    services.agreement_sign(
+        agreement=agreement,
+        actor=request.auth,
+        password=payload.password,
+        code=payload.code or "",
+        consent=payload.consent,
+        signature_png=payload.signature_png,
+        typed_name=payload.typed_name,
+        ip=client_ip_of(request),
+    )
+    return _fresh(request, agreement_id)
+
+
+@router.get("/agreements/{agreement_id}/pdf", response={200: None})
+def agreement_pdf(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    return pdf_response(agreement)
+
+
+def pdf_response(agreement: Agreement) -> HttpResponse:
+    """The sealed PDF once the agreement is in force; before that, the current rendering,
+    which the document itself marks as not yet signed."""
+    if agreement.status == Agreement.Status.SIGNED and agreement.pdf:
+        with agreement.pdf.open("rb") as fh:
+            body = fh.read()
+        name = f"agreement-{agreement.dispute_id}-signed.pdf"
+    else:
+        body = services.render_pdf(agreement)
+        name = f"agreement-{agreement.dispute_id}-v{agreement.version}-unsigned.pdf"
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response

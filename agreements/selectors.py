@@ -1,11 +1,97 @@
-"""Reads of agreements and confirmation requests, filtered by who is asking."""
+"""Reads of agreements, already filtered by who is asking: an agreement is seen by whoever
+sees its dispute (CONTRACT §3), and by nobody else (404, never 403)."""
 
 from __future__ import annotations
 
-from agreements.models import Agreement
-from odr.models import Dispute
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+
+from agreements.models import Agreement, AgreementVersion, Signature
+from odr import selectors as odr_selectors
+from odr.errors import NotFound
+from odr.models import Dispute, Party
+
+Role = Signature.Role
+PARTY_ROLES = (Role.APPLICANT, Role.RESPONDENT)
 
 
 def agreement_ref_for(dispute: Dispute) -> dict | None:
     agreement = Agreement.objects.filter(dispute=dispute).only("pk", "status").first()
     return {"id": agreement.pk, "status": agreement.status} if agreement else None
+
+
+def agreements_visible_to(user: AbstractBaseUser) -> QuerySet[Agreement]:
+    return Agreement.objects.filter(
+        dispute__in=odr_selectors.disputes_visible_to(user).values("pk")
+    ).select_related("dispute", "dispute__organisation", "dispute__mediator", "dispute__region")
+
+
+def agreement_get_for(*, user: AbstractBaseUser, agreement_id: int) -> Agreement:
+    agreement = agreements_visible_to(user).filter(pk=agreement_id).first()
+    if agreement is None:
+        raise NotFound()
+    return agreement
+
+
+def agreement_of_dispute(dispute: Dispute) -> Agreement | None:
+    return Agreement.objects.filter(dispute=dispute).first()
+
+
+def signer_role(agreement: Agreement, user: AbstractBaseUser) -> str | None:
+    """The role in which this user signs: their party role, or mediator."""
+    if not user.is_authenticated:
+        return None
+    dispute = agreement.dispute
+    party = odr_selectors.party_of(dispute, user)
+    if party is not None:
+        return party.role
+    if dispute.mediator_id == user.pk:
+        return Role.MEDIATOR
+    return None
+
+
+def current_signatures(agreement: Agreement) -> list[Signature]:
+    """The signatures that count: this version's, not voided, in signing order."""
+    return list(
+        agreement.signatures.filter(version=agreement.version, voided_at__isnull=True)
+        .select_related("signer")
+        .order_by("signed_at", "pk")
+    )
+
+
+def signed_roles(agreement: Agreement) -> set[str]:
+    return set(
+        agreement.signatures.filter(version=agreement.version, voided_at__isnull=True).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def agreement_versions(agreement: Agreement) -> list[AgreementVersion]:
+    return list(agreement.versions.select_related("author").order_by("number"))
+
+
+def agreement_parties(agreement: Agreement) -> list[dict[str, Any]]:
+    """The parties' basic information as the agreement states it: name, ID number (full
+    and masked), phone and address. The PDF and the content check read it from here."""
+    details = agreement.party_details or {}
+    out = []
+    parties = {p.role: p for p in agreement.dispute.parties.select_related("user__profile")}
+    for role in (Party.Role.APPLICANT, Party.Role.RESPONDENT):
+        party = parties.get(role)
+        profile = getattr(party.user, "profile", None) if party and party.user else None
+        out.append(
+            {
+                "role": role,
+                "role_label": str(Party.Role(role).label),
+                "name": ((profile.real_name if profile else "") or (party.name if party else "")),
+                "id_number": profile.id_number if profile else "",
+                "id_number_masked": profile.masked_id_number if profile else "",
+                "phone": (profile.phone if profile else "") or (party.phone if party else ""),
+                "address": str(details.get(role, {}).get("address", "")),
+                "agent": party.agent_name if party else "",
+            }
+        )
+    return out

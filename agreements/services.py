@@ -1,0 +1,609 @@
+"""Every write to settlement agreements: drafting, opening for signature, revising and
+signing. Each move is checked against agreements.transitions, takes a row lock, writes
+an audit event and notifies after commit (DESIGN.md §2, §4)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agreements import selectors
+from agreements.content_check import TERM_KINDS, check_before_open
+from agreements.drafting_templates import initial_draft
+from agreements.models import Agreement, AgreementVersion, Signature
+from agreements.signature_image import decode_signature_png, render_typed_name
+from agreements.transitions import refusal
+from odr import selectors as odr_selectors
+from odr.audit import log_action
+from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.models import Dispute, Party
+from odr.notifications import notify
+from odr.services import display_name, dispute_settle
+
+S = Agreement.Status
+Role = Signature.Role
+PARTY_ROLES = (Party.Role.APPLICANT, Party.Role.RESPONDENT)
+MAX_TERMS = 50
+MAX_TEXT = 20000
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _check(name: str, agreement: Agreement, actor: AbstractBaseUser) -> None:
+    why = refusal(name, agreement, actor)
+    if why is not None:
+        status, code, message = why
+        raise DomainError(code, message, status=status)
+
+
+def _lock(agreement: Agreement) -> Agreement:
+    return (
+        Agreement.objects.select_related("dispute", "dispute__organisation")
+        .select_for_update(of=("self",))
+        .get(pk=agreement.pk)
+    )
+
+
+def content_of(agreement: Agreement) -> dict[str, Any]:
+    """Everything the parties agree to: what a version freezes and the difference shows."""
+    return {
+        "facts": agreement.facts,
+        "disputed_matters": agreement.disputed_matters,
+        "matter": agreement.matter,
+        "terms": agreement.terms,
+        "performance_method": agreement.performance_method,
+        "performance_place": agreement.performance_place,
+        "party_details": agreement.party_details,
+    }
+
+
+def _snapshot_version(agreement: Agreement, *, author: AbstractBaseUser, note: str = "") -> None:
+    AgreementVersion.objects.create(
+        agreement=agreement,
+        number=agreement.version,
+        facts=agreement.facts,
+        terms=agreement.terms,
+        performance_method=agreement.performance_method,
+        snapshot=content_of(agreement),
+        note=note[:200],
+        author=author,
+    )
+
+
+def render_pdf(agreement: Agreement) -> bytes:
+    from agreements.documents.pdf import render_agreement_pdf
+
+    return render_agreement_pdf(agreement)
+
+
+def document_sha256(agreement: Agreement) -> str:
+    """The hash of the agreement as it reads now (with the signatures it has so far)."""
+    return hashlib.sha256(render_pdf(agreement)).hexdigest()
+
+
+def _context(agreement: Agreement) -> dict[str, Any]:
+    dispute = agreement.dispute
+    return {
+        "case_number": dispute.case_number,
+        "title": dispute.title,
+        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "agreement_url": f"{settings.SITE_URL}/agreements/{agreement.pk}/",
+        "sign_url": f"{settings.SITE_URL}/agreements/{agreement.pk}/sign/",
+        "organisation": dispute.organisation.name if dispute.organisation else "",
+    }
+
+
+def _party_users(dispute: Dispute) -> list[AbstractBaseUser]:
+    return [p.user for p in dispute.parties.select_related("user__profile") if p.user is not None]
+
+
+# --- input: terms and the other fields -------------------------------------------------
+
+
+def _text(value: Any, *, field: str, limit: int = MAX_TEXT) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(_("“%(field)s” must be text.") % {"field": field}, code="invalid_field")
+    value = value.strip()
+    if len(value) > limit:
+        raise Invalid(
+            _("“%(field)s” is too long (%(limit)s characters at most).")
+            % {"field": field, "limit": limit},
+            code="invalid_field",
+        )
+    return value
+
+
+def _amount(value: Any, *, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise Invalid(
+            _("The amount of %(where)s is not a valid sum of money.") % {"where": where},
+            code="invalid_amount",
+        )
+    return str(amount.quantize(Decimal("0.01")))
+
+
+def _date(value: Any, *, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise Invalid(
+            _("The due date of %(where)s is not a date (YYYY-MM-DD).") % {"where": where},
+            code="invalid_date",
+        ) from None
+
+
+def _role(value: Any, *, where: str) -> str:
+    if value in (None, ""):
+        return ""
+    if value not in PARTY_ROLES:
+        raise Invalid(
+            _("The party in %(where)s must be “applicant” or “respondent”.") % {"where": where},
+            code="invalid_party_role",
+        )
+    return str(value)
+
+
+def normalise_terms(raw: Any) -> list[dict[str, Any]]:
+    """Terms as stored: every key present, amounts as strings with two decimals, dates
+    in ISO form. Bad input names the term; nothing is half-saved."""
+    if not isinstance(raw, list):
+        raise Invalid(_("The terms must be a list."), code="invalid_terms")
+    if len(raw) > MAX_TERMS:
+        raise Invalid(
+            _("An agreement has at most %(n)s terms.") % {"n": MAX_TERMS}, code="invalid_terms"
+        )
+    terms = []
+    for n, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            raise Invalid(_("Term %(n)s is not an object.") % {"n": n}, code="invalid_terms")
+        where = _("term %(n)s") % {"n": n}
+        text = _text(item.get("text"), field=where, limit=2000)
+        obligor = _role(item.get("obligor"), where=where)
+        amount = _amount(item.get("amount"), where=where)
+        kind = item.get("kind") or ("money" if amount else "act" if obligor else "other")
+        if kind not in TERM_KINDS:
+            raise Invalid(
+                _("The kind of %(where)s must be money, act or other.") % {"where": where},
+                code="invalid_terms",
+            )
+        obligee = _role(item.get("obligee"), where=where)
+        if obligor and not obligee:
+            obligee = next(r for r in PARTY_ROLES if r != obligor)
+        if obligor and obligee == obligor:
+            raise Invalid(
+                _("In %(where)s a party cannot owe something to itself.") % {"where": where},
+                code="invalid_terms",
+            )
+        instalments = []
+        raw_instalments = item.get("instalments") or []
+        if not isinstance(raw_instalments, list) or len(raw_instalments) > 120:
+            raise Invalid(
+                _("The instalments of %(where)s must be a list.") % {"where": where},
+                code="invalid_terms",
+            )
+        for i, inst in enumerate(raw_instalments, start=1):
+            inst_where = _("instalment %(i)s of term %(n)s") % {"i": i, "n": n}
+            if not isinstance(inst, dict):
+                raise Invalid(
+                    _("%(where)s is not an object.") % {"where": inst_where}, code="invalid_terms"
+                )
+            instalments.append(
+                {
+                    "amount": _amount(inst.get("amount"), where=inst_where),
+                    "due_date": _date(inst.get("due_date"), where=inst_where),
+                }
+            )
+        if not text and not amount and not obligor and not instalments:
+            continue  # an empty row of the form
+        terms.append(
+            {
+                "text": text,
+                "kind": kind,
+                "obligor": obligor,
+                "obligee": obligee,
+                "amount": amount if kind == "money" else None,
+                "due_date": _date(item.get("due_date"), where=where),
+                "place": _text(item.get("place"), field=where, limit=300),
+                "instalments": instalments if kind == "money" else [],
+            }
+        )
+    return terms
+
+
+def _party_details(raw: Any) -> dict[str, dict[str, str]]:
+    if not isinstance(raw, dict):
+        raise Invalid(_("The parties' details must be an object."), code="invalid_field")
+    out: dict[str, dict[str, str]] = {}
+    for role in PARTY_ROLES:
+        entry = raw.get(role) or {}
+        if not isinstance(entry, dict):
+            raise Invalid(_("The parties' details must be an object."), code="invalid_field")
+        out[role] = {"address": _text(entry.get("address"), field=_("address"), limit=300)}
+    return out
+
+
+def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields given in `data`, validated. Fields not given keep their value."""
+    changes: dict[str, Any] = {}
+    for name, label in (
+        ("facts", _("facts")),
+        ("disputed_matters", _("disputed matters")),
+        ("performance_method", _("method of performance")),
+    ):
+        if name in data and data[name] is not None:
+            changes[name] = _text(data[name], field=label)
+    if data.get("performance_place") is not None:
+        changes["performance_place"] = _text(
+            data["performance_place"], field=_("place of performance"), limit=300
+        )
+    if data.get("matter") is not None:
+        if data["matter"] not in Agreement.Matter.values:
+            raise Invalid(_("Choose the kind of matter from the list."), code="invalid_matter")
+        changes["matter"] = data["matter"]
+    if data.get("terms") is not None:
+        changes["terms"] = normalise_terms(data["terms"])
+    if data.get("party_details") is not None:
+        changes["party_details"] = _party_details(data["party_details"])
+    return changes
+
+
+# --- drafting --------------------------------------------------------------------------
+
+
+def agreement_save_draft(
+    *, dispute: Dispute, actor: AbstractBaseUser, data: dict[str, Any]
+) -> Agreement:
+    """Create the dispute's agreement from its category's template, or update the draft;
+    each save that changes something is a new version."""
+    changes = _cleaned_changes(data)
+    with transaction.atomic():
+        # The dispute's row lock makes two first saves queue; the one-to-one is the
+        # backstop.
+        locked_dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+        agreement = Agreement.objects.filter(dispute=locked_dispute).first()
+        if agreement is None:
+            return _create(dispute=locked_dispute, actor=actor, changes=changes)
+        agreement = _lock(agreement)
+        _check("edit", agreement, actor)
+        before = content_of(agreement)
+        for field, value in changes.items():
+            setattr(agreement, field, value)
+        after = content_of(agreement)
+        if after == before:
+            return agreement
+        agreement.version += 1
+        agreement.updated_at = timezone.now()
+        agreement.save()
+        _snapshot_version(agreement, author=actor)
+        log_action(
+            action="agreement.save",
+            obj=agreement,
+            actor=actor,
+            dispute=agreement.dispute,
+            before={"version": agreement.version - 1},
+            after={
+                "version": agreement.version,
+                "changed": sorted(k for k in after if after[k] != before[k]),
+            },
+        )
+    return agreement
+
+
+def _create(*, dispute: Dispute, actor: AbstractBaseUser, changes: dict[str, Any]) -> Agreement:
+    if not odr_selectors.is_mediator_of(dispute, actor):
+        raise Forbidden(
+            _("Only the case's mediator can draft the agreement."), code="action_not_allowed"
+        )
+    if dispute.status != Dispute.Status.IN_MEDIATION:
+        raise DomainError(
+            "case_not_in_mediation",
+            _("An agreement can be drafted only while the case is in mediation."),
+        )
+    draft = initial_draft(dispute)
+    draft.update(changes)
+    try:
+        with transaction.atomic():
+            agreement = Agreement.objects.create(dispute=dispute, created_by=actor, **draft)
+    except IntegrityError:
+        raise DomainError(
+            "agreement_exists", _("This case already has an agreement: reload the page.")
+        ) from None
+    _snapshot_version(agreement, author=actor, note="template " + draft["template"])
+    log_action(
+        action="agreement.create",
+        obj=agreement,
+        actor=actor,
+        dispute=dispute,
+        after={"status": agreement.status, "version": 1, "template": agreement.template},
+    )
+    return agreement
+
+
+# --- opening and revising --------------------------------------------------------------
+
+
+@transaction.atomic
+def agreement_open(*, agreement: Agreement, actor: AbstractBaseUser) -> Agreement:
+    """The mediator sends the agreement out for signature: the terms are frozen from now
+    on. The content check names every missing element first."""
+    agreement = _lock(agreement)
+    _check("open", agreement, actor)
+    check_before_open(agreement)
+    now = timezone.now()
+    agreement.status = S.SIGNING
+    agreement.opened_at = now
+    agreement.updated_at = now
+    agreement.unsigned_pdf_sha256 = document_sha256(agreement)
+    agreement.save()
+    log_action(
+        action="agreement.open",
+        obj=agreement,
+        actor=actor,
+        dispute=agreement.dispute,
+        before={"status": S.DRAFT},
+        after={
+            "status": agreement.status,
+            "version": agreement.version,
+            "document_sha256": agreement.unsigned_pdf_sha256,
+        },
+    )
+    notify(_party_users(agreement.dispute), "agreement_open", _context(agreement))
+    return agreement
+
+
+@transaction.atomic
+def agreement_revise(
+    *, agreement: Agreement, actor: AbstractBaseUser, reason: str = ""
+) -> Agreement:
+    """Back to draft: every signature given so far is voided (the text they signed is
+    about to change) and the version moves on."""
+    agreement = _lock(agreement)
+    _check("revise", agreement, actor)
+    now = timezone.now()
+    voided = list(
+        agreement.signatures.filter(voided_at__isnull=True).values_list("role", flat=True)
+    )
+    agreement.signatures.filter(voided_at__isnull=True).update(voided_at=now)
+    agreement.status = S.DRAFT
+    agreement.version += 1
+    agreement.opened_at = None
+    agreement.unsigned_pdf_sha256 = ""
+    agreement.updated_at = now
+    agreement.save()
+    _snapshot_version(agreement, author=actor, note=("revise " + reason.strip())[:200])
+    log_action(
+        action="agreement.revise",
+        obj=agreement,
+        actor=actor,
+        dispute=agreement.dispute,
+        before={"status": S.SIGNING, "version": agreement.version - 1},
+        after={
+            "status": agreement.status,
+            "version": agreement.version,
+            "voided_signatures": voided,
+            "reason": reason.strip()[:2000],
+        },
+    )
+    if voided:
+        notify(
+            [u for u in _party_users(agreement.dispute) if u.pk != actor.pk],
+            "agreement_revised",
+            {**_context(agreement), "reason": reason.strip()},
+        )
+    return agreement
+
+
+def agreement_run_action(
+    *, agreement: Agreement, actor: AbstractBaseUser, action: str, data: dict[str, Any]
+) -> Agreement:
+    """The API's `/actions/{action}`: one service per action of the table."""
+    handlers = {
+        "open": lambda: agreement_open(agreement=agreement, actor=actor),
+        "revise": lambda: agreement_revise(
+            agreement=agreement, actor=actor, reason=str(data.get("reason") or "")
+        ),
+    }
+    if action not in handlers:
+        raise NotFound(_("Unknown action."))
+    return handlers[action]()
+
+
+# --- signing ---------------------------------------------------------------------------
+
+
+def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = "") -> None:
+    """The signer proves again that they are who is logged in, so the signature is under
+    their sole control (Electronic Signature Law Art. 13): a user with two-factor on
+    gives a current authenticator code, anyone else their password."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if totp is not None:
+        if not code.strip():
+            raise Forbidden(
+                _("Enter the code from your authenticator app to sign."), code="code_required"
+            )
+        if not TOTP(totp).validate_code(code.strip()):
+            raise Forbidden(
+                _("The authenticator code is wrong or was already used."), code="wrong_code"
+            )
+        if password and not user.check_password(password):
+            raise Forbidden(_("The password is wrong."), code="wrong_password")
+        return
+    if not password:
+        raise Forbidden(_("Enter your password to sign."), code="password_required")
+    if not user.check_password(password):
+        raise Forbidden(_("The password is wrong."), code="wrong_password")
+
+
+def agreement_sign(
+    *,
+    agreement: Agreement,
+    actor: AbstractBaseUser,
+    password: str = "",
+    code: str = "",
+    consent: bool,
+    signature_png: str | None = None,
+    typed_name: str | None = None,
+    ip: str | None = None,
+) -> Agreement:
+    """One signer signs. Parties in any order, the mediator last; the mediator's
+    signature seals the PDF and puts the agreement in force in the same transaction.
+
+    Everything that can be refused without the lock (re-authentication, consent, the
+    image) is checked first; then the agreement's row is locked so that two parties
+    signing at the same instant queue and both count."""
+    _check("sign", agreement, actor)
+    reauthenticate(user=actor, password=password, code=code)
+    if consent is not True:
+        raise Invalid(
+            _("Tick the box to confirm that you have read the agreement and sign it freely."),
+            code="consent_required",
+        )
+    name = display_name(actor)
+    if signature_png:
+        image, method = decode_signature_png(signature_png), Signature.Method.DRAWN
+    elif typed_name is not None and typed_name.strip():
+        if " ".join(typed_name.split()) != " ".join(name.split()):
+            raise Invalid(
+                _("Type your name exactly as the agreement states it: %(name)s.") % {"name": name},
+                code="typed_name_mismatch",
+            )
+        image, method = render_typed_name(typed_name), Signature.Method.TYPED
+    else:
+        raise Invalid(_("Draw your signature or type your name."), code="invalid_signature_image")
+    from agreements.documents.pki import issue_signer_certificate
+
+    stored_name: str | None = None
+    try:
+        with transaction.atomic():
+            agreement = _lock(agreement)
+            _check("sign", agreement, actor)
+            role = selectors.signer_role(agreement, actor)
+            seen_sha256 = document_sha256(agreement)
+            try:
+                with transaction.atomic():
+                    signature = Signature.objects.create(
+                        agreement=agreement,
+                        signer=actor,
+                        role=role,
+                        signer_name=name[:100],
+                        version=agreement.version,
+                        signed_at=timezone.now(),
+                        signature_png=image,
+                        method=method,
+                        ip=ip,
+                        document_sha256=seen_sha256,
+                    )
+            except IntegrityError:
+                # The lock makes this unreachable on a real database; the constraint is
+                # the backstop should a second writer slip past it.
+                raise DomainError(
+                    "already_signed", _("You have already signed this version of the agreement.")
+                ) from None
+            signature.certificate_serial = issue_signer_certificate(
+                user=actor, agreement=agreement, role=role
+            )
+            signature.save(update_fields=["certificate_serial"])
+            log_action(
+                action="agreement.sign",
+                obj=agreement,
+                actor=actor,
+                dispute=agreement.dispute,
+                ip=ip,
+                after={
+                    "role": role,
+                    "signature": signature.pk,
+                    "version": agreement.version,
+                    "method": method,
+                    "document_sha256": seen_sha256,
+                    "certificate_serial": signature.certificate_serial,
+                },
+            )
+            done = selectors.signed_roles(agreement)
+            if role == Role.MEDIATOR:
+                stored_name = _seal(agreement, actor=actor)
+            elif set(PARTY_ROLES) <= done and agreement.dispute.mediator is not None:
+                notify(
+                    [agreement.dispute.mediator],
+                    "agreement_parties_signed",
+                    _context(agreement),
+                )
+    except BaseException:
+        # The sealed file reached storage before the rollback: remove it again.
+        if stored_name:
+            agreement.pdf.storage.delete(stored_name)
+        raise
+    return agreement
+
+
+def _seal(agreement: Agreement, *, actor: AbstractBaseUser) -> str:
+    """The last signature is in: seal the PDF, put the agreement in force, settle the
+    case, tell everyone. Returns the stored file's name."""
+    from agreements.documents.finalize import seal_agreement
+
+    pdf_bytes, sha256 = seal_agreement(agreement)
+    agreement.pdf.save(f"{agreement.document_id}.pdf", ContentFile(pdf_bytes), save=False)
+    try:
+        return _put_in_force(agreement, actor=actor, sha256=sha256)
+    except BaseException:
+        agreement.pdf.storage.delete(agreement.pdf.name)
+        raise
+
+
+def _put_in_force(agreement: Agreement, *, actor: AbstractBaseUser, sha256: str) -> str:
+    now = timezone.now()
+    agreement.pdf_sha256 = sha256
+    agreement.status = S.SIGNED
+    agreement.effective_at = now
+    agreement.updated_at = now
+    agreement.save()
+    log_action(
+        action="agreement.in_force",
+        obj=agreement,
+        actor=actor,
+        dispute=agreement.dispute,
+        before={"status": S.SIGNING},
+        after={
+            "status": agreement.status,
+            "version": agreement.version,
+            "pdf_sha256": sha256,
+            "effective_at": now,
+        },
+    )
+    dispute_settle(dispute=agreement.dispute, agreement_id=agreement.pk)
+    recipients = _party_users(agreement.dispute)
+    if agreement.dispute.mediator is not None:
+        recipients.append(agreement.dispute.mediator)
+    notify(
+        recipients,
+        "agreement_in_force",
+        {
+            **_context(agreement),
+            "pdf_sha256": sha256,
+            "effective_at": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+            "confirmation_days": settings.ODR_CONFIRMATION_WINDOW_DAYS,
+        },
+    )
+    return agreement.pdf.name
