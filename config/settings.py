@@ -33,6 +33,9 @@ ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# Behind our own load balancer the client's address is the first of X-Forwarded-For;
+# without one, that header is whatever the client wrote, so it is ignored.
+ODR_TRUST_X_FORWARDED_FOR = env_bool("ODR_TRUST_X_FORWARDED_FOR", False)
 # The public address used in e-mails, QR codes and ICS files.
 SITE_URL = env_str("ODR_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -244,6 +247,13 @@ ODR_ROOM_TICKET_TTL = timedelta(seconds=env_int("ODR_ROOM_TICKET_TTL_SECONDS", 6
 # --- Signing keys: generated on first use outside the repository in development. ---
 ODR_PKI_DIR = Path(env_str("ODR_PKI_DIR", str(Path.home() / ".local/share/odr-pki")))
 ODR_TSA_URL = env_str("ODR_TSA_URL")
+# Production loads the CA and the platform seal from these files and never generates them.
+ODR_CA_CERT = env_str("ODR_CA_CERT")
+ODR_CA_KEY = env_str("ODR_CA_KEY")
+ODR_SEAL_CERT = env_str("ODR_SEAL_CERT")
+ODR_SEAL_KEY = env_str("ODR_SEAL_KEY")
+# The TrueType font embedded (subset) in every PDF; TTC files use their first face.
+ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 # --- Security: production passes `manage.py check --deploy` with no warnings. ---
 SESSION_COOKIE_HTTPONLY = True
@@ -259,6 +269,10 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+if TESTING:
+    # Every test seeds the demo accounts: a deliberately slow hash costs seconds each time.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -14,8 +14,9 @@ from pydantic import EmailStr, Field
 
 from odr import selectors, services, stats
 from odr.categories import Category
+from odr.errors import Invalid
 from odr.models import Dispute
-from odr.transitions import allowed_actions
+from odr.transitions import Viewer, allowed_actions
 
 router = Router(tags=["disputes"])
 
@@ -120,7 +121,17 @@ class AcceptIn(Schema):
     consent: bool = True
 
 
-def dispute_out(dispute: Dispute, user: AbstractBaseUser) -> dict[str, Any]:
+def dispute_out(
+    dispute: Dispute,
+    user: AbstractBaseUser,
+    *,
+    viewer: Viewer | None = None,
+    above_cache: dict | None = None,
+    sessions: list[dict[str, Any]] | None = None,
+    agreement: dict | bool | None = False,
+) -> dict[str, Any]:
+    """One dispute as the contract shapes it. A list passes what it read in bulk
+    (`viewer`, `sessions`, `agreement`) so that no query runs per dispute."""
     from agreements.selectors import agreement_ref_for
     from sessions.selectors import session_summaries_for
 
@@ -145,9 +156,9 @@ def dispute_out(dispute: Dispute, user: AbstractBaseUser) -> dict[str, Any]:
         "parties": [
             {"role": p.role, "name": p.name, "accepted": p.accepted} for p in dispute.parties.all()
         ],
-        "sessions": session_summaries_for(dispute),
-        "agreement": agreement_ref_for(dispute),
-        "actions": allowed_actions(dispute, user),
+        "sessions": session_summaries_for(dispute) if sessions is None else sessions,
+        "agreement": agreement_ref_for(dispute) if agreement is False else agreement,
+        "actions": allowed_actions(dispute, user, viewer=viewer, above_cache=above_cache),
         "mediation_deadline": dispute.mediation_deadline,
         "created_at": dispute.created_at,
     }
@@ -203,15 +214,58 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> tuple[int, dict[
 
 @router.get("/disputes", response=DisputeList)
 def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
-    qs = selectors.disputes_visible_to(request.auth).prefetch_related("parties", "parties__user")
+    qs = selectors.disputes_visible_to(request.auth).prefetch_related("parties")
     if status:
         if status not in Dispute.Status.values:
-            from odr.errors import Invalid
-
-            raise Invalid(f"Unknown status {status!r}.", code="invalid_status_filter")
+            raise Invalid(
+                f"Unknown status {status!r}; use one of {', '.join(Dispute.Status.values)}.",
+                code="invalid_status_filter",
+            )
         qs = qs.filter(status=status)
-    items = [dispute_out(d, request.auth) for d in qs]
+    disputes = list(qs)
+    ids = [d.pk for d in disputes]
+    sessions, agreements = _sessions_and_agreements(ids)
+    # Read once for the whole list: who asks, and which organisations have one above.
+    viewer, above_cache = Viewer.of(request.auth), {}
+    items = [
+        dispute_out(
+            d,
+            request.auth,
+            viewer=viewer,
+            above_cache=above_cache,
+            sessions=sessions.get(d.pk, []),
+            agreement=agreements.get(d.pk),
+        )
+        for d in disputes
+    ]
     return {"count": len(items), "items": items}
+
+
+def _sessions_and_agreements(
+    dispute_ids: list[int],
+) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[str, Any]]]:
+    """The session summaries and agreement references of many disputes in two queries,
+    the same shapes as sessions.selectors.session_summaries_for and
+    agreements.selectors.agreement_ref_for give for one."""
+    from agreements.models import Agreement
+    from sessions.models import MediationSession
+
+    sessions: dict[int, list[dict[str, Any]]] = {}
+    if not dispute_ids:
+        return sessions, {}
+    for s in MediationSession.objects.filter(dispute_id__in=dispute_ids).order_by(
+        "scheduled_at", "pk"
+    ):
+        sessions.setdefault(s.dispute_id, []).append(
+            {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
+        )
+    agreements = {
+        dispute_id: {"id": pk, "status": status}
+        for pk, dispute_id, status in Agreement.objects.filter(
+            dispute_id__in=dispute_ids
+        ).values_list("pk", "dispute_id", "status")
+    }
+    return sessions, agreements
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

@@ -173,9 +173,18 @@ def verify_chain() -> Iterator[ChainProblem]:
         expected_seq = event.seq + 1
         last_seq = event.seq
     head = AuditHead.objects.filter(id=1).first()
-    if head is not None and (head.last_seq != last_seq or head.last_hash != expected_prev):
+    if head is None:
+        if last_seq:
+            yield ChainProblem(None, "the chain's head record is missing: it was deleted")
+    elif head.last_seq > last_seq:
         yield ChainProblem(
             None,
             f"the chain ends at #{last_seq} but #{head.last_seq} was written: "
             "events at the end were deleted",
+        )
+    elif head.last_seq != last_seq or head.last_hash != expected_prev:
+        yield ChainProblem(
+            None,
+            f"the chain's last event #{last_seq} is not the one recorded as written "
+            f"(#{head.last_seq}): the end of the chain was replaced",
         )

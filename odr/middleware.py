@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from odr.request_context import client_ip_of, set_client_ip
+from odr.request_context import client_ip_of, reset_client_ip, set_client_ip
 from odr.selectors import user_is_staff_member
 
 # Pages a staff member without TOTP may still reach: to set it up, or to leave.
@@ -22,7 +22,15 @@ class RequireStaffMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        set_client_ip(client_ip_of(request))
+        token = set_client_ip(client_ip_of(request))
+        try:
+            return self._respond(request)
+        finally:
+            # The address belongs to this request only, never to the next one the same
+            # worker serves.
+            reset_client_ip(token)
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
         if settings.ODR_REQUIRE_STAFF_MFA and self._needs_mfa(request):
             if request.path.startswith("/api/"):
                 from django.http import JsonResponse
@@ -39,13 +47,27 @@ class RequireStaffMFAMiddleware:
 
     @staticmethod
     def _needs_mfa(request: HttpRequest) -> bool:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return False
         if request.path.startswith(_MFA_EXEMPT_PREFIXES):
+            return False
+        user = getattr(request, "user", None)
+        if (user is None or not user.is_authenticated) and request.path.startswith("/api/"):
+            # App clients authenticate by X-Session-Token, not the cookie: without this
+            # a staff member could skip TOTP by using the API.
+            user = _token_user(request)
+        if user is None or not user.is_authenticated:
             return False
         if not user_is_staff_member(user):
             return False
         from allauth.mfa.models import Authenticator
 
         return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+def _token_user(request: HttpRequest):
+    token = request.headers.get("X-Session-Token")
+    if not token:
+        return None
+    from allauth.headless.internal.sessionkit import authenticate_by_x_session_token
+
+    result = authenticate_by_x_session_token(token)
+    return result.user if result is not None else None

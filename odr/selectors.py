@@ -24,6 +24,16 @@ def user_org_ids(user: AbstractBaseUser, *roles: str) -> set[int]:
     return set(qs.values_list("organisation_id", flat=True))
 
 
+def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:
+    """Every organisation the user works for, by role, in one query."""
+    out: dict[str, set[int]] = {}
+    if not user.is_authenticated:
+        return out
+    for org_id, role in _active_memberships(user).values_list("organisation_id", "role"):
+        out.setdefault(role, set()).add(org_id)
+    return out
+
+
 def user_roles(user: AbstractBaseUser) -> list[str]:
     """`citizen` for everyone signed in, plus each membership role, plus `admin`."""
     if not user.is_authenticated:
@@ -61,7 +71,11 @@ def court_for_organisation(organisation: Organisation) -> Organisation | None:
 def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     """A party, its mediator, its organisation's staff, and the court of a confirmation
     request about it see a dispute; a superuser sees all."""
-    base = Dispute.objects.select_related("region", "organisation", "mediator")
+    # The region's ancestors (for its full name) and the mediator's profile (for their
+    # name) come in the same query: a list of disputes must not query per row.
+    base = Dispute.objects.select_related(
+        "region__parent__parent__parent__parent", "organisation", "mediator__profile"
+    )
     if not user.is_authenticated:
         return base.none()
     if user.is_superuser:
@@ -189,3 +203,37 @@ def _first_handler(
             )
         ]
     return next((o for o in ordered if o.handles(category)), None)
+
+
+# --- reads for the case page (appended for the pages) -------------------------------------
+
+
+def dispute_timeline(dispute: Dispute) -> QuerySet:
+    """The dispute's audit events, oldest first: the case page's timeline."""
+    from odr.models import AuditEvent
+
+    return AuditEvent.objects.filter(dispute=dispute).select_related("actor", "actor__profile")
+
+
+def dispute_messages(dispute: Dispute) -> QuerySet:
+    from odr.models import Message
+
+    return Message.objects.filter(dispute=dispute).select_related("sender", "sender__profile")
+
+
+def evidence_get_for(*, user: AbstractBaseUser, dispute_id: int, evidence_id: int):
+    """An evidence item of a dispute the user may see, else NotFound."""
+    dispute = dispute_get_for(user=user, dispute_id=dispute_id)
+    item = dispute.evidence.filter(pk=evidence_id).first()
+    if item is None:
+        raise NotFound()
+    return item
+
+
+def respondent_invitation(dispute: Dispute):
+    """The respondent's invitation, if one exists."""
+    from odr.models import Invitation
+
+    return Invitation.objects.filter(
+        party__dispute=dispute, party__role=Party.Role.RESPONDENT
+    ).first()

@@ -4,7 +4,7 @@ writes an audit event and notifies after commit (DESIGN.md §2, §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +13,9 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +38,7 @@ from odr.models import (
     Region,
 )
 from odr.notifications import Recipient, notify
-from odr.transitions import TRANSITIONS
+from odr.transitions import TRANSITIONS, Viewer
 
 User = get_user_model()
 S = Dispute.Status
@@ -54,14 +56,16 @@ def _snapshot(dispute: Dispute) -> dict[str, Any]:
 
 
 def _lock(dispute: Dispute) -> Dispute:
-    return Dispute.objects.select_for_update().get(pk=dispute.pk)
+    return Dispute.objects.select_for_update().select_related("organisation").get(pk=dispute.pk)
 
 
 def _check(name: str, dispute: Dispute, actor: AbstractBaseUser | None) -> None:
     """Refuses a move the table does not allow: 403 when the actor may never take it,
-    409 when the dispute's status does not allow it now."""
+    409 when the dispute's status does not allow it now. `actor=None` is the system
+    (the agreements app settling a case), which no person can impersonate: the public
+    `/actions/` endpoint never passes None."""
     transition = TRANSITIONS[name]
-    if actor is not None and not transition.who(dispute, actor):
+    if actor is not None and not transition.who(dispute, Viewer.of(actor)):
         raise Forbidden(_("You may not do this on this case."), code="action_not_allowed")
     if dispute.status not in transition.sources:
         raise DomainError(
@@ -76,28 +80,34 @@ def _apply(
     *,
     dispute: Dispute,
     actor: AbstractBaseUser | None,
-    changes: dict[str, Any],
+    changes: dict[str, Any] | None = None,
+    prepare: Callable[[Dispute], dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Dispute:
-    """Lock, check, change, save, audit: the one path by which a dispute's status moves."""
-    locked = _lock(dispute)
-    # Re-read the parties under the lock so the `who` checks see the committed state.
-    _check(name, locked, actor)
-    before = _snapshot(locked)
-    target = TRANSITIONS[name].target
-    if target is not None:
-        locked.status = target
-    for field, value in changes.items():
-        setattr(locked, field, value)
-    locked.save()
-    log_action(
-        action=f"dispute.{name}",
-        obj=locked,
-        actor=actor,
-        dispute=locked,
-        before=before,
-        after={**_snapshot(locked), **(extra or {})},
-    )
+    """Lock, check, change, save, audit: the one path by which a dispute's status moves.
+
+    Every check runs on the row as it is under the lock, never on the caller's copy,
+    which may be stale: `prepare(locked)` validates what depends on the current state
+    (the organisation's mediators, the organisation above) and returns more changes."""
+    with transaction.atomic():
+        locked = _lock(dispute)
+        _check(name, locked, actor)
+        changes = {**(changes or {}), **(prepare(locked) if prepare else {})}
+        before = _snapshot(locked)
+        target = TRANSITIONS[name].target
+        if target is not None:
+            locked.status = target
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.save()
+        log_action(
+            action=f"dispute.{name}",
+            obj=locked,
+            actor=actor,
+            dispute=locked,
+            before=before,
+            after={**_snapshot(locked), **(extra or {})},
+        )
     return locked
 
 
@@ -112,9 +122,14 @@ def _staff_of(organisation: Organisation | None, *roles: str) -> list[AbstractBa
     ]
 
 
-def _party_recipients(dispute: Dispute) -> list[Recipient | AbstractBaseUser]:
+def _party_recipients(dispute: Dispute, *roles: str) -> list[Recipient | AbstractBaseUser]:
+    """The parties to write to (all, or those of the given roles): their account when
+    they have one (its language), else the address they were invited at."""
     out: list[Recipient | AbstractBaseUser] = []
-    for party in dispute.parties.select_related("user", "user__profile"):
+    parties = dispute.parties.select_related("user", "user__profile")
+    if roles:
+        parties = parties.filter(role__in=roles)
+    for party in parties:
         if party.user is not None:
             out.append(party.user)
         elif party.email:
@@ -224,6 +239,12 @@ def dispute_file(
             _("Give the other side's e-mail so they can be invited."),
             code="respondent_email_required",
         )
+    try:
+        validate_email(respondent_email.strip())
+    except ValidationError as exc:
+        raise Invalid(
+            _("The other side's e-mail address is not valid."), code="invalid_email"
+        ) from exc
     if respondent_email.strip().lower() == (applicant.email or "").lower():
         raise Invalid(_("You cannot file a dispute against yourself."), code="self_dispute")
     if claim_amount is not None and claim_amount < 0:
@@ -364,10 +385,13 @@ def evidence_add(
     """A party adds evidence while the case is open."""
     if selectors.party_of(dispute, actor) is None:
         raise Forbidden(_("Only the parties can add evidence."), code="not_a_party")
-    if not dispute.is_open:
-        raise DomainError("case_closed", _("The case is closed: evidence can no longer be added."))
     info = check_upload(upload, name=name, size=size)
     with _files_removed_on_error() as stored, transaction.atomic():
+        # Under the row lock: a case closed a moment ago takes no more evidence.
+        if not _lock(dispute).is_open:
+            raise DomainError(
+                "case_closed", _("The case is closed: evidence can no longer be added.")
+            )
         item = _store_evidence(
             dispute=dispute, actor=actor, upload=upload, info=info, description=description
         )
@@ -430,7 +454,8 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
             extra={"respondent": user.pk},
         )
         notify(
-            _party_recipients(dispute)[:1] + _staff_of(dispute.organisation, "coordinator"),
+            _party_recipients(dispute, Party.Role.APPLICANT)
+            + _staff_of(dispute.organisation, "coordinator"),
             "respondent_accepted",
             {**_case_context(dispute), "respondent": party.name},
         )
@@ -459,7 +484,7 @@ def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Di
             extra={"reason": reason[:2000]},
         )
         notify(
-            _party_recipients(dispute)[:1],
+            _party_recipients(dispute, Party.Role.APPLICANT),
             "respondent_declined",
             {**_case_context(dispute), "respondent": party.name, "reason": reason},
         )
@@ -471,10 +496,13 @@ def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitatio
     party = selectors.party_of(dispute, actor)
     if party is None or party.role != Party.Role.APPLICANT:
         raise Forbidden(_("Only the applicant can invite the other side again."))
-    if dispute.status != S.FILED:
-        raise DomainError("invalid_status", _("The other side has already answered."))
     with transaction.atomic():
+        # Under the lock: an answer arriving now must not be undone by a fresh link.
+        if _lock(dispute).status != S.FILED:
+            raise DomainError("invalid_status", _("The other side has already answered."))
         respondent = dispute.parties.get(role=Party.Role.RESPONDENT)
+        old = Invitation.objects.filter(party=respondent).first()
+        before = {"expires_at": old.expires_at} if old else {}
         Invitation.objects.filter(party=respondent).delete()
         invitation = Invitation.objects.create(
             party=respondent,
@@ -485,6 +513,7 @@ def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitatio
             obj=invitation,
             actor=actor,
             dispute=dispute,
+            before=before,
             after={"expires_at": invitation.expires_at},
         )
         notify(
@@ -514,104 +543,120 @@ def _mediator_for(dispute: Dispute, mediator_id: int | None) -> AbstractBaseUser
     return mediator
 
 
-@transaction.atomic
-def dispute_accept(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int) -> Dispute:
-    _check("accept", dispute, actor)
-    chosen = _mediator_for(dispute, mediator)
+def dispute_accept(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int | None) -> Dispute:
     now = timezone.now()
-    dispute = _apply(
-        "accept",
-        dispute=dispute,
-        actor=actor,
-        changes={
-            "mediator": chosen,
+
+    def prepare(locked: Dispute) -> dict[str, Any]:
+        return {
+            "mediator": _mediator_for(locked, mediator),
             "accepted_at": now,
             "mediation_deadline": now + timedelta(days=settings.ODR_MEDIATION_DAYS),
-        },
-    )
-    notify(
-        [chosen, *_party_recipients(dispute)],
-        "accepted",
-        {
-            **_case_context(dispute),
-            "mediator": display_name(chosen),
-            "deadline": timezone.localtime(dispute.mediation_deadline).strftime("%Y-%m-%d"),
-        },
-    )
-    return dispute
+        }
 
-
-@transaction.atomic
-def dispute_reject(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
-    reason = _required_reason(reason)
-    dispute = _apply(
-        "reject",
-        dispute=dispute,
-        actor=actor,
-        changes={"closed_at": timezone.now(), "closing_reason": reason},
-        extra={"reason": reason},
-    )
-    notify(_party_recipients(dispute), "rejected", {**_case_context(dispute), "reason": reason})
-    return dispute
-
-
-@transaction.atomic
-def dispute_assign(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int) -> Dispute:
-    _check("assign", dispute, actor)
-    chosen = _mediator_for(dispute, mediator)
-    if chosen.pk == dispute.mediator_id:
-        raise DomainError("same_mediator", _("This mediator already has the case."))
-    dispute = _apply("assign", dispute=dispute, actor=actor, changes={"mediator": chosen})
-    notify([chosen], "assigned", {**_case_context(dispute), "mediator": display_name(chosen)})
-    return dispute
-
-
-@transaction.atomic
-def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
-    reason = _required_reason(reason)
-    _check("escalate", dispute, actor)
-    above = selectors.organisation_above(dispute.organisation, dispute.category)
-    if above is None:
-        raise DomainError(
-            "no_organisation_above", _("There is no organisation above this one to take the case.")
+    with transaction.atomic():
+        dispute = _apply("accept", dispute=dispute, actor=actor, prepare=prepare)
+        notify(
+            [dispute.mediator, *_party_recipients(dispute)],
+            "accepted",
+            {
+                **_case_context(dispute),
+                "mediator": display_name(dispute.mediator),
+                "deadline": timezone.localtime(dispute.mediation_deadline).strftime("%Y-%m-%d"),
+            },
         )
-    dispute = _apply(
-        "escalate",
-        dispute=dispute,
-        actor=actor,
-        changes={
+    return dispute
+
+
+def dispute_reject(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
+    with transaction.atomic():
+        dispute = _apply(
+            "reject",
+            dispute=dispute,
+            actor=actor,
+            prepare=lambda locked: {
+                "closed_at": timezone.now(),
+                "closing_reason": _required_reason(reason),
+            },
+            extra={"reason": (reason or "").strip()[:2000]},
+        )
+        notify(
+            _party_recipients(dispute),
+            "rejected",
+            {**_case_context(dispute), "reason": dispute.closing_reason},
+        )
+    return dispute
+
+
+def dispute_assign(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int | None) -> Dispute:
+    def prepare(locked: Dispute) -> dict[str, Any]:
+        chosen = _mediator_for(locked, mediator)
+        if chosen.pk == locked.mediator_id:
+            raise DomainError("same_mediator", _("This mediator already has the case."))
+        return {"mediator": chosen}
+
+    with transaction.atomic():
+        dispute = _apply("assign", dispute=dispute, actor=actor, prepare=prepare)
+        notify(
+            [dispute.mediator],
+            "assigned",
+            {**_case_context(dispute), "mediator": display_name(dispute.mediator)},
+        )
+    return dispute
+
+
+def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
+    """To the organisation one level up, back to intake there: its coordinator accepts
+    and assigns afresh."""
+
+    def prepare(locked: Dispute) -> dict[str, Any]:
+        _required_reason(reason)
+        above = selectors.organisation_above(locked.organisation, locked.category)
+        if above is None:
+            raise DomainError(
+                "no_organisation_above",
+                _("There is no organisation above this one to take the case."),
+            )
+        return {
             "organisation": above,
             "mediator": None,
             "accepted_at": None,
             "mediation_deadline": None,
-        },
-        extra={"reason": reason},
-    )
-    notify(
-        _staff_of(above, "coordinator") + _party_recipients(dispute),
-        "escalated",
-        {**_case_context(dispute), "reason": reason},
-    )
+        }
+
+    with transaction.atomic():
+        dispute = _apply(
+            "escalate",
+            dispute=dispute,
+            actor=actor,
+            prepare=prepare,
+            extra={"reason": (reason or "").strip()[:2000]},
+        )
+        notify(
+            _staff_of(dispute.organisation, "coordinator") + _party_recipients(dispute),
+            "escalated",
+            {**_case_context(dispute), "reason": (reason or "").strip()},
+        )
     return dispute
 
 
-@transaction.atomic
 def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str = "") -> Dispute:
-    dispute = _apply(
-        "withdraw",
-        dispute=dispute,
-        actor=actor,
-        changes={"closed_at": timezone.now(), "closing_reason": reason.strip()},
-        extra={"reason": reason.strip()},
-    )
-    recipients = _party_recipients(dispute) + _staff_of(dispute.organisation, "coordinator")
-    if dispute.mediator:
-        recipients.append(dispute.mediator)
-    notify(
-        [r for r in recipients if getattr(r, "pk", None) != actor.pk],
-        "withdrawn",
-        _case_context(dispute),
-    )
+    reason = (reason or "").strip()[:2000]
+    with transaction.atomic():
+        dispute = _apply(
+            "withdraw",
+            dispute=dispute,
+            actor=actor,
+            changes={"closed_at": timezone.now(), "closing_reason": reason},
+            extra={"reason": reason},
+        )
+        recipients = _party_recipients(dispute) + _staff_of(dispute.organisation, "coordinator")
+        if dispute.mediator is not None:
+            recipients.append(dispute.mediator)
+        notify(
+            [r for r in recipients if getattr(r, "pk", None) != actor.pk],
+            "withdrawn",
+            {**_case_context(dispute), "reason": reason},
+        )
     return dispute
 
 
@@ -622,31 +667,38 @@ REFERRAL_GUIDANCE = (
 )
 
 
-@transaction.atomic
 def dispute_fail(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
-    reason = _required_reason(reason)
-    dispute = _apply(
-        "fail",
-        dispute=dispute,
-        actor=actor,
-        changes={"closed_at": timezone.now(), "closing_reason": reason},
-        extra={"reason": reason},
-    )
-    notify(_party_recipients(dispute), "failed", {**_case_context(dispute), "reason": reason})
+    with transaction.atomic():
+        dispute = _apply(
+            "fail",
+            dispute=dispute,
+            actor=actor,
+            prepare=lambda locked: {
+                "closed_at": timezone.now(),
+                "closing_reason": _required_reason(reason),
+            },
+            extra={"reason": (reason or "").strip()[:2000]},
+        )
+        notify(
+            _party_recipients(dispute),
+            "failed",
+            {**_case_context(dispute), "reason": dispute.closing_reason},
+        )
     return dispute
 
 
 def dispute_settle(*, dispute: Dispute, agreement_id: int) -> Dispute:
     """Called by the agreements app, inside its transaction, when the agreement is in
     force. Not a public action: nobody presses a button for it."""
-    dispute = _apply(
-        "settle",
-        dispute=dispute,
-        actor=None,
-        changes={"closed_at": timezone.now()},
-        extra={"agreement": agreement_id},
-    )
-    notify(_party_recipients(dispute), "settled", _case_context(dispute))
+    with transaction.atomic():
+        dispute = _apply(
+            "settle",
+            dispute=dispute,
+            actor=None,
+            changes={"closed_at": timezone.now()},
+            extra={"agreement": agreement_id},
+        )
+        notify(_party_recipients(dispute), "settled", _case_context(dispute))
     return dispute
 
 
@@ -682,6 +734,10 @@ def dispute_run_action(
         ),
     }
     if action not in handlers:
+        if action in TRANSITIONS:
+            # A transition that exists but is not a button (the respondent's answer goes
+            # through the invitation; settling is the agreements app's).
+            raise Forbidden(_("You may not do this on this case."), code="action_not_allowed")
         raise NotFound(_("Unknown action."))
     return handlers[action]()
 

@@ -9,35 +9,62 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from odr import selectors
-from odr.models import Dispute, Party
+from odr.models import Dispute, Membership, Party
 
 S = Dispute.Status
-Who = Callable[[Dispute, AbstractBaseUser], bool]
+Who = Callable[[Dispute, "Viewer"], bool]
 
 
-def _applicant(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    party = selectors.party_of(dispute, user)
-    return party is not None and party.role == Party.Role.APPLICANT
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, read once: the list endpoint asks `who` of every action for every
+    dispute, and must not query the memberships each time."""
+
+    user_id: int | None
+    coordinator_orgs: frozenset[int]
+    mediator_orgs: frozenset[int]
+
+    @classmethod
+    def of(cls, user: AbstractBaseUser) -> Viewer:
+        if not user.is_authenticated:
+            return cls(None, frozenset(), frozenset())
+        by_role = selectors.user_org_ids_by_role(user)
+        return cls(
+            user.pk,
+            frozenset(by_role.get(Membership.Role.COORDINATOR, ())),
+            frozenset(by_role.get(Membership.Role.MEDIATOR, ())),
+        )
 
 
-def _respondent(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    party = selectors.party_of(dispute, user)
-    return party is not None and party.role == Party.Role.RESPONDENT
+def _party_role(dispute: Dispute, viewer: Viewer) -> str | None:
+    if viewer.user_id is None:
+        return None
+    return next((p.role for p in dispute.parties.all() if p.user_id == viewer.user_id), None)
 
 
-def _coordinator(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    return selectors.is_coordinator_of(dispute, user)
+def _applicant(dispute: Dispute, viewer: Viewer) -> bool:
+    return _party_role(dispute, viewer) == Party.Role.APPLICANT
 
 
-def _mediator(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    return selectors.is_mediator_of(dispute, user)
+def _respondent(dispute: Dispute, viewer: Viewer) -> bool:
+    return _party_role(dispute, viewer) == Party.Role.RESPONDENT
 
 
-def _coordinator_or_mediator(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    return _coordinator(dispute, user) or _mediator(dispute, user)
+def _coordinator(dispute: Dispute, viewer: Viewer) -> bool:
+    return (
+        dispute.organisation_id is not None and dispute.organisation_id in viewer.coordinator_orgs
+    )
 
 
-def _system(dispute: Dispute, user: AbstractBaseUser) -> bool:
+def _mediator(dispute: Dispute, viewer: Viewer) -> bool:
+    return viewer.user_id is not None and dispute.mediator_id == viewer.user_id
+
+
+def _coordinator_or_mediator(dispute: Dispute, viewer: Viewer) -> bool:
+    return _coordinator(dispute, viewer) or _mediator(dispute, viewer)
+
+
+def _system(dispute: Dispute, viewer: Viewer) -> bool:
     return False
 
 
@@ -81,12 +108,36 @@ TRANSITIONS: dict[str, Transition] = {
 PUBLIC_ACTIONS = tuple(name for name, t in TRANSITIONS.items() if t.public)
 
 
-def allowed_actions(dispute: Dispute, user: AbstractBaseUser) -> list[str]:
-    """The public actions this user may take on this dispute now."""
+def allowed_actions(
+    dispute: Dispute,
+    user: AbstractBaseUser,
+    *,
+    viewer: Viewer | None = None,
+    above_cache: dict[tuple[int, str], bool] | None = None,
+) -> list[str]:
+    """The public actions this user may take on this dispute now: exactly what the
+    services would allow, so a client never draws a button that can only fail.
+    `viewer` and `above_cache` let a list compute this without a query per dispute."""
     if not user.is_authenticated:
         return []
-    return [
+    viewer = viewer or Viewer.of(user)
+    names = [
         name
         for name in PUBLIC_ACTIONS
-        if dispute.status in TRANSITIONS[name].sources and TRANSITIONS[name].who(dispute, user)
+        if dispute.status in TRANSITIONS[name].sources and TRANSITIONS[name].who(dispute, viewer)
     ]
+    if "escalate" in names and not _has_organisation_above(dispute, above_cache):
+        names.remove("escalate")
+    return names
+
+
+def _has_organisation_above(dispute: Dispute, cache: dict[tuple[int, str], bool] | None) -> bool:
+    if dispute.organisation_id is None:
+        return False
+    key = (dispute.organisation_id, dispute.category)
+    if cache is not None and key in cache:
+        return cache[key]
+    found = selectors.organisation_above(dispute.organisation, dispute.category) is not None
+    if cache is not None:
+        cache[key] = found
+    return found
