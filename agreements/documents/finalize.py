@@ -1,0 +1,77 @@
+"""Sealing a fully signed agreement: the final PDF, then each signer's own PAdES signature
+in signing order, the committee's seal, and the platform's seal (with an RFC 3161
+timestamp when a TSA is configured) last, every one an incremental update so that each
+earlier signature stays verifiable (Electronic Signature Law Art. 13)."""
+
+from __future__ import annotations
+
+from cryptography.x509.oid import NameOID
+
+from agreements.documents.pdf import ROLE_SHORT, current_signatures, render_agreement_pdf
+from agreements.documents.pki import (
+    KeyPair,
+    organisation_key,
+    seal_pdf,
+    sha256,
+    sign_with,
+    signer_key,
+)
+from odr.errors import DomainError
+
+REQUIRED_ROLES = ("applicant", "respondent", "mediator")
+
+
+def signature_field_name(index: int, role: str) -> str:
+    return f"Signature{index}_{role}"
+
+
+def _checked_key(agreement, sig) -> KeyPair:
+    if not sig.certificate_serial:
+        raise DomainError(
+            "signer_certificate_missing",
+            f"The {sig.role}'s signature has no certificate: issue one with "
+            "issue_signer_certificate() when they sign.",
+        )
+    pair = signer_key(sig.certificate_serial)
+    # The certificate names the agreement and role it was issued for; a serial copied
+    # from another agreement must not sign this one.
+    pseudonyms = pair.cert.subject.get_attributes_for_oid(NameOID.PSEUDONYM)
+    expected = f"{agreement.document_id}/{sig.role}"
+    if not pseudonyms or pseudonyms[0].value != expected:
+        raise DomainError(
+            "signer_certificate_mismatch",
+            f"The certificate {sig.certificate_serial} was not issued for this agreement's "
+            f"{sig.role}.",
+        )
+    return pair
+
+
+def seal_agreement(agreement) -> tuple[bytes, str]:
+    """Called once the last signature is in. Returns the sealed PDF and its SHA-256 (hex);
+    storing them on the agreement is the caller's (agreements.services) job."""
+    signatures = current_signatures(agreement)
+    missing = [r for r in REQUIRED_ROLES if r not in {s.role for s in signatures}]
+    if missing:
+        raise DomainError(
+            "agreement_not_fully_signed", f"Missing signatures: {', '.join(missing)}."
+        )
+    keys = [(sig, _checked_key(agreement, sig)) for sig in signatures]
+    pdf = render_agreement_pdf(agreement)
+    for index, (sig, pair) in enumerate(keys, start=1):
+        pdf = sign_with(
+            pdf,
+            pair,
+            field_name=signature_field_name(index, sig.role),
+            reason=f"{ROLE_SHORT.get(sig.role, sig.role)}签署 / signed as {sig.role}",
+        )
+    organisation = agreement.dispute.organisation
+    if organisation is not None:
+        pdf = sign_with(
+            pdf,
+            organisation_key(organisation),
+            field_name=f"Seal{organisation.pk}",
+            reason="人民调解委员会印章 / mediation committee seal",
+            name=organisation.name,
+        )
+    pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章 / platform seal")
+    return pdf, sha256(pdf)

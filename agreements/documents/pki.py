@@ -1,0 +1,462 @@
+"""The platform's certificate authority, the keys it issues, and PAdES signing.
+
+Electronic Signature Law Art. 13 asks that a signature be under the signer's sole control
+and that any later change be detectable. So each signer gets a key and a certificate of
+their own, issued by the platform's CA after re-authentication, and each signature is a
+PAdES signature over the document (see finalize.py); organisations (committees, courts)
+and the platform itself seal with their own keys from the same CA.
+
+Key material never lives in the repository or the database. In development the root CA
+and the platform seal are generated on first use under settings.ODR_PKI_DIR; in
+production they are loaded from the files named by ODR_CA_CERT / ODR_CA_KEY /
+ODR_SEAL_CERT / ODR_SEAL_KEY (a licensed CA's certificates) and nothing is ever
+generated in their place. Keys the CA issues (signers, organisations) are written under
+ODR_PKI_DIR with owner-only permissions.
+
+Layout of ODR_PKI_DIR:
+    ca/root.{key,cert}.pem     development root CA
+    ca/seal.{key,cert}.pem     development platform seal
+    signers/<serial>.{key,cert}.pem
+    orgs/<organisation id>.{key,cert}.pem
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import tsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from odr.idnumber import mask_name
+
+PLATFORM_NAME = "ODR 在线矛盾纠纷多元化解平台"
+_CA_YEARS = 30
+# Long enough that an agreement checked years later still validates without a
+# timestamp; a licensed CA's policy replaces this in production.
+_LEAF_YEARS = 10
+
+
+class PkiError(ImproperlyConfigured):
+    """The CA or a key is missing or unusable: a configuration problem, never user input."""
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def serial(self) -> str:
+        return format(self.cert.serial_number, "x")
+
+    def asn1_cert(self) -> asn1_x509.Certificate:
+        return asn1_x509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+
+    def asn1_key(self) -> asn1_keys.PrivateKeyInfo:
+        return asn1_keys.PrivateKeyInfo.load(
+            self.key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+
+# --- where things live ---------------------------------------------------------------
+
+
+def pki_dir() -> Path:
+    return Path(settings.ODR_PKI_DIR)
+
+
+def may_generate() -> bool:
+    """Only development and tests generate a CA; production must be given one."""
+    return bool(settings.DEBUG or getattr(settings, "TESTING", False))
+
+
+@contextlib.contextmanager
+def _dir_lock() -> Iterator[None]:
+    """An exclusive lock over ODR_PKI_DIR, so that two processes starting at once do not
+    each generate a root CA (and sign with different ones)."""
+    base = pki_dir()
+    base.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(base / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _save_pair(stem: Path, pair: KeyPair) -> None:
+    # The key first: a certificate without its key on disk would look issued but be useless.
+    _write_private(stem.with_name(stem.name + ".key.pem"), _key_pem(pair.key))
+    _write_private(
+        stem.with_name(stem.name + ".cert.pem"), pair.cert.public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def _load_pair(cert_path: Path, key_path: Path) -> KeyPair:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise PkiError(f"Cannot load the key pair {cert_path} / {key_path}: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
+        raise PkiError(f"{key_path} is not a signing key.")
+    return KeyPair(cert=cert, key=key)  # type: ignore[arg-type]
+
+
+def _load_stem(stem: Path) -> KeyPair | None:
+    cert_path = stem.with_name(stem.name + ".cert.pem")
+    key_path = stem.with_name(stem.name + ".key.pem")
+    if not (cert_path.is_file() and key_path.is_file()):
+        return None
+    return _load_pair(cert_path, key_path)
+
+
+# --- issuing -------------------------------------------------------------------------
+
+
+def _name(
+    common_name: str,
+    *,
+    org: str = PLATFORM_NAME,
+    unit: str = "",
+    email: str = "",
+    pseudonym: str = "",
+) -> x509.Name:
+    attrs = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org[:64]),
+    ]
+    if unit:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit[:64]))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+    if pseudonym:
+        attrs.append(x509.NameAttribute(NameOID.PSEUDONYM, pseudonym[:128]))
+    if email:
+        attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email[:128]))
+    return x509.Name(attrs)
+
+
+def _issue(
+    *,
+    subject: x509.Name,
+    issuer: KeyPair | None,
+    is_ca: bool = False,
+    years: int = _LEAF_YEARS,
+    time_stamping: bool = False,
+    email: str = "",
+) -> KeyPair:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC).replace(microsecond=0)
+    signing_key = issuer.key if issuer else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.cert.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        # A little slack backwards: a signature made right after issue must not fall
+        # before the certificate's start on a machine whose clock is a second behind.
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=365 * years))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not is_ca,
+                content_commitment=not is_ca and not time_stamping,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=is_ca,
+                crl_sign=is_ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if issuer is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+    if time_stamping:
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
+        )
+    if email:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+        )
+    cert = builder.sign(signing_key, hashes.SHA256())
+    return KeyPair(cert=cert, key=key)
+
+
+_cache: dict[tuple[str, str], KeyPair] = {}
+
+
+def _configured(cert_setting: str, key_setting: str) -> KeyPair | None:
+    cert_path = getattr(settings, cert_setting, "") or ""
+    key_path = getattr(settings, key_setting, "") or ""
+    if cert_path and key_path:
+        return _load_pair(Path(cert_path), Path(key_path))
+    if cert_path or key_path:
+        raise PkiError(f"Set both {cert_setting} and {key_setting}, or neither.")
+    return None
+
+
+def _platform_pair(kind: str) -> KeyPair:
+    """The root CA ("root") or the platform seal ("seal"): configured files first; else,
+    in development only, generated once under ODR_PKI_DIR."""
+    cache_key = (str(pki_dir()), kind)
+    if cache_key in _cache:
+        return _cache[cache_key]
+    settings_names = {
+        "root": ("ODR_CA_CERT", "ODR_CA_KEY"),
+        "seal": ("ODR_SEAL_CERT", "ODR_SEAL_KEY"),
+    }
+    pair = _configured(*settings_names[kind])
+    if pair is None:
+        stem = pki_dir() / "ca" / kind
+        pair = _load_stem(stem)
+        if pair is None:
+            if not may_generate():
+                cert_name, key_name = settings_names[kind]
+                raise PkiError(
+                    f"No platform {'CA' if kind == 'root' else 'seal'} key: set {cert_name} and "
+                    f"{key_name} to the certificate and key files. Production never generates "
+                    "its own CA."
+                )
+            with _dir_lock():
+                pair = _load_stem(stem)
+                if pair is None:
+                    if kind == "root":
+                        pair = _issue(
+                            subject=_name(f"{PLATFORM_NAME} 根证书 (development root CA)"),
+                            issuer=None,
+                            is_ca=True,
+                            years=_CA_YEARS,
+                        )
+                    else:
+                        pair = _issue(
+                            subject=_name(f"{PLATFORM_NAME} 平台电子印章", unit="platform seal"),
+                            issuer=ca(),
+                        )
+                    _save_pair(stem, pair)
+    _cache[cache_key] = pair
+    return pair
+
+
+def ca() -> KeyPair:
+    """The CA that issues every signer's, organisation's and the platform's certificate;
+    its certificate is the trust root of verification."""
+    return _platform_pair("root")
+
+
+def platform_seal() -> KeyPair:
+    return _platform_pair("seal")
+
+
+def trust_roots() -> list[asn1_x509.Certificate]:
+    return [ca().asn1_cert()]
+
+
+def mask_email(email: str) -> str:
+    """c******1@demo.odr: enough for the signer to recognise, too little to mail."""
+    local, _, domain = email.partition("@")
+    if not domain:
+        return mask_name(email)
+    if len(local) <= 2:
+        return "*" * len(local) + "@" + domain
+    return local[0] + "*" * (len(local) - 2) + local[-1] + "@" + domain
+
+
+def display_name(user) -> str:
+    profile = getattr(user, "profile", None)
+    return (getattr(profile, "real_name", "") or "").strip() or user.get_username()
+
+
+def issue_signer_certificate(*, user, agreement, role: str) -> str:
+    """Issues a fresh key and certificate to one signer of one agreement and returns the
+    certificate's serial (hex), to be kept on the Signature row. Call it only after the
+    signer re-authenticated: issuing is what puts the key under their sole control.
+
+    The certificate names the signer masked (the PDF is shown to anyone verifying it),
+    the agreement's document id and the role."""
+    email = mask_email(user.email or "")
+    pair = _issue(
+        subject=_name(
+            mask_name(display_name(user)),
+            unit=str(role),
+            email=email,
+            pseudonym=f"{agreement.document_id}/{role}",
+        ),
+        issuer=ca(),
+        email=email if "@" in email and "*" not in email.split("@")[1] else "",
+    )
+    _save_pair(pki_dir() / "signers" / pair.serial, pair)
+    return pair.serial
+
+
+def signer_key(serial: str) -> KeyPair:
+    if not serial or not all(c in "0123456789abcdef" for c in serial):
+        raise PkiError(f"Not a certificate serial: {serial!r}")
+    pair = _load_stem(pki_dir() / "signers" / serial)
+    if pair is None:
+        raise PkiError(f"No key for the signer certificate {serial} under {pki_dir()}.")
+    return pair
+
+
+def organisation_key(organisation) -> KeyPair:
+    """The organisation's own seal key (a committee's or a court's), issued by the CA on
+    first use. Organisations are ours to certify, so this also happens in production."""
+    stem = pki_dir() / "orgs" / str(organisation.pk)
+    pair = _load_stem(stem)
+    if pair is None:
+        with _dir_lock():
+            pair = _load_stem(stem)
+            if pair is None:
+                pair = _issue(
+                    subject=_name(organisation.name, org=organisation.name, unit="seal"),
+                    issuer=ca(),
+                )
+                _save_pair(stem, pair)
+    return pair
+
+
+# --- PAdES signing -------------------------------------------------------------------
+
+
+class UrlTimeStamper(TimeStamper):
+    """RFC 3161 over HTTP with the standard library (no extra HTTP client needed)."""
+
+    def __init__(self, url: str, *, timeout: float = 15) -> None:
+        super().__init__()
+        self.url = url
+        self.timeout = timeout
+
+    def _post(self, body: bytes) -> bytes:
+        request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/timestamp-query"}
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            return response.read()
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        raw = await asyncio.to_thread(self._post, req.dump())
+        return tsp.TimeStampResp.load(raw)
+
+
+def timestamper() -> TimeStamper | None:
+    url = getattr(settings, "ODR_TSA_URL", "") or ""
+    return UrlTimeStamper(url) if url else None
+
+
+def sign_with(
+    pdf: bytes,
+    pair: KeyPair,
+    *,
+    field_name: str,
+    reason: str,
+    name: str | None = None,
+    location: str | None = None,
+    use_timestamp: bool = False,
+) -> bytes:
+    """Adds one PAdES signature (invisible field `field_name`) to `pdf` as an incremental
+    update: every earlier byte and signature stays as it was."""
+    chain = [pair.asn1_cert(), ca().asn1_cert()]
+    signer = signers.SimpleSigner(
+        signing_cert=chain[0],
+        signing_key=pair.asn1_key(),
+        cert_registry=SimpleCertificateStore.from_certs(chain),
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        name=name,
+        location=location,
+    )
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    out = signers.sign_pdf(
+        writer,
+        meta,
+        signer=signer,
+        timestamper=timestamper() if use_timestamp else None,
+        new_field_spec=fields.SigFieldSpec(sig_field_name=field_name),
+    )
+    return out.getvalue()
+
+
+def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
+    """Seals `pdf` with the organisation's key (a court's ruling, a committee's document),
+    or with the platform seal when organisation is None, as the last incremental update,
+    with an RFC 3161 timestamp when settings.ODR_TSA_URL is set."""
+    if organisation is None:
+        pair, field, name = platform_seal(), "PlatformSeal", PLATFORM_NAME
+    else:
+        pair, name = organisation_key(organisation), organisation.name
+        field = f"Seal{organisation.pk}"
+    # A document sealed twice by the same organisation gets a second field, not a clash.
+    existing = _field_names(pdf)
+    base, n = field, 2
+    while field in existing:
+        field, n = f"{base}_{n}", n + 1
+    return sign_with(pdf, pair, field_name=field, reason=reason, name=name, use_timestamp=True)
+
+
+def _field_names(pdf: bytes) -> set[str]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        return {sig.field_name for sig in reader.embedded_signatures}
+    except Exception:  # noqa: BLE001 - an unreadable PDF will fail loudly when signed
+        return set()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

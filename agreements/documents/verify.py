@@ -1,0 +1,295 @@
+"""Verification of the platform's PDFs (agreements and court rulings): is this file one we
+issued (its SHA-256 is stored), and is every signature in it intact, valid and trusted by
+the platform's CA, with the last one covering the entire file? A byte changed anywhere
+fails one of these checks; the reason says which, in plain words."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from io import BytesIO
+
+from django.utils.translation import gettext as _
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from agreements.documents.pdf import current_signatures
+from agreements.documents.pki import display_name, trust_roots
+from agreements.models import Agreement, ConfirmationRequest
+from odr.idnumber import mask_name
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_PDF_BYTES = 30 * 1024 * 1024
+
+
+@dataclass
+class SignatureCheck:
+    field: str
+    signer: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    covers_entire_file: bool
+    signed_at: datetime | None
+    timestamp: datetime | None
+    ok: bool
+    problem: str = ""
+
+
+@dataclass
+class Verification:
+    valid: bool
+    reason: str
+    sha256: str
+    hash_known: bool = False
+    kind: str | None = None  # "agreement" | "ruling"
+    document_id: str | None = None
+    case_number: str | None = None
+    status: str | None = None
+    signed_at: datetime | None = None
+    signers: list[dict] = field(default_factory=list)
+    signatures: list[SignatureCheck] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _coverage_ok(status, is_last: bool) -> bool:
+    if is_last:
+        return status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    # An earlier signature covers its own revision; what came after it may only add
+    # signatures (form filling), never change the text.
+    return status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION and (
+        status.modification_level is None
+        or status.modification_level <= ModificationLevel.FORM_FILLING
+    )
+
+
+def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
+    """Validates every embedded signature; returns the checks and the first problem
+    found ("" when there is none)."""
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        embedded = list(reader.embedded_signatures)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return [], _("The file is not a readable PDF (%(error)s).") % {"error": exc}
+    if not embedded:
+        return [], _("The file holds no digital signature.")
+    checks: list[SignatureCheck] = []
+    problem = ""
+    roots = trust_roots()
+    for index, sig in enumerate(embedded):
+        is_last = index == len(embedded) - 1
+        context = ValidationContext(trust_roots=roots, allow_fetching=False)
+        try:
+            status = validate_pdf_signature(sig, context)
+        except (PdfError, ValueError, KeyError, TypeError) as exc:
+            checks.append(
+                SignatureCheck(
+                    field=sig.field_name or "",
+                    signer="",
+                    intact=False,
+                    valid=False,
+                    trusted=False,
+                    covers_entire_file=False,
+                    signed_at=None,
+                    timestamp=None,
+                    ok=False,
+                    problem=str(exc),
+                )
+            )
+            problem = problem or _("Signature %(field)s cannot be read: the file was changed.") % {
+                "field": sig.field_name
+            }
+            continue
+        cert = status.signing_cert
+        common_name = cert.subject.native.get("common_name", "") if cert else ""
+        coverage_ok = _coverage_ok(status, is_last)
+        ok = bool(status.bottom_line and coverage_ok)
+        reason = ""
+        if not status.intact:
+            reason = _("the signed content was changed after signing")
+        elif not status.valid:
+            reason = _("the signature value does not match its certificate")
+        elif not status.trusted:
+            reason = _("the certificate was not issued by the platform's CA")
+        elif not coverage_ok:
+            reason = (
+                _("content was added after the last signature")
+                if is_last
+                else _("the document was changed after this signature, beyond adding signatures")
+            )
+        elif not status.bottom_line:
+            reason = _("the signature does not meet the validation policy")
+        ts = status.timestamp_validity
+        checks.append(
+            SignatureCheck(
+                field=sig.field_name or "",
+                signer=str(common_name),
+                intact=bool(status.intact),
+                valid=bool(status.valid),
+                trusted=bool(status.trusted),
+                covers_entire_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+                signed_at=status.signer_reported_dt,
+                timestamp=ts.timestamp if ts is not None else None,
+                ok=ok,
+                problem=reason,
+            )
+        )
+        if not ok and not problem:
+            problem = _("Signature %(field)s is not valid: %(reason)s.") % {
+                "field": sig.field_name,
+                "reason": reason,
+            }
+    return checks, problem
+
+
+def _describe_agreement(result: Verification, agreement: Agreement) -> None:
+    result.kind = "agreement"
+    result.document_id = str(agreement.document_id)
+    result.case_number = agreement.dispute.case_number
+    result.status = agreement.status
+    signatures = current_signatures(agreement)
+    result.signed_at = agreement.effective_at or (
+        max(s.signed_at for s in signatures) if signatures else None
+    )
+    result.signers = [
+        {"role": s.role, "name": mask_name(display_name(s.signer)), "signed_at": s.signed_at}
+        for s in signatures
+    ]
+
+
+def _describe_ruling(result: Verification, request: ConfirmationRequest) -> None:
+    agreement = request.agreement
+    result.kind = "ruling"
+    result.document_id = str(agreement.document_id)
+    result.case_number = agreement.dispute.case_number
+    result.status = request.status
+    result.signed_at = request.decided_at
+    # The court is an institution: its name is public, not a person's to mask.
+    result.signers = [
+        {"role": "court", "name": request.court.name, "signed_at": request.decided_at}
+    ]
+
+
+def _find_by_hash(digest: str) -> Agreement | ConfirmationRequest | None:
+    agreement = (
+        Agreement.objects.filter(pdf_sha256=digest)
+        .select_related("dispute")
+        .prefetch_related("signatures__signer__profile")
+        .first()
+    )
+    if agreement is not None:
+        return agreement
+    return (
+        ConfirmationRequest.objects.filter(ruling_sha256=digest)
+        .select_related("agreement__dispute", "court")
+        .first()
+    )
+
+
+def _describe(result: Verification, obj) -> None:
+    if isinstance(obj, Agreement):
+        _describe_agreement(result, obj)
+    else:
+        _describe_ruling(result, obj)
+
+
+def verify_pdf(data: bytes) -> Verification:
+    """An uploaded file: valid when we issued exactly these bytes and every signature in
+    them holds."""
+    digest = hashlib.sha256(data).hexdigest()
+    result = Verification(valid=False, reason="", sha256=digest)
+    obj = _find_by_hash(digest)
+    result.hash_known = obj is not None
+    if obj is not None:
+        _describe(result, obj)
+    result.signatures, problem = check_signatures(data)
+    if problem:
+        result.reason = problem
+    elif obj is None:
+        result.reason = _(
+            "The signatures hold, but this exact file was not issued by the platform "
+            "(an earlier or a different copy)."
+        )
+    else:
+        result.valid = True
+        result.reason = _("Valid: issued by the platform, unchanged, every signature holds.")
+    return result
+
+
+def _stored_file(obj) -> bytes | None:
+    file = obj.pdf if isinstance(obj, Agreement) else obj.ruling_pdf
+    if not file:
+        return None
+    try:
+        with file.open("rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def verify_hash(digest: str) -> Verification | None:
+    """A hash typed in (or read from a QR): None when the platform never issued it."""
+    digest = digest.strip().lower()
+    if not SHA256_RE.match(digest):
+        return None
+    obj = _find_by_hash(digest)
+    if obj is None:
+        return None
+    return _verify_stored(obj, digest)
+
+
+def _verify_stored(obj, digest: str) -> Verification:
+    result = Verification(valid=False, reason="", sha256=digest, hash_known=True)
+    _describe(result, obj)
+    data = _stored_file(obj)
+    if data is None:
+        result.reason = _("The platform's stored copy of this document is missing.")
+        return result
+    if hashlib.sha256(data).hexdigest() != digest:
+        result.reason = _("The platform's stored copy no longer matches its recorded hash.")
+        return result
+    result.signatures, problem = check_signatures(data)
+    if problem:
+        result.reason = problem
+        return result
+    result.valid = True
+    result.reason = _("Valid: issued by the platform, unchanged, every signature holds.")
+    return result
+
+
+def verify_document(document_id: str | uuid.UUID) -> list[Verification] | None:
+    """What the QR code opens: the agreement with this document id (and its court ruling,
+    when there is one). None when there is no such agreement."""
+    try:
+        doc_uuid = uuid.UUID(str(document_id))
+    except ValueError:
+        return None
+    agreement = (
+        Agreement.objects.filter(document_id=doc_uuid)
+        .select_related("dispute")
+        .prefetch_related("signatures__signer__profile")
+        .first()
+    )
+    if agreement is None:
+        return None
+    results = []
+    if agreement.pdf_sha256:
+        results.append(_verify_stored(agreement, agreement.pdf_sha256))
+    else:
+        pending = Verification(valid=False, reason="", sha256="")
+        _describe_agreement(pending, agreement)
+        pending.reason = _("This agreement is not signed by everyone yet: it is not in force.")
+        results.append(pending)
+    request = ConfirmationRequest.objects.filter(agreement=agreement).first()
+    if request is not None and request.ruling_sha256:
+        results.append(_verify_stored(request, request.ruling_sha256))
+    return results
