@@ -1,0 +1,48 @@
+"""Template helpers for the pages: the navigation by role, deadlines, masking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from odr import selectors
+from odr.idnumber import mask_phone as _mask_phone
+from odr.models import Membership
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def site_nav(context: dict[str, Any]) -> dict[str, bool]:
+    """Which role-specific links the header shows (one query per page)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"coordinator": False, "clerk": False, "staff": False}
+    roles = set(selectors.user_roles(user))
+    return {
+        "coordinator": Membership.Role.COORDINATOR in roles,
+        "clerk": Membership.Role.CLERK in roles,
+        "staff": bool(roles & {r.value for r in Membership.Role}),
+    }
+
+
+@register.filter
+def days_left(when: datetime | None) -> int | None:
+    """Whole days from today to the date of `when` (negative once it has passed)."""
+    if when is None:
+        return None
+    return (timezone.localdate(when) - timezone.localdate()).days
+
+
+@register.filter
+def mask_phone(value: str) -> str:
+    return _mask_phone(value or "")
+
+
+@register.filter
+def get_item(mapping: dict, key: Any) -> Any:
+    return mapping.get(key, [])

@@ -1,0 +1,243 @@
+"""The case page, its actions and the lists, for each role."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from odr.models import AuditEvent, Dispute, Evidence, Message
+from tests import factories
+from tests.factories import demo_user
+
+pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _client(client, email: str):
+    client.force_login(demo_user(email))
+    return client
+
+
+def _url(dispute: Dispute) -> str:
+    return reverse("odr:dispute_detail", args=[dispute.pk])
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["citizen1@demo.odr", "citizen2@demo.odr", "mediator@demo.odr", "coordinator@demo.odr"],
+)
+def test_each_party_and_the_staff_of_the_case_see_the_case_page(demo, client, email):
+    dispute = factories.dispute_in_mediation()
+    response = _client(client, email).get(_url(dispute))
+    assert response.status_code == 200
+    assert dispute.case_number in response.content.decode()
+    assert 'id="mediation-deadline"' in response.content.decode()
+
+
+@pytest.mark.parametrize("email", ["clerk@demo.odr", "mediator.yucun@demo.odr"])
+def test_someone_outside_the_case_gets_404_on_its_page(demo, client, email):
+    dispute = factories.dispute_in_mediation()
+    assert _client(client, email).get(_url(dispute)).status_code == 404
+
+
+def test_a_visitor_who_is_not_logged_in_is_sent_to_the_login_page(demo, client):
+    dispute = factories.file_dispute()
+    response = client.get(_url(dispute))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_the_other_party_sees_the_phone_masked_and_staff_see_it_in_full(demo, client):
+    dispute = factories.dispute_in_mediation()
+    respondent_view = _client(client, "citizen2@demo.odr").get(_url(dispute)).content.decode()
+    assert "138****0001" in respondent_view  # the applicant's phone, masked
+    assert "13800000001" not in respondent_view
+    client.logout()
+    staff_view = _client(client, "coordinator@demo.odr").get(_url(dispute)).content.decode()
+    assert "13800000001" in staff_view
+
+
+def test_the_id_number_is_shown_in_full_only_to_its_owner(demo, client):
+    dispute = factories.dispute_in_mediation()
+    full = demo_user("citizen1@demo.odr").profile.id_number
+    own = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
+    assert full in own
+    client.logout()
+    mediator_view = _client(client, "mediator@demo.odr").get(_url(dispute)).content.decode()
+    assert full not in mediator_view
+    assert full[:6] + "*" * 11 + full[-1] in mediator_view
+
+
+def test_the_timeline_tells_the_story_in_words(demo, client):
+    dispute = factories.dispute_in_mediation()
+    page = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
+    timeline = page.split('id="timeline"')[1]
+    assert timeline.count("<li>") == AuditEvent.objects.filter(dispute=dispute).count()
+    assert "dispute.file" not in timeline  # readable words, not codes
+    assert "李调解" in timeline  # the mediator named by the accept event
+
+
+def test_the_coordinator_sees_each_mediators_load_and_accepts_through_the_page(demo, client):
+    dispute = factories.dispute_awaiting_intake()
+    factories.dispute_in_mediation(title="另一件")  # the demo mediator now carries one case
+    c = _client(client, "coordinator@demo.odr")
+    page = c.get(_url(dispute)).content.decode()
+    assert 'id="action-accept"' in page and 'id="action-reject"' in page
+    mediator = demo_user("mediator@demo.odr")
+    option = page.split(f'<option value="{mediator.pk}"')[1].split("</option>")[0]
+    assert "1" in option  # one open case shown next to the mediator's name
+    response = c.post(
+        reverse("odr:dispute_action", args=[dispute.pk, "accept"]), {"mediator": mediator.pk}
+    )
+    assert response.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.IN_MEDIATION
+    assert dispute.mediator == mediator
+    assert AuditEvent.objects.filter(dispute=dispute, action="dispute.accept").exists()
+
+
+def test_a_refusal_without_a_reason_is_refused_with_a_message_and_nothing_changes(demo, client):
+    dispute = factories.dispute_awaiting_intake()
+    c = _client(client, "coordinator@demo.odr")
+    response = c.post(
+        reverse("odr:dispute_action", args=[dispute.pk, "reject"]), {"reason": " "}, follow=True
+    )
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.AWAITING_INTAKE
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+
+
+def test_an_action_the_user_may_not_take_is_refused_with_a_message(demo, client):
+    dispute = factories.dispute_awaiting_intake()
+    response = _client(client, "citizen2@demo.odr").post(
+        reverse("odr:dispute_action", args=[dispute.pk, "reject"]), {"reason": "不想"}, follow=True
+    )
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.AWAITING_INTAKE
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+
+
+def test_withdrawing_needs_the_confirmation_box(demo, client):
+    dispute = factories.file_dispute()
+    c = _client(client, "citizen1@demo.odr")
+    url = reverse("odr:dispute_action", args=[dispute.pk, "withdraw"])
+    c.post(url, {})
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.FILED
+    c.post(url, {"confirm": "1"})
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.WITHDRAWN
+
+
+def test_a_failed_mediation_shows_the_referral_guidance(demo, client):
+    dispute = factories.dispute_in_mediation()
+    c = _client(client, "mediator@demo.odr")
+    page = c.get(_url(dispute)).content.decode()
+    assert 'id="action-fail"' in page
+    c.post(reverse("odr:dispute_action", args=[dispute.pk, "fail"]), {"reason": "双方差距太大"})
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.FAILED
+    client.logout()
+    page = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
+    assert 'id="referral"' in page
+    assert "仲裁" in page  # arbitration, in the default language
+
+
+def test_parties_and_the_mediator_write_messages_and_the_others_are_told(
+    demo, client, django_capture_on_commit_callbacks
+):
+    dispute = factories.dispute_in_mediation()
+    mail.outbox.clear()
+    c = _client(client, "citizen2@demo.odr")
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(reverse("odr:message_post", args=[dispute.pk]), {"text": "我下周可以还五千。"})
+    assert Message.objects.filter(dispute=dispute).count() == 1
+    assert {m.to[0] for m in mail.outbox} == {"citizen1@demo.odr", "mediator@demo.odr"}
+    assert f"/disputes/{dispute.pk}/#messages" in mail.outbox[0].body
+    assert "我下周可以还五千" not in mail.outbox[0].body  # the text stays on the platform
+    client.logout()
+    page = _client(client, "mediator@demo.odr").get(_url(dispute)).content.decode()
+    assert "我下周可以还五千。" in page
+
+
+def test_the_coordinator_cannot_write_messages_on_the_case(demo, client):
+    dispute = factories.dispute_in_mediation()
+    c = _client(client, "coordinator@demo.odr")
+    assert f'action="/disputes/{dispute.pk}/messages/"' not in c.get(_url(dispute)).content.decode()
+    c.post(reverse("odr:message_post", args=[dispute.pk]), {"text": "你好"})
+    assert not Message.objects.filter(dispute=dispute).exists()
+
+
+def test_a_party_uploads_evidence_and_everyone_on_the_case_downloads_it_by_its_clean_name(
+    demo, client
+):
+    dispute = factories.dispute_in_mediation()
+    c = _client(client, "citizen2@demo.odr")
+    upload = io.BytesIO(PDF)
+    upload.name = "C:\\Users\\li\\收据.pdf"
+    c.post(
+        reverse("odr:evidence_upload", args=[dispute.pk]), {"file": upload, "description": "收据"}
+    )
+    item = Evidence.objects.get(dispute=dispute)
+    assert item.filename == "收据.pdf"
+    client.logout()
+    response = _client(client, "mediator@demo.odr").get(
+        reverse("odr:evidence_download", args=[dispute.pk, item.pk])
+    )
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PDF
+    assert "attachment" in response["Content-Disposition"]
+    assert "%E6%94%B6%E6%8D%AE.pdf" in response["Content-Disposition"]
+    client.logout()
+    stranger = _client(client, "clerk@demo.odr").get(
+        reverse("odr:evidence_download", args=[dispute.pk, item.pk])
+    )
+    assert stranger.status_code == 404
+
+
+def test_a_renamed_program_is_not_kept_as_evidence(demo, client):
+    dispute = factories.dispute_in_mediation()
+    upload = io.BytesIO(b"MZ\x90\x00" + b"\x00" * 200)
+    upload.name = "photo.jpg"
+    response = _client(client, "citizen1@demo.odr").post(
+        reverse("odr:evidence_upload", args=[dispute.pk]), {"file": upload}, follow=True
+    )
+    assert not Evidence.objects.filter(dispute=dispute).exists()
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+
+
+def test_my_cases_lists_only_what_the_user_may_see(demo, client):
+    mine = factories.file_dispute(title="我的案子")
+    other = factories.file_dispute(
+        applicant=factories.make_user("x@example.com"),
+        respondent_email="y@example.com",
+        title="别人的案子",
+    )
+    page = _client(client, "citizen1@demo.odr").get(reverse("odr:dispute_list")).content.decode()
+    assert mine.title in page and other.title not in page
+    filtered = client.get(reverse("odr:dispute_list"), {"status": "settled"}).content.decode()
+    assert mine.title not in filtered
+
+
+def test_the_intake_queue_is_for_coordinators_and_shows_the_mediators_load(demo, client):
+    waiting = factories.dispute_awaiting_intake(title="待受理的案子")
+    assert _client(client, "citizen1@demo.odr").get(reverse("odr:intake")).status_code == 403
+    client.logout()
+    page = _client(client, "coordinator@demo.odr").get(reverse("odr:intake")).content.decode()
+    assert waiting.title in page.split('id="waiting"')[1]
+    assert "李调解" in page
+
+
+def test_the_case_page_includes_the_sessions_and_agreement_panels(demo, client):
+    dispute = factories.dispute_in_mediation()
+    page = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
+    assert 'id="sessions"' in page and 'id="agreement"' in page
