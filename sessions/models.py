@@ -83,6 +83,9 @@ class RoomParticipant(models.Model):
     connected = models.BooleanField(default=False)
     consented_online_at = models.DateTimeField(null=True, blank=True)
     consented_recording_at = models.DateTimeField(null=True, blank=True)
+    # The latest pre-join network self-test, copied onto each attendance row at joining:
+    # {"rtt_ms", "loss_pct", "bitrate_kbps", "grade", "at"}.
+    self_test = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "user"], name="participant_once")]

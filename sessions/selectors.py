@@ -1,11 +1,29 @@
-"""Reads of mediation sessions, filtered by who is asking."""
+"""Reads of mediation sessions and rooms, filtered by who is asking.
+
+The room's state (who is in the lobby, who in the room, the caucus) is read from the
+database as a `RoomSnapshot`, so that every Daphne process sees the same room and a
+reconnecting client comes back to the same place (DESIGN.md §1)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from odr.models import Dispute
-from sessions.models import MediationSession
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from odr import selectors as odr_selectors
+from odr.errors import NotFound
+from odr.models import Dispute, Party
+from sessions.models import Attendance, ChatMessage, MediationSession, Recording, RoomParticipant
+
+S = MediationSession.Status
+MEDIATOR = "mediator"
+# Sessions that may still take place: the case page's "next session".
+UPCOMING = (S.PROPOSED, S.SCHEDULED, S.LIVE)
+# Sessions whose room may be entered.
+OPEN_ROOM = (S.SCHEDULED, S.LIVE)
 
 
 def session_summaries_for(dispute: Dispute) -> list[dict[str, Any]]:
@@ -13,3 +31,186 @@ def session_summaries_for(dispute: Dispute) -> list[dict[str, Any]]:
         {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
         for s in MediationSession.objects.filter(dispute=dispute).order_by("scheduled_at", "pk")
     ]
+
+
+def sessions_visible_to(user: AbstractBaseUser) -> QuerySet[MediationSession]:
+    """A session is seen by whoever sees its dispute."""
+    return MediationSession.objects.filter(
+        dispute__in=odr_selectors.disputes_visible_to(user)
+    ).select_related("dispute", "dispute__mediator")
+
+
+def session_get_for(*, user: AbstractBaseUser, session_id: int) -> MediationSession:
+    session = sessions_visible_to(user).filter(pk=session_id).first()
+    if session is None:
+        raise NotFound()
+    return session
+
+
+def sessions_of(dispute: Dispute) -> list[MediationSession]:
+    return list(MediationSession.objects.filter(dispute=dispute).order_by("scheduled_at", "pk"))
+
+
+def next_session_for(dispute: Dispute) -> MediationSession | None:
+    """The session the case page announces: the live one, else the next one ahead."""
+    sessions = MediationSession.objects.filter(dispute=dispute, status__in=UPCOMING)
+    live = sessions.filter(status=S.LIVE).first()
+    if live is not None:
+        return live
+    return (
+        sessions.filter(status=S.SCHEDULED, scheduled_at__gte=timezone.now())
+        .order_by("scheduled_at")
+        .first()
+        or sessions.filter(status=S.PROPOSED).order_by("created_at").first()
+    )
+
+
+def room_role_of(session: MediationSession, user: AbstractBaseUser) -> str | None:
+    """Who may join a room: the dispute's parties (as applicant/respondent) and its
+    mediator. Staff who merely see the case do not enter the room."""
+    if not user.is_authenticated:
+        return None
+    dispute = session.dispute
+    if dispute.mediator_id == user.pk:
+        return MEDIATOR
+    party = Party.objects.filter(dispute_id=dispute.pk, user=user).first()
+    return party.role if party is not None else None
+
+
+def is_session_mediator(session: MediationSession, user: AbstractBaseUser) -> bool:
+    return user.is_authenticated and session.dispute.mediator_id == user.pk
+
+
+def is_session_party(session: MediationSession, user: AbstractBaseUser) -> bool:
+    return room_role_of(session, user) not in (None, MEDIATOR)
+
+
+def participant_for(session: MediationSession, user: AbstractBaseUser) -> RoomParticipant | None:
+    return RoomParticipant.objects.filter(session=session, user=user).first()
+
+
+def attendance_of(session: MediationSession) -> list[Attendance]:
+    return list(Attendance.objects.filter(session=session).select_related("user", "user__profile"))
+
+
+def chat_visible_to(session: MediationSession, user: AbstractBaseUser) -> list[ChatMessage]:
+    """The mediator and staff see the whole chat log; a party only the messages whose
+    audience held them (a caucus chat stays inside the caucus)."""
+    messages = ChatMessage.objects.filter(session=session).select_related(
+        "sender", "sender__profile"
+    )
+    if room_role_of(session, user) in (None, MEDIATOR):
+        return list(messages)
+    participant = participant_for(session, user)
+    if participant is None:
+        return []
+    return [m for m in messages if participant.peer_id in (m.audience or [])]
+
+
+def recordings_of(session: MediationSession) -> list[Recording]:
+    return list(Recording.objects.filter(session=session).order_by("started_at"))
+
+
+# --- the room ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Peer:
+    peer_id: str
+    user_id: int
+    name: str
+    role: str
+    state: str
+    connected: bool
+    channel_name: str
+
+    def public(self) -> dict[str, str]:
+        """The contract's `peer` object."""
+        return {"peer_id": self.peer_id, "name": self.name, "role": self.role}
+
+    @property
+    def in_room(self) -> bool:
+        return self.state == RoomParticipant.State.ROOM
+
+
+@dataclass(frozen=True)
+class RoomSnapshot:
+    session_id: int
+    status: str
+    caucus: frozenset[str]
+    peers: dict[str, Peer] = field(default_factory=dict)
+
+    @property
+    def mediator(self) -> Peer | None:
+        return next((p for p in self.peers.values() if p.role == MEDIATOR), None)
+
+    def present(self) -> list[Peer]:
+        """Connected and in the room (the mediator is always in the room)."""
+        return [p for p in self.peers.values() if p.in_room and p.connected]
+
+    def lobby(self) -> list[Peer]:
+        return [
+            p for p in self.peers.values() if p.state == RoomParticipant.State.LOBBY and p.connected
+        ]
+
+    def side_of(self, peer_id: str) -> str:
+        """In a caucus the mediator and the chosen peers are one side, everyone else the
+        other; without one, everyone in the room is on one side."""
+        if not self.caucus:
+            return "all"
+        peer = self.peers.get(peer_id)
+        if peer is not None and (peer.role == MEDIATOR or peer_id in self.caucus):
+            return "caucus"
+        return "apart"
+
+    def visible_to(self, peer_id: str) -> list[Peer]:
+        """Whom this peer may see, hear, signal and chat with right now: the connected
+        peers in the room on the same side of any caucus. A peer outside the room sees
+        nobody."""
+        me = self.peers.get(peer_id)
+        if me is None or not me.in_room:
+            return []
+        side = self.side_of(peer_id)
+        return sorted(
+            (p for p in self.present() if p.peer_id != peer_id and self.side_of(p.peer_id) == side),
+            key=lambda p: p.peer_id,
+        )
+
+    def visible_ids(self, peer_id: str) -> set[str]:
+        return {p.peer_id for p in self.visible_to(peer_id)}
+
+
+def room_snapshot(session_id: int) -> RoomSnapshot:
+    """The room as the database holds it now (call inside the service's transaction
+    after locking the session row, to see a consistent room)."""
+    from odr.services import display_name
+
+    session = MediationSession.objects.filter(pk=session_id).only("status", "caucus_peer_ids")
+    session = session.first()
+    if session is None:
+        raise NotFound()
+    participants = RoomParticipant.objects.filter(session_id=session_id).select_related(
+        "user", "user__profile"
+    )
+    peers = {
+        p.peer_id: Peer(
+            peer_id=p.peer_id,
+            user_id=p.user_id,
+            name=display_name(p.user),
+            role=p.role,
+            state=p.state,
+            connected=p.connected,
+            channel_name=p.channel_name,
+        )
+        for p in participants
+    }
+    return RoomSnapshot(
+        session_id=session_id,
+        status=session.status,
+        caucus=frozenset(session.caucus_peer_ids or []),
+        peers=peers,
+    )
+
+
+def recording_active(session_id: int) -> bool:
+    return Recording.objects.filter(session_id=session_id, ended_at__isnull=True).exists()

@@ -1,0 +1,252 @@
+"""The mediation room's signaling consumer, speaking CONTRACT §4.
+
+Thin (DESIGN.md §4.4): it authenticates, lets the services decide every change of the
+room (they lock the session row and read the room from the database), and relays only
+the contract's message types to only the peer addressed. It keeps no room state of its
+own beyond its peer id, so any Daphne process can host any connection of a room."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext as _
+
+from odr.errors import DomainError
+from sessions import services
+from sessions.broadcast import (
+    CLOSE_CLOSED,
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    room_group,
+)
+
+# A signaling message is an SDP or a candidate: a few KiB. Anything near this is abuse.
+MAX_MESSAGE_BYTES = 64 * 1024
+# A newcomer in a room of five sends four offers and a burst of candidates at once; the
+# bucket lets that through and stops a client that floods the server.
+RATE_BURST = 200
+RATE_PER_SECOND = 50.0
+
+
+class TokenBucket:
+    def __init__(self, *, burst: float, per_second: float) -> None:
+        self.capacity = burst
+        self.tokens = burst
+        self.rate = per_second
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def has_origin(scope: dict) -> bool:
+    return any(name == b"origin" for name, _value in scope.get("headers", []))
+
+
+def ticket_from(scope: dict) -> str:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get("ticket") or [""])[0]
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    peer_id: str | None = None
+
+    async def connect(self) -> None:
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        self.bucket = TokenBucket(
+            burst=getattr(settings, "ODR_ROOM_RATE_BURST", RATE_BURST),
+            per_second=getattr(settings, "ODR_ROOM_RATE_PER_SECOND", RATE_PER_SECOND),
+        )
+        self.max_bytes = getattr(settings, "ODR_ROOM_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES)
+        user = await self._authenticate()
+        # Accept first, so that a refused client learns why (an `error`, then a close code)
+        # instead of a bare HTTP 403 on the handshake.
+        await self.accept()
+        if user is None:
+            await self._refuse(
+                "unauthenticated",
+                _("Log in, or connect with a valid ticket (single use, short-lived)."),
+                CLOSE_UNAUTHENTICATED,
+            )
+            return
+        # Join the room's group before the room learns of us, so no broadcast is missed.
+        await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
+        try:
+            joined = await database_sync_to_async(services.room_join)(
+                session_id=self.session_id, user=user, channel_name=self.channel_name
+            )
+        except DomainError as exc:
+            await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
+            code = CLOSE_FORBIDDEN if exc.status in (403, 404) else CLOSE_CLOSED
+            await self._refuse(exc.code, exc.message, code)
+            return
+        self.peer_id = joined.peer.peer_id
+        await self.send_json(
+            {
+                "type": "welcome",
+                "peer_id": joined.peer.peer_id,
+                "role": joined.peer.role,
+                "name": joined.peer.name,
+                "state": joined.state,
+                "peers": [p.public() for p in joined.peers],
+                "ice_servers": services.ice_servers_for(user),
+                "session_id": self.session_id,
+                "caucus": joined.caucus,
+                "recording": joined.recording,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.peer_id is None:
+            return
+        await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
+        await database_sync_to_async(services.room_leave)(
+            session_id=self.session_id, peer_id=self.peer_id, channel_name=self.channel_name
+        )
+        self.peer_id = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.peer_id is None:
+            return
+        if text_data is None:
+            await self.error("binary_not_supported", _("Send JSON text messages only."))
+            return
+        if len(text_data) > self.max_bytes or len(text_data.encode()) > self.max_bytes:
+            await self.error(
+                "too_large",
+                _("A message may hold at most %(n)d bytes.") % {"n": self.max_bytes},
+            )
+            return
+        if not self.bucket.take():
+            await self.error("rate_limited", _("Too many messages: slow down."))
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.error("bad_json", _("The message is not valid JSON."))
+            return
+        if not isinstance(message, dict):
+            await self.error("not_an_object", _("A message is one JSON object with a type."))
+            return
+        kind = message.get("type")
+        handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.error("unknown_type", _("Unknown message type."))
+            return
+        try:
+            await handler(self, message)
+        except DomainError as exc:
+            await self.error(exc.code, exc.message)
+
+    # --- client messages --------------------------------------------------------------
+
+    async def on_ping(self, message: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def on_signal(self, message: dict) -> None:
+        if "data" not in message:
+            await self.error("invalid_signal", _("A signal carries `to` and `data`."))
+            return
+        channel = await database_sync_to_async(services.room_signal_target)(
+            session_id=self.session_id, from_peer=self.peer_id, to=message.get("to")
+        )
+        await self.channel_layer.send(
+            channel,
+            {
+                "type": "room.send",
+                "message": {"type": "signal", "from": self.peer_id, "data": message["data"]},
+            },
+        )
+
+    async def on_chat(self, message: dict) -> None:
+        await database_sync_to_async(services.room_chat)(
+            session_id=self.session_id, peer_id=self.peer_id, text=message.get("text")
+        )
+
+    async def on_admit(self, message: dict) -> None:
+        await database_sync_to_async(services.room_admit)(
+            session_id=self.session_id, actor_peer=self.peer_id, peer_id=message.get("peer_id")
+        )
+
+    async def on_remove(self, message: dict) -> None:
+        await database_sync_to_async(services.room_remove)(
+            session_id=self.session_id, actor_peer=self.peer_id, peer_id=message.get("peer_id")
+        )
+
+    async def on_caucus(self, message: dict) -> None:
+        await database_sync_to_async(services.room_caucus)(
+            session_id=self.session_id, actor_peer=self.peer_id, peer_ids=message.get("peer_ids")
+        )
+
+    async def on_caucus_end(self, message: dict) -> None:
+        await database_sync_to_async(services.room_caucus_end)(
+            session_id=self.session_id, actor_peer=self.peer_id
+        )
+
+    async def on_end(self, message: dict) -> None:
+        await database_sync_to_async(services.room_end)(
+            session_id=self.session_id, actor_peer=self.peer_id
+        )
+
+    HANDLERS: dict[str, Callable[[Any, dict], Awaitable[None]]] = {
+        "ping": on_ping,
+        "signal": on_signal,
+        "chat": on_chat,
+        "admit": on_admit,
+        "remove": on_remove,
+        "caucus": on_caucus,
+        "caucus_end": on_caucus_end,
+        "end": on_end,
+    }
+
+    # --- channel layer events -----------------------------------------------------------
+
+    async def room_send(self, event: dict) -> None:
+        if self.peer_id is not None:
+            await self.send_json(event["message"])
+
+    async def room_close(self, event: dict) -> None:
+        if self.peer_id is None:
+            return
+        await self.send_json(event["message"])
+        await self.close(code=event["code"])
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _authenticate(self) -> AbstractBaseUser | None:
+        """A ticket wins when given (a bad one is refused even with a cookie). The cookie
+        session counts only for browsers, which always send Origin; a client without
+        Origin (aiortc, scripts) must use a ticket (CONTRACT §4)."""
+        ticket = ticket_from(self.scope)
+        if ticket:
+            return await database_sync_to_async(services.ticket_redeem)(
+                session_id=self.session_id, token=ticket
+            )
+        if not has_origin(self.scope):
+            return None
+        user = self.scope.get("user")
+        return user if user is not None and user.is_authenticated else None
+
+    async def _refuse(self, code: str, message: str, close_code: int) -> None:
+        await self.error(code, message)
+        await self.close(code=close_code)
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def send_json(self, content: dict) -> None:
+        await self.send(text_data=json.dumps(content, ensure_ascii=False))
