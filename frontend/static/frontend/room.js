@@ -1,0 +1,1009 @@
+// The mediation room client: one ES module, no build step. It speaks the signaling
+// protocol of CONTRACT.md §4 and nothing else on the WebSocket; media is a peer-to-peer
+// mesh among those in the room (the newcomer calls), trickle ICE, perfect negotiation.
+// The page gives its configuration in <script id="room-config" type="application/json">.
+
+const cfg = JSON.parse(document.getElementById("room-config").textContent);
+const $ = (sel) => document.querySelector(sel);
+const app = $("#room-app");
+const t = (s) => (window.gettext ? window.gettext(s) : s);
+const fmt = (s, obj) => (window.interpolate ? window.interpolate(t(s), obj, true) : t(s));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- small helpers
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+async function api(method, path, body) {
+  const res = await fetch(cfg.api + path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(data.detail || res.statusText);
+    err.code = data.code;
+    throw err;
+  }
+  return data;
+}
+
+let toastTimer = null;
+function toast(text) {
+  const el = $("#toast");
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (el.hidden = true), 5000);
+}
+
+function setStage(stage) {
+  app.dataset.stage = stage;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function iceDone(pc, ms) {
+  // aiortc does not trickle: the server wants every candidate in the offer.
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState === "complete") {
+        pc.removeEventListener("icegatheringstatechange", done);
+        resolve();
+      }
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, ms);
+  });
+}
+
+// ---------------------------------------------------------------- local media
+const local = { stream: new MediaStream(), screen: null, audioOn: true, videoOn: true };
+let audioCtx = null;
+
+function ensureAudioCtx() {
+  if (!audioCtx) {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (Ctx) audioCtx = new Ctx();
+  }
+  if (audioCtx && audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
+  return audioCtx;
+}
+
+function localTrack(kind) {
+  return kind === "audio" ? local.stream.getAudioTracks()[0] : local.stream.getVideoTracks()[0];
+}
+
+// The video that peers get: the shared screen while sharing, else the camera.
+function outgoingVideo() {
+  return local.screen || localTrack("video") || null;
+}
+
+async function openDevice(kind, deviceId) {
+  const video = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 24 } };
+  const constraint = kind === "audio"
+    ? (deviceId ? { deviceId: { exact: deviceId }, echoCancellation: true, noiseSuppression: true } : { echoCancellation: true, noiseSuppression: true })
+    : (deviceId ? { ...video, deviceId: { exact: deviceId } } : video);
+  const stream = await navigator.mediaDevices.getUserMedia({ [kind]: constraint });
+  const track = kind === "audio" ? stream.getAudioTracks()[0] : stream.getVideoTracks()[0];
+  const old = localTrack(kind);
+  if (old) {
+    local.stream.removeTrack(old);
+    old.stop();
+  }
+  track.enabled = kind === "audio" ? local.audioOn : local.videoOn;
+  local.stream.addTrack(track);
+  // Switching devices mid-call: swap the track on every peer without renegotiating.
+  for (const p of peers.values()) {
+    if (!p.pc) continue;
+    const sender = p.pc.getSenders().find((s) => s.track && s.track.kind === kind);
+    if (sender && !(kind === "video" && local.screen)) sender.replaceTrack(track).catch(() => {});
+  }
+  if (recorder.pc) {
+    const sender = recorder.pc.getSenders().find((s) => s.track && s.track.kind === kind);
+    if (sender) sender.replaceTrack(track).catch(() => {});
+  }
+  showLocal();
+  if (kind === "audio") watchLevel(local.stream, "local");
+  return track;
+}
+
+async function openMedia() {
+  for (const kind of ["audio", "video"]) {
+    try {
+      await openDevice(kind, selectedDevice(kind));
+    } catch (err) {
+      if (kind === "video") $("#preview-off").hidden = false;
+      toast(kind === "audio" ? t("We cannot use your microphone. Check the browser's permission.")
+        : t("We cannot use your camera. You can still join with sound only."));
+    }
+  }
+  await listDevices();
+}
+
+function selectedDevice(kind) {
+  const sel = kind === "audio" ? $("#mic-select") : $("#camera-select");
+  return sel && sel.value ? sel.value : undefined;
+}
+
+async function listDevices() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  for (const [kind, sel] of [["audioinput", $("#mic-select")], ["videoinput", $("#camera-select")]]) {
+    const current = (kind === "audioinput" ? localTrack("audio") : localTrack("video"))?.getSettings().deviceId;
+    sel.replaceChildren();
+    let n = 0;
+    for (const d of devices.filter((x) => x.kind === kind)) {
+      n += 1;
+      const label = d.label || fmt(kind === "audioinput" ? "Microphone %(n)s" : "Camera %(n)s", { n });
+      sel.append(el("option", { value: d.deviceId, selected: d.deviceId === current ? "" : null }, label));
+    }
+    if (!n) sel.append(el("option", { value: "" }, t("None found")));
+  }
+}
+
+function showLocal() {
+  const video = outgoingVideo();
+  const stream = new MediaStream(video ? [video] : []);
+  for (const v of [$("#preview"), $("#local-video")]) {
+    v.srcObject = stream;
+    v.classList.toggle("mirror", !local.screen);
+  }
+  $("#preview-off").hidden = Boolean(localTrack("video"));
+}
+
+$("#camera-select").addEventListener("change", (e) => openDevice("video", e.target.value).catch(() => toast(t("That camera cannot be used."))));
+$("#mic-select").addEventListener("change", (e) => openDevice("audio", e.target.value).catch(() => toast(t("That microphone cannot be used."))));
+navigator.mediaDevices?.addEventListener?.("devicechange", () => listDevices());
+
+// ---------------------------------------------------------------- speaking indicator
+const levelWatchers = new Map(); // key -> {timer, source}
+
+function watchLevel(stream, key) {
+  const ctx = ensureAudioCtx();
+  const track = stream.getAudioTracks()[0];
+  unwatchLevel(key);
+  if (!ctx || !track) return;
+  const source = ctx.createMediaStreamSource(new MediaStream([track]));
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 512;
+  source.connect(analyser);
+  const buf = new Uint8Array(analyser.fftSize);
+  const timer = setInterval(() => {
+    analyser.getByteTimeDomainData(buf);
+    let sum = 0;
+    for (const v of buf) sum += (v - 128) * (v - 128);
+    const rms = Math.sqrt(sum / buf.length) / 128;
+    const speaking = rms > 0.04 && (key !== "local" || local.audioOn);
+    if (key === "local") {
+      $("#mic-level").style.width = `${Math.min(100, Math.round(rms * 400))}%`;
+      $("#tile-local").classList.toggle("speaking", speaking);
+    } else {
+      peers.get(key)?.tile?.classList.toggle("speaking", speaking);
+    }
+  }, 150);
+  levelWatchers.set(key, { timer, source });
+}
+
+function unwatchLevel(key) {
+  const w = levelWatchers.get(key);
+  if (w) {
+    clearInterval(w.timer);
+    w.source.disconnect();
+    levelWatchers.delete(key);
+  }
+}
+
+// ---------------------------------------------------------------- network self-test
+async function runSelfTest() {
+  const box = $("#selftest");
+  const again = $("#selftest-again");
+  again.disabled = true;
+  box.dataset.grade = "";
+  $("#selftest-words").textContent = t("Checking your connection…");
+  $("#selftest-figures").hidden = true;
+  const pc = new RTCPeerConnection();
+  let figures = { rtt_ms: 60000, loss_pct: 100, bitrate_kbps: 0 };
+  try {
+    const pings = pc.createDataChannel("ping", { ordered: false, maxRetransmits: 0 });
+    const bulk = pc.createDataChannel("bulk", { ordered: true });
+    bulk.binaryType = "arraybuffer";
+    const mic = localTrack("audio");
+    if (mic) pc.addTrack(mic.clone()); // the echo peer sends it back: media works both ways
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceDone(pc, 3000);
+    const answer = await api("POST", "/selftest", { sdp: pc.localDescription.sdp, type: "offer" });
+    await pc.setRemoteDescription(answer);
+    await Promise.all([pings, bulk].map((ch) => new Promise((resolve, reject) => {
+      if (ch.readyState === "open") resolve();
+      ch.onopen = resolve;
+      setTimeout(() => reject(new Error("timeout")), 10000);
+    })));
+    // Round trip and loss: unreliable pings, like media packets.
+    const count = 40;
+    const rtts = [];
+    pings.onmessage = (e) => rtts.push(performance.now() - JSON.parse(e.data).t);
+    for (let i = 0; i < count; i += 1) {
+      pings.send(JSON.stringify({ seq: i, t: performance.now() }));
+      await sleep(40);
+    }
+    await sleep(800);
+    rtts.sort((a, b) => a - b);
+    const rtt = rtts.length ? rtts[Math.floor(rtts.length / 2)] : 60000;
+    let jitter = 0;
+    for (let i = 1; i < rtts.length; i += 1) jitter += rtts[i] - rtts[i - 1];
+    jitter = rtts.length > 1 ? jitter / (rtts.length - 1) : 0;
+    // Speed: a bulk transfer that makes the round trip, capped at a few seconds.
+    const chunk = new Uint8Array(16 * 1024);
+    const total = 48 * chunk.length;
+    let got = 0;
+    const start = performance.now();
+    const echoed = new Promise((resolve) => {
+      bulk.onmessage = (e) => {
+        got += e.data.byteLength;
+        if (got >= total) resolve();
+      };
+      setTimeout(resolve, 5000);
+    });
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      while (bulk.bufferedAmount > 256 * 1024) await sleep(5);
+      bulk.send(chunk);
+    }
+    await echoed;
+    const seconds = (performance.now() - start) / 1000;
+    figures = {
+      rtt_ms: rtt,
+      loss_pct: ((count - rtts.length) / count) * 100,
+      bitrate_kbps: (got * 8) / seconds / 1000,
+      jitter_ms: jitter,
+    };
+  } catch (err) {
+    console.warn("self-test", err);
+  } finally {
+    pc.getSenders().forEach((s) => s.track && s.track.stop());
+    pc.close();
+  }
+  try {
+    const result = await api("POST", "/selftest/result", figures);
+    box.dataset.grade = result.grade;
+    $("#selftest-words").textContent = result.words;
+    $("#fig-rtt").textContent = `${Math.round(result.rtt_ms)} ms`;
+    $("#fig-loss").textContent = `${result.loss_pct} %`;
+    $("#fig-bitrate").textContent = result.bitrate_kbps >= 1000
+      ? `${(result.bitrate_kbps / 1000).toFixed(1)} Mbit/s` : `${Math.round(result.bitrate_kbps)} kbit/s`;
+    $("#selftest-figures").hidden = false;
+    window.odrRoom.selfTest = result;
+  } catch (err) {
+    box.dataset.grade = "poor";
+    $("#selftest-words").textContent = t("The network check could not be completed. You can still join.");
+  }
+  again.disabled = false;
+}
+$("#selftest-again").addEventListener("click", runSelfTest);
+
+// ---------------------------------------------------------------- signaling socket
+let ws = null;
+let wsAttempts = 0;
+let wsTimer = null;
+let finished = false; // ended, removed or left: no reconnect
+const me = { peer_id: null, role: cfg.role, name: cfg.name, state: null };
+let iceServers = [];
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${cfg.wsPath}`;
+}
+
+function send(msg) {
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+  return false;
+}
+
+function setConn(text) {
+  const b = $("#conn-indicator");
+  b.textContent = text || "";
+  b.hidden = !text;
+}
+
+function connect() {
+  clearTimeout(wsTimer);
+  const socket = new WebSocket(wsUrl());
+  ws = socket;
+  socket.onopen = () => {
+    wsAttempts = 0;
+    setConn("");
+  };
+  socket.onmessage = (e) => {
+    let msg;
+    try {
+      msg = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    handle(msg);
+  };
+  socket.onclose = (e) => {
+    if (ws !== socket || finished) return;
+    // 4000-4999: the server closed us for good (superseded by another window, removed,
+    // ended, not a participant); anything else is the network: come back.
+    if (e.code >= 4000 && e.code < 5000) {
+      finish(e.code === 4002 ? "ended" : e.code === 4000 ? "superseded" : "removed");
+      return;
+    }
+    // Back off (0.5 s, 1 s, 2 s … 10 s, with jitter); the server kept our place.
+    const delay = Math.min(10000, 500 * 2 ** wsAttempts) * (0.75 + Math.random() * 0.5);
+    wsAttempts += 1;
+    setConn(t("Reconnecting…"));
+    wsTimer = setTimeout(connect, delay);
+  };
+}
+
+setInterval(() => send({ type: "ping" }), 20000);
+window.addEventListener("online", () => {
+  if (!finished && ws && ws.readyState !== WebSocket.OPEN) connect();
+});
+
+function handle(msg) {
+  switch (msg.type) {
+    case "welcome":
+      me.peer_id = msg.peer_id;
+      me.role = msg.role;
+      me.name = msg.name;
+      iceServers = msg.ice_servers || [];
+      if (msg.state === "room") {
+        if (me.role === "mediator" && typeof msg.caucus === "boolean") caucusActive = msg.caucus;
+        enterRoom(msg.peers || [], msg.caucus);
+      } else {
+        me.state = "lobby";
+        setStage("lobby");
+      }
+      if (typeof msg.recording === "boolean") setRecording(msg.recording);
+      else syncRecording();
+      break;
+    case "knock":
+      addLobby(msg.peer);
+      break;
+    case "lobby": // beyond the contract: the whole lobby, for the mediator's list
+      syncLobby(msg.peers || []);
+      break;
+    case "admitted":
+      enterRoom(msg.peers || [], msg.caucus);
+      syncRecording();
+      break;
+    case "removed":
+      finish("removed");
+      break;
+    case "peer-joined":
+      removeLobby(msg.peer.peer_id);
+      peerJoined(msg.peer);
+      break;
+    case "peer-left":
+      removeLobby(msg.peer_id);
+      hangUp(msg.peer_id);
+      break;
+    case "signal":
+      onSignal(msg.from, msg.data || {}).catch((err) => console.warn("signal", err));
+      break;
+    case "caucus":
+      onCaucus(msg.peers || [], msg.call, msg.active);
+      break;
+    case "chat":
+      addChat(msg);
+      break;
+    case "ended":
+      finish("ended");
+      break;
+    case "recording":
+      setRecording(Boolean(msg.active));
+      break;
+    case "error":
+      toast(msg.message || msg.code);
+      break;
+    default:
+      break; // pong and anything newer
+  }
+}
+
+// ---------------------------------------------------------------- peers (the mesh)
+const peers = new Map(); // peer_id -> {info, pc, callId, caller, makingOffer, tile, stream, ...}
+const tiles = $("#tiles");
+let visibleBefore = new Set();
+
+const STATE_WORDS = {
+  connecting: () => t("Connecting…"),
+  connected: () => t("Connected"),
+  reconnecting: () => t("Reconnecting…"),
+};
+
+function roleWord(role) {
+  return { mediator: t("Mediator"), applicant: t("Applicant"), respondent: t("Respondent") }[role] || "";
+}
+
+function ensurePeer(info) {
+  let p = peers.get(info.peer_id);
+  if (!p) {
+    p = { info, pc: null, callId: null, caller: false, makingOffer: false, pending: [], state: "connecting" };
+    const video = el("video", { autoplay: "", playsinline: "" });
+    const tile = el("figure", { class: "tile", "data-peer-id": info.peer_id, "data-state": "connecting" },
+      video,
+      el("figcaption", {}, el("span", { class: "name" }, info.name || t("Participant")),
+        el("span", { class: "role" }, roleWord(info.role)), el("span", { class: "state" }, STATE_WORDS.connecting())));
+    if (me.role === "mediator") {
+      tile.append(el("button", { type: "button", class: "tile-remove", onclick: () => send({ type: "remove", peer_id: info.peer_id }) }, t("Remove")));
+    }
+    p.tile = tile;
+    p.video = video;
+    tiles.append(tile);
+    peers.set(info.peer_id, p);
+  } else if (info.name) {
+    p.info = { ...p.info, ...info };
+    p.tile.querySelector(".name").textContent = info.name;
+  }
+  renderCaucusChoices();
+  return p;
+}
+
+function setPeerState(p, state) {
+  p.state = state;
+  p.tile.dataset.state = state;
+  p.tile.querySelector(".state").textContent = STATE_WORDS[state]();
+}
+
+function newCallId() {
+  return Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
+}
+
+function closePc(p) {
+  clearTimeout(p.recallTimer);
+  clearTimeout(p.restartTimer);
+  if (p.pc) {
+    p.pc.onicecandidate = null;
+    p.pc.ontrack = null;
+    p.pc.onconnectionstatechange = null;
+    p.pc.onnegotiationneeded = null;
+    p.pc.close();
+  }
+  p.pc = null;
+  p.pending = [];
+  unwatchLevel(p.info.peer_id);
+}
+
+function createPc(p, callId, caller) {
+  closePc(p);
+  const pc = new RTCPeerConnection({ iceServers });
+  p.pc = pc;
+  p.callId = callId;
+  p.caller = caller;
+  p.everConnected = false;
+  p.stream = new MediaStream();
+  p.video.srcObject = p.stream;
+  const id = p.info.peer_id;
+  pc.onicecandidate = ({ candidate }) => {
+    if (candidate) send({ type: "signal", to: id, data: { candidate: candidate.toJSON(), call: callId } });
+  };
+  pc.ontrack = ({ track }) => {
+    p.stream.addTrack(track);
+    if (track.kind === "audio") watchLevel(p.stream, id);
+    p.video.play().catch(() => {});
+  };
+  pc.onnegotiationneeded = async () => {
+    try {
+      p.makingOffer = true;
+      await pc.setLocalDescription();
+      send({ type: "signal", to: id, data: { sdp: pc.localDescription.toJSON(), call: callId } });
+    } catch (err) {
+      console.warn("negotiation", err);
+    } finally {
+      p.makingOffer = false;
+    }
+  };
+  pc.onconnectionstatechange = () => onPcState(p, pc);
+  return pc;
+}
+
+function addLocalTracks(pc) {
+  const audio = localTrack("audio");
+  const video = outgoingVideo();
+  if (audio) pc.addTrack(audio, local.stream);
+  if (video) pc.addTrack(video, local.stream);
+}
+
+// The newcomer calls (CONTRACT §4): a fresh RTCPeerConnection with a fresh call id, so the
+// other side can tell a new call (after a reload or reconnect) from a renegotiation.
+function call(info) {
+  const p = ensurePeer(info);
+  const pc = createPc(p, newCallId(), true);
+  setPeerState(p, "connecting");
+  addLocalTracks(pc); // fires negotiationneeded -> offer
+}
+
+function hangUp(peerId) {
+  const p = peers.get(peerId);
+  if (!p) return;
+  closePc(p);
+  p.tile.remove();
+  peers.delete(peerId);
+  renderCaucusChoices();
+}
+
+function onPcState(p, pc) {
+  if (p.pc !== pc) return;
+  const s = pc.connectionState;
+  if (s === "connected") {
+    p.everConnected = true;
+    clearTimeout(p.recallTimer);
+    clearTimeout(p.restartTimer);
+    setPeerState(p, "connected");
+  } else if (s === "disconnected" || s === "failed") {
+    setPeerState(p, p.everConnected ? "reconnecting" : "connecting");
+    // The caller restarts ICE (a new offer with new credentials on the same call);
+    // if that does not bring it back, the peer with the smaller id calls again.
+    if (p.caller) {
+      clearTimeout(p.restartTimer);
+      p.restartTimer = setTimeout(() => {
+        if (p.pc === pc && pc.connectionState !== "connected") pc.restartIce();
+      }, s === "failed" ? 0 : 3000);
+    }
+    clearTimeout(p.recallTimer);
+    p.recallTimer = setTimeout(() => {
+      if (p.pc === pc && pc.connectionState !== "connected" && me.peer_id < p.info.peer_id) call(p.info);
+    }, 12000);
+  } else if (s === "new" || s === "connecting") {
+    setPeerState(p, p.everConnected ? "reconnecting" : "connecting");
+  }
+}
+
+async function onSignal(from, data) {
+  if (me.state !== "room") return;
+  const p = ensurePeer({ peer_id: from, ...(peers.get(from)?.info || {}) });
+  const polite = me.peer_id > from;
+  const callId = data.call ?? p.callId ?? "call";
+  if (data.sdp) {
+    const desc = data.sdp;
+    if (desc.type === "offer") {
+      if (callId !== p.callId) {
+        // A new call. If we are calling them at the same moment, the polite side gives
+        // way; otherwise the old call (if any) is over.
+        const glare = p.pc && p.caller && p.pc.signalingState === "have-local-offer";
+        if (glare && !polite) return;
+        createPc(p, callId, false);
+        setPeerState(p, "connecting");
+      } else if (!p.pc) {
+        createPc(p, callId, false);
+      } else if (p.makingOffer || p.pc.signalingState !== "stable") {
+        if (!polite) return; // perfect negotiation: the impolite side ignores the collision
+      }
+      const pc = p.pc;
+      try {
+        await pc.setRemoteDescription(desc);
+      } catch (err) {
+        // A client without call ids calling again: start over on a fresh connection.
+        createPc(p, callId, false);
+        await p.pc.setRemoteDescription(desc);
+      }
+      const cur = p.pc;
+      if (!cur.getSenders().some((s) => s.track)) addLocalTracks(cur);
+      await cur.setLocalDescription();
+      send({ type: "signal", to: from, data: { sdp: cur.localDescription.toJSON(), call: callId } });
+      for (const c of p.pending.splice(0)) await cur.addIceCandidate(c).catch(() => {});
+    } else if (desc.type === "answer") {
+      if (p.pc && callId === p.callId && p.pc.signalingState === "have-local-offer") {
+        await p.pc.setRemoteDescription(desc);
+        for (const c of p.pending.splice(0)) await p.pc.addIceCandidate(c).catch(() => {});
+      }
+    }
+  } else if (data.candidate !== undefined) {
+    if (!p.pc || callId !== p.callId) {
+      if (!p.pc || !p.callId) p.pending.push(data.candidate);
+      return;
+    }
+    if (!p.pc.remoteDescription) p.pending.push(data.candidate);
+    else await p.pc.addIceCandidate(data.candidate).catch(() => {});
+  }
+}
+
+function enterRoom(list, caucus) {
+  me.state = "room";
+  setStage("room");
+  ensureAudioCtx();
+  const ids = new Set(list.map((x) => x.peer_id));
+  for (const id of [...peers.keys()]) if (!ids.has(id)) hangUp(id);
+  for (const info of list) if (info.peer_id !== me.peer_id) call(info);
+  visibleBefore = new Set([...ids].filter((id) => id !== me.peer_id));
+  updateCaucusBanner(list, null, caucus);
+  renderCaucusChoices();
+  openSideOnDesktop();
+}
+
+function peerJoined(info) {
+  if (info.peer_id === me.peer_id) return;
+  // Whoever joined calls us; a connection we still hold to that peer id is stale.
+  const p = ensurePeer(info);
+  closePc(p);
+  p.callId = null;
+  setPeerState(p, "connecting");
+  visibleBefore.add(info.peer_id);
+}
+
+// ---------------------------------------------------------------- caucus
+let caucusActive = false;
+
+function onCaucus(list, callList, active) {
+  const ids = new Set(list.map((x) => x.peer_id).filter((id) => id !== me.peer_id));
+  for (const id of [...peers.keys()]) if (!ids.has(id)) hangUp(id);
+  // Peers that appear: both sides see the other as new. The server may say whom to call
+  // (`call`); otherwise the smaller peer id calls and the other waits for the offer
+  // (perfect negotiation settles a collision either way).
+  const mustCall = Array.isArray(callList) ? new Set(callList) : null;
+  for (const info of list) {
+    if (info.peer_id === me.peer_id || peers.has(info.peer_id)) continue;
+    if (mustCall ? mustCall.has(info.peer_id) : me.peer_id < info.peer_id) call(info);
+    else setPeerState(ensurePeer(info), "connecting");
+  }
+  if (me.role === "mediator" && typeof active === "boolean") caucusActive = active;
+  updateCaucusBanner(list, visibleBefore, active);
+  visibleBefore = ids;
+  renderCaucusChoices();
+}
+
+function updateCaucusBanner(list, before, active) {
+  const banner = $("#caucus-banner");
+  const others = list.filter((x) => x.peer_id !== me.peer_id);
+  if (me.role === "mediator") {
+    if (typeof active !== "boolean" && before !== null) {
+      caucusActive = before.size > others.length ? true : before.size < others.length ? false : caucusActive;
+    }
+    banner.hidden = !caucusActive;
+    banner.className = "banner";
+    banner.textContent = fmt("Private caucus with %(names)s. The others wait apart and cannot see or hear you.", {
+      names: others.map((x) => x.name).join("、") || "—",
+    });
+    $("#caucus-end") && ($("#caucus-end").hidden = !caucusActive);
+    $("#caucus-start") && ($("#caucus-start").textContent = caucusActive ? t("Change caucus") : t("Start caucus"));
+    return;
+  }
+  const mediatorHere = list.some((x) => x.role === "mediator");
+  if (!mediatorHere) {
+    banner.hidden = false;
+    banner.className = "banner apart";
+    banner.textContent = t("The mediator is talking privately with the other side. Please wait; you will be back in the room soon.");
+  } else if (active === true || (active === undefined && before !== null && before.size > others.length)) {
+    banner.hidden = false;
+    banner.className = "banner";
+    banner.textContent = t("You are in a private caucus with the mediator. The other side cannot see or hear you.");
+  } else if (active === false || (active === undefined && before !== null && before.size < others.length)) {
+    banner.hidden = true;
+  }
+}
+
+function renderCaucusChoices() {
+  const list = $("#caucus-list");
+  if (!list) return;
+  list.replaceChildren();
+  for (const p of peers.values()) {
+    const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "" });
+    list.append(el("li", {}, el("label", { class: "check who" }, box, el("span", {}, `${p.info.name || t("Participant")} · ${roleWord(p.info.role)}`))));
+  }
+}
+
+if (cfg.isMediator) {
+  $("#caucus-start").addEventListener("click", () => {
+    const ids = [...document.querySelectorAll("#caucus-list input:checked")].map((x) => x.value);
+    if (!ids.length) {
+      toast(t("Choose who stays with you in the caucus."));
+      return;
+    }
+    caucusActive = true;
+    send({ type: "caucus", peer_ids: ids });
+  });
+  $("#caucus-end").addEventListener("click", () => {
+    caucusActive = false;
+    send({ type: "caucus_end" });
+  });
+}
+
+// ---------------------------------------------------------------- lobby (mediator)
+function addLobby(peer) {
+  const list = $("#lobby-list");
+  if (!list || list.querySelector(`[data-peer-id="${peer.peer_id}"]`)) return;
+  list.append(el("li", { "data-peer-id": peer.peer_id },
+    el("span", { class: "who" }, `${peer.name} · ${roleWord(peer.role)}`),
+    el("button", { type: "button", class: "btn-primary admit", onclick: () => send({ type: "admit", peer_id: peer.peer_id }) }, t("Admit")),
+    el("button", { type: "button", class: "btn remove", onclick: () => { send({ type: "remove", peer_id: peer.peer_id }); removeLobby(peer.peer_id); } }, t("Remove"))));
+  $("#lobby-empty").hidden = true;
+  $("#side").hidden = false;
+  $("#side-toggle").setAttribute("aria-pressed", "true");
+  toast(fmt("%(name)s is waiting in the lobby.", { name: peer.name }));
+}
+
+function syncLobby(list) {
+  const ids = new Set(list.map((p) => p.peer_id));
+  for (const item of [...($("#lobby-list")?.children || [])]) if (!ids.has(item.dataset.peerId)) item.remove();
+  for (const p of list) addLobby(p);
+  if ($("#lobby-list")) $("#lobby-empty").hidden = $("#lobby-list").children.length > 0;
+}
+
+function removeLobby(peerId) {
+  const item = $("#lobby-list")?.querySelector(`[data-peer-id="${peerId}"]`);
+  if (item) item.remove();
+  if ($("#lobby-list") && !$("#lobby-list").children.length) $("#lobby-empty").hidden = false;
+}
+
+// ---------------------------------------------------------------- chat
+function addChat(msg) {
+  const at = msg.at ? new Date(msg.at) : new Date();
+  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const log = $("#chat-log");
+  log.append(el("li", {}, el("span", { class: "who" }, msg.from === me.peer_id ? t("You") : msg.name || ""),
+    el("span", { class: "text" }, msg.text), el("time", { datetime: at.toISOString() }, time)));
+  log.scrollTop = log.scrollHeight;
+  if ($("#side").hidden) $("#side-dot").hidden = false;
+}
+
+$("#chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("#chat-input");
+  const text = input.value.trim();
+  if (!text) return;
+  if (send({ type: "chat", text })) input.value = "";
+  else toast(t("Not connected. Your message was not sent."));
+});
+
+function openSideOnDesktop() {
+  if (window.matchMedia("(min-width: 800px)").matches) {
+    $("#side").hidden = false;
+    $("#side-toggle").setAttribute("aria-pressed", "true");
+  }
+}
+
+$("#side-toggle").addEventListener("click", () => {
+  const side = $("#side");
+  side.hidden = !side.hidden;
+  $("#side-toggle").setAttribute("aria-pressed", String(!side.hidden));
+  if (!side.hidden) $("#side-dot").hidden = true;
+});
+
+// ---------------------------------------------------------------- controls
+function setToggle(btn, pressed, label) {
+  btn.setAttribute("aria-pressed", String(pressed));
+  btn.querySelector(".lbl").textContent = label;
+}
+
+$("#mic-toggle").addEventListener("click", () => {
+  local.audioOn = !local.audioOn;
+  const track = localTrack("audio");
+  if (track) track.enabled = local.audioOn;
+  setToggle($("#mic-toggle"), !local.audioOn, local.audioOn ? t("Mute") : t("Unmute"));
+});
+
+$("#cam-toggle").addEventListener("click", () => {
+  local.videoOn = !local.videoOn;
+  const track = localTrack("video");
+  if (track) track.enabled = local.videoOn;
+  setToggle($("#cam-toggle"), !local.videoOn, local.videoOn ? t("Camera off") : t("Camera on"));
+});
+
+async function setOutgoingVideo(track) {
+  for (const p of peers.values()) {
+    if (!p.pc) continue;
+    const tr = p.pc.getTransceivers().find((x) => x.receiver.track.kind === "video" && x.currentDirection !== "stopped");
+    if (tr) {
+      await tr.sender.replaceTrack(track).catch(() => {});
+      // A peer that joined without a camera only received video: now it sends (renegotiates).
+      if (track && tr.direction === "recvonly") tr.direction = "sendrecv";
+    } else if (track) {
+      p.pc.addTrack(track, local.stream); // renegotiates (perfect negotiation)
+    }
+  }
+}
+
+async function stopShare() {
+  if (!local.screen) return;
+  local.screen.onended = null;
+  local.screen.stop();
+  local.screen = null;
+  await setOutgoingVideo(localTrack("video") || null);
+  showLocal();
+  $("#tile-local").classList.remove("screen");
+  setToggle($("#share-toggle"), false, t("Share screen"));
+}
+
+$("#share-toggle").addEventListener("click", async () => {
+  if (local.screen) {
+    await stopShare();
+    return;
+  }
+  if (!navigator.mediaDevices?.getDisplayMedia) {
+    toast(t("This device cannot share its screen."));
+    return;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    local.screen = stream.getVideoTracks()[0];
+    local.screen.onended = () => stopShare();
+    await setOutgoingVideo(local.screen);
+    showLocal();
+    $("#tile-local").classList.add("screen");
+    setToggle($("#share-toggle"), true, t("Stop sharing"));
+  } catch {
+    toast(t("Screen sharing was cancelled."));
+  }
+});
+
+if (cfg.isMediator) {
+  $("#end-session").addEventListener("click", () => ($("#end-confirm").hidden = false));
+  $("#end-confirm-no").addEventListener("click", () => ($("#end-confirm").hidden = true));
+  $("#end-confirm-yes").addEventListener("click", async () => {
+    $("#end-confirm").hidden = true;
+    if (recording.active) await api("POST", "/recording/stop").catch(() => {});
+    if (!send({ type: "end" })) toast(t("Not connected. Try again in a moment."));
+  });
+} else {
+  $("#leave").addEventListener("click", () => finish("left"));
+}
+$("#rejoin").addEventListener("click", () => location.reload());
+
+function finish(why) {
+  finished = true;
+  clearTimeout(wsTimer);
+  stopRecorderPc();
+  for (const id of [...peers.keys()]) hangUp(id);
+  for (const tr of local.stream.getTracks()) tr.stop();
+  if (local.screen) local.screen.stop();
+  if (ws) ws.close(1000);
+  me.state = why;
+  setRecordingIndicator(false);
+  if (why === "superseded") {
+    $("#ended-title").textContent = t("You joined from another window");
+    $("#ended-words").textContent = t("This window has left the room; carry on in the other one.");
+  } else if (why === "removed") {
+    $("#ended-title").textContent = t("You are no longer in this room");
+    $("#ended-words").textContent = t("The mediator removed you from the session, or the session is over.");
+  }
+  setStage(why === "left" ? "left" : "ended");
+}
+
+// ---------------------------------------------------------------- recording
+// When a recording runs, every client in the room sends its own microphone (and camera)
+// to the server's recorder over one extra peer connection (sessions/media/recording.py).
+const recording = { active: false };
+const recorder = { pc: null, starting: false };
+
+function setRecordingIndicator(active) {
+  $("#rec-indicator").hidden = !active;
+  const btn = $("#rec-toggle");
+  if (btn) setToggle(btn, active, active ? t("Stop recording") : t("Record"));
+}
+
+function setRecording(active) {
+  recording.active = active;
+  setRecordingIndicator(active);
+  if (active && me.state === "room") startRecorderPc();
+  else if (!active) stopRecorderPc();
+}
+
+async function syncRecording() {
+  try {
+    const state = await api("GET", "/recording");
+    setRecording(state.active);
+  } catch {
+    // the broadcast will tell us
+  }
+}
+
+async function startRecorderPc() {
+  if (recorder.pc || recorder.starting || !consent.recording) return;
+  recorder.starting = true;
+  try {
+    const pc = new RTCPeerConnection();
+    recorder.pc = pc;
+    const audio = localTrack("audio");
+    if (audio) pc.addTransceiver(audio, { direction: "sendonly" });
+    const video = outgoingVideo();
+    if (video) pc.addTransceiver(video, { direction: "sendonly" });
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceDone(pc, 3000);
+    const answer = await api("POST", "/recording/offer", { sdp: pc.localDescription.sdp, type: "offer" });
+    if (recorder.pc === pc) await pc.setRemoteDescription(answer);
+  } catch (err) {
+    stopRecorderPc();
+    if (err.code !== "not_recording") toast(err.message);
+  } finally {
+    recorder.starting = false;
+  }
+}
+
+function stopRecorderPc() {
+  if (recorder.pc) recorder.pc.close();
+  recorder.pc = null;
+}
+
+if ($("#rec-toggle")) {
+  $("#rec-toggle").addEventListener("click", async () => {
+    try {
+      const state = await api("POST", recording.active ? "/recording/stop" : "/recording/start");
+      setRecording(state.active);
+    } catch (err) {
+      toast(err.message);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- join
+const consent = { online: cfg.consentedOnline, recording: cfg.consentedRecording };
+
+$("#join").addEventListener("click", async () => {
+  ensureAudioCtx();
+  if (!$("#consent-online").checked) {
+    toast(t("Please tick the box to agree to online mediation first."));
+    $("#consent-online").focus();
+    return;
+  }
+  const join = $("#join");
+  join.disabled = true;
+  try {
+    const rec = $("#consent-recording");
+    await api("POST", "/consent", { online: true, recording: Boolean(rec && rec.checked) });
+    consent.online = true;
+    consent.recording = Boolean(rec && rec.checked);
+    setStage(cfg.isMediator ? "room" : "lobby");
+    me.state = cfg.isMediator ? "room" : "lobby";
+    if (cfg.isMediator) openSideOnDesktop();
+    connect();
+  } catch (err) {
+    toast(err.message);
+  } finally {
+    join.disabled = false;
+  }
+});
+
+// ---------------------------------------------------------------- for tests and tools
+window.odrRoom = {
+  get state() {
+    return me.state;
+  },
+  get me() {
+    return { ...me };
+  },
+  get peers() {
+    return [...peers.values()].map((p) => ({ ...p.info, state: p.state, pc: p.pc?.connectionState || null }));
+  },
+  recording,
+  selfTest: null,
+  // inbound-rtp video framesDecoded per peer, from getStats (tests count frames).
+  async framesDecoded() {
+    const out = {};
+    for (const [id, p] of peers) {
+      out[id] = 0;
+      if (!p.pc) continue;
+      const stats = await p.pc.getStats();
+      stats.forEach((s) => {
+        if (s.type === "inbound-rtp" && s.kind === "video") out[id] += s.framesDecoded || 0;
+      });
+    }
+    return out;
+  },
+};
+
+if (cfg.over) {
+  setStage("ended");
+} else {
+  openMedia().then(runSelfTest);
+}
