@@ -1,3 +1,403 @@
-from ninja import Router
+"""Judicial confirmation, the court's queue, the evidence package and performance in the
+JSON API (CONTRACT §3). Thin: parse, find through a selector (404 for what the caller may
+not see), call one service, answer."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import FileResponse, HttpRequest, HttpResponse
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from agreements.court import package, services
+from agreements.court import selectors as court_selectors
+from agreements.models import ConfirmationRequest, Performance
+from odr.errors import Invalid, NotFound
 
 router = Router(tags=["court"])
+CR = ConfirmationRequest.Status
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class DisputeRef(Schema):
+    id: int
+    case_number: str
+    title: str
+
+
+class ConsentOut(Schema):
+    role: str
+    name: str
+    consented_at: datetime | None
+
+
+class FileOut(Schema):
+    name: str
+    url: str
+    sha256: str = ""
+    size: int | None = None
+    description: str = ""
+
+
+class ConfirmationOut(Schema):
+    id: int
+    status: str
+    court: Ref
+    case_number: str
+    agreement: int
+    dispute: DisputeRef
+    parties: list[ConsentOut]
+    created_at: datetime
+    window_closes_at: datetime | None
+    submitted_at: datetime | None
+    accept_deadline: datetime | None
+    accepted_at: datetime | None
+    rule_deadline: datetime | None
+    rule_extended_at: datetime | None
+    extension_reason: str
+    decided_at: datetime | None
+    reason: str
+    overdue: str = Field(description='"accept" or "rule" when that deadline has passed')
+    application_sha256: str
+    ruling_sha256: str
+    documents: list[FileOut]
+    evidence: list[FileOut]
+    actions: list[str]
+
+
+class RequestList(Schema):
+    count: int
+    items: list[ConfirmationOut]
+
+
+class ConsentIn(Schema):
+    pass
+
+
+class DecisionIn(Schema):
+    decision: str = Field(description='"confirmed" or "rejected"')
+    reason: str = Field(default="", max_length=5000)
+
+
+class ExtensionIn(Schema):
+    reason: str = Field(max_length=2000)
+
+
+class ObligationOut(Schema):
+    id: int
+    term: int
+    instalment: int | None
+    description: str
+    obligor: str
+    obligee: str
+    amount: Decimal | None
+    due_date: date | None
+    done_at: datetime | None
+    note: str
+    proof: FileOut | None
+    overdue: bool
+
+
+class GuidanceOut(Schema):
+    route: str = Field(description='"enforcement" (confirmed agreement) or "lawsuit"')
+    court: Ref | None
+    court_case_number: str
+    enforcement_deadline: date | None
+    overdue: list[int]
+
+
+class ObligationList(Schema):
+    count: int
+    items: list[ObligationOut]
+    default: GuidanceOut | None
+
+
+def request_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[str, Any]:
+    agreement = request.agreement
+    dispute = agreement.dispute
+    window = court_selectors.confirmation_window(agreement)
+    consent = {
+        "applicant": request.applicant_consented_at,
+        "respondent": request.respondent_consented_at,
+    }
+    base = f"/api/v1/court/requests/{request.pk}"
+    docs: list[dict[str, Any]] = []
+    if request.application_pdf:
+        docs.append(
+            {
+                "name": "application.pdf",
+                "url": f"{base}/application.pdf",
+                "sha256": request.application_sha256,
+            }
+        )
+    if agreement.pdf:
+        docs.append(
+            {
+                "name": "agreement.pdf",
+                "url": f"{base}/agreement.pdf",
+                "sha256": agreement.pdf_sha256,
+            }
+        )
+    if request.ruling_pdf:
+        docs.append(
+            {"name": "ruling.pdf", "url": f"{base}/ruling.pdf", "sha256": request.ruling_sha256}
+        )
+    evidence = []
+    if request.status != CR.AWAITING_CONSENT:
+        evidence = [
+            {
+                "name": e.filename,
+                "url": f"{base}/evidence/{e.pk}",
+                "sha256": e.sha256,
+                "size": e.size,
+                "description": e.description,
+            }
+            for e in court_selectors.evidence_of(dispute)
+        ]
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "court": {"id": request.court_id, "name": request.court.name},
+        "case_number": request.case_number,
+        "agreement": agreement.pk,
+        "dispute": {"id": dispute.pk, "case_number": dispute.case_number, "title": dispute.title},
+        "parties": [
+            {"role": p.role, "name": p.name, "consented_at": consent.get(p.role)}
+            for p in dispute.parties.all()
+        ],
+        "created_at": request.created_at,
+        "window_closes_at": window.closes_at if window else None,
+        "submitted_at": request.submitted_at,
+        "accept_deadline": request.accept_deadline,
+        "accepted_at": request.accepted_at,
+        "rule_deadline": request.rule_deadline,
+        "rule_extended_at": request.rule_extended_at,
+        "extension_reason": request.extension_reason,
+        "decided_at": request.decided_at,
+        "reason": request.reason,
+        "overdue": court_selectors.overdue_kind(request),
+        "application_sha256": request.application_sha256,
+        "ruling_sha256": request.ruling_sha256,
+        "documents": docs,
+        "evidence": evidence,
+        "actions": services.allowed_actions(request, user),
+    }
+
+
+def _pdf(field, filename: str) -> FileResponse:
+    if not field:
+        raise NotFound()
+    return FileResponse(
+        field.open("rb"), content_type="application/pdf", filename=filename, as_attachment=False
+    )
+
+
+# --- the parties' joint application ------------------------------------------------------
+
+
+@router.post("/agreements/{agreement_id}/confirmation", response=ConfirmationOut)
+def confirmation_apply(
+    request: HttpRequest, agreement_id: int, payload: ConsentIn | None = None
+) -> dict[str, Any]:
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    confirmation = services.confirmation_consent(agreement=agreement, actor=request.auth)
+    return request_out(court_selectors.confirmation_of(confirmation.agreement), request.auth)
+
+
+@router.get("/agreements/{agreement_id}/confirmation", response=ConfirmationOut)
+def confirmation_detail(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    confirmation = court_selectors.confirmation_of(agreement)
+    if confirmation is None:
+        raise NotFound()
+    return request_out(confirmation, request.auth)
+
+
+@router.get("/agreements/{agreement_id}/evidence-package.zip")
+def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = court_selectors.package_agreement_for(user=request.auth, agreement_id=agreement_id)
+    filename, data = package.build_evidence_package(agreement)
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- the court ---------------------------------------------------------------------------
+
+
+@router.get("/court/requests", response=RequestList)
+def court_requests(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
+    if status and status not in CR.values:
+        raise Invalid(
+            f"Unknown status {status!r}; use one of {', '.join(CR.values)}.",
+            code="invalid_status_filter",
+        )
+    items = [
+        request_out(r, request.auth)
+        for r in court_selectors.court_requests_for(request.auth, status=status)
+    ]
+    return {"count": len(items), "items": items}
+
+
+@router.get("/court/requests/{request_id}", response=ConfirmationOut)
+def court_request_detail(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    return request_out(found, request.auth)
+
+
+@router.post("/court/requests/{request_id}/accept", response=ConfirmationOut)
+def court_request_accept(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_accept(request=found, actor=request.auth)
+    return request_out(
+        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
+        request.auth,
+    )
+
+
+@router.post("/court/requests/{request_id}/extension", response=ConfirmationOut)
+def court_request_extend(
+    request: HttpRequest, request_id: int, payload: ExtensionIn
+) -> dict[str, Any]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_extend(request=found, actor=request.auth, reason=payload.reason)
+    return request_out(
+        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
+        request.auth,
+    )
+
+
+@router.post("/court/requests/{request_id}/decision", response=ConfirmationOut)
+def court_request_decide(
+    request: HttpRequest, request_id: int, payload: DecisionIn
+) -> dict[str, Any]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_decide(
+        request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+    )
+    return request_out(
+        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
+        request.auth,
+    )
+
+
+@router.get("/court/requests/{request_id}/ruling.pdf")
+def court_ruling_pdf(request: HttpRequest, request_id: int) -> FileResponse:
+    found = court_selectors.request_for_ruling(user=request.auth, request_id=request_id)
+    return _pdf(found.ruling_pdf, f"ruling-{found.pk}.pdf")
+
+
+@router.get("/court/requests/{request_id}/application.pdf")
+def court_application_pdf(request: HttpRequest, request_id: int) -> FileResponse:
+    found = court_selectors.request_for_documents(user=request.auth, request_id=request_id)
+    return _pdf(found.application_pdf, f"application-{found.pk}.pdf")
+
+
+@router.get("/court/requests/{request_id}/agreement.pdf")
+def court_agreement_pdf(request: HttpRequest, request_id: int) -> FileResponse:
+    found = court_selectors.request_for_documents(user=request.auth, request_id=request_id)
+    return _pdf(found.agreement.pdf, f"agreement-{found.agreement_id}.pdf")
+
+
+@router.get("/court/requests/{request_id}/evidence/{evidence_id}")
+def court_evidence_file(request: HttpRequest, request_id: int, evidence_id: int) -> FileResponse:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    item = court_selectors.court_evidence_get(request=found, evidence_id=evidence_id)
+    return FileResponse(
+        item.file.open("rb"),
+        content_type=item.content_type,
+        filename=item.filename,
+        as_attachment=True,
+    )
+
+
+# --- performance -------------------------------------------------------------------------
+
+
+def obligation_out(obligation: Performance, today: date | None = None) -> dict[str, Any]:
+    proof = None
+    if obligation.proof:
+        proof = {
+            "name": obligation.proof_filename,
+            "url": f"/api/v1/obligations/{obligation.pk}/proof",
+            "sha256": obligation.proof_sha256,
+        }
+    return {
+        "id": obligation.pk,
+        "term": obligation.term_index,
+        "instalment": obligation.instalment_index,
+        "description": obligation.description,
+        "obligor": obligation.obligor_role,
+        "obligee": obligation.obligee_role,
+        "amount": obligation.amount,
+        "due_date": obligation.due_date,
+        "done_at": obligation.done_at,
+        "note": obligation.proof_note,
+        "proof": proof,
+        "overdue": obligation.is_overdue(today),
+    }
+
+
+@router.get("/agreements/{agreement_id}/obligations", response=ObligationList, tags=["performance"])
+def obligations(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    # An agreement that came into force before its obligations were laid out gets them now.
+    services.performance_schedule(agreement=agreement)
+    items = [obligation_out(o) for o in court_selectors.obligations_of(agreement)]
+    guidance = court_selectors.default_guidance(agreement)
+    return {
+        "count": len(items),
+        "items": items,
+        "default": None
+        if guidance is None
+        else {
+            "route": guidance.route,
+            "court": {"id": guidance.court.pk, "name": guidance.court.name}
+            if guidance.court
+            else None,
+            "court_case_number": guidance.court_case_number,
+            "enforcement_deadline": guidance.enforcement_deadline,
+            "overdue": [o.pk for o in guidance.overdue],
+        },
+    }
+
+
+@router.post("/obligations/{obligation_id}/done", response=ObligationOut, tags=["performance"])
+def obligation_done(
+    request: HttpRequest,
+    obligation_id: int,
+    note: Form[str] = "",
+    file: File[UploadedFile] | None = None,
+) -> dict[str, Any]:
+    obligation = court_selectors.obligation_get_for(user=request.auth, obligation_id=obligation_id)
+    done = services.performance_mark_done(
+        obligation=obligation,
+        actor=request.auth,
+        note=note,
+        proof=file,
+        proof_name=file.name if file else "",
+        proof_size=file.size if file else None,
+    )
+    return obligation_out(done)
+
+
+@router.get("/obligations/{obligation_id}/proof", tags=["performance"])
+def obligation_proof(request: HttpRequest, obligation_id: int) -> FileResponse:
+    obligation = court_selectors.obligation_proof_for(
+        user=request.auth, obligation_id=obligation_id
+    )
+    return FileResponse(
+        obligation.proof.open("rb"),
+        content_type=obligation.proof_content_type,
+        filename=obligation.proof_filename or "proof",
+        as_attachment=True,
+    )

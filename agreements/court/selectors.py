@@ -1,0 +1,255 @@
+"""Reads of judicial confirmation and performance, already filtered by who is asking.
+
+An object the caller may not see is NotFound, never Forbidden (CONTRACT §3): a court other
+than the competent one learns nothing, not even that a request exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from agreements.court import deadlines
+from agreements.models import Agreement, ConfirmationRequest, Performance
+from odr import selectors as odr_selectors
+from odr.errors import NotFound
+from odr.models import Dispute, Evidence, Membership, Organisation, Party
+
+CR = ConfirmationRequest.Status
+# What a court sees: from the moment both parties have asked (CONTRACT §3).
+COURT_STATUSES = (CR.PENDING, CR.CONFIRMED, CR.REJECTED)
+
+
+def court_ids_of(user: AbstractBaseUser) -> set[int]:
+    return odr_selectors.user_org_ids(user, Membership.Role.CLERK)
+
+
+def is_court_staff(user: AbstractBaseUser) -> bool:
+    return bool(court_ids_of(user))
+
+
+def is_staff_of_court(request: ConfirmationRequest, user: AbstractBaseUser) -> bool:
+    return request.court_id in court_ids_of(user)
+
+
+def _requests() -> QuerySet[ConfirmationRequest]:
+    return ConfirmationRequest.objects.select_related(
+        "court", "agreement", "agreement__dispute", "agreement__dispute__organisation"
+    ).prefetch_related("agreement__dispute__parties")
+
+
+def court_requests_for(
+    user: AbstractBaseUser, *, status: str | None = None
+) -> QuerySet[ConfirmationRequest]:
+    """The court's queue: only the requests sent to the caller's own court, oldest
+    deadline first. Everyone else gets an empty list."""
+    qs = _requests().filter(court_id__in=court_ids_of(user), status__in=COURT_STATUSES)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("status", "accept_deadline", "pk")
+
+
+def court_request_get_for(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:
+    request = court_requests_for(user).filter(pk=request_id).first()
+    if request is None:
+        raise NotFound()
+    return request
+
+
+def agreement_get_for(*, user: AbstractBaseUser, agreement_id: int) -> Agreement:
+    """The agreement if the caller may see its dispute (a party, its mediator, its
+    organisation's staff, the court it was sent to)."""
+    visible = odr_selectors.disputes_visible_to(user).values("pk")
+    agreement = (
+        Agreement.objects.select_related("dispute", "dispute__organisation")
+        .prefetch_related("dispute__parties", "dispute__parties__user")
+        .filter(pk=agreement_id, dispute__in=visible)
+        .first()
+    )
+    if agreement is None:
+        raise NotFound()
+    return agreement
+
+
+def confirmation_of(agreement: Agreement) -> ConfirmationRequest | None:
+    return _requests().filter(agreement=agreement).first()
+
+
+def party_of(agreement: Agreement, user: AbstractBaseUser) -> Party | None:
+    return odr_selectors.party_of(agreement.dispute, user)
+
+
+def request_for_ruling(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:
+    """The court that ruled and the parties may fetch the ruling (CONTRACT §3)."""
+    request = _requests().filter(pk=request_id).first()
+    if request is None:
+        raise NotFound()
+    if is_staff_of_court(request, user) and request.status in COURT_STATUSES:
+        return request
+    if party_of(request.agreement, user) is not None:
+        return request
+    raise NotFound()
+
+
+def request_for_documents(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:
+    """The application and its packet: the court (once it is before it), the parties who
+    applied, and the mediator who drew up the agreement."""
+    request = _requests().filter(pk=request_id).first()
+    if request is None:
+        raise NotFound()
+    if is_staff_of_court(request, user) and request.status in COURT_STATUSES:
+        return request
+    dispute = request.agreement.dispute
+    if party_of(request.agreement, user) is not None or dispute.mediator_id == user.pk:
+        return request
+    raise NotFound()
+
+
+def may_download_package(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    """The evidence package is for the court: the staff of the competent court once the
+    request is before it, and the dispute's mediator who prepares it."""
+    if not user.is_authenticated:
+        return False
+    if agreement.dispute.mediator_id == user.pk:
+        return True
+    request = ConfirmationRequest.objects.filter(agreement=agreement).first()
+    return (
+        request is not None
+        and request.status in COURT_STATUSES
+        and is_staff_of_court(request, user)
+    )
+
+
+def package_agreement_for(*, user: AbstractBaseUser, agreement_id: int) -> Agreement:
+    agreement = agreement_get_for(user=user, agreement_id=agreement_id)
+    if not may_download_package(agreement, user):
+        raise NotFound()
+    return agreement
+
+
+def evidence_of(dispute: Dispute) -> QuerySet[Evidence]:
+    return (
+        Evidence.objects.filter(dispute=dispute)
+        .select_related("uploaded_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def court_evidence_get(*, request: ConfirmationRequest, evidence_id: int) -> Evidence:
+    evidence = evidence_of(request.agreement.dispute).filter(pk=evidence_id).first()
+    if evidence is None:
+        raise NotFound()
+    return evidence
+
+
+# --- deadlines ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """The 30-day window to apply for judicial confirmation (People's Mediation Law
+    Art. 33)."""
+
+    effective_at: datetime
+    closes_at: datetime
+    days_left: int
+    is_open: bool
+
+
+def confirmation_window(agreement: Agreement, now: datetime | None = None) -> Window | None:
+    if agreement.status != Agreement.Status.SIGNED or agreement.effective_at is None:
+        return None
+    now = now or timezone.now()
+    closes = deadlines.confirmation_window_closes(agreement.effective_at)
+    return Window(
+        effective_at=agreement.effective_at,
+        closes_at=closes,
+        days_left=deadlines.days_left(closes, now) or 0,
+        is_open=now <= closes,
+    )
+
+
+def overdue_kind(request: ConfirmationRequest, now: datetime | None = None) -> str:
+    """ "accept" or "rule" when the court has let that deadline pass, else ""."""
+    now = now or timezone.now()
+    if request.status != CR.PENDING:
+        return ""
+    if request.accepted_at is None:
+        return "accept" if request.accept_deadline and now > request.accept_deadline else ""
+    return "rule" if request.rule_deadline and now > request.rule_deadline else ""
+
+
+def current_deadline(request: ConfirmationRequest) -> datetime | None:
+    if request.status != CR.PENDING:
+        return None
+    return request.accept_deadline if request.accepted_at is None else request.rule_deadline
+
+
+# --- performance -------------------------------------------------------------------------
+
+
+def obligations_of(agreement: Agreement) -> QuerySet[Performance]:
+    return Performance.objects.filter(agreement=agreement).select_related("done_by")
+
+
+def obligation_get_for(*, user: AbstractBaseUser, obligation_id: int) -> Performance:
+    obligation = Performance.objects.select_related("agreement").filter(pk=obligation_id).first()
+    if obligation is None:
+        raise NotFound()
+    agreement_get_for(user=user, agreement_id=obligation.agreement_id)
+    return obligation
+
+
+def obligation_proof_for(*, user: AbstractBaseUser, obligation_id: int) -> Performance:
+    obligation = obligation_get_for(user=user, obligation_id=obligation_id)
+    if not obligation.proof:
+        raise NotFound()
+    return obligation
+
+
+@dataclass(frozen=True)
+class DefaultGuidance:
+    """What a party can do when an obligation is not performed: apply for enforcement of
+    a confirmed agreement to the court that confirmed it (Civil Procedure Law Art. 206),
+    or otherwise sue on the agreement (People's Mediation Law Art. 32)."""
+
+    route: str  # "enforcement" | "lawsuit"
+    court: Organisation | None
+    court_case_number: str
+    overdue: list[Performance]
+    enforcement_deadline: date | None
+
+
+def default_guidance(agreement: Agreement, today: date | None = None) -> DefaultGuidance | None:
+    today = today or timezone.localdate()
+    overdue = [o for o in obligations_of(agreement) if o.is_overdue(today)]
+    if not overdue:
+        return None
+    request = ConfirmationRequest.objects.select_related("court").filter(agreement=agreement)
+    request = request.first()
+    if request is not None and request.status == CR.CONFIRMED:
+        # Two years from the last day of the period of performance (Art. 250).
+        last_due = max(o.due_date for o in overdue if o.due_date is not None)
+        try:
+            until = last_due.replace(year=last_due.year + deadlines.ENFORCEMENT_YEARS)
+        except ValueError:  # 29 February
+            until = last_due.replace(year=last_due.year + deadlines.ENFORCEMENT_YEARS, day=28)
+        return DefaultGuidance(
+            route="enforcement",
+            court=request.court,
+            court_case_number=request.case_number,
+            overdue=overdue,
+            enforcement_deadline=until,
+        )
+    organisation = agreement.dispute.organisation
+    court = odr_selectors.court_for_organisation(organisation) if organisation else None
+    return DefaultGuidance(
+        route="lawsuit",
+        court=court,
+        court_case_number="",
+        overdue=overdue,
+        enforcement_deadline=None,
+    )
