@@ -624,10 +624,17 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
     """A connection opens: the mediator enters the room (and the session goes live);
     a party waits in the lobby unless already admitted (a reconnect comes back to the
     same place with the same peer id)."""
-    session = _lock(session_id)
+    not_participant = Forbidden(
+        _("You are not a participant of this session."), code="not_participant"
+    )
+    try:
+        session = _lock(session_id)
+    except NotFound:
+        # The same answer as for someone else's session: ids cannot be probed.
+        raise not_participant from None
     role = selectors.room_role_of(session, user)
     if role is None:
-        raise Forbidden(_("You are not a participant of this session."), code="not_participant")
+        raise not_participant
     if session.status not in selectors.OPEN_ROOM:
         raise DomainError("session_closed", _("This session's room is not open."))
     before = room_snapshot(session.pk)

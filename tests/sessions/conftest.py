@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.test import Client
 from django.utils import timezone
 
 from sessions import services
@@ -50,6 +52,15 @@ def application():
     from config.asgi import application as app
 
     return app
+
+
+@database_sync_to_async
+def cookie_header(user: AbstractBaseUser) -> tuple[bytes, bytes]:
+    """The Cookie header of a browser logged in as this user."""
+    client = Client()
+    client.force_login(user)
+    value = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={value}".encode())
 
 
 async def ticket_for(session: MediationSession, user: AbstractBaseUser) -> str:
