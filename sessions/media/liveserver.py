@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+_template_db: Path | None = None  # a migrated, seeded database to copy (per process)
 
 # Runs inside the server's environment: a case in mediation (citizen1 against citizen2,
 # the demo mediator) with one session open now, per requested session.
@@ -89,8 +91,15 @@ class LiveServer:
         return out.stdout
 
     def prepare(self) -> None:
-        self._manage("migrate", "--noinput", "-v", "0")
-        self._manage("seed_demo")
+        """Migrate and seed once per process (it takes a while), then copy the file."""
+        global _template_db
+        if _template_db is None or not _template_db.exists():
+            self._manage("migrate", "--noinput", "-v", "0")
+            self._manage("seed_demo")
+            _template_db = self.workdir / "template.sqlite3"
+            shutil.copyfile(self.db, _template_db)
+        else:
+            shutil.copyfile(_template_db, self.db)
 
     def create_sessions(self, specs: list[dict]) -> list[int]:
         out = self._manage(
