@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agreements.models import Agreement
@@ -128,6 +129,16 @@ def _term_gaps(n: int, term: dict[str, Any], *, default_place: str) -> list[Miss
         gaps.append(
             Missing(f"term_{n}_due_date", _("the time limit for performing term %(n)s") % which)
         )
+    else:
+        dates = [term.get("due_date")] + [i.get("due_date") for i in instalments]
+        today = timezone.localdate().isoformat()
+        if any(d and str(d) < today for d in dates):
+            gaps.append(
+                Missing(
+                    f"term_{n}_due_date_past",
+                    _("a time limit for term %(n)s that has not already passed") % which,
+                )
+            )
     if not str(term.get("place") or "").strip() and not default_place.strip():
         gaps.append(Missing(f"term_{n}_place", _("the place of performance of term %(n)s") % which))
     return gaps

@@ -70,3 +70,209 @@ def dispute_in_mediation(**kwargs) -> Dispute:
 
 def county() -> Region:
     return Region.objects.get(code="330523000000")
+
+
+# --- settlement agreements (agreements app) --------------------------------------------
+
+
+def signature_png_b64(width: int = 300, height: int = 120) -> str:
+    """A drawn-looking signature: a dark stroke on a transparent canvas, base64 PNG."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, height - 30), (width // 3, 25), (width // 2, height - 40), (width - 20, 30)],
+              fill=(0, 0, 0, 255), width=6)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def complete_agreement_data() -> dict:
+    """Every element the content check asks for (the demo parties' profiles carry their ID
+    numbers)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    due = (timezone.localdate() + timedelta(days=30)).isoformat()
+    return {
+        "facts": "2025年3月申请人借给被申请人人民币一万元，约定半年归还，至今未还。",
+        "disputed_matters": "双方就借款的归还数额和期限发生争议。",
+        "terms": [
+            {"text": "被申请人向申请人归还借款人民币10,000.00元。", "kind": "money",
+             "obligor": "respondent", "amount": "10000.00", "due_date": due,
+             "place": "浙江省湖州市安吉县递铺街道"},
+            {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
+        ],
+        "performance_method": "银行转账至申请人指定账户。",
+        "performance_place": "安吉县矛盾纠纷调解中心",
+        "party_details": {"applicant": {"address": "安吉县递铺街道胜利西路1号"},
+                          "respondent": {"address": "安吉县孝丰镇三里村8号"}},
+    }
+
+
+def agreement_draft(dispute: Dispute | None = None, **data):
+    """A complete draft by the demo mediator on a dispute in mediation."""
+    from agreements import services as agreement_services
+
+    dispute = dispute or dispute_in_mediation()
+    return agreement_services.agreement_save_draft(
+        dispute=dispute, actor=demo_user("mediator@demo.odr"),
+        data={**complete_agreement_data(), **data},
+    )
+
+
+def agreement_signing(dispute: Dispute | None = None):
+    """A complete draft opened for signature."""
+    from agreements import services as agreement_services
+
+    agreement = agreement_draft(dispute)
+    return agreement_services.agreement_open(
+        agreement=agreement, actor=demo_user("mediator@demo.odr")
+    )
+
+
+def agreement_sign_as(agreement, email: str):
+    from agreements import services as agreement_services
+
+    return agreement_services.agreement_sign(
+        agreement=agreement, actor=demo_user(email), password=PASSWORD, consent=True,
+        signature_png=signature_png_b64(),
+    )
+
+
+def signature_png(seed: int = 0) -> bytes:
+    """A small hand-drawn-looking signature (a PNG with a stroke), as the signing canvas
+    sends it."""
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (300, 100), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    points = [(20 + i * 26, 50 + ((i * 37 + seed * 11) % 40) - 20) for i in range(11)]
+    draw.line(points, fill=(20, 20, 60, 255), width=5, joint="curve")
+    out = BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple = ()) -> object:
+    """An agreement on `dispute` with money, act and instalment terms, built on the models
+    directly; `signers` (roles, in signing order) sign it with certificates issued by the
+    platform CA, a second apart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from agreements.documents.pki import issue_signer_certificate
+    from agreements.models import Agreement, Signature
+
+    mediator = dispute.mediator
+    agreement = Agreement.objects.create(
+        dispute=dispute,
+        status=status,
+        facts="申请人于2025年3月借给被申请人人民币一万元，约定半年归还，被申请人至今未还。"
+        "双方就还款金额和期限发生争议。",
+        terms=[
+            {"text": "被申请人向申请人归还借款人民币壹万元。", "kind": "money",
+             "obligor": "respondent", "obligee": "applicant", "amount": "10000.00",
+             "due_date": "2026-12-31", "place": "浙江省湖州市安吉县递铺街道",
+             "instalments": [{"amount": "5000.00", "due_date": "2026-12-15"},
+                             {"amount": "5000.00", "due_date": "2026-12-31"}]},
+            {"text": "被申请人向申请人书面赔礼道歉。", "kind": "act", "obligor": "respondent",
+             "obligee": "applicant", "due_date": "2026-12-10"},
+            {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
+        ],
+        performance_method="以银行转账方式支付至申请人指定账户。",
+        created_by=mediator,
+        opened_at=timezone.now(),
+    )
+    users = {
+        "applicant": dispute.applicant.user,
+        "respondent": dispute.respondent.user,
+        "mediator": mediator,
+    }
+    start = timezone.now().replace(microsecond=0)
+    for n, role in enumerate(signers):
+        serial = issue_signer_certificate(user=users[role], agreement=agreement, role=role)
+        Signature.objects.create(
+            agreement=agreement, signer=users[role], role=role, version=agreement.version,
+            signed_at=start + timedelta(seconds=n), signature_png=signature_png(n),
+            certificate_serial=serial,
+        )
+    return agreement
+
+
+# --- judicial confirmation and performance (agreements.court) ---------------------------
+
+
+def agreement_in_force(*, effective_at=None, matter: str = "civil", with_pdf: bool = True,
+                       **kwargs):
+    """A signed agreement in force since `effective_at` (default: now) on a dispute in
+    mediation, built on the models directly (the signing services are tested elsewhere),
+    with a money term paid in two instalments, an act and a closing clause, and a small
+    real PDF standing in for the sealed agreement."""
+    import hashlib
+    from datetime import timedelta
+    from io import BytesIO
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+    from reportlab.pdfgen.canvas import Canvas
+
+    from agreements.documents.fonts import register_fonts
+    from agreements.models import Agreement
+
+    effective_at = effective_at or timezone.now()
+    dispute = dispute_in_mediation(**kwargs)
+    day = timezone.localdate(effective_at)
+    agreement = Agreement.objects.create(
+        dispute=dispute, status=Agreement.Status.SIGNED, matter=matter,
+        facts="2025年3月申请人借给被申请人人民币一万元，约定半年归还，至今未还。",
+        disputed_matters="双方就借款的归还数额和期限发生争议。",
+        terms=[
+            {"text": "被申请人向申请人归还借款人民币10,000.00元。", "kind": "money",
+             "obligor": "respondent", "obligee": "applicant", "amount": "10000.00",
+             "instalments": [
+                 {"amount": "6000.00", "due_date": (day + timedelta(days=10)).isoformat()},
+                 {"amount": "4000.00", "due_date": (day + timedelta(days=40)).isoformat()},
+             ]},
+            {"text": "被申请人向申请人书面赔礼道歉。", "kind": "act", "obligor": "respondent",
+             "obligee": "applicant", "due_date": (day + timedelta(days=5)).isoformat()},
+            {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
+        ],
+        performance_method="银行转账至申请人指定账户。",
+        performance_place="安吉县递铺街道",
+        party_details={"applicant": {"address": "安吉县递铺街道胜利西路1号"},
+                       "respondent": {"address": "安吉县孝丰镇三里村8号"}},
+        created_by=dispute.mediator, created_at=effective_at, opened_at=effective_at,
+        effective_at=effective_at,
+    )
+    if with_pdf:
+        buffer = BytesIO()
+        canvas = Canvas(buffer, invariant=1)
+        canvas.setFont(register_fonts(), 16)
+        canvas.drawString(72, 760, f"人民调解协议书 {dispute.case_number}")
+        canvas.save()
+        data = buffer.getvalue()
+        agreement.pdf.save(f"{agreement.document_id}.pdf", ContentFile(data), save=False)
+        agreement.pdf_sha256 = hashlib.sha256(data).hexdigest()
+        agreement.save()
+    return agreement
+
+
+def confirmation_pending(**kwargs):
+    """Both parties of an agreement in force have applied: the request is before the
+    competent (demo) court."""
+    from agreements.court import services as court_services
+
+    agreement = agreement_in_force(**kwargs)
+    court_services.confirmation_consent(agreement=agreement, actor=demo_user("citizen1@demo.odr"))
+    return court_services.confirmation_consent(
+        agreement=agreement, actor=demo_user("citizen2@demo.odr")
+    )
