@@ -117,6 +117,14 @@ class DeclineIn(Schema):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ActionIn(Schema):
+    """The fields of every action (CONTRACT §3): `mediator` for accept and assign,
+    `reason` for reject, escalate, withdraw and fail."""
+
+    mediator: int | None = None
+    reason: str = Field(default="", max_length=2000)
+
+
 class AcceptIn(Schema):
     consent: bool = True
 
@@ -276,11 +284,14 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> dict[str, Any]:
 
 @router.post("/disputes/{dispute_id}/actions/{action}", response=DisputeOut)
 def dispute_action(
-    request: HttpRequest, dispute_id: int, action: str, payload: dict[str, Any] | None = None
+    request: HttpRequest, dispute_id: int, action: str, payload: ActionIn | None = None
 ) -> dict[str, Any]:
     dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
     services.dispute_run_action(
-        dispute=dispute, actor=request.auth, action=action, data=payload or {}
+        dispute=dispute,
+        actor=request.auth,
+        action=action,
+        data=payload.dict() if payload is not None else {},
     )
     return dispute_out(
         selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id), request.auth

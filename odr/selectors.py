@@ -74,14 +74,17 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     # The region's ancestors (for its full name) and the mediator's profile (for their
     # name) come in the same query: a list of disputes must not query per row.
     base = Dispute.objects.select_related(
-        "region__parent__parent__parent__parent", "organisation", "mediator__profile"
+        "region__parent__parent__parent__parent",
+        "organisation__region__parent__parent__parent__parent",
+        "mediator__profile",
     )
     if not user.is_authenticated:
         return base.none()
     if user.is_superuser:
         return base.all()
-    staff_orgs = user_org_ids(user, Role.COORDINATOR, Role.MEDIATOR)
-    court_orgs = user_org_ids(user, Role.CLERK)
+    by_role = user_org_ids_by_role(user)
+    staff_orgs = by_role.get(Role.COORDINATOR, set()) | by_role.get(Role.MEDIATOR, set())
+    court_orgs = by_role.get(Role.CLERK, set())
     condition = Q(parties__user=user) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
     if court_orgs:
         condition |= Q(agreement__confirmation_request__court_id__in=court_orgs)
