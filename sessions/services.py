@@ -106,7 +106,7 @@ def _local(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") + f" ({settings.TIME_ZONE})"
 
 
-def _people(session: MediationSession) -> list[Recipient | AbstractBaseUser]:
+def session_people(session: MediationSession) -> list[Recipient | AbstractBaseUser]:
     """Both parties (by account, or by the e-mail the case holds) and the mediator."""
     out: list[Recipient | AbstractBaseUser] = []
     for party in session.dispute.parties.select_related("user", "user__profile"):
@@ -121,10 +121,10 @@ def _people(session: MediationSession) -> list[Recipient | AbstractBaseUser]:
 
 def _parties(session: MediationSession) -> list[Recipient | AbstractBaseUser]:
     mediator_id = session.dispute.mediator_id
-    return [r for r in _people(session) if getattr(r, "pk", None) != mediator_id]
+    return [r for r in session_people(session) if getattr(r, "pk", None) != mediator_id]
 
 
-def _mail_context(session: MediationSession, **extra: Any) -> dict[str, Any]:
+def session_mail_context(session: MediationSession, **extra: Any) -> dict[str, Any]:
     dispute = session.dispute
     return {
         "case_number": dispute.case_number,
@@ -140,7 +140,7 @@ def _mail_context(session: MediationSession, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _ics_attachment(session: MediationSession, *, cancel: bool = False) -> tuple[str, str, str]:
+def ics_attachment(session: MediationSession, *, cancel: bool = False) -> tuple[str, str, str]:
     dispute = session.dispute
     summary = _("Mediation session: %(case)s") % {"case": dispute.case_number}
     description = _("Online mediation session of case %(case)s (%(title)s). Join at %(url)s") % {
@@ -215,13 +215,13 @@ def session_schedule(
     _audit("session.schedule", session, actor, after=_snapshot(session))
     if session.status == S.SCHEDULED:
         notify(
-            _people(session),
+            session_people(session),
             "session_scheduled",
-            _mail_context(session),
-            attachments=[_ics_attachment(session)],
+            session_mail_context(session),
+            attachments=[ics_attachment(session)],
         )
     else:
-        notify(_parties(session), "session_proposed", _mail_context(session))
+        notify(_parties(session), "session_proposed", session_mail_context(session))
     return session
 
 
@@ -245,10 +245,10 @@ def session_pick(
     session.save(update_fields=["scheduled_at", "status"])
     _audit("session.pick", session, actor, before=before, after=_snapshot(session))
     notify(
-        _people(session),
+        session_people(session),
         "session_scheduled",
-        _mail_context(session, picked_by=display_name(actor)),
-        attachments=[_ics_attachment(session)],
+        session_mail_context(session, picked_by=display_name(actor)),
+        attachments=[ics_attachment(session)],
     )
     return session
 
@@ -282,10 +282,10 @@ def session_reschedule(
     session.save()
     _audit("session.reschedule", session, actor, before=before, after=_snapshot(session))
     notify(
-        _people(session),
+        session_people(session),
         "session_rescheduled",
-        _mail_context(session, previous=_local(before["scheduled_at"])),
-        attachments=[_ics_attachment(session)],
+        session_mail_context(session, previous=_local(before["scheduled_at"])),
+        attachments=[ics_attachment(session)],
     )
     return session
 
@@ -312,11 +312,11 @@ def session_cancel(
         before=before,
         after={**_snapshot(session), "reason": reason},
     )
-    attachments = [_ics_attachment(session, cancel=True)] if session.scheduled_at else []
+    attachments = [ics_attachment(session, cancel=True)] if session.scheduled_at else []
     notify(
-        _people(session),
+        session_people(session),
         "session_cancelled",
-        _mail_context(session, reason=reason),
+        session_mail_context(session, reason=reason),
         attachments=attachments,
     )
     deliver_on_commit(
