@@ -56,6 +56,11 @@ class AgreementIn(Schema):
     party_details: PartyDetailsIn | None = None
 
 
+class ActionIn(Schema):
+    # `revise` may say why the agreement goes back to draft; `open` takes nothing.
+    reason: str = Field(default="", max_length=2000)
+
+
 class SignIn(Schema):
     password: str = Field(default="", max_length=4096)
     consent: bool = False
@@ -196,11 +201,14 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
 
 @router.post("/agreements/{agreement_id}/actions/{action}", response=AgreementOut)
 def agreement_action(
-    request: HttpRequest, agreement_id: int, action: str, payload: dict[str, Any] | None = None
+    request: HttpRequest, agreement_id: int, action: str, payload: ActionIn | None = None
 ) -> dict[str, Any]:
     agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
     services.agreement_run_action(
-        agreement=agreement, actor=request.auth, action=action, data=payload or {}
+        agreement=agreement,
+        actor=request.auth,
+        action=action,
+        data=payload.dict() if payload else {},
     )
     return _fresh(request, agreement_id)
 
