@@ -60,3 +60,13 @@ def phone_context(chromium) -> Iterator[object]:
                                    locale="zh-CN", device_scale_factor=2)
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pki_dir(tmp_path_factory) -> Iterator[None]:
+    """A fresh platform CA per test session, outside the repository and the user's own
+    ODR_PKI_DIR (agreements.documents.pki generates it on first use)."""
+    from django.test import override_settings
+
+    with override_settings(ODR_PKI_DIR=tmp_path_factory.mktemp("pki")):
+        yield

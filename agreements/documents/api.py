@@ -1,3 +1,99 @@
-from ninja import Router
+"""Public verification endpoints (CONTRACT §3): GET /api/v1/verify/{sha256} and
+POST /api/v1/verify (multipart `file`). Anyone may ask; names come back masked.
+
+An unknown hash answers 404 `{"detail", "code": "unknown_document", "valid": false}`: the
+platform never issued a document with that hash. An uploaded file always answers 200 with
+`valid` true or false and a plain `reason`, because "this file is not valid" is the
+answer to the question asked, not an error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import File, Router, Schema
+from ninja.files import UploadedFile
+
+from agreements.documents.verify import MAX_PDF_BYTES, SHA256_RE, verify_hash, verify_pdf
 
 router = Router(tags=["documents"])
+
+
+class SignerOut(Schema):
+    role: str
+    name: str
+    signed_at: datetime | None
+
+
+class SignatureOut(Schema):
+    field: str
+    signer: str
+    intact: bool
+    valid: bool
+    trusted: bool
+    covers_entire_file: bool
+    signed_at: datetime | None
+    timestamp: datetime | None
+    ok: bool
+    problem: str
+
+
+class VerificationOut(Schema):
+    valid: bool
+    case_number: str | None
+    status: str | None
+    signed_at: datetime | None
+    signers: list[SignerOut]
+    reason: str
+    sha256: str
+    hash_known: bool
+    kind: str | None
+    document_id: str | None
+    signatures: list[SignatureOut]
+
+
+class NotVerifiedOut(Schema):
+    detail: str
+    code: str
+    valid: bool = False
+    sha256: str = ""
+
+
+@router.get(
+    "/verify/{sha256}",
+    auth=None,
+    response={200: VerificationOut, 400: NotVerifiedOut, 404: NotVerifiedOut},
+    summary="Verify a document by its SHA-256",
+)
+def verify_by_hash(request: HttpRequest, sha256: str):
+    digest = sha256.strip().lower()
+    if not SHA256_RE.match(digest):
+        return 400, {
+            "detail": _("A SHA-256 hash is 64 hexadecimal characters."),
+            "code": "invalid_hash",
+            "sha256": sha256[:80],
+        }
+    result = verify_hash(digest)
+    if result is None:
+        return 404, {
+            "detail": _("The platform has issued no document with this hash."),
+            "code": "unknown_document",
+            "sha256": digest,
+        }
+    return 200, result.as_dict()
+
+
+@router.post(
+    "/verify",
+    auth=None,
+    response={200: VerificationOut, 413: NotVerifiedOut},
+    summary="Verify an uploaded PDF",
+)
+def verify_upload(request: HttpRequest, file: UploadedFile = File(...)):  # noqa: B008
+    if file.size and file.size > MAX_PDF_BYTES:
+        return 413, {
+            "detail": _("The file is larger than any document the platform issues."),
+            "code": "file_too_large",
+        }
+    return 200, verify_pdf(file.read()).as_dict()

@@ -19,7 +19,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable
+from reportlab.platypus import Flowable, TableStyle
 
 FONT = "ODRSans"
 # The same face under a second name: the bold of the family, drawn with a thin stroke
@@ -60,6 +60,25 @@ def register_fonts() -> str:
         )
         _registered = str(path)
     return FONT
+
+
+class EmbeddedFontCanvas(Canvas):
+    """A canvas whose initial font is ours: reportlab's default canvas starts every page
+    in base-14 Helvetica and lists it, unembedded, in the PDF even if no glyph uses it.
+    Pass it as `canvasmaker=` to `doc.build()` (or subclass it)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        register_fonts()
+        # platypus passes its own initialFontName (Helvetica) explicitly: override it.
+        kwargs["initialFontName"] = FONT
+        super().__init__(*args, **kwargs)
+
+
+def table_style(commands: list | tuple = ()) -> TableStyle:
+    """A TableStyle whose plain-string cells are set in our font too (reportlab's tables
+    otherwise fall back to Helvetica for them)."""
+    register_fonts()
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
 
 
 def styles() -> dict[str, ParagraphStyle]:
@@ -179,15 +198,20 @@ def draw_seal(
     _star(canvas, x, y, radius * 0.27)
 
     chars = list(name.strip()) or ["?"]
-    size = radius * (0.30 if len(chars) <= 12 else 0.24 if len(chars) <= 18 else 0.19)
-    arc_radius = radius * 0.96 - radius * 0.08 - size * 0.9
-    # The name runs clockwise over the top, centred on 12 o'clock, spread over at most
-    # 240 degrees so that it never closes the circle.
-    span = min(math.radians(240), len(chars) * (size * 1.08) / arc_radius)
-    step = span / max(len(chars) - 1, 1) if len(chars) > 1 else 0
+    ring = radius * 0.96 - radius * 0.055
+    # The name runs clockwise over the top, centred on 12 o'clock, over at most 250
+    # degrees; long names get smaller characters rather than a closed circle.
+    max_span = math.radians(250)
+    size = radius * 0.30
+    for _ in range(3):
+        arc_radius = ring - radius * 0.06 - size * 0.88
+        size = min(radius * 0.30, arc_radius * max_span / (len(chars) * 1.12))
+    arc_radius = ring - radius * 0.06 - size * 0.88
+    pitch = size * 1.12 / arc_radius
+    span = pitch * (len(chars) - 1)
     start = math.pi / 2 + span / 2
     for i, ch in enumerate(chars):
-        angle = start - i * step
+        angle = start - i * pitch
         canvas.saveState()
         canvas.translate(x + arc_radius * math.cos(angle), y + arc_radius * math.sin(angle))
         canvas.rotate(math.degrees(angle) - 90)
@@ -220,3 +244,35 @@ class Seal(Flowable):
             radius=self.radius,
             label=self.label,
         )
+
+
+def draw_qr(canvas: Canvas, value: str, *, x: float, y: float, size: float) -> None:
+    """A QR code (error correction M) as filled squares with (x, y) its lower-left corner.
+    Drawn directly rather than through reportlab.graphics, whose Drawing state would pull
+    an unembedded Helvetica into the PDF."""
+    import qrcode
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
+    qr.add_data(value)
+    qr.make(fit=True)
+    matrix = qr.get_matrix()
+    cell = size / len(matrix)
+    canvas.saveState()
+    canvas.setFillColor(colors.black)
+    path = canvas.beginPath()
+    for row, line in enumerate(matrix):
+        for col, dark in enumerate(line):
+            if dark:
+                path.rect(x + col * cell, y + size - (row + 1) * cell, cell, cell)
+    canvas.drawPath(path, stroke=0, fill=1)
+    canvas.restoreState()
+
+
+class QrCode(Flowable):
+    def __init__(self, value: str, *, size: float) -> None:
+        super().__init__()
+        self.value = value
+        self.width = self.height = size
+
+    def draw(self) -> None:
+        draw_qr(self.canv, self.value, x=0, y=0, size=self.width)

@@ -17,8 +17,6 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.utils import timezone
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -34,7 +32,6 @@ from reportlab.platypus import (
     SimpleDocTemplate,
     Spacer,
     Table,
-    TableStyle,
 )
 
 from agreements.documents.chinese import (
@@ -44,7 +41,16 @@ from agreements.documents.chinese import (
     format_amount,
     ordinal,
 )
-from agreements.documents.fonts import FONT, FONT_BOLD, draw_seal, register_fonts, styles
+from agreements.documents.fonts import (
+    FONT,
+    FONT_BOLD,
+    EmbeddedFontCanvas,
+    QrCode,
+    draw_seal,
+    register_fonts,
+    styles,
+    table_style,
+)
 from agreements.documents.pki import display_name, mask_email
 from odr.idnumber import mask_id_number, mask_name, mask_phone
 
@@ -60,31 +66,45 @@ SEAL_LABEL = "人民调解专用章"
 
 # Audit actions as a clerk reads them; unknown ones are shown by their code.
 ACTION_LABELS = {
-    "file": "提交调解申请",
-    "intake": "被申请人同意调解",
-    "accept": "受理并指派调解员",
-    "reject": "不予受理",
-    "assign": "指派调解员",
-    "escalate": "移交上级调解组织",
-    "withdraw": "撤回申请",
-    "fail": "调解终结",
-    "settle": "达成调解协议",
-    "decline": "被申请人拒绝调解",
-    "resend": "重新发送邀请",
-    "add": "提交证据",
-    "post": "发送留言",
-    "save": "保存协议草稿",
-    "draft": "起草协议",
-    "open": "协议开放签署",
-    "sign": "签署协议",
-    "revise": "修改协议（作废已签名）",
-    "seal": "加盖印章",
-    "sealed": "加盖印章",
-    "consent": "同意申请司法确认",
-    "decision": "法院作出裁定",
-    "recording_started": "开始录制",
-    "recording_saved": "录制已保存",
-    "recording_abandoned": "录制已放弃",
+    "dispute.file": "提交调解申请",
+    "dispute.respond_accept": "被申请人同意调解",
+    "dispute.respond_decline": "被申请人拒绝调解",
+    "dispute.accept": "受理并指派调解员",
+    "dispute.reject": "不予受理",
+    "dispute.assign": "指派调解员",
+    "dispute.escalate": "移交上级调解组织",
+    "dispute.withdraw": "撤回申请",
+    "dispute.fail": "调解终结",
+    "dispute.settle": "达成调解协议",
+    "invitation.resend": "重新发送邀请",
+    "evidence.add": "提交证据",
+    "message.post": "发送留言",
+    "profile.update": "更新个人信息",
+    "agreement.create": "起草调解协议",
+    "agreement.save": "保存协议草稿",
+    "agreement.open": "协议开放签署",
+    "agreement.sign": "签署协议",
+    "agreement.revise": "修改协议（已有签名作废）",
+    "agreement.in_force": "协议签署完成并生效",
+    "confirmation.consent": "同意申请司法确认",
+    "confirmation.submit": "提交司法确认申请",
+    "confirmation.accept": "法院受理",
+    "confirmation.extend": "延长审查期限",
+    "confirmation.decide": "法院作出裁定",
+    "performance.schedule": "登记履行事项",
+    "performance.done": "确认已履行",
+    "session.consent": "同意在线调解",
+    "session.chat": "调解会议留言",
+    "session.self_test": "设备自检",
+    "session.recording_started": "开始录像",
+    "session.recording_saved": "录像已保存",
+    "session.recording_abandoned": "录像已放弃",
+}
+ACTION_PREFIXES = {
+    "session.": "调解会议",
+    "agreement.": "调解协议",
+    "confirmation.": "司法确认",
+    "dispute.": "案件",
 }
 
 
@@ -258,19 +278,21 @@ class _SealBlock(Flowable):
     def __init__(self, *, name: str, when: str, sealed: bool, width: float) -> None:
         super().__init__()
         self.name, self.when, self.sealed = name, when, sealed
-        self.width, self.height = width, 96
+        self.width, self.height = width, 124
 
     def draw(self) -> None:
         c = self.canv
-        right = self.width - 6
+        right = self.width - 12
         c.setFillColor(colors.black)
-        c.setFont(FONT, 12)
-        name_w = c.stringWidth(self.name, FONT, 12)
-        c.drawRightString(right, 54, self.name + "（印章）")
-        c.drawRightString(right, 34, self.when)
+        c.setFont(FONT, 12.5)
+        name = self.name if self.sealed else self.name + "（印章）"
+        name_w = c.stringWidth(name, FONT, 12.5)
+        c.drawRightString(right, 72, name)
+        date_w = c.stringWidth(self.when, FONT, 12.5)
+        # The date sits centred under the name, as committees print it.
+        c.drawString(right - name_w / 2 - date_w / 2, 50, self.when)
         if self.sealed:
-            centre = right - (name_w + c.stringWidth("（印章）", FONT, 12)) / 2
-            draw_seal(c, name=self.name, x=centre, y=48, radius=44, label=SEAL_LABEL)
+            draw_seal(c, name=self.name, x=right - name_w / 2, y=62, radius=56, label=SEAL_LABEL)
         else:
             c.setFont(FONT, 8.5)
             c.setFillColor(colors.grey)
@@ -305,7 +327,7 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
         rows, colWidths=[width * 0.32, width * 0.38, width * 0.30], rowHeights=[None] + [46] * 3
     )
     table.setStyle(
-        TableStyle(
+        table_style(
             [
                 ("GRID", (0, 0), (-1, -1), 0.5, colors.Color(0.6, 0.6, 0.6)),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.94, 0.94, 0.94)),
@@ -330,14 +352,6 @@ def _signature_image(sig, st):
             return Image(BytesIO(data), width=w * scale, height=h * scale, hAlign="LEFT")
     # A typed signature, or a drawing that cannot be read: the name in the font.
     return _p(f"<font size=14>{_esc(display_name(sig.signer))}</font>（键入 typed）", st["cell"])
-
-
-def _qr(value: str, size: float) -> Drawing:
-    widget = QrCodeWidget(value, barLevel="M")
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
 
 
 def _audit_flowables(ctx: _Context, st, width: float) -> list:
@@ -422,8 +436,8 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
     return out
 
 
-def _grid_style() -> TableStyle:
-    return TableStyle(
+def _grid_style():
+    return table_style(
         [
             ("GRID", (0, 0), (-1, -1), 0.4, colors.Color(0.65, 0.65, 0.65)),
             ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.94, 0.94, 0.94)),
@@ -444,12 +458,13 @@ def _actor(event) -> str:
 
 
 def _action_label(action: str) -> str:
-    verb = action.rsplit(".", 1)[-1]
-    label = ACTION_LABELS.get(verb)
+    label = ACTION_LABELS.get(action) or next(
+        (v for k, v in ACTION_PREFIXES.items() if action.startswith(k)), ""
+    )
     return f"{label} ({action})" if label else action
 
 
-class _NumberedCanvas(Canvas):
+class _NumberedCanvas(EmbeddedFontCanvas):
     """Adds 第 n 页 共 N 页 and the document id to every page once the count is known."""
 
     def __init__(self, *args, document_id: str = "", issued: str = "", **kwargs) -> None:
@@ -468,12 +483,12 @@ class _NumberedCanvas(Canvas):
             self.__dict__.update(state)
             self.setFont(FONT, 8)
             self.setFillColor(colors.grey)
-            self.drawCentredString(
-                PAGE_W / 2,
+            self.drawRightString(
+                PAGE_W - MARGIN_R,
                 12 * mm,
                 f"第 {self._pageNumber} 页 共 {total} 页  Page {self._pageNumber} of {total}",
             )
-            self.drawRightString(PAGE_W - MARGIN_R, 12 * mm, f"文书编号 {self._document_id}")
+            self.drawString(MARGIN_L, 12 * mm, f"文书编号 Document ID {self._document_id}")
             super().showPage()
         super().save()
 
@@ -537,10 +552,14 @@ def render_agreement_pdf(agreement) -> bytes:
         Spacer(1, 6),
         KeepTogether(
             [
+                _SealBlock(
+                    name=org_name, when=cn_date(ctx.issued_at), sealed=ctx.complete, width=width
+                ),
+                Spacer(1, 8),
                 Table(
                     [
                         [
-                            [_qr(url, 25 * mm)],
+                            QrCode(url, size=24 * mm),
                             [
                                 _p("扫码核验 Scan to verify", st["small"]),
                                 _p(_esc(url), st["cell_mono"]),
@@ -549,23 +568,16 @@ def render_agreement_pdf(agreement) -> bytes:
                                     st["cell_mono"],
                                 ),
                             ],
-                            _SealBlock(
-                                name=org_name,
-                                when=cn_date(ctx.issued_at),
-                                sealed=ctx.complete,
-                                width=width * 0.5,
-                            ),
                         ]
                     ],
-                    colWidths=[27 * mm, width * 0.5 - 27 * mm, width * 0.5],
-                    style=TableStyle(
+                    colWidths=[28 * mm, width - 28 * mm],
+                    style=table_style(
                         [
                             ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                             ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                         ]
                     ),
-                )
+                ),
             ]
         ),
         PageBreak(),

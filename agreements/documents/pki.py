@@ -39,7 +39,7 @@ from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -64,7 +64,7 @@ class PkiError(ImproperlyConfigured):
 @dataclass(frozen=True)
 class KeyPair:
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
     @property
     def serial(self) -> str:
@@ -118,7 +118,7 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -140,9 +140,9 @@ def _load_pair(cert_path: Path, key_path: Path) -> KeyPair:
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
         raise PkiError(f"Cannot load the key pair {cert_path} / {key_path}: {exc}") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey) and not hasattr(key, "sign"):
-        raise PkiError(f"{key_path} is not a signing key.")
-    return KeyPair(cert=cert, key=key)  # type: ignore[arg-type]
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise PkiError(f"{key_path} is not an EC or RSA signing key.")
+    return KeyPair(cert=cert, key=key)
 
 
 def _load_stem(stem: Path) -> KeyPair | None:
@@ -156,6 +156,13 @@ def _load_stem(stem: Path) -> KeyPair | None:
 # --- issuing -------------------------------------------------------------------------
 
 
+def _clip(value: str, limit: int) -> str:
+    """X.509 limits names in UTF-8 bytes (a Chinese character takes three)."""
+    while len(value.encode()) > limit:
+        value = value[:-1]
+    return value
+
+
 def _name(
     common_name: str,
     *,
@@ -166,15 +173,15 @@ def _name(
 ) -> x509.Name:
     attrs = [
         x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org[:64]),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, _clip(org, 64)),
     ]
     if unit:
-        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit[:64]))
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _clip(unit, 64)))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, _clip(common_name, 64)))
     if pseudonym:
-        attrs.append(x509.NameAttribute(NameOID.PSEUDONYM, pseudonym[:128]))
+        attrs.append(x509.NameAttribute(NameOID.PSEUDONYM, _clip(pseudonym, 128)))
     if email:
-        attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, email[:128]))
+        attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, _clip(email, 128)))
     return x509.Name(attrs)
 
 
@@ -186,8 +193,15 @@ def _issue(
     years: int = _LEAF_YEARS,
     time_stamping: bool = False,
     email: str = "",
+    rsa_key: bool = False,
 ) -> KeyPair:
-    key = ec.generate_private_key(ec.SECP256R1())
+    # EC P-256 by default: signing is several times faster than RSA-2048 and every PDF
+    # validator accepts it; RSA only for peers that need it (some TSAs).
+    key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if rsa_key
+        else ec.generate_private_key(ec.SECP256R1())
+    )
     now = datetime.now(UTC).replace(microsecond=0)
     signing_key = issuer.key if issuer else key
     builder = (
@@ -274,14 +288,14 @@ def _platform_pair(kind: str) -> KeyPair:
                 if pair is None:
                     if kind == "root":
                         pair = _issue(
-                            subject=_name(f"{PLATFORM_NAME} 根证书 (development root CA)"),
+                            subject=_name("ODR Platform Root CA (development)"),
                             issuer=None,
                             is_ca=True,
                             years=_CA_YEARS,
                         )
                     else:
                         pair = _issue(
-                            subject=_name(f"{PLATFORM_NAME} 平台电子印章", unit="platform seal"),
+                            subject=_name("ODR 平台电子印章 Platform Seal", unit="platform seal"),
                             issuer=ca(),
                         )
                     _save_pair(stem, pair)

@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from agreements.documents import views
+
+app_name = "documents"
+
+urlpatterns = [
+    path("verify/", views.verify, name="verify"),
+    path("verify/<uuid:document_id>/", views.verify_document_page, name="verify_document"),
+]

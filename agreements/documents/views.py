@@ -1,0 +1,55 @@
+"""The public verification pages: /verify/ (upload a PDF or enter a hash) and
+/verify/<document_id>/ (what the QR code on every agreement opens)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from agreements.documents.verify import MAX_PDF_BYTES, verify_document, verify_hash, verify_pdf
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    results, error, status = [], "", 200
+    sha256 = (request.GET.get("sha256") or "").strip()
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            error, status = _("Choose the PDF file to check."), 400
+        elif upload.size > MAX_PDF_BYTES:
+            error, status = _("The file is larger than any document the platform issues."), 413
+        else:
+            results = [verify_pdf(upload.read())]
+    elif sha256:
+        result = verify_hash(sha256)
+        if result is None:
+            error, status = _("The platform has issued no document with this hash."), 404
+        else:
+            results = [result]
+    return render(
+        request,
+        "agreements/documents/verify.html",
+        {"results": results, "error": error, "sha256": sha256},
+        status=status,
+    )
+
+
+def verify_document_page(request: HttpRequest, document_id: UUID) -> HttpResponse:
+    results = verify_document(document_id)
+    if results is None:
+        return render(
+            request,
+            "agreements/documents/verify.html",
+            {"error": _("There is no document with this id."), "results": []},
+            status=404,
+        )
+    return render(
+        request,
+        "agreements/documents/verify.html",
+        {"results": results, "document_id": document_id},
+    )

@@ -1,0 +1,96 @@
+"""The agreement PDF: Chinese text in embedded fonts, the parties masked, deterministic."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
+
+from agreements.documents import fonts
+from agreements.documents.pdf import render_agreement_pdf
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(tool: str, pdf: bytes, tmp_path, *args: str) -> str:
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(
+        [tool, *args, str(path), "-"] if tool == "pdftotext" else [tool, *args, str(path)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+
+@pytest.fixture
+def signed(demo):
+    dispute = factories.dispute_in_mediation()
+    return factories.agreement_for(dispute, signers=("respondent", "applicant", "mediator"))
+
+
+def test_every_font_in_the_agreement_is_embedded_and_subset(signed, tmp_path):
+    listing = _run("pdffonts", render_agreement_pdf(signed), tmp_path)
+    rows = listing.strip().splitlines()[2:]
+    assert rows, listing
+    for row in rows:
+        name = row.split()[0]
+        # pdffonts columns: name type encoding emb sub uni object ID
+        emb, sub = row.split()[-5], row.split()[-4]
+        assert emb == "yes", row
+        assert sub == "yes", row
+        assert re.match(r"^[A-Z]{6}\+", name), row
+    assert "Helvetica" not in listing
+
+
+def test_the_text_shows_the_case_number_terms_and_amount_in_capitals(signed, tmp_path):
+    text = _run("pdftotext", render_agreement_pdf(signed), tmp_path)
+    flat = re.sub(r"\s+", "", text)
+    assert "人民调解协议书" in flat
+    assert signed.dispute.case_number.replace(" ", "") in flat
+    assert "被申请人向申请人归还借款人民币壹万元" in flat
+    assert "壹万元整" in flat
+    assert "伍仟元整" in flat
+    assert "一式三份" in flat
+    assert "三十日内" in flat
+    assert str(signed.document_id) in flat
+    assert f"/verify/{signed.document_id}/" in flat
+
+
+def test_id_numbers_and_phones_are_masked(signed, tmp_path):
+    text = _run("pdftotext", render_agreement_pdf(signed), tmp_path)
+    applicant = signed.dispute.applicant.user.profile
+    assert applicant.id_number and applicant.id_number not in text
+    assert applicant.id_number[:6] + "*" * 11 + applicant.id_number[-1] in text
+    assert applicant.phone and applicant.phone not in text
+
+
+def test_the_same_agreement_renders_to_the_same_bytes(signed):
+    assert render_agreement_pdf(signed) == render_agreement_pdf(signed)
+
+
+def test_a_changed_term_changes_the_bytes(signed):
+    before = render_agreement_pdf(signed)
+    signed.terms[0]["amount"] = "10001.00"
+    assert render_agreement_pdf(signed) != before
+
+
+def test_the_audit_page_lists_the_cases_events_with_hash_prefixes(signed, tmp_path):
+    text = _run("pdftotext", render_agreement_pdf(signed), tmp_path, "-layout")
+    assert "签署与审计记录" in text
+    for event in signed.dispute.audit_events.all():
+        assert event.hash[:16] in text
+
+
+def test_a_missing_font_file_fails_with_a_clear_message(tmp_path):
+    missing = tmp_path / "nope.ttc"
+    with override_settings(ODR_PDF_FONT=str(missing)):
+        fonts._registered = None
+        try:
+            with pytest.raises(ImproperlyConfigured, match="nope.ttc"):
+                fonts.register_fonts()
+        finally:
+            fonts._registered = None
+    assert fonts.register_fonts() == fonts.FONT

@@ -1,0 +1,234 @@
+"""The platform CA and the PAdES signatures: each signer signs with their own certificate,
+in order, the platform seal last over the whole file; production never makes its own CA."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
+
+import pytest
+from asn1crypto import tsp
+from cryptography.x509.oid import NameOID
+from django.test import override_settings
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from agreements.documents import pki
+from agreements.documents.finalize import seal_agreement
+from agreements.documents.verify import check_signatures, verify_pdf
+from odr.errors import DomainError
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agreement(demo):
+    dispute = factories.dispute_in_mediation()
+    return factories.agreement_for(dispute, signers=("respondent", "applicant", "mediator"))
+
+
+@pytest.fixture
+def sealed(agreement):
+    return seal_agreement(agreement)
+
+
+def _validated(pdf: bytes):
+    reader = PdfFileReader(BytesIO(pdf))
+    context = ValidationContext(trust_roots=pki.trust_roots(), allow_fetching=False)
+    return [(sig, validate_pdf_signature(sig, context)) for sig in reader.embedded_signatures]
+
+
+def test_every_signature_is_intact_valid_and_trusted_and_the_seal_covers_the_file(sealed):
+    pdf, digest = sealed
+    results = _validated(pdf)
+    assert [sig.field_name for sig, _ in results] == [
+        "Signature1_respondent",
+        "Signature2_applicant",
+        "Signature3_mediator",
+        "Seal3" if results[3][0].field_name == "Seal3" else results[3][0].field_name,
+        "PlatformSeal",
+    ]
+    for _sig, status in results:
+        assert status.intact and status.valid and status.trusted, status.pretty_print_details()
+        assert status.bottom_line
+    assert results[-1][1].coverage == SignatureCoverageLevel.ENTIRE_FILE
+    for _sig, status in results[:-1]:
+        assert status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+    assert digest == pki.sha256(pdf)
+
+
+def test_each_signer_signs_with_the_certificate_issued_to_them(agreement, sealed):
+    pdf, _ = sealed
+    results = _validated(pdf)
+    serials = [format(status.signing_cert.serial_number, "x") for _s, status in results[:3]]
+    by_role = {s.role: s.certificate_serial for s in agreement.signatures.all()}
+    assert serials == [by_role["respondent"], by_role["applicant"], by_role["mediator"]]
+    names = [status.signing_cert.subject.native["common_name"] for _s, status in results[:3]]
+    assert names == ["李*", "张*", "李**"]
+
+
+def test_signer_certificates_hold_masked_names_and_the_agreement(agreement):
+    user = agreement.dispute.applicant.user
+    serial = pki.issue_signer_certificate(user=user, agreement=agreement, role="applicant")
+    cert = pki.signer_key(serial).cert
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张*"
+    email = cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)[0].value
+    assert email == "c******1@demo.odr" and user.email not in cert.subject.rfc4514_string()
+    pseudonym = cert.subject.get_attributes_for_oid(NameOID.PSEUDONYM)[0].value
+    assert pseudonym == f"{agreement.document_id}/applicant"
+    key_file = pki.pki_dir() / "signers" / f"{serial}.key.pem"
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+def test_a_certificate_issued_for_another_agreement_cannot_sign_this_one(agreement, demo):
+    other = factories.agreement_for(factories.dispute_in_mediation(title="另一案"))
+    sig = agreement.signatures.get(role="applicant")
+    sig.certificate_serial = pki.issue_signer_certificate(
+        user=sig.signer, agreement=other, role="applicant"
+    )
+    sig.save()
+    with pytest.raises(DomainError) as err:
+        seal_agreement(agreement)
+    assert err.value.code == "signer_certificate_mismatch"
+
+
+def test_sealing_refuses_an_agreement_missing_a_signature(demo):
+    agreement = factories.agreement_for(
+        factories.dispute_in_mediation(), signers=("applicant", "respondent")
+    )
+    with pytest.raises(DomainError) as err:
+        seal_agreement(agreement)
+    assert err.value.code == "agreement_not_fully_signed"
+
+
+def test_the_mediator_signs_after_the_parties_whatever_the_clock_says(demo):
+    # The mediator's row is (wrongly) older than the parties': the order of the PAdES
+    # signatures still puts the mediator last.
+    agreement = factories.agreement_for(
+        factories.dispute_in_mediation(), signers=("mediator", "applicant", "respondent")
+    )
+    pdf, _ = seal_agreement(agreement)
+    fields = [sig.field_name for sig in PdfFileReader(BytesIO(pdf)).embedded_signatures]
+    assert fields[:3] == ["Signature1_applicant", "Signature2_respondent", "Signature3_mediator"]
+
+
+@pytest.mark.parametrize("where", [0.02, 0.3, 0.6, 0.97])
+def test_a_byte_changed_anywhere_fails_verification(sealed, where):
+    pdf, _ = sealed
+    position = int(len(pdf) * where)
+    tampered = bytearray(pdf)
+    tampered[position] = (tampered[position] + 1) % 256
+    assert verify_pdf(bytes(tampered)).valid is False
+
+
+def test_a_change_inside_the_signed_text_breaks_the_signatures_themselves(sealed):
+    pdf, _ = sealed
+    # A byte of the first page's content stream, well inside every signed range.
+    position = pdf.index(b"stream", pdf.index(b"/Contents")) + 200
+    tampered = bytearray(pdf)
+    tampered[position] ^= 0x01
+    checks, problem = check_signatures(bytes(tampered))
+    assert problem
+    assert not any(check.ok for check in checks[:1])
+
+
+def test_an_update_appended_after_the_seal_is_caught(sealed):
+    pdf, _ = sealed
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    from pyhanko.pdf_utils import generic
+
+    info = writer.trailer["/Info"]
+    info["/Title"] = generic.TextStringObject("Forged")
+    writer.update_container(info)
+    out = BytesIO()
+    writer.write(out)
+    checks, problem = check_signatures(out.getvalue())
+    assert problem
+    assert checks[-1].covers_entire_file is False and checks[-1].ok is False
+    assert verify_pdf(out.getvalue()).valid is False
+
+
+def test_production_refuses_to_generate_a_ca(tmp_path):
+    with override_settings(DEBUG=False, TESTING=False, ODR_PKI_DIR=tmp_path / "prod"):
+        with pytest.raises(pki.PkiError, match="ODR_CA_CERT"):
+            pki.ca()
+        with pytest.raises(pki.PkiError, match="ODR_SEAL_CERT"):
+            pki.platform_seal()
+    assert not (tmp_path / "prod" / "ca").exists()
+
+
+def test_production_loads_the_configured_ca_and_seal_files(tmp_path):
+    with override_settings(ODR_PKI_DIR=tmp_path / "made"):
+        root, seal = pki.ca(), pki.platform_seal()
+    made = tmp_path / "made" / "ca"
+    with override_settings(
+        DEBUG=False,
+        TESTING=False,
+        ODR_PKI_DIR=tmp_path / "prod",
+        ODR_CA_CERT=str(made / "root.cert.pem"),
+        ODR_CA_KEY=str(made / "root.key.pem"),
+        ODR_SEAL_CERT=str(made / "seal.cert.pem"),
+        ODR_SEAL_KEY=str(made / "seal.key.pem"),
+    ):
+        assert pki.ca().cert == root.cert
+        assert pki.platform_seal().cert == seal.cert
+    assert not (tmp_path / "prod" / "ca").exists()
+
+
+class _TsaHandler(BaseHTTPRequestHandler):
+    stamper: DummyTimeStamper
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        response = self.stamper.request_tsa_response(tsp.TimeStampReq.load(body))
+        data = response.dump()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/timestamp-reply")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def tsa_url():
+    """A local RFC 3161 timestamp authority certified by the test CA."""
+    tsa = pki._issue(
+        subject=pki._name("Test TSA"), issuer=pki.ca(), time_stamping=True, rsa_key=True
+    )
+    handler = type(
+        "Handler",
+        (_TsaHandler,),
+        {
+            "stamper": DummyTimeStamper(
+                tsa_cert=tsa.asn1_cert(),
+                tsa_key=tsa.asn1_key(),
+                certs_to_embed=[pki.ca().asn1_cert()],
+            )
+        },
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_platform_seal_carries_a_trusted_timestamp_when_a_tsa_is_configured(agreement, tsa_url):
+    with override_settings(ODR_TSA_URL=tsa_url):
+        pdf, _ = seal_agreement(agreement)
+    sig, status = _validated(pdf)[-1]
+    assert sig.field_name == "PlatformSeal"
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.intact and status.timestamp_validity.trusted
+    assert status.bottom_line
+    assert verify_pdf(pdf).signatures[-1].timestamp is not None
