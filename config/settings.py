@@ -123,11 +123,22 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis passes extra keys of a host dict to redis-py's
+                # ConnectionPool.from_url. redis-py's async pool holds at most 100
+                # connections and then RAISES MaxConnectionsError (it does not wait):
+                # a burst of group_send/send from a full process needs more.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("ODR_REDIS_MAX_CONNECTIONS", 2000, minimum=100),
+                    }
+                ],
                 # The default capacity of 100 silently drops a burst of ICE candidates
                 # when a room fills at once; expiry frees a dead consumer's queue.
                 "capacity": env_int("ODR_CHANNEL_CAPACITY", 1500, minimum=100),
                 "expiry": 30,
+                # Longer than any session (8 hours at most): a group member is never
+                # expired out of a room that is still running.
                 "group_expiry": 86400,
             },
         }
