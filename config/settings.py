@@ -254,6 +254,9 @@ ODR_TURN_URLS = env_list("ODR_TURN_URLS", [])
 ODR_TURN_SECRET = env_str("ODR_TURN_SECRET")
 ODR_TURN_TTL = timedelta(seconds=env_int("ODR_TURN_TTL_SECONDS", 3600, minimum=60))
 ODR_ROOM_TICKET_TTL = timedelta(seconds=env_int("ODR_ROOM_TICKET_TTL_SECONDS", 60, minimum=5))
+# Recordings (only with every participant's consent) keep the mixed audio; with this on,
+# also a tiled video of everyone (WebM instead of Ogg).
+ODR_RECORD_VIDEO = env_bool("ODR_RECORD_VIDEO", False)
 
 # --- Signing keys: generated on first use outside the repository in development. ---
 ODR_PKI_DIR = Path(env_str("ODR_PKI_DIR", str(Path.home() / ".local/share/odr-pki")))

@@ -200,9 +200,11 @@ class SessionRecorder:
         self.mixer = AudioMixer()
         self.compositor = VideoCompositor() if video else None
         self.recorder = MediaRecorder(str(self.path))
-        self.recorder.addTrack(self.mixer)
+        # The video track goes first: MediaRecorder sizes the video stream from its first
+        # picture, which must come before the first audio packet opens the container.
         if self.compositor is not None:
             self.recorder.addTrack(self.compositor)
+        self.recorder.addTrack(self.mixer)
         self.peers: dict[int, RTCPeerConnection] = {}
         self.tracks_received = 0
         self._last_client = time.monotonic()
@@ -380,7 +382,7 @@ async def start_recording(*, session: MediationSession, actor: AbstractBaseUser)
     recorder = SessionRecorder(
         session_id=session.pk,
         recording_id=recording.pk,
-        video=bool(getattr(settings, "ODR_RECORD_VIDEO", False)),
+        video=settings.ODR_RECORD_VIDEO,
     )
     _recorders[session.pk] = recorder
     await recorder.start()
