@@ -73,6 +73,8 @@ def check_upload(upload: IO[bytes], *, name: str, size: int | None = None) -> Ch
         )
     upload.seek(0)
     head = upload.read(8192)
+    if not head:
+        raise Invalid(_("The file is empty."), code="file_empty")
     mime = _sniff(head)
     if mime not in ALLOWED_TYPES:
         raise Invalid(
@@ -93,8 +95,6 @@ def check_upload(upload: IO[bytes], *, name: str, size: int | None = None) -> Ch
             )
         digest.update(chunk)
     upload.seek(0)
-    if total == 0:
-        raise Invalid(_("The file is empty."), code="file_empty")
     extension = ALLOWED_TYPES[mime]
     filename = clean_filename(name)
     stem, _ext = os.path.splitext(filename)
