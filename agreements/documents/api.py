@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Router, Schema
+from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from agreements.documents.verify import MAX_PDF_BYTES, SHA256_RE, verify_hash, verify_pdf
@@ -22,6 +22,7 @@ router = Router(tags=["documents"])
 
 class SignerOut(Schema):
     role: str
+    role_label: str
     name: str
     signed_at: datetime | None
 
@@ -43,6 +44,7 @@ class VerificationOut(Schema):
     valid: bool
     case_number: str | None
     status: str | None
+    status_label: str
     signed_at: datetime | None
     signers: list[SignerOut]
     reason: str
@@ -69,19 +71,25 @@ class NotVerifiedOut(Schema):
 def verify_by_hash(request: HttpRequest, sha256: str):
     digest = sha256.strip().lower()
     if not SHA256_RE.match(digest):
-        return 400, {
-            "detail": _("A SHA-256 hash is 64 hexadecimal characters."),
-            "code": "invalid_hash",
-            "sha256": sha256[:80],
-        }
+        return Status(
+            400,
+            {
+                "detail": _("A SHA-256 hash is 64 hexadecimal characters."),
+                "code": "invalid_hash",
+                "sha256": sha256[:80],
+            },
+        )
     result = verify_hash(digest)
     if result is None:
-        return 404, {
-            "detail": _("The platform has issued no document with this hash."),
-            "code": "unknown_document",
-            "sha256": digest,
-        }
-    return 200, result.as_dict()
+        return Status(
+            404,
+            {
+                "detail": _("The platform has issued no document with this hash."),
+                "code": "unknown_document",
+                "sha256": digest,
+            },
+        )
+    return Status(200, result.as_dict())
 
 
 @router.post(
@@ -92,8 +100,11 @@ def verify_by_hash(request: HttpRequest, sha256: str):
 )
 def verify_upload(request: HttpRequest, file: UploadedFile = File(...)):  # noqa: B008
     if file.size and file.size > MAX_PDF_BYTES:
-        return 413, {
-            "detail": _("The file is larger than any document the platform issues."),
-            "code": "file_too_large",
-        }
-    return 200, verify_pdf(file.read()).as_dict()
+        return Status(
+            413,
+            {
+                "detail": _("The file is larger than any document the platform issues."),
+                "code": "file_too_large",
+            },
+        )
+    return Status(200, verify_pdf(file.read()).as_dict())

@@ -22,7 +22,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from agreements.documents.pdf import current_signatures
 from agreements.documents.pki import display_name, trust_roots
-from agreements.models import Agreement, ConfirmationRequest
+from agreements.models import Agreement, ConfirmationRequest, Signature
 from odr.idnumber import mask_name
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -53,6 +53,7 @@ class Verification:
     document_id: str | None = None
     case_number: str | None = None
     status: str | None = None
+    status_label: str = ""
     signed_at: datetime | None = None
     signers: list[dict] = field(default_factory=list)
     signatures: list[SignatureCheck] = field(default_factory=list)
@@ -156,12 +157,18 @@ def _describe_agreement(result: Verification, agreement: Agreement) -> None:
     result.document_id = str(agreement.document_id)
     result.case_number = agreement.dispute.case_number
     result.status = agreement.status
+    result.status_label = str(Agreement.Status(agreement.status).label)
     signatures = current_signatures(agreement)
     result.signed_at = agreement.effective_at or (
         max(s.signed_at for s in signatures) if signatures else None
     )
     result.signers = [
-        {"role": s.role, "name": mask_name(display_name(s.signer)), "signed_at": s.signed_at}
+        {
+            "role": s.role,
+            "role_label": str(Signature.Role(s.role).label),
+            "name": mask_name(display_name(s.signer)),
+            "signed_at": s.signed_at,
+        }
         for s in signatures
     ]
 
@@ -172,6 +179,7 @@ def _describe_ruling(result: Verification, request: ConfirmationRequest) -> None
     result.document_id = str(agreement.document_id)
     result.case_number = agreement.dispute.case_number
     result.status = request.status
+    result.status_label = str(ConfirmationRequest.Status(request.status).label)
     result.signed_at = request.decided_at
     # The court is an institution: its name is public, not a person's to mask.
     result.signers = [
