@@ -6,8 +6,9 @@
 const cfg = JSON.parse(document.getElementById("room-config").textContent);
 const $ = (sel) => document.querySelector(sel);
 const app = $("#room-app");
-const t = (s) => (window.gettext ? window.gettext(s) : s);
-const fmt = (s, obj) => (window.interpolate ? window.interpolate(t(s), obj, true) : t(s));
+// Strings come from Django's JavaScriptCatalog (sessions/media/locale, domain djangojs).
+const gettext = (s) => (window.gettext ? window.gettext(s) : s);
+const fmt = (s, obj) => (window.interpolate ? window.interpolate(s, obj, true) : s);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- small helpers
@@ -128,8 +129,8 @@ async function openMedia() {
       await openDevice(kind, selectedDevice(kind));
     } catch (err) {
       if (kind === "video") $("#preview-off").hidden = false;
-      toast(kind === "audio" ? t("We cannot use your microphone. Check the browser's permission.")
-        : t("We cannot use your camera. You can still join with sound only."));
+      toast(kind === "audio" ? gettext("We cannot use your microphone. Check the browser's permission.")
+        : gettext("We cannot use your camera. You can still join with sound only."));
     }
   }
   await listDevices();
@@ -149,10 +150,10 @@ async function listDevices() {
     let n = 0;
     for (const d of devices.filter((x) => x.kind === kind)) {
       n += 1;
-      const label = d.label || fmt(kind === "audioinput" ? "Microphone %(n)s" : "Camera %(n)s", { n });
+      const label = d.label || fmt(kind === "audioinput" ? gettext("Microphone %(n)s") : gettext("Camera %(n)s"), { n });
       sel.append(el("option", { value: d.deviceId, selected: d.deviceId === current ? "" : null }, label));
     }
-    if (!n) sel.append(el("option", { value: "" }, t("None found")));
+    if (!n) sel.append(el("option", { value: "" }, gettext("None found")));
   }
 }
 
@@ -166,8 +167,8 @@ function showLocal() {
   $("#preview-off").hidden = Boolean(localTrack("video"));
 }
 
-$("#camera-select").addEventListener("change", (e) => openDevice("video", e.target.value).catch(() => toast(t("That camera cannot be used."))));
-$("#mic-select").addEventListener("change", (e) => openDevice("audio", e.target.value).catch(() => toast(t("That microphone cannot be used."))));
+$("#camera-select").addEventListener("change", (e) => openDevice("video", e.target.value).catch(() => toast(gettext("That camera cannot be used."))));
+$("#mic-select").addEventListener("change", (e) => openDevice("audio", e.target.value).catch(() => toast(gettext("That microphone cannot be used."))));
 navigator.mediaDevices?.addEventListener?.("devicechange", () => listDevices());
 
 // ---------------------------------------------------------------- speaking indicator
@@ -214,7 +215,7 @@ async function runSelfTest() {
   const again = $("#selftest-again");
   again.disabled = true;
   box.dataset.grade = "";
-  $("#selftest-words").textContent = t("Checking your connection…");
+  $("#selftest-words").textContent = gettext("Checking your connection…");
   $("#selftest-figures").hidden = true;
   const pc = new RTCPeerConnection();
   let figures = { rtt_ms: 60000, loss_pct: 100, bitrate_kbps: 0 };
@@ -289,7 +290,7 @@ async function runSelfTest() {
     window.odrRoom.selfTest = result;
   } catch (err) {
     box.dataset.grade = "poor";
-    $("#selftest-words").textContent = t("The network check could not be completed. You can still join.");
+    $("#selftest-words").textContent = gettext("The network check could not be completed. You can still join.");
   }
   again.disabled = false;
 }
@@ -350,7 +351,7 @@ function connect() {
     // Back off (0.5 s, 1 s, 2 s … 10 s, with jitter); the server kept our place.
     const delay = Math.min(10000, 500 * 2 ** wsAttempts) * (0.75 + Math.random() * 0.5);
     wsAttempts += 1;
-    setConn(t("Reconnecting…"));
+    setConn(gettext("Reconnecting…"));
     wsTimer = setTimeout(connect, delay);
   };
 }
@@ -427,13 +428,13 @@ const tiles = $("#tiles");
 let visibleBefore = new Set();
 
 const STATE_WORDS = {
-  connecting: () => t("Connecting…"),
-  connected: () => t("Connected"),
-  reconnecting: () => t("Reconnecting…"),
+  connecting: () => gettext("Connecting…"),
+  connected: () => gettext("Connected"),
+  reconnecting: () => gettext("Reconnecting…"),
 };
 
 function roleWord(role) {
-  return { mediator: t("Mediator"), applicant: t("Applicant"), respondent: t("Respondent") }[role] || "";
+  return { mediator: gettext("Mediator"), applicant: gettext("Applicant"), respondent: gettext("Respondent") }[role] || "";
 }
 
 function ensurePeer(info) {
@@ -443,10 +444,10 @@ function ensurePeer(info) {
     const video = el("video", { autoplay: "", playsinline: "" });
     const tile = el("figure", { class: "tile", "data-peer-id": info.peer_id, "data-state": "connecting" },
       video,
-      el("figcaption", {}, el("span", { class: "name" }, info.name || t("Participant")),
+      el("figcaption", {}, el("span", { class: "name" }, info.name || gettext("Participant")),
         el("span", { class: "role" }, roleWord(info.role)), el("span", { class: "state" }, STATE_WORDS.connecting())));
     if (me.role === "mediator") {
-      tile.append(el("button", { type: "button", class: "tile-remove", onclick: () => send({ type: "remove", peer_id: info.peer_id }) }, t("Remove")));
+      tile.append(el("button", { type: "button", class: "tile-remove", onclick: () => send({ type: "remove", peer_id: info.peer_id }) }, gettext("Remove")));
     }
     p.tile = tile;
     p.video = video;
@@ -672,22 +673,22 @@ function updateCaucusBanner(list, before, active) {
     }
     banner.hidden = !caucusActive;
     banner.className = "banner";
-    banner.textContent = fmt("Private caucus with %(names)s. The others wait apart and cannot see or hear you.", {
+    banner.textContent = fmt(gettext("Private caucus with %(names)s. The others wait apart and cannot see or hear you."), {
       names: others.map((x) => x.name).join("、") || "—",
     });
     $("#caucus-end") && ($("#caucus-end").hidden = !caucusActive);
-    $("#caucus-start") && ($("#caucus-start").textContent = caucusActive ? t("Change caucus") : t("Start caucus"));
+    $("#caucus-start") && ($("#caucus-start").textContent = caucusActive ? gettext("Change caucus") : gettext("Start caucus"));
     return;
   }
   const mediatorHere = list.some((x) => x.role === "mediator");
   if (!mediatorHere) {
     banner.hidden = false;
     banner.className = "banner apart";
-    banner.textContent = t("The mediator is talking privately with the other side. Please wait; you will be back in the room soon.");
+    banner.textContent = gettext("The mediator is talking privately with the other side. Please wait; you will be back in the room soon.");
   } else if (active === true || (active === undefined && before !== null && before.size > others.length)) {
     banner.hidden = false;
     banner.className = "banner";
-    banner.textContent = t("You are in a private caucus with the mediator. The other side cannot see or hear you.");
+    banner.textContent = gettext("You are in a private caucus with the mediator. The other side cannot see or hear you.");
   } else if (active === false || (active === undefined && before !== null && before.size < others.length)) {
     banner.hidden = true;
   }
@@ -699,7 +700,7 @@ function renderCaucusChoices() {
   list.replaceChildren();
   for (const p of peers.values()) {
     const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "" });
-    list.append(el("li", {}, el("label", { class: "check who" }, box, el("span", {}, `${p.info.name || t("Participant")} · ${roleWord(p.info.role)}`))));
+    list.append(el("li", {}, el("label", { class: "check who" }, box, el("span", {}, `${p.info.name || gettext("Participant")} · ${roleWord(p.info.role)}`))));
   }
 }
 
@@ -707,7 +708,7 @@ if (cfg.isMediator) {
   $("#caucus-start").addEventListener("click", () => {
     const ids = [...document.querySelectorAll("#caucus-list input:checked")].map((x) => x.value);
     if (!ids.length) {
-      toast(t("Choose who stays with you in the caucus."));
+      toast(gettext("Choose who stays with you in the caucus."));
       return;
     }
     caucusActive = true;
@@ -725,12 +726,12 @@ function addLobby(peer) {
   if (!list || list.querySelector(`[data-peer-id="${peer.peer_id}"]`)) return;
   list.append(el("li", { "data-peer-id": peer.peer_id },
     el("span", { class: "who" }, `${peer.name} · ${roleWord(peer.role)}`),
-    el("button", { type: "button", class: "btn-primary admit", onclick: () => send({ type: "admit", peer_id: peer.peer_id }) }, t("Admit")),
-    el("button", { type: "button", class: "btn remove", onclick: () => { send({ type: "remove", peer_id: peer.peer_id }); removeLobby(peer.peer_id); } }, t("Remove"))));
+    el("button", { type: "button", class: "btn-primary admit", onclick: () => send({ type: "admit", peer_id: peer.peer_id }) }, gettext("Admit")),
+    el("button", { type: "button", class: "btn remove", onclick: () => { send({ type: "remove", peer_id: peer.peer_id }); removeLobby(peer.peer_id); } }, gettext("Remove"))));
   $("#lobby-empty").hidden = true;
   $("#side").hidden = false;
   $("#side-toggle").setAttribute("aria-pressed", "true");
-  toast(fmt("%(name)s is waiting in the lobby.", { name: peer.name }));
+  toast(fmt(gettext("%(name)s is waiting in the lobby."), { name: peer.name }));
 }
 
 function syncLobby(list) {
@@ -751,7 +752,7 @@ function addChat(msg) {
   const at = msg.at ? new Date(msg.at) : new Date();
   const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const log = $("#chat-log");
-  log.append(el("li", {}, el("span", { class: "who" }, msg.from === me.peer_id ? t("You") : msg.name || ""),
+  log.append(el("li", {}, el("span", { class: "who" }, msg.from === me.peer_id ? gettext("You") : msg.name || ""),
     el("span", { class: "text" }, msg.text), el("time", { datetime: at.toISOString() }, time)));
   log.scrollTop = log.scrollHeight;
   if ($("#side").hidden) $("#side-dot").hidden = false;
@@ -763,7 +764,7 @@ $("#chat-form").addEventListener("submit", (e) => {
   const text = input.value.trim();
   if (!text) return;
   if (send({ type: "chat", text })) input.value = "";
-  else toast(t("Not connected. Your message was not sent."));
+  else toast(gettext("Not connected. Your message was not sent."));
 });
 
 function openSideOnDesktop() {
@@ -790,14 +791,14 @@ $("#mic-toggle").addEventListener("click", () => {
   local.audioOn = !local.audioOn;
   const track = localTrack("audio");
   if (track) track.enabled = local.audioOn;
-  setToggle($("#mic-toggle"), !local.audioOn, local.audioOn ? t("Mute") : t("Unmute"));
+  setToggle($("#mic-toggle"), !local.audioOn, local.audioOn ? gettext("Mute") : gettext("Unmute"));
 });
 
 $("#cam-toggle").addEventListener("click", () => {
   local.videoOn = !local.videoOn;
   const track = localTrack("video");
   if (track) track.enabled = local.videoOn;
-  setToggle($("#cam-toggle"), !local.videoOn, local.videoOn ? t("Camera off") : t("Camera on"));
+  setToggle($("#cam-toggle"), !local.videoOn, local.videoOn ? gettext("Camera off") : gettext("Camera on"));
 });
 
 async function setOutgoingVideo(track) {
@@ -822,7 +823,7 @@ async function stopShare() {
   await setOutgoingVideo(localTrack("video") || null);
   showLocal();
   $("#tile-local").classList.remove("screen");
-  setToggle($("#share-toggle"), false, t("Share screen"));
+  setToggle($("#share-toggle"), false, gettext("Share screen"));
 }
 
 $("#share-toggle").addEventListener("click", async () => {
@@ -831,7 +832,7 @@ $("#share-toggle").addEventListener("click", async () => {
     return;
   }
   if (!navigator.mediaDevices?.getDisplayMedia) {
-    toast(t("This device cannot share its screen."));
+    toast(gettext("This device cannot share its screen."));
     return;
   }
   try {
@@ -841,9 +842,9 @@ $("#share-toggle").addEventListener("click", async () => {
     await setOutgoingVideo(local.screen);
     showLocal();
     $("#tile-local").classList.add("screen");
-    setToggle($("#share-toggle"), true, t("Stop sharing"));
+    setToggle($("#share-toggle"), true, gettext("Stop sharing"));
   } catch {
-    toast(t("Screen sharing was cancelled."));
+    toast(gettext("Screen sharing was cancelled."));
   }
 });
 
@@ -853,7 +854,7 @@ if (cfg.isMediator) {
   $("#end-confirm-yes").addEventListener("click", async () => {
     $("#end-confirm").hidden = true;
     if (recording.active) await api("POST", "/recording/stop").catch(() => {});
-    if (!send({ type: "end" })) toast(t("Not connected. Try again in a moment."));
+    if (!send({ type: "end" })) toast(gettext("Not connected. Try again in a moment."));
   });
 } else {
   $("#leave").addEventListener("click", () => finish("left"));
@@ -871,11 +872,11 @@ function finish(why) {
   me.state = why;
   setRecordingIndicator(false);
   if (why === "superseded") {
-    $("#ended-title").textContent = t("You joined from another window");
-    $("#ended-words").textContent = t("This window has left the room; carry on in the other one.");
+    $("#ended-title").textContent = gettext("You joined from another window");
+    $("#ended-words").textContent = gettext("This window has left the room; carry on in the other one.");
   } else if (why === "removed") {
-    $("#ended-title").textContent = t("You are no longer in this room");
-    $("#ended-words").textContent = t("The mediator removed you from the session, or the session is over.");
+    $("#ended-title").textContent = gettext("You are no longer in this room");
+    $("#ended-words").textContent = gettext("The mediator removed you from the session, or the session is over.");
   }
   setStage(why === "left" ? "left" : "ended");
 }
@@ -889,7 +890,7 @@ const recorder = { pc: null, starting: false };
 function setRecordingIndicator(active) {
   $("#rec-indicator").hidden = !active;
   const btn = $("#rec-toggle");
-  if (btn) setToggle(btn, active, active ? t("Stop recording") : t("Record"));
+  if (btn) setToggle(btn, active, active ? gettext("Stop recording") : gettext("Record"));
 }
 
 function setRecording(active) {
@@ -952,7 +953,7 @@ const consent = { online: cfg.consentedOnline, recording: cfg.consentedRecording
 $("#join").addEventListener("click", async () => {
   ensureAudioCtx();
   if (!$("#consent-online").checked) {
-    toast(t("Please tick the box to agree to online mediation first."));
+    toast(gettext("Please tick the box to agree to online mediation first."));
     $("#consent-online").focus();
     return;
   }
