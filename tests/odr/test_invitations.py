@@ -1,0 +1,230 @@
+"""The respondent's invitation through the API and the services: expiry, single use,
+who may answer, decline with a reason, resend (CONTRACT §3, issue 2 §5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+
+from odr import services
+from odr.errors import DomainError
+from odr.models import AuditEvent, Dispute, Invitation
+from tests import factories
+from tests.odr.api_support import assert_error, post
+
+pytestmark = pytest.mark.django_db
+S = Dispute.Status
+T0 = dt.datetime(2026, 5, 4, 10, 0, tzinfo=dt.UTC)
+
+
+def client_of(email: str | None) -> Client:
+    client = Client()
+    if email:
+        client.force_login(factories.demo_user(email))
+    return client
+
+
+def token_of(dispute: Dispute) -> str:
+    return Invitation.objects.get(party__dispute=dispute).token
+
+
+@pytest.fixture
+def filed(demo) -> Dispute:
+    return factories.file_dispute()
+
+
+@pytest.fixture
+def filed_at_t0(demo) -> Dispute:
+    with time_machine.travel(T0, tick=False):
+        return factories.file_dispute()
+
+
+def test_the_respondent_accepts_through_the_api_and_then_sees_the_case(filed_at_t0):
+    respondent = client_of("citizen2@demo.odr")
+    assert_error(respondent.get(f"/api/v1/disputes/{filed_at_t0.pk}"), 404)
+    with time_machine.travel(T0 + dt.timedelta(days=1)):
+        response = post(respondent, f"/api/v1/invitations/{token_of(filed_at_t0)}/accept", {})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "awaiting_intake"
+    assert body["parties"][1] == {"role": "respondent", "name": "李四", "accepted": True}
+    assert respondent.get(f"/api/v1/disputes/{filed_at_t0.pk}").status_code == 200
+
+
+def test_accepting_without_consent_to_online_mediation_is_refused(filed):
+    response = post(
+        client_of("citizen2@demo.odr"),
+        f"/api/v1/invitations/{token_of(filed)}/accept",
+        {"consent": False},
+    )
+    assert_error(response, 400, "consent_required")
+    assert Dispute.objects.get(pk=filed.pk).status == S.FILED
+
+
+def test_the_invitation_expires_after_the_configured_days(filed_at_t0):
+    token = token_of(filed_at_t0)
+    invitation = Invitation.objects.get(token=token)
+    assert invitation.expires_at == T0 + dt.timedelta(days=14)
+    with time_machine.travel(T0 + dt.timedelta(days=14, seconds=1)):
+        response = post(client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token}/accept")
+        assert_error(response, 410, "invitation_expired")
+        response = post(
+            client_of("citizen2@demo.odr"),
+            f"/api/v1/invitations/{token}/decline",
+            {"reason": "太晚了"},
+        )
+        assert_error(response, 410, "invitation_expired")
+    assert Dispute.objects.get(pk=filed_at_t0.pk).status == S.FILED
+
+
+def test_the_invitation_still_works_just_before_it_expires(filed_at_t0):
+    with time_machine.travel(T0 + dt.timedelta(days=13, hours=23)):
+        response = post(
+            client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token_of(filed_at_t0)}/accept"
+        )
+    assert response.status_code == 200
+
+
+def test_the_invitation_days_follow_the_setting(demo, settings):
+    settings.ODR_INVITATION_DAYS = 3
+    with time_machine.travel(T0, tick=False):
+        dispute = factories.file_dispute()
+    assert Invitation.objects.get(party__dispute=dispute).expires_at == T0 + dt.timedelta(days=3)
+
+
+@pytest.mark.parametrize("second", ["accept", "decline"])
+def test_an_invitation_is_single_use(filed, second):
+    token = token_of(filed)
+    respondent = client_of("citizen2@demo.odr")
+    assert post(respondent, f"/api/v1/invitations/{token}/accept").status_code == 200
+    events = AuditEvent.objects.count()
+    again = post(respondent, f"/api/v1/invitations/{token}/{second}", {"reason": "改主意"})
+    assert_error(again, 410, "invitation_used")
+    assert Dispute.objects.get(pk=filed.pk).status == S.AWAITING_INTAKE
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_declined_invitation_cannot_then_be_accepted(filed):
+    token = token_of(filed)
+    respondent = client_of("citizen2@demo.odr")
+    response = post(respondent, f"/api/v1/invitations/{token}/decline", {"reason": "不认识"})
+    assert response.status_code == 204
+    assert_error(post(respondent, f"/api/v1/invitations/{token}/accept"), 410, "invitation_used")
+    assert Dispute.objects.get(pk=filed.pk).status == S.DECLINED
+
+
+def test_someone_else_cannot_use_a_link_once_answered(filed):
+    token = token_of(filed)
+    post(client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token}/accept")
+    stranger = factories.make_user("stranger@example.com")
+    other = Client()
+    other.force_login(stranger)
+    assert_error(post(other, f"/api/v1/invitations/{token}/accept"), 410, "invitation_used")
+
+
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_the_applicant_cannot_answer_their_own_dispute(filed, answer):
+    response = post(
+        client_of("citizen1@demo.odr"),
+        f"/api/v1/invitations/{token_of(filed)}/{answer}",
+        {"reason": "自己拒绝"},
+    )
+    assert_error(response, 403, "own_dispute")
+    assert Dispute.objects.get(pk=filed.pk).status == S.FILED
+    assert Invitation.objects.get(party__dispute=filed).used_at is None
+
+
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_an_unknown_token_is_404(filed, answer):
+    response = post(
+        client_of("citizen2@demo.odr"), f"/api/v1/invitations/nope/{answer}", {"reason": "x"}
+    )
+    assert_error(response, 404, "not_found")
+
+
+def test_answering_needs_a_login(filed):
+    assert_error(post(Client(), f"/api/v1/invitations/{token_of(filed)}/accept"), 401)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({}, 422, "validation_error"),
+        ({"reason": ""}, 422, "validation_error"),
+        ({"reason": "   "}, 400, "reason_required"),
+    ],
+)
+def test_decline_requires_a_reason(filed, body, status, code):
+    response = post(
+        client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token_of(filed)}/decline", body
+    )
+    assert_error(response, status, code)
+    assert Dispute.objects.get(pk=filed.pk).status == S.FILED
+    assert Invitation.objects.get(party__dispute=filed).used_at is None
+
+
+def test_decline_closes_the_case_and_records_the_reason(filed_at_t0):
+    with time_machine.travel(T0 + dt.timedelta(days=2), tick=False):
+        response = post(
+            client_of("citizen2@demo.odr"),
+            f"/api/v1/invitations/{token_of(filed_at_t0)}/decline",
+            {"reason": "已经还清了"},
+        )
+    assert response.status_code == 204
+    assert response.content == b""
+    dispute = Dispute.objects.get(pk=filed_at_t0.pk)
+    assert dispute.status == S.DECLINED
+    assert dispute.closed_at == T0 + dt.timedelta(days=2)
+    assert dispute.closing_reason == "已经还清了"
+    party = dispute.parties.get(role="respondent")
+    assert (party.accepted, party.decline_reason) == (False, "已经还清了")
+    assert party.user.email == "citizen2@demo.odr"
+    # The respondent now sees the closed case (they are a party), with nothing to do.
+    body = client_of("citizen2@demo.odr").get(f"/api/v1/disputes/{filed_at_t0.pk}").json()
+    assert (body["status"], body["actions"]) == ("declined", [])
+
+
+# --- invitation_resend -------------------------------------------------------------------
+
+
+def test_the_applicant_resends_an_expired_invitation_with_a_fresh_link(
+    filed_at_t0, django_capture_on_commit_callbacks
+):
+    old = token_of(filed_at_t0)
+    applicant = factories.demo_user("citizen1@demo.odr")
+    later = T0 + dt.timedelta(days=20)
+    with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
+        invitation = services.invitation_resend(dispute=filed_at_t0, actor=applicant)
+    assert invitation.token != old
+    assert invitation.expires_at == later + dt.timedelta(days=14)
+    assert not Invitation.objects.filter(token=old).exists()
+    event = AuditEvent.objects.filter(dispute=filed_at_t0).order_by("-seq").first()
+    assert event.action == "invitation.resend"
+    assert event.actor_id == applicant.pk
+    assert [m.to for m in mail.outbox] == [["citizen2@demo.odr"]]
+    assert f"/invitations/{invitation.token}/" in mail.outbox[0].body
+    # The old link is gone, the new one works.
+    respondent = client_of("citizen2@demo.odr")
+    with time_machine.travel(later + dt.timedelta(days=1)):
+        assert_error(post(respondent, f"/api/v1/invitations/{old}/accept"), 404)
+        assert post(respondent, f"/api/v1/invitations/{invitation.token}/accept").status_code == 200
+
+
+@pytest.mark.parametrize("email", ["citizen2@demo.odr", "coordinator@demo.odr"])
+def test_only_the_applicant_can_resend(filed, email):
+    with pytest.raises(DomainError) as info:
+        services.invitation_resend(dispute=filed, actor=factories.demo_user(email))
+    assert info.value.status == 403
+    assert Invitation.objects.get(party__dispute=filed).token == token_of(filed)
+
+
+def test_no_resend_once_the_respondent_answered(filed):
+    post(client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token_of(filed)}/accept")
+    dispute = Dispute.objects.get(pk=filed.pk)
+    with pytest.raises(DomainError) as info:
+        services.invitation_resend(dispute=dispute, actor=factories.demo_user("citizen1@demo.odr"))
+    assert (info.value.status, info.value.code) == (409, "invalid_status")
