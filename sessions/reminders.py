@@ -27,7 +27,7 @@ def send_due(*, now: datetime) -> int:
     for pk in list(due):
         with transaction.atomic():
             session = (
-                MediationSession.objects.select_for_update()
+                MediationSession.objects.select_for_update(of=("self",))
                 .select_related("dispute", "dispute__mediator", "dispute__organisation")
                 .get(pk=pk)
             )

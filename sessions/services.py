@@ -60,7 +60,7 @@ SELF_TEST_GRADES = ("good", "fair", "poor")
 def _lock(session: MediationSession | int) -> MediationSession:
     pk = session if isinstance(session, int) else session.pk
     locked = (
-        MediationSession.objects.select_for_update()
+        MediationSession.objects.select_for_update(of=("self",))
         .select_related("dispute", "dispute__mediator", "dispute__organisation")
         .filter(pk=pk)
         .first()
