@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from agreements import selectors
 from agreements.content_check import TERM_KINDS, check_before_open
-from agreements.drafting_templates import initial_draft
+from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
 from agreements.models import Agreement, AgreementVersion, Signature
 from agreements.signature_image import decode_signature_png, render_typed_name
 from agreements.transitions import refusal
@@ -262,6 +262,8 @@ def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
         changes["matter"] = data["matter"]
     if data.get("terms") is not None:
         changes["terms"] = normalise_terms(data["terms"])
+    if data.get("template") in TEMPLATES:
+        changes["template"] = template_for(data["template"]).code
     if data.get("party_details") is not None:
         changes["party_details"] = _party_details(data["party_details"])
     return changes

@@ -1,0 +1,181 @@
+"""Forms of the agreement pages. They only shape input: every rule is in the services."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.forms import formset_factory
+from django.utils.translation import gettext_lazy as _
+
+from agreements.models import Agreement
+
+ROLE_CHOICES = [("", "—"), ("applicant", _("Applicant")), ("respondent", _("Respondent"))]
+KIND_CHOICES = [
+    ("money", _("Pay money")),
+    ("act", _("Do something")),
+    ("other", _("Other agreement (no performance)")),
+]
+
+
+class AgreementForm(forms.Form):
+    matter = forms.ChoiceField(
+        label=_("Kind of matter"),
+        choices=Agreement.Matter.choices,
+        help_text=_(
+            "Personal status, adoption and the validity of a marriage cannot be settled "
+            "by a mediation agreement."
+        ),
+    )
+    facts = forms.CharField(
+        label=_("Main facts of the dispute"), widget=forms.Textarea, required=False
+    )
+    disputed_matters = forms.CharField(
+        label=_("Disputed matters"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    performance_method = forms.CharField(
+        label=_("Method of performance"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+    )
+    performance_place = forms.CharField(
+        label=_("Place of performance"),
+        max_length=300,
+        required=False,
+        help_text=_("Where obligations are performed unless a term names its own place."),
+    )
+    applicant_address = forms.CharField(
+        label=_("Applicant's address"), max_length=300, required=False
+    )
+    respondent_address = forms.CharField(
+        label=_("Respondent's address"), max_length=300, required=False
+    )
+
+    @classmethod
+    def initial_from(cls, content: dict[str, Any]) -> dict[str, Any]:
+        details = content.get("party_details") or {}
+        return {
+            **{k: content.get(k, "") for k in ("facts", "disputed_matters", "matter")},
+            "performance_method": content.get("performance_method", ""),
+            "performance_place": content.get("performance_place", ""),
+            "applicant_address": (details.get("applicant") or {}).get("address", ""),
+            "respondent_address": (details.get("respondent") or {}).get("address", ""),
+        }
+
+
+class TermForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=KIND_CHOICES, initial="money")
+    text = forms.CharField(
+        label=_("Wording"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    obligor = forms.ChoiceField(label=_("Who performs"), choices=ROLE_CHOICES, required=False)
+    amount = forms.DecimalField(
+        label=_("Amount (yuan)"), required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    due_date = forms.DateField(
+        label=_("Time limit"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    place = forms.CharField(label=_("Place"), max_length=300, required=False)
+    instalments = forms.CharField(
+        label=_("Instalments"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "5000.00 2026-01-31"}),
+        help_text=_("One per line: amount and date, e.g. “5000.00 2026-01-31”."),
+    )
+
+    def clean_instalments(self) -> list[dict[str, str]]:
+        out = []
+        for n, line in enumerate(self.cleaned_data["instalments"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            bits = line.replace("，", " ").replace(",", "").split()
+            try:
+                amount = Decimal(bits[0])
+                when = date.fromisoformat(bits[1])
+            except (IndexError, InvalidOperation, ValueError):
+                raise forms.ValidationError(
+                    _("Line %(n)s: write the amount and the date, e.g. 5000.00 2026-01-31.")
+                    % {"n": n}
+                ) from None
+            out.append({"amount": str(amount), "due_date": when.isoformat()})
+        return out
+
+    @classmethod
+    def initial_from(cls, term: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **{k: term.get(k) or "" for k in ("kind", "text", "obligor", "place")},
+            "amount": term.get("amount"),
+            "due_date": term.get("due_date"),
+            "instalments": "\n".join(
+                f"{i.get('amount') or ''} {i.get('due_date') or ''}"
+                for i in term.get("instalments") or []
+            ),
+        }
+
+
+TermFormSet = formset_factory(TermForm, extra=2, can_delete=True, max_num=50)
+
+
+def draft_data(form: AgreementForm, terms: Any) -> dict[str, Any]:
+    """The service's `data` from the valid forms."""
+    data = form.cleaned_data
+    rows = []
+    for row in terms.cleaned_data:
+        if not row or row.get("DELETE"):
+            continue
+        rows.append(
+            {
+                "kind": row["kind"],
+                "text": row["text"],
+                "obligor": row["obligor"],
+                "amount": str(row["amount"]) if row["amount"] is not None else None,
+                "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+                "place": row["place"],
+                "instalments": row["instalments"],
+            }
+        )
+    return {
+        "matter": data["matter"],
+        "facts": data["facts"],
+        "disputed_matters": data["disputed_matters"],
+        "performance_method": data["performance_method"],
+        "performance_place": data["performance_place"],
+        "party_details": {
+            "applicant": {"address": data["applicant_address"]},
+            "respondent": {"address": data["respondent_address"]},
+        },
+        "terms": rows,
+    }
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label=_("Your password"),
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        required=False,
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9]*"}
+        ),
+    )
+    consent = forms.BooleanField(
+        label=_(
+            "I have read the whole agreement, I agree to every term, and I sign it of my own "
+            "free will."
+        ),
+        required=False,
+    )
+    method = forms.ChoiceField(
+        choices=[("drawn", _("Draw")), ("typed", _("Type my name"))],
+        initial="drawn",
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    signature_png = forms.CharField(required=False, widget=forms.HiddenInput)
+    typed_name = forms.CharField(label=_("Your full name"), required=False, max_length=100)

@@ -1,0 +1,37 @@
+"""The case page's agreement panel: status, who has signed, and the viewer's next step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from agreements import selectors
+from agreements.transitions import allowed_actions
+from odr import selectors as odr_selectors
+from odr.models import Dispute
+
+register = template.Library()
+
+
+@register.inclusion_tag("agreements/_agreement_panel.html", takes_context=True)
+def case_agreement_panel(context: dict, dispute: Dispute) -> dict[str, Any]:
+    user = context["request"].user
+    agreement = selectors.agreement_of_dispute(dispute)
+    signed = {s.role for s in selectors.current_signatures(agreement)} if agreement else set()
+    return {
+        "dispute": dispute,
+        "agreement": agreement,
+        "actions": allowed_actions(agreement, user) if agreement else [],
+        "can_draft": agreement is None
+        and odr_selectors.is_mediator_of(dispute, user)
+        and dispute.status == Dispute.Status.IN_MEDIATION,
+        "progress": [
+            (role, label, role in signed)
+            for role, label in (
+                ("applicant", "applicant"),
+                ("respondent", "respondent"),
+                ("mediator", "mediator"),
+            )
+        ],
+    }

@@ -1,0 +1,255 @@
+"""Pages of the settlement agreement: the text, drafting, the visible difference between
+versions, and signing on a phone. Thin: parse, find what the user may see (404
+otherwise), call one service, render. A DomainError becomes a message on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from agreements import selectors, services
+from agreements.api import pdf_response
+from agreements.content_check import missing_elements, non_mediable_reason
+from agreements.diff import compare, term_line
+from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
+from agreements.forms import AgreementForm, SignForm, TermForm, TermFormSet, draft_data
+from agreements.models import Agreement
+from agreements.transitions import allowed_actions, refusal
+from odr import selectors as odr_selectors
+from odr.errors import DomainError, NotFound
+from odr.models import Dispute
+from odr.request_context import client_ip_of
+
+
+def _agreement(request: HttpRequest, agreement_id: int) -> Agreement:
+    try:
+        return selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
+    try:
+        return odr_selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def text_context(agreement: Agreement) -> dict[str, Any]:
+    """What the agreement's text partial needs: the whole agreement as it will be signed."""
+    return {
+        "agreement": agreement,
+        "dispute": agreement.dispute,
+        "parties": selectors.agreement_parties(agreement),
+        "terms": [
+            {**t, "n": n, "line": term_line(n, t)} for n, t in enumerate(agreement.terms or [], 1)
+        ],
+        "signatures": selectors.current_signatures(agreement),
+    }
+
+
+@login_required
+def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _agreement(request, agreement_id)
+    is_draft = agreement.status == Agreement.Status.DRAFT
+    return render(
+        request,
+        "agreements/agreement_detail.html",
+        {
+            **text_context(agreement),
+            "actions": allowed_actions(agreement, request.user),
+            "missing": missing_elements(agreement) if is_draft else [],
+            "not_mediable": non_mediable_reason(agreement) if is_draft else None,
+            "signer_role": selectors.signer_role(agreement, request.user),
+        },
+    )
+
+
+@login_required
+def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    """The mediator's drafting page: create from the category's template, or edit."""
+    dispute = _dispute(request, dispute_id)
+    agreement = selectors.agreement_of_dispute(dispute)
+    if not odr_selectors.is_mediator_of(dispute, request.user):
+        raise Http404
+    if agreement is not None and agreement.status != Agreement.Status.DRAFT:
+        messages.warning(
+            request, _("The agreement is out for signature: revise it first to change it.")
+        )
+        return redirect("agreements:detail", agreement.pk)
+    chosen = request.GET.get("template")
+    if agreement is None or chosen:
+        content = initial_draft(dispute)
+        if chosen in TEMPLATES:
+            content.update(_template_content(dispute, chosen))
+        if agreement is not None:
+            # Changing the template keeps the facts and details already written.
+            content = {
+                **services.content_of(agreement),
+                "terms": content["terms"],
+                "performance_method": content["performance_method"],
+            }
+    else:
+        content = services.content_of(agreement)
+    if request.method == "POST":
+        form = AgreementForm(request.POST)
+        terms = TermFormSet(request.POST, prefix="terms")
+        if form.is_valid() and terms.is_valid():
+            try:
+                saved = services.agreement_save_draft(
+                    dispute=dispute,
+                    actor=request.user,
+                    data={**draft_data(form, terms), "template": request.POST.get("template")},
+                )
+            except DomainError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("Saved as version %(n)s.") % {"n": saved.version})
+                return redirect("agreements:detail", saved.pk)
+    else:
+        form = AgreementForm(initial=AgreementForm.initial_from(content))
+        terms = TermFormSet(
+            prefix="terms", initial=[TermForm.initial_from(t) for t in content["terms"]]
+        )
+    return render(
+        request,
+        "agreements/agreement_edit.html",
+        {
+            "dispute": dispute,
+            "agreement": agreement,
+            "form": form,
+            "terms": terms,
+            "templates": [(code, str(t.label)) for code, t in TEMPLATES.items()],
+            "current_template": chosen or (agreement.template if agreement else dispute.category),
+            "parties": selectors.agreement_parties(agreement) if agreement else [],
+        },
+    )
+
+
+def _template_content(dispute: Dispute, code: str) -> dict[str, Any]:
+    original = dispute.category
+    dispute.category = code
+    try:
+        content = initial_draft(dispute)
+    finally:
+        dispute.category = original
+    content["template"] = template_for(code).code
+    return content
+
+
+@login_required
+def agreement_versions(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """Every saved version, and the difference between two of them (by default the last
+    two), with removed text struck through and added text highlighted."""
+    agreement = _agreement(request, agreement_id)
+    versions = selectors.agreement_versions(agreement)
+    numbers = [v.number for v in versions]
+    by_number = {v.number: v for v in versions}
+
+    def pick(name: str, default: int) -> int:
+        try:
+            value = int(request.GET.get(name, default))
+        except ValueError:
+            return default
+        return value if value in by_number else default
+
+    new = pick("b", numbers[-1])
+    old = pick("a", numbers[-2] if len(numbers) > 1 else numbers[-1])
+    return render(
+        request,
+        "agreements/agreement_versions.html",
+        {
+            "agreement": agreement,
+            "dispute": agreement.dispute,
+            "versions": versions,
+            "old": by_number[old],
+            "new": by_number[new],
+            "sections": compare(by_number[old].snapshot, by_number[new].snapshot),
+        },
+    )
+
+
+@login_required
+@require_POST
+def agreement_action(request: HttpRequest, agreement_id: int, action: str) -> HttpResponse:
+    agreement = _agreement(request, agreement_id)
+    try:
+        services.agreement_run_action(
+            agreement=agreement,
+            actor=request.user,
+            action=action,
+            data={"reason": request.POST.get("reason", "")},
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        done = {
+            "open": _("The agreement is out for signature. The parties were told."),
+            "revise": _("The agreement is a draft again; any signatures were voided."),
+        }
+        messages.success(request, done[action])
+    return redirect("agreements:detail", agreement.pk)
+
+
+@login_required
+def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """The signing page, phone first: the whole text, re-authentication, consent, and a
+    drawn (or typed) signature."""
+    from allauth.mfa.models import Authenticator
+
+    agreement = _agreement(request, agreement_id)
+    uses_totp = Authenticator.objects.filter(
+        user=request.user, type=Authenticator.Type.TOTP
+    ).exists()
+    form = SignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        typed = data["method"] == "typed"
+        try:
+            services.agreement_sign(
+                agreement=agreement,
+                actor=request.user,
+                password=data["password"],
+                code=data["code"],
+                consent=data["consent"],
+                signature_png=None if typed else data["signature_png"],
+                typed_name=data["typed_name"] if typed else None,
+                ip=client_ip_of(request),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            agreement.refresh_from_db()
+            if agreement.status == Agreement.Status.SIGNED:
+                messages.success(
+                    request, _("You signed last: the agreement is sealed and in force.")
+                )
+            else:
+                messages.success(request, _("Thank you: your signature is recorded."))
+            return redirect("agreements:detail", agreement.pk)
+    why = refusal("sign", agreement, request.user)
+    return render(
+        request,
+        "agreements/agreement_sign.html",
+        {
+            **text_context(agreement),
+            "form": form,
+            "uses_totp": uses_totp,
+            "refused": why[2] if why else None,
+            "signer_role": selectors.signer_role(agreement, request.user),
+            "signer_name": services.display_name(request.user),
+        },
+    )
+
+
+@login_required
+def agreement_pdf(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    return pdf_response(_agreement(request, agreement_id))

@@ -1,0 +1,133 @@
+// The signing page's signature pad: draw with a finger, a pen or the mouse (pointer
+// events, so touch and mouse are one code path), clear, and on submit put the drawing
+// into the form as a PNG data URL. The strokes are kept in CSS pixels and redrawn when
+// the canvas changes size (a phone turned sideways keeps the signature).
+
+const INK = "#14205a";
+
+export function attachSignaturePad({ form, canvas, clear, output, error, messages }) {
+  if (!form || !canvas || !output) return null;
+  const ctx = canvas.getContext("2d");
+  const strokes = [];
+  let current = null;
+
+  function fit() {
+    const ratio = Math.max(window.devicePixelRatio || 1, 1);
+    const { width, height } = canvas.getBoundingClientRect();
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    redraw();
+  }
+
+  function drawStroke(points) {
+    if (!points.length) return;
+    ctx.strokeStyle = INK;
+    ctx.fillStyle = INK;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    if (points.length === 1) {
+      const p = points[0];
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, p.w / 2, 0, Math.PI * 2);
+      ctx.fill();
+      return;
+    }
+    // Quadratic curves through the midpoints: smooth lines from jittery touch input.
+    for (let i = 1; i < points.length; i += 1) {
+      const a = points[i - 1];
+      const b = points[i];
+      const prev = points[i - 2] || a;
+      ctx.lineWidth = b.w;
+      ctx.beginPath();
+      ctx.moveTo((prev.x + a.x) / 2, (prev.y + a.y) / 2);
+      ctx.quadraticCurveTo(a.x, a.y, (a.x + b.x) / 2, (a.y + b.y) / 2);
+      ctx.stroke();
+    }
+  }
+
+  function redraw() {
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    strokes.forEach(drawStroke);
+  }
+
+  function point(event) {
+    const rect = canvas.getBoundingClientRect();
+    // Pens report pressure; mouse and most fingers report 0.5 or 0.
+    const pressure = event.pressure && event.pointerType === "pen" ? event.pressure : 0.5;
+    return { x: event.clientX - rect.left, y: event.clientY - rect.top, w: 1.5 + pressure * 2.5 };
+  }
+
+  canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== undefined && event.button > 0) return;
+    event.preventDefault();
+    canvas.setPointerCapture?.(event.pointerId);
+    current = [point(event)];
+    strokes.push(current);
+    drawStroke(current);
+    if (error) error.textContent = "";
+  });
+
+  canvas.addEventListener("pointermove", (event) => {
+    if (!current) return;
+    event.preventDefault();
+    const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+    (events.length ? events : [event]).forEach((e) => current.push(point(e)));
+    const tail = current.slice(-Math.min(current.length, events.length + 2));
+    drawStroke(tail);
+  });
+
+  const end = () => {
+    current = null;
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  canvas.addEventListener("lostpointercapture", end);
+
+  clear?.addEventListener("click", () => {
+    strokes.length = 0;
+    output.value = "";
+    redraw();
+  });
+
+  // Draw or type: only the chosen pane is shown.
+  const panes = form.querySelectorAll("[data-pane]");
+  const radios = form.querySelectorAll('input[name="method"]');
+  function showPane() {
+    const chosen = form.querySelector('input[name="method"]:checked')?.value || "drawn";
+    panes.forEach((pane) => {
+      pane.hidden = pane.dataset.pane !== chosen;
+    });
+    if (chosen === "drawn") fit();
+  }
+  radios.forEach((radio) => radio.addEventListener("change", showPane));
+
+  form.addEventListener("submit", (event) => {
+    const chosen = form.querySelector('input[name="method"]:checked')?.value || "drawn";
+    const consent = form.querySelector('input[name="consent"]');
+    if (consent && !consent.checked) {
+      event.preventDefault();
+      if (error) error.textContent = messages?.consent || "";
+      consent.focus();
+      return;
+    }
+    if (chosen === "drawn") {
+      if (!strokes.some((s) => s.length)) {
+        event.preventDefault();
+        if (error) error.textContent = messages?.empty || "";
+        canvas.scrollIntoView({ block: "center" });
+        return;
+      }
+      output.value = canvas.toDataURL("image/png");
+    } else {
+      output.value = "";
+    }
+    const button = form.querySelector('button:not([type="button"])');
+    if (button) button.disabled = true;
+  });
+
+  window.addEventListener("resize", fit);
+  showPane();
+  fit();
+  return { strokes, clear: () => clear?.click() };
+}
