@@ -254,7 +254,7 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
         )
     if len(rows) == 1:
         rows.append(["—", "当事人未提交证据", "", "", "", ""])
-    widths = [10 * mm, 36 * mm, 38 * mm, 20 * mm, 15 * mm, 37 * mm]
+    widths = [12 * mm, 36 * mm, 36 * mm, 20 * mm, 15 * mm, 37 * mm]
     story += [
         _table(rows, widths, s),
         PageBreak(),
@@ -315,8 +315,9 @@ class _SignOff(Flowable):
             canvas.drawRightString(right, y, line)
             y -= 9 * mm
         date_width = canvas.stringWidth(self.lines[-1], FONT, size)
+        # Stamped over the date (骑年盖月), as courts seal a ruling.
         draw_seal(
-            canvas, name=self.court, x=right - date_width / 2, y=y + 9 * mm + 4, radius=17 * mm
+            canvas, name=self.court, x=right - date_width / 2, y=y + 9 * mm + 3, radius=15 * mm
         )
 
 

@@ -471,8 +471,11 @@ def confirmation_decide(
 
 
 def _store_ruling(request: ConfirmationRequest, actor: AbstractBaseUser) -> None:
-    from agreements.documents.pki import seal_pdf
+    from agreements.documents.pki import ca, seal_pdf
 
+    # The CA first: organisation_key() issues the court's key under the PKI directory
+    # lock and would otherwise create the CA under that same lock (it is not reentrant).
+    ca()
     judge = getattr(getattr(actor, "profile", None), "real_name", "") or actor.get_username()
     unsigned = documents.render_ruling(request, judge_name=judge)
     sealed = seal_pdf(unsigned, organisation=request.court, reason="民事裁定书")

@@ -1,0 +1,234 @@
+"""The court portal (/court/, court staff only: everyone else gets 404) and the parties'
+forms on the case page (apply for confirmation, mark an obligation performed). Thin:
+find through a selector, call one service, redirect with a message."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from agreements.court import selectors as court_selectors
+from agreements.court import services
+from agreements.court.documents import party_infos
+from agreements.models import ConfirmationRequest
+from odr.errors import DomainError, NotFound
+
+CR = ConfirmationRequest.Status
+
+
+class ExtendForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Decision"),
+        choices=[
+            (CR.CONFIRMED, gettext_lazy("Confirm: the agreement is valid")),
+            (CR.REJECTED, gettext_lazy("Reject the application")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reasons"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("Required for a rejection; printed in the ruling."),
+    )
+
+
+class ProofForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Proof (receipt, transfer record, photo)"), required=False
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+def _court_request(request: HttpRequest, request_id: int) -> ConfirmationRequest:
+    try:
+        return court_selectors.court_request_get_for(user=request.user, request_id=request_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def _require_court_staff(request: HttpRequest) -> None:
+    if not court_selectors.is_court_staff(request.user):
+        raise Http404
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    _require_court_staff(request)
+    status = request.GET.get("status") or ""
+    if status not in CR.values:
+        status = ""
+    items = [
+        {
+            "request": r,
+            "deadline": court_selectors.current_deadline(r),
+            "overdue": court_selectors.overdue_kind(r),
+        }
+        for r in court_selectors.court_requests_for(request.user, status=status or None)
+    ]
+    return render(
+        request,
+        "agreements/court/queue.html",
+        {
+            "items": items,
+            "status": status,
+            "statuses": [(s, label) for s, label in CR.choices if s != CR.AWAITING_CONSENT],
+        },
+    )
+
+
+@login_required
+def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    return render(
+        request,
+        "agreements/court/request.html",
+        {
+            "req": found,
+            "dispute": found.agreement.dispute,
+            "agreement": found.agreement,
+            "parties": party_infos(found.agreement),
+            "evidence": court_selectors.evidence_of(found.agreement.dispute),
+            "actions": services.allowed_actions(found, request.user),
+            "overdue": court_selectors.overdue_kind(found),
+            "deadline": court_selectors.current_deadline(found),
+            "extend_form": ExtendForm(),
+            "decision_form": DecisionForm(),
+        },
+    )
+
+
+def _back(request_id: int) -> HttpResponse:
+    return redirect(reverse("court:request", args=[request_id]))
+
+
+@login_required
+@require_POST
+def request_accept(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    try:
+        done = services.confirmation_accept(request=found, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Accepted as case %(number)s.") % {"number": done.case_number})
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def request_extend(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    form = ExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for extending the period."))
+        return _back(found.pk)
+    try:
+        services.confirmation_extend(
+            request=found, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The period to rule is extended by 10 days."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to confirm or to reject."))
+        return _back(found.pk)
+    try:
+        services.confirmation_decide(
+            request=found,
+            actor=request.user,
+            decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"],
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The ruling is issued, sealed and served on the parties."))
+    return _back(found.pk)
+
+
+# --- the parties, from the case page -----------------------------------------------------
+
+
+def _case_url(dispute_id: int, anchor: str) -> str:
+    return reverse("odr:dispute_detail", args=[dispute_id]) + anchor
+
+
+@login_required
+@require_POST
+def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    try:
+        agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    try:
+        done = services.confirmation_consent(agreement=agreement, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if done.status == CR.PENDING:
+            messages.success(
+                request,
+                _("The joint application is sent to %(court)s.") % {"court": done.court.name},
+            )
+        else:
+            messages.success(
+                request, _("Your application is recorded; it now needs the other party's.")
+            )
+    return redirect(_case_url(agreement.dispute_id, "#confirmation"))
+
+
+@login_required
+@require_POST
+def obligation_done(request: HttpRequest, obligation_id: int) -> HttpResponse:
+    try:
+        obligation = court_selectors.obligation_get_for(
+            user=request.user, obligation_id=obligation_id
+        )
+    except NotFound as exc:
+        raise Http404 from exc
+    form = ProofForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            services.performance_mark_done(
+                obligation=obligation,
+                actor=request.user,
+                note=form.cleaned_data["note"],
+                proof=upload,
+                proof_name=upload.name if upload else "",
+                proof_size=upload.size if upload else None,
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The obligation is marked performed."))
+    else:
+        messages.error(request, _("The proof could not be read; try again."))
+    return redirect(_case_url(obligation.agreement.dispute_id, "#performance"))

@@ -1,0 +1,236 @@
+"""Reminders of the agreements app, run by `manage.py send_reminders`: the 30-day window
+for judicial confirmation, the court's own deadlines, and the obligations of agreements
+in force (before they are due, on the day, and on default).
+
+Each reminder is sent once: a request's or an obligation's own timestamp records it, and
+for the window (which has no row of its own before a party applies) an audit event does.
+Rows are locked while checked so that two runs at once do not both send."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agreements.court import deadlines, services
+from agreements.court import selectors as court_selectors
+from agreements.models import Agreement, ConfirmationRequest, Performance
+from odr.audit import log_action
+from odr.models import AuditEvent, Dispute, Party
+from odr.notifications import notify
+
+CR = ConfirmationRequest.Status
+# Days before the confirmation window closes on which the parties are reminded.
+WINDOW_REMINDER_DAYS = (7, 1)
+# The court is reminded on the last day to accept and 3 days before the ruling is due.
+ACCEPT_REMINDER = timedelta(days=1)
+RULE_REMINDER = timedelta(days=3)
+# Obligations: 3 days before they are due.
+DUE_REMINDER_DAYS = 3
+
+
+def send_due(*, now: datetime) -> int:
+    sent = 0
+    sent += _window_reminders(now)
+    sent += _court_reminders(now)
+    for agreement in services.agreements_needing_schedule():
+        services.performance_schedule(agreement=agreement)
+    sent += _performance_reminders(now)
+    return sent
+
+
+def _case(dispute: Dispute) -> dict:
+    return {
+        "case_number": dispute.case_number,
+        "title": dispute.title,
+        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+    }
+
+
+# --- the confirmation window -------------------------------------------------------------
+
+
+def _window_reminders(now: datetime) -> int:
+    window = timedelta(days=settings.ODR_CONFIRMATION_WINDOW_DAYS + 1)
+    candidates = (
+        Agreement.objects.filter(
+            status=Agreement.Status.SIGNED,
+            matter=Agreement.Matter.CIVIL,
+            effective_at__gte=now - window,
+            effective_at__lte=now,
+        )
+        .exclude(confirmation_request__status__in=court_selectors.COURT_STATUSES)
+        .values_list("pk", flat=True)
+    )
+    sent = 0
+    for pk in candidates:
+        with transaction.atomic():
+            agreement = Agreement.objects.select_for_update().get(pk=pk)
+            closes = deadlines.confirmation_window_closes(agreement.effective_at)
+            left = deadlines.days_left(closes, now)
+            if now > closes or left is None:
+                continue
+            due = [d for d in WINDOW_REMINDER_DAYS if left <= d]
+            if not due:
+                continue
+            marker = f"confirmation.window_reminder.{min(due)}"
+            if AuditEvent.objects.filter(
+                action=marker, object_type="agreements.agreement", object_id=str(pk)
+            ).exists():
+                continue
+            dispute = Dispute.objects.prefetch_related("parties__user__profile").get(
+                pk=agreement.dispute_id
+            )
+            request = ConfirmationRequest.objects.filter(agreement=agreement).first()
+            recipients = []
+            for party in dispute.parties.all():
+                field = {
+                    Party.Role.APPLICANT: "applicant_consented_at",
+                    Party.Role.RESPONDENT: "respondent_consented_at",
+                }[party.role]
+                if request is not None and getattr(request, field) is not None:
+                    continue  # this party has applied already
+                if party.user is not None:
+                    recipients.append(party.user)
+            if not recipients:
+                continue
+            log_action(
+                action=marker,
+                obj=agreement,
+                dispute=dispute,
+                actor_label="system",
+                after={"days_left": left, "closes_at": closes},
+            )
+            notify(
+                recipients,
+                "confirmation_window_reminder",
+                {
+                    **_case(dispute),
+                    "days_left": left,
+                    "window_closes": timezone.localtime(closes).strftime("%Y-%m-%d %H:%M"),
+                    "waiting_for_you": request is not None,
+                },
+            )
+            sent += len(recipients)
+    return sent
+
+
+# --- the court's deadlines ---------------------------------------------------------------
+
+
+def _court_reminders(now: datetime) -> int:
+    sent = 0
+    accept_due = ConfirmationRequest.objects.filter(
+        status=CR.PENDING,
+        accepted_at__isnull=True,
+        accept_reminded_at__isnull=True,
+        accept_deadline__lte=now + ACCEPT_REMINDER,
+    ).values_list("pk", flat=True)
+    rule_due = ConfirmationRequest.objects.filter(
+        status=CR.PENDING,
+        accepted_at__isnull=False,
+        rule_reminded_at__isnull=True,
+        rule_deadline__lte=now + RULE_REMINDER,
+    ).values_list("pk", flat=True)
+    for kind, ids, field in (
+        ("accept", list(accept_due), "accept_reminded_at"),
+        ("rule", list(rule_due), "rule_reminded_at"),
+    ):
+        for pk in ids:
+            with transaction.atomic():
+                request = (
+                    ConfirmationRequest.objects.select_for_update()
+                    .select_related("court", "agreement__dispute")
+                    .get(pk=pk)
+                )
+                if getattr(request, field) is not None or request.status != CR.PENDING:
+                    continue
+                setattr(request, field, now)
+                request.save(update_fields=[field])
+                deadline = request.accept_deadline if kind == "accept" else request.rule_deadline
+                staff = services.court_staff(request.court)
+                notify(
+                    staff,
+                    "court_deadline_reminder",
+                    {
+                        **services.request_context(request),
+                        "kind": kind,
+                        "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
+                        "overdue": now > deadline,
+                    },
+                )
+                sent += len(staff)
+    return sent
+
+
+# --- obligations -------------------------------------------------------------------------
+
+
+def _performance_reminders(now: datetime) -> int:
+    today = timezone.localdate(now)
+    open_obligations = Performance.objects.filter(
+        done_at__isnull=True,
+        due_date__isnull=False,
+        agreement__status=Agreement.Status.SIGNED,
+    )
+    sent = 0
+    ids = open_obligations.filter(
+        due_date__lte=today + timedelta(days=DUE_REMINDER_DAYS)
+    ).values_list("pk", flat=True)
+    for pk in list(ids):
+        with transaction.atomic():
+            obligation = (
+                Performance.objects.select_for_update().select_related("agreement").get(pk=pk)
+            )
+            if obligation.done_at is not None:
+                continue
+            kind = _performance_kind(obligation, today)
+            if kind is None:
+                continue
+            field = {
+                "before": "reminded_at",
+                "today": "due_reminded_at",
+                "default": "default_notified_at",
+            }[kind]
+            # A later stage makes the earlier ones moot: no "due in 3 days" after default.
+            for earlier in ("reminded_at", "due_reminded_at", "default_notified_at"):
+                if getattr(obligation, earlier) is None:
+                    setattr(obligation, earlier, now)
+                if earlier == field:
+                    break
+            obligation.save(update_fields=["reminded_at", "due_reminded_at", "default_notified_at"])
+            dispute = Dispute.objects.prefetch_related("parties__user__profile").get(
+                pk=obligation.agreement.dispute_id
+            )
+            recipients = [p.user for p in dispute.parties.all() if p.user is not None]
+            context = {
+                **_case(dispute),
+                "obligation": obligation.description,
+                "due_date": obligation.due_date.isoformat(),
+                "due_today": kind == "today",
+            }
+            if kind == "default":
+                guidance = court_selectors.default_guidance(obligation.agreement, today)
+                context.update(
+                    route=guidance.route if guidance else "lawsuit",
+                    court=guidance.court.name if guidance and guidance.court else "",
+                    court_case_number=guidance.court_case_number if guidance else "",
+                )
+                if dispute.mediator is not None:
+                    recipients.append(dispute.mediator)
+                notify(recipients, "performance_default", context)
+            else:
+                notify(recipients, "performance_due_reminder", context)
+            sent += len(recipients)
+    return sent
+
+
+def _performance_kind(obligation: Performance, today) -> str | None:
+    """Which reminder is due now for this obligation, if any."""
+    if obligation.due_date < today:
+        return "default" if obligation.default_notified_at is None else None
+    if obligation.due_date == today:
+        return "today" if obligation.due_reminded_at is None else None
+    return "before" if obligation.reminded_at is None else None

@@ -1,0 +1,105 @@
+"""Template helpers for the case page's judicial-confirmation and performance panels
+(agreements/court/_case_confirmation.html, _case_performance.html): everything they show,
+read through agreements.court.selectors for the user viewing the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from agreements.court import selectors as court_selectors
+from agreements.court import services
+from agreements.models import Agreement
+from odr import selectors as odr_selectors
+from odr.models import Dispute
+
+register = template.Library()
+
+
+def _agreement(dispute: Dispute) -> Agreement | None:
+    return Agreement.objects.filter(dispute=dispute).first()
+
+
+def _user(context: dict[str, Any]):
+    request = context.get("request")
+    return getattr(request, "user", None)
+
+
+@register.simple_tag(takes_context=True)
+def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, Any]:
+    user = _user(context)
+    agreement = _agreement(dispute)
+    if agreement is None or user is None:
+        return {"show": False}
+    window = court_selectors.confirmation_window(agreement)
+    if window is None:
+        return {"show": False}
+    request = court_selectors.confirmation_of(agreement)
+    party = odr_selectors.party_of(dispute, user)
+    organisation = dispute.organisation
+    court = (
+        request.court
+        if request is not None
+        else (odr_selectors.court_for_organisation(organisation) if organisation else None)
+    )
+    consented = {}
+    if request is not None:
+        consented = {
+            "applicant": request.applicant_consented_at,
+            "respondent": request.respondent_consented_at,
+        }
+    mine = consented.get(party.role) if party is not None else None
+    return {
+        "show": True,
+        "agreement": agreement,
+        "window": window,
+        "request": request,
+        "court": court,
+        "party": party,
+        "confirmable": agreement.matter == Agreement.Matter.CIVIL,
+        "can_apply": party is not None
+        and window.is_open
+        and mine is None
+        and agreement.matter == Agreement.Matter.CIVIL
+        and (request is None or request.status == request.Status.AWAITING_CONSENT),
+        "i_applied": mine,
+        "consents": [{"party": p, "at": consented.get(p.role)} for p in dispute.parties.all()],
+        "is_party": party is not None,
+        "is_mediator": dispute.mediator_id == getattr(user, "pk", None),
+        "may_package": court_selectors.may_download_package(agreement, user),
+        "soon": window.days_left <= 7,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any]:
+    user = _user(context)
+    agreement = _agreement(dispute)
+    if agreement is None or user is None or court_selectors.confirmation_window(agreement) is None:
+        return {"show": False}
+    # Normally laid out when the agreement comes into force; an agreement that came into
+    # force before that gets its obligations the first time its case is shown.
+    services.performance_schedule(agreement=agreement)
+    today = timezone.localdate()
+    party = odr_selectors.party_of(dispute, user)
+    rows = []
+    for obligation in court_selectors.obligations_of(agreement):
+        roles = {obligation.obligor_role, obligation.obligee_role} - {""}
+        rows.append(
+            {
+                "o": obligation,
+                "overdue": obligation.is_overdue(today),
+                "days_left": (obligation.due_date - today).days if obligation.due_date else None,
+                "can_mark": party is not None
+                and not obligation.is_done
+                and (not roles or party.role in roles),
+            }
+        )
+    return {
+        "show": True,
+        "agreement": agreement,
+        "rows": rows,
+        "guidance": court_selectors.default_guidance(agreement, today),
+    }
