@@ -1,0 +1,92 @@
+"""Run as a script by test_case_numbers.py, in a fresh process against a real database
+(file-based SQLite in WAL mode, or PostgreSQL): migrate, seed, then file disputes from
+many threads at once. Prints the case numbers given, as JSON, on the last line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+THREADS = int(os.environ.get("FILING_THREADS", "8"))
+PER_THREAD = int(os.environ.get("FILING_PER_THREAD", "3"))
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    from django.contrib.auth import get_user_model
+
+    from odr import services
+    from odr.audit import verify_chain
+
+    applicant_id = get_user_model().objects.get(email="citizen1@demo.odr").pk
+    connections.close_all()
+    barrier = threading.Barrier(THREADS)
+    numbers: list[str] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def file_many(index: int) -> None:
+        try:
+            applicant = get_user_model().objects.get(pk=applicant_id)
+            barrier.wait()
+            for n in range(PER_THREAD):
+                dispute = services.dispute_file(
+                    applicant=applicant,
+                    category="debt",
+                    title=f"并发{index}-{n}",
+                    description="并发立案",
+                    region_code="330523000000",
+                    respondent_name="李四",
+                    respondent_email=f"r{index}-{n}@example.com",
+                )
+                with lock:
+                    numbers.append(dispute.case_number)
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+            with lock:
+                errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=file_many, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    problems = [p.message for p in verify_chain()]
+    print(
+        json.dumps(
+            {
+                "numbers": numbers,
+                "errors": errors,
+                "audit_problems": problems,
+                "vendor": connection.vendor,
+                "journal_mode": _journal_mode(),
+            }
+        )
+    )
+
+
+def _journal_mode() -> str | None:
+    if connection.vendor != "sqlite":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        return cursor.fetchone()[0]
+
+
+if __name__ == "__main__":
+    main()

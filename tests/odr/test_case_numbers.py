@@ -1,0 +1,109 @@
+"""Case numbers are unique per organisation and year even when filings race (issue 2 §4):
+threads file at once against a real file database, in a process of their own."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from odr.models import CaseCounter
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("concurrent_filing.py")
+THREADS, PER_THREAD = 8, 3
+
+
+def run_filings(env_extra: dict[str, str], tmp_path: Path) -> dict:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "ODR_", "REDIS_URL"))
+    }
+    env.update(
+        {
+            "DJANGO_DEBUG": "1",
+            # The testing configuration: a fast password hash for the demo accounts.
+            "ODR_TESTING": "1",
+            "ODR_DATA_DIR": str(tmp_path / "data"),
+            "ODR_EMAIL_DIR": str(tmp_path / "mail"),
+            "FILING_THREADS": str(THREADS),
+            "FILING_PER_THREAD": str(PER_THREAD),
+            **env_extra,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_distinct_and_contiguous(outcome: dict) -> None:
+    assert outcome["errors"] == []
+    assert outcome["audit_problems"] == []
+    numbers = outcome["numbers"]
+    assert len(numbers) == THREADS * PER_THREAD
+    assert len(set(numbers)) == len(numbers)
+    serials = sorted(int(re.search(r"第(\d+)号", n).group(1)) for n in numbers)
+    assert serials == list(range(1, THREADS * PER_THREAD + 1))
+    # One organisation, one year: a single series.
+    assert len({re.match(r"\((\d{4})\)安吉矛调第", n).group(1) for n in numbers}) == 1
+
+
+def test_racing_filings_on_a_sqlite_file_get_distinct_contiguous_numbers(tmp_path):
+    outcome = run_filings({}, tmp_path)
+    assert outcome["vendor"] == "sqlite"
+    assert outcome["journal_mode"] == "wal"
+    assert (tmp_path / "data" / "db.sqlite3").exists()
+    assert_distinct_and_contiguous(outcome)
+
+
+@pytest.mark.scaleout
+def test_racing_filings_on_postgresql_get_distinct_contiguous_numbers(tmp_path):
+    import psycopg
+
+    name = f"odr_race_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        outcome = run_filings(
+            {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"}, tmp_path
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert outcome["vendor"] == "postgresql"
+    assert_distinct_and_contiguous(outcome)
+
+
+@pytest.mark.django_db
+def test_numbers_count_per_organisation_and_restart_each_year(demo):
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC), tick=False):
+        a = factories.file_dispute()
+        b = factories.file_dispute(region_code="330523101201", category="neighbour")
+        c = factories.file_dispute()
+    with time_machine.travel(dt.datetime(2027, 1, 2, 12, tzinfo=dt.UTC), tick=False):
+        d = factories.file_dispute()
+    assert a.case_number == "(2026)安吉矛调第0001号"
+    assert b.case_number == "(2026)余村调第0001号"
+    assert c.case_number == "(2026)安吉矛调第0002号"
+    assert d.case_number == "(2027)安吉矛调第0001号"
+    assert CaseCounter.objects.count() == 3
