@@ -7,6 +7,7 @@ the same text as ours."""
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from pathlib import Path
@@ -246,16 +247,22 @@ class Seal(Flowable):
         )
 
 
-def draw_qr(canvas: Canvas, value: str, *, x: float, y: float, size: float) -> None:
-    """A QR code (error correction M) as filled squares with (x, y) its lower-left corner.
-    Drawn directly rather than through reportlab.graphics, whose Drawing state would pull
-    an unembedded Helvetica into the PDF."""
+@functools.lru_cache(maxsize=512)
+def _qr_matrix(value: str) -> tuple[tuple[bool, ...], ...]:
+    # Choosing the best mask costs more than drawing the code: remember it per value.
     import qrcode
 
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     qr.add_data(value)
     qr.make(fit=True)
-    matrix = qr.get_matrix()
+    return tuple(tuple(row) for row in qr.get_matrix())
+
+
+def draw_qr(canvas: Canvas, value: str, *, x: float, y: float, size: float) -> None:
+    """A QR code (error correction M) as filled squares with (x, y) its lower-left corner.
+    Drawn directly rather than through reportlab.graphics, whose Drawing state would pull
+    an unembedded Helvetica into the PDF."""
+    matrix = _qr_matrix(value)
     cell = size / len(matrix)
     canvas.saveState()
     canvas.setFillColor(colors.black)

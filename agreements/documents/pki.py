@@ -383,6 +383,9 @@ def organisation_key(organisation) -> KeyPair:
 # --- PAdES signing -------------------------------------------------------------------
 
 
+_RESERVED_BYTES = 8192
+
+
 class UrlTimeStamper(TimeStamper):
     """RFC 3161 over HTTP with the standard library (no extra HTTP client needed)."""
 
@@ -434,13 +437,18 @@ def sign_with(
         name=name,
         location=location,
     )
+    stamper = timestamper() if use_timestamp else None
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     out = signers.sign_pdf(
         writer,
         meta,
         signer=signer,
-        timestamper=timestamper() if use_timestamp else None,
+        timestamper=stamper,
         new_field_spec=fields.SigFieldSpec(sig_field_name=field_name),
+        # Without a timestamp the CMS size is known (two EC certificates, one signature:
+        # about 1.6 KB); reserving it skips pyHanko's dummy signing pass, which costs as
+        # much as the real one. A TSA's token and chain vary, so pyHanko measures those.
+        bytes_reserved=None if stamper else _RESERVED_BYTES,
     )
     return out.getvalue()
 
