@@ -32,12 +32,25 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG or TESTING else []
 )
+if not ALLOWED_HOSTS and not (DEBUG or TESTING):
+    # Otherwise production starts and answers every request with 400.
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Behind our own load balancer the client's address is the first of X-Forwarded-For;
 # without one, that header is whatever the client wrote, so it is ignored.
 ODR_TRUST_X_FORWARDED_FOR = env_bool("ODR_TRUST_X_FORWARDED_FOR", False)
 # The public address used in e-mails, QR codes and ICS files.
-SITE_URL = env_str("ODR_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# In production it defaults to https:// and the first allowed host, never to a local
+# address that would put dead links in every e-mail.
+_default_host = next((h for h in ALLOWED_HOSTS if h != "*" and not h.startswith(".")), "")
+SITE_URL = (
+    env_url("ODR_SITE_URL", schemes=("http", "https"))
+    or (
+        f"https://{_default_host}"
+        if _default_host and not (DEBUG or TESTING)
+        else "http://127.0.0.1:8000"
+    )
+).rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -97,21 +110,26 @@ TEMPLATES = [
 
 # --- Database: SQLite (WAL, immediate transactions) unless DATABASE_URL is set. ---
 DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "sqlite"))
+_SQLITE_OPTIONS = {
+    # WAL lets readers and the task worker run beside a writer; IMMEDIATE takes the write
+    # lock at BEGIN so racing filings queue instead of failing.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # A SQLite file named by URL needs the same settings as the default one.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers and the task worker run beside a writer; IMMEDIATE
-                # takes the write lock at BEGIN so racing filings queue instead of failing.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,183 @@
+"""Settings read the environment and fail loudly on values they cannot understand;
+production passes `manage.py check --deploy` clean (issue 2 §1, DESIGN.md §4.5). Each
+case runs in a fresh process, as a deployment would start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from config.env import env_bool, env_int, env_list, env_url
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    """Only what a fresh server would have: nothing of this test process's settings."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    env["ODR_DATA_DIR"] = str(tmp_path / "data")
+    env.update(values)
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings; "
+        "print(settings.DEBUG, settings.SITE_URL, settings.DATABASES['default']['ENGINE'])"
+    )
+    return run(["-c", code], env)
+
+
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+    "DJANGO_ALLOWED_HOSTS": "odr.example.cn",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG must be one of"),
+        ("ODR_INVITATION_DAYS", "abc", "ODR_INVITATION_DAYS must be a whole number"),
+        ("ODR_INVITATION_DAYS", "0", "ODR_INVITATION_DAYS must be at least 1"),
+        ("ODR_EVIDENCE_MAX_BYTES", "50MB", "ODR_EVIDENCE_MAX_BYTES must be a whole number"),
+        ("DATABASE_URL", "mysql://root@localhost/odr", "DATABASE_URL must start with"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with"),
+        ("ODR_SITE_URL", "odr.example.cn", "ODR_SITE_URL must start with"),
+        ("ODR_TRUST_X_FORWARDED_FOR", "sometimes", "ODR_TRUST_X_FORWARDED_FOR must be"),
+    ],
+)
+def test_a_bad_environment_value_stops_the_start_with_a_clear_message(
+    tmp_path, name, value, message
+):
+    result = load_settings(clean_env(tmp_path, **{"DJANGO_DEBUG": "1", name: value}))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_without_a_secret_key_and_without_debug_it_refuses_to_start(tmp_path):
+    result = load_settings(clean_env(tmp_path, DJANGO_ALLOWED_HOSTS="odr.example.cn"))
+    assert result.returncode != 0
+    assert "Set DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_without_allowed_hosts_refuses_to_start(tmp_path):
+    result = load_settings(clean_env(tmp_path, DJANGO_SECRET_KEY=PRODUCTION["DJANGO_SECRET_KEY"]))
+    assert result.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS" in result.stderr
+
+
+def test_development_runs_with_no_environment_but_debug(tmp_path):
+    result = load_settings(clean_env(tmp_path, DJANGO_DEBUG="1"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "True",
+        "http://127.0.0.1:8000",
+        "django.db.backends.sqlite3",
+    ]
+
+
+def test_production_links_point_at_the_public_host_by_default(tmp_path):
+    result = load_settings(clean_env(tmp_path, **PRODUCTION))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["False", "https://odr.example.cn"]
+
+
+def test_production_passes_the_deployment_check_without_any_warning(tmp_path):
+    result = run(["manage.py", "check", "--deploy"], clean_env(tmp_path, **PRODUCTION))
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in output
+    assert "WARNING" not in output and "?:" not in output
+
+
+def test_the_deployment_check_does_complain_about_a_weak_key(tmp_path):
+    # The check above is only worth something if it can fail.
+    env = clean_env(tmp_path, **{**PRODUCTION, "DJANGO_SECRET_KEY": "short"})
+    result = run(["manage.py", "check", "--deploy"], env)
+    assert "security.W009" in result.stdout + result.stderr
+
+
+@pytest.mark.scaleout
+def test_database_url_makes_migrate_work_on_postgresql(tmp_path):
+    import psycopg
+
+    name = f"odr_settings_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        env = clean_env(
+            tmp_path,
+            DJANGO_DEBUG="1",
+            DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
+        )
+        result = run(["manage.py", "migrate", "--noinput", "-v", "1"], env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Applying odr.0001_initial... OK" in result.stdout
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+            }
+        assert {"odr_dispute", "odr_auditevent", "odr_casecounter"} <= tables
+        # Nothing went to the SQLite default instead.
+        assert not (tmp_path / "data" / "db.sqlite3").exists()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_sqlite_database_url_gets_wal_and_immediate_transactions(tmp_path):
+    env = clean_env(tmp_path, DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    code = (
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings; "
+        "o = settings.DATABASES['default']['OPTIONS']; "
+        "print(o['transaction_mode'], 'WAL' in o['init_command'])"
+    )
+    result = run(["-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["IMMEDIATE", "True"]
+
+
+# --- the helpers themselves, in this process ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("true", True), ("On", True), ("0", False), ("no", False), ("", False)],
+)
+def test_env_bool_understands_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env_bool("X_FLAG") is expected
+
+
+def test_env_helpers_use_defaults_when_unset(monkeypatch):
+    monkeypatch.delenv("X_UNSET", raising=False)
+    assert env_bool("X_UNSET", True) is True
+    assert env_int("X_UNSET", 7) == 7
+    assert env_list("X_UNSET", ["a"]) == ["a"]
+    assert env_url("X_UNSET", schemes=("https",)) == ""
+
+
+def test_env_list_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("X_LIST", " a.example , ,b.example ")
+    assert env_list("X_LIST", []) == ["a.example", "b.example"]
