@@ -10,7 +10,8 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import FileResponse, HttpRequest, HttpResponse
-from ninja import File, Form, Router, Schema
+from ninja import File as FileParam
+from ninja import Form, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -20,6 +21,8 @@ from agreements.models import ConfirmationRequest, Performance
 from odr.errors import Invalid, NotFound
 
 router = Router(tags=["court"])
+# An optional multipart file: ninja's `File[...] | None` annotation does not read it.
+_OPTIONAL_FILE = FileParam(None)
 CR = ConfirmationRequest.Status
 
 
@@ -376,7 +379,7 @@ def obligation_done(
     request: HttpRequest,
     obligation_id: int,
     note: Form[str] = "",
-    file: File[UploadedFile] | None = None,
+    file: UploadedFile | None = _OPTIONAL_FILE,
 ) -> dict[str, Any]:
     obligation = court_selectors.obligation_get_for(user=request.auth, obligation_id=obligation_id)
     done = services.performance_mark_done(

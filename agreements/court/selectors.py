@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from agreements.court import deadlines
@@ -192,7 +192,11 @@ def current_deadline(request: ConfirmationRequest) -> datetime | None:
 
 
 def obligations_of(agreement: Agreement) -> QuerySet[Performance]:
-    return Performance.objects.filter(agreement=agreement).select_related("done_by")
+    return (
+        Performance.objects.filter(agreement=agreement)
+        .select_related("done_by")
+        .order_by(F("due_date").asc(nulls_last=True), "term_index", "instalment_index")
+    )
 
 
 def obligation_get_for(*, user: AbstractBaseUser, obligation_id: int) -> Performance:

@@ -529,6 +529,9 @@ def performance_schedule(*, agreement: Agreement) -> list[Performance]:
             obligor = _role(term.get("obligor"), dispute)
             obligee = _role(term.get("obligee"), dispute) or _other(obligor)
             instalments = term.get("instalments") or []
+            if not (obligor or instalments or term.get("due_date") or term.get("amount")):
+                # A clause binding no one to anything ("no further claims") is no obligation.
+                continue
             if instalments:
                 for n, inst in enumerate(instalments, 1):
                     rows.append(
