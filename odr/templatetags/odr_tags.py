@@ -46,3 +46,9 @@ def mask_phone(value: str) -> str:
 @register.filter
 def get_item(mapping: dict, key: Any) -> Any:
     return mapping.get(key, [])
+
+
+@register.filter
+def others_than(mediators: list[tuple[Any, int]], user_id: int | None) -> list[tuple[Any, int]]:
+    """The (mediator, load) pairs without the one who has the case now."""
+    return [(m, load) for m, load in mediators if m.pk != user_id]

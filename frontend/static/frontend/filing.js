@@ -57,9 +57,12 @@ function setupRegions() {
 
   addLevel("", 0)
     .then(() => {
+      // The cascade takes the plain list's place, under the same label.
+      const label = plain.closest(".field").querySelector("label");
+      label.after(box);
+      label.htmlFor = "";
       box.hidden = false;
       plain.hidden = true;
-      plain.closest(".field").querySelector("label").htmlFor = "";
     })
     .catch(() => { /* the plain list stays */ });
 }
@@ -99,8 +102,6 @@ function setupUpload() {
     xhr.addEventListener("load", () => {
       const body = xhr.response || {};
       if (xhr.status === 201 && body.redirect) {
-        bar.value = 100;
-        pct.textContent = "100%";
         location.assign(body.redirect);
         return;
       }

@@ -1,0 +1,18 @@
+"""Takes the README's screenshots (filing.png, case.png) at phone size (390×844) by
+running the browser test with ODR_SCREENSHOTS_DIR pointing here.
+
+    .venv/bin/python docs/screenshots/take.py
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+if __name__ == "__main__":
+    env = {**os.environ, "ODR_SCREENSHOTS_DIR": str(HERE)}
+    test = "tests/odr/test_browser_filing.py"
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", test, "-q"], cwd=ROOT, env=env))
