@@ -54,7 +54,9 @@ class LiveServer:
     def __init__(self, workdir: Path, *, extra_env: dict[str, str] | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.db = self.workdir / "db.sqlite3"
+        # The platform's own SQLite set-up (WAL, immediate transactions, a busy timeout)
+        # in a data folder of its own.
+        self.db = self.workdir / "data" / "db.sqlite3"
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log = self.workdir / "daphne.log"
@@ -62,7 +64,6 @@ class LiveServer:
             **os.environ,
             "DJANGO_DEBUG": "1",
             "ODR_TESTING": "0",
-            "DATABASE_URL": f"sqlite:///{self.db}",
             "ODR_DATA_DIR": str(self.workdir / "data"),
             "ODR_EMAIL_DIR": str(self.workdir / "mail"),
             "ODR_TASKS_IMMEDIATE": "1",
@@ -71,7 +72,12 @@ class LiveServer:
             **(extra_env or {}),
         }
         # The server must not inherit pytest's settings switches.
-        for name in ("PYTEST_CURRENT_TEST", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"):
+        for name in (
+            "PYTEST_CURRENT_TEST",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "REDIS_URL",
+            "DATABASE_URL",
+        ):
             self.env.pop(name, None)
 
     @property
@@ -97,9 +103,16 @@ class LiveServer:
             self._manage("migrate", "--noinput", "-v", "0")
             self._manage("seed_demo")
             _template_db = self.workdir / "template.sqlite3"
+            self._checkpoint()
             shutil.copyfile(self.db, _template_db)
         else:
+            self.db.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(_template_db, self.db)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the main file, so that copying the file copies everything."""
+        with sqlite3.connect(self.db, timeout=20) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def create_sessions(self, specs: list[dict]) -> list[int]:
         out = self._manage(

@@ -1003,6 +1003,11 @@ window.odrRoom = {
   },
 };
 
+// Phones cannot share their screen: do not offer it.
+if (!navigator.mediaDevices?.getDisplayMedia) $("#share-toggle").hidden = true;
+// Browsers start audio only after a gesture: the level meter wakes on the first touch.
+document.addEventListener("pointerdown", ensureAudioCtx, { once: true });
+
 if (cfg.over) {
   setStage("ended");
 } else {
