@@ -4,6 +4,7 @@ check before `open` and matters that cannot be mediated."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from agreements import services
 from agreements.content_check import missing_elements
@@ -15,6 +16,14 @@ from odr.models import AuditEvent, Profile
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Messages are asserted in their English source; Chinese is the default language."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -291,3 +300,11 @@ def test_a_time_limit_already_past_is_named(dispute, mediator):
     ]
     agreement = factories.agreement_draft(dispute, terms=terms)
     assert [m.code for m in missing_elements(agreement)] == ["term_1_due_date_past"]
+
+
+def test_the_content_check_speaks_chinese_by_default(dispute, mediator):
+    agreement = factories.agreement_draft(dispute, party_details={}, performance_method="")
+    with translation.override("zh-hans"), pytest.raises(DomainError) as refused:
+        services.agreement_open(agreement=agreement, actor=mediator)
+    assert "协议暂不能发出签署，尚缺" in refused.value.message
+    assert "申请人的住所" in refused.value.message and "履行方式" in refused.value.message

@@ -5,6 +5,7 @@ versions."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from agreements import services
 from agreements.diff import diff_html
@@ -13,6 +14,14 @@ from odr.models import AuditEvent
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """Messages are asserted in their English source; Chinese is the default language."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

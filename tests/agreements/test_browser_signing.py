@@ -1,0 +1,109 @@
+"""A party signs the settlement agreement on a phone-sized screen in headless Chromium:
+reads the full text, re-authenticates with the password, ticks the consent, DRAWS a
+signature with touch-like pointer moves on the canvas, submits, and the signature is
+recorded with the drawn ink.
+
+With ODR_SCREENSHOTS_DIR set, the signing page is saved as a PNG file too."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agreements.models import Agreement, Signature
+from tests import factories
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _log_in(page, base: str, email: str, next_path: str) -> None:
+    page.goto(f"{base}/accounts/login/?next={next_path}")
+    page.fill('input[name="login"]', email)
+    page.fill('input[name="password"]', factories.PASSWORD)
+    page.click('main button[type="submit"]')
+    page.wait_for_url(f"{base}{next_path}")
+
+
+def _draw(page, selector: str) -> None:
+    """A two-stroke signature drawn with pointer moves inside the canvas."""
+    box = page.locator(selector).bounding_box()
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    strokes = [
+        [(0.1, 0.7), (0.2, 0.3), (0.3, 0.75), (0.42, 0.35), (0.5, 0.7)],
+        [(0.55, 0.5), (0.7, 0.3), (0.8, 0.65), (0.92, 0.4)],
+    ]
+    for stroke in strokes:
+        page.mouse.move(x0 + stroke[0][0] * w, y0 + stroke[0][1] * h)
+        page.mouse.down()
+        for fx, fy in stroke[1:]:
+            page.mouse.move(x0 + fx * w, y0 + fy * h, steps=6)
+        page.mouse.up()
+
+
+def test_a_party_signs_on_a_phone_with_a_drawn_signature(
+    live_server, transactional_db, demo, media, phone_context
+):
+    agreement = factories.agreement_signing()
+    base = live_server.url
+    page = phone_context.new_page()
+    _log_in(page, base, "citizen2@demo.odr", f"/agreements/{agreement.pk}/sign/")
+
+    # The whole text is on the page before the form.
+    text = page.inner_text("#agreement-text")
+    assert "被申请人向申请人归还借款人民币10,000.00元。" in text
+    assert "2025年3月申请人借给被申请人人民币一万元" in text
+    # Phone layout: nothing wider than the screen, the pad spans the form.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    pad = page.locator("#signature-pad").bounding_box()
+    assert pad["width"] > 300 and pad["height"] >= 150
+
+    # Submitting without drawing is stopped in the page, with a message.
+    page.fill('input[name="password"]', factories.PASSWORD)
+    page.check('input[name="consent"]')
+    page.click("#sign-submit")
+    assert page.inner_text("#signature-error").strip()
+    assert not Signature.objects.exists()
+
+    # A wrong password comes back with a clear message and nothing recorded.
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    _draw(page, "#signature-pad")
+    page.fill('input[name="password"]', "wrong-password")
+    page.click("#sign-submit")
+    page.wait_for_load_state()
+    assert page.locator(".msg.error").count() == 1
+    assert not Signature.objects.exists()
+
+    # Now for real.
+    page.fill('input[name="password"]', factories.PASSWORD)
+    page.check('input[name="consent"]')
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    _draw(page, "#signature-pad")
+    shots = os.environ.get("ODR_SCREENSHOTS_DIR")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / "signing.png"), full_page=True)
+    page.click("#sign-submit")
+    page.wait_for_url(f"{base}/agreements/{agreement.pk}/")
+
+    signature = Signature.objects.get()
+    assert (signature.role, signature.method, signature.signer_name) == (
+        "respondent",
+        "drawn",
+        "李四",
+    )
+    image = Image.open(io.BytesIO(bytes(signature.signature_png))).convert("RGBA")
+    # The drawn strokes reached the server: many ink pixels, the canvas at device scale.
+    ink = sum(1 for px in image.getdata() if px[3] > 128 and px[0] < 100)
+    assert ink > 300
+    assert image.size[0] >= 600  # 2x device pixels on this phone
+    assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.SIGNING
+    assert "✔" in page.inner_text("main") or "李四" in page.inner_text("#agreement-text")
