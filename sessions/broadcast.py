@@ -36,11 +36,17 @@ class Delivery:
     channel: str = ""
     group: str = ""
     close: int | None = None
+    # For the receiving consumer only (never sent to the client): whom this peer may
+    # signal now, peer id -> channel, after the change this message announces.
+    reach: dict[str, str] | None = None
 
     def event(self) -> dict:
         if self.close is not None:
             return {"type": "room.close", "message": self.message, "code": self.close}
-        return {"type": "room.send", "message": self.message}
+        event = {"type": "room.send", "message": self.message}
+        if self.reach is not None:
+            event["reach"] = self.reach
+        return event
 
 
 async def deliver(deliveries: Iterable[Delivery]) -> None:

@@ -64,6 +64,12 @@ def ticket_from(scope: dict) -> str:
 
 class RoomConsumer(AsyncWebsocketConsumer):
     peer_id: str | None = None
+    in_room: bool = False
+    # Whom this connection may signal now (peer id -> channel). Read from the database at
+    # joining, then replaced by each room-change event the services send this peer after
+    # their commit; a signal is relayed only to a peer in it, and a relayed signal from a
+    # peer no longer in it is dropped (it crossed a caucus or removal in flight).
+    reach: dict[str, str]
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -95,6 +101,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._refuse(exc.code, exc.message, code)
             return
         self.peer_id = joined.peer.peer_id
+        self.in_room = joined.state == "room"
+        self.reach = joined.reach
         await self.send_json(
             {
                 "type": "welcome",
@@ -158,18 +166,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "pong"})
 
     async def on_signal(self, message: dict) -> None:
-        if "data" not in message:
+        to = message.get("to")
+        if not isinstance(to, str) or "data" not in message:
             await self.error("invalid_signal", _("A signal carries `to` and `data`."))
             return
-        channel = await database_sync_to_async(services.room_signal_target)(
-            session_id=self.session_id, from_peer=self.peer_id, to=message.get("to")
-        )
+        if not self.in_room:
+            await self.error("not_in_room", _("Wait until the mediator admits you."))
+            return
+        channel = self.reach.get(to)
+        if channel is None:
+            await self.error("peer_not_visible", _("That peer is not in your room."))
+            return
         await self.channel_layer.send(
-            channel,
-            {
-                "type": "room.send",
-                "message": {"type": "signal", "from": self.peer_id, "data": message["data"]},
-            },
+            channel, {"type": "room.signal", "from": self.peer_id, "data": message["data"]}
         )
 
     async def on_chat(self, message: dict) -> None:
@@ -216,8 +225,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
     # --- channel layer events -----------------------------------------------------------
 
     async def room_send(self, event: dict) -> None:
-        if self.peer_id is not None:
-            await self.send_json(event["message"])
+        if self.peer_id is None:
+            return
+        if "reach" in event:
+            self.reach = event["reach"]
+        if event["message"].get("type") == "admitted":
+            self.in_room = True
+        await self.send_json(event["message"])
+
+    async def room_signal(self, event: dict) -> None:
+        # Checked on this side too: the sender's view may be a change behind ours.
+        if self.peer_id is not None and event["from"] in self.reach:
+            await self.send_json({"type": "signal", "from": event["from"], "data": event["data"]})
 
     async def room_close(self, event: dict) -> None:
         if self.peer_id is None:

@@ -555,11 +555,28 @@ class Joined:
     state: str
     peers: list[Peer]
     caucus: bool
+    # peer id -> channel of whom this connection may signal now (see `_reach`).
+    reach: dict[str, str]
     recording: bool = False
 
 
-def _send(peer: Peer, message: dict, *, close: int | None = None) -> Delivery:
-    return Delivery(message=message, channel=peer.channel_name, close=close)
+def _send(
+    peer: Peer, message: dict, *, close: int | None = None, after: RoomSnapshot | None = None
+) -> Delivery:
+    return Delivery(
+        message=message,
+        channel=peer.channel_name,
+        close=close,
+        reach=_reach(after, peer.peer_id) if after is not None else None,
+    )
+
+
+def _reach(snapshot: RoomSnapshot, peer_id: str) -> dict[str, str]:
+    """Whom this peer may signal, with their channels, as the committed room stands.
+    Every room change delivers it to each peer it concerns, so the consumer relays a
+    `signal` without a database read and drops one that crossed a change in flight; a
+    (re)connection reads it from the database. It is per connection, never shared."""
+    return {p.peer_id: p.channel_name for p in snapshot.visible_to(peer_id)}
 
 
 def _lobby_update(after: RoomSnapshot) -> list[Delivery]:
@@ -594,13 +611,16 @@ def _room_changes(
                         "active": bool(after.caucus),
                         "call": sorted(q for q in gained if peer.peer_id < q),
                     },
+                    after=after,
                 )
             )
             continue
         for q in sorted(seen_after - seen_before):
-            out.append(_send(peer, {"type": "peer-joined", "peer": after.peers[q].public()}))
+            out.append(
+                _send(peer, {"type": "peer-joined", "peer": after.peers[q].public()}, after=after)
+            )
         for q in sorted(seen_before - seen_after):
-            out.append(_send(peer, {"type": "peer-left", "peer_id": q}))
+            out.append(_send(peer, {"type": "peer-left", "peer_id": q}, after=after))
     return out
 
 
@@ -678,7 +698,13 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
         # Those who saw the old connection hang up on it before the new one calls.
         for peer in before.present():
             if peer.peer_id != me.peer_id and me.peer_id in before.visible_ids(peer.peer_id):
-                deliveries.append(_send(peer, {"type": "peer-left", "peer_id": me.peer_id}))
+                deliveries.append(
+                    _send(
+                        peer,
+                        {"type": "peer-left", "peer_id": me.peer_id},
+                        after=_without(before, me.peer_id),
+                    )
+                )
     if me.in_room:
         deliveries += _room_changes(
             _without(before, me.peer_id), after, caucus_changed=False, skip={me.peer_id}
@@ -695,6 +721,7 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
         state=State.ROOM if me.in_room else State.LOBBY,
         peers=after.visible_to(me.peer_id),
         caucus=me.in_room and bool(after.caucus),
+        reach=_reach(after, me.peer_id),
         recording=selectors.recording_active(session.pk),
     )
 
@@ -761,6 +788,7 @@ def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
                     "peers": [p.public() for p in after.visible_to(me.peer_id)],
                     "caucus": bool(after.caucus),
                 },
+                after=after,
             )
         )
     deliveries += _room_changes(before, after, caucus_changed=False, skip={me.peer_id})
@@ -895,21 +923,6 @@ def room_chat(*, session_id: int, peer_id: str, text: Any) -> ChatMessage:
     }
     deliver_on_commit([_send(p, payload) for p in audience])
     return message
-
-
-def room_signal_target(*, session_id: int, from_peer: str, to: Any) -> str:
-    """The channel to relay a `signal` to, only when `to` is in the sender's room right
-    now: a lobby peer signals nobody, and nothing crosses a caucus."""
-    if not isinstance(to, str):
-        raise Invalid(_("Say whom the signal is for."), code="invalid_signal")
-    snapshot = room_snapshot(session_id)
-    me = snapshot.peers.get(from_peer)
-    if me is None or not me.in_room or not me.connected:
-        raise Forbidden(_("Wait until the mediator admits you."), code="not_in_room")
-    target = next((p for p in snapshot.visible_to(from_peer) if p.peer_id == to), None)
-    if target is None:
-        raise Forbidden(_("That peer is not in your room."), code="peer_not_visible")
-    return target.channel_name
 
 
 def _user(peer: Peer) -> AbstractBaseUser:

@@ -506,3 +506,24 @@ async def test_knocks_wait_for_the_mediator(room):
 
 def _peer(peer_id: str, role: str) -> dict:
     return {"peer_id": peer_id, "name": ANY, "role": role}
+
+
+async def test_a_signal_that_crossed_a_caucus_in_flight_is_dropped_by_the_receiver(room):
+    from channels.layers import get_channel_layer
+
+    (med, med_id), (app, app_id), (res, res_id) = await admitted_room(room)
+    await med.send_json_to({"type": "caucus", "peer_ids": [app_id]})
+    for c in (med, app, res):
+        await receive(c, "caucus")
+    mediator = await database_sync_to_async(RoomParticipant.objects.get)(peer_id=med_id)
+    # As if the respondent's consumer relayed it a moment before it heard of the caucus.
+    await get_channel_layer().send(
+        mediator.channel_name, {"type": "room.signal", "from": res_id, "data": {"late": True}}
+    )
+    await quiet(med)
+    await get_channel_layer().send(
+        mediator.channel_name, {"type": "room.signal", "from": app_id, "data": {"ok": True}}
+    )
+    assert (await receive(med, "signal"))["data"] == {"ok": True}
+    for c in (med, app, res):
+        await c.disconnect()
