@@ -90,7 +90,7 @@ def styles() -> dict[str, ParagraphStyle]:
         "body",
         fontName=FONT,
         fontSize=11.5,
-        leading=19,
+        leading=18,
         wordWrap="CJK",
         alignment=TA_JUSTIFY,
         firstLineIndent=0,
@@ -283,3 +283,41 @@ class QrCode(Flowable):
 
     def draw(self) -> None:
         draw_qr(self.canv, self.value, x=0, y=0, size=self.width)
+
+
+class BoldLine(Flowable):
+    """One line of bold-looking text (fill and a thin stroke: the font has one weight), for
+    titles and headings. Kept with the paragraph after it, as a heading should be."""
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        size: float = 12.5,
+        align: str = "left",
+        space_before: float = 8,
+        space_after: float = 3,
+        color: colors.Color = colors.black,
+    ) -> None:
+        super().__init__()
+        self.text, self.size, self.align, self.color = text, size, align, color
+        self.spaceBefore, self.spaceAfter = space_before, space_after
+        self.keepWithNext = True
+        self.height = size * 1.45
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.width = available_width
+        return available_width, self.height
+
+    def draw(self) -> None:
+        register_fonts()
+        c = self.canv
+        c.saveState()
+        c.setFillColor(self.color)
+        c.setStrokeColor(self.color)
+        text_width = c.stringWidth(self.text, FONT_BOLD, self.size)
+        x = {"left": 0, "center": (self.width - text_width) / 2, "right": self.width - text_width}[
+            self.align
+        ]
+        draw_bold_text(c, x, self.size * 0.3, self.text, self.size)
+        c.restoreState()

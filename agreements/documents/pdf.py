@@ -23,7 +23,6 @@ from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
-    CondPageBreak,
     Flowable,
     Image,
     KeepTogether,
@@ -44,6 +43,7 @@ from agreements.documents.chinese import (
 from agreements.documents.fonts import (
     FONT,
     FONT_BOLD,
+    BoldLine,
     EmbeddedFontCanvas,
     QrCode,
     draw_seal,
@@ -356,7 +356,7 @@ def _signature_image(sig, st):
 
 def _audit_flowables(ctx: _Context, st, width: float) -> list:
     out = [
-        _p("签署与审计记录", st["title"]),
+        BoldLine("签署与审计记录", size=20, align="center", space_before=0, space_after=4),
         _p("Certificate of completion and audit trail", st["subtitle"]),
         _p(
             f"案号 Case No.：{_esc(ctx.dispute.case_number)}　　"
@@ -369,7 +369,7 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
             st["small"],
         ),
         Spacer(1, 6),
-        _p("签名人 Signers", st["heading"]),
+        BoldLine("签名人 Signers"),
     ]
     rows = [
         [
@@ -395,7 +395,7 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
         )
     signer_table = Table(rows, colWidths=[w * width for w in (0.13, 0.17, 0.27, 0.15, 0.28)])
     signer_table.setStyle(_grid_style())
-    out += [signer_table, Spacer(1, 8), _p("审计事件 Audit events", st["heading"])]
+    out += [signer_table, Spacer(1, 8), BoldLine("审计事件 Audit events")]
     rows = [
         [
             _p(h, st["cell"])
@@ -524,57 +524,64 @@ def render_agreement_pdf(agreement) -> bytes:
     story: list = [
         Spacer(1, 4),
         _p(_esc(org_name), st["org"]),
-        _p("人民调解协议书", st["title"]),
+        BoldLine("人民调解协议书", size=22, align="center", space_before=2, space_after=4),
         _p("People's Mediation Agreement", st["subtitle"]),
         _p(f"{_esc(dispute.case_number)}", st["case_number"]),
-        _p("当事人 Parties", st["heading"]),
+        BoldLine("当事人 Parties"),
         *_party_rows(dispute, st),
-        _p("纠纷主要事实、争议事项 Facts and disputed matters", st["heading"]),
+        _p(
+            f"<b>调解组织 Mediation organisation：</b>{_esc(org_name)}<br/>"
+            f"<b>人民调解员 Mediator：</b>"
+            f"{_esc(display_name(dispute.mediator)) if dispute.mediator else '—'}",
+            st["body"],
+        ),
+        BoldLine("纠纷主要事实、争议事项 Facts and disputed matters"),
         _p(_esc(agreement.facts or dispute.description), st["indent"]),
         _p(
             f"经{_esc(org_name)}主持调解，双方当事人自愿达成如下协议："
             "（The parties, in mediation, have freely agreed as follows:）",
             st["indent"],
         ),
-        _p("协议内容 Terms", st["heading"]),
+        BoldLine("协议内容 Terms"),
         *_term_flowables(ctx, st),
-        _p("履行方式、时限和地点 Method, time limit and place of performance", st["heading"]),
+        BoldLine("履行方式、时限和地点 Method, time limit and place of performance"),
         *_performance(ctx, st),
-        _p("协议效力及份数 Effect and copies", st["heading"]),
+        BoldLine("协议效力及份数 Effect and copies"),
     ]
     for n, (zh, en) in enumerate(EFFECT_CLAUSES, start=1):
         story.append(_p(f"{n}. {zh}", st["body"]))
         story.append(_p(en, st["english"]))
     story += [
-        CondPageBreak(80 * mm),
-        _p("签署 Signatures", st["heading"]),
-        _signature_table(ctx, st, width),
-        Spacer(1, 6),
+        # The signatures, the seal and the QR code stay together on one page: a seal
+        # alone on a page would not show what it seals.
         KeepTogether(
             [
-                _SealBlock(
-                    name=org_name, when=cn_date(ctx.issued_at), sealed=ctx.complete, width=width
-                ),
-                Spacer(1, 8),
+                BoldLine("签署 Signatures"),
+                _signature_table(ctx, st, width),
+                Spacer(1, 4),
                 Table(
                     [
                         [
-                            QrCode(url, size=24 * mm),
                             [
+                                QrCode(url, size=22 * mm),
+                                Spacer(1, 2),
                                 _p("扫码核验 Scan to verify", st["small"]),
                                 _p(_esc(url), st["cell_mono"]),
-                                _p(
-                                    f"文书编号 Document ID：{agreement.document_id}",
-                                    st["cell_mono"],
-                                ),
                             ],
+                            _SealBlock(
+                                name=org_name,
+                                when=cn_date(ctx.issued_at),
+                                sealed=ctx.complete,
+                                width=width * 0.62,
+                            ),
                         ]
                     ],
-                    colWidths=[28 * mm, width - 28 * mm],
+                    colWidths=[width * 0.38, width * 0.62],
                     style=table_style(
                         [
-                            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                            ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
                             ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                            ("RIGHTPADDING", (0, 0), (-1, -1), 0),
                         ]
                     ),
                 ),
