@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -34,6 +35,9 @@ Role = Signature.Role
 PARTY_ROLES = (Party.Role.APPLICANT, Party.Role.RESPONDENT)
 MAX_TERMS = 50
 MAX_TEXT = 20000
+# Wrong passwords or codes on the signing form before it waits (per user).
+REAUTH_MAX_FAILURES = 5
+REAUTH_LOCKOUT_SECONDS = 15 * 60
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -440,6 +444,21 @@ def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = ""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
+    # The signing form must not become a way to guess a password from a stolen session.
+    failures_key = f"agreements:reauth-failures:{user.pk}"
+    if cache.get(failures_key, 0) >= REAUTH_MAX_FAILURES:
+        raise DomainError(
+            "too_many_attempts",
+            _("Too many wrong attempts. Wait %(minutes)s minutes and try again.")
+            % {"minutes": REAUTH_LOCKOUT_SECONDS // 60},
+            status=429,
+        )
+
+    def wrong(code_name: str, message: str) -> Forbidden:
+        cache.add(failures_key, 0, REAUTH_LOCKOUT_SECONDS)
+        cache.incr(failures_key)
+        return Forbidden(message, code=code_name)
+
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if totp is not None:
         if not code.strip():
@@ -447,16 +466,15 @@ def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = ""
                 _("Enter the code from your authenticator app to sign."), code="code_required"
             )
         if not TOTP(totp).validate_code(code.strip()):
-            raise Forbidden(
-                _("The authenticator code is wrong or was already used."), code="wrong_code"
-            )
+            raise wrong("wrong_code", _("The authenticator code is wrong or was already used."))
         if password and not user.check_password(password):
-            raise Forbidden(_("The password is wrong."), code="wrong_password")
-        return
-    if not password:
-        raise Forbidden(_("Enter your password to sign."), code="password_required")
-    if not user.check_password(password):
-        raise Forbidden(_("The password is wrong."), code="wrong_password")
+            raise wrong("wrong_password", _("The password is wrong."))
+    else:
+        if not password:
+            raise Forbidden(_("Enter your password to sign."), code="password_required")
+        if not user.check_password(password):
+            raise wrong("wrong_password", _("The password is wrong."))
+    cache.delete(failures_key)
 
 
 def agreement_sign(

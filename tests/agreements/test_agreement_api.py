@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.core.cache import cache
 from django.utils import translation
 
 from agreements import services
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 def _english(client):
     """Messages are asserted in their English source; Chinese is the default language."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    cache.clear()  # no wrong-password count left over from another test
     with translation.override("en"):
         yield
 

@@ -18,6 +18,7 @@ import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
 from PIL import Image
 
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.django_db
 def _english(client):
     """Messages are asserted in their English source; Chinese is the default language."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    cache.clear()  # no wrong-password count left over from another test
     with translation.override("en"):
         yield
 
