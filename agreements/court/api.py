@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.utils.http import content_disposition_header
 from ninja import File as FileParam
 from ninja import Form, Router, Schema
 from ninja.files import UploadedFile
@@ -230,7 +231,7 @@ def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement = court_selectors.package_agreement_for(user=request.auth, agreement_id=agreement_id)
     filename, data = package.build_evidence_package(agreement)
     response = HttpResponse(data, content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
