@@ -521,12 +521,12 @@ def invitation_resend(request: HttpRequest, dispute_id: int) -> HttpResponse:
 
 # --- public statistics -----------------------------------------------------------------
 
-_BAR_W = 340  # the chart's drawing width in SVG units; the viewBox scales it to the page
-
 
 def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
     """Rows of a horizontal bar chart: each row a label line, then a bar for received with
-    the resolved part drawn over it. Drawn on the server as inline SVG: no script needed."""
+    the resolved part drawn over it. Drawn on the server as inline SVG (no script); bar
+    widths are percentages, so the chart fills a phone or a desk screen and the text keeps
+    its size."""
     top = max((b["received"] for b in buckets), default=0) or 1
     rows = []
     y = 0
@@ -534,18 +534,17 @@ def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
         rows.append(
             {
                 **bucket,
-                "label_y": y + 13,
-                "bar_y": y + 18,
-                "received_w": round(bucket["received"] / top * _BAR_W, 1),
-                "resolved_w": round(bucket["resolved"] / top * _BAR_W, 1),
-                "value_x": round(bucket["received"] / top * _BAR_W, 1) + 4,
+                "label_y": y + 14,
+                "bar_y": y + 20,
+                "received_pct": round(bucket["received"] / top * 100, 1),
+                "resolved_pct": round(bucket["resolved"] / top * 100, 1),
                 "rate": None
                 if bucket["success_rate"] is None
                 else round(bucket["success_rate"] * 100),
             }
         )
-        y += 44
-    return {"rows": rows, "height": max(y, 20), "width": _BAR_W + 40}
+        y += 46
+    return {"rows": rows, "height": max(y, 20)}
 
 
 def stats_page(request: HttpRequest) -> HttpResponse:
