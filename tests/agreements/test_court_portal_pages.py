@@ -1,0 +1,153 @@
+"""The court portal's pages and the case page's confirmation panel: the clerk's queue and
+packet, accepting and ruling through forms; the parties' countdown, joint application and
+the ruling served on their case page; reminders before the window closes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from agreements.court import services
+from agreements.models import ConfirmationRequest
+from agreements.reminders import send_due
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+CR = ConfirmationRequest.Status
+EFFECTIVE = datetime(2026, 8, 3, 10, 0, tzinfo=timezone.get_fixed_timezone(8 * 60))
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _page(client, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.content.decode()
+
+
+def test_the_portal_is_for_court_staff_and_asks_strangers_to_log_in(demo, client):
+    response = client.get("/court/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(factories.demo_user("clerk@demo.odr"))
+    page = _page(client, "/court/")
+    assert 'id="court-queue-empty"' in page
+
+
+def test_the_clerk_accepts_and_rules_through_the_portal(demo, client):
+    request = factories.confirmation_pending()
+    case = request.agreement.dispute.case_number
+    client.force_login(factories.demo_user("clerk@demo.odr"))
+    queue = _page(client, "/court/")
+    assert case in queue and f"/court/requests/{request.pk}/" in queue
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    for link in ("application.pdf", "agreement.pdf", "evidence-package.zip"):
+        assert link in detail
+    assert "330523**********" in detail and "19800101" not in detail
+    assert 'id="accept-button"' in detail
+
+    accepted = client.post(f"/court/requests/{request.pk}/accept/", follow=True)
+    assert "(2026)浙0523民特0001号" in accepted.content.decode()
+    no_reason = client.post(
+        f"/court/requests/{request.pk}/decide/",
+        {"decision": "rejected", "reason": ""},
+        follow=True,
+    )
+    request.refresh_from_db()
+    assert request.status == CR.PENDING
+    assert 'class="msg error"' in no_reason.content.decode()
+    client.post(f"/court/requests/{request.pk}/decide/", {"decision": "confirmed", "reason": ""})
+    request.refresh_from_db()
+    assert request.status == CR.CONFIRMED and request.ruling_sha256
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    assert request.ruling_sha256 in detail and 'id="decision-form"' not in detail
+
+
+def test_the_case_page_counts_down_the_window_and_takes_the_joint_application(demo, client):
+    with time_machine.travel(EFFECTIVE, tick=False):
+        agreement = factories.agreement_in_force()
+    case_url = f"/disputes/{agreement.dispute_id}/"
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    with time_machine.travel(EFFECTIVE + timedelta(days=10), tick=False):
+        page = _page(client, case_url)
+        assert 'id="confirmation-window"' in page
+        assert "2026-09-02" in page  # the last day: 30 days after the day it took effect
+        assert "20" in page.split('id="confirmation-window"')[1].split("</p>")[0]
+        assert 'id="confirmation-apply"' in page
+        client.post(f"/agreements/{agreement.pk}/confirmation/", {"consent": "1"})
+        page = _page(client, case_url)
+        assert 'id="confirmation-apply"' not in page
+        client.force_login(factories.demo_user("citizen2@demo.odr"))
+        assert 'id="confirmation-apply"' in _page(client, case_url)
+        client.post(f"/agreements/{agreement.pk}/confirmation/", {"consent": "1"})
+        page = _page(client, case_url)
+    request = ConfirmationRequest.objects.get()
+    assert request.status == CR.PENDING
+    assert "安吉县人民法院" in page and request.accept_deadline.strftime("%Y") in page
+    # The ruling is served on the case page too.
+    services.confirmation_decide(
+        request=request,
+        actor=factories.demo_user("clerk@demo.odr"),
+        decision="confirmed",
+        reason="",
+    )
+    request.refresh_from_db()
+    client.force_login(factories.demo_user("citizen2@demo.odr"))
+    page = _page(client, case_url)
+    assert f"/api/v1/court/requests/{request.pk}/ruling.pdf" in page
+    assert request.ruling_sha256 in page
+
+
+def test_after_the_window_the_case_page_offers_no_application(demo, client):
+    with time_machine.travel(EFFECTIVE, tick=False):
+        agreement = factories.agreement_in_force()
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    with time_machine.travel(EFFECTIVE + timedelta(days=31), tick=False):
+        page = _page(client, f"/disputes/{agreement.dispute_id}/")
+        response = client.post(f"/agreements/{agreement.pk}/confirmation/", follow=True)
+    assert 'id="confirmation-apply"' not in page
+    assert "2026-09-02" in page
+    assert not ConfirmationRequest.objects.exists()
+    assert 'class="msg error"' in response.content.decode()
+
+
+def test_parties_are_reminded_seven_days_and_one_day_before_the_window_closes(
+    demo, mailoutbox, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(EFFECTIVE, tick=False):
+        agreement = factories.agreement_in_force()
+        # Obligations done, so that only the window's reminders are counted here.
+        for obligation in services.performance_schedule(agreement=agreement):
+            services.performance_mark_done(
+                obligation=obligation,
+                actor=factories.demo_user("citizen2@demo.odr"),
+                note="已履行",
+            )
+
+    def run(days: int) -> list[str]:
+        mailoutbox.clear()
+        when = EFFECTIVE + timedelta(days=days)
+        with (
+            time_machine.travel(when, tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            send_due(now=when)
+            send_due(now=when)
+        return sorted(m.to[0] for m in mailoutbox)
+
+    assert run(20) == []
+    assert run(23) == ["citizen1@demo.odr", "citizen2@demo.odr"]
+    assert run(24) == []
+    with time_machine.travel(EFFECTIVE + timedelta(days=25), tick=False):
+        services.confirmation_consent(
+            agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
+        )
+    # One day left: only the party who has not applied yet is reminded.
+    assert run(29) == ["citizen2@demo.odr"]
+    assert "1" in mailoutbox[0].subject
+    assert run(31) == []
