@@ -349,11 +349,47 @@ _EVENT_TEXT: dict[str, str] = {
     "invitation.resend": gettext_noop("%(actor)s sent the other side a new invitation."),
     "invitation.remind": gettext_noop("A reminder was sent to the other side."),
     "dispute.deadline_remind": gettext_noop("The mediator was reminded of the deadline."),
+    # Events of the rooms and agreements apps that matter to the people on the case.
+    "session.schedule": gettext_noop("%(actor)s scheduled a mediation session."),
+    "session.reschedule": gettext_noop("%(actor)s moved a mediation session."),
+    "session.cancel": gettext_noop("%(actor)s cancelled a mediation session."),
+    "session.start": gettext_noop("A mediation session began."),
+    "session.end": gettext_noop("%(actor)s ended a mediation session."),
+    "session.minutes": gettext_noop("%(actor)s wrote the minutes of a session."),
+    "session.recording_started": gettext_noop("Recording of the session began."),
+    "session.recording_saved": gettext_noop("The session recording was saved."),
+    "agreement.create": gettext_noop("%(actor)s drafted the settlement agreement."),
+    "agreement.open": gettext_noop("%(actor)s opened the agreement for signing."),
+    "agreement.revise": gettext_noop("%(actor)s took the agreement back for changes."),
+    "agreement.sign": gettext_noop("%(actor)s signed the settlement agreement."),
+    "agreement.in_force": gettext_noop("The settlement agreement is in force."),
+    "confirmation.consent": gettext_noop("%(actor)s asked for judicial confirmation."),
+    "confirmation.submit": gettext_noop("The request for judicial confirmation went to the court."),
+    "confirmation.accept": gettext_noop("The court accepted the request for confirmation."),
+    "confirmation.decide": gettext_noop("The court decided on the judicial confirmation."),
 }
+
+# Moment-to-moment room events (joining, admitting, chat, drafts saved) stay in the audit
+# trail but would bury the story of the case, so the page's timeline leaves them out.
+_TIMELINE_HIDDEN = frozenset(
+    {
+        "session.join",
+        "session.leave",
+        "session.admit",
+        "session.remove",
+        "session.caucus",
+        "session.caucus_end",
+        "session.chat",
+        "session.self_test",
+        "session.pick",
+        "session.consent",
+        "agreement.save",
+    }
+)
 
 
 def _timeline(dispute: Dispute) -> list[dict[str, Any]]:
-    events = list(selectors.dispute_timeline(dispute))
+    events = [e for e in selectors.dispute_timeline(dispute) if e.action not in _TIMELINE_HIDDEN]
     user_ids = {e.after.get("mediator") for e in events if isinstance(e.after.get("mediator"), int)}
     org_ids = {e.after.get("organisation") for e in events}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids).select_related("profile")}

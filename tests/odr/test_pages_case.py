@@ -241,3 +241,16 @@ def test_the_case_page_includes_the_sessions_and_agreement_panels(demo, client):
     dispute = factories.dispute_in_mediation()
     page = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
     assert 'id="sessions"' in page and 'id="agreement"' in page
+
+
+def test_the_timeline_tells_of_agreement_steps_and_leaves_out_room_chatter(demo, client):
+    from odr.audit import log_action
+
+    dispute = factories.dispute_in_mediation()
+    citizen = demo_user("citizen1@demo.odr")
+    log_action(action="session.join", obj=dispute, actor=citizen, dispute=dispute)
+    log_action(action="agreement.sign", obj=dispute, actor=citizen, dispute=dispute)
+    timeline = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
+    timeline = timeline.split('id="timeline"')[1]
+    assert "张三签署了调解协议。" in timeline
+    assert "session.join" not in timeline
