@@ -123,6 +123,21 @@ class AgreementOut(Schema):
     actions: list[str]
 
 
+def _term_out(term: dict[str, Any]) -> dict[str, Any]:
+    """Every key present, whatever wrote the term (the services always store them all;
+    rows written by other means may lack some)."""
+    return {
+        "text": str(term.get("text") or ""),
+        "kind": str(term.get("kind") or "other"),
+        "obligor": str(term.get("obligor") or ""),
+        "obligee": str(term.get("obligee") or ""),
+        "amount": str(term["amount"]) if term.get("amount") not in (None, "") else None,
+        "due_date": str(term["due_date"]) if term.get("due_date") else None,
+        "place": str(term.get("place") or ""),
+        "instalments": list(term.get("instalments") or []),
+    }
+
+
 def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any]:
     signatures = selectors.current_signatures(agreement)
     signed = {s.role for s in signatures}
@@ -138,7 +153,7 @@ def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any
         "matter": agreement.matter,
         "facts": agreement.facts,
         "disputed_matters": agreement.disputed_matters,
-        "terms": agreement.terms,
+        "terms": [_term_out(t) for t in agreement.terms or []],
         "performance_method": agreement.performance_method,
         "performance_place": agreement.performance_place,
         # ID numbers are masked: the full number is in the signed PDF's owner's profile.

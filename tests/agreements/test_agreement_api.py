@@ -5,6 +5,7 @@ a draft to a sealed agreement in force through the API alone."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 
 import pytest
 from django.core.cache import cache
@@ -237,12 +238,19 @@ def test_sign_endpoint_errors_are_clear_and_record_nothing(demo, client):
     assert response.status_code == 403
 
 
-def test_pdf_before_signing_is_the_current_unsigned_rendering(demo, client):
+def test_pdf_before_signing_is_the_current_unsigned_rendering(demo, client, tmp_path):
     agreement = factories.agreement_draft()
     response = _as(client, "citizen2@demo.odr").get(f"/api/v1/agreements/{agreement.pk}/pdf")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF") and b"/ByteRange" not in response.content
     assert "unsigned" in response["Content-Disposition"]
+    path = tmp_path / "draft.pdf"
+    path.write_bytes(response.content)
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    # The rotated 草稿 watermark: marked as a draft, not to be mistaken for the signed one.
+    assert "草" in text and "稿" in text
 
 
 def test_both_parties_and_the_mediator_sign_through_the_api_and_the_case_settles(demo, client):
@@ -265,3 +273,12 @@ def test_both_parties_and_the_mediator_sign_through_the_api_and_the_case_settles
     assert client.get(f"/api/v1/disputes/{dispute.pk}").json()["status"] == "settled"
     again = _post(client, f"/agreements/{agreement_id}/sign", _sign_body())
     assert again.status_code == 409
+
+
+def test_terms_written_with_missing_keys_still_answer_every_field(demo, client):
+    dispute = factories.dispute_in_mediation()
+    agreement = factories.agreement_for(dispute, status="signing")
+    body = _as(client, "citizen1@demo.odr").get(f"/api/v1/agreements/{agreement.pk}").json()
+    act = body["terms"][1]
+    assert act["kind"] == "act" and act["amount"] is None and act["instalments"] == []
+    assert body["terms"][0]["instalments"][1] == {"amount": "5000.00", "due_date": "2026-12-31"}
