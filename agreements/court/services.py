@@ -539,7 +539,7 @@ def performance_schedule(*, agreement: Agreement) -> list[Performance]:
                             agreement=locked,
                             term_index=index,
                             instalment_index=n,
-                            description=f"{text}（第{n}期）",
+                            description=f"{text}（第{n}期，共{len(instalments)}期）",
                             obligor_role=obligor,
                             obligee_role=obligee,
                             amount=_amount(inst.get("amount")),
