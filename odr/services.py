@@ -56,7 +56,9 @@ def _snapshot(dispute: Dispute) -> dict[str, Any]:
 
 
 def _lock(dispute: Dispute) -> Dispute:
-    return Dispute.objects.select_for_update().select_related("organisation").get(pk=dispute.pk)
+    # No select_related here: PostgreSQL refuses FOR UPDATE on the nullable side of an
+    # outer join (the organisation and mediator are nullable).
+    return Dispute.objects.select_for_update().get(pk=dispute.pk)
 
 
 def _check(name: str, dispute: Dispute, actor: AbstractBaseUser | None) -> None:

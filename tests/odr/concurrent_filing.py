@@ -66,18 +66,105 @@ def main() -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    races = _race_transitions()
     problems = [p.message for p in verify_chain()]
     print(
         json.dumps(
             {
                 "numbers": numbers,
                 "errors": errors,
+                "races": races,
                 "audit_problems": problems,
                 "vendor": connection.vendor,
                 "journal_mode": _journal_mode(),
             }
         )
     )
+
+
+def _race(callables: list) -> dict[str, int]:
+    """Runs the callables at the same instant, one thread each; counts the outcomes."""
+    barrier = threading.Barrier(len(callables))
+    outcomes: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def run(call) -> None:
+        from odr.errors import DomainError
+
+        try:
+            barrier.wait()
+            call()
+            key = "ok"
+        except DomainError as exc:
+            key = exc.code
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
+            key = f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes[key] = outcomes.get(key, 0) + 1
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in callables]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def _race_transitions() -> dict:
+    """Moves that read a status and then write it, pressed by several people at once:
+    exactly one may win, the others must see the new status (DESIGN.md §2: row lock)."""
+    from django.contrib.auth import get_user_model
+
+    from odr import services
+    from odr.models import AuditEvent, Dispute
+
+    users = get_user_model().objects
+    applicant = users.get(email="citizen1@demo.odr")
+    respondent = users.get(email="citizen2@demo.odr")
+    coordinator = users.get(email="coordinator@demo.odr")
+    mediator = users.get(email="mediator@demo.odr")
+    dispute = services.dispute_file(
+        applicant=applicant,
+        category="debt",
+        title="抢答",
+        description="同时答复",
+        region_code="330523000000",
+        respondent_name="李四",
+        respondent_email="citizen2@demo.odr",
+    )
+    token = dispute.parties.get(role="respondent").invitation.token
+    connections.close_all()
+    answers = _race(
+        [
+            lambda: services.invitation_accept(token=token, user=respondent, consent_online=True)
+            for _ in range(4)
+        ]
+    )
+    connections.close_all()
+    fresh = Dispute.objects.get(pk=dispute.pk)
+    intake = _race(
+        [
+            lambda: services.dispute_accept(dispute=fresh, actor=coordinator, mediator=mediator.pk),
+            lambda: services.dispute_reject(dispute=fresh, actor=coordinator, reason="并发"),
+            lambda: services.dispute_reject(dispute=fresh, actor=coordinator, reason="再拒"),
+            lambda: services.dispute_accept(dispute=fresh, actor=coordinator, mediator=mediator.pk),
+        ]
+    )
+    connections.close_all()
+    moves = AuditEvent.objects.filter(
+        dispute=dispute,
+        action__in=["dispute.accept", "dispute.reject"],
+    ).count()
+    return {
+        "answers": answers,
+        "respond_events": AuditEvent.objects.filter(
+            dispute=dispute, action="dispute.respond_accept"
+        ).count(),
+        "intake": intake,
+        "intake_events": moves,
+    }
 
 
 def _journal_mode() -> str | None:

@@ -51,6 +51,16 @@ def run_filings(env_extra: dict[str, str], tmp_path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def assert_one_winner_per_race(outcome: dict) -> None:
+    races = outcome["races"]
+    # Four answers to one invitation: one accepted, three told it was already used.
+    assert races["answers"] == {"ok": 1, "invitation_used": 3}
+    assert races["respond_events"] == 1
+    # Two accepts and two rejects at once: one wins, the rest see its status.
+    assert races["intake"] == {"ok": 1, "invalid_status": 3}
+    assert races["intake_events"] == 1
+
+
 def assert_distinct_and_contiguous(outcome: dict) -> None:
     assert outcome["errors"] == []
     assert outcome["audit_problems"] == []
@@ -69,6 +79,7 @@ def test_racing_filings_on_a_sqlite_file_get_distinct_contiguous_numbers(tmp_pat
     assert outcome["journal_mode"] == "wal"
     assert (tmp_path / "data" / "db.sqlite3").exists()
     assert_distinct_and_contiguous(outcome)
+    assert_one_winner_per_race(outcome)
 
 
 @pytest.mark.scaleout
@@ -88,6 +99,7 @@ def test_racing_filings_on_postgresql_get_distinct_contiguous_numbers(tmp_path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert outcome["vendor"] == "postgresql"
     assert_distinct_and_contiguous(outcome)
+    assert_one_winner_per_race(outcome)
 
 
 @pytest.mark.django_db
