@@ -2,6 +2,7 @@
 check character."""
 
 import re
+from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -14,8 +15,16 @@ def id_check_char(first17: str) -> str:
 
 
 def is_valid_id_number(value: str) -> bool:
+    """18 characters, a real date of birth at positions 7-14 (not in the future) and the
+    right check character."""
     value = value.strip().upper()
     if not _PATTERN.match(value):
+        return False
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return False
+    if born.year < 1900 or born > date.today():
         return False
     return id_check_char(value[:17]) == value[17]
 
@@ -37,7 +46,10 @@ def mask_name(name: str) -> str:
 
 
 def mask_phone(phone: str) -> str:
+    """13812345678 -> 138****5678; a shorter (landline) number keeps only its last four,
+    so that a masked number always hides something."""
     digits = phone.strip()
     if len(digits) < 7:
         return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    head = 3 if len(digits) >= 11 else 0
+    return digits[:head] + "*" * (len(digits) - head - 4) + digits[-4:]
