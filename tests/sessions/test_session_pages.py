@@ -47,7 +47,9 @@ def test_the_case_page_offers_the_mediator_to_schedule_and_shows_the_next_sessio
 def test_the_mediator_schedules_one_time_from_the_form(case):
     when = (timezone.now() + timedelta(days=2)).replace(second=0, microsecond=0)
     client = _client("mediator@demo.odr")
-    assert client.get(f"/disputes/{case.pk}/sessions/new/").status_code == 200
+    form = client.get(f"/disputes/{case.pk}/sessions/new/")
+    assert form.status_code == 200
+    assert "安排调解会议" in form.content.decode()  # Chinese first
     response = client.post(
         f"/disputes/{case.pk}/sessions/new/", {"time_1": _local(when), "duration_minutes": 90}
     )
