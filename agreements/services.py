@@ -334,7 +334,7 @@ def _create(*, dispute: Dispute, actor: AbstractBaseUser, changes: dict[str, Any
         raise DomainError(
             "agreement_exists", _("This case already has an agreement: reload the page.")
         ) from None
-    _snapshot_version(agreement, author=actor, note="template " + draft["template"])
+    _snapshot_version(agreement, author=actor, note=f"template:{draft['template']}")
     log_action(
         action="agreement.create",
         obj=agreement,
@@ -396,7 +396,7 @@ def agreement_revise(
     agreement.unsigned_pdf_sha256 = ""
     agreement.updated_at = now
     agreement.save()
-    _snapshot_version(agreement, author=actor, note=("revise " + reason.strip())[:200])
+    _snapshot_version(agreement, author=actor, note=f"revise:{reason.strip()}"[:200])
     log_action(
         action="agreement.revise",
         obj=agreement,

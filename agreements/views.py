@@ -159,6 +159,8 @@ def agreement_versions(request: HttpRequest, agreement_id: int) -> HttpResponse:
             return default
         return value if value in by_number else default
 
+    for version in versions:
+        version.label = _version_note(version.note)
     new = pick("b", numbers[-1])
     old = pick("a", numbers[-2] if len(numbers) > 1 else numbers[-1])
     return render(
@@ -173,6 +175,18 @@ def agreement_versions(request: HttpRequest, agreement_id: int) -> HttpResponse:
             "sections": compare(by_number[old].snapshot, by_number[new].snapshot),
         },
     )
+
+
+def _version_note(note: str) -> str:
+    """The stored note of a version (`template:<code>`, `revise:<reason>`) for people."""
+    kind, _sep, rest = note.partition(":")
+    if kind == "template":
+        return _("Created from the template “%(name)s”") % {"name": template_for(rest).label}
+    if kind == "revise":
+        if rest:
+            return _("Taken back for revision: %(reason)s") % {"reason": rest}
+        return _("Taken back for revision")
+    return note
 
 
 @login_required

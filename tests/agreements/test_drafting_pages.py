@@ -177,6 +177,7 @@ def test_the_versions_page_shows_what_changed(demo, client):
     )
     assert "人民币<del>10</del><ins>8</ins>,000.00元" in html
     assert "<ins>被申请人承认借款。</ins>" in html
+    assert "Created from the template “Repayment of a private loan”" in html
     first = client.get(f"/agreements/{agreement.pk}/versions/?a=1&b=1").content.decode()
     assert "<ins>" not in first.split('id="diff"')[1]
 
