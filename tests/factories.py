@@ -189,6 +189,10 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
             {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
         ],
         performance_method="以银行转账方式支付至申请人指定账户。",
+        disputed_matters="双方就借款的归还数额和期限发生争议。",
+        performance_place="安吉县递铺街道",
+        party_details={"applicant": {"address": "安吉县递铺街道胜利西路1号"},
+                       "respondent": {"address": "安吉县孝丰镇三里村8号"}},
         created_by=mediator,
         opened_at=timezone.now(),
     )
@@ -203,7 +207,7 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
         Signature.objects.create(
             agreement=agreement, signer=users[role], role=role, version=agreement.version,
             signed_at=start + timedelta(seconds=n), signature_png=signature_png(n),
-            certificate_serial=serial,
+            certificate_serial=serial, signer_name=users[role].profile.real_name,
         )
     return agreement
 

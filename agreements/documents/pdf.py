@@ -130,6 +130,11 @@ class _Context:
     issued_at: datetime
 
 
+def signer_name(sig) -> str:
+    """The name printed for a signature: as fixed when it was signed, else the user's."""
+    return (getattr(sig, "signer_name", "") or "").strip() or display_name(sig.signer)
+
+
 def current_signatures(agreement) -> list:
     sigs = [s for s in agreement.signatures.all() if s.voided_at is None]
     # Parties in the order they signed, the mediator last (the order of the PAdES
@@ -145,14 +150,22 @@ def _issued_at(agreement, signatures: list) -> datetime:
     return agreement.updated_at or agreement.created_at
 
 
-def _party_rows(dispute, st) -> list:
+def _party_display_name(party) -> str:
+    # The real name from the profile when the party has one (the content check asks for
+    # it), else the name given when filing.
+    profile = getattr(party.user, "profile", None) if party.user_id else None
+    return (getattr(profile, "real_name", "") or "").strip() or party.name
+
+
+def _party_rows(agreement, dispute, st) -> list:
     out = []
+    details = getattr(agreement, "party_details", None) or {}
     for party in sorted(dispute.parties.all(), key=lambda p: p.role != "applicant"):
         profile = getattr(party.user, "profile", None) if party.user_id else None
         id_number = getattr(profile, "id_number", "") or ""
         phone = party.phone or getattr(profile, "phone", "") or ""
-        address = getattr(profile, "address", "") or ""
-        bits = [f"<b>{ROLE_LABELS[party.role]}：</b>{_esc(party.name)}"]
+        address = str((details.get(party.role) or {}).get("address", "") or "").strip()
+        bits = [f"<b>{ROLE_LABELS[party.role]}：</b>{_esc(_party_display_name(party))}"]
         info = [
             f"公民身份号码 ID No.：{_esc(mask_id_number(id_number)) or '（未登记 not given）'}",
             f"联系电话 Phone：{_esc(mask_phone(phone)) or '—'}",
@@ -180,7 +193,7 @@ def _party_name(dispute, role: str | None) -> str:
         return ""
     for party in dispute.parties.all():
         if party.role == role:
-            return party.name
+            return _party_display_name(party)
     return str(role)
 
 
@@ -242,6 +255,9 @@ def _performance(ctx: _Context, st) -> list:
             lines.append("，".join(parts) + "。")
     if lines:
         out.append(_p("".join(lines), st["indent"]))
+    place = getattr(ctx.agreement, "performance_place", "") or ""
+    if place:
+        out.append(_p(f"未另行约定履行地点的，履行地点为{_esc(place)}。", st["indent"]))
     return out
 
 
@@ -318,7 +334,8 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
     }
     for role in ("applicant", "respondent", "mediator"):
         sig = by_role.get(role)
-        label = _p(f"{ROLE_LABELS[role]}<br/>{_esc(names[role])}", st["cell"])
+        name = signer_name(sig) if sig is not None else names[role]
+        label = _p(f"{ROLE_LABELS[role]}<br/>{_esc(name)}", st["cell"])
         if sig is None:
             rows.append([label, _p("（待签署 not signed yet）", st["cell"]), ""])
             continue
@@ -351,7 +368,7 @@ def _signature_image(sig, st):
             scale = min(120 / w, 38 / h)
             return Image(BytesIO(data), width=w * scale, height=h * scale, hAlign="LEFT")
     # A typed signature, or a drawing that cannot be read: the name in the font.
-    return _p(f"<font size=14>{_esc(display_name(sig.signer))}</font>（键入 typed）", st["cell"])
+    return _p(f"<font size=14>{_esc(signer_name(sig))}</font>（键入 typed）", st["cell"])
 
 
 def _audit_flowables(ctx: _Context, st, width: float) -> list:
@@ -380,6 +397,7 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
                 "<b>签署时间 Signed at</b>",
                 "<b>方式 Method</b>",
                 "<b>证书序列号 Certificate</b>",
+                "<b>所签文本哈希 Text hash seen</b>",
             )
         ]
     ]
@@ -387,13 +405,14 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
         rows.append(
             [
                 _p(ROLE_SHORT.get(sig.role, sig.role), st["cell"]),
-                _p(_esc(mask_name(display_name(sig.signer))), st["cell"]),
+                _p(_esc(mask_name(signer_name(sig))), st["cell"]),
                 _p(cn_datetime(sig.signed_at), st["cell"]),
                 _p("手写 drawn" if sig.method == "drawn" else "键入 typed", st["cell"]),
                 _p(_esc(sig.certificate_serial[:20] or "—"), st["cell_mono"]),
+                _p(_esc((getattr(sig, "document_sha256", "") or "—")[:16]), st["cell_mono"]),
             ]
         )
-    signer_table = Table(rows, colWidths=[w * width for w in (0.13, 0.17, 0.27, 0.15, 0.28)])
+    signer_table = Table(rows, colWidths=[w * width for w in (0.11, 0.12, 0.22, 0.12, 0.23, 0.20)])
     signer_table.setStyle(_grid_style())
     out += [signer_table, Spacer(1, 8), BoldLine("审计事件 Audit events")]
     rows = [
@@ -528,7 +547,7 @@ def render_agreement_pdf(agreement) -> bytes:
         _p("People's Mediation Agreement", st["subtitle"]),
         _p(f"{_esc(dispute.case_number)}", st["case_number"]),
         BoldLine("当事人 Parties"),
-        *_party_rows(dispute, st),
+        *_party_rows(agreement, dispute, st),
         _p(
             f"<b>调解组织 Mediation organisation：</b>{_esc(org_name)}<br/>"
             f"<b>人民调解员 Mediator：</b>"
@@ -537,6 +556,11 @@ def render_agreement_pdf(agreement) -> bytes:
         ),
         BoldLine("纠纷主要事实、争议事项 Facts and disputed matters"),
         _p(_esc(agreement.facts or dispute.description), st["indent"]),
+        *(
+            [_p(f"争议事项：{_esc(agreement.disputed_matters)}", st["indent"])]
+            if getattr(agreement, "disputed_matters", "")
+            else []
+        ),
         _p(
             f"经{_esc(org_name)}主持调解，双方当事人自愿达成如下协议："
             "（The parties, in mediation, have freely agreed as follows:）",

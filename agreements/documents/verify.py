@@ -20,8 +20,8 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from agreements.documents.pdf import current_signatures
-from agreements.documents.pki import display_name, trust_roots
+from agreements.documents.pdf import current_signatures, signer_name
+from agreements.documents.pki import trust_roots
 from agreements.models import Agreement, ConfirmationRequest, Signature
 from odr.idnumber import mask_name
 
@@ -166,7 +166,7 @@ def _describe_agreement(result: Verification, agreement: Agreement) -> None:
         {
             "role": s.role,
             "role_label": str(Signature.Role(s.role).label),
-            "name": mask_name(display_name(s.signer)),
+            "name": mask_name(signer_name(s)),
             "signed_at": s.signed_at,
         }
         for s in signatures

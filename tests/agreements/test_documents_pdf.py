@@ -89,8 +89,24 @@ def test_a_missing_font_file_fails_with_a_clear_message(tmp_path):
     with override_settings(ODR_PDF_FONT=str(missing)):
         fonts._registered = None
         try:
-            with pytest.raises(ImproperlyConfigured, match="nope.ttc"):
+            with pytest.raises(ImproperlyConfigured, match=r"nope\.ttc"):
                 fonts.register_fonts()
         finally:
             fonts._registered = None
     assert fonts.register_fonts() == fonts.FONT
+
+
+def test_addresses_are_masked_and_disputed_matters_and_place_are_printed(signed, tmp_path):
+    text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
+    assert "安吉县递铺街道胜利西路1号" not in text
+    assert "住址Address：安吉县递铺街*******" in text
+    assert "争议事项：双方就借款的归还数额和期限发生争议。" in text
+    assert "履行地点为安吉县递铺街道" in text
+
+
+def test_a_draft_carries_a_draft_watermark_and_no_seal(demo, tmp_path):
+    draft = factories.agreement_for(factories.dispute_in_mediation(), status="draft")
+    text = _run("pdftotext", render_agreement_pdf(draft), tmp_path)
+    assert "草" in text and "稿" in text  # the rotated watermark comes out per glyph
+    assert "待签署" in text
+    assert "人民调解专用章" not in text
