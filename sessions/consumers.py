@@ -78,10 +78,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
             per_second=getattr(settings, "ODR_ROOM_RATE_PER_SECOND", RATE_PER_SECOND),
         )
         self.max_bytes = getattr(settings, "ODR_ROOM_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES)
-        user = await self._authenticate()
-        # Accept first, so that a refused client learns why (an `error`, then a close code)
-        # instead of a bare HTTP 403 on the handshake.
+        # Accept before any database work: the handshake completes at once even when
+        # joins queue up (Daphne drops a handshake not accepted within 5 s), and a refused
+        # client learns why (an `error`, then a close code) instead of a bare HTTP 403.
         await self.accept()
+        user = await self._authenticate()
         if user is None:
             await self._refuse(
                 "unauthenticated",

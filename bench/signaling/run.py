@@ -14,7 +14,8 @@ Printed per layer:
     .venv/bin/python -m bench.signaling -n 600 --layers redis --signals 10
 
 Redis is REDIS_URL's server (default redis://127.0.0.1:6379), database 15, flushed
-before and after. Each run gets a fresh SQLite database in a temporary folder.
+before and after. Each run gets a fresh database in a temporary folder: the default
+configuration's SQLite (WAL), as `./dev serve` runs it.
 Join-to-first-frame for aiortc peers: bench/signaling/first_frame.py.
 """
 
@@ -163,7 +164,6 @@ def start_server(layer: str, n: int, redis_url: str) -> Server:
         DJANGO_DEBUG="1",
         ODR_TESTING="0",
         DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}",
         ODR_DATA_DIR=str(work / "data"),
         ODR_EMAIL_DIR=str(work / "mail"),
         ODR_LOG_LEVEL="WARNING",
