@@ -167,9 +167,9 @@ def test_default_on_an_unconfirmed_agreement_points_to_a_lawsuit(agreement, clie
     assert body["default"]["court"]["name"] == "安吉县人民法院"
     overdue = [i["id"] for i in body["items"] if i["overdue"]]
     assert body["default"]["overdue"] == overdue and len(overdue) == 1
-    assert 'id="default-guidance"' in page
-    assert "起诉" in page or "sue" in page
-    assert "强制执行" not in page.split('id="default-guidance"')[1].split("</div>")[0]
+    assert 'id="default-guidance" data-route="lawsuit"' in page
+    section = page.split('id="default-guidance"')[1].split("</div>")[0]
+    assert ("提起诉讼" in section or "sue" in section) and "安吉县人民法院" in section
 
 
 def test_default_on_a_confirmed_agreement_points_to_enforcement_by_that_court(demo, client):
@@ -191,6 +191,7 @@ def test_default_on_a_confirmed_agreement_points_to_enforcement_by_that_court(de
     assert guidance["court_case_number"] == request.case_number
     # Two years from the last day for performance of what is overdue (11 June 2026).
     assert guidance["enforcement_deadline"] == "2028-06-11"
+    assert 'data-route="enforcement"' in page
     section = page.split('id="default-guidance"')[1].split("</div>")[0]
     assert request.case_number in section and "2028-06-11" in section
     assert Decimal(body["items"][1]["amount"]) == Decimal("6000.00")
