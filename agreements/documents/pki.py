@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,18 +96,35 @@ def may_generate() -> bool:
     return bool(settings.DEBUG or getattr(settings, "TESTING", False))
 
 
+_thread_lock = threading.RLock()
+_lock_depth = 0
+
+
 @contextlib.contextmanager
 def _dir_lock() -> Iterator[None]:
     """An exclusive lock over ODR_PKI_DIR, so that two processes starting at once do not
-    each generate a root CA (and sign with different ones)."""
-    base = pki_dir()
-    base.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(base / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    each generate a root CA (and sign with different ones). Reentrant within a process:
+    issuing the seal or an organisation's key may have to create the CA first, and a
+    second flock() on a new descriptor would wait for the first forever."""
+    global _lock_depth
+    with _thread_lock:
+        if _lock_depth:
+            _lock_depth += 1
+            try:
+                yield
+            finally:
+                _lock_depth -= 1
+            return
+        base = pki_dir()
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(base / ".lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            _lock_depth = 1
+            try:
+                yield
+            finally:
+                _lock_depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_private(path: Path, data: bytes) -> None:

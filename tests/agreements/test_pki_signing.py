@@ -232,3 +232,22 @@ def test_the_platform_seal_carries_a_trusted_timestamp_when_a_tsa_is_configured(
     assert status.timestamp_validity.intact and status.timestamp_validity.trusted
     assert status.bottom_line
     assert verify_pdf(pdf).signatures[-1].timestamp is not None
+
+
+@pytest.mark.timeout(60)
+def test_a_fresh_pki_directory_creates_the_ca_on_the_way_to_a_seal(agreement, tmp_path):
+    # The seal's and an organisation's certificate need the CA, which is created under the
+    # same directory lock: this must not wait on itself.
+    from agreements.documents.pdf import render_agreement_pdf
+
+    with override_settings(ODR_PKI_DIR=tmp_path / "fresh"):
+        sealed = pki.seal_pdf(render_agreement_pdf(agreement), organisation=None, reason="t")
+        org_sealed = pki.seal_pdf(
+            sealed, organisation=agreement.dispute.organisation, reason="committee"
+        )
+        checks, problem = check_signatures(org_sealed)
+    assert (tmp_path / "fresh" / "ca" / "root.cert.pem").is_file()
+    assert len(checks) == 2 and problem == "" and all(c.ok for c in checks)
+    # Against this session's CA, the same file is signed by a stranger.
+    checks, problem = check_signatures(org_sealed)
+    assert problem and not checks[0].trusted
