@@ -6,3 +6,7 @@ class OdrConfig(AppConfig):
     name = "odr"
     verbose_name = _("Disputes")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the receiver that applies the profile's language at log-in.
+        from odr import language  # noqa: F401

@@ -113,3 +113,12 @@ def test_the_statistics_page_draws_the_figures_as_charts(client, demo):
     assert '<strong id="kpi-received">3</strong>' in page
     assert page.count('<rect class="received"') == 2 + 2  # two categories, two places
     assert "民间借贷与债务" in page and "天荒坪镇" in page
+
+
+def test_logging_in_applies_the_language_chosen_in_the_profile(client, demo):
+    Profile.objects.filter(user=demo_user("citizen1@demo.odr")).update(language="en")
+    response = client.post(
+        "/accounts/login/", {"login": "citizen1@demo.odr", "password": factories.PASSWORD}
+    )
+    assert response.cookies["django_language"].value == "en"
+    assert '<html lang="en">' in client.get("/").content.decode()
