@@ -536,9 +536,10 @@ def dispute_action(request: HttpRequest, dispute_id: int, action: str) -> HttpRe
         messages.error(request, exc.message)
         return redirect(back + "#actions")
     messages.success(request, _(_ACTION_DONE[action]))
-    # After a refusal or an escalation the coordinator may no longer see the case.
+    # After an escalation the old organisation's staff no longer see the case.
     if not selectors.disputes_visible_to(request.user).filter(pk=dispute.pk).exists():
-        return redirect("odr:intake")
+        coordinator = selectors.user_org_ids(request.user, Membership.Role.COORDINATOR)
+        return redirect("odr:intake" if coordinator else "odr:dispute_list")
     return redirect(back)
 
 

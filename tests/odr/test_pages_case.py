@@ -254,3 +254,19 @@ def test_the_timeline_tells_of_agreement_steps_and_leaves_out_room_chatter(demo,
     timeline = timeline.split('id="timeline"')[1]
     assert "张三签署了调解协议。" in timeline
     assert "session.join" not in timeline
+
+
+def test_a_village_case_escalated_by_its_mediator_goes_up_and_leaves_their_view(demo, client):
+    dispute = factories.dispute_awaiting_intake(region_code="330523101201", category="debt")
+    assert dispute.organisation.name == "余村人民调解委员会"
+    village_coordinator = _client(client, "coordinator.yucun@demo.odr")
+    page = village_coordinator.get(_url(dispute)).content.decode()
+    assert 'id="action-escalate"' in page
+    response = village_coordinator.post(
+        reverse("odr:dispute_action", args=[dispute.pk, "escalate"]), {"reason": "涉及两个村"}
+    )
+    dispute.refresh_from_db()
+    assert dispute.organisation.name == "天荒坪镇人民调解委员会"
+    assert dispute.status == Dispute.Status.AWAITING_INTAKE
+    assert response["Location"] == reverse("odr:intake")
+    assert village_coordinator.get(_url(dispute)).status_code == 404
