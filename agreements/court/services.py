@@ -513,51 +513,62 @@ def _other(role: str) -> str:
     }.get(role, "")
 
 
+def _obligations_from_terms(agreement: Agreement, dispute: Dispute) -> list[Performance]:
+    rows: list[Performance] = []
+    for index, term in enumerate(agreement.terms or [], 1):
+        text = str(term.get("text") or "").strip()
+        obligor = _role(term.get("obligor"), dispute)
+        obligee = _role(term.get("obligee"), dispute) or _other(obligor)
+        instalments = term.get("instalments") or []
+        if not (obligor or instalments or term.get("due_date") or term.get("amount")):
+            # A clause binding no one to anything ("no further claims") is no obligation.
+            continue
+        if instalments:
+            for n, inst in enumerate(instalments, 1):
+                rows.append(
+                    Performance(
+                        agreement=agreement,
+                        term_index=index,
+                        instalment_index=n,
+                        description=f"{text}（第{n}期，共{len(instalments)}期）",
+                        obligor_role=obligor,
+                        obligee_role=obligee,
+                        amount=_amount(inst.get("amount")),
+                        due_date=parse_date(str(inst.get("due_date") or "")) or None,
+                    )
+                )
+        else:
+            rows.append(
+                Performance(
+                    agreement=agreement,
+                    term_index=index,
+                    description=text,
+                    obligor_role=obligor,
+                    obligee_role=obligee,
+                    amount=_amount(term.get("amount")),
+                    due_date=parse_date(str(term.get("due_date") or "")) or None,
+                )
+            )
+    return rows
+
+
 def performance_schedule(*, agreement: Agreement) -> list[Performance]:
     """Makes one obligation row per term (per instalment when a term is paid in parts)
-    once the agreement is in force. Idempotent: the agreement row is locked and rows are
-    made only once."""
+    once the agreement is in force. Idempotent and cheap when there is nothing to do (it
+    is also called when a case page is shown): the agreement row is locked only to make
+    the rows, once."""
+    existing = list(Performance.objects.filter(agreement_id=agreement.pk))
+    if existing or agreement.status != Agreement.Status.SIGNED or agreement.effective_at is None:
+        return existing
+    dispute = Dispute.objects.prefetch_related("parties").get(pk=agreement.dispute_id)
+    if not _obligations_from_terms(agreement, dispute):
+        return []
     with transaction.atomic():
         locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
         existing = list(Performance.objects.filter(agreement=locked))
         if existing or locked.status != Agreement.Status.SIGNED or locked.effective_at is None:
             return existing
-        dispute = Dispute.objects.prefetch_related("parties").get(pk=locked.dispute_id)
-        rows: list[Performance] = []
-        for index, term in enumerate(locked.terms or [], 1):
-            text = str(term.get("text") or "").strip()
-            obligor = _role(term.get("obligor"), dispute)
-            obligee = _role(term.get("obligee"), dispute) or _other(obligor)
-            instalments = term.get("instalments") or []
-            if not (obligor or instalments or term.get("due_date") or term.get("amount")):
-                # A clause binding no one to anything ("no further claims") is no obligation.
-                continue
-            if instalments:
-                for n, inst in enumerate(instalments, 1):
-                    rows.append(
-                        Performance(
-                            agreement=locked,
-                            term_index=index,
-                            instalment_index=n,
-                            description=f"{text}（第{n}期，共{len(instalments)}期）",
-                            obligor_role=obligor,
-                            obligee_role=obligee,
-                            amount=_amount(inst.get("amount")),
-                            due_date=parse_date(str(inst.get("due_date") or "")) or None,
-                        )
-                    )
-            else:
-                rows.append(
-                    Performance(
-                        agreement=locked,
-                        term_index=index,
-                        description=text,
-                        obligor_role=obligor,
-                        obligee_role=obligee,
-                        amount=_amount(term.get("amount")),
-                        due_date=parse_date(str(term.get("due_date") or "")) or None,
-                    )
-                )
+        rows = _obligations_from_terms(locked, dispute)
         Performance.objects.bulk_create(rows)
         log_action(
             action="performance.schedule",
@@ -655,7 +666,7 @@ def performance_mark_done(
 def agreements_needing_schedule() -> list[Agreement]:
     """Agreements in force whose obligations have not been laid out yet."""
     return list(
-        Agreement.objects.filter(status=Agreement.Status.SIGNED, effective_at__isnull=False)
-        .filter(~Q(pk__in=Performance.objects.values("agreement_id")))
-        .only("pk")
+        Agreement.objects.filter(status=Agreement.Status.SIGNED, effective_at__isnull=False).filter(
+            ~Q(pk__in=Performance.objects.values("agreement_id"))
+        )
     )

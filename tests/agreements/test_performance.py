@@ -195,3 +195,16 @@ def test_default_on_a_confirmed_agreement_points_to_enforcement_by_that_court(de
     section = page.split('id="default-guidance"')[1].split("</div>")[0]
     assert request.case_number in section and "2028-06-11" in section
     assert Decimal(body["items"][1]["amount"]) == Decimal("6000.00")
+
+
+def test_an_agreement_with_no_obligation_writes_nothing_each_time_it_is_looked_at(demo, client):
+    agreement = factories.agreement_in_force()
+    agreement.terms = [{"text": "双方就本纠纷再无其他争议。", "kind": "other"}]
+    agreement.save()
+    events = AuditEvent.objects.count()
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    for _ in range(2):
+        body = client.get(f"/api/v1/agreements/{agreement.pk}/obligations").json()
+        assert body == {"count": 0, "items": [], "default": None}
+        send_due(now=timezone.now())
+    assert AuditEvent.objects.count() == events
