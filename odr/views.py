@@ -160,6 +160,8 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "hints": DisputeForm.hints(),
+            "max_bytes": settings.ODR_EVIDENCE_MAX_BYTES,
+            "max_mb": settings.ODR_EVIDENCE_MAX_BYTES // (1024 * 1024),
             "profile_incomplete": not (profile_obj and profile_obj.real_name),
         },
         status=400 if request.method == "POST" else 200,

@@ -89,6 +89,14 @@ function setupUpload() {
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    // A file over the limit is refused here, before a phone spends data sending it;
+    // the server checks again (and checks the content).
+    const limit = Number(form.dataset.maxBytes);
+    const tooLarge = [...form.elements.evidence.files].filter((f) => f.size > limit);
+    if (tooLarge.length) {
+      showErrors({ evidence: tooLarge.map((f) => form.dataset.tooLarge.replace("{name}", f.name)) });
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
