@@ -29,6 +29,7 @@ class SignerOut(Schema):
 
 class SignatureOut(Schema):
     field: str
+    label: str
     signer: str
     intact: bool
     valid: bool

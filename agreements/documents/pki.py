@@ -30,6 +30,7 @@ import os
 import threading
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -429,6 +430,18 @@ def timestamper() -> TimeStamper | None:
     return UrlTimeStamper(url) if url else None
 
 
+def off_loop(fn, /, *args, **kwargs):
+    """Runs pyHanko's synchronous API, which calls asyncio.run(), in a worker thread when
+    this thread already runs an event loop (an async view, a consumer, Playwright's sync
+    API): asyncio.run() refuses to start inside a running loop. No ORM use in `fn`."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
 def sign_with(
     pdf: bytes,
     pair: KeyPair,
@@ -457,7 +470,8 @@ def sign_with(
     )
     stamper = timestamper() if use_timestamp else None
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    out = signers.sign_pdf(
+    out = off_loop(
+        signers.sign_pdf,
         writer,
         meta,
         signer=signer,

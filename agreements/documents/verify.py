@@ -21,12 +21,28 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from agreements.documents.pdf import current_signatures, signer_name
-from agreements.documents.pki import trust_roots
+from agreements.documents.pki import off_loop, trust_roots
 from agreements.models import Agreement, ConfirmationRequest, Signature
 from odr.idnumber import mask_name
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_PDF_BYTES = 30 * 1024 * 1024
+
+
+def field_label(field: str) -> str:
+    """What a signature field is, in words: the names come from finalize and pki."""
+    match = re.match(r"^Signature\d+_(applicant|respondent|mediator)$", field)
+    if match:
+        return {
+            "applicant": _("Applicant's signature"),
+            "respondent": _("Respondent's signature"),
+            "mediator": _("Mediator's signature"),
+        }[match.group(1)]
+    if field.startswith("PlatformSeal"):
+        return _("Platform seal")
+    if field.startswith("Seal"):
+        return _("Organisation's seal")
+    return field
 
 
 @dataclass
@@ -41,6 +57,7 @@ class SignatureCheck:
     timestamp: datetime | None
     ok: bool
     problem: str = ""
+    label: str = ""
 
 
 @dataclass
@@ -90,7 +107,7 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
         is_last = index == len(embedded) - 1
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
         try:
-            status = validate_pdf_signature(sig, context)
+            status = off_loop(validate_pdf_signature, sig, context)
         except (PdfError, ValueError, KeyError, TypeError) as exc:
             checks.append(
                 SignatureCheck(
@@ -133,6 +150,7 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
         checks.append(
             SignatureCheck(
                 field=sig.field_name or "",
+                label=field_label(sig.field_name or ""),
                 signer=str(common_name),
                 intact=bool(status.intact),
                 valid=bool(status.valid),
