@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from agreements.court import deadlines
@@ -49,7 +49,14 @@ def court_requests_for(
     qs = _requests().filter(court_id__in=court_ids_of(user), status__in=COURT_STATUSES)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("status", "accept_deadline", "pk")
+    # Open requests first, the nearest deadline on top; decided ones after, newest first.
+    return qs.annotate(
+        open_first=Case(When(status=CR.PENDING, then=Value(0)), default=Value(1)),
+        due=Case(
+            When(accepted_at__isnull=True, then=F("accept_deadline")),
+            default=F("rule_deadline"),
+        ),
+    ).order_by("open_first", "due", "-decided_at", "pk")
 
 
 def court_request_get_for(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:

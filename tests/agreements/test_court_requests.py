@@ -277,3 +277,20 @@ def test_the_send_reminders_command_runs_the_court_job(demo):
         call_command("send_reminders", stdout=text)
     assert "agreements.reminders.send_due" in text.getvalue()
     assert ConfirmationRequest.objects.get().accept_reminded_at is not None
+
+
+def test_the_queue_puts_open_requests_first_nearest_deadline_on_top(demo, client):
+    with time_machine.travel(SUBMITTED, tick=False):
+        older = factories.confirmation_pending()
+    with time_machine.travel(SUBMITTED + timedelta(days=1), tick=False):
+        decided = factories.confirmation_pending(title="已裁定的案件")
+        services.confirmation_decide(
+            request=decided, actor=_clerk(), decision="rejected", reason="不符合条件"
+        )
+        newer = factories.confirmation_pending(title="较新的案件")
+    client.force_login(_clerk())
+    ids = [item["id"] for item in client.get("/api/v1/court/requests").json()["items"]]
+    assert ids == [older.pk, newer.pk, decided.pk]
+    confirmed = client.get("/api/v1/court/requests?status=rejected").json()
+    assert [i["id"] for i in confirmed["items"]] == [decided.pk]
+    assert client.get("/api/v1/court/requests?status=nonsense").status_code == 400
