@@ -92,7 +92,10 @@ def test_a_citizen_files_on_a_phone_and_the_respondent_accepts_from_the_email(
     page.wait_for_selector("#upload-progress", state="visible")
     assert page.locator('#filing button[type="submit"]').is_disabled()
     _shoot(page, "filing.png")
-    page.wait_for_function("() => true")  # lets the held request reach the handler
+    for _ in range(250):  # Playwright delivers the held request while the page is polled
+        if held:
+            break
+        page.wait_for_timeout(20)
     assert len(held) == 1
     held[0].continue_()
     page.wait_for_url(re.compile(r".*/disputes/\d+/$"))
