@@ -89,7 +89,17 @@ class KeyPair:
 
 
 def pki_dir() -> Path:
-    return Path(settings.ODR_PKI_DIR)
+    """ODR_PKI_DIR, refused inside the code's own tree: keys there are one `git add`
+    away from the repository."""
+    path = Path(settings.ODR_PKI_DIR).resolve()
+    base = Path(settings.BASE_DIR).resolve()
+    if path == base or base in path.parents:
+        raise PkiError(
+            f"ODR_PKI_DIR ({path}) is inside the project directory {base}: keys must live "
+            "outside the repository. Point ODR_PKI_DIR elsewhere (default "
+            "~/.local/share/odr-pki)."
+        )
+    return path
 
 
 def may_generate() -> bool:

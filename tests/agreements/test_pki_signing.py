@@ -251,3 +251,12 @@ def test_a_fresh_pki_directory_creates_the_ca_on_the_way_to_a_seal(agreement, tm
     # Against this session's CA, the same file is signed by a stranger.
     checks, problem = check_signatures(org_sealed)
     assert problem and not checks[0].trusted
+
+
+def test_keys_are_never_kept_inside_the_repository(settings):
+    with (
+        override_settings(ODR_PKI_DIR=settings.BASE_DIR / "var" / "pki"),
+        pytest.raises(pki.PkiError, match="outside the repository"),
+    ):
+        pki.ca()
+    assert not (settings.BASE_DIR / "var" / "pki" / "ca").exists()
