@@ -55,6 +55,11 @@ def _not_accepted(request: ConfirmationRequest) -> bool:
     return request.accepted_at is None
 
 
+def _window_open(request: ConfirmationRequest) -> bool:
+    window = court_selectors.confirmation_window(request.agreement)
+    return window is not None and window.is_open
+
+
 def _accepted_not_extended(request: ConfirmationRequest) -> bool:
     return request.accepted_at is not None and request.rule_extended_at is None
 
@@ -78,6 +83,7 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({CR.AWAITING_CONSENT}),
             frozenset({CR.AWAITING_CONSENT, CR.PENDING}),
             _party,
+            _window_open,
         ),
         Transition(
             "accept", frozenset({CR.PENDING}), frozenset({CR.PENDING}), _court_staff, _not_accepted
@@ -115,6 +121,14 @@ def _check(name: str, request: ConfirmationRequest, actor: AbstractBaseUser, tar
     t = TRANSITIONS[name]
     if not t.who(request, actor):
         raise Forbidden(_("You may not do this on this request."), code="action_not_allowed")
+    if name == "accept" and request.accepted_at is not None:
+        raise DomainError(
+            "already_accepted",
+            _("The court accepted this application already (%(number)s).")
+            % {"number": request.case_number},
+        )
+    if name == "extend" and request.rule_extended_at is not None:
+        raise DomainError("already_extended", _("The period to rule can be extended only once."))
     if request.status not in t.sources or not t.when(request):
         raise DomainError(
             "invalid_status",

@@ -113,7 +113,7 @@ def test_the_court_accepts_within_three_days_and_an_overdue_request_is_flagged(d
         assert client.get("/api/v1/court/requests").json()["items"][0]["overdue"] == "rule"
     # Accepting twice is a conflict, not a second case number.
     again = client.post(f"/api/v1/court/requests/{request.pk}/accept")
-    assert again.status_code == 409
+    assert again.status_code == 409 and again.json()["code"] == "already_accepted"
 
 
 def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
@@ -130,7 +130,7 @@ def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
     assert after - before == timedelta(days=10)
     assert extended.json()["extension_reason"] == "需要核实当事人身份"
     twice = client.post(path, {"reason": "再次延长"}, content_type="application/json")
-    assert twice.status_code == 409
+    assert twice.status_code == 409 and twice.json()["code"] == "already_extended"
     assert AuditEvent.objects.filter(action="confirmation.extend").count() == 1
 
 
