@@ -168,6 +168,19 @@ else:
             "CONFIG": {"capacity": env_int("ODR_CHANNEL_CAPACITY", 1500, minimum=100)},
         }
     }
+# ODR_CHANNEL_LAYER=pubsub: channels-redis' pub/sub layer. It keeps no per-channel lists
+# (nothing to size or expire) and hands a message straight to the subscribed process;
+# bench/signaling measured its signal relay an order of magnitude faster than the core layer.
+ODR_CHANNEL_LAYER = env_str("ODR_CHANNEL_LAYER", "core")
+if ODR_CHANNEL_LAYER not in ("core", "pubsub"):
+    raise ImproperlyConfigured("ODR_CHANNEL_LAYER must be `core` or `pubsub`.")
+if REDIS_URL and ODR_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]},
+        }
+    }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:

@@ -158,7 +158,7 @@ def start_server(layer: str, n: int, redis_url: str) -> Server:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "DATABASE_URL", "PYTEST_CURRENT_TEST")
+        if k not in ("REDIS_URL", "DATABASE_URL", "PYTEST_CURRENT_TEST", "ODR_CHANNEL_LAYER")
     }
     env.update(
         DJANGO_DEBUG="1",
@@ -171,12 +171,14 @@ def start_server(layer: str, n: int, redis_url: str) -> Server:
         BENCH_OUT=str(work / "rooms.json"),
     )
     redis_db = None
-    if layer == "redis":
+    if layer in ("redis", "pubsub"):
         import redis
 
         env["REDIS_URL"] = f"{redis_url.rstrip('/')}/15"
         redis_db = redis.Redis.from_url(env["REDIS_URL"])
         redis_db.flushdb()
+    if layer == "pubsub":
+        env["ODR_CHANNEL_LAYER"] = "pubsub"
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([*manage, "shell", "-v0", "-c", SEED], cwd=ROOT, env=env, check=True)
@@ -327,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--participants", type=int, default=150)
     parser.add_argument("--full", action="store_true", help="1,000 participants")
-    parser.add_argument("--layers", default="memory,redis", help="memory,redis")
+    parser.add_argument(
+        "--layers", default="memory,redis", help="memory,redis (and pubsub, for comparison)"
+    )
     parser.add_argument("--signals", type=int, default=5, help="signals each peer sends")
     parser.add_argument("--rate", type=float, default=300.0, help="signals per second, in all")
     parser.add_argument(
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = 1000 if args.full else args.participants
     for layer in [x.strip() for x in args.layers.split(",") if x.strip()]:
-        if layer not in ("memory", "redis"):
+        if layer not in ("memory", "redis", "pubsub"):
             parser.error(f"unknown layer {layer}")
         # +3: one room is used to warm the server up before measuring.
         server = start_server(layer, n + 3, args.redis_url)

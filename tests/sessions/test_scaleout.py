@@ -29,7 +29,7 @@ REDIS_DB = 14
 pytestmark = pytest.mark.scaleout
 
 _SEED = """
-import json
+import json, secrets
 from datetime import timedelta
 from django.core.management import call_command
 from django.utils import timezone
@@ -42,7 +42,8 @@ mediator = factories.demo_user("mediator@demo.odr")
 applicant = factories.demo_user("citizen1@demo.odr")
 respondent = factories.demo_user("citizen2@demo.odr")
 dispute = Dispute.objects.create(
-    case_number="(2026)scale-out", status=Dispute.Status.IN_MEDIATION, category="debt",
+    case_number="(2026)scale-out-" + secrets.token_hex(4), category="debt",
+    status=Dispute.Status.IN_MEDIATION,
     title="scale-out", description="scale-out", region=factories.county(),
     organisation=Organisation.objects.get(kind=Organisation.Kind.COUNTY_CENTRE),
     mediator=mediator, filed_by=applicant,
@@ -86,23 +87,20 @@ def _require_services() -> None:
         )
 
 
-@pytest.fixture
-def cluster(tmp_path) -> Iterator[dict]:
-    """A scratch PostgreSQL database, migrated and seeded, and two Daphne processes on
-    the Redis layer; everything is removed afterwards."""
+@pytest.fixture(scope="module")
+def database(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """A scratch PostgreSQL database, migrated, for the module; dropped afterwards."""
     import psycopg
-    import redis
 
     _require_services()
     name = f"odr_scaleout_{secrets.token_hex(4)}"
+    tmp = tmp_path_factory.mktemp("scaleout")
     with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    redis_client = redis.Redis(host=REDIS[0], port=REDIS[1], db=REDIS_DB)
-    redis_client.flushdb()
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("PYTEST_CURRENT_TEST", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        if k not in ("PYTEST_CURRENT_TEST", "DJANGO_ALLOW_ASYNC_UNSAFE", "ODR_CHANNEL_LAYER")
     }
     env.update(
         DJANGO_DEBUG="1",
@@ -110,18 +108,39 @@ def cluster(tmp_path) -> Iterator[dict]:
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
-        ODR_DATA_DIR=str(tmp_path / "data"),
-        ODR_EMAIL_DIR=str(tmp_path / "mail"),
+        ODR_DATA_DIR=str(tmp / "data"),
+        ODR_EMAIL_DIR=str(tmp / "mail"),
         ODR_TASKS_IMMEDIATE="1",
         ODR_LOG_LEVEL="WARNING",
         ODR_ROOM_TICKET_TTL_SECONDS="600",
     )
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=240,
+        )
+        yield env
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["core", "pubsub"])
+def cluster(request, database, tmp_path) -> Iterator[dict]:
+    """A session with tickets in the shared database, and two Daphne processes on the
+    Redis layer (channels-redis' core layer, then its pub/sub layer)."""
+    import redis
+
+    env = {**database, "ODR_CHANNEL_LAYER": request.param}
+    redis_client = redis.Redis(host=REDIS[0], port=REDIS[1], db=REDIS_DB)
+    redis_client.flushdb()
     processes: list[subprocess.Popen] = []
     try:
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=240)
         seeded = subprocess.run(
-            [*manage, "shell", "-c", _SEED],
+            [sys.executable, "manage.py", "shell", "-c", _SEED],
             cwd=ROOT,
             env=env,
             timeout=120,
@@ -134,23 +153,23 @@ def cluster(tmp_path) -> Iterator[dict]:
         seed = json.loads(next(line[5:] for line in out.splitlines() if line.startswith("SEED=")))
         ports = [_free_port(), _free_port()]
         for port in ports:
-            log = open(tmp_path / f"daphne-{port}.log", "w")  # noqa: SIM115
-            processes.append(
-                subprocess.Popen(
-                    [
-                        str(Path(sys.executable).with_name("daphne")),
-                        "-b",
-                        "127.0.0.1",
-                        "-p",
-                        str(port),
-                        "config.asgi:application",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+            with open(tmp_path / f"daphne-{port}.log", "w") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).with_name("daphne")),
+                            "-b",
+                            "127.0.0.1",
+                            "-p",
+                            str(port),
+                            "config.asgi:application",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
         for port, proc in zip(ports, processes, strict=True):
             _wait_for_port(port, proc, tmp_path / f"daphne-{port}.log")
         yield {"ports": ports, **seed}
@@ -163,8 +182,6 @@ def cluster(tmp_path) -> Iterator[dict]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         redis_client.flushdb()
-        with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
