@@ -416,6 +416,14 @@ def invitation_for_token(token: str) -> Invitation:
 
 
 def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
+    """The invitation, locked, if it may still be answered. The dispute is locked first,
+    in the same order as every other write on a case (invitation_resend locks the dispute,
+    then replaces the invitation): the other order could deadlock."""
+    found = Invitation.objects.filter(token=token).values_list("party__dispute_id").first()
+    if found is None:
+        raise NotFound(_("This invitation link is not valid."))
+    Dispute.objects.select_for_update().filter(pk=found[0]).first()
+    # Re-read under the lock: a resend may have replaced it a moment ago.
     invitation = Invitation.objects.select_for_update().filter(token=token).first()
     if invitation is None:
         raise NotFound(_("This invitation link is not valid."))

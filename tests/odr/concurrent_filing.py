@@ -153,6 +153,32 @@ def _race_transitions() -> dict:
         ]
     )
     connections.close_all()
+    # The respondent answers while the applicant sends a fresh link: whatever the order,
+    # each call ends in an answer or a clear refusal, never a deadlock.
+    second = services.dispute_file(
+        applicant=applicant,
+        category="debt",
+        title="重发与答复",
+        description="同时",
+        region_code="330523000000",
+        respondent_name="李四",
+        respondent_email="citizen2@demo.odr",
+    )
+    second_token = second.parties.get(role="respondent").invitation.token
+    connections.close_all()
+    resend = _race(
+        [
+            lambda: services.invitation_accept(
+                token=second_token, user=respondent, consent_online=True
+            ),
+            lambda: services.invitation_resend(dispute=second, actor=applicant),
+            lambda: services.invitation_accept(
+                token=second_token, user=respondent, consent_online=True
+            ),
+            lambda: services.invitation_resend(dispute=second, actor=applicant),
+        ]
+    )
+    connections.close_all()
     moves = AuditEvent.objects.filter(
         dispute=dispute,
         action__in=["dispute.accept", "dispute.reject"],
@@ -164,6 +190,7 @@ def _race_transitions() -> dict:
         ).count(),
         "intake": intake,
         "intake_events": moves,
+        "resend": resend,
     }
 
 

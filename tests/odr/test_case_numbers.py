@@ -59,6 +59,9 @@ def assert_one_winner_per_race(outcome: dict) -> None:
     # Two accepts and two rejects at once: one wins, the rest see its status.
     assert races["intake"] == {"ok": 1, "invalid_status": 3}
     assert races["intake_events"] == 1
+    # Answers racing fresh links: only answers and clear refusals, never a deadlock.
+    assert set(races["resend"]) <= {"ok", "invitation_used", "invalid_status", "not_found"}
+    assert sum(races["resend"].values()) == 4
 
 
 def assert_distinct_and_contiguous(outcome: dict) -> None:
