@@ -4,6 +4,7 @@ otherwise), call one service, render. A DomainError becomes a message on the pag
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.contrib import messages
@@ -50,7 +51,13 @@ def text_context(agreement: Agreement) -> dict[str, Any]:
         "terms": [
             {**t, "n": n, "line": term_line(n, t)} for n, t in enumerate(agreement.terms or [], 1)
         ],
-        "signatures": selectors.current_signatures(agreement),
+        "signatures": [
+            {
+                "signature": s,
+                "image": base64.b64encode(bytes(s.signature_png)).decode(),
+            }
+            for s in selectors.current_signatures(agreement)
+        ],
     }
 
 

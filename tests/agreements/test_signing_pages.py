@@ -100,6 +100,8 @@ def test_the_mediator_signing_last_from_the_page_puts_it_in_force(signing, clien
     agreement = Agreement.objects.get(pk=signing.pk)
     assert agreement.status == Agreement.Status.SIGNED
     assert agreement.dispute.status == Dispute.Status.SETTLED
+    page = client.get(f"/agreements/{agreement.pk}/").content.decode()
+    assert page.count('class="signature-image" src="data:image/png;base64,') == 3
     panel = client.get(f"/disputes/{agreement.dispute_id}/").content.decode()
     assert "In force since" in panel and panel.count("✔") == 3
 
