@@ -339,3 +339,15 @@ def test_two_parties_signing_at_the_same_instant_both_count_on_postgresql(tmp_pa
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_unique_constraint_backs_up_the_lock(signing, monkeypatch):
+    """Should a second writer ever get past the checks, the database still refuses a
+    second signature of the same role and version, with the same clear answer."""
+    _sign(signing, "citizen1@demo.odr")
+    monkeypatch.setattr(services, "refusal", lambda *args: None)
+    with pytest.raises(DomainError) as refused:
+        _sign(signing, "citizen1@demo.odr")
+    assert refused.value.code == "already_signed"
+    assert Signature.objects.filter(role="applicant").count() == 1
+    assert AuditEvent.objects.filter(action="agreement.sign").count() == 1
