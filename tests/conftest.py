@@ -70,3 +70,10 @@ def _pki_dir(tmp_path_factory) -> Iterator[None]:
 
     with override_settings(ODR_PKI_DIR=tmp_path_factory.mktemp("pki")):
         yield
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Browser tests run last: Playwright's sync API leaves an event loop running in the
+    main thread for the rest of the session, and pytest-asyncio cannot start an async
+    test's loop after that ("Runner.run() cannot be called from a running event loop")."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
