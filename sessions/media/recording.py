@@ -327,7 +327,7 @@ def recording_begin(*, session: MediationSession, actor: AbstractBaseUser) -> Re
             dispute=session.dispute,
             after={"session": session.pk},
         )
-        transaction.on_commit(lambda: _broadcast(session.pk, True))
+    # The room hears of it from start_recording, once the recorder can take offers.
     return recording
 
 
@@ -386,6 +386,8 @@ async def start_recording(*, session: MediationSession, actor: AbstractBaseUser)
     )
     _recorders[session.pk] = recorder
     await recorder.start()
+    # Only now may the clients send their offers (before, they would find no recorder).
+    await sync_to_async(_broadcast)(session.pk, True)
     return recording
 
 

@@ -14,6 +14,7 @@ import math
 import secrets
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,3 +334,12 @@ class ScriptedPeer:
             await self.ws.close()
         if self._reader is not None:
             self._reader.cancel()
+
+
+def run_async(coro: Any) -> Any:
+    """Runs a coroutine to its end on a fresh event loop in a worker thread. Tests use it
+    because Playwright's sync API (the session-wide `chromium` fixture) leaves an event
+    loop running in the main thread once a browser test ran, and asyncio refuses to start
+    another one there."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -10,7 +10,7 @@ import itertools
 import pytest
 
 from sessions.media.liveserver import LiveServer
-from sessions.media.scripted_peer import ScriptedPeer
+from sessions.media.scripted_peer import ScriptedPeer, run_async
 
 PASSWORD = "odr-demo-2026"
 FRAMES = 10
@@ -35,7 +35,11 @@ async def until(predicate, within: float = 20) -> None:
     raise AssertionError("the room did not reach the expected state")
 
 
-async def test_three_aiortc_peers_see_each_other_then_caucus_and_end(server):
+def test_three_aiortc_peers_see_each_other_then_caucus_and_end(server):
+    run_async(_three_aiortc_peers_see_each_other_then_caucus_and_end(server))
+
+
+async def _three_aiortc_peers_see_each_other_then_caucus_and_end(server):
     sid = server.session_ids[0]
     mediator, applicant, respondent = peers = [
         ScriptedPeer(base_url=server.base_url, email=email, password=PASSWORD, session_id=sid)

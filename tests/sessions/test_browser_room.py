@@ -5,11 +5,15 @@ pre-join check and network self-test, consent, lobby, admission, video decoded b
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+from pathlib import Path
 
 import pytest
 
 from sessions.media.liveserver import LiveServer
+from sessions.media.scripted_peer import http_json
 from tests.conftest import PHONE
 
 PASSWORD = "odr-demo-2026"
@@ -23,7 +27,7 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory):
     live = LiveServer(tmp_path_factory.mktemp("browser-room"))
     live.prepare()
-    live.session_ids = live.create_sessions([{}])
+    live.session_ids = live.create_sessions([{}, {"recording": True}])
     live.start()
     yield live
     live.stop()
@@ -50,12 +54,26 @@ def pre_join(page, url: str) -> dict:
     return result
 
 
-def frames_from(page, peer_id: str, count: int) -> None:
-    page.wait_for_function(
-        "async ([id, n]) => ((await window.odrRoom.framesDecoded())[id] || 0) > n",
-        arg=[peer_id, count],
-        timeout=45_000,
-        polling=500,
+def wait_until(page, script: str, arg=None, within: float = 45) -> object:
+    """Polls an async page function until it returns something truthy (Playwright's
+    wait_for_function does not await a returned promise: the promise itself is truthy)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = page.evaluate(script, arg)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"still {value!r} after {within}s: {script}"
+        page.wait_for_timeout(500)
+
+
+def frames_from(page, peer_id: str, count: int) -> int:
+    """Waits until the page decoded more than `count` video frames from that peer
+    (inbound-rtp framesDecoded from getStats) and returns the number."""
+    return wait_until(
+        page,
+        "async ([id, n]) => { const f = (await window.odrRoom.framesDecoded())[id] || 0;"
+        " return f > n ? f : 0; }",
+        [peer_id, count],
     )
 
 
@@ -93,10 +111,31 @@ def test_mediator_and_party_join_from_the_ui_see_each_other_caucus_and_end(serve
         assert mediator.locator("#lobby-list li").count() == 0
 
         # Each page decodes the other's video.
-        frames_from(mediator, party_id, FRAMES)
-        frames_from(party, mediator_id, FRAMES)
+        assert frames_from(mediator, party_id, FRAMES) > FRAMES
+        assert frames_from(party, mediator_id, FRAMES) > FRAMES
         mediator.wait_for_selector(f".tile[data-peer-id='{party_id}'][data-state=connected]")
         party.wait_for_selector(f".tile[data-peer-id='{mediator_id}'][data-state=connected]")
+
+        # A dropped connection comes back to the same place: still admitted, and the
+        # party calls the mediator again (a new call: frames count from zero again).
+        first_call = party.evaluate(
+            "(id) => window.odrRoom.peers.find((x) => x.peer_id === id).call", mediator_id
+        )
+        party.evaluate("window.odrRoom.dropConnection()")
+        wait_until(
+            party,
+            "([id, old]) => { const p = window.odrRoom.peers.find((x) => x.peer_id === id);"
+            " return window.odrRoom.state === 'room' && p && p.call !== old"
+            " && p.pc === 'connected' && document.querySelector('#conn-indicator').hidden; }",
+            [mediator_id, first_call],
+        )
+        assert party.evaluate("window.odrRoom.me.peer_id") == party_id
+        assert frames_from(mediator, party_id, FRAMES) > FRAMES
+        state = server.sql(
+            "select state, connected from mediation_roomparticipant where peer_id = ?",
+            (party_id,),
+        )
+        assert state == [("room", 1)]
 
         # Caucus: the mediator chooses the party; both see it, the server keeps it.
         mediator.check(f"#caucus-list input[value='{party_id}']")
@@ -126,3 +165,49 @@ def test_mediator_and_party_join_from_the_ui_see_each_other_caucus_and_end(serve
     finally:
         desk.close()
         phone.close()
+
+
+def test_mediator_records_from_the_room_and_every_client_shows_the_indicator(server, chromium):
+    """Both parties consented (through the API); the mediator consents on the page, starts
+    the recording with the Record button, the page sends its media to the server's
+    recorder, and Stop leaves a file whose SHA-256 is on the Recording row."""
+    sid = server.session_ids[1]
+
+    for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
+        login = http_json(
+            f"{server.base_url}/_allauth/app/v1/auth/login",
+            body={"email": email, "password": PASSWORD},
+        )
+        http_json(
+            f"{server.base_url}/api/v1/sessions/{sid}/consent",
+            body={"online": True, "recording": True},
+            token=login["meta"]["session_token"],
+        )
+    desk = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
+    try:
+        mediator = log_in(desk, server.base_url, "mediator@demo.odr")
+        mediator.goto(f"{server.base_url}/sessions/{sid}/room/")
+        mediator.check("#consent-online")
+        mediator.check("#consent-recording")
+        mediator.click("#join")
+        mediator.wait_for_function("window.odrRoom.me.peer_id")
+        assert mediator.locator("#rec-indicator").is_hidden()
+        mediator.click("#rec-toggle")
+        mediator.wait_for_selector("#rec-indicator:not([hidden])")
+        mediator.wait_for_selector("#rec-toggle[aria-pressed=true]")
+        # The page's own connection to the recorder carries its microphone and camera.
+        sent = wait_until(
+            mediator,
+            "async () => { const s = await window.odrRoom.recorderStats();"
+            " return s.connected && s.audioBytesSent > 20000 ? s : null; }",
+        )
+        assert sent["videoBytesSent"] > 0
+        mediator.click("#rec-toggle")
+        mediator.wait_for_selector("#rec-indicator", state="hidden")
+    finally:
+        desk.close()
+    [(file, sha256, size)] = server.sql(
+        "select file, sha256, size from mediation_recording where session_id = ?", (sid,)
+    )
+    data = (Path(server.env["ODR_DATA_DIR"]) / "media" / file).read_bytes()
+    assert size == len(data) > 2000 and hashlib.sha256(data).hexdigest() == sha256

@@ -11,10 +11,14 @@ import numpy as np
 from aiortc.contrib.media import MediaRecorder
 
 from sessions.media.recording import AudioMixer, VideoCompositor
-from sessions.media.scripted_peer import SyntheticVideo, ToneAudio
+from sessions.media.scripted_peer import SyntheticVideo, ToneAudio, run_async
 
 
-async def test_mixer_sums_every_participants_audio_into_one_track():
+def test_mixer_sums_every_participants_audio_into_one_track():
+    run_async(_mixer_sums_every_participants_audio_into_one_track())
+
+
+async def _mixer_sums_every_participants_audio_into_one_track():
     mixer = AudioMixer()
     mixer.add_input("a", ToneAudio(freq=300))
     mixer.add_input("b", ToneAudio(freq=700))
@@ -29,7 +33,11 @@ async def test_mixer_sums_every_participants_audio_into_one_track():
     mixer.stop()
 
 
-async def test_video_recording_tiles_every_participant_into_a_webm_that_decodes(tmp_path):
+def test_video_recording_tiles_every_participant_into_a_webm_that_decodes(tmp_path):
+    run_async(_video_recording_tiles_every_participant_into_a_webm_that_decodes(tmp_path))
+
+
+async def _video_recording_tiles_every_participant_into_a_webm_that_decodes(tmp_path):
     path = tmp_path / "session.webm"
     mixer, compositor = AudioMixer(), VideoCompositor()
     for key in ("a", "b"):

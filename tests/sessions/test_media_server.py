@@ -15,7 +15,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from sessions.media.liveserver import LiveServer
-from sessions.media.scripted_peer import ScriptedPeer, ToneAudio
+from sessions.media.scripted_peer import ScriptedPeer, ToneAudio, run_async
 
 PASSWORD = "odr-demo-2026"
 
@@ -44,7 +44,11 @@ async def offer_to(peer: ScriptedPeer, path: str, pc: RTCPeerConnection) -> None
     await pc.setRemoteDescription(RTCSessionDescription(**answer))
 
 
-async def test_echo_peer_sends_back_data_channel_messages_and_media(server):
+def test_echo_peer_sends_back_data_channel_messages_and_media(server):
+    run_async(_echo_peer_sends_back_data_channel_messages_and_media(server))
+
+
+async def _echo_peer_sends_back_data_channel_messages_and_media(server):
     sid = server.session_ids[0]
     peer = await logged_in(server, "citizen1@demo.odr", sid)
     pc = RTCPeerConnection()
@@ -79,7 +83,11 @@ async def test_echo_peer_sends_back_data_channel_messages_and_media(server):
         await pc.close()
 
 
-async def test_self_test_result_is_graded_and_kept_with_the_participant(server):
+def test_self_test_result_is_graded_and_kept_with_the_participant(server):
+    run_async(_self_test_result_is_graded_and_kept_with_the_participant(server))
+
+
+async def _self_test_result_is_graded_and_kept_with_the_participant(server):
     sid = server.session_ids[0]
     peer = await logged_in(server, "citizen2@demo.odr", sid)
     good = await peer.api(
@@ -99,7 +107,11 @@ async def test_self_test_result_is_graded_and_kept_with_the_participant(server):
     assert json.loads(kept[0][0])["rtt_ms"] == 320
 
 
-async def test_self_test_refuses_someone_outside_the_session_with_404(server):
+def test_self_test_refuses_someone_outside_the_session_with_404(server):
+    run_async(_self_test_refuses_someone_outside_the_session_with_404(server))
+
+
+async def _self_test_refuses_someone_outside_the_session_with_404(server):
     sid = server.session_ids[0]
     clerk = await logged_in(server, "clerk@demo.odr", sid)
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -107,7 +119,11 @@ async def test_self_test_refuses_someone_outside_the_session_with_404(server):
     assert refused.value.code == 404
 
 
-async def test_recording_does_not_start_without_every_participants_consent(server):
+def test_recording_does_not_start_without_every_participants_consent(server):
+    run_async(_recording_does_not_start_without_every_participants_consent(server))
+
+
+async def _recording_does_not_start_without_every_participants_consent(server):
     sid = server.session_ids[2]
     mediator = await logged_in(server, "mediator@demo.odr", sid)
     applicant = await logged_in(server, "citizen1@demo.odr", sid)
@@ -123,7 +139,11 @@ async def test_recording_does_not_start_without_every_participants_consent(serve
     ]
 
 
-async def test_recording_of_a_short_session_is_saved_with_its_sha256_in_the_audit_trail(server):
+def test_recording_of_a_short_session_is_saved_with_its_sha256_in_the_audit_trail(server):
+    run_async(_recording_of_a_short_session_is_saved_with_its_sha256_in_the_audit_trail(server))
+
+
+async def _recording_of_a_short_session_is_saved_with_its_sha256_in_the_audit_trail(server):
     sid = server.session_ids[1]
     emails = ("mediator@demo.odr", "citizen1@demo.odr", "citizen2@demo.odr")
     people = [await logged_in(server, e, sid, audio=True) for e in emails]

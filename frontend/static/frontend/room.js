@@ -425,6 +425,9 @@ function handle(msg) {
 // ---------------------------------------------------------------- peers (the mesh)
 const peers = new Map(); // peer_id -> {info, pc, callId, caller, makingOffer, tile, stream, ...}
 const tiles = $("#tiles");
+// The layout follows the number of pictures (one to one: the other fills the view).
+new MutationObserver(() => (tiles.dataset.count = String(tiles.children.length))).observe(tiles, { childList: true });
+tiles.dataset.count = String(tiles.children.length);
 let visibleBefore = new Set();
 
 const STATE_WORDS = {
@@ -909,12 +912,19 @@ async function syncRecording() {
   }
 }
 
-async function startRecorderPc() {
+async function startRecorderPc(attempt = 0) {
   if (recorder.pc || recorder.starting || !consent.recording) return;
   recorder.starting = true;
+  let retry = false;
   try {
     const pc = new RTCPeerConnection();
     recorder.pc = pc;
+    pc.onconnectionstatechange = () => {
+      if (recorder.pc === pc && pc.connectionState === "failed") {
+        stopRecorderPc();
+        if (recording.active) setTimeout(() => startRecorderPc(), 2000);
+      }
+    };
     const audio = localTrack("audio");
     if (audio) pc.addTransceiver(audio, { direction: "sendonly" });
     const video = outgoingVideo();
@@ -925,10 +935,13 @@ async function startRecorderPc() {
     if (recorder.pc === pc) await pc.setRemoteDescription(answer);
   } catch (err) {
     stopRecorderPc();
-    if (err.code !== "not_recording") toast(err.message);
+    // The recorder may still be starting (or restarting): try again a few times.
+    retry = recording.active && attempt < 5;
+    if (!retry) toast(err.message);
   } finally {
     recorder.starting = false;
   }
+  if (retry) setTimeout(() => recording.active && startRecorderPc(attempt + 1), 1000 * (attempt + 1));
 }
 
 function stopRecorderPc() {
@@ -984,10 +997,23 @@ window.odrRoom = {
     return { ...me };
   },
   get peers() {
-    return [...peers.values()].map((p) => ({ ...p.info, state: p.state, pc: p.pc?.connectionState || null }));
+    return [...peers.values()].map((p) => ({ ...p.info, state: p.state, call: p.callId, pc: p.pc?.connectionState || null }));
   },
   recording,
   selfTest: null,
+  // Drops the signaling socket as a network failure would (tests of the reconnect).
+  dropConnection() {
+    if (ws) ws.close();
+  },
+  // What this client sends to the server's recorder (tests and support staff).
+  async recorderStats() {
+    const out = { connected: recorder.pc?.connectionState === "connected", audioBytesSent: 0, videoBytesSent: 0 };
+    if (!recorder.pc) return out;
+    (await recorder.pc.getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp") out[`${s.kind}BytesSent`] += s.bytesSent || 0;
+    });
+    return out;
+  },
   // inbound-rtp video framesDecoded per peer, from getStats (tests count frames).
   async framesDecoded() {
     const out = {};
