@@ -158,3 +158,14 @@ def test_the_session_record_shows_attendance_grades_and_the_chat_each_may_see(ca
     assert "大家好" in mediator_page and "背对背的话" in mediator_page
     applicant_page = _client("citizen1@demo.odr").get(f"/sessions/{session.pk}/").content.decode()
     assert "大家好" in applicant_page and "背对背的话" not in applicant_page
+
+
+def test_the_admin_shows_a_session_read_only(case):
+    session = services.session_schedule(
+        dispute=case, actor=case.mediator, scheduled_at=timezone.now() + timedelta(days=1)
+    )
+    admin = _client("admin@demo.odr")
+    assert admin.get("/admin/mediation/mediationsession/").status_code == 200
+    page = admin.get(f"/admin/mediation/mediationsession/{session.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
