@@ -3,7 +3,27 @@
 Thin (DESIGN.md §4.4): it authenticates, lets the services decide every change of the
 room (they lock the session row and read the room from the database), and relays only
 the contract's message types to only the peer addressed. It keeps no room state of its
-own beyond its peer id, so any Daphne process can host any connection of a room."""
+own beyond its peer id and whom it may signal (sent to it with every room change), so
+any Daphne process can host any connection of a room.
+
+Beyond the contract (extra fields and types a client may ignore):
+- `welcome` also has `session_id`, `caucus` (a caucus is on and you are in the room) and
+  `recording` (a recording runs); `admitted` also has `caucus`.
+- `lobby {peers}`: to the mediator, everyone waiting in the lobby, after each change.
+- `caucus {peers, active, call}`: `call` lists the newly visible peers this client calls
+  (of two peers the one with the smaller peer id calls, so they never call each other).
+- `removed`, then close 4001, to whom the mediator removed; `ended`, then close 4002, to
+  everyone when the session ends or is cancelled; `error {code: "superseded"}`, then
+  close 4000, to a connection replaced by the same person's newer one.
+- `recording {active}` (sessions.media) and other room-wide notices via
+  `sessions.broadcast.send_to_room`.
+- A refused connection is accepted, gets `error {code}` and is closed: 4401
+  `unauthenticated` (no login, bad/used/expired ticket), 4403 `not_participant` (also
+  for a session that does not exist), 4409 `session_closed`.
+- Error codes: bad_json, not_an_object, unknown_type, too_large, rate_limited,
+  binary_not_supported, invalid_signal, not_in_room, peer_not_visible, mediator_only,
+  unknown_peer, not_in_lobby, invalid_caucus, no_caucus, cannot_remove_mediator,
+  already_removed, empty_message, message_too_long, invalid_status."""
 
 from __future__ import annotations
 
