@@ -578,6 +578,12 @@ def agreement_sign(
     return agreement
 
 
+def _schedule_performance(agreement_id: int) -> None:
+    from agreements.court.services import performance_schedule
+
+    performance_schedule(agreement=Agreement.objects.get(pk=agreement_id))
+
+
 def _seal(agreement: Agreement, *, actor: AbstractBaseUser) -> str:
     """The last signature is in: seal the PDF, put the agreement in force, settle the
     case, tell everyone. Returns the stored file's name."""
@@ -613,6 +619,10 @@ def _put_in_force(agreement: Agreement, *, actor: AbstractBaseUser, sha256: str)
         },
     )
     dispute_settle(dispute=agreement.dispute, agreement_id=agreement.pk)
+    # Lay out the obligations (due dates, reminders) as soon as the agreement is in
+    # force. After commit and robust: the agreement is in force whatever happens there,
+    # and the court app lays them out later (page view, reminder job) if this failed.
+    transaction.on_commit(lambda: _schedule_performance(agreement.pk), robust=True)
     recipients = _party_users(agreement.dispute)
     if agreement.dispute.mediator is not None:
         recipients.append(agreement.dispute.mediator)

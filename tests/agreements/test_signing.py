@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -275,6 +276,9 @@ def test_everyone_signing_puts_the_agreement_in_force_and_settles_the_case(
     assert AuditEvent.objects.filter(action="dispute.settle").exists()
     told = {m.to[0] for m in mailoutbox if agreement.pdf_sha256 in m.body}
     assert told == {"citizen1@demo.odr", "citizen2@demo.odr", "mediator@demo.odr"}
+    # The obligations are laid out at once, for their due dates and reminders.
+    obligations = list(agreement.obligations.values_list("term_index", "amount"))
+    assert len(obligations) == 1 and obligations[0][1] == Decimal("10000.00")
 
 
 def _race(tmp_path, data_dir: Path, database_url: str | None) -> dict:
