@@ -18,6 +18,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Origin is checked for browsers; clients without Origin need a ticket.
-        "websocket": RoomOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": RoomOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            ticket_application=URLRouter(websocket_urlpatterns),
+        ),
     }
 )

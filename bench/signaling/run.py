@@ -213,7 +213,7 @@ def stop_server(server: Server) -> None:
     shutil.rmtree(server.work, ignore_errors=True)
 
 
-async def measure(server: Server, signals: int, rate: float) -> dict:
+async def measure(server: Server, signals: int, rate: float, concurrency: int) -> dict:
     from websockets.asyncio.client import connect
 
     spec = list(server.spec)
@@ -228,7 +228,8 @@ async def measure(server: Server, signals: int, rate: float) -> dict:
     rss_before = rss_kib(server.process.pid)
 
     setup_times: list[float] = []
-    gate = asyncio.Semaphore(64)
+    # How many joins are in flight at once: people arriving, not a flood.
+    gate = asyncio.Semaphore(concurrency)
     loop = asyncio.get_running_loop()
     readers: list[asyncio.Task] = []
 
@@ -337,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
     )
+    parser.add_argument("--concurrency", type=int, default=16, help="joins in flight at once")
     parser.add_argument("--json", action="store_true", help="print JSON lines as well")
     args = parser.parse_args(argv)
     n = 1000 if args.full else args.participants
@@ -346,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         # +3: one room is used to warm the server up before measuring.
         server = start_server(layer, n + 3, args.redis_url)
         try:
-            result = asyncio.run(measure(server, args.signals, args.rate))
+            result = asyncio.run(measure(server, args.signals, args.rate, args.concurrency))
         finally:
             stop_server(server)
         print(report(result), flush=True)
