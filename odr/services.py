@@ -47,6 +47,12 @@ S = Dispute.Status
 # --- helpers ---------------------------------------------------------------------------
 
 
+def _clean(value: str | None) -> str:
+    """Text as stored: trimmed and without NUL characters, which PostgreSQL refuses in
+    text columns (a request carrying one would otherwise fail with a server error)."""
+    return (value or "").replace("\x00", "").strip()
+
+
 def _snapshot(dispute: Dispute) -> dict[str, Any]:
     return {
         "status": dispute.status,
@@ -165,7 +171,7 @@ def _next_case_number(organisation: Organisation, year: int) -> str:
 def profile_update(
     *, user: AbstractBaseUser, real_name: str, phone: str, id_number: str, language: str
 ) -> Profile:
-    id_number = id_number.strip().upper()
+    id_number = _clean(id_number).upper()
     if id_number and not is_valid_id_number(id_number):
         raise Invalid(
             _("The resident ID number is not valid: check the 18 characters."),
@@ -181,8 +187,8 @@ def profile_update(
             "id_number_set": bool(profile.id_number),
             "language": profile.language,
         }
-        profile.real_name = real_name.strip()
-        profile.phone = phone.strip()
+        profile.real_name = _clean(real_name)
+        profile.phone = _clean(phone)
         profile.id_number = id_number
         profile.language = language
         profile.full_clean()
@@ -229,7 +235,9 @@ def dispute_file(
     half-saved."""
     if category not in Category.values:
         raise Invalid(_("Choose a category from the list."), code="invalid_category")
-    title, description = title.strip(), description.strip()
+    title, description, request = _clean(title), _clean(description), _clean(request)
+    respondent_name, respondent_email = _clean(respondent_name), _clean(respondent_email)
+    respondent_phone = _clean(respondent_phone)
     if not title:
         raise Invalid(_("Give the dispute a short title."), code="title_required")
     if not description:
@@ -272,7 +280,7 @@ def dispute_file(
             category=category,
             title=title[:200],
             description=description,
-            request=request.strip(),
+            request=request,
             claim_amount=claim_amount,
             region=region,
             organisation=organisation,
@@ -348,7 +356,7 @@ def _store_evidence(
         content_type=info.content_type,
         size=info.size,
         sha256=info.sha256,
-        description=description.strip()[:500],
+        description=_clean(description)[:500],
     )
     item.file.save(info.filename, File(upload), save=False)
     item.save()
@@ -473,7 +481,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
 
 
 def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Dispute:
-    reason = reason.strip()
+    reason = _clean(reason)
     if not reason:
         raise Invalid(_("Say briefly why you decline."), code="reason_required")
     with transaction.atomic():
@@ -587,7 +595,7 @@ def dispute_reject(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) ->
                 "closed_at": timezone.now(),
                 "closing_reason": _required_reason(reason),
             },
-            extra={"reason": (reason or "").strip()[:2000]},
+            extra={"reason": _clean(reason)[:2000]},
         )
         notify(
             _party_recipients(dispute),
@@ -639,18 +647,18 @@ def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) 
             dispute=dispute,
             actor=actor,
             prepare=prepare,
-            extra={"reason": (reason or "").strip()[:2000]},
+            extra={"reason": _clean(reason)[:2000]},
         )
         notify(
             _staff_of(dispute.organisation, "coordinator") + _party_recipients(dispute),
             "escalated",
-            {**_case_context(dispute), "reason": (reason or "").strip()},
+            {**_case_context(dispute), "reason": _clean(reason)},
         )
     return dispute
 
 
 def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str = "") -> Dispute:
-    reason = (reason or "").strip()[:2000]
+    reason = _clean(reason)[:2000]
     with transaction.atomic():
         dispute = _apply(
             "withdraw",
@@ -687,7 +695,7 @@ def dispute_fail(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> D
                 "closed_at": timezone.now(),
                 "closing_reason": _required_reason(reason),
             },
-            extra={"reason": (reason or "").strip()[:2000]},
+            extra={"reason": _clean(reason)[:2000]},
         )
         notify(
             _party_recipients(dispute),
@@ -713,7 +721,7 @@ def dispute_settle(*, dispute: Dispute, agreement_id: int) -> Dispute:
 
 
 def _required_reason(reason: str) -> str:
-    reason = (reason or "").strip()
+    reason = _clean(reason)
     if not reason:
         raise Invalid(_("Give a reason."), code="reason_required")
     return reason[:2000]
@@ -766,7 +774,7 @@ def message_post(*, dispute: Dispute, actor: AbstractBaseUser, text: str) -> Mes
     """Parties and the mediator write to each other on the case."""
     if selectors.party_of(dispute, actor) is None and not selectors.is_mediator_of(dispute, actor):
         raise Forbidden(_("Only the parties and the mediator can write here."))
-    text = text.strip()
+    text = _clean(text)
     if not text:
         raise Invalid(_("Write a message first."), code="empty_message")
     if len(text) > 5000:

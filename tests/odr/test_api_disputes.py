@@ -352,3 +352,29 @@ def test_a_coordinator_whose_membership_ended_no_longer_sees_the_case(clients):
     dispute = factories.dispute_awaiting_intake()
     Membership.objects.filter(user__email="coordinator@demo.odr").update(is_active=False)
     assert_error(clients["coordinator"].get(f"/api/v1/disputes/{dispute.pk}"), 404, "not_found")
+
+
+def test_nul_characters_are_dropped_rather_than_failing_the_database(clients):
+    body = {
+        **NEW_DISPUTE,
+        "title": "借款\u0000未还",
+        "description": "事实\u0000经过",
+        "respondent": {"name": "李\u0000四", "email": "citizen2@demo.odr"},
+    }
+    response = post(clients["applicant"], "/api/v1/disputes", body)
+    assert response.status_code == 201, response.content
+    dispute = Dispute.objects.get(pk=response.json()["id"])
+    assert (dispute.title, dispute.description) == ("借款未还", "事实经过")
+    assert dispute.parties.get(role="respondent").name == "李四"
+    only_nul = post(clients["applicant"], "/api/v1/disputes", {**NEW_DISPUTE, "title": "\u0000"})
+    assert_error(only_nul, 400, "title_required")
+
+
+def test_an_action_without_any_body_still_works(clients):
+    dispute = factories.dispute_awaiting_intake()
+    # As `fetch(url, {method: "POST"})` or `curl -X POST` send it: nothing at all.
+    response = clients["applicant"].generic(
+        "POST", f"/api/v1/disputes/{dispute.pk}/actions/withdraw"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "withdrawn"
