@@ -297,6 +297,8 @@ ODR_CA_CERT = env_str("ODR_CA_CERT")
 ODR_CA_KEY = env_str("ODR_CA_KEY")
 ODR_SEAL_CERT = env_str("ODR_SEAL_CERT")
 ODR_SEAL_KEY = env_str("ODR_SEAL_KEY")
+# Encrypts every key the platform writes under ODR_PKI_DIR (and opens encrypted CA/seal keys).
+ODR_PKI_KEY_PASSWORD = env_str("ODR_PKI_KEY_PASSWORD")
 # The TrueType font embedded (subset) in every PDF; TTC files use their first face.
 ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 

@@ -147,11 +147,20 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _password() -> bytes | None:
+    value = getattr(settings, "ODR_PKI_KEY_PASSWORD", "") or ""
+    return value.encode() if value else None
+
+
 def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    # With ODR_PKI_KEY_PASSWORD set, a copy of the directory alone signs nothing.
+    password = _password()
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption(),
     )
 
 
@@ -166,8 +175,12 @@ def _save_pair(stem: Path, pair: KeyPair) -> None:
 def _load_pair(cert_path: Path, key_path: Path) -> KeyPair:
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+        data = key_path.read_bytes()
+        encrypted = b"ENCRYPTED" in data[:64]
+        if encrypted and _password() is None:
+            raise PkiError(f"{key_path} is encrypted: set ODR_PKI_KEY_PASSWORD.")
+        key = serialization.load_pem_private_key(data, password=_password() if encrypted else None)
+    except (OSError, ValueError, TypeError) as exc:
         raise PkiError(f"Cannot load the key pair {cert_path} / {key_path}: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise PkiError(f"{key_path} is not an EC or RSA signing key.")

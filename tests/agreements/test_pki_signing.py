@@ -260,3 +260,22 @@ def test_keys_are_never_kept_inside_the_repository(settings):
     ):
         pki.ca()
     assert not (settings.BASE_DIR / "var" / "pki" / "ca").exists()
+
+
+def test_issued_keys_are_encrypted_at_rest_when_a_key_password_is_set(agreement, tmp_path):
+    user = agreement.dispute.applicant.user
+    with override_settings(ODR_PKI_DIR=tmp_path / "enc", ODR_PKI_KEY_PASSWORD="s3cret-pass"):
+        serial = pki.issue_signer_certificate(user=user, agreement=agreement, role="applicant")
+        key_file = tmp_path / "enc" / "signers" / f"{serial}.key.pem"
+        assert key_file.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert (
+            (tmp_path / "enc" / "ca" / "root.key.pem")
+            .read_bytes()
+            .startswith(b"-----BEGIN ENCRYPTED")
+        )
+        assert pki.signer_key(serial).serial == serial
+    with (
+        override_settings(ODR_PKI_DIR=tmp_path / "enc", ODR_PKI_KEY_PASSWORD=""),
+        pytest.raises(pki.PkiError, match="ODR_PKI_KEY_PASSWORD"),
+    ):
+        pki.signer_key(serial)
