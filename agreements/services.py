@@ -238,7 +238,8 @@ def _party_details(raw: Any) -> dict[str, dict[str, str]]:
     if not isinstance(raw, dict):
         raise Invalid(_("The parties' details must be an object."), code="invalid_field")
     out: dict[str, dict[str, str]] = {}
-    for role in PARTY_ROLES:
+    # Only the roles given: an update naming one party leaves the other's details alone.
+    for role in (r for r in PARTY_ROLES if r in raw):
         entry = raw.get(role) or {}
         if not isinstance(entry, dict):
             raise Invalid(_("The parties' details must be an object."), code="invalid_field")
@@ -281,6 +282,10 @@ def agreement_save_draft(
 ) -> Agreement:
     """Create the dispute's agreement from its category's template, or update the draft;
     each save that changes something is a new version."""
+    if not odr_selectors.is_mediator_of(dispute, actor):
+        raise Forbidden(
+            _("Only the case's mediator can draft the agreement."), code="action_not_allowed"
+        )
     changes = _cleaned_changes(data)
     with transaction.atomic():
         # The dispute's row lock makes two first saves queue; the one-to-one is the
@@ -292,6 +297,8 @@ def agreement_save_draft(
         agreement = _lock(agreement)
         _check("edit", agreement, actor)
         before = content_of(agreement)
+        if "party_details" in changes:
+            changes["party_details"] = {**agreement.party_details, **changes["party_details"]}
         for field, value in changes.items():
             setattr(agreement, field, value)
         after = content_of(agreement)

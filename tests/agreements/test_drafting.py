@@ -308,3 +308,26 @@ def test_the_content_check_speaks_chinese_by_default(dispute, mediator):
         services.agreement_open(agreement=agreement, actor=mediator)
     assert "协议暂不能发出签署，尚缺" in refused.value.message
     assert "申请人的住所" in refused.value.message and "履行方式" in refused.value.message
+
+
+def test_an_update_naming_one_party_keeps_the_others_address(dispute, mediator):
+    agreement = factories.agreement_draft(dispute)
+    agreement = services.agreement_save_draft(
+        dispute=dispute,
+        actor=mediator,
+        data={"party_details": {"applicant": {"address": "递铺街道新址2号"}}},
+    )
+    assert agreement.party_details == {
+        "applicant": {"address": "递铺街道新址2号"},
+        "respondent": {"address": "安吉县孝丰镇三里村8号"},
+    }
+
+
+def test_a_stranger_is_refused_before_the_input_is_even_read(dispute, demo):
+    with pytest.raises(DomainError) as refused:
+        services.agreement_save_draft(
+            dispute=dispute,
+            actor=factories.demo_user("citizen1@demo.odr"),
+            data={"terms": "not a list"},
+        )
+    assert refused.value.status == 403
