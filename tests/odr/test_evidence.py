@@ -292,3 +292,28 @@ def test_an_upload_without_a_file_is_a_validation_error(demo, media):
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("email", "status"),
+    [
+        ("citizen1@demo.odr", 201),
+        ("citizen2@demo.odr", 201),
+        ("bystander@example.com", 404),
+        ("mediator@demo.odr", 403),
+        ("mediator.yucun@demo.odr", 404),
+        ("coordinator@demo.odr", 403),
+        ("coordinator.yucun@demo.odr", 404),
+        ("clerk@demo.odr", 404),
+        (None, 401),
+    ],
+)
+def test_evidence_upload_answers_each_role_as_the_contract_says(demo, media, email, status):
+    factories.make_user("bystander@example.com")
+    dispute = factories.dispute_in_mediation()
+    response = post_evidence(client_of(email), dispute, SAMPLES["png"][0], "照片.png")
+    assert response.status_code == status, response.content
+    if status != 201:
+        assert set(response.json()) == {"detail", "code"}
+        assert stored_files(media) == []
+    assert Evidence.objects.count() == (1 if status == 201 else 0)
