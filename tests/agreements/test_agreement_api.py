@@ -282,3 +282,26 @@ def test_terms_written_with_missing_keys_still_answer_every_field(demo, client):
     act = body["terms"][1]
     assert act["kind"] == "act" and act["amount"] is None and act["instalments"] == []
     assert body["terms"][0]["instalments"][1] == {"amount": "5000.00", "due_date": "2026-12-31"}
+
+
+def test_an_app_client_signs_with_its_session_token(demo):
+    """Other software logs in through allauth's headless app API and signs with the
+    X-Session-Token header (CONTRACT §2): no cookie, no CSRF."""
+    from django.test import Client
+
+    agreement = factories.agreement_signing()
+    app = Client(enforce_csrf_checks=True)
+    login = app.post(
+        "/_allauth/app/v1/auth/login",
+        {"email": "citizen2@demo.odr", "password": factories.PASSWORD},
+        content_type="application/json",
+    )
+    token = login.json()["meta"]["session_token"]
+    response = Client(enforce_csrf_checks=True).post(
+        f"/api/v1/agreements/{agreement.pk}/sign",
+        _sign_body(),
+        content_type="application/json",
+        HTTP_X_SESSION_TOKEN=token,
+    )
+    assert response.status_code == 200, response.content
+    assert [s["role"] for s in response.json()["signatures"]] == ["respondent"]
