@@ -444,6 +444,13 @@ def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
     dispute = invitation.party.dispute
     if dispute.filed_by_id == user.pk:
         raise Forbidden(_("You cannot answer your own dispute."), code="own_dispute")
+    if dispute.organisation_id in selectors.user_org_ids(user):
+        # Staff of the organisation that handles the case cannot also be a party to it
+        # (a mediator must be impartial: People's Mediation Law Art. 22).
+        raise Forbidden(
+            _("Staff of the organisation handling this case cannot answer as a party."),
+            code="conflict_of_interest",
+        )
     return invitation
 
 

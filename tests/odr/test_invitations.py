@@ -228,3 +228,26 @@ def test_no_resend_once_the_respondent_answered(filed):
     with pytest.raises(DomainError) as info:
         services.invitation_resend(dispute=dispute, actor=factories.demo_user("citizen1@demo.odr"))
     assert (info.value.status, info.value.code) == (409, "invalid_status")
+
+
+@pytest.mark.parametrize(
+    ("email", "status", "code"),
+    [
+        ("citizen2@demo.odr", 200, None),
+        ("bystander@example.com", 200, None),  # the link is the invitation: any account
+        ("citizen1@demo.odr", 403, "own_dispute"),
+        ("mediator@demo.odr", 403, "conflict_of_interest"),
+        ("coordinator@demo.odr", 403, "conflict_of_interest"),
+        ("mediator.yucun@demo.odr", 200, None),  # staff elsewhere are citizens here
+        (None, 401, "unauthenticated"),
+    ],
+)
+def test_invitation_accept_answers_each_role(filed, email, status, code):
+    factories.make_user("bystander@example.com")
+    response = post(client_of(email), f"/api/v1/invitations/{token_of(filed)}/accept")
+    if status == 200:
+        assert response.status_code == 200, response.content
+        assert Dispute.objects.get(pk=filed.pk).parties.get(role="respondent").user.email == email
+    else:
+        assert_error(response, status, code)
+        assert Dispute.objects.get(pk=filed.pk).status == S.FILED
