@@ -266,9 +266,21 @@ async function runSelfTest() {
     }
     await echoed;
     const seconds = (performance.now() - start) / 1000;
+    // getStats adds what the media itself saw: the echoed microphone's lost packets and
+    // the ICE pair's own round-trip time (used when no ping came back).
+    let mediaLoss = 0;
+    let pairRtt = null;
+    (await pc.getStats()).forEach((st) => {
+      if (st.type === "inbound-rtp" && st.kind === "audio" && st.packetsReceived + st.packetsLost > 0) {
+        mediaLoss = (100 * st.packetsLost) / (st.packetsReceived + st.packetsLost);
+      }
+      if (st.type === "candidate-pair" && st.nominated && st.currentRoundTripTime !== undefined) {
+        pairRtt = st.currentRoundTripTime * 1000;
+      }
+    });
     figures = {
-      rtt_ms: rtt,
-      loss_pct: ((count - rtts.length) / count) * 100,
+      rtt_ms: rtts.length ? rtt : pairRtt ?? 60000,
+      loss_pct: Math.max(((count - rtts.length) / count) * 100, Math.max(0, mediaLoss)),
       bitrate_kbps: (got * 8) / seconds / 1000,
       jitter_ms: jitter,
     };
