@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema
 from ninja.files import UploadedFile
 from pydantic import EmailStr, Field
@@ -226,7 +227,8 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
     if status:
         if status not in Dispute.Status.values:
             raise Invalid(
-                f"Unknown status {status!r}; use one of {', '.join(Dispute.Status.values)}.",
+                _("Unknown status “%(status)s”; use one of: %(choices)s.")
+                % {"status": status, "choices": ", ".join(Dispute.Status.values)},
                 code="invalid_status_filter",
             )
         qs = qs.filter(status=status)
