@@ -75,10 +75,13 @@ def agreement_versions(agreement: Agreement) -> list[AgreementVersion]:
 
 def agreement_parties(agreement: Agreement) -> list[dict[str, Any]]:
     """The parties' basic information as the agreement states it: name, ID number (full
-    and masked), phone and address. The PDF and the content check read it from here."""
-    details = agreement.party_details or {}
+    and masked), phone and address."""
+    return parties_of(agreement.dispute, agreement.party_details or {})
+
+
+def parties_of(dispute: Dispute, details: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    parties = {p.role: p for p in agreement.dispute.parties.select_related("user__profile")}
+    parties = {p.role: p for p in dispute.parties.select_related("user__profile")}
     for role in (Party.Role.APPLICANT, Party.Role.RESPONDENT):
         party = parties.get(role)
         profile = getattr(party.user, "profile", None) if party and party.user else None

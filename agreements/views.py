@@ -134,7 +134,7 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
             "terms": terms,
             "templates": [(code, str(t.label)) for code, t in TEMPLATES.items()],
             "current_template": chosen or (agreement.template if agreement else dispute.category),
-            "parties": selectors.agreement_parties(agreement) if agreement else [],
+            "parties": selectors.parties_of(dispute, content.get("party_details") or {}),
         },
     )
 

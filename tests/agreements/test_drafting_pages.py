@@ -80,6 +80,7 @@ def test_the_drafting_page_is_prefilled_from_the_category_template(demo, client)
     html = page.content.decode()
     assert "被申请人于约定期限内向申请人归还借款人民币10,000.00元。" in html
     assert dispute.description in html
+    assert "330523***********3" in html  # the applicant's masked ID number, from the profile
     other = client.get(f"/disputes/{dispute.pk}/agreement/?template=neighbour").content.decode()
     assert "被申请人停止妨害行为" in other
 
