@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from cryptography.x509.oid import NameOID
 
-from agreements.documents.pdf import ROLE_SHORT, current_signatures, render_agreement_pdf
+from agreements.documents.pdf import (
+    ROLE_SHORT,
+    SIGNER_ROLES,
+    current_signatures,
+    render_agreement_pdf,
+)
 from agreements.documents.pki import (
     KeyPair,
     organisation_key,
@@ -17,8 +22,6 @@ from agreements.documents.pki import (
     signer_key,
 )
 from odr.errors import DomainError
-
-REQUIRED_ROLES = ("applicant", "respondent", "mediator")
 
 
 def signature_field_name(index: int, role: str) -> str:
@@ -50,7 +53,7 @@ def seal_agreement(agreement) -> tuple[bytes, str]:
     """Called once the last signature is in. Returns the sealed PDF and its SHA-256 (hex);
     storing them on the agreement is the caller's (agreements.services) job."""
     signatures = current_signatures(agreement)
-    missing = [r for r in REQUIRED_ROLES if r not in {s.role for s in signatures}]
+    missing = [str(r) for r in SIGNER_ROLES if r not in {s.role for s in signatures}]
     if missing:
         raise DomainError(
             "agreement_not_fully_signed", f"Missing signatures: {', '.join(missing)}."

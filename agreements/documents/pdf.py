@@ -52,14 +52,18 @@ from agreements.documents.fonts import (
     table_style,
 )
 from agreements.documents.pki import display_name, mask_email
+from agreements.models import Agreement, Signature
 from odr.idnumber import mask_id_number, mask_name, mask_phone
 
 PAGE_W, PAGE_H = A4
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 26 * mm, 24 * mm, 24 * mm, 22 * mm
+R = Signature.Role
+# The signers in the order the blocks are printed; the mediator always signs last.
+SIGNER_ROLES = (R.APPLICANT, R.RESPONDENT, R.MEDIATOR)
 ROLE_LABELS = {
-    "applicant": "申请人 Applicant",
-    "respondent": "被申请人 Respondent",
-    "mediator": "人民调解员 Mediator",
+    R.APPLICANT: "申请人 Applicant",
+    R.RESPONDENT: "被申请人 Respondent",
+    R.MEDIATOR: "人民调解员 Mediator",
 }
 ROLE_SHORT = {"applicant": "申请人", "respondent": "被申请人", "mediator": "调解员"}
 SEAL_LABEL = "人民调解专用章"
@@ -139,7 +143,7 @@ def current_signatures(agreement) -> list:
     sigs = [s for s in agreement.signatures.all() if s.voided_at is None]
     # Parties in the order they signed, the mediator last (the order of the PAdES
     # signatures too).
-    return sorted(sigs, key=lambda s: (s.role == "mediator", s.signed_at, s.pk or 0))
+    return sorted(sigs, key=lambda s: (s.role == R.MEDIATOR, s.signed_at, s.pk or 0))
 
 
 def _issued_at(agreement, signatures: list) -> datetime:
@@ -160,7 +164,7 @@ def _party_display_name(party) -> str:
 def _party_rows(agreement, dispute, st) -> list:
     out = []
     details = getattr(agreement, "party_details", None) or {}
-    for party in sorted(dispute.parties.all(), key=lambda p: p.role != "applicant"):
+    for party in sorted(dispute.parties.all(), key=lambda p: p.role != R.APPLICANT):
         profile = getattr(party.user, "profile", None) if party.user_id else None
         id_number = getattr(profile, "id_number", "") or ""
         phone = party.phone or getattr(profile, "phone", "") or ""
@@ -328,11 +332,11 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
     ]
     mediator = ctx.dispute.mediator
     names = {
-        "applicant": _party_name(ctx.dispute, "applicant"),
-        "respondent": _party_name(ctx.dispute, "respondent"),
-        "mediator": display_name(mediator) if mediator else "",
+        R.APPLICANT: _party_name(ctx.dispute, R.APPLICANT),
+        R.RESPONDENT: _party_name(ctx.dispute, R.RESPONDENT),
+        R.MEDIATOR: display_name(mediator) if mediator else "",
     }
-    for role in ("applicant", "respondent", "mediator"):
+    for role in SIGNER_ROLES:
         sig = by_role.get(role)
         name = signer_name(sig) if sig is not None else names[role]
         label = _p(f"{ROLE_LABELS[role]}<br/>{_esc(name)}", st["cell"])
@@ -533,7 +537,7 @@ def render_agreement_pdf(agreement) -> bytes:
         dispute=dispute,
         organisation=dispute.organisation,
         signatures=signatures,
-        complete={"applicant", "respondent", "mediator"} <= roles,
+        complete=set(SIGNER_ROLES) <= roles,
         issued_at=_issued_at(agreement, signatures),
     )
     org_name = ctx.organisation.name if ctx.organisation else "人民调解委员会"
@@ -633,7 +637,7 @@ def render_agreement_pdf(agreement) -> bytes:
     )
 
     def on_page(canvas: Canvas, _doc) -> None:
-        if agreement.status == "draft":
+        if agreement.status == Agreement.Status.DRAFT:
             canvas.saveState()
             canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
             canvas.setFont(FONT_BOLD, 80)
