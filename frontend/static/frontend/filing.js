@@ -115,12 +115,12 @@ function setupUpload() {
       }
       button.disabled = false;
       progress.hidden = true;
-      showErrors(body.errors || { __all__: [form.dataset.failed || `HTTP ${xhr.status}`] });
+      showErrors(body.errors || { __all__: [`${form.dataset.failed} (HTTP ${xhr.status})`] });
     });
     xhr.addEventListener("error", () => {
       button.disabled = false;
       progress.hidden = true;
-      showErrors({ __all__: [navigator.onLine ? `HTTP ${xhr.status}` : "offline"] });
+      showErrors({ __all__: [form.dataset.failed] });
     });
     bar.value = 0;
     pct.textContent = "0%";
