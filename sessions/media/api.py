@@ -75,7 +75,7 @@ async def selftest_offer(request: HttpRequest, session_id: int, payload: SdpIn) 
     """Answer the browser's offer with a fresh echo peer (all candidates in the answer)."""
     await sync_to_async(_session)(request, session_id)
     offer = selftest.parse_offer(sdp=payload.sdp, type_=payload.type)
-    answer = await selftest.answer_with_echo(offer)
+    answer = await selftest.answer_with_echo(offer, user_id=request.auth.pk)
     return {"sdp": answer.sdp, "type": answer.type}
 
 

@@ -20,14 +20,16 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 from django.utils.translation import gettext as _
 
-from odr.errors import Invalid
+from odr.errors import DomainError, Invalid
 
 log = logging.getLogger(__name__)
 
-ECHO_LIFETIME = 60.0  # seconds; a self-test takes about ten
-MAX_SDP = 20_000  # characters; a real offer is a few thousand
+ECHO_LIFETIME = 30.0  # seconds; a self-test takes about five
+MAX_SDP = 65_536  # characters; a real offer is a few thousand
+MAX_PER_USER = 2  # live echo peers one person may hold (each costs the server codecs)
 
-_echo_peers: set[RTCPeerConnection] = set()  # keeps live peers from being collected
+# Live echo peers of this process and whose they are (keeps them from being collected).
+_echo_peers: dict[RTCPeerConnection, int] = {}
 
 
 class Grade:
@@ -82,10 +84,16 @@ def parse_offer(*, sdp: str, type_: str) -> RTCSessionDescription:
     return RTCSessionDescription(sdp=sdp, type="offer")
 
 
-async def answer_with_echo(offer: RTCSessionDescription) -> RTCSessionDescription:
+async def answer_with_echo(offer: RTCSessionDescription, *, user_id: int) -> RTCSessionDescription:
     """Start an echo peer for `offer` and return its answer (with all its candidates)."""
+    if sum(1 for owner in _echo_peers.values() if owner == user_id) >= MAX_PER_USER:
+        raise DomainError(
+            "too_many_tests",
+            _("A network check is already running. Wait a minute and try again."),
+            status=429,
+        )
     pc = RTCPeerConnection()
-    _echo_peers.add(pc)
+    _echo_peers[pc] = user_id
     relay = MediaRelay()
 
     @pc.on("datachannel")
@@ -116,8 +124,7 @@ async def answer_with_echo(offer: RTCSessionDescription) -> RTCSessionDescriptio
 
 
 async def _close(pc: RTCPeerConnection) -> None:
-    if pc in _echo_peers:
-        _echo_peers.discard(pc)
+    if _echo_peers.pop(pc, None) is not None:
         await pc.close()
 
 

@@ -119,6 +119,28 @@ async def _self_test_refuses_someone_outside_the_session_with_404(server):
     assert refused.value.code == 404
 
 
+def test_one_person_cannot_hold_more_than_two_echo_peers_at_once(server):
+    run_async(_one_person_cannot_hold_more_than_two_echo_peers_at_once(server))
+
+
+async def _one_person_cannot_hold_more_than_two_echo_peers_at_once(server):
+    sid = server.session_ids[0]
+    peer = await logged_in(server, "citizen2@demo.odr", sid)
+    pcs = [RTCPeerConnection() for _ in range(3)]
+    try:
+        for pc in pcs[:2]:
+            pc.createDataChannel("ping")
+            await offer_to(peer, f"/sessions/{sid}/selftest", pc)
+        pcs[2].createDataChannel("ping")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            await offer_to(peer, f"/sessions/{sid}/selftest", pcs[2])
+        assert refused.value.code == 429
+        assert json.loads(refused.value.read())["code"] == "too_many_tests"
+    finally:
+        for pc in pcs:
+            await pc.close()
+
+
 def test_recording_does_not_start_without_every_participants_consent(server):
     run_async(_recording_does_not_start_without_every_participants_consent(server))
 
