@@ -314,7 +314,8 @@ def court_agreement_pdf(request: HttpRequest, request_id: int) -> FileResponse:
 
 @router.get("/court/requests/{request_id}/evidence/{evidence_id}")
 def court_evidence_file(request: HttpRequest, request_id: int, evidence_id: int) -> FileResponse:
-    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    # The packet's evidence: for the court, and for the parties and mediator whose case it is.
+    found = court_selectors.request_for_documents(user=request.auth, request_id=request_id)
     item = court_selectors.court_evidence_get(request=found, evidence_id=evidence_id)
     return FileResponse(
         item.file.open("rb"),

@@ -155,3 +155,14 @@ def test_the_court_gets_no_package_before_both_parties_applied(demo, client):
     archive = _zip(client, agreement.pk)
     assert "documents/ruling.pdf" not in archive.namelist()
     assert "documents/agreement.pdf" in archive.namelist()
+
+
+def test_the_packets_evidence_files_are_served_to_the_court_and_the_parties_only(decided, client):
+    client.force_login(factories.demo_user("clerk@demo.odr"))
+    body = client.get(f"/api/v1/court/requests/{decided.pk}").json()
+    url = body["evidence"][0]["url"]
+    assert b"".join(client.get(url).streaming_content) == PNG
+    client.force_login(factories.demo_user("citizen2@demo.odr"))
+    assert client.get(url).status_code == 200
+    client.force_login(factories.make_user())
+    assert client.get(url).status_code == 404
