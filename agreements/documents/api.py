@@ -22,7 +22,7 @@ router = Router(tags=["documents"])
 
 class SignerOut(Schema):
     role: str
-    role_label: str
+    role_label: str = ""
     name: str
     signed_at: datetime | None
 

@@ -201,7 +201,12 @@ def _describe_ruling(result: Verification, request: ConfirmationRequest) -> None
     result.signed_at = request.decided_at
     # The court is an institution: its name is public, not a person's to mask.
     result.signers = [
-        {"role": "court", "name": request.court.name, "signed_at": request.decided_at}
+        {
+            "role": "court",
+            "role_label": _("Court"),
+            "name": request.court.name,
+            "signed_at": request.decided_at,
+        }
     ]
 
 

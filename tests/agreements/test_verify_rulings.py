@@ -45,8 +45,10 @@ def ruling(demo):
     return request, sealed
 
 
-def test_a_courts_sealed_ruling_verifies_by_hash_and_names_the_court(ruling):
+def test_a_courts_sealed_ruling_verifies_by_hash_and_names_the_court(ruling, client):
     request, sealed = ruling
+    body = client.get(f"/api/v1/verify/{request.ruling_sha256}").json()
+    assert body["valid"] is True and body["signers"][0]["name"] == request.court.name
     result = verify_hash(request.ruling_sha256)
     assert result is not None and result.valid, result.reason
     assert result.kind == "ruling" and result.status == "confirmed"
