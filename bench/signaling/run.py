@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(layer, n + 3, args.redis_url)
         try:
             result = asyncio.run(measure(server, args.signals, args.rate, args.concurrency))
+        except Exception:
+            print((server.work / "daphne.log").read_text()[-4000:], file=sys.stderr)
+            raise
         finally:
             stop_server(server)
         print(report(result), flush=True)
