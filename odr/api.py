@@ -135,7 +135,7 @@ def dispute_out(
     user: AbstractBaseUser,
     *,
     viewer: Viewer | None = None,
-    above_cache: dict | None = None,
+    cache: dict | None = None,
     sessions: list[dict[str, Any]] | None = None,
     agreement: dict | bool | None = False,
 ) -> dict[str, Any]:
@@ -167,7 +167,7 @@ def dispute_out(
         ],
         "sessions": session_summaries_for(dispute) if sessions is None else sessions,
         "agreement": agreement_ref_for(dispute) if agreement is False else agreement,
-        "actions": allowed_actions(dispute, user, viewer=viewer, above_cache=above_cache),
+        "actions": allowed_actions(dispute, user, viewer=viewer, cache=cache),
         "mediation_deadline": dispute.mediation_deadline,
         "created_at": dispute.created_at,
     }
@@ -236,13 +236,13 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
     ids = [d.pk for d in disputes]
     sessions, agreements = _sessions_and_agreements(ids)
     # Read once for the whole list: who asks, and which organisations have one above.
-    viewer, above_cache = Viewer.of(request.auth), {}
+    viewer, cache = Viewer.of(request.auth), {}
     items = [
         dispute_out(
             d,
             request.auth,
             viewer=viewer,
-            above_cache=above_cache,
+            cache=cache,
             sessions=sessions.get(d.pk, []),
             agreement=agreements.get(d.pk),
         )

@@ -113,31 +113,50 @@ def allowed_actions(
     user: AbstractBaseUser,
     *,
     viewer: Viewer | None = None,
-    above_cache: dict[tuple[int, str], bool] | None = None,
+    cache: dict | None = None,
 ) -> list[str]:
     """The public actions this user may take on this dispute now: exactly what the
-    services would allow, so a client never draws a button that can only fail.
-    `viewer` and `above_cache` let a list compute this without a query per dispute."""
+    services would allow, so a client never draws a button that can only fail
+    (escalate needs an organisation above; assign needs another mediator to give the
+    case to). `viewer` and `cache` let a list compute this without a query per dispute."""
     if not user.is_authenticated:
         return []
     viewer = viewer or Viewer.of(user)
+    cache = {} if cache is None else cache
     names = [
         name
         for name in PUBLIC_ACTIONS
         if dispute.status in TRANSITIONS[name].sources and TRANSITIONS[name].who(dispute, viewer)
     ]
-    if "escalate" in names and not _has_organisation_above(dispute, above_cache):
+    if "escalate" in names and not _has_organisation_above(dispute, cache):
         names.remove("escalate")
+    if "assign" in names and not _mediator_ids(dispute, cache) - {dispute.mediator_id}:
+        names.remove("assign")
     return names
 
 
-def _has_organisation_above(dispute: Dispute, cache: dict[tuple[int, str], bool] | None) -> bool:
+def _has_organisation_above(dispute: Dispute, cache: dict) -> bool:
     if dispute.organisation_id is None:
         return False
-    key = (dispute.organisation_id, dispute.category)
-    if cache is not None and key in cache:
-        return cache[key]
-    found = selectors.organisation_above(dispute.organisation, dispute.category) is not None
-    if cache is not None:
-        cache[key] = found
-    return found
+    key = ("above", dispute.organisation_id, dispute.category)
+    if key not in cache:
+        above = selectors.organisation_above(dispute.organisation, dispute.category)
+        cache[key] = above is not None
+    return cache[key]
+
+
+def _mediator_ids(dispute: Dispute, cache: dict) -> set[int]:
+    """The active mediators of the dispute's organisation (who `assign` may choose)."""
+    if dispute.organisation_id is None:
+        return set()
+    key = ("mediators", dispute.organisation_id)
+    if key not in cache:
+        cache[key] = set(
+            Membership.objects.filter(
+                organisation_id=dispute.organisation_id,
+                role=Membership.Role.MEDIATOR,
+                is_active=True,
+                user__is_active=True,
+            ).values_list("user_id", flat=True)
+        )
+    return cache[key]

@@ -81,12 +81,13 @@ EXPECTED_ACTIONS = {
         "respondent": [],
         "coordinator": ["accept", "reject"],
     },
-    # The county centre has nobody above it: no escalate.
+    # The county centre has nobody above it: no escalate; and its only mediator has the
+    # case already: nobody to assign it to.
     S.IN_MEDIATION: {
         "applicant": ["withdraw"],
         "respondent": [],
         "case_mediator": ["fail"],
-        "coordinator": ["assign"],
+        "coordinator": [],
     },
 }
 
@@ -307,7 +308,20 @@ def test_accept_through_the_api_puts_the_case_in_mediation(clients):
     body = response.json()
     assert body["status"] == "in_mediation"
     assert body["mediator"] == {"id": mediator.pk, "name": "李调解"}
-    assert body["actions"] == ["assign"]
+    assert body["actions"] == []
+
+
+def test_assign_is_offered_once_the_organisation_has_another_mediator(clients):
+    dispute = factories.dispute_in_mediation()
+    path = f"/api/v1/disputes/{dispute.pk}"
+    assert clients["coordinator"].get(path).json()["actions"] == []
+    other = factories.make_user(
+        "mediator2@demo.odr", org=Organisation.objects.get(kind="county_centre"), role="mediator"
+    )
+    assert clients["coordinator"].get(path).json()["actions"] == ["assign"]
+    other.is_active = False
+    other.save()
+    assert clients["coordinator"].get(path).json()["actions"] == []
 
 
 @pytest.mark.parametrize(

@@ -569,10 +569,11 @@ def test_the_right_role_in_the_right_status_sees_the_action_and_can_take_it(demo
         email = "coordinator.yucun@demo.odr"
     else:
         dispute = in_status(status)
+    data = action_data(action)
     assert action in allowed_actions(dispute, user(email))
     before = dispute.status
     after = services.dispute_run_action(
-        dispute=dispute, actor=user(email), action=action, data=action_data(action)
+        dispute=dispute, actor=user(email), action=action, data=data
     )
     target = TRANSITIONS[action].target or before
     assert after.status == target
