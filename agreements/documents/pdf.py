@@ -170,15 +170,14 @@ def _party_rows(agreement, dispute, st) -> list:
         phone = party.phone or getattr(profile, "phone", "") or ""
         address = str((details.get(party.role) or {}).get("address", "") or "").strip()
         bits = [f"<b>{ROLE_LABELS[party.role]}：</b>{_esc(_party_display_name(party))}"]
-        info = [
-            f"公民身份号码 ID No.：{_esc(mask_id_number(id_number)) or '（未登记 not given）'}",
-            f"联系电话 Phone：{_esc(mask_phone(phone)) or '—'}",
-        ]
+        bits.append(
+            f"公民身份号码 ID No.：{_esc(mask_id_number(id_number)) or '（未登记 not given）'}"
+            f"；联系电话 Phone：{_esc(mask_phone(phone)) or '—'}"
+        )
         if address:
-            info.append(f"住址 Address：{_esc(_mask_address(address))}")
+            bits.append(f"住址 Address：{_esc(_mask_address(address))}")
         if party.email:
-            info.append(f"电子送达地址 E-service address：{_esc(mask_email(party.email))}")
-        bits.append("；".join(info))
+            bits.append(f"电子送达地址 E-service address：{_esc(mask_email(party.email))}")
         if party.agent_name:
             bits.append(f"委托代理人 Agent：{_esc(party.agent_name)}")
         out.append(_p("<br/>".join(bits), st["body"]))
@@ -396,12 +395,12 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
         [
             _p(h, st["cell"])
             for h in (
-                "<b>角色 Role</b>",
-                "<b>签名人 Signer</b>",
-                "<b>签署时间 Signed at</b>",
-                "<b>方式 Method</b>",
-                "<b>证书序列号 Certificate</b>",
-                "<b>所签文本哈希 Text hash seen</b>",
+                "<b>角色</b><br/>Role",
+                "<b>签名人</b><br/>Signer",
+                "<b>签署时间</b><br/>Signed at",
+                "<b>方式</b><br/>Method",
+                "<b>证书序列号</b><br/>Certificate",
+                "<b>所签文本哈希</b><br/>Text hash seen",
             )
         ]
     ]
@@ -411,12 +410,15 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
                 _p(ROLE_SHORT.get(sig.role, sig.role), st["cell"]),
                 _p(_esc(mask_name(signer_name(sig))), st["cell"]),
                 _p(cn_datetime(sig.signed_at), st["cell"]),
-                _p("手写 drawn" if sig.method == "drawn" else "键入 typed", st["cell"]),
+                _p(
+                    "手写<br/>drawn" if sig.method == Signature.Method.DRAWN else "键入<br/>typed",
+                    st["cell"],
+                ),
                 _p(_esc(sig.certificate_serial[:20] or "—"), st["cell_mono"]),
                 _p(_esc((getattr(sig, "document_sha256", "") or "—")[:16]), st["cell_mono"]),
             ]
         )
-    signer_table = Table(rows, colWidths=[w * width for w in (0.11, 0.12, 0.22, 0.12, 0.23, 0.20)])
+    signer_table = Table(rows, colWidths=[w * width for w in (0.12, 0.10, 0.21, 0.10, 0.25, 0.22)])
     signer_table.setStyle(_grid_style())
     out += [signer_table, Spacer(1, 8), BoldLine("审计事件 Audit events")]
     rows = [
@@ -424,10 +426,10 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
             _p(h, st["cell"])
             for h in (
                 "<b>#</b>",
-                "<b>时间 Time</b>",
-                "<b>操作人 Actor</b>",
-                "<b>操作 Action</b>",
-                "<b>哈希 Hash</b>",
+                "<b>时间</b><br/>Time",
+                "<b>操作人</b><br/>Actor",
+                "<b>操作</b><br/>Action",
+                "<b>哈希</b><br/>Hash",
             )
         ]
     ]
