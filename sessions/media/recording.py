@@ -41,8 +41,9 @@ from django.utils.translation import gettext as _
 
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden
-from sessions.media.selectors import MEDIATOR, recording_consent_complete, room_role_of
+from sessions.media.selectors import recording_consent_complete
 from sessions.models import MediationSession, Recording, RoomParticipant
+from sessions.selectors import MEDIATOR, room_role_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ SAMPLES = int(SAMPLE_RATE * AUDIO_PTIME)
 MAX_BUFFER = SAMPLE_RATE // 2  # samples kept per input: a late input must not add delay
 VIDEO_FPS = 10
 VIDEO_SIZE = (640, 360)
+MAX_LAG = 0.2  # seconds the mixed audio may fall behind real time before it skips ahead
 IDLE_LIMIT = 20.0  # seconds without any client before the recorder stops itself
 WATCH_EVERY = 1.0
 
@@ -105,8 +107,12 @@ class AudioMixer(MediaStreamTrack):
         else:
             self._pts += SAMPLES
             delay = self._start + self._pts / SAMPLE_RATE - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay < -MAX_LAG:
+                # Far behind (a busy server): skip ahead instead of racing to catch up.
+                self._pts = int((time.monotonic() - self._start) * SAMPLE_RATE)
+                self._pts -= self._pts % SAMPLES
+            # Always yield: this runs on Daphne's event loop, which must keep serving.
+            await asyncio.sleep(max(0.0, delay))
         mix = np.zeros(SAMPLES, dtype=np.int32)
         for key, buf in list(self._buffers.items()):
             chunk = buf[:SAMPLES]
@@ -162,8 +168,13 @@ class VideoCompositor(MediaStreamTrack):
         else:
             self._count += 1
             delay = self._start + self._count / VIDEO_FPS - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay < 0:
+                # Behind (encoding is slower than real time here): drop pictures rather
+                # than queue them; the timestamps keep real time.
+                self._count = math.ceil((time.monotonic() - self._start) * VIDEO_FPS)
+                delay = self._start + self._count / VIDEO_FPS - time.monotonic()
+            # Always yield: this runs on Daphne's event loop, which must keep serving.
+            await asyncio.sleep(max(0.0, delay))
         width, height = VIDEO_SIZE
         canvas = np.zeros((height, width, 3), dtype=np.uint8)
         frames = list(self._latest.values())

@@ -7,19 +7,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from odr.errors import NotFound
 from sessions.models import MediationSession, RoomParticipant
 
-MEDIATOR = "mediator"
-
-
-def room_role_of(session: MediationSession, user: AbstractBaseUser) -> str | None:
-    """`mediator`, `applicant` or `respondent` when the user takes part in the session's
-    room, else None. The dispute's mediator and its parties with an account take part."""
-    if not user.is_authenticated:
-        return None
-    dispute = session.dispute
-    if dispute.mediator_id == user.pk:
-        return MEDIATOR
-    party = dispute.parties.filter(user_id=user.pk).first()
-    return party.role if party is not None else None
+# Who takes part in a room is the signaling side's rule; the media side uses the same one.
+from sessions.selectors import room_role_of
 
 
 def session_for_participant(*, user: AbstractBaseUser, session_id: int) -> MediationSession:

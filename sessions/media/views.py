@@ -13,13 +13,9 @@ from django.views.i18n import JavaScriptCatalog
 
 from odr.errors import NotFound
 from sessions.media.recording import recording_active
-from sessions.media.selectors import (
-    MEDIATOR,
-    consent_of,
-    room_role_of,
-    session_for_participant,
-)
+from sessions.media.selectors import consent_of, session_for_participant
 from sessions.models import MediationSession
+from sessions.selectors import MEDIATOR, room_role_of
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
