@@ -6,5 +6,6 @@ app_name = "documents"
 
 urlpatterns = [
     path("verify/", views.verify, name="verify"),
+    path("verify/ca.pem", views.ca_certificate, name="ca_certificate"),
     path("verify/<uuid:document_id>/", views.verify_document_page, name="verify_document"),
 ]

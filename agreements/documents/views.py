@@ -39,6 +39,20 @@ def verify(request: HttpRequest) -> HttpResponse:
     )
 
 
+def ca_certificate(request: HttpRequest) -> HttpResponse:
+    """The platform CA's certificate, so that any PDF validator (Adobe Reader, pdfsig,
+    pyHanko) can be told to trust the signatures on our documents."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from agreements.documents.pki import ca
+
+    response = HttpResponse(
+        ca().cert.public_bytes(Encoding.PEM), content_type="application/x-pem-file"
+    )
+    response["Content-Disposition"] = 'attachment; filename="odr-platform-ca.pem"'
+    return response
+
+
 def verify_document_page(request: HttpRequest, document_id: UUID) -> HttpResponse:
     results = verify_document(document_id)
     if results is None:

@@ -157,3 +157,14 @@ def test_the_qr_page_of_an_unknown_document_is_404(client, db):
 def test_the_verify_page_by_hash_says_not_valid_for_an_unknown_hash(client, db):
     response = client.get("/verify/", {"sha256": "cd" * 32})
     assert response.status_code == 404
+
+
+def test_the_ca_certificate_is_published_for_other_validators(client, in_force):
+    from cryptography import x509
+
+    from agreements.documents import pki
+
+    response = client.get("/verify/ca.pem")
+    assert response.status_code == 200
+    cert = x509.load_pem_x509_certificate(response.content)
+    assert cert == pki.ca().cert
