@@ -280,3 +280,19 @@ def test_issued_keys_are_encrypted_at_rest_when_a_key_password_is_set(agreement,
         pytest.raises(pki.PkiError, match="ODR_PKI_KEY_PASSWORD"),
     ):
         pki.signer_key(serial)
+
+
+def test_a_second_validator_poppler_finds_every_signature_valid(sealed, tmp_path):
+    """Poppler's pdfsig (NSS, not pyHanko) checks the same file: each signature's
+    value matches and the last one covers the whole document. (Trust in our CA is a local
+    setting there: /verify/ca.pem is what a reader would import.)"""
+    import subprocess
+
+    pdf, _ = sealed
+    path = tmp_path / "sealed.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True, check=False).stdout
+    assert out.count("Signature Validation: Signature is Valid.") == 5, out
+    last = out.rsplit("Signature #5:", 1)[1]
+    assert "Total document signed" in last
+    assert out.count("Not total document signed") == 4
