@@ -21,7 +21,9 @@ def _run(tool: str, pdf: bytes, tmp_path, *args: str) -> str:
     path.write_bytes(pdf)
     return subprocess.run(
         [tool, *args, str(path), "-"] if tool == "pdftotext" else [tool, *args, str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
