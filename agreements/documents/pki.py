@@ -45,11 +45,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from odr.errors import DomainError
 from odr.idnumber import mask_name
 
 PLATFORM_NAME = "ODR 在线矛盾纠纷多元化解平台"
@@ -522,7 +524,18 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
     base, n = field, 2
     while field in existing:
         field, n = f"{base}_{n}", n + 1
-    return sign_with(pdf, pair, field_name=field, reason=reason, name=name, use_timestamp=True)
+    try:
+        return sign_with(pdf, pair, field_name=field, reason=reason, name=name, use_timestamp=True)
+    except (OSError, ValueError) as exc:
+        if timestamper() is None:
+            raise
+        # The TSA is down or answered nonsense: refuse cleanly so the caller's transaction
+        # rolls back and the step can be retried, instead of sealing without the time.
+        raise DomainError(
+            "timestamp_unavailable",
+            _("The timestamp authority did not answer; nothing was sealed. Try again shortly."),
+            status=503,
+        ) from exc
 
 
 def _field_names(pdf: bytes) -> set[str]:

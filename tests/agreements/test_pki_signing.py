@@ -296,3 +296,17 @@ def test_a_second_validator_poppler_finds_every_signature_valid(sealed, tmp_path
     last = out.rsplit("Signature #5:", 1)[1]
     assert "Total document signed" in last
     assert out.count("Not total document signed") == 4
+
+
+def test_a_timestamp_authority_that_does_not_answer_refuses_the_seal_cleanly(agreement):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with (
+        override_settings(ODR_TSA_URL=f"http://127.0.0.1:{closed_port}/"),
+        pytest.raises(DomainError) as err,
+    ):
+        seal_agreement(agreement)
+    assert err.value.code == "timestamp_unavailable" and err.value.status == 503
