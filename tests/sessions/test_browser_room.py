@@ -116,6 +116,22 @@ def test_mediator_and_party_join_from_the_ui_see_each_other_caucus_and_end(serve
         mediator.wait_for_selector(f".tile[data-peer-id='{party_id}'][data-state=connected]")
         party.wait_for_selector(f".tile[data-peer-id='{mediator_id}'][data-state=connected]")
 
+        # Chat crosses the room; mute and camera toggles act on the local tracks.
+        mediator.fill("#chat-input", "您好，我们开始调解。")
+        mediator.press("#chat-input", "Enter")
+        party.wait_for_selector("#chat-log li:has-text('您好，我们开始调解。')", state="attached")
+        party.click("#mic-toggle")
+        party.click("#cam-toggle")
+        assert party.evaluate("window.odrRoom.local") == {
+            "audio": False,
+            "video": False,
+            "screen": False,
+        }
+        assert party.get_attribute("#mic-toggle", "aria-pressed") == "true"
+        party.click("#mic-toggle")
+        party.click("#cam-toggle")
+        assert party.evaluate("window.odrRoom.local")["audio"] is True
+
         # A dropped connection comes back to the same place: still admitted, and the
         # party calls the mediator again (a new call: frames count from zero again).
         first_call = party.evaluate(

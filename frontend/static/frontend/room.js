@@ -1011,6 +1011,9 @@ window.odrRoom = {
   get peers() {
     return [...peers.values()].map((p) => ({ ...p.info, state: p.state, call: p.callId, pc: p.pc?.connectionState || null }));
   },
+  get local() {
+    return { audio: localTrack("audio")?.enabled ?? null, video: localTrack("video")?.enabled ?? null, screen: Boolean(local.screen) };
+  },
   recording,
   selfTest: null,
   // Drops the signaling socket as a network failure would (tests of the reconnect).
