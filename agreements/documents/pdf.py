@@ -16,6 +16,7 @@ from io import BytesIO
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -54,6 +55,7 @@ from agreements.documents.fonts import (
 from agreements.documents.pki import display_name, mask_email
 from agreements.models import Agreement, Signature
 from odr.idnumber import mask_id_number, mask_name, mask_phone
+from odr.models import Dispute, Party
 
 PAGE_W, PAGE_H = A4
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 26 * mm, 24 * mm, 24 * mm, 22 * mm
@@ -140,7 +142,9 @@ def signer_name(sig) -> str:
 
 
 def current_signatures(agreement) -> list:
-    sigs = [s for s in agreement.signatures.all() if s.voided_at is None]
+    sigs = list(
+        agreement.signatures.filter(voided_at__isnull=True).select_related("signer__profile")
+    )
     # Parties in the order they signed, the mediator last (the order of the PAdES
     # signatures too).
     return sorted(sigs, key=lambda s: (s.role == R.MEDIATOR, s.signed_at, s.pk or 0))
@@ -531,7 +535,16 @@ def render_agreement_pdf(agreement) -> bytes:
     st["detail"] = st["body"].clone(
         "detail", fontSize=10, leading=16, leftIndent=23, textColor=colors.Color(0.2, 0.2, 0.2)
     )
-    dispute = agreement.dispute
+    # A fresh copy of the case with its parties, profiles and mediator in three queries:
+    # names are looked up for every term and signature block. Fresh, so that the caller's
+    # instance keeps no cache it did not ask for.
+    dispute = (
+        Dispute.objects.select_related("organisation", "mediator__profile")
+        .prefetch_related(
+            Prefetch("parties", queryset=Party.objects.select_related("user__profile"))
+        )
+        .get(pk=agreement.dispute_id)
+    )
     signatures = current_signatures(agreement)
     roles = {s.role for s in signatures}
     ctx = _Context(

@@ -47,6 +47,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -539,12 +540,16 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
 
 
 def _field_names(pdf: bytes) -> set[str]:
+    """Signature field names already in the file (form fields only: parsing the signatures
+    themselves would cost more than signing)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import enumerate_sig_fields
 
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
-        return {sig.field_name for sig in reader.embedded_signatures}
-    except Exception:  # noqa: BLE001 - an unreadable PDF will fail loudly when signed
+        return {name for name, _value, _ref in enumerate_sig_fields(reader, filled_status=None)}
+    except (PdfError, ValueError, KeyError, TypeError):
+        # An unreadable PDF fails loudly when it is signed, with pyHanko's own message.
         return set()
 
 

@@ -310,3 +310,12 @@ def test_a_timestamp_authority_that_does_not_answer_refuses_the_seal_cleanly(agr
     ):
         seal_agreement(agreement)
     assert err.value.code == "timestamp_unavailable" and err.value.status == 503
+
+
+def test_sealing_twice_by_the_same_organisation_adds_a_second_field(sealed, agreement):
+    pdf, _ = sealed
+    organisation = agreement.dispute.organisation
+    again = pki.seal_pdf(pdf, organisation=organisation, reason="again")
+    fields = [s.field_name for s in PdfFileReader(BytesIO(again)).embedded_signatures]
+    assert fields[-2:] == ["PlatformSeal", f"Seal{organisation.pk}_2"]
+    assert check_signatures(again)[1] == ""
