@@ -87,7 +87,14 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     court_orgs = by_role.get(Role.CLERK, set())
     condition = Q(parties__user=user) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
     if court_orgs:
-        condition |= Q(agreement__confirmation_request__court_id__in=court_orgs)
+        # The court sees a case once the joint application is before it (CONTRACT §3:
+        # `pending` is when "the court sees it"), not while one party alone has asked.
+        from agreements.models import ConfirmationRequest
+
+        before_court = ConfirmationRequest.Status.AWAITING_CONSENT
+        condition |= Q(agreement__confirmation_request__court_id__in=court_orgs) & ~Q(
+            agreement__confirmation_request__status=before_court
+        )
     return base.filter(condition).distinct()
 
 

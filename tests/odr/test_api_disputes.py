@@ -392,3 +392,19 @@ def test_an_action_without_any_body_still_works(clients):
     )
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "withdrawn"
+
+
+def test_the_court_sees_a_case_only_once_both_parties_have_applied(demo):
+    from agreements.court import services as court_services
+    from odr.selectors import disputes_visible_to
+
+    agreement = factories.agreement_in_force()
+    clerk = factories.demo_user("clerk@demo.odr")
+    court_services.confirmation_consent(
+        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
+    )
+    assert not disputes_visible_to(clerk).filter(pk=agreement.dispute_id).exists()
+    court_services.confirmation_consent(
+        agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
+    )
+    assert disputes_visible_to(clerk).filter(pk=agreement.dispute_id).exists()
