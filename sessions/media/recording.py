@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden
 from sessions.media.selectors import recording_consent_complete
+from sessions.media.selftest import server_rtc_configuration
 from sessions.models import MediationSession, Recording, RoomParticipant
 from sessions.selectors import MEDIATOR, room_role_of
 
@@ -231,7 +232,7 @@ class SessionRecorder:
         old = self.peers.pop(user_id, None)
         if old is not None:
             await old.close()
-        pc = RTCPeerConnection()
+        pc = RTCPeerConnection(server_rtc_configuration())
         self.peers[user_id] = pc
         key = f"user-{user_id}"
 

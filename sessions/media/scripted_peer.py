@@ -230,7 +230,8 @@ class ScriptedPeer:
 
     def _new_pc(self, peer_id: str, call: str) -> Link:
         servers = [RTCIceServer(**s) for s in self.ice_servers if "urls" in s]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers or None))
+        # An empty list, not None: None would make aiortc use Google's STUN server.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         link = Link(pc=pc, call=call)
         self.links[peer_id] = link
 

@@ -16,8 +16,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError, Invalid
@@ -76,6 +77,14 @@ def grade_words(grade: str) -> str:
     }[grade]
 
 
+def server_rtc_configuration() -> RTCConfiguration:
+    """The server's own peers (echo, recorder) sit on the public side: their host address
+    is enough, plus the configured STUN servers if any. Never aiortc's default (Google's
+    STUN server), which is unreachable from mainland China and would stall every answer
+    until it times out."""
+    return RTCConfiguration(iceServers=[RTCIceServer(urls=url) for url in settings.ODR_STUN_URLS])
+
+
 def parse_offer(*, sdp: str, type_: str) -> RTCSessionDescription:
     if type_ != "offer":
         raise Invalid(_("Send an SDP offer."), code="bad_sdp")
@@ -92,7 +101,7 @@ async def answer_with_echo(offer: RTCSessionDescription, *, user_id: int) -> RTC
             _("A network check is already running. Wait a minute and try again."),
             status=429,
         )
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(server_rtc_configuration())
     _echo_peers[pc] = user_id
     relay = MediaRelay()
 

@@ -11,13 +11,14 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
 from sessions.media.liveserver import LiveServer
 from sessions.media.scripted_peer import ScriptedPeer, ToneAudio, run_async
 
 PASSWORD = "odr-demo-2026"
+LOCAL_ONLY = RTCConfiguration(iceServers=[])  # no STUN: the server is on this machine
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_echo_peer_sends_back_data_channel_messages_and_media(server):
 async def _echo_peer_sends_back_data_channel_messages_and_media(server):
     sid = server.session_ids[0]
     peer = await logged_in(server, "citizen1@demo.odr", sid)
-    pc = RTCPeerConnection()
+    pc = RTCPeerConnection(LOCAL_ONLY)
     channel = pc.createDataChannel("ping", ordered=False, maxRetransmits=0)
     opened, echoed, tone_back = asyncio.Event(), asyncio.Queue(), asyncio.Event()
     frames = []
@@ -126,7 +127,7 @@ def test_one_person_cannot_hold_more_than_two_echo_peers_at_once(server):
 async def _one_person_cannot_hold_more_than_two_echo_peers_at_once(server):
     sid = server.session_ids[0]
     peer = await logged_in(server, "citizen2@demo.odr", sid)
-    pcs = [RTCPeerConnection() for _ in range(3)]
+    pcs = [RTCPeerConnection(LOCAL_ONLY) for _ in range(3)]
     try:
         for pc in pcs[:2]:
             pc.createDataChannel("ping")
@@ -180,7 +181,7 @@ async def _recording_of_a_short_session_is_saved_with_its_sha256_in_the_audit_tr
         assert (await mediator.wait_for("recording"))["active"] is True
         # Each client sends its own microphone to the recorder on one extra connection.
         for i, p in enumerate(people):
-            pc = RTCPeerConnection()
+            pc = RTCPeerConnection(LOCAL_ONLY)
             pc.addTrack(ToneAudio(freq=300 + 200 * i))
             await offer_to(p, f"/sessions/{sid}/recording/offer", pc)
             pcs.append(pc)
