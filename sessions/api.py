@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from odr import selectors as odr_selectors
@@ -108,7 +108,7 @@ def _ws_url(request: HttpRequest, session_id: int) -> str:
 @router.post("/disputes/{dispute_id}/sessions", response={201: SessionOut})
 def session_create(
     request: HttpRequest, dispute_id: int, payload: SessionIn
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     dispute = odr_selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
     session = services.session_schedule(
         dispute=dispute,
@@ -117,7 +117,7 @@ def session_create(
         proposed_times=payload.proposed_times,
         duration_minutes=payload.duration_minutes,
     )
-    return 201, session_out(session, request.auth)
+    return Status(201, session_out(session, request.auth))
 
 
 @router.get("/sessions/{session_id}", response=SessionOut)
