@@ -369,6 +369,10 @@ _EVENT_TEXT: dict[str, str] = {
     "confirmation.submit": gettext_noop("The request for judicial confirmation went to the court."),
     "confirmation.accept": gettext_noop("The court accepted the request for confirmation."),
     "confirmation.decide": gettext_noop("The court decided on the judicial confirmation."),
+    "confirmation.extend": gettext_noop("The court extended its review period."),
+    "performance.schedule": gettext_noop("The platform listed the obligations to perform."),
+    "performance.done": gettext_noop("%(actor)s confirmed that an obligation was performed."),
+    "session.recording_abandoned": gettext_noop("The session recording could not be kept."),
 }
 
 # Moment-to-moment room events (joining, admitting, chat, drafts saved) stay in the audit
