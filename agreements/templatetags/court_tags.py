@@ -69,6 +69,10 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         "is_party": party is not None,
         "is_mediator": dispute.mediator_id == getattr(user, "pk", None),
         "may_package": court_selectors.may_download_package(agreement, user),
+        # The clerk reaches the request's page (accept, decide) from the case page too.
+        "is_court_staff": request is not None
+        and request.status in court_selectors.COURT_STATUSES
+        and court_selectors.is_staff_of_court(request, user),
         "soon": window.days_left <= 7,
     }
 
