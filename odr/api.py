@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import EmailStr, Field
 
@@ -203,7 +203,7 @@ def regions(request: HttpRequest, parent: str | None = None) -> list[dict[str, s
 
 
 @router.post("/disputes", response={201: DisputeOut})
-def dispute_create(request: HttpRequest, payload: DisputeIn) -> tuple[int, dict[str, Any]]:
+def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str, Any]]:
     dispute = services.dispute_file(
         applicant=request.auth,
         category=payload.category,
@@ -216,8 +216,11 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> tuple[int, dict[
         request=payload.request or "",
         claim_amount=payload.claim_amount,
     )
-    return 201, dispute_out(
-        selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
+    return Status(
+        201,
+        dispute_out(
+            selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
+        ),
     )
 
 
@@ -306,7 +309,7 @@ def evidence_upload(
     dispute_id: int,
     file: File[UploadedFile],
     description: Form[str] = "",
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
     item = services.evidence_add(
         dispute=dispute,
@@ -316,7 +319,9 @@ def evidence_upload(
         size=file.size,
         description=description,
     )
-    return 201, {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
+    return Status(
+        201, {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
+    )
 
 
 @router.post("/invitations/{token}/accept", response=DisputeOut, tags=["invitations"])
@@ -332,9 +337,9 @@ def invitation_accept(
 
 
 @router.post("/invitations/{token}/decline", response={204: None}, tags=["invitations"])
-def invitation_decline(request: HttpRequest, token: str, payload: DeclineIn) -> tuple[int, None]:
+def invitation_decline(request: HttpRequest, token: str, payload: DeclineIn) -> Status[None]:
     services.invitation_decline(token=token, user=request.auth, reason=payload.reason)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/stats", response=stats.StatsOut, auth=None, tags=["statistics"])
