@@ -96,3 +96,14 @@ def test_the_case_timeline_tells_the_performance_schedule_in_words(demo):
     )
     assert "performance.schedule" not in html
     assert "平台已列出协议约定的履行事项。" in html
+
+
+def test_the_court_queue_marks_the_current_filter_like_the_case_list(demo):
+    # Filter pills styled as buttons had dark text on the brand red and a 44px box with
+    # the label stuck to its top; they are the site's plain filter links now.
+    factories.confirmation_pending()
+    html = page("clerk@demo.odr", reverse("court:queue") + "?status=pending")
+    nav = re.search(r'<nav class="filters".*?</nav>', html, re.S).group(0)
+    assert "button" not in nav
+    current = re.findall(r'<a href="([^"]*)"\s+aria-current="true"', nav)
+    assert current == ["?status=pending"], nav
