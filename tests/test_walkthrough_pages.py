@@ -107,3 +107,10 @@ def test_the_court_queue_marks_the_current_filter_like_the_case_list(demo):
     assert "button" not in nav
     current = re.findall(r'<a href="([^"]*)"\s+aria-current="true"', nav)
     assert current == ["?status=pending"], nav
+
+
+def test_the_demo_court_staff_has_a_person_s_name_for_the_ruling_s_sign_off(demo):
+    # The ruling is signed off "审判员　<name>": a title in the name printed
+    # "审判员　赵书记员" (judge Clerk Zhao) on the demo ruling.
+    name = factories.demo_user("clerk@demo.odr").profile.real_name
+    assert name and not any(title in name for title in ("书记员", "审判员", "法官"))

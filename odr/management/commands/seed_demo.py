@@ -80,7 +80,7 @@ ACCOUNTS: list[dict[str, Any]] = [
     },
     {
         "email": "clerk@demo.odr",
-        "name": "赵书记员",
+        "name": "赵敏",
         "org": "court",
         "role": "clerk",
         "phone": "13900000003",
