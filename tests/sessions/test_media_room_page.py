@@ -52,3 +52,9 @@ def test_anonymous_visitors_are_sent_to_log_in(client, session):
 def test_the_room_scripts_translation_catalogue_is_served(client, demo):
     answer = client.get("/jsi18n/media/")
     assert answer.status_code == 200 and b"gettext" in answer.content
+
+
+def test_the_room_page_leads_back_to_its_case(client, session):
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    html = client.get(session.room_url).content.decode()
+    assert f'href="/disputes/{session.dispute_id}/"' in html
