@@ -28,7 +28,13 @@ from reportlab.platypus import (
 )
 
 from agreements.documents.chinese import amount_in_words, cn_date, cn_datetime, format_amount
-from agreements.documents.fonts import FONT, EmbeddedFontCanvas, draw_seal, styles
+from agreements.documents.fonts import (
+    FONT,
+    CJKParagraph,
+    EmbeddedFontCanvas,
+    draw_seal,
+    styles,
+)
 from agreements.models import Agreement, ConfirmationRequest
 from odr.idnumber import mask_id_number
 from odr.models import Dispute, Evidence, Party
@@ -104,7 +110,7 @@ def term_lines(agreement: Agreement) -> list[str]:
 
 
 def _p(text: str, style) -> Paragraph:
-    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+    return CJKParagraph(escape(text).replace("\n", "<br/>"), style)
 
 
 def _doc(buffer: BytesIO, *, title: str, subject: str) -> SimpleDocTemplate:
@@ -249,7 +255,7 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
                 item.description or "",
                 _uploader(dispute, item),
                 f"{max(1, item.size // 1024)} KB",
-                Paragraph(item.sha256[:32] + "<br/>" + item.sha256[32:], s["cell_mono"]),
+                CJKParagraph(item.sha256[:32] + "<br/>" + item.sha256[32:], s["cell_mono"]),
             ]
         )
     if len(rows) == 1:

@@ -20,7 +20,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, TableStyle
+from reportlab.platypus import Flowable, Paragraph, TableStyle
+from reportlab.platypus.paragraph import _FUZZ, cjkU, makeCJKParaLine
 
 FONT = "ODRSans"
 # The same face under a second name: the bold of the family, drawn with a thin stroke
@@ -80,6 +81,123 @@ def table_style(commands: list | tuple = ()) -> TableStyle:
     otherwise fall back to Helvetica for them)."""
     register_fonts()
     return TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), *commands])
+
+
+# Chinese line-breaking rules (禁则, as in W3C "Requirements for Chinese Text Layout"):
+# closing and pausing punctuation never starts a line, opening punctuation never ends
+# one. reportlab's own CJK wrap knows only the Japanese/ASCII subset of the first list
+# (no full-width ，：；？！ or 》) and none of the second, so lines began with "：".
+CANNOT_START = (
+    "，。、；：？！）」』》〉】〕］｝〗〙〛…‥’”·・％‰℃々ー"  # full-width
+    "!,.:;?)]}%"  # ASCII
+)
+CANNOT_END = "（「『《〈【〔［｛〖〘〚‘“([{"
+
+
+def _is_latin(ch: str) -> bool:
+    # A character of a word that must not be cut: letters, digits and the marks inside
+    # e-mail addresses, numbers and hashes (ASCII and Latin-1 only: CJK breaks anywhere).
+    return bool(ch) and ord(ch) < 0x3000 and not ch.isspace()
+
+
+def _break_point(chars: list[str], start: int, end: int) -> int:
+    """Where the line that begins at `start` and overflows at `end` (the first character
+    that does not fit) should end. The break only moves back (a mark hanging in the
+    margin would stick out of a table cell), by at most half the line: first to a place
+    that breaks no punctuation rule and cuts no Latin word or number (a phone number or
+    an e-mail address stays whole), else to one that breaks no punctuation rule, else it
+    stays at `end` (a cell too narrow for any rule)."""
+
+    def bad_punctuation(b: int) -> bool:
+        return bool(
+            (chars[b] and chars[b] in CANNOT_START) or (chars[b - 1] and chars[b - 1] in CANNOT_END)
+        )
+
+    def cuts_word(b: int) -> bool:
+        return _is_latin(chars[b]) and _is_latin(chars[b - 1])
+
+    floor = start + max(1, (end - start) // 2)
+    for rule in (lambda b: bad_punctuation(b) or cuts_word(b), bad_punctuation):
+        for b in range(end, floor - 1, -1):
+            if not rule(b):
+                return b
+    return end
+
+
+def cjk_frag_split(frags: list, max_widths: list[float], calc_bounds: bool):
+    """reportlab's cjkFragSplit (character-by-character CJK wrapping) with the 禁则 rules
+    above. Deterministic: the same text and widths always give the same lines."""
+    from reportlab.platypus.paragraph import ParaLines
+
+    chars: list = []
+    for f in frags:
+        text = f.text.decode("utf8") if isinstance(f.text, bytes) else f.text
+        if text:
+            chars.extend(cjkU(t, f, "utf8") for t in text)
+        else:
+            chars.append(cjkU(text, f, "utf8"))  # a <br/> or an inline image
+    lines: list = []
+    start, n = 0, len(chars)
+
+    def width_of(u, max_width: float) -> float:
+        w = u.width
+        if hasattr(w, "normalizedValue"):
+            w._normalizer = max_width
+            w = w.normalizedValue(max_width)
+        return w
+
+    while start < n:
+        max_width = max_widths[min(len(lines), len(max_widths) - 1)]
+        used, i, line_break = 0.0, start, False
+        while i < n:
+            u = chars[i]
+            w = width_of(u, max_width)
+            if hasattr(u.frag, "lineBreak"):
+                used += w
+                i += 1
+                line_break = True
+                break
+            if used + w > max_width + _FUZZ and i > start:
+                break
+            used += w
+            i += 1
+        if i >= n and not line_break:
+            if used > 0:
+                lines.append(
+                    makeCJKParaLine(
+                        chars[start:], max_width, used, max_width - used, False, calc_bounds
+                    )
+                )
+            break
+        end = i if line_break else _break_point(chars, start, i)
+        if end != i:
+            used = sum(width_of(u, max_width) for u in chars[start:end])
+        lines.append(
+            makeCJKParaLine(
+                chars[start:end], max_width, used, max_width - used, line_break, calc_bounds
+            )
+        )
+        start = end
+    return ParaLines(kind=1, lines=lines)
+
+
+class CJKParagraph(Paragraph):
+    """A Paragraph that wraps Chinese by the 禁则 rules (no line starts with "，" or "："
+    nor ends with "（"). Use it for every paragraph in a styles() style."""
+
+    def breakLinesCJK(self, maxWidths):
+        if not isinstance(maxWidths, (list, tuple)):
+            maxWidths = [maxWidths]
+        if self.bulletText or self.style.endDots:
+            # Rare layouts our documents don't use: reportlab's own wrap handles them.
+            return super().breakLinesCJK(maxWidths)
+        self.height = 0
+        if hasattr(self, "blPara") and getattr(self, "_splitpara", 0):
+            return self.blPara
+        if not self.frags:
+            return super().breakLinesCJK(maxWidths)
+        auto_leading = getattr(self, "autoLeading", getattr(self.style, "autoLeading", ""))
+        return cjk_frag_split(self.frags, maxWidths, auto_leading not in ("", "off"))
 
 
 def styles() -> dict[str, ParagraphStyle]:

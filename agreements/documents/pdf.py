@@ -45,6 +45,7 @@ from agreements.documents.fonts import (
     FONT,
     FONT_BOLD,
     BoldLine,
+    CJKParagraph,
     EmbeddedFontCanvas,
     QrCode,
     draw_seal,
@@ -119,7 +120,7 @@ def verification_url(document_id) -> str:
 
 
 def _p(text: str, style) -> Paragraph:
-    return Paragraph(text, style)
+    return CJKParagraph(text, style)
 
 
 def _esc(value) -> str:
