@@ -168,3 +168,17 @@ def test_the_ca_certificate_is_published_for_other_validators(client, in_force):
     assert response.status_code == 200
     cert = x509.load_pem_x509_certificate(response.content)
     assert cert == pki.ca().cert
+
+
+def test_the_verify_page_names_the_platform_seal_in_chinese_first(client, in_force):
+    _agreement, pdf = in_force
+    response = client.post(
+        "/verify/",
+        {"file": SimpleUploadedFile("a.pdf", pdf, "application/pdf")},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    html = response.content.decode()
+    # The certificate keeps its bilingual subject (on hover); the cell reads in Chinese.
+    assert ">ODR 平台电子印章</span>" in html
+    assert ">ODR 平台电子印章 Platform Seal<" not in html
+    assert 'title="ODR 平台电子印章 Platform Seal"' in html
