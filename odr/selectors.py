@@ -158,7 +158,8 @@ def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
                 Dispute.Status.FILED,
             ],
         )
-        .select_related("region", "mediator")
+        # The page names each case's mediator: their profile comes in the same query.
+        .select_related("region", "mediator__profile")
         .prefetch_related("parties")
         .order_by("status", "created_at")
     )

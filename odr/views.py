@@ -298,10 +298,8 @@ def intake(request: HttpRequest) -> HttpResponse:
     if not org_ids:
         raise PermissionDenied
     queue = list(selectors.intake_queue_for(request.user))
-    mediators = {
-        org.pk: selectors.mediators_with_load(org)
-        for org in Organisation.objects.filter(pk__in=org_ids)
-    }
+    organisations = list(Organisation.objects.filter(pk__in=org_ids))
+    mediators = {org.pk: selectors.mediators_with_load(org) for org in organisations}
     return render(
         request,
         "odr/intake.html",
@@ -310,7 +308,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             "in_mediation": [d for d in queue if d.status == Dispute.Status.IN_MEDIATION],
             "filed": [d for d in queue if d.status == Dispute.Status.FILED],
             "mediators": mediators,
-            "organisations": Organisation.objects.filter(pk__in=org_ids),
+            "organisations": organisations,
         },
     )
 

@@ -237,6 +237,26 @@ def test_the_intake_queue_is_for_coordinators_and_shows_the_mediators_load(demo,
     assert "李调解" in page
 
 
+def _intake_queries(client) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("odr:intake")).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_intake_queue_does_not_query_once_per_case(demo, client):
+    coordinator = _client(client, "coordinator@demo.odr")
+    factories.dispute_in_mediation()
+    factories.dispute_awaiting_intake()
+    few = _intake_queries(coordinator)
+    for _ in range(3):
+        factories.dispute_in_mediation()
+        factories.dispute_awaiting_intake()
+    assert _intake_queries(coordinator) == few
+
+
 def test_the_case_page_includes_the_sessions_and_agreement_panels(demo, client):
     dispute = factories.dispute_in_mediation()
     page = _client(client, "citizen1@demo.odr").get(_url(dispute)).content.decode()
