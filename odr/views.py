@@ -3,6 +3,7 @@ odr.services, render. A DomainError becomes a message next to the field it is ab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -227,49 +228,63 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     return _invitation_page(request, found)
 
 
-@login_required
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+def _invitation_reply(
+    request: HttpRequest,
+    token: str,
+    *,
+    form_class: type[InvitationAcceptForm] | type[ReasonForm],
+    form_name: str,
+    reply: Callable[[dict[str, Any]], Dispute],
+    level: int,
+    done: str,
+) -> HttpResponse:
+    """The respondent's answer to an invitation (accept or decline): one form, one
+    service; on success the case page, on a refusal the invitation again with the error."""
     found = _invitation_or_page(request, token)
     if isinstance(found, HttpResponse):
         return found
     if request.method != "POST":
         return redirect("odr:invitation", token=token)
-    form = InvitationAcceptForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            dispute = services.invitation_accept(
-                token=token, user=request.user, consent_online=form.cleaned_data["consent"]
-            )
+            dispute = reply(form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
-            messages.success(
-                request,
-                _("Thank you. The mediation organisation will now take up the case."),
-            )
+            messages.add_message(request, level, done)
             return redirect("odr:dispute_detail", dispute_id=dispute.pk)
-    return _invitation_page(request, found, accept_form=form, status=400)
+    return _invitation_page(request, found, status=400, **{form_name: form})
+
+
+@login_required
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    return _invitation_reply(
+        request,
+        token,
+        form_class=InvitationAcceptForm,
+        form_name="accept_form",
+        reply=lambda data: services.invitation_accept(
+            token=token, user=request.user, consent_online=data["consent"]
+        ),
+        level=messages.SUCCESS,
+        done=_("Thank you. The mediation organisation will now take up the case."),
+    )
 
 
 @login_required
 def invitation_decline(request: HttpRequest, token: str) -> HttpResponse:
-    found = _invitation_or_page(request, token)
-    if isinstance(found, HttpResponse):
-        return found
-    if request.method != "POST":
-        return redirect("odr:invitation", token=token)
-    form = ReasonForm(request.POST)
-    if form.is_valid():
-        try:
-            dispute = services.invitation_decline(
-                token=token, user=request.user, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            add_domain_error(form, exc)
-        else:
-            messages.info(request, _("You declined mediation. The applicant has been told."))
-            return redirect("odr:dispute_detail", dispute_id=dispute.pk)
-    return _invitation_page(request, found, decline_form=form, status=400)
+    return _invitation_reply(
+        request,
+        token,
+        form_class=ReasonForm,
+        form_name="decline_form",
+        reply=lambda data: services.invitation_decline(
+            token=token, user=request.user, reason=data["reason"]
+        ),
+        level=messages.INFO,
+        done=_("You declined mediation. The applicant has been told."),
+    )
 
 
 # --- lists -----------------------------------------------------------------------------
