@@ -592,18 +592,27 @@ def dispute_accept(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int |
     return dispute
 
 
+def _close_with_reason(
+    action: str, *, dispute: Dispute, actor: AbstractBaseUser, reason: str
+) -> Dispute:
+    """Refusing a case and ending a mediation without agreement close it the same way: a
+    reason is required and kept on the case and in the audit event. Call inside the
+    caller's transaction, which then tells the parties."""
+    return _apply(
+        action,
+        dispute=dispute,
+        actor=actor,
+        prepare=lambda locked: {
+            "closed_at": timezone.now(),
+            "closing_reason": _required_reason(reason),
+        },
+        extra={"reason": _clean(reason)[:2000]},
+    )
+
+
 def dispute_reject(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
     with transaction.atomic():
-        dispute = _apply(
-            "reject",
-            dispute=dispute,
-            actor=actor,
-            prepare=lambda locked: {
-                "closed_at": timezone.now(),
-                "closing_reason": _required_reason(reason),
-            },
-            extra={"reason": _clean(reason)[:2000]},
-        )
+        dispute = _close_with_reason("reject", dispute=dispute, actor=actor, reason=reason)
         notify(
             _party_recipients(dispute),
             "rejected",
@@ -694,16 +703,7 @@ REFERRAL_GUIDANCE = (
 
 def dispute_fail(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) -> Dispute:
     with transaction.atomic():
-        dispute = _apply(
-            "fail",
-            dispute=dispute,
-            actor=actor,
-            prepare=lambda locked: {
-                "closed_at": timezone.now(),
-                "closing_reason": _required_reason(reason),
-            },
-            extra={"reason": _clean(reason)[:2000]},
-        )
+        dispute = _close_with_reason("fail", dispute=dispute, actor=actor, reason=reason)
         notify(
             _party_recipients(dispute),
             "failed",
