@@ -70,7 +70,8 @@ def signed_roles(agreement: Agreement) -> set[str]:
 
 
 def agreement_versions(agreement: Agreement) -> list[AgreementVersion]:
-    return list(agreement.versions.select_related("author").order_by("number"))
+    # The page names each version's author: their profile comes in the same query.
+    return list(agreement.versions.select_related("author__profile").order_by("number"))
 
 
 def agreement_parties(agreement: Agreement) -> list[dict[str, Any]]:

@@ -183,6 +183,30 @@ def test_the_versions_page_shows_what_changed(demo, client):
     assert "<ins>" not in first.split('id="diff"')[1]
 
 
+def _versions_queries(client, agreement) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/agreements/{agreement.pk}/versions/").status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_the_versions_page_does_not_query_once_per_version(demo, client):
+    agreement = factories.agreement_draft()
+    mediator = factories.demo_user("mediator@demo.odr")
+    viewer = _as(client, "citizen1@demo.odr")
+    services.agreement_save_draft(
+        dispute=agreement.dispute, actor=mediator, data={"facts": agreement.facts + "一。"}
+    )
+    few = _versions_queries(viewer, agreement)
+    for n in range(4):
+        services.agreement_save_draft(
+            dispute=agreement.dispute, actor=mediator, data={"facts": agreement.facts + f"{n}。"}
+        )
+    assert _versions_queries(viewer, agreement) == few
+
+
 def test_the_difference_escapes_html():
     out = diff_html("<b>旧</b>", "<script>新</script>")
     assert "<script" not in out and "<b>" not in out
