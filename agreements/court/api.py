@@ -165,7 +165,7 @@ def request_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[st
                 "size": e.size,
                 "description": e.description,
             }
-            for e in court_selectors.evidence_of(dispute)
+            for e in court_selectors.evidence_list_of(dispute)
         ]
     return {
         "id": request.pk,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import Case, F, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from agreements.court import deadlines
@@ -46,7 +46,15 @@ def court_requests_for(
 ) -> QuerySet[ConfirmationRequest]:
     """The court's queue: only the requests sent to the caller's own court, oldest
     deadline first. Everyone else gets an empty list."""
-    qs = _requests().filter(court_id__in=court_ids_of(user), status__in=COURT_STATUSES)
+    # Each request's evidence comes in one query for the whole queue (the API lists it).
+    evidence = Prefetch(
+        "agreement__dispute__evidence", queryset=evidence_of_disputes(), to_attr="evidence_listed"
+    )
+    qs = (
+        _requests()
+        .prefetch_related(evidence)
+        .filter(court_id__in=court_ids_of(user), status__in=COURT_STATUSES)
+    )
     if status:
         qs = qs.filter(status=status)
     # Open requests first, the nearest deadline on top; decided ones after, newest first.
@@ -137,12 +145,19 @@ def package_agreement_for(*, user: AbstractBaseUser, agreement_id: int) -> Agree
     return agreement
 
 
+def evidence_of_disputes() -> QuerySet[Evidence]:
+    return Evidence.objects.select_related("uploaded_by").order_by("created_at", "pk")
+
+
 def evidence_of(dispute: Dispute) -> QuerySet[Evidence]:
-    return (
-        Evidence.objects.filter(dispute=dispute)
-        .select_related("uploaded_by")
-        .order_by("created_at", "pk")
-    )
+    return evidence_of_disputes().filter(dispute=dispute)
+
+
+def evidence_list_of(dispute: Dispute) -> list[Evidence]:
+    """`evidence_of` as a list, from the rows `court_requests_for` fetched with the queue
+    when there are any (no query per request)."""
+    prefetched = getattr(dispute, "evidence_listed", None)
+    return prefetched if prefetched is not None else list(evidence_of(dispute))
 
 
 def court_evidence_get(*, request: ConfirmationRequest, evidence_id: int) -> Evidence:

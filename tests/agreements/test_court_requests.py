@@ -294,3 +294,27 @@ def test_the_queue_puts_open_requests_first_nearest_deadline_on_top(demo, client
     confirmed = client.get("/api/v1/court/requests?status=rejected").json()
     assert [i["id"] for i in confirmed["items"]] == [decided.pk]
     assert client.get("/api/v1/court/requests?status=nonsense").status_code == 400
+
+
+def test_the_court_queue_api_reads_the_evidence_of_every_request_in_one_query(demo, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from odr import services as odr_services
+
+    requests = [factories.confirmation_pending() for _ in range(3)]
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    odr_services.evidence_add(
+        dispute=requests[1].agreement.dispute,
+        actor=factories.demo_user("citizen1@demo.odr"),
+        upload=io.BytesIO(pdf),
+        name="借条.pdf",
+        size=len(pdf),
+    )
+    client.force_login(_clerk())
+    with CaptureQueriesContext(connection) as queries:
+        items = client.get("/api/v1/court/requests").json()["items"]
+    evidence_queries = [q for q in queries.captured_queries if '"odr_evidence"' in q["sql"]]
+    assert len(evidence_queries) == 1
+    listed = {item["id"]: [e["name"] for e in item["evidence"]] for item in items}
+    assert listed == {r.pk: (["借条.pdf"] if r == requests[1] else []) for r in requests}
