@@ -31,6 +31,7 @@ from odr.models import (
     Dispute,
     Evidence,
     Invitation,
+    Membership,
     Message,
     Organisation,
     Party,
@@ -480,7 +481,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
         )
         notify(
             _party_recipients(dispute, Party.Role.APPLICANT)
-            + _staff_of(dispute.organisation, "coordinator"),
+            + _staff_of(dispute.organisation, Membership.Role.COORDINATOR),
             "respondent_accepted",
             {**_case_context(dispute), "respondent": party.name},
         )
@@ -666,7 +667,8 @@ def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) 
             extra={"reason": _clean(reason)[:2000]},
         )
         notify(
-            _staff_of(dispute.organisation, "coordinator") + _party_recipients(dispute),
+            _staff_of(dispute.organisation, Membership.Role.COORDINATOR)
+            + _party_recipients(dispute),
             "escalated",
             {**_case_context(dispute), "reason": _clean(reason)},
         )
@@ -683,7 +685,9 @@ def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str =
             changes={"closed_at": timezone.now(), "closing_reason": reason},
             extra={"reason": reason},
         )
-        recipients = _party_recipients(dispute) + _staff_of(dispute.organisation, "coordinator")
+        recipients = _party_recipients(dispute) + _staff_of(
+            dispute.organisation, Membership.Role.COORDINATOR
+        )
         if dispute.mediator is not None:
             recipients.append(dispute.mediator)
         notify(
