@@ -18,8 +18,17 @@ PARTY_ROLES = (Role.APPLICANT, Role.RESPONDENT)
 
 
 def agreement_ref_for(dispute: Dispute) -> dict | None:
-    agreement = Agreement.objects.filter(dispute=dispute).only("pk", "status").first()
-    return {"id": agreement.pk, "status": agreement.status} if agreement else None
+    return agreement_refs_by_dispute([dispute.pk]).get(dispute.pk)
+
+
+def agreement_refs_by_dispute(dispute_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The agreement reference of many disputes in one query (for the API's case list)."""
+    if not dispute_ids:
+        return {}
+    rows = Agreement.objects.filter(dispute_id__in=dispute_ids).values_list(
+        "pk", "dispute_id", "status"
+    )
+    return {dispute_id: {"id": pk, "status": status} for pk, dispute_id, status in rows}
 
 
 def agreements_visible_to(user: AbstractBaseUser) -> QuerySet[Agreement]:

@@ -257,28 +257,11 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
 def _sessions_and_agreements(
     dispute_ids: list[int],
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[str, Any]]]:
-    """The session summaries and agreement references of many disputes in two queries,
-    the same shapes as sessions.selectors.session_summaries_for and
-    agreements.selectors.agreement_ref_for give for one."""
-    from agreements.models import Agreement
-    from sessions.models import MediationSession
+    """The session summaries and agreement references of many disputes in two queries."""
+    from agreements.selectors import agreement_refs_by_dispute
+    from sessions.selectors import session_summaries_by_dispute
 
-    sessions: dict[int, list[dict[str, Any]]] = {}
-    if not dispute_ids:
-        return sessions, {}
-    for s in MediationSession.objects.filter(dispute_id__in=dispute_ids).order_by(
-        "scheduled_at", "pk"
-    ):
-        sessions.setdefault(s.dispute_id, []).append(
-            {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
-        )
-    agreements = {
-        dispute_id: {"id": pk, "status": status}
-        for pk, dispute_id, status in Agreement.objects.filter(
-            dispute_id__in=dispute_ids
-        ).values_list("pk", "dispute_id", "status")
-    }
-    return sessions, agreements
+    return session_summaries_by_dispute(dispute_ids), agreement_refs_by_dispute(dispute_ids)
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

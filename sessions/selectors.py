@@ -27,10 +27,20 @@ OPEN_ROOM = (S.SCHEDULED, S.LIVE)
 
 
 def session_summaries_for(dispute: Dispute) -> list[dict[str, Any]]:
-    return [
-        {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
-        for s in MediationSession.objects.filter(dispute=dispute).order_by("scheduled_at", "pk")
-    ]
+    return session_summaries_by_dispute([dispute.pk]).get(dispute.pk, [])
+
+
+def session_summaries_by_dispute(dispute_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The session summaries of many disputes in one query (for the API's case list)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not dispute_ids:
+        return out
+    sessions = MediationSession.objects.filter(dispute_id__in=dispute_ids)
+    for s in sessions.order_by("scheduled_at", "pk"):
+        out.setdefault(s.dispute_id, []).append(
+            {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
+        )
+    return out
 
 
 def sessions_visible_to(user: AbstractBaseUser) -> QuerySet[MediationSession]:
