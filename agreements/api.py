@@ -13,7 +13,7 @@ from pydantic import Field
 
 from agreements import selectors, services
 from agreements.content_check import missing_elements, non_mediable_reason
-from agreements.models import Agreement
+from agreements.models import Agreement, Signature
 from agreements.transitions import allowed_actions
 from odr import selectors as odr_selectors
 from odr.request_context import client_ip_of
@@ -172,7 +172,7 @@ def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any
         ],
         "awaiting_signatures": []
         if agreement.status != Agreement.Status.SIGNING
-        else [r for r in ("applicant", "respondent", "mediator") if r not in signed],
+        else [r for r in Signature.Role.values if r not in signed],
         "missing": [m.label for m in missing_elements(agreement)] if is_draft else [],
         "not_mediable": non_mediable_reason(agreement) if is_draft else None,
         "unsigned_pdf_sha256": agreement.unsigned_pdf_sha256,
