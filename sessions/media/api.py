@@ -11,7 +11,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from sessions.media import recording, selftest
-from sessions.media.selectors import recording_consent_complete, session_for_participant
+from sessions.media.selectors import (
+    latest_recording,
+    recording_consent_complete,
+    session_for_participant,
+)
 from sessions.models import MediationSession
 
 router = Router(tags=["media"])
@@ -60,7 +64,7 @@ def _session(request: HttpRequest, session_id: int) -> MediationSession:
 
 
 def _recording_state(session: MediationSession) -> dict:
-    last = session.recordings.order_by("-started_at", "-pk").first()
+    last = latest_recording(session)
     return {
         "active": recording.recording_active(session),
         "requested": session.recording_requested,

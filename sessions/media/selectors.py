@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from odr.errors import NotFound
-from sessions.models import MediationSession, RoomParticipant
+from sessions.models import MediationSession, Recording, RoomParticipant
 
 # Who takes part in a room is the signaling side's rule; the media side uses the same one.
 from sessions.selectors import room_role_of
@@ -49,3 +49,7 @@ def recording_consent_complete(session: MediationSession) -> bool:
 
 def consent_of(session: MediationSession, user: AbstractBaseUser) -> RoomParticipant | None:
     return RoomParticipant.objects.filter(session=session, user=user).first()
+
+
+def latest_recording(session: MediationSession) -> Recording | None:
+    return session.recordings.order_by("-started_at", "-pk").first()
