@@ -265,10 +265,11 @@ def _amount_text(amount: Decimal | None) -> str:
     return f"{amount:,.2f}"
 
 
-def initial_draft(dispute: Dispute) -> dict[str, Any]:
-    """The first draft of the dispute's agreement: the category's template filled with
-    the case's facts, claim amount and a due date 30 days out for money and acts."""
-    tpl = template_for(dispute.category)
+def initial_draft(dispute: Dispute, *, template: str | None = None) -> dict[str, Any]:
+    """The first draft of the dispute's agreement: the category's template (or the one
+    the mediator chose) filled with the case's facts, claim amount and a due date 30 days
+    out for money and acts."""
+    tpl = template_for(template or dispute.category)
     due: date = timezone.localdate() + timedelta(days=30)
     terms: list[dict[str, Any]] = []
     for raw in tpl.terms:

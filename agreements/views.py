@@ -92,9 +92,7 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
         return redirect("agreements:detail", agreement.pk)
     chosen = request.GET.get("template")
     if agreement is None or chosen:
-        content = initial_draft(dispute)
-        if chosen in TEMPLATES:
-            content.update(_template_content(dispute, chosen))
+        content = initial_draft(dispute, template=chosen if chosen in TEMPLATES else None)
         if agreement is not None:
             # Changing the template keeps the facts and details already written.
             content = {
@@ -137,17 +135,6 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
             "parties": selectors.parties_of(dispute, content.get("party_details") or {}),
         },
     )
-
-
-def _template_content(dispute: Dispute, code: str) -> dict[str, Any]:
-    original = dispute.category
-    dispute.category = code
-    try:
-        content = initial_draft(dispute)
-    finally:
-        dispute.category = original
-    content["template"] = template_for(code).code
-    return content
 
 
 @login_required
