@@ -62,25 +62,6 @@ class MinutesIn(Schema):
     minutes: str = Field(max_length=services.MAX_MINUTES_CHARS)
 
 
-def session_actions(session: MediationSession, user: AbstractBaseUser) -> list[str]:
-    """What the caller may do with the session now, so clients draw buttons from it."""
-    S = MediationSession.Status
-    role = selectors.room_role_of(session, user)
-    actions: list[str] = []
-    if role == selectors.MEDIATOR:
-        if session.status in (S.PROPOSED, S.SCHEDULED):
-            actions += ["reschedule", "cancel"]
-        if session.status == S.LIVE:
-            actions += ["cancel", "end"]
-        if session.status in (S.SCHEDULED, S.LIVE, S.ENDED):
-            actions.append("minutes")
-    elif role is not None and session.status == S.PROPOSED:
-        actions.append("pick")
-    if role is not None and session.status in selectors.OPEN_ROOM:
-        actions.append("join")
-    return actions
-
-
 def session_out(session: MediationSession, user: AbstractBaseUser) -> dict[str, Any]:
     minutes_visible = selectors.room_role_of(session, user) is not None or (
         odr_selectors.user_is_staff_member(user)
@@ -96,7 +77,7 @@ def session_out(session: MediationSession, user: AbstractBaseUser) -> dict[str, 
         "started_at": session.started_at,
         "ended_at": session.ended_at,
         "minutes": session.minutes if minutes_visible else "",
-        "actions": session_actions(session, user),
+        "actions": selectors.session_actions(session, user),
     }
 
 

@@ -95,6 +95,25 @@ def is_session_party(session: MediationSession, user: AbstractBaseUser) -> bool:
     return room_role_of(session, user) not in (None, MEDIATOR)
 
 
+def session_actions(session: MediationSession, user: AbstractBaseUser) -> list[str]:
+    """What the caller may do with the session now, so clients draw buttons from it (the
+    API's `actions` and the session page's buttons)."""
+    role = room_role_of(session, user)
+    actions: list[str] = []
+    if role == MEDIATOR:
+        if session.status in (S.PROPOSED, S.SCHEDULED):
+            actions += ["reschedule", "cancel"]
+        if session.status == S.LIVE:
+            actions += ["cancel", "end"]
+        if session.status in (S.SCHEDULED, S.LIVE, S.ENDED):
+            actions.append("minutes")
+    elif role is not None and session.status == S.PROPOSED:
+        actions.append("pick")
+    if role is not None and session.status in OPEN_ROOM:
+        actions.append("join")
+    return actions
+
+
 def participant_for(session: MediationSession, user: AbstractBaseUser) -> RoomParticipant | None:
     return RoomParticipant.objects.filter(session=session, user=user).first()
 

@@ -18,7 +18,6 @@ from odr import selectors as odr_selectors
 from odr.errors import DomainError, NotFound
 from odr.models import Dispute
 from sessions import selectors, services
-from sessions.api import session_actions
 from sessions.forms import CancelForm, MinutesForm, RescheduleForm, ScheduleForm
 from sessions.models import MediationSession
 
@@ -80,7 +79,7 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "dispute": session.dispute,
             "role": role,
-            "actions": session_actions(session, user),
+            "actions": selectors.session_actions(session, user),
             "proposed": _proposed(session),
             "attendance": selectors.attendance_of(session) if staff else [],
             "chat": selectors.chat_visible_to(session, user) if staff else [],
