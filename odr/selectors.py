@@ -117,12 +117,6 @@ def party_of(dispute: Dispute, user: AbstractBaseUser) -> Party | None:
     return next((p for p in dispute.parties.all() if p.user_id == user.pk), None)
 
 
-def is_coordinator_of(dispute: Dispute, user: AbstractBaseUser) -> bool:
-    return dispute.organisation_id is not None and dispute.organisation_id in user_org_ids(
-        user, Role.COORDINATOR
-    )
-
-
 def is_mediator_of(dispute: Dispute, user: AbstractBaseUser) -> bool:
     return user.is_authenticated and dispute.mediator_id == user.pk
 
