@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -79,7 +78,3 @@ def send_email(
         message.attach(filename, content, mimetype)
     message.send()
     logger.info("sent %s e-mail to %s", template, email)
-
-
-def staff_recipients(user_ids: list[int]) -> list[AbstractBaseUser]:
-    return list(get_user_model().objects.filter(pk__in=user_ids, is_active=True))

@@ -78,12 +78,3 @@ async def send_to_room(session_id: int, message: dict) -> None:
 
 def send_to_room_sync(session_id: int, message: dict) -> None:
     async_to_sync(send_to_room)(session_id, message)
-
-
-def send_to_room_on_commit(session_id: int, message: dict) -> None:
-    """For services: the room hears of the change once it is committed."""
-    transaction.on_commit(lambda: send_to_room_sync(session_id, message))
-
-
-async def close_room(session_id: int, message: dict, *, code: int = CLOSE_ENDED) -> None:
-    await deliver([Delivery(message=message, group=room_group(session_id), close=code)])

@@ -135,7 +135,3 @@ async def answer_with_echo(offer: RTCSessionDescription, *, user_id: int) -> RTC
 async def _close(pc: RTCPeerConnection) -> None:
     if _echo_peers.pop(pc, None) is not None:
         await pc.close()
-
-
-def live_echo_peers() -> int:
-    return len(_echo_peers)
