@@ -44,11 +44,14 @@ def chromium() -> Iterator[object]:
 
     executable = os.environ.get("ODR_CHROMIUM") or shutil.which("chromium")
     if not executable:
-        pytest.fail("Chromium is not installed (Debian package `chromium`): browser tests "
-                    "must run, so this is a failure, not a skip.")
+        pytest.fail(
+            "Chromium is not installed (Debian package `chromium`): browser tests "
+            "must run, so this is a failure, not a skip."
+        )
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -56,8 +59,9 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def phone_context(chromium) -> Iterator[object]:
     """A phone-sized page context (390×844, touch, zh-CN)."""
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                   locale="zh-CN", device_scale_factor=2)
+    context = chromium.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN", device_scale_factor=2
+    )
     yield context
     context.close()
 

@@ -26,8 +26,14 @@ def demo_user(email: str) -> AbstractBaseUser:
     return User.objects.get(email=email)
 
 
-def make_user(email: str | None = None, *, name: str = "测试用户", password: str = PASSWORD,
-              org: Organisation | None = None, role: str | None = None) -> AbstractBaseUser:
+def make_user(
+    email: str | None = None,
+    *,
+    name: str = "测试用户",
+    password: str = PASSWORD,
+    org: Organisation | None = None,
+    role: str | None = None,
+) -> AbstractBaseUser:
     email = email or f"user{next(_seq)}@example.com"
     user = User.objects.create_user(username=email, email=email, password=password)
     Profile.objects.create(user=user, real_name=name)
@@ -37,17 +43,25 @@ def make_user(email: str | None = None, *, name: str = "测试用户", password:
 
 
 def file_dispute(
-    *, applicant: AbstractBaseUser | None = None, respondent_email: str = "citizen2@demo.odr",
-    region_code: str = "330523000000", category: str = "debt", title: str = "借款未还",
+    *,
+    applicant: AbstractBaseUser | None = None,
+    respondent_email: str = "citizen2@demo.odr",
+    region_code: str = "330523000000",
+    category: str = "debt",
+    title: str = "借款未还",
 ) -> Dispute:
     """A dispute filed by citizen1 (by default) at county level: it goes to the county
     centre, where the demo mediator and coordinator work."""
     return services.dispute_file(
         applicant=applicant or demo_user("citizen1@demo.odr"),
-        category=category, title=title,
+        category=category,
+        title=title,
         description="2025年3月借给李四人民币一万元，约定半年归还，至今未还。",
-        request="归还借款一万元。", claim_amount=Decimal("10000.00"),
-        region_code=region_code, respondent_name="李四", respondent_email=respondent_email,
+        request="归还借款一万元。",
+        claim_amount=Decimal("10000.00"),
+        region_code=region_code,
+        respondent_name="李四",
+        respondent_email=respondent_email,
     )
 
 
@@ -63,7 +77,8 @@ def dispute_in_mediation(**kwargs) -> Dispute:
     given to the demo mediator."""
     dispute = dispute_awaiting_intake(**kwargs)
     return services.dispute_accept(
-        dispute=dispute, actor=demo_user("coordinator@demo.odr"),
+        dispute=dispute,
+        actor=demo_user("coordinator@demo.odr"),
         mediator=demo_user("mediator@demo.odr").pk,
     )
 
@@ -84,8 +99,11 @@ def signature_png_b64(width: int = 300, height: int = 120) -> str:
 
     image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
     draw = ImageDraw.Draw(image)
-    draw.line([(20, height - 30), (width // 3, 25), (width // 2, height - 40), (width - 20, 30)],
-              fill=(0, 0, 0, 255), width=6)
+    draw.line(
+        [(20, height - 30), (width // 3, 25), (width // 2, height - 40), (width - 20, 30)],
+        fill=(0, 0, 0, 255),
+        width=6,
+    )
     out = io.BytesIO()
     image.save(out, format="PNG")
     return base64.b64encode(out.getvalue()).decode()
@@ -103,15 +121,22 @@ def complete_agreement_data() -> dict:
         "facts": "2025年3月申请人借给被申请人人民币一万元，约定半年归还，至今未还。",
         "disputed_matters": "双方就借款的归还数额和期限发生争议。",
         "terms": [
-            {"text": "被申请人向申请人归还借款人民币10,000.00元。", "kind": "money",
-             "obligor": "respondent", "amount": "10000.00", "due_date": due,
-             "place": "浙江省湖州市安吉县递铺街道"},
+            {
+                "text": "被申请人向申请人归还借款人民币10,000.00元。",
+                "kind": "money",
+                "obligor": "respondent",
+                "amount": "10000.00",
+                "due_date": due,
+                "place": "浙江省湖州市安吉县递铺街道",
+            },
             {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
         ],
         "performance_method": "银行转账至申请人指定账户。",
         "performance_place": "安吉县矛盾纠纷调解中心",
-        "party_details": {"applicant": {"address": "安吉县递铺街道胜利西路1号"},
-                          "respondent": {"address": "安吉县孝丰镇三里村8号"}},
+        "party_details": {
+            "applicant": {"address": "安吉县递铺街道胜利西路1号"},
+            "respondent": {"address": "安吉县孝丰镇三里村8号"},
+        },
     }
 
 
@@ -121,7 +146,8 @@ def agreement_draft(dispute: Dispute | None = None, **data):
 
     dispute = dispute or dispute_in_mediation()
     return agreement_services.agreement_save_draft(
-        dispute=dispute, actor=demo_user("mediator@demo.odr"),
+        dispute=dispute,
+        actor=demo_user("mediator@demo.odr"),
         data={**complete_agreement_data(), **data},
     )
 
@@ -140,7 +166,10 @@ def agreement_sign_as(agreement, email: str):
     from agreements import services as agreement_services
 
     return agreement_services.agreement_sign(
-        agreement=agreement, actor=demo_user(email), password=PASSWORD, consent=True,
+        agreement=agreement,
+        actor=demo_user(email),
+        password=PASSWORD,
+        consent=True,
         signature_png=signature_png_b64(),
     )
 
@@ -179,20 +208,35 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
         facts="申请人于2025年3月借给被申请人人民币一万元，约定半年归还，被申请人至今未还。"
         "双方就还款金额和期限发生争议。",
         terms=[
-            {"text": "被申请人向申请人归还借款人民币壹万元。", "kind": "money",
-             "obligor": "respondent", "obligee": "applicant", "amount": "10000.00",
-             "due_date": "2026-12-31", "place": "浙江省湖州市安吉县递铺街道",
-             "instalments": [{"amount": "5000.00", "due_date": "2026-12-15"},
-                             {"amount": "5000.00", "due_date": "2026-12-31"}]},
-            {"text": "被申请人向申请人书面赔礼道歉。", "kind": "act", "obligor": "respondent",
-             "obligee": "applicant", "due_date": "2026-12-10"},
+            {
+                "text": "被申请人向申请人归还借款人民币壹万元。",
+                "kind": "money",
+                "obligor": "respondent",
+                "obligee": "applicant",
+                "amount": "10000.00",
+                "due_date": "2026-12-31",
+                "place": "浙江省湖州市安吉县递铺街道",
+                "instalments": [
+                    {"amount": "5000.00", "due_date": "2026-12-15"},
+                    {"amount": "5000.00", "due_date": "2026-12-31"},
+                ],
+            },
+            {
+                "text": "被申请人向申请人书面赔礼道歉。",
+                "kind": "act",
+                "obligor": "respondent",
+                "obligee": "applicant",
+                "due_date": "2026-12-10",
+            },
             {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
         ],
         performance_method="以银行转账方式支付至申请人指定账户。",
         disputed_matters="双方就借款的归还数额和期限发生争议。",
         performance_place="安吉县递铺街道",
-        party_details={"applicant": {"address": "安吉县递铺街道胜利西路1号"},
-                       "respondent": {"address": "安吉县孝丰镇三里村8号"}},
+        party_details={
+            "applicant": {"address": "安吉县递铺街道胜利西路1号"},
+            "respondent": {"address": "安吉县孝丰镇三里村8号"},
+        },
         created_by=mediator,
         opened_at=timezone.now(),
     )
@@ -205,9 +249,14 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
     for n, role in enumerate(signers):
         serial = issue_signer_certificate(user=users[role], agreement=agreement, role=role)
         Signature.objects.create(
-            agreement=agreement, signer=users[role], role=role, version=agreement.version,
-            signed_at=start + timedelta(seconds=n), signature_png=signature_png(n),
-            certificate_serial=serial, signer_name=users[role].profile.real_name,
+            agreement=agreement,
+            signer=users[role],
+            role=role,
+            version=agreement.version,
+            signed_at=start + timedelta(seconds=n),
+            signature_png=signature_png(n),
+            certificate_serial=serial,
+            signer_name=users[role].profile.real_name,
         )
     return agreement
 
@@ -215,8 +264,9 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
 # --- judicial confirmation and performance (agreements.court) ---------------------------
 
 
-def agreement_in_force(*, effective_at=None, matter: str = "civil", with_pdf: bool = True,
-                       **kwargs):
+def agreement_in_force(
+    *, effective_at=None, matter: str = "civil", with_pdf: bool = True, **kwargs
+):
     """A signed agreement in force since `effective_at` (default: now) on a dispute in
     mediation, built on the models directly (the signing services are tested elsewhere),
     with a money term paid in two instalments, an act and a closing clause, and a small
@@ -236,25 +286,41 @@ def agreement_in_force(*, effective_at=None, matter: str = "civil", with_pdf: bo
     dispute = dispute_in_mediation(**kwargs)
     day = timezone.localdate(effective_at)
     agreement = Agreement.objects.create(
-        dispute=dispute, status=Agreement.Status.SIGNED, matter=matter,
+        dispute=dispute,
+        status=Agreement.Status.SIGNED,
+        matter=matter,
         facts="2025年3月申请人借给被申请人人民币一万元，约定半年归还，至今未还。",
         disputed_matters="双方就借款的归还数额和期限发生争议。",
         terms=[
-            {"text": "被申请人向申请人归还借款人民币10,000.00元。", "kind": "money",
-             "obligor": "respondent", "obligee": "applicant", "amount": "10000.00",
-             "instalments": [
-                 {"amount": "6000.00", "due_date": (day + timedelta(days=10)).isoformat()},
-                 {"amount": "4000.00", "due_date": (day + timedelta(days=40)).isoformat()},
-             ]},
-            {"text": "被申请人向申请人书面赔礼道歉。", "kind": "act", "obligor": "respondent",
-             "obligee": "applicant", "due_date": (day + timedelta(days=5)).isoformat()},
+            {
+                "text": "被申请人向申请人归还借款人民币10,000.00元。",
+                "kind": "money",
+                "obligor": "respondent",
+                "obligee": "applicant",
+                "amount": "10000.00",
+                "instalments": [
+                    {"amount": "6000.00", "due_date": (day + timedelta(days=10)).isoformat()},
+                    {"amount": "4000.00", "due_date": (day + timedelta(days=40)).isoformat()},
+                ],
+            },
+            {
+                "text": "被申请人向申请人书面赔礼道歉。",
+                "kind": "act",
+                "obligor": "respondent",
+                "obligee": "applicant",
+                "due_date": (day + timedelta(days=5)).isoformat(),
+            },
             {"text": "双方就本纠纷再无其他争议。", "kind": "other"},
         ],
         performance_method="银行转账至申请人指定账户。",
         performance_place="安吉县递铺街道",
-        party_details={"applicant": {"address": "安吉县递铺街道胜利西路1号"},
-                       "respondent": {"address": "安吉县孝丰镇三里村8号"}},
-        created_by=dispute.mediator, created_at=effective_at, opened_at=effective_at,
+        party_details={
+            "applicant": {"address": "安吉县递铺街道胜利西路1号"},
+            "respondent": {"address": "安吉县孝丰镇三里村8号"},
+        },
+        created_by=dispute.mediator,
+        created_at=effective_at,
+        opened_at=effective_at,
         effective_at=effective_at,
     )
     if with_pdf:
