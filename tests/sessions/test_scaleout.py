@@ -206,7 +206,9 @@ class Peer:
 
     async def until(self, kind: str) -> dict:
         while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=10))
+            # Generous for a loaded 2-core CI machine: a relayed message normally arrives
+            # in milliseconds (bench/signaling); the wait only bounds a lost one.
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=30))
             if message["type"] == kind:
                 return message
 
