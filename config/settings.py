@@ -39,6 +39,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # Behind our own load balancer the client's address is the first of X-Forwarded-For;
 # without one, that header is whatever the client wrote, so it is ignored.
 ODR_TRUST_X_FORWARDED_FOR = env_bool("ODR_TRUST_X_FORWARDED_FOR", False)
+# The demo accounts' password (seed_demo; CONTRACT §1).
+ODR_DEMO_PASSWORD = env_str("ODR_DEMO_PASSWORD", "odr-demo-2026")
 # The public address used in e-mails, QR codes and ICS files.
 # In production it defaults to https:// and the first allowed host, never to a local
 # address that would put dead links in every e-mail.
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "odr.middleware.RequireStaffMFAMiddleware",
+    "odr.middleware.NotFoundMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -287,6 +290,11 @@ ODR_TURN_URLS = env_list("ODR_TURN_URLS", [])
 ODR_TURN_SECRET = env_str("ODR_TURN_SECRET")
 ODR_TURN_TTL = timedelta(seconds=env_int("ODR_TURN_TTL_SECONDS", 3600, minimum=60))
 ODR_ROOM_TICKET_TTL = timedelta(seconds=env_int("ODR_ROOM_TICKET_TTL_SECONDS", 60, minimum=5))
+# A room connection's limits: messages larger than this are refused, and a token bucket
+# (burst, then per second) keeps one client from flooding the room.
+ODR_ROOM_MAX_MESSAGE_BYTES = env_int("ODR_ROOM_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
+ODR_ROOM_RATE_BURST = env_int("ODR_ROOM_RATE_BURST", 200, minimum=1)
+ODR_ROOM_RATE_PER_SECOND = float(env_int("ODR_ROOM_RATE_PER_SECOND", 50, minimum=1))
 # Recordings (only with every participant's consent) keep the mixed audio; with this on,
 # also a tiled video of everyone (WebM instead of Ogg).
 ODR_RECORD_VIDEO = env_bool("ODR_RECORD_VIDEO", False)

@@ -8,5 +8,6 @@ class OdrConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the receiver that applies the profile's language at log-in.
-        from odr import language  # noqa: F401
+        # `language` connects the receiver that applies the profile's language at log-in;
+        # `transitions` declares the dispute machine and odr's audit actions.
+        from odr import language, transitions  # noqa: F401

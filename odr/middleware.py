@@ -1,11 +1,13 @@
-"""Request middleware: the client address for the audit trail, and TOTP for staff."""
+"""Request middleware: the client address for the audit trail, TOTP for staff, and the one
+place where a page's NotFound becomes a 404."""
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+from odr.errors import NotFound
 from odr.request_context import client_ip_of, reset_client_ip, set_client_ip
 from odr.selectors import user_is_staff_member
 
@@ -71,3 +73,20 @@ def _token_user(request: HttpRequest):
 
     result = authenticate_by_x_session_token(token)
     return result.user if result is not None else None
+
+
+class NotFoundMiddleware:
+    """A page whose selector raises NotFound answers 404, exactly as for what does not
+    exist (ids cannot be probed). Views let NotFound rise instead of each catching it;
+    the API has its own handler (config/api.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, NotFound):
+            raise Http404 from exception
+        return None

@@ -39,7 +39,7 @@ from odr.models import (
     Region,
 )
 from odr.notifications import Recipient, notify
-from odr.transitions import TRANSITIONS, Viewer
+from odr.transitions import MACHINE
 
 User = get_user_model()
 S = Dispute.Status
@@ -54,34 +54,10 @@ def _clean(value: str | None) -> str:
     return (value or "").replace("\x00", "").strip()
 
 
-def _snapshot(dispute: Dispute) -> dict[str, Any]:
-    return {
-        "status": dispute.status,
-        "organisation": dispute.organisation_id,
-        "mediator": dispute.mediator_id,
-    }
-
-
 def _lock(dispute: Dispute) -> Dispute:
     # No select_related here: PostgreSQL refuses FOR UPDATE on the nullable side of an
     # outer join (the organisation and mediator are nullable).
     return Dispute.objects.select_for_update().get(pk=dispute.pk)
-
-
-def _check(name: str, dispute: Dispute, actor: AbstractBaseUser | None) -> None:
-    """Refuses a move the table does not allow: 403 when the actor may never take it,
-    409 when the dispute's status does not allow it now. `actor=None` is the system
-    (the agreements app settling a case), which no person can impersonate: the public
-    `/actions/` endpoint never passes None."""
-    transition = TRANSITIONS[name]
-    if actor is not None and not transition.who(dispute, Viewer.of(actor)):
-        raise Forbidden(_("You may not do this on this case."), code="action_not_allowed")
-    if dispute.status not in transition.sources:
-        raise DomainError(
-            "invalid_status",
-            _("This cannot be done while the case is “%(status)s”.")
-            % {"status": dispute.get_status_display()},
-        )
 
 
 def _apply(
@@ -93,31 +69,11 @@ def _apply(
     prepare: Callable[[Dispute], dict[str, Any]] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Dispute:
-    """Lock, check, change, save, audit: the one path by which a dispute's status moves.
-
-    Every check runs on the row as it is under the lock, never on the caller's copy,
-    which may be stale: `prepare(locked)` validates what depends on the current state
-    (the organisation's mediators, the organisation above) and returns more changes."""
-    with transaction.atomic():
-        locked = _lock(dispute)
-        _check(name, locked, actor)
-        changes = {**(changes or {}), **(prepare(locked) if prepare else {})}
-        before = _snapshot(locked)
-        target = TRANSITIONS[name].target
-        if target is not None:
-            locked.status = target
-        for field, value in changes.items():
-            setattr(locked, field, value)
-        locked.save()
-        log_action(
-            action=f"dispute.{name}",
-            obj=locked,
-            actor=actor,
-            dispute=locked,
-            before=before,
-            after={**_snapshot(locked), **(extra or {})},
-        )
-    return locked
+    """The one path by which a dispute's status moves: the kernel's apply on the dispute
+    machine (lock, check under the lock, save, audit, `transitioned` after commit)."""
+    return MACHINE.apply(
+        name, instance=dispute, actor=actor, changes=changes, prepare=prepare, extra=extra
+    )
 
 
 def _staff_of(organisation: Organisation | None, *roles: str) -> list[AbstractBaseUser]:
@@ -763,7 +719,7 @@ def dispute_run_action(
         ),
     }
     if action not in handlers:
-        if action in TRANSITIONS:
+        if action in MACHINE:
             # A transition that exists but is not a button (the respondent's answer goes
             # through the invitation; settling is the agreements app's).
             raise Forbidden(_("You may not do this on this case."), code="action_not_allowed")

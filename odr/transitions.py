@@ -1,5 +1,6 @@
-"""The one transition table of a dispute (DESIGN.md §2, CONTRACT §3). Services check every
-move against it; the API's `actions` list is computed from it for each caller."""
+"""The dispute's state machine (DESIGN.md §2, CONTRACT §3), declared with the lifecycle
+kernel: odr.services moves a dispute only through `MACHINE.apply`; the API's `actions`
+list is computed from the same table for each caller."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from odr import selectors
+from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
 from odr.models import Dispute, Membership, Party
 
 S = Dispute.Status
@@ -64,48 +68,169 @@ def _coordinator_or_mediator(dispute: Dispute, viewer: Viewer) -> bool:
     return _coordinator(dispute, viewer) or _mediator(dispute, viewer)
 
 
-def _system(dispute: Dispute, viewer: Viewer) -> bool:
+def _nobody(dispute: Dispute, viewer: Viewer) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    sources: frozenset[str]
-    target: str | None  # None: the status does not change (assign)
-    who: Who
-    public: bool = True  # offered in `actions` and at /actions/{name}
+def _escalation_possible(dispute: Dispute, viewer: Viewer, cache: dict) -> Refusal | None:
+    if _has_organisation_above(dispute, cache):
+        return None
+    return Refusal(
+        409,
+        "no_organisation_above",
+        _("There is no organisation above this one to take the case."),
+    )
 
 
-TRANSITIONS: dict[str, Transition] = {
-    t.name: t
-    for t in [
+def _another_mediator(dispute: Dispute, viewer: Viewer, cache: dict) -> Refusal | None:
+    if _mediator_ids(dispute, cache) - {dispute.mediator_id}:
+        return None
+    return Refusal(409, "no_other_mediator", _("There is no other mediator in this organisation."))
+
+
+def _state_refusal(dispute: Dispute) -> str:
+    return _("This cannot be done while the case is “%(status)s”.") % {
+        "status": dispute.get_status_display()
+    }
+
+
+def _snapshot(dispute: Dispute) -> dict:
+    return {
+        "status": dispute.status,
+        "organisation": dispute.organisation_id,
+        "mediator": dispute.mediator_id,
+    }
+
+
+OPEN = frozenset({S.FILED, S.AWAITING_INTAKE, S.IN_MEDIATION})
+
+MACHINE: Machine[Dispute] = Machine(
+    name="dispute",
+    model=Dispute,
+    snapshot=_snapshot,
+    dispute_of=lambda dispute: dispute,
+    state_refusal=_state_refusal,
+    viewer_of=Viewer.of,
+    transitions=[
         Transition(
-            "respond_accept", frozenset({S.FILED}), S.AWAITING_INTAKE, _respondent, public=False
+            "respond_accept",
+            frozenset({S.FILED}),
+            S.AWAITING_INTAKE,
+            _respondent,
+            action="dispute.respond_accept",
+            words=Words("被申请人同意调解", gettext_noop("%(actor)s agreed to online mediation.")),
+            public=False,
         ),
-        Transition("respond_decline", frozenset({S.FILED}), S.DECLINED, _respondent, public=False),
-        Transition("accept", frozenset({S.AWAITING_INTAKE}), S.IN_MEDIATION, _coordinator),
-        Transition("reject", frozenset({S.AWAITING_INTAKE}), S.REJECTED, _coordinator),
-        Transition("assign", frozenset({S.IN_MEDIATION}), None, _coordinator),
+        Transition(
+            "respond_decline",
+            frozenset({S.FILED}),
+            S.DECLINED,
+            _respondent,
+            action="dispute.respond_decline",
+            words=Words(
+                "被申请人拒绝调解", gettext_noop("%(actor)s declined mediation: %(reason)s")
+            ),
+            public=False,
+        ),
+        Transition(
+            "accept",
+            frozenset({S.AWAITING_INTAKE}),
+            S.IN_MEDIATION,
+            _coordinator,
+            action="dispute.accept",
+            words=Words(
+                "受理并指派调解员",
+                gettext_noop("%(actor)s accepted the case for mediator %(mediator)s."),
+            ),
+        ),
+        Transition(
+            "reject",
+            frozenset({S.AWAITING_INTAKE}),
+            S.REJECTED,
+            _coordinator,
+            action="dispute.reject",
+            words=Words("不予受理", gettext_noop("%(actor)s refused the case: %(reason)s")),
+        ),
+        Transition(
+            "assign",
+            frozenset({S.IN_MEDIATION}),
+            None,
+            _coordinator,
+            action="dispute.assign",
+            words=Words(
+                "指派调解员", gettext_noop("%(actor)s gave the case to mediator %(mediator)s.")
+            ),
+            guard=_another_mediator,
+        ),
         Transition(
             "escalate",
             frozenset({S.AWAITING_INTAKE, S.IN_MEDIATION}),
             S.AWAITING_INTAKE,
             _coordinator_or_mediator,
+            action="dispute.escalate",
+            words=Words(
+                "移交上级调解组织",
+                gettext_noop("%(actor)s sent the case up to %(organisation)s: %(reason)s"),
+            ),
+            guard=_escalation_possible,
         ),
         Transition(
             "withdraw",
-            frozenset({S.FILED, S.AWAITING_INTAKE, S.IN_MEDIATION}),
+            OPEN,
             S.WITHDRAWN,
             _applicant,
+            action="dispute.withdraw",
+            words=Words("撤回申请", gettext_noop("%(actor)s withdrew the dispute.")),
         ),
-        Transition("fail", frozenset({S.IN_MEDIATION}), S.FAILED, _mediator),
-        # Taken by the agreements app when every signature is on the agreement.
-        Transition("settle", frozenset({S.IN_MEDIATION}), S.SETTLED, _system, public=False),
-    ]
-}
+        Transition(
+            "fail",
+            frozenset({S.IN_MEDIATION}),
+            S.FAILED,
+            _mediator,
+            action="dispute.fail",
+            words=Words(
+                "调解终结",
+                gettext_noop("%(actor)s ended the mediation without agreement: %(reason)s"),
+            ),
+        ),
+        # Taken by the platform when every signature is on the agreement (the agreements
+        # app listens to its own agreement's transition and settles the case).
+        Transition(
+            "settle",
+            frozenset({S.IN_MEDIATION}),
+            S.SETTLED,
+            _nobody,
+            action="dispute.settle",
+            words=Words(
+                "达成调解协议",
+                gettext_noop("The settlement agreement took effect: the case is settled."),
+            ),
+            public=False,
+            system=True,
+        ),
+    ],
+)
 
-PUBLIC_ACTIONS = tuple(name for name, t in TRANSITIONS.items() if t.public)
+PUBLIC_ACTIONS = MACHINE.public_names
+
+# odr's audit actions that are not status changes.
+register_events(
+    {
+        "dispute.file": Words("提交调解申请", gettext_noop("%(actor)s filed the dispute.")),
+        "evidence.add": Words("提交证据", gettext_noop("%(actor)s added evidence “%(filename)s”.")),
+        "message.post": Words("发送留言", gettext_noop("%(actor)s wrote a message.")),
+        "invitation.resend": Words(
+            "重新发送邀请", gettext_noop("%(actor)s sent the other side a new invitation.")
+        ),
+        "invitation.remind": Words(
+            "提醒被申请人答复", gettext_noop("A reminder was sent to the other side.")
+        ),
+        "dispute.deadline_remind": Words(
+            "提醒调解期限", gettext_noop("The mediator was reminded of the deadline.")
+        ),
+        "profile.update": Words("更新个人信息"),
+    }
+)
 
 
 def allowed_actions(
@@ -119,20 +244,7 @@ def allowed_actions(
     services would allow, so a client never draws a button that can only fail
     (escalate needs an organisation above; assign needs another mediator to give the
     case to). `viewer` and `cache` let a list compute this without a query per dispute."""
-    if not user.is_authenticated:
-        return []
-    viewer = viewer or Viewer.of(user)
-    cache = {} if cache is None else cache
-    names = [
-        name
-        for name in PUBLIC_ACTIONS
-        if dispute.status in TRANSITIONS[name].sources and TRANSITIONS[name].who(dispute, viewer)
-    ]
-    if "escalate" in names and not _has_organisation_above(dispute, cache):
-        names.remove("escalate")
-    if "assign" in names and not _mediator_ids(dispute, cache) - {dispute.mediator_id}:
-        names.remove("assign")
-    return names
+    return MACHINE.actions(dispute, user, viewer=viewer, cache=cache)
 
 
 def _has_organisation_above(dispute: Dispute, cache: dict) -> bool:

@@ -33,6 +33,7 @@ from odr.forms import (
     add_domain_error,
 )
 from odr.idnumber import mask_id_number, mask_phone
+from odr.lifecycle import words_for
 from odr.models import Dispute, Invitation, Membership, Organisation, Party, Profile
 from odr.transitions import PUBLIC_ACTIONS, allowed_actions
 
@@ -348,67 +349,10 @@ def _party_view(party: Party, viewer: AbstractBaseUser, viewer_party: Party | No
     }
 
 
-_EVENT_TEXT: dict[str, str] = {
-    "dispute.file": gettext_noop("%(actor)s filed the dispute."),
-    "evidence.add": gettext_noop("%(actor)s added evidence “%(filename)s”."),
-    "dispute.respond_accept": gettext_noop("%(actor)s agreed to online mediation."),
-    "dispute.respond_decline": gettext_noop("%(actor)s declined mediation: %(reason)s"),
-    "dispute.accept": gettext_noop("%(actor)s accepted the case for mediator %(mediator)s."),
-    "dispute.reject": gettext_noop("%(actor)s refused the case: %(reason)s"),
-    "dispute.assign": gettext_noop("%(actor)s gave the case to mediator %(mediator)s."),
-    "dispute.escalate": gettext_noop("%(actor)s sent the case up to %(organisation)s: %(reason)s"),
-    "dispute.withdraw": gettext_noop("%(actor)s withdrew the dispute."),
-    "dispute.fail": gettext_noop("%(actor)s ended the mediation without agreement: %(reason)s"),
-    "dispute.settle": gettext_noop("The settlement agreement took effect: the case is settled."),
-    "message.post": gettext_noop("%(actor)s wrote a message."),
-    "invitation.resend": gettext_noop("%(actor)s sent the other side a new invitation."),
-    "invitation.remind": gettext_noop("A reminder was sent to the other side."),
-    "dispute.deadline_remind": gettext_noop("The mediator was reminded of the deadline."),
-    # Events of the rooms and agreements apps that matter to the people on the case.
-    "session.schedule": gettext_noop("%(actor)s scheduled a mediation session."),
-    "session.reschedule": gettext_noop("%(actor)s moved a mediation session."),
-    "session.cancel": gettext_noop("%(actor)s cancelled a mediation session."),
-    "session.start": gettext_noop("A mediation session began."),
-    "session.end": gettext_noop("%(actor)s ended a mediation session."),
-    "session.minutes": gettext_noop("%(actor)s wrote the minutes of a session."),
-    "session.recording_started": gettext_noop("Recording of the session began."),
-    "session.recording_saved": gettext_noop("The session recording was saved."),
-    "agreement.create": gettext_noop("%(actor)s drafted the settlement agreement."),
-    "agreement.open": gettext_noop("%(actor)s opened the agreement for signing."),
-    "agreement.revise": gettext_noop("%(actor)s took the agreement back for changes."),
-    "agreement.sign": gettext_noop("%(actor)s signed the settlement agreement."),
-    "agreement.in_force": gettext_noop("The settlement agreement is in force."),
-    "confirmation.consent": gettext_noop("%(actor)s asked for judicial confirmation."),
-    "confirmation.submit": gettext_noop("The request for judicial confirmation went to the court."),
-    "confirmation.accept": gettext_noop("The court accepted the request for confirmation."),
-    "confirmation.decide": gettext_noop("The court decided on the judicial confirmation."),
-    "confirmation.extend": gettext_noop("The court extended its review period."),
-    "performance.schedule": gettext_noop("The platform listed the obligations to perform."),
-    "performance.done": gettext_noop("%(actor)s confirmed that an obligation was performed."),
-    "session.recording_abandoned": gettext_noop("The session recording could not be kept."),
-}
-
-# Moment-to-moment room events (joining, admitting, chat, drafts saved) stay in the audit
-# trail but would bury the story of the case, so the page's timeline leaves them out.
-_TIMELINE_HIDDEN = frozenset(
-    {
-        "session.join",
-        "session.leave",
-        "session.admit",
-        "session.remove",
-        "session.caucus",
-        "session.caucus_end",
-        "session.chat",
-        "session.self_test",
-        "session.pick",
-        "session.consent",
-        "agreement.save",
-    }
-)
-
-
 def _timeline(dispute: Dispute) -> list[dict[str, Any]]:
-    events = [e for e in selectors.dispute_timeline(dispute) if e.action not in _TIMELINE_HIDDEN]
+    """The story of the case in words: each audit event whose action has timeline words
+    (odr.lifecycle's registry; moment-to-moment room events have none)."""
+    events = [e for e in selectors.dispute_timeline(dispute) if _timeline_words(e.action)]
     user_ids = {e.after.get("mediator") for e in events if isinstance(e.after.get("mediator"), int)}
     org_ids = {e.after.get("organisation") for e in events}
     users = {u.pk: u for u in User.objects.filter(pk__in=user_ids).select_related("profile")}
@@ -424,11 +368,13 @@ def _timeline(dispute: Dispute) -> list[dict[str, Any]]:
             "mediator": services.display_name(mediator) if mediator else "",
             "organisation": orgs.get(event.after.get("organisation"), ""),
         }
-        template = _EVENT_TEXT.get(event.action)
-        # Events of the rooms and agreements apps: their own words are not known here.
-        text = _(template) % values if template else f"{actor}: {event.action}"
-        out.append({"at": event.created_at, "text": text})
+        out.append({"at": event.created_at, "text": _(_timeline_words(event.action)) % values})
     return out
+
+
+def _timeline_words(action: str) -> str | None:
+    words = words_for(action)
+    return words.timeline if words else None
 
 
 @login_required

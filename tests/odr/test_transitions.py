@@ -1,4 +1,4 @@
-"""Every allowed and every refused move of odr.transitions.TRANSITIONS, checked on the
+"""Every allowed and every refused move of odr.transitions.MACHINE, checked on the
 status and on the audit event it writes (DESIGN.md §4.6)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.utils import timezone
 from odr import services
 from odr.errors import DomainError
 from odr.models import AuditEvent, Dispute, Membership, Organisation, Party
-from odr.transitions import PUBLIC_ACTIONS, TRANSITIONS, allowed_actions
+from odr.transitions import MACHINE, PUBLIC_ACTIONS, allowed_actions
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -534,7 +534,7 @@ def _wrong_status_cases() -> list[tuple[str, str]]:
     cases = []
     for action in PUBLIC_ACTIONS:
         for status in S.values:
-            if status in TRANSITIONS[action].sources:
+            if status in MACHINE[action].sources:
                 continue
             # The mediator only holds a case from acceptance on.
             if action == "fail" and status in (S.FILED, S.AWAITING_INTAKE, S.REJECTED, S.DECLINED):
@@ -575,7 +575,7 @@ def test_the_right_role_in_the_right_status_sees_the_action_and_can_take_it(demo
     after = services.dispute_run_action(
         dispute=dispute, actor=user(email), action=action, data=data
     )
-    target = TRANSITIONS[action].target or before
+    target = MACHINE[action].target or before
     assert after.status == target
     assert_event(after, f"dispute.{action}", {"status": before}, {"status": target})
 

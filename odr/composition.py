@@ -1,0 +1,94 @@
+"""How the apps above `odr` add to a case without `odr` importing them (DESIGN.md §4.8).
+
+`odr` is the ground floor: the case page, the case API and who may see a case are
+composed here from parts that `sessions` and `agreements` register in their AppConfig's
+`ready()`:
+
+- a **panel** is a template included on the case page (it reads `dispute`, `user` and
+  `request` from the page's context and its own template tags);
+- a **summary** is one field of the case in the API (`sessions`, `agreement`), read for
+  one case or, in bulk, for a page of cases in a fixed number of queries;
+- an **access** rule widens who sees a case (a court sees the cases whose confirmation
+  it was asked for).
+
+Words of their audit actions go to odr.lifecycle.register_events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Q
+
+
+@dataclass(frozen=True)
+class CasePanel:
+    template: str
+    order: int
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One field of the case in the API: `one(dispute)` for a single case, `many(ids)`
+    for a page of cases (a dict by dispute id; a missing id gets `empty`)."""
+
+    field: str
+    one: Callable[[Any], Any]
+    many: Callable[[list[int]], dict[int, Any]]
+    empty: Any = None
+
+
+_PANELS: list[CasePanel] = []
+_SUMMARIES: dict[str, CaseSummary] = {}
+_ACCESS: list[Callable[[AbstractBaseUser], Q | None]] = []
+
+
+def register_panel(template: str, *, order: int) -> None:
+    if any(p.template == template for p in _PANELS):
+        return  # ready() may run twice in one process (tests reloading apps)
+    _PANELS.append(CasePanel(template, order))
+    _PANELS.sort(key=lambda p: p.order)
+
+
+def register_summary(summary: CaseSummary) -> None:
+    _SUMMARIES[summary.field] = summary
+
+
+def register_access(rule: Callable[[AbstractBaseUser], Q | None]) -> None:
+    """`rule(user)` is a Q over Dispute for the cases this user sees through another
+    app's relation, or None when it adds none."""
+    if rule not in _ACCESS:
+        _ACCESS.append(rule)
+
+
+def case_panels() -> list[CasePanel]:
+    return list(_PANELS)
+
+
+def summaries_of(dispute: Any) -> dict[str, Any]:
+    return {field: s.one(dispute) for field, s in _SUMMARIES.items()}
+
+
+def summaries_of_many(dispute_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Every registered field of every case on a page, one bulk read per field."""
+    by_field = {field: s.many(dispute_ids) for field, s in _SUMMARIES.items()}
+    return {
+        pk: {field: by_field[field].get(pk, _copy(s.empty)) for field, s in _SUMMARIES.items()}
+        for pk in dispute_ids
+    }
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
+
+def extra_access(user: AbstractBaseUser) -> Q | None:
+    """The union of the registered access rules for this user (None: none applies)."""
+    q: Q | None = None
+    for rule in _ACCESS:
+        part = rule(user)
+        if part is not None:
+            q = part if q is None else q | part
+    return q
