@@ -6,3 +6,23 @@ class AgreementsConfig(AppConfig):
     name = "agreements"
     verbose_name = _("Agreements and judicial confirmation")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from agreements import selectors, transitions  # noqa: F401  (declares the events)
+        from odr.composition import (
+            CaseSummary,
+            register_access,
+            register_panel,
+            register_summary,
+        )
+
+        register_panel("agreements/_case_agreement.html", order=20)
+        register_summary(
+            CaseSummary(
+                "agreement",
+                one=selectors.agreement_ref_for,
+                many=selectors.agreement_refs_by_dispute,
+                empty=None,
+            )
+        )
+        register_access(selectors.court_case_access)

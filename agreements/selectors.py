@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from agreements.models import Agreement, AgreementVersion, Signature
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
-from odr.models import Dispute, Party
+from odr.models import Dispute, Membership, Party
 
 Role = Signature.Role
 PARTY_ROLES = (Role.APPLICANT, Role.RESPONDENT)
@@ -108,3 +108,18 @@ def parties_of(dispute: Dispute, details: dict[str, Any]) -> list[dict[str, Any]
             }
         )
     return out
+
+
+def court_case_access(user: AbstractBaseUser, org_ids_by_role: dict[str, set[int]]) -> Q | None:
+    """The cases a court's staff see (odr.composition's access rule): once the joint
+    application is before their court (CONTRACT §3: `pending` is when "the court sees
+    it"), not while one party alone has asked."""
+    from agreements.models import ConfirmationRequest
+
+    court_orgs = org_ids_by_role.get(Membership.Role.CLERK, set())
+    if not court_orgs:
+        return None
+    before_court = ConfirmationRequest.Status.AWAITING_CONSENT
+    return Q(agreement__confirmation_request__court_id__in=court_orgs) & ~Q(
+        agreement__confirmation_request__status=before_court
+    )

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from agreements import selectors
 from agreements.models import Agreement, Signature
+from odr.lifecycle import Words, register_events
 from odr.models import Dispute
 
 S = Agreement.Status
@@ -92,3 +94,52 @@ def allowed_actions(agreement: Agreement, user: AbstractBaseUser) -> list[str]:
     if not user.is_authenticated:
         return []
     return [name for name in TRANSITIONS if refusal(name, agreement, user) is None]
+
+
+# The audit actions of agreements, judicial confirmation and performance, and their words.
+register_events(
+    {
+        "agreement.create": Words(
+            "起草调解协议", gettext_noop("%(actor)s drafted the settlement agreement.")
+        ),
+        "agreement.save": Words("保存协议草稿"),
+        "agreement.open": Words(
+            "协议开放签署", gettext_noop("%(actor)s opened the agreement for signing.")
+        ),
+        "agreement.revise": Words(
+            "修改协议（已有签名作废）",
+            gettext_noop("%(actor)s took the agreement back for changes."),
+        ),
+        "agreement.sign": Words(
+            "签署协议", gettext_noop("%(actor)s signed the settlement agreement.")
+        ),
+        "agreement.in_force": Words(
+            "协议签署完成并生效", gettext_noop("The settlement agreement is in force.")
+        ),
+        "confirmation.consent": Words(
+            "同意申请司法确认", gettext_noop("%(actor)s asked for judicial confirmation.")
+        ),
+        "confirmation.submit": Words(
+            "提交司法确认申请",
+            gettext_noop("The request for judicial confirmation went to the court."),
+        ),
+        "confirmation.accept": Words(
+            "法院受理", gettext_noop("The court accepted the request for confirmation.")
+        ),
+        "confirmation.extend": Words(
+            "延长审查期限", gettext_noop("The court extended its review period.")
+        ),
+        "confirmation.decide": Words(
+            "法院作出裁定", gettext_noop("The court decided on the judicial confirmation.")
+        ),
+        "performance.schedule": Words(
+            "登记履行事项", gettext_noop("The platform listed the obligations to perform.")
+        ),
+        # Until the reminders keep what they sent in columns of their own.
+        "confirmation.window_reminder.7": Words("提醒申请司法确认期限"),
+        "confirmation.window_reminder.1": Words("提醒申请司法确认期限"),
+        "performance.done": Words(
+            "确认已履行", gettext_noop("%(actor)s confirmed that an obligation was performed.")
+        ),
+    }
+)

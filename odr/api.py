@@ -13,7 +13,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import EmailStr, Field
 
-from odr import selectors, services, stats
+from odr import composition, selectors, services, stats
 from odr.categories import Category
 from odr.errors import Invalid
 from odr.models import Dispute
@@ -136,13 +136,11 @@ def dispute_out(
     *,
     viewer: Viewer | None = None,
     cache: dict | None = None,
-    sessions: list[dict[str, Any]] | None = None,
-    agreement: dict | bool | None = False,
+    summaries: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One dispute as the contract shapes it. A list passes what it read in bulk
-    (`viewer`, `sessions`, `agreement`) so that no query runs per dispute."""
-    from agreements.selectors import agreement_ref_for
-    from sessions.selectors import session_summaries_for
+    (`viewer`, `summaries`) so that no query runs per dispute. `sessions` and
+    `agreement` are summaries the apps above register (odr.composition)."""
 
     def ref(obj: Any, name: str) -> dict | None:
         return {"id": obj.pk, "name": name} if obj is not None else None
@@ -165,8 +163,7 @@ def dispute_out(
         "parties": [
             {"role": p.role, "name": p.name, "accepted": p.accepted} for p in dispute.parties.all()
         ],
-        "sessions": session_summaries_for(dispute) if sessions is None else sessions,
-        "agreement": agreement_ref_for(dispute) if agreement is False else agreement,
+        **(composition.summaries_of(dispute) if summaries is None else summaries),
         "actions": allowed_actions(dispute, user, viewer=viewer, cache=cache),
         "mediation_deadline": dispute.mediation_deadline,
         "created_at": dispute.created_at,
@@ -236,8 +233,7 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
             )
         qs = qs.filter(status=status)
     disputes = list(qs)
-    ids = [d.pk for d in disputes]
-    sessions, agreements = _sessions_and_agreements(ids)
+    summaries = composition.summaries_of_many([d.pk for d in disputes])
     # Read once for the whole list: who asks, and which organisations have one above.
     viewer, cache = Viewer.of(request.auth), {}
     items = [
@@ -246,22 +242,11 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
             request.auth,
             viewer=viewer,
             cache=cache,
-            sessions=sessions.get(d.pk, []),
-            agreement=agreements.get(d.pk),
+            summaries=summaries[d.pk],
         )
         for d in disputes
     ]
     return {"count": len(items), "items": items}
-
-
-def _sessions_and_agreements(
-    dispute_ids: list[int],
-) -> tuple[dict[int, list[dict[str, Any]]], dict[int, dict[str, Any]]]:
-    """The session summaries and agreement references of many disputes in two queries."""
-    from agreements.selectors import agreement_refs_by_dispute
-    from sessions.selectors import session_summaries_by_dispute
-
-    return session_summaries_by_dispute(dispute_ids), agreement_refs_by_dispute(dispute_ids)
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

@@ -14,6 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models, transaction
 from django.utils import timezone
 
+from odr.lifecycle import words_for
 from odr.models import AuditEvent, AuditHead, Dispute
 from odr.request_context import get_client_ip
 
@@ -99,7 +100,10 @@ def log_action(
     actor_label: str = "",
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event and the change
-    it records commit or roll back together."""
+    it records commit or roll back together. The action must be declared with its words
+    (odr.lifecycle.register_events): an undeclared one is a programming error."""
+    if words_for(action) is None:
+        raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
     with transaction.atomic():
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         seq = head.last_seq + 1

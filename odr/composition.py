@@ -42,7 +42,8 @@ class CaseSummary:
 
 _PANELS: list[CasePanel] = []
 _SUMMARIES: dict[str, CaseSummary] = {}
-_ACCESS: list[Callable[[AbstractBaseUser], Q | None]] = []
+AccessRule = Callable[[AbstractBaseUser, dict[str, set[int]]], Q | None]
+_ACCESS: list[AccessRule] = []
 
 
 def register_panel(template: str, *, order: int) -> None:
@@ -56,9 +57,10 @@ def register_summary(summary: CaseSummary) -> None:
     _SUMMARIES[summary.field] = summary
 
 
-def register_access(rule: Callable[[AbstractBaseUser], Q | None]) -> None:
-    """`rule(user)` is a Q over Dispute for the cases this user sees through another
-    app's relation, or None when it adds none."""
+def register_access(rule: AccessRule) -> None:
+    """`rule(user, org_ids_by_role)` is a Q over Dispute for the cases this user sees
+    through another app's relation, or None when it adds none. The user's organisations
+    by membership role are read once by the caller and passed in."""
     if rule not in _ACCESS:
         _ACCESS.append(rule)
 
@@ -84,11 +86,11 @@ def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
 
 
-def extra_access(user: AbstractBaseUser) -> Q | None:
+def extra_access(user: AbstractBaseUser, org_ids_by_role: dict[str, set[int]]) -> Q | None:
     """The union of the registered access rules for this user (None: none applies)."""
     q: Q | None = None
     for rule in _ACCESS:
-        part = rule(user)
+        part = rule(user, org_ids_by_role)
         if part is not None:
             q = part if q is None else q | part
     return q

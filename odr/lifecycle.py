@@ -108,9 +108,11 @@ class Transition(Generic[M]):
     machine's `viewer_of` makes of the user, read once per request). `guard(instance,
     viewer, cache)` refuses it for a reason beyond status and person (no organisation
     above to escalate to); it runs when actions are offered and again under the lock.
-    `system` lets the platform take it with no actor (settling a case when the agreement
-    is in force). `public` transitions are offered in `actions`; the others are taken by
-    their own endpoints or by the platform."""
+    `offer_if(instance, cache)` keeps a move out of `actions` when the input it needs
+    cannot exist (no other mediator to assign the case to); the service still checks the
+    input it is given, with its own code. `system` lets the platform take it with no
+    actor (settling a case when the agreement is in force). `public` transitions are
+    offered in `actions`; the others are taken by their own endpoints or by the platform."""
 
     name: str
     sources: frozenset[str]
@@ -121,6 +123,7 @@ class Transition(Generic[M]):
     public: bool = True
     system: bool = False
     guard: Guard | None = None
+    offer_if: Callable[[Any, dict], bool] | None = None
 
 
 def _default_lock(instance: models.Model) -> models.Model:
@@ -234,6 +237,7 @@ class Machine(Generic[M]):
             name
             for name in wanted
             if self.refusal(name, instance, user, viewer=viewer, cache=cache) is None
+            and (self.table[name].offer_if is None or self.table[name].offer_if(instance, cache))
         ]
 
     # -- the one write path -------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
+from odr import composition
 from odr.errors import NotFound
 from odr.models import Dispute, Membership, Organisation, Party, Region
 
@@ -84,17 +85,11 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
         return base.all()
     by_role = user_org_ids_by_role(user)
     staff_orgs = by_role.get(Role.COORDINATOR, set()) | by_role.get(Role.MEDIATOR, set())
-    court_orgs = by_role.get(Role.CLERK, set())
     condition = Q(parties__user=user) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
-    if court_orgs:
-        # The court sees a case once the joint application is before it (CONTRACT §3:
-        # `pending` is when "the court sees it"), not while one party alone has asked.
-        from agreements.models import ConfirmationRequest
-
-        before_court = ConfirmationRequest.Status.AWAITING_CONSENT
-        condition |= Q(agreement__confirmation_request__court_id__in=court_orgs) & ~Q(
-            agreement__confirmation_request__status=before_court
-        )
+    # Other apps widen it (a court sees the cases whose confirmation is before it).
+    extra = composition.extra_access(user, by_role)
+    if extra is not None:
+        condition |= extra
     return base.filter(condition).distinct()
 
 

@@ -82,10 +82,8 @@ def _escalation_possible(dispute: Dispute, viewer: Viewer, cache: dict) -> Refus
     )
 
 
-def _another_mediator(dispute: Dispute, viewer: Viewer, cache: dict) -> Refusal | None:
-    if _mediator_ids(dispute, cache) - {dispute.mediator_id}:
-        return None
-    return Refusal(409, "no_other_mediator", _("There is no other mediator in this organisation."))
+def _another_mediator(dispute: Dispute, cache: dict) -> bool:
+    return bool(_mediator_ids(dispute, cache) - {dispute.mediator_id})
 
 
 def _state_refusal(dispute: Dispute) -> str:
@@ -160,7 +158,7 @@ MACHINE: Machine[Dispute] = Machine(
             words=Words(
                 "指派调解员", gettext_noop("%(actor)s gave the case to mediator %(mediator)s.")
             ),
-            guard=_another_mediator,
+            offer_if=_another_mediator,
         ),
         Transition(
             "escalate",

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
-from odr import selectors, services, stats
+from odr import composition, selectors, services, stats
 from odr.errors import DomainError, NotFound
 from odr.forms import (
     DisputeForm,
@@ -409,6 +409,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
                 and viewer_party.role == Party.Role.APPLICANT
             ),
             "timeline": _timeline(dispute),
+            # The sessions and agreement panels, registered by their apps.
+            "panels": composition.case_panels(),
             "evidence": dispute.evidence.select_related("uploaded_by"),
             "thread": selectors.dispute_messages(dispute),
             "can_write": can_write,

@@ -8,3 +8,17 @@ class MediationConfig(AppConfig):
     label = "mediation"
     verbose_name = _("Mediation sessions")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from odr.composition import CaseSummary, register_panel, register_summary
+        from sessions import selectors, transitions  # noqa: F401  (declares the events)
+
+        register_panel("mediation/_case_sessions.html", order=10)
+        register_summary(
+            CaseSummary(
+                "sessions",
+                one=selectors.session_summaries_for,
+                many=selectors.session_summaries_by_dispute,
+                empty=[],
+            )
+        )

@@ -173,14 +173,24 @@ def audit_action_codes() -> set[str]:
     return codes
 
 
-def test_every_audited_action_of_a_case_has_words_on_the_timeline_or_is_hidden():
-    from odr.views import _EVENT_TEXT, _TIMELINE_HIDDEN
+def test_every_audited_action_is_declared_with_its_words_in_the_lifecycle_registry():
+    from odr.lifecycle import audit_actions
 
+    declared = audit_actions()
     codes = audit_action_codes()
     assert {"dispute.file", "agreement.sign", "performance.schedule"} <= codes
-    # profile.update belongs to no case, so it never reaches a case's timeline.
-    missing = codes - set(_EVENT_TEXT) - set(_TIMELINE_HIDDEN) - {"profile.update"}
+    missing = codes - set(declared)
     assert not missing, f"these would show as raw codes on the case page: {sorted(missing)}"
+    # Every declared action has a label for the PDF's audit page in Chinese.
+    assert all(words.document.strip() for words in declared.values())
+
+
+def test_an_undeclared_audit_action_is_refused_when_written(demo):
+    from odr.audit import log_action
+
+    dispute = factories.dispute_in_mediation()
+    with pytest.raises(ValueError, match="not declared"):
+        log_action(action="dispute.made_up", obj=dispute, dispute=dispute)
 
 
 @pytest.fixture(autouse=True)
