@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from odr.models import Dispute
+from odr.models import Dispute, Organisation
 from odr.notifications import Recipient
 
 
@@ -46,3 +46,16 @@ def case_people(
     if mediator is not None and (exclude is None or mediator.pk != exclude.pk):
         out.append(mediator)
     return out
+
+
+def organisation_staff(organisation: Organisation | None, *roles: str) -> list[AbstractBaseUser]:
+    """The active members of an organisation in these roles (its coordinators, a court's
+    clerks), with their profiles for name and language."""
+    if organisation is None:
+        return []
+    return [
+        m.user
+        for m in organisation.memberships.filter(
+            role__in=roles, is_active=True, user__is_active=True
+        ).select_related("user", "user__profile")
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from odr import selectors
+from odr import people, selectors
 from odr.idnumber import mask_phone as _mask_phone
 from odr.models import Membership
 
@@ -52,3 +52,10 @@ def get_item(mapping: dict, key: Any) -> Any:
 def others_than(mediators: list[tuple[Any, int]], user_id: int | None) -> list[tuple[Any, int]]:
     """The (mediator, load) pairs without the one who has the case now."""
     return [(m, load) for m, load in mediators if m.pk != user_id]
+
+
+@register.filter
+def display_name(user: Any) -> str:
+    """A person as every page names them (odr.people.display_name): the real name once
+    given, else the login."""
+    return people.display_name(user)
