@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from odr.middleware import StaffMFAWebsocketGate  # noqa: E402
 from sessions.origin import RoomOriginValidator  # noqa: E402
 from sessions.routing import websocket_urlpatterns  # noqa: E402
 
@@ -19,7 +20,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Origin is checked for browsers; clients without Origin need a ticket.
         "websocket": RoomOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            AuthMiddlewareStack(StaffMFAWebsocketGate(URLRouter(websocket_urlpatterns))),
             ticket_application=URLRouter(websocket_urlpatterns),
         ),
     }

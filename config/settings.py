@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -68,6 +69,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.headless",
+    # Serves the API docs' Swagger UI from our own static files, not a CDN.
+    "ninja",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     "odr",
@@ -88,6 +92,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "odr.middleware.RequireStaffMFAMiddleware",
     "odr.middleware.NotFoundMiddleware",
+    "odr.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -326,6 +331,38 @@ if not DEBUG and not TESTING:
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# The language switcher's cookie travels like the session's (issue 11, L1).
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SECURE = not DEBUG and not TESTING
+
+# A strict Content-Security-Policy (django-csp): scripts and styles from our own static
+# files only (an inline script needs the request's nonce), media and the camera preview
+# from blob:, WebSockets to our own host ('self' covers ws: and wss: of it), no frames.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.constants.SELF],
+        "script-src": [csp.constants.SELF, csp.constants.NONCE],
+        "style-src": [csp.constants.SELF],
+        "img-src": [csp.constants.SELF, "data:", "blob:"],
+        "media-src": [csp.constants.SELF, "blob:"],
+        "font-src": [csp.constants.SELF],
+        "connect-src": [csp.constants.SELF],
+        "worker-src": [csp.constants.SELF],
+        "manifest-src": [csp.constants.SELF],
+        "object-src": [csp.constants.NONE],
+        "base-uri": [csp.constants.SELF],
+        "form-action": [csp.constants.SELF],
+        "frame-ancestors": [csp.constants.NONE],
+    }
+}
+# Only our own pages may use the camera, microphone and screen (the room, the signing
+# pad needs none of them); nothing may use the rest.
+ODR_PERMISSIONS_POLICY = (
+    "camera=(self), microphone=(self), display-capture=(self), geolocation=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
 
 if TESTING:
     # Every test seeds the demo accounts: a deliberately slow hash costs seconds each time.

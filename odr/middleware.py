@@ -1,11 +1,13 @@
-"""Request middleware: the client address for the audit trail, TOTP for staff, and the one
-place where a page's NotFound becomes a 404."""
+"""Request middleware: the client address for the audit trail, the one two-factor gate
+(pages, API, admin; `StaffMFAWebsocketGate` applies the same rule to the room socket),
+the security headers, and the one place where a page's NotFound becomes a 404."""
 
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.cache import add_never_cache_headers
 
 from odr.errors import NotFound
 from odr.request_context import client_ip_of, reset_client_ip, set_client_ip
@@ -15,10 +17,27 @@ from odr.selectors import user_is_staff_member
 _MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/_allauth/", "/api/v1/openapi")
 
 
+def mfa_required(user) -> bool:
+    """The one rule (issue 11, H1/H2): in production, mediators, coordinators, court staff
+    and the platform's own administrators (superusers, admin staff) must have TOTP on
+    before they reach anything but the TOTP set-up. Pages, the API, the admin and the
+    room's WebSocket all ask this function."""
+    if not settings.ODR_REQUIRE_STAFF_MFA:
+        return False
+    if user is None or not user.is_authenticated:
+        return False
+    if not (user.is_superuser or user.is_staff or user_is_staff_member(user)):
+        return False
+    from allauth.mfa.models import Authenticator
+
+    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
 class RequireStaffMFAMiddleware:
-    """Mediators, coordinators and court clerks must have TOTP on in production
-    (issue 2 §2). Until they do, every page sends them to the TOTP set-up page and the API
-    answers 403 with code `mfa_required`."""
+    """Pages and the API under the two-factor rule (`mfa_required`): until TOTP is on,
+    every page sends its user to the TOTP set-up page and the API answers 403 with code
+    `mfa_required`. The admin is a page like any other; it logs in through allauth
+    (config/urls.py), so its log-in asks for the TOTP code and is rate-limited."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -33,7 +52,7 @@ class RequireStaffMFAMiddleware:
             reset_client_ip(token)
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
-        if settings.ODR_REQUIRE_STAFF_MFA and self._needs_mfa(request):
+        if self._needs_mfa(request):
             if request.path.startswith("/api/"):
                 from django.http import JsonResponse
 
@@ -49,20 +68,14 @@ class RequireStaffMFAMiddleware:
 
     @staticmethod
     def _needs_mfa(request: HttpRequest) -> bool:
-        if request.path.startswith(_MFA_EXEMPT_PREFIXES):
+        if not settings.ODR_REQUIRE_STAFF_MFA or request.path.startswith(_MFA_EXEMPT_PREFIXES):
             return False
         user = getattr(request, "user", None)
         if (user is None or not user.is_authenticated) and request.path.startswith("/api/"):
             # App clients authenticate by X-Session-Token, not the cookie: without this
             # a staff member could skip TOTP by using the API.
             user = _token_user(request)
-        if user is None or not user.is_authenticated:
-            return False
-        if not user_is_staff_member(user):
-            return False
-        from allauth.mfa.models import Authenticator
-
-        return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+        return mfa_required(user)
 
 
 def _token_user(request: HttpRequest):
@@ -90,3 +103,42 @@ class NotFoundMiddleware:
         if isinstance(exception, NotFound):
             raise Http404 from exception
         return None
+
+
+class StaffMFAWebsocketGate:
+    """The room socket under the same two-factor rule as pages and the API: a cookie
+    session whose user `mfa_required` is refused at the handshake. (A ticket is issued by
+    the API, which the same rule already guards.) Wraps the cookie-authenticated stack."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        from channels.db import database_sync_to_async
+        from channels.security.websocket import WebsocketDenier
+
+        user = scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        if signed_in and await database_sync_to_async(mfa_required)(user):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """Headers beside Django's own and the CSP: a Permissions-Policy on every answer, and
+    `Cache-Control: no-store` on every answer to a signed-in user (case pages, PDFs,
+    API answers carry personal data a shared computer's cache must not keep)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.ODR_PERMISSIONS_POLICY)
+        user = getattr(request, "user", None)
+        signed_in = user is not None and user.is_authenticated
+        if (signed_in or request.headers.get("X-Session-Token")) and not request.path.startswith(
+            settings.STATIC_URL
+        ):
+            add_never_cache_headers(response)
+        return response
