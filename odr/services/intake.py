@@ -61,6 +61,9 @@ def dispute_accept(*, dispute: Dispute, actor: AbstractBaseUser, mediator: int |
             "mediator": _mediator_for(locked, mediator),
             "accepted_at": now,
             "mediation_deadline": now + timedelta(days=settings.ODR_MEDIATION_DAYS),
+            # A new deadline gets its own reminder: a case escalated and accepted again
+            # must not stay silent because the old deadline was reminded.
+            "deadline_reminded_at": None,
         }
 
     with transaction.atomic():
