@@ -17,6 +17,7 @@ from odr.models import (
     Message,
     Organisation,
     Party,
+    Profile,
     Region,
 )
 
@@ -34,6 +35,16 @@ def user_org_ids(user: AbstractBaseUser, *roles: str) -> set[int]:
     if roles:
         qs = qs.filter(role__in=roles)
     return set(qs.values_list("organisation_id", flat=True))
+
+
+def organisations_of(user: AbstractBaseUser, *roles: str) -> list[Organisation]:
+    """The organisations the user works for in these roles (all roles when none given)."""
+    return list(Organisation.objects.filter(pk__in=user_org_ids(user, *roles)))
+
+
+def profile_of(user: AbstractBaseUser) -> Profile | None:
+    """The user's profile, or None before it was first saved."""
+    return Profile.objects.filter(user=user).first() if user.is_authenticated else None
 
 
 def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:

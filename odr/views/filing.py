@@ -10,10 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from odr import services
+from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import DisputeForm, add_domain_error
-from odr.models import Profile
 
 
 def _is_xhr(request: HttpRequest) -> bool:
@@ -67,7 +66,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
             )
     else:
         form = DisputeForm()
-    profile_obj = Profile.objects.filter(user=request.user).first()
+    profile_obj = selectors.profile_of(request.user)
     return render(
         request,
         "odr/dispute_new.html",

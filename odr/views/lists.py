@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from odr import selectors
-from odr.models import Dispute, Membership, Organisation
+from odr.models import Dispute, Membership
 
 
 @login_required
@@ -31,11 +31,10 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def intake(request: HttpRequest) -> HttpResponse:
     """The coordinator's queue: cases waiting for intake first, with each mediator's load."""
-    org_ids = selectors.user_org_ids(request.user, Membership.Role.COORDINATOR)
-    if not org_ids:
+    organisations = selectors.organisations_of(request.user, Membership.Role.COORDINATOR)
+    if not organisations:
         raise PermissionDenied
     queue = list(selectors.intake_queue_for(request.user))
-    organisations = list(Organisation.objects.filter(pk__in=org_ids))
     mediators = {org.pk: selectors.mediators_with_load(org) for org in organisations}
     return render(
         request,

@@ -14,12 +14,11 @@ from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import ProfileForm, add_domain_error
 from odr.idnumber import mask_id_number
-from odr.models import Profile
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    current = Profile.objects.filter(user=request.user).first()
+    current = selectors.profile_of(request.user)
     initial = {
         "real_name": current.real_name if current else "",
         "phone": current.phone if current else "",
