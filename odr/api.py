@@ -17,6 +17,7 @@ from odr import composition, selectors, services, stats
 from odr.categories import Category
 from odr.errors import Invalid
 from odr.models import Dispute
+from odr.people import display_name
 from odr.transitions import Viewer, allowed_actions
 
 router = Router(tags=["disputes"])
@@ -158,7 +159,7 @@ def dispute_out(
         "region_name": dispute.region.full_name,
         "organisation": ref(dispute.organisation, str(dispute.organisation or "")),
         "mediator": ref(
-            dispute.mediator, services.display_name(dispute.mediator) if dispute.mediator else ""
+            dispute.mediator, display_name(dispute.mediator) if dispute.mediator else ""
         ),
         "parties": [
             {"role": p.role, "name": p.name, "accepted": p.accepted} for p in dispute.parties.all()
@@ -177,7 +178,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     return {
         "id": user.pk,
         "email": user.email,
-        "name": services.display_name(user),
+        "name": display_name(user),
         "roles": selectors.user_roles(user),
         "organisation": {"id": org.pk, "name": org.name} if org else None,
     }

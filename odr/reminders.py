@@ -13,19 +13,11 @@ from django.utils import timezone
 from odr.audit import log_action
 from odr.models import Dispute, Invitation, Membership, Party
 from odr.notifications import Recipient, notify
-from odr.services import display_name
+from odr.people import display_name, organisation_staff
+from odr.services.common import case_context
 
 # How long before the mediation deadline the mediator and coordinators hear of it.
 DEADLINE_REMINDER_DAYS = 5
-
-
-def _case_context(dispute: Dispute) -> dict[str, str]:
-    return {
-        "case_number": dispute.case_number,
-        "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
-        "organisation": dispute.organisation.name if dispute.organisation else "",
-    }
 
 
 def _remind_invitation(invitation_id: int, now: datetime) -> bool:
@@ -54,7 +46,7 @@ def _remind_invitation(invitation_id: int, now: datetime) -> bool:
             [Recipient(email=invitation.party.email)],
             "invitation_reminder",
             {
-                **_case_context(dispute),
+                **case_context(dispute),
                 "applicant": applicant.name if applicant else "",
                 "respondent": invitation.party.name,
                 "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
@@ -80,14 +72,7 @@ def _remind_deadline(dispute_id: int, now: datetime) -> bool:
             return False
         dispute.deadline_reminded_at = now
         dispute.save(update_fields=["deadline_reminded_at"])
-        recipients = [
-            m.user
-            for m in Membership.objects.filter(
-                organisation=dispute.organisation,
-                role=Membership.Role.COORDINATOR,
-                is_active=True,
-            ).select_related("user", "user__profile")
-        ]
+        recipients = organisation_staff(dispute.organisation, Membership.Role.COORDINATOR)
         if dispute.mediator is not None:
             recipients.insert(0, dispute.mediator)
         log_action(
@@ -105,7 +90,7 @@ def _remind_deadline(dispute_id: int, now: datetime) -> bool:
             recipients,
             "deadline_reminder",
             {
-                **_case_context(dispute),
+                **case_context(dispute),
                 "deadline": deadline.strftime("%Y-%m-%d"),
                 "days": (deadline.date() - timezone.localtime(now).date()).days,
             },

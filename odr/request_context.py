@@ -22,7 +22,7 @@ def _valid_ip(value: str) -> str | None:
 def client_ip_of(request: HttpRequest) -> str | None:
     # X-Forwarded-For is only believed behind a proxy we run (ODR_TRUST_X_FORWARDED_FOR):
     # anyone else could write any address into it.
-    if getattr(settings, "ODR_TRUST_X_FORWARDED_FOR", False):
+    if settings.ODR_TRUST_X_FORWARDED_FOR:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
             ip = _valid_ip(forwarded.split(",")[0])

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from odr import composition
 from odr.errors import NotFound
-from odr.models import Dispute, Membership, Organisation, Party, Region
+from odr.models import (
+    AuditEvent,
+    Dispute,
+    Evidence,
+    Invitation,
+    Membership,
+    Message,
+    Organisation,
+    Party,
+    Profile,
+    Region,
+)
 
 Role = Membership.Role
 
@@ -23,6 +35,16 @@ def user_org_ids(user: AbstractBaseUser, *roles: str) -> set[int]:
     if roles:
         qs = qs.filter(role__in=roles)
     return set(qs.values_list("organisation_id", flat=True))
+
+
+def organisations_of(user: AbstractBaseUser, *roles: str) -> list[Organisation]:
+    """The organisations the user works for in these roles (all roles when none given)."""
+    return list(Organisation.objects.filter(pk__in=user_org_ids(user, *roles)))
+
+
+def profile_of(user: AbstractBaseUser) -> Profile | None:
+    """The user's profile, or None before it was first saved."""
+    return Profile.objects.filter(user=user).first() if user.is_authenticated else None
 
 
 def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:
@@ -205,23 +227,19 @@ def _first_handler(
     return next((o for o in ordered if o.handles(category)), None)
 
 
-# --- reads for the case page (appended for the pages) -------------------------------------
+# --- reads for the case page and the invitation page --------------------------------------
 
 
-def dispute_timeline(dispute: Dispute) -> QuerySet:
+def dispute_timeline(dispute: Dispute) -> QuerySet[AuditEvent]:
     """The dispute's audit events, oldest first: the case page's timeline."""
-    from odr.models import AuditEvent
-
     return AuditEvent.objects.filter(dispute=dispute).select_related("actor", "actor__profile")
 
 
-def dispute_messages(dispute: Dispute) -> QuerySet:
-    from odr.models import Message
-
+def dispute_messages(dispute: Dispute) -> QuerySet[Message]:
     return Message.objects.filter(dispute=dispute).select_related("sender", "sender__profile")
 
 
-def evidence_get_for(*, user: AbstractBaseUser, dispute_id: int, evidence_id: int):
+def evidence_get_for(*, user: AbstractBaseUser, dispute_id: int, evidence_id: int) -> Evidence:
     """An evidence item of a dispute the user may see, else NotFound."""
     dispute = dispute_get_for(user=user, dispute_id=dispute_id)
     item = dispute.evidence.filter(pk=evidence_id).first()
@@ -230,10 +248,27 @@ def evidence_get_for(*, user: AbstractBaseUser, dispute_id: int, evidence_id: in
     return item
 
 
-def respondent_invitation(dispute: Dispute):
-    """The respondent's invitation, if one exists."""
-    from odr.models import Invitation
+def invitation_by_token(token: str) -> Invitation | None:
+    """The invitation behind a link, with its case, or None when the link is not valid."""
+    return (
+        Invitation.objects.select_related("party", "party__dispute", "party__dispute__organisation")
+        .filter(token=token)
+        .first()
+    )
 
+
+def respondent_invitation(dispute: Dispute) -> Invitation | None:
+    """The respondent's invitation, if one exists."""
     return Invitation.objects.filter(
         party__dispute=dispute, party__role=Party.Role.RESPONDENT
     ).first()
+
+
+def users_by_id(user_ids: set[int]) -> dict[int, AbstractBaseUser]:
+    """Users with their profiles (for their names), in one query."""
+    users = get_user_model().objects.filter(pk__in=user_ids).select_related("profile")
+    return {u.pk: u for u in users}
+
+
+def organisation_names(organisation_ids: set[int]) -> dict[int, str]:
+    return dict(Organisation.objects.filter(pk__in=organisation_ids).values_list("pk", "name"))

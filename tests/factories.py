@@ -87,6 +87,53 @@ def county() -> Region:
     return Region.objects.get(code="330523000000")
 
 
+# --- odr: disputes in every status, staff of an organisation ---------------------------
+
+
+def staff_of(organisation: Organisation, role: str) -> AbstractBaseUser:
+    """The organisation's first active member in this role (the demo account when the
+    organisation has several)."""
+    membership = (
+        Membership.objects.filter(organisation=organisation, role=role, is_active=True)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    assert membership is not None, (organisation, role)
+    return membership.user
+
+
+def dispute_in_status(status: str, **kwargs) -> Dispute:
+    """A dispute in `status`, filed with `file_dispute(**kwargs)` and moved there through
+    the real services by the people of its own organisation (its coordinator, its first
+    mediator): every status of CONTRACT §3, with the audit events a real case has."""
+    S = Dispute.Status
+    respondent = demo_user(kwargs.get("respondent_email", "citizen2@demo.odr"))
+    if status == S.FILED:
+        return file_dispute(**kwargs)
+    if status == S.DECLINED:
+        dispute = file_dispute(**kwargs)
+        token = dispute.parties.get(role="respondent").invitation.token
+        return services.invitation_decline(token=token, user=respondent, reason="不认识此人")
+    dispute = dispute_awaiting_intake(**kwargs)
+    if status == S.AWAITING_INTAKE:
+        return dispute
+    coordinator = staff_of(dispute.organisation, Membership.Role.COORDINATOR)
+    if status == S.REJECTED:
+        return services.dispute_reject(dispute=dispute, actor=coordinator, reason="不属受理范围")
+    mediator = staff_of(dispute.organisation, Membership.Role.MEDIATOR)
+    dispute = services.dispute_accept(dispute=dispute, actor=coordinator, mediator=mediator.pk)
+    if status == S.IN_MEDIATION:
+        return dispute
+    if status == S.SETTLED:
+        return services.dispute_settle(dispute=dispute, agreement_id=1)
+    if status == S.FAILED:
+        return services.dispute_fail(dispute=dispute, actor=mediator, reason="差距太大")
+    if status == S.WITHDRAWN:
+        return services.dispute_withdraw(dispute=dispute, actor=dispute.applicant.user)
+    raise AssertionError(f"no way to a dispute in status {status!r}")
+
+
 # --- settlement agreements (agreements app) --------------------------------------------
 
 

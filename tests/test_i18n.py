@@ -253,3 +253,48 @@ def test_the_key_pages_in_chinese_show_no_english_source_string_nor_audit_code(d
             if re.search(rf"(?<![\w/.]){re.escape(code)}(?![\w.])", text):
                 problems.append((path, email, code))
     assert not problems, problems
+
+
+@pytest.mark.django_db
+def test_every_declared_timeline_sentence_shows_on_the_case_page_in_chinese(demo):
+    """The case timeline takes its words from odr.lifecycle's registry, whichever app
+    declared them: each sentence is translated, fills in only the values the timeline
+    gives (an unknown one would break the page), and shows in Chinese."""
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    from odr.audit import log_action
+    from odr.lifecycle import audit_actions
+
+    dispute = factories.dispute_in_mediation()
+    citizen = factories.demo_user("citizen1@demo.odr")
+    after = {
+        "reason": "双方差距太大",
+        "filename": "收据.pdf",
+        "mediator": dispute.mediator_id,
+        "organisation": dispute.organisation_id,
+    }
+    sentences = {a: w.timeline for a, w in audit_actions().items() if w.timeline}
+    assert {"dispute.file", "dispute.accept", "agreement.sign"} <= set(sentences)
+    for action in sentences:
+        log_action(action=action, obj=dispute, actor=citizen, dispute=dispute, after=after)
+    values = {
+        "actor": "张三",
+        "reason": "双方差距太大",
+        "filename": "收据.pdf",
+        "mediator": "李调解",
+        "organisation": dispute.organisation.name,
+    }
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    client.force_login(citizen)
+    response = client.get(f"/disputes/{dispute.pk}/")
+    assert response.status_code == 200
+    timeline = visible_text(response.content.decode().split('id="timeline"')[1])
+    missing = []
+    with translation.override("zh-hans"):
+        for action, msgid in sentences.items():
+            chinese = gettext(msgid)
+            if chinese == msgid or chinese % values not in timeline:
+                missing.append((action, chinese % values))
+    assert not missing, missing
+    assert "%(" not in timeline

@@ -15,6 +15,7 @@ from odr import services
 from odr.errors import DomainError, Invalid
 from odr.evidence import check_upload, clean_filename
 from odr.models import AuditEvent, Dispute, Evidence
+from odr.services import filing
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +183,7 @@ def test_a_bad_file_refuses_the_whole_filing_and_leaves_nothing(demo, media):
 
 
 def test_a_failure_after_files_were_stored_removes_them_again(demo, media, monkeypatch):
-    real = services._store_evidence
+    real = filing._store_evidence
     calls = []
 
     def store_then_fail(**kwargs):
@@ -191,7 +192,7 @@ def test_a_failure_after_files_were_stored_removes_them_again(demo, media, monke
             raise DomainError("storage_failed", "disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "_store_evidence", store_then_fail)
+    monkeypatch.setattr(filing, "_store_evidence", store_then_fail)
     with pytest.raises(DomainError):
         file_with([(SAMPLES["pdf"][0], "one.pdf"), (SAMPLES["png"][0], "two.png")])
     assert calls == ["one.pdf", "two.png"]

@@ -124,6 +124,7 @@ def test_an_action_the_user_may_not_take_is_refused_with_a_message(demo, client)
     dispute.refresh_from_db()
     assert dispute.status == Dispute.Status.AWAITING_INTAKE
     assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert [str(m) for m in response.context["messages"]] == ["您无权进行此项操作。"]
 
 
 def test_withdrawing_needs_the_confirmation_box(demo, client):
@@ -290,3 +291,31 @@ def test_a_village_case_escalated_by_its_mediator_goes_up_and_leaves_their_view(
     assert dispute.status == Dispute.Status.AWAITING_INTAKE
     assert response["Location"] == reverse("odr:intake")
     assert village_coordinator.get(_url(dispute)).status_code == 404
+
+
+def test_every_address_of_a_case_answers_404_to_someone_who_may_not_see_it(demo, client):
+    """The views let NotFound rise; odr.middleware.NotFoundMiddleware answers 404, the same
+    as for a case that does not exist (ids cannot be probed)."""
+    dispute = factories.dispute_in_mediation()
+    upload = io.BytesIO(PDF)
+    upload.name = "收据.pdf"
+    _client(client, "citizen1@demo.odr").post(
+        reverse("odr:evidence_upload", args=[dispute.pk]), {"file": upload}
+    )
+    item = Evidence.objects.get(dispute=dispute)
+    client.logout()
+    stranger = _client(client, "mediator.yucun@demo.odr")
+    events = AuditEvent.objects.count()
+    for pk in (dispute.pk, 999999):
+        assert stranger.get(reverse("odr:dispute_detail", args=[pk])).status_code == 404
+        assert stranger.get(reverse("odr:evidence_download", args=[pk, item.pk])).status_code == 404
+        for name, args, data in [
+            ("odr:dispute_action", [pk, "withdraw"], {"confirm": "1"}),
+            ("odr:message_post", [pk], {"text": "你好"}),
+            ("odr:evidence_upload", [pk], {}),
+            ("odr:invitation_resend", [pk], {}),
+        ]:
+            assert stranger.post(reverse(name, args=args), data).status_code == 404, name
+    assert AuditEvent.objects.count() == events
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.IN_MEDIATION

@@ -29,9 +29,10 @@ CONTEXT = {
 
 
 def _templates_used_by_services() -> set[str]:
-    source = (ODR / "services.py").read_text() + (ODR / "reminders.py").read_text()
+    modules = [*sorted((ODR / "services").glob("*.py")), ODR / "reminders.py"]
+    source = "".join(path.read_text() for path in modules)
     # notify(recipients, "<template>", context): the name is the string before the context.
-    return set(re.findall(r'"([a-z_]+)",\s*(?:\{|_case_context\()', source))
+    return set(re.findall(r'"([a-z_]+)",\s*(?:\{|case_context\()', source))
 
 
 def test_every_template_the_services_use_is_found():

@@ -9,9 +9,11 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from odr import reminders
+from odr import reminders, services
 from odr.models import AuditEvent, Dispute, Invitation
 from tests import factories
 
@@ -88,3 +90,47 @@ def test_a_closed_case_gets_no_deadline_reminder(demo, django_capture_on_commit_
     Dispute.objects.filter(pk=dispute.pk).update(status=Dispute.Status.FAILED)
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders.send_due(now=dispute.mediation_deadline - timedelta(days=1)) == 0
+
+
+def test_a_case_escalated_and_accepted_again_is_reminded_of_its_new_deadline(
+    demo, django_capture_on_commit_callbacks
+):
+    dispute = factories.dispute_in_status(
+        Dispute.Status.IN_MEDIATION, region_code="330523101201", category="debt"
+    )
+    assert reminders.send_due(now=dispute.mediation_deadline - timedelta(days=1)) == 1
+    services.dispute_escalate(
+        dispute=dispute, actor=factories.demo_user("mediator.yucun@demo.odr"), reason="金额较大"
+    )
+    dispute = services.dispute_accept(
+        dispute=Dispute.objects.get(pk=dispute.pk),
+        actor=factories.demo_user("coordinator.tianhuangping@demo.odr"),
+        mediator=factories.demo_user("mediator.tianhuangping@demo.odr").pk,
+    )
+    assert dispute.deadline_reminded_at is None
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders.send_due(now=dispute.mediation_deadline - timedelta(days=1)) == 1
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "coordinator.tianhuangping@demo.odr",
+        "mediator.tianhuangping@demo.odr",
+    ]
+
+
+def test_the_reminders_know_what_they_sent_from_their_own_columns_not_the_audit_trail(demo):
+    """Invitation.reminded_at and Dispute.deadline_reminded_at say what was sent: the audit
+    trail is written, never read, to decide."""
+    factories.file_dispute()
+    in_mediation = factories.dispute_in_mediation(title="调解中")
+    now = in_mediation.mediation_deadline - timedelta(days=1)
+    with CaptureQueriesContext(connection) as queries:
+        assert reminders.send_due(now=now) == 1
+        assert reminders.send_due(now=now) == 0
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT") and "odr_auditevent" in q["sql"]
+    ]
+    assert reads == []
+    in_mediation.refresh_from_db()
+    assert in_mediation.deadline_reminded_at == now

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from odr import services
@@ -56,35 +57,8 @@ def refused(call, *, status: int, code: str, dispute: Dispute) -> DomainError:
     return info.value
 
 
-# --- disputes in every status, built through the real services ---------------------------
-
-
-def in_status(status: str) -> Dispute:
-    coordinator, mediator = user("coordinator@demo.odr"), user("mediator@demo.odr")
-    if status == S.FILED:
-        return factories.file_dispute()
-    if status == S.AWAITING_INTAKE:
-        return factories.dispute_awaiting_intake()
-    if status == S.DECLINED:
-        dispute = factories.file_dispute()
-        token = dispute.parties.get(role="respondent").invitation.token
-        return services.invitation_decline(
-            token=token, user=user("citizen2@demo.odr"), reason="不认识此人"
-        )
-    if status == S.REJECTED:
-        return services.dispute_reject(
-            dispute=factories.dispute_awaiting_intake(), actor=coordinator, reason="不属受理范围"
-        )
-    dispute = factories.dispute_in_mediation()
-    if status == S.IN_MEDIATION:
-        return dispute
-    if status == S.SETTLED:
-        return services.dispute_settle(dispute=dispute, agreement_id=1)
-    if status == S.FAILED:
-        return services.dispute_fail(dispute=dispute, actor=mediator, reason="差距太大")
-    if status == S.WITHDRAWN:
-        return services.dispute_withdraw(dispute=dispute, actor=user("citizen1@demo.odr"))
-    raise AssertionError(status)
+def in_status(status: str, **kwargs) -> Dispute:
+    return factories.dispute_in_status(status, **kwargs)
 
 
 def second_centre_mediator():
@@ -601,3 +575,130 @@ def test_mediation_deadline_follows_the_setting(demo, settings):
     dispute = factories.dispute_in_mediation()
     assert dispute.mediation_deadline - dispute.accepted_at == timedelta(days=10)
     assert dispute.mediation_deadline > timezone.now()
+
+
+# --- the whole table: what is offered is accepted, what is refused is not offered ---------
+
+# A county case (nothing above the county centre: escalate is refused there) and a village
+# case (escalate goes up to the township).
+WALK_PLACES = {"county": {}, "village": {"region_code": YUCUN, "category": "debt"}}
+
+
+class _Taken(Exception):
+    """Rolls the savepoint of a move back once it was taken and checked, so that every
+    caller tries every move on the same case."""
+
+
+def walk_people(dispute: Dispute) -> dict[str, object]:
+    """Everyone who might ask, relative to the case: its parties, its organisation's
+    mediators and coordinator, another organisation's coordinator, the court's clerk, a
+    citizen outside the case and the platform's superuser."""
+    organisation = dispute.organisation
+    mediators = [
+        m.user
+        for m in Membership.objects.filter(
+            organisation=organisation, role=Membership.Role.MEDIATOR
+        ).order_by("pk")
+    ]
+    case_mediator = dispute.mediator or mediators[0]
+    other_coordinator = (
+        "coordinator.yucun@demo.odr"
+        if organisation.kind == "county_centre"
+        else "coordinator@demo.odr"
+    )
+    return {
+        "applicant": user("citizen1@demo.odr"),
+        "respondent": user("citizen2@demo.odr"),
+        "case mediator": case_mediator,
+        "other mediator": next(m for m in mediators if m.pk != case_mediator.pk),
+        "coordinator": factories.staff_of(organisation, Membership.Role.COORDINATOR),
+        "other coordinator": user(other_coordinator),
+        "clerk": user("clerk@demo.odr"),
+        "outsider": factories.make_user("bystander@example.com", name="路人"),
+        "superuser": user("admin@demo.odr"),
+    }
+
+
+def walk_data(dispute: Dispute) -> dict:
+    """Valid input for every public action: a mediator of the case's organisation other
+    than the one who has it (accept, assign), and a reason."""
+    mediator = (
+        Membership.objects.filter(
+            organisation=dispute.organisation, role=Membership.Role.MEDIATOR, is_active=True
+        )
+        .exclude(user_id=dispute.mediator_id)
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    return {"mediator": mediator, "reason": "理由"}
+
+
+def take(name: str, dispute: Dispute, actor) -> Dispute:
+    """A public action through the service the API and the page call; an internal move
+    (the respondent's answer, settling) through the kernel's apply, which its own service
+    calls."""
+    if MACHINE[name].public:
+        return services.dispute_run_action(
+            dispute=dispute, actor=actor, action=name, data=walk_data(dispute)
+        )
+    return MACHINE.apply(name, instance=dispute, actor=actor)
+
+
+@pytest.mark.parametrize("status", S.values)
+@pytest.mark.parametrize("place", sorted(WALK_PLACES))
+def test_every_move_offered_in_any_status_is_accepted_and_no_refused_move_is_offered(
+    demo, place, status
+):
+    """Walks MACHINE.table × every status × everyone who might ask, so that a transition
+    added to the table is covered without touching this test: a move is offered (in
+    `actions`) exactly when taking it succeeds, with its target status and its audit event;
+    a refused move answers the machine's refusal and changes nothing."""
+    second_centre_mediator()
+    factories.make_user(
+        "mediator2.yucun@demo.odr", name="钱村调", org=org("village_committee"), role="mediator"
+    )
+    dispute = in_status(status, **WALK_PLACES[place])
+    problems, accepted_moves = [], []
+    for role, person in walk_people(dispute).items():
+        fresh = Dispute.objects.get(pk=dispute.pk)
+        offered = set(MACHINE.actions(fresh, person, names=MACHINE.table))
+        public = allowed_actions(fresh, person)
+        if public != [n for n in MACHINE.public_names if n in offered]:
+            problems.append((role, "the public actions differ from the table's", public))
+        for name, transition in MACHINE.table.items():
+            refusal = MACHINE.refusal(name, fresh, person)
+            if refusal is not None and name in offered:
+                problems.append((role, name, "offered although refused", refusal.code))
+            events = AuditEvent.objects.count()
+            try:
+                with transaction.atomic():
+                    after = take(name, Dispute.objects.get(pk=dispute.pk), person)
+                    event = last_event(dispute)
+                    raise _Taken(
+                        after.status == (transition.target or status)
+                        and event.action == transition.action
+                        and event.actor_id == person.pk
+                    )
+            except _Taken as taken:
+                accepted_moves.append((role, name))
+                if not taken.args[0]:
+                    problems.append((role, name, "taken without its status or audit event"))
+                if name not in offered:
+                    problems.append((role, name, "accepted although not offered"))
+            except DomainError as exc:
+                if name in offered:
+                    problems.append((role, name, "offered but refused", exc.code))
+                elif refusal is not None and (exc.status, exc.code) != (
+                    refusal.status,
+                    refusal.code,
+                ):
+                    problems.append((role, name, "refused otherwise", exc.code, refusal.code))
+                if Dispute.objects.get(pk=dispute.pk).status != status:
+                    problems.append((role, name, "a refused move changed the status"))
+                if AuditEvent.objects.count() != events:
+                    problems.append((role, name, "a refused move wrote an audit event"))
+    assert not problems, problems
+    # The walk is not empty: where the table has public moves, someone could take one.
+    if any(status in MACHINE[n].sources for n in PUBLIC_ACTIONS):
+        assert accepted_moves

@@ -1,10 +1,10 @@
 """Demo data of CONTRACT §1: regions, organisations and accounts. Idempotent: running it
 again updates what is there and creates nothing twice."""
 
-import os
 from typing import Any
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -126,7 +126,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        password = os.environ.get("ODR_DEMO_PASSWORD") or "odr-demo-2026"
+        password = settings.ODR_DEMO_PASSWORD
         regions: dict[str, Region] = {}
         for code, name, level, parent in REGIONS:
             regions[code], _ = Region.objects.update_or_create(

@@ -1,0 +1,49 @@
+"""Every write to disputes, parties, invitations, evidence, messages and profiles, split by
+sub-domain (DESIGN.md §2, §4): each status change is one function that goes through the
+dispute machine of odr.transitions (lock, check, save, audit, signal after commit).
+
+The public functions are re-exported here, so that callers in every app write
+`from odr import services; services.dispute_file(...)` without knowing the modules."""
+
+# Kept only for sessions and agreements, which still import display_name from here: remove
+# once they import it from odr.people (issue 7: one display_name).
+from odr.people import display_name
+from odr.services.filing import dispute_file, evidence_add
+from odr.services.intake import (
+    REFERRAL_GUIDANCE,
+    dispute_accept,
+    dispute_assign,
+    dispute_escalate,
+    dispute_fail,
+    dispute_reject,
+    dispute_run_action,
+    dispute_settle,
+    dispute_withdraw,
+)
+from odr.services.invitations import (
+    invitation_accept,
+    invitation_decline,
+    invitation_resend,
+)
+from odr.services.messages import message_post
+from odr.services.profile import profile_update
+
+__all__ = [
+    "REFERRAL_GUIDANCE",
+    "display_name",
+    "dispute_accept",
+    "dispute_assign",
+    "dispute_escalate",
+    "dispute_fail",
+    "dispute_file",
+    "dispute_reject",
+    "dispute_run_action",
+    "dispute_settle",
+    "dispute_withdraw",
+    "evidence_add",
+    "invitation_accept",
+    "invitation_decline",
+    "invitation_resend",
+    "message_post",
+    "profile_update",
+]

@@ -1,0 +1,166 @@
+"""The respondent's invitation: made and sent when a dispute is filed, answered (accept or
+decline) by the person invited, sent again by the applicant when it expired unanswered."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from odr import selectors
+from odr.audit import log_action
+from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.models import Dispute, Invitation, Membership, Party
+from odr.notifications import Recipient, notify
+from odr.people import display_name, organisation_staff, party_recipients
+from odr.services.common import apply, case_context, clean, lock
+
+S = Dispute.Status
+
+
+def invitation_create(*, party: Party, now: datetime) -> Invitation:
+    """A fresh link for the party, valid for ODR_INVITATION_DAYS. Written inside the
+    caller's audited write (the filing, the resend)."""
+    return Invitation.objects.create(
+        party=party, expires_at=now + timedelta(days=settings.ODR_INVITATION_DAYS)
+    )
+
+
+def invitation_send(*, invitation: Invitation, dispute: Dispute, sender: AbstractBaseUser) -> None:
+    """The e-mail with the link, to the address the respondent was named with (they may
+    have no account yet)."""
+    respondent = invitation.party
+    notify(
+        [Recipient(email=respondent.email)],
+        "invitation",
+        {
+            **case_context(dispute),
+            "applicant": display_name(sender),
+            "respondent": respondent.name,
+            "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+            "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
+        },
+    )
+
+
+def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
+    """The invitation, locked, if it may still be answered. The dispute is locked first,
+    in the same order as every other write on a case (invitation_resend locks the dispute,
+    then replaces the invitation): the other order could deadlock."""
+    found = Invitation.objects.filter(token=token).values_list("party__dispute_id").first()
+    if found is None:
+        raise NotFound(_("This invitation link is not valid."))
+    Dispute.objects.select_for_update().filter(pk=found[0]).first()
+    # Re-read under the lock: a resend may have replaced it a moment ago.
+    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    if invitation is None:
+        raise NotFound(_("This invitation link is not valid."))
+    if invitation.is_used:
+        raise DomainError(
+            "invitation_used", _("This invitation has already been answered."), status=410
+        )
+    if invitation.is_expired():
+        raise DomainError("invitation_expired", _("This invitation has expired."), status=410)
+    dispute = invitation.party.dispute
+    if dispute.filed_by_id == user.pk:
+        raise Forbidden(_("You cannot answer your own dispute."), code="own_dispute")
+    if dispute.organisation_id in selectors.user_org_ids(user):
+        # Staff of the organisation that handles the case cannot also be a party to it
+        # (a mediator must be impartial: People's Mediation Law Art. 22).
+        raise Forbidden(
+            _("Staff of the organisation handling this case cannot answer as a party."),
+            code="conflict_of_interest",
+        )
+    return invitation
+
+
+def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: bool) -> Dispute:
+    """The respondent consents to online mediation and agrees to mediate: the dispute
+    goes to intake (SPC online mediation rules Art. 4: every party's consent)."""
+    if not consent_online:
+        raise Invalid(_("Online mediation needs your consent."), code="consent_required")
+    with transaction.atomic():
+        invitation = _usable_invitation(token, user)
+        party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        now = timezone.now()
+        party.user = user
+        party.accepted = True
+        party.consented_online_at = now
+        if not party.email:
+            party.email = user.email
+        party.save()
+        invitation.used_at = now
+        invitation.save(update_fields=["used_at"])
+        dispute = apply(
+            "respond_accept",
+            dispute=party.dispute,
+            actor=user,
+            changes={"intake_at": now},
+            extra={"respondent": user.pk},
+        )
+        notify(
+            party_recipients(dispute, Party.Role.APPLICANT)
+            + organisation_staff(dispute.organisation, Membership.Role.COORDINATOR),
+            "respondent_accepted",
+            {**case_context(dispute), "respondent": party.name},
+        )
+    return dispute
+
+
+def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Dispute:
+    reason = clean(reason)
+    if not reason:
+        raise Invalid(_("Say briefly why you decline."), code="reason_required")
+    with transaction.atomic():
+        invitation = _usable_invitation(token, user)
+        party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        now = timezone.now()
+        party.user = user
+        party.accepted = False
+        party.decline_reason = reason[:2000]
+        party.save()
+        invitation.used_at = now
+        invitation.save(update_fields=["used_at"])
+        dispute = apply(
+            "respond_decline",
+            dispute=party.dispute,
+            actor=user,
+            changes={"closed_at": now, "closing_reason": reason[:2000]},
+            extra={"reason": reason[:2000]},
+        )
+        notify(
+            party_recipients(dispute, Party.Role.APPLICANT),
+            "respondent_declined",
+            {**case_context(dispute), "respondent": party.name, "reason": reason},
+        )
+    return dispute
+
+
+def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitation:
+    """The applicant sends a fresh link when the first one expired unanswered."""
+    party = selectors.party_of(dispute, actor)
+    if party is None or party.role != Party.Role.APPLICANT:
+        raise Forbidden(_("Only the applicant can invite the other side again."))
+    with transaction.atomic():
+        # Under the lock: an answer arriving now must not be undone by a fresh link.
+        if lock(dispute).status != S.FILED:
+            raise DomainError("invalid_status", _("The other side has already answered."))
+        respondent = dispute.parties.get(role=Party.Role.RESPONDENT)
+        old = Invitation.objects.filter(party=respondent).first()
+        before = {"expires_at": old.expires_at} if old else {}
+        Invitation.objects.filter(party=respondent).delete()
+        invitation = invitation_create(party=respondent, now=timezone.now())
+        log_action(
+            action="invitation.resend",
+            obj=invitation,
+            actor=actor,
+            dispute=dispute,
+            before=before,
+            after={"expires_at": invitation.expires_at},
+        )
+        invitation_send(invitation=invitation, dispute=dispute, sender=actor)
+    return invitation
