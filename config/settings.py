@@ -41,7 +41,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 # without one, that header is whatever the client wrote, so it is ignored.
 ODR_TRUST_X_FORWARDED_FOR = env_bool("ODR_TRUST_X_FORWARDED_FOR", False)
 # The demo accounts' password (seed_demo; CONTRACT §1).
-ODR_DEMO_PASSWORD = env_str("ODR_DEMO_PASSWORD", "odr-demo-2026")
+ODR_DEMO_PASSWORD = env_str("ODR_DEMO_PASSWORD") or "odr-demo-2026"
 # The public address used in e-mails, QR codes and ICS files.
 # In production it defaults to https:// and the first allowed host, never to a local
 # address that would put dead links in every e-mail.
