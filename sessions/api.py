@@ -14,6 +14,7 @@ from pydantic import Field
 from odr import selectors as odr_selectors
 from sessions import selectors, services
 from sessions.models import MediationSession
+from sessions.transitions import session_actions
 
 router = Router(tags=["sessions"])
 
@@ -77,7 +78,7 @@ def session_out(session: MediationSession, user: AbstractBaseUser) -> dict[str, 
         "started_at": session.started_at,
         "ended_at": session.ended_at,
         "minutes": session.minutes if minutes_visible else "",
-        "actions": selectors.session_actions(session, user),
+        "actions": session_actions(session, user),
     }
 
 

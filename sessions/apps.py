@@ -11,7 +11,15 @@ class MediationConfig(AppConfig):
 
     def ready(self) -> None:
         from odr.composition import CaseSummary, register_panel, register_summary
-        from sessions import selectors, transitions  # noqa: F401  (declares the events)
+        from odr.lifecycle import transitioned
+        from odr.models import Dispute
+        from sessions import receivers, selectors, transitions  # noqa: F401  (the machine)
+
+        transitioned.connect(
+            receivers.close_sessions_when_case_leaves_mediation,
+            sender=Dispute,
+            dispatch_uid="sessions.close_sessions_when_case_leaves_mediation",
+        )
 
         register_panel("mediation/_case_sessions.html", order=10)
         register_summary(

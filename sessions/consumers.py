@@ -48,13 +48,6 @@ from sessions.broadcast import (
     room_group,
 )
 
-# A signaling message is an SDP or a candidate: a few KiB. Anything near this is abuse.
-MAX_MESSAGE_BYTES = 64 * 1024
-# A newcomer in a room of five sends four offers and a burst of candidates at once; the
-# bucket lets that through and stops a client that floods the server.
-RATE_BURST = 200
-RATE_PER_SECOND = 50.0
-
 
 class TokenBucket:
     def __init__(self, *, burst: float, per_second: float) -> None:
@@ -93,11 +86,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        # A newcomer in a room of five sends four offers and a burst of candidates at once;
+        # the bucket lets that through and stops a client that floods the server. A
+        # signaling message is an SDP or a candidate, a few KiB: anything near the limit
+        # is abuse.
         self.bucket = TokenBucket(
-            burst=getattr(settings, "ODR_ROOM_RATE_BURST", RATE_BURST),
-            per_second=getattr(settings, "ODR_ROOM_RATE_PER_SECOND", RATE_PER_SECOND),
+            burst=settings.ODR_ROOM_RATE_BURST, per_second=settings.ODR_ROOM_RATE_PER_SECOND
         )
-        self.max_bytes = getattr(settings, "ODR_ROOM_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES)
+        self.max_bytes = settings.ODR_ROOM_MAX_MESSAGE_BYTES
         # Accept before any database work: the handshake completes at once even when
         # joins queue up (Daphne drops a handshake not accepted within 5 s), and a refused
         # client learns why (an `error`, then a close code) instead of a bare HTTP 403.

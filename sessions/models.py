@@ -72,12 +72,19 @@ class RoomParticipant(models.Model):
         ROOM = "room", _("In the room")
         REMOVED = "removed", _("Removed")
 
+    class Role(models.TextChoices):
+        # The parties' values are odr.Party.Role's: a party joins the room in the role it
+        # has in the case.
+        MEDIATOR = "mediator", _("Mediator")
+        APPLICANT = "applicant", _("Applicant")
+        RESPONDENT = "respondent", _("Respondent")
+
     session = models.ForeignKey(
         MediationSession, on_delete=models.CASCADE, related_name="participants"
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     peer_id = models.CharField(max_length=32, unique=True, default=_peer_id)
-    role = models.CharField(max_length=20)  # mediator, applicant, respondent
+    role = models.CharField(max_length=20, choices=Role.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.LOBBY)
     channel_name = models.CharField(max_length=200, blank=True)
     connected = models.BooleanField(default=False)

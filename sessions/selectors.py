@@ -12,15 +12,19 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
+from odr.lifecycle import Refusal
 from odr.models import Dispute, Party
+from odr.people import display_name
 from sessions.models import Attendance, ChatMessage, MediationSession, Recording, RoomParticipant
 
 S = MediationSession.Status
-MEDIATOR = "mediator"
-# Sessions that may still take place: the case page's "next session".
+MEDIATOR = RoomParticipant.Role.MEDIATOR
+# Sessions that may still take place: the case page's "next session", and what closing
+# the case cancels.
 UPCOMING = (S.PROPOSED, S.SCHEDULED, S.LIVE)
 # Sessions whose room may be entered.
 OPEN_ROOM = (S.SCHEDULED, S.LIVE)
@@ -95,23 +99,28 @@ def is_session_party(session: MediationSession, user: AbstractBaseUser) -> bool:
     return room_role_of(session, user) not in (None, MEDIATOR)
 
 
-def session_actions(session: MediationSession, user: AbstractBaseUser) -> list[str]:
-    """What the caller may do with the session now, so clients draw buttons from it (the
-    API's `actions` and the session page's buttons)."""
-    role = room_role_of(session, user)
-    actions: list[str] = []
-    if role == MEDIATOR:
-        if session.status in (S.PROPOSED, S.SCHEDULED):
-            actions += ["reschedule", "cancel"]
-        if session.status == S.LIVE:
-            actions += ["cancel", "end"]
-        if session.status in (S.SCHEDULED, S.LIVE, S.ENDED):
-            actions.append("minutes")
-    elif role is not None and session.status == S.PROPOSED:
-        actions.append("pick")
-    if role is not None and session.status in OPEN_ROOM:
-        actions.append("join")
-    return actions
+def case_refusal(session: MediationSession) -> Refusal | None:
+    """A session lives only while its case is in mediation: once the case is withdrawn,
+    failed, settled or sent up, its sessions were closed (sessions.receivers) and nobody
+    may act on one, even from a page opened before."""
+    if session.dispute.status == Dispute.Status.IN_MEDIATION:
+        return None
+    return Refusal(409, "case_not_in_mediation", _("This case is no longer in mediation."))
+
+
+def room_refusal(
+    session: MediationSession, user: AbstractBaseUser, *, role: str | None = None
+) -> Refusal | None:
+    """Why this user may not enter the session's room now (a ticket, the WebSocket), or
+    None. Staff who see the case are not participants (403). `role`: the caller's
+    `room_role_of`, when already read."""
+    if (role or room_role_of(session, user)) is None:
+        return Refusal(
+            403, "not_participant", _("Only the parties and the mediator join the room.")
+        )
+    if session.status not in OPEN_ROOM:
+        return Refusal(409, "session_closed", _("This session's room is not open."))
+    return case_refusal(session)
 
 
 def participant_for(session: MediationSession, user: AbstractBaseUser) -> RoomParticipant | None:
@@ -212,8 +221,6 @@ class RoomSnapshot:
 def room_snapshot(session_id: int) -> RoomSnapshot:
     """The room as the database holds it now (call inside the service's transaction
     after locking the session row, to see a consistent room)."""
-    from odr.services import display_name
-
     session = MediationSession.objects.filter(pk=session_id).only("status", "caucus_peer_ids")
     session = session.first()
     if session is None:

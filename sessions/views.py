@@ -5,10 +5,12 @@ belongs to sessions.media."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,20 +22,18 @@ from odr.models import Dispute
 from sessions import selectors, services
 from sessions.forms import CancelForm, MinutesForm, RescheduleForm, ScheduleForm
 from sessions.models import MediationSession
+from sessions.transitions import session_actions
+
+S = MediationSession.Status
 
 
+# A NotFound from a selector answers 404 (odr.middleware.NotFoundMiddleware).
 def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
-    try:
-        return odr_selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    return odr_selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
 
 
 def _session(request: HttpRequest, session_id: int) -> MediationSession:
-    try:
-        return selectors.session_get_for(user=request.user, session_id=session_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    return selectors.session_get_for(user=request.user, session_id=session_id)
 
 
 def _detail(session: MediationSession) -> HttpResponse:
@@ -79,8 +79,12 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
             "session": session,
             "dispute": session.dispute,
             "role": role,
-            "actions": selectors.session_actions(session, user),
+            "actions": session_actions(session, user),
             "proposed": _proposed(session),
+            "times_offered": session.status == S.PROPOSED,
+            "calendar_offered": role is not None
+            and session.scheduled_at is not None
+            and session.status != S.CANCELLED,
             "attendance": selectors.attendance_of(session) if staff else [],
             "chat": selectors.chat_visible_to(session, user) if staff else [],
             "recordings": selectors.recordings_of(session) if staff else [],
@@ -91,9 +95,7 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
     )
 
 
-def _proposed(session: MediationSession):
-    from datetime import datetime
-
+def _proposed(session: MediationSession) -> list[datetime]:
     return [datetime.fromisoformat(t) for t in session.proposed_times or []]
 
 
@@ -189,10 +191,8 @@ def calendar(request: HttpRequest, session_id: int) -> HttpResponse:
     """The session's calendar file, for people who lost the e-mail."""
     session = _session(request, session_id)
     if selectors.room_role_of(session, request.user) is None or session.scheduled_at is None:
-        raise Http404
-    _name, text, mimetype = services.ics_attachment(
-        session, cancel=session.status == MediationSession.Status.CANCELLED
-    )
+        raise NotFound()
+    _name, text, mimetype = services.ics_attachment(session, cancel=session.status == S.CANCELLED)
     response = HttpResponse(text, content_type=f"{mimetype}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}.ics"'
     return response

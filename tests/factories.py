@@ -393,3 +393,46 @@ def confirmation_pending(**kwargs):
     return court_services.confirmation_consent(
         agreement=agreement, actor=demo_user("citizen2@demo.odr")
     )
+
+
+# --- mediation sessions (sessions app) ----------------------------------------------------
+
+
+def dispute_in_mediation_at_village() -> Dispute:
+    """A village case (余村) accepted by the village committee's coordinator and given to
+    its mediator: a case that can still be sent up (escalate)."""
+    dispute = dispute_awaiting_intake(region_code="330523101201")
+    return services.dispute_accept(
+        dispute=dispute,
+        actor=demo_user("coordinator.yucun@demo.odr"),
+        mediator=demo_user("mediator.yucun@demo.odr").pk,
+    )
+
+
+def session_in(status: str, *, dispute: Dispute | None = None, in_hours: float = 2):
+    """A session of a case in mediation brought to `status` through the session services,
+    by the case's mediator: offered times (proposed), one time (scheduled), the mediator
+    entered the room (live), then ended it (ended), or cancelled it (cancelled)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sessions import services as session_services
+    from sessions.models import MediationSession
+
+    S = MediationSession.Status
+    dispute = dispute or dispute_in_mediation()
+    mediator = dispute.mediator
+    when = timezone.now() + timedelta(hours=in_hours)
+    if status == S.PROPOSED:
+        return session_services.session_schedule(
+            dispute=dispute, actor=mediator, proposed_times=[when, when + timedelta(days=1)]
+        )
+    session = session_services.session_schedule(dispute=dispute, actor=mediator, scheduled_at=when)
+    if status == S.CANCELLED:
+        return session_services.session_cancel(session=session, actor=mediator)
+    if status in (S.LIVE, S.ENDED):
+        session = session_services.session_start(session=session, actor=mediator)
+    if status == S.ENDED:
+        session = session_services.session_end(session=session, actor=mediator)
+    return session

@@ -28,8 +28,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from sessions.media.liveserver import LiveServer  # noqa: E402
-from sessions.media.scripted_peer import ScriptedPeer  # noqa: E402
+from tests.sessions.support.liveserver import LiveServer  # noqa: E402
+from tests.sessions.support.scripted_peer import ScriptedPeer  # noqa: E402
 
 PASSWORD = os.environ.get("ODR_DEMO_PASSWORD", "odr-demo-2026")
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.i18n import JavaScriptCatalog
 
-from odr.errors import NotFound
+from odr.people import display_name
 from sessions.media.recording import recording_active
 from sessions.media.selectors import consent_of, session_for_participant
 from sessions.models import MediationSession
@@ -23,18 +23,15 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 @login_required
 @ensure_csrf_cookie
 def room(request: HttpRequest, session_id: int) -> HttpResponse:
-    try:
-        session = session_for_participant(user=request.user, session_id=session_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    # A NotFound (not a participant) answers 404 (odr.middleware.NotFoundMiddleware).
+    session = session_for_participant(user=request.user, session_id=session_id)
     role = room_role_of(session, request.user)
     participant = consent_of(session, request.user)
-    profile = getattr(request.user, "profile", None)
     config = {
         "sessionId": session.pk,
         "role": role,
         "isMediator": role == MEDIATOR,
-        "name": str(profile) if profile else request.user.get_username(),
+        "name": display_name(request.user),
         "wsPath": f"/ws/sessions/{session.pk}/",
         "api": f"/api/v1/sessions/{session.pk}",
         "recordingRequested": session.recording_requested,
@@ -47,7 +44,13 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(
         request,
         "mediation/room.html",
-        {"session": session, "dispute": session.dispute, "config": config, "role": role},
+        {
+            "session": session,
+            "dispute": session.dispute,
+            "config": config,
+            "role": role,
+            "is_mediator": role == MEDIATOR,
+        },
     )
 
 

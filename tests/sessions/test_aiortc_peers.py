@@ -9,8 +9,8 @@ import itertools
 
 import pytest
 
-from sessions.media.liveserver import LiveServer
-from sessions.media.scripted_peer import ScriptedPeer, run_async
+from tests.sessions.support.liveserver import LiveServer
+from tests.sessions.support.scripted_peer import ScriptedPeer, run_async
 
 PASSWORD = "odr-demo-2026"
 FRAMES = 10

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sessions.media.liveserver import LiveServer
-from sessions.media.scripted_peer import http_json
 from tests.conftest import PHONE
+from tests.sessions.support.liveserver import LiveServer
+from tests.sessions.support.scripted_peer import http_json
 
 PASSWORD = "odr-demo-2026"
 DESKTOP = {"width": 1280, "height": 800}

@@ -11,7 +11,7 @@ import numpy as np
 from aiortc.contrib.media import MediaRecorder
 
 from sessions.media.recording import AudioMixer, VideoCompositor
-from sessions.media.scripted_peer import SyntheticVideo, ToneAudio, run_async
+from tests.sessions.support.scripted_peer import SyntheticVideo, ToneAudio, run_async
 
 
 def test_mixer_sums_every_participants_audio_into_one_track():

@@ -14,8 +14,8 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from sessions.media.liveserver import LiveServer
-from sessions.media.scripted_peer import ScriptedPeer, ToneAudio, run_async
+from tests.sessions.support.liveserver import LiveServer
+from tests.sessions.support.scripted_peer import ScriptedPeer, ToneAudio, run_async
 
 PASSWORD = "odr-demo-2026"
 LOCAL_ONLY = RTCConfiguration(iceServers=[])  # no STUN: the server is on this machine

@@ -247,6 +247,7 @@ def test_the_mediator_writes_minutes_during_and_after_the_session(case):
         mediator, f"/api/v1/sessions/{session.pk}/minutes", {"minutes": "双方到场。"}, method="put"
     )
     assert response.status_code == 200 and response.json()["minutes"] == "双方到场。"
+    services.session_start(session=session, actor=case.mediator)
     services.session_end(session=session, actor=case.mediator)
     response = _post(
         mediator,

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _template_db: Path | None = None  # a migrated, seeded database to copy (per process)
 
 # Runs inside the server's environment: a case in mediation (citizen1 against citizen2,

@@ -1,0 +1,420 @@
+"""The room (CONTRACT §4): join, leave, admit, remove, caucus, chat and end, and what each
+change tells the people in it.
+
+Each function locks the session row, so that changes to one room are serialised across
+Daphne processes, writes an audit event, and hands the messages the change causes to
+`broadcast.deliver_on_commit`. The room's state is read from the database as a
+`RoomSnapshot` before and after the change; the messages are the difference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from odr.audit import log_action
+from odr.errors import Forbidden, Invalid, NotFound
+from sessions import selectors
+from sessions.broadcast import (
+    CLOSE_REMOVED,
+    CLOSE_SUPERSEDED,
+    Delivery,
+    deliver_on_commit,
+)
+from sessions.models import Attendance, ChatMessage, MediationSession, RoomParticipant
+from sessions.selectors import MEDIATOR, Peer, RoomSnapshot, room_snapshot
+from sessions.services.common import participant_for_update
+from sessions.services.scheduling import session_end, session_start
+from sessions.transitions import lock_session
+
+S = MediationSession.Status
+State = RoomParticipant.State
+
+MAX_CHAT_CHARS = 2000
+
+
+# --- the room --------------------------------------------------------------------------
+
+
+@dataclass
+class Joined:
+    peer: Peer
+    state: str
+    peers: list[Peer]
+    caucus: bool
+    # peer id -> channel of whom this connection may signal now (see `_reach`).
+    reach: dict[str, str]
+    recording: bool = False
+
+
+def _send(
+    peer: Peer, message: dict, *, close: int | None = None, after: RoomSnapshot | None = None
+) -> Delivery:
+    return Delivery(
+        message=message,
+        channel=peer.channel_name,
+        close=close,
+        reach=_reach(after, peer.peer_id) if after is not None else None,
+    )
+
+
+def _reach(snapshot: RoomSnapshot, peer_id: str) -> dict[str, str]:
+    """Whom this peer may signal, with their channels, as the committed room stands.
+    Every room change delivers it to each peer it concerns, so the consumer relays a
+    `signal` without a database read and drops one that crossed a change in flight; a
+    (re)connection reads it from the database. It is per connection, never shared."""
+    return {p.peer_id: p.channel_name for p in snapshot.visible_to(peer_id)}
+
+
+def _lobby_update(after: RoomSnapshot) -> list[Delivery]:
+    """The mediator's list of who waits in the lobby (beyond the contract: `lobby`)."""
+    mediator = after.mediator
+    if mediator is None or not mediator.connected:
+        return []
+    return [_send(mediator, {"type": "lobby", "peers": [p.public() for p in after.lobby()]})]
+
+
+def _room_changes(
+    before: RoomSnapshot, after: RoomSnapshot, *, caucus_changed: bool, skip: set[str]
+) -> list[Delivery]:
+    """What each connected peer in the room hears about a change: `peer-joined` and
+    `peer-left` for who appeared and disappeared, or, when the caucus changed, one `caucus`
+    with the new visible set and, in `call`, the newly visible peers this client must call
+    (the smaller peer id calls, so two peers never call each other at once)."""
+    out: list[Delivery] = []
+    for peer in after.present():
+        if peer.peer_id in skip:
+            continue
+        seen_before = before.visible_ids(peer.peer_id)
+        seen_after = after.visible_ids(peer.peer_id)
+        if caucus_changed:
+            gained = seen_after - seen_before
+            out.append(
+                _send(
+                    peer,
+                    {
+                        "type": "caucus",
+                        "peers": [p.public() for p in after.visible_to(peer.peer_id)],
+                        "active": bool(after.caucus),
+                        "call": sorted(q for q in gained if peer.peer_id < q),
+                    },
+                    after=after,
+                )
+            )
+            continue
+        for q in sorted(seen_after - seen_before):
+            out.append(
+                _send(peer, {"type": "peer-joined", "peer": after.peers[q].public()}, after=after)
+            )
+        for q in sorted(seen_before - seen_after):
+            out.append(_send(peer, {"type": "peer-left", "peer_id": q}, after=after))
+    return out
+
+
+def _without(snapshot: RoomSnapshot, peer_id: str) -> RoomSnapshot:
+    """The snapshot as if this peer were not connected."""
+    peers = dict(snapshot.peers)
+    if peer_id in peers:
+        p = peers[peer_id]
+        peers[peer_id] = Peer(**{**p.__dict__, "connected": False})
+    return RoomSnapshot(
+        session_id=snapshot.session_id, status=snapshot.status, caucus=snapshot.caucus, peers=peers
+    )
+
+
+def _room_audit(action: str, session: MediationSession, actor, **after: Any) -> None:
+    log_action(action=action, obj=session, actor=actor, dispute=session.dispute, after=after)
+
+
+@transaction.atomic
+def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Joined:
+    """A connection opens: the mediator enters the room (and the session goes live);
+    a party waits in the lobby unless already admitted (a reconnect comes back to the
+    same place with the same peer id)."""
+    not_participant = Forbidden(
+        _("You are not a participant of this session."), code="not_participant"
+    )
+    try:
+        session = lock_session(session_id)
+    except NotFound:
+        # The same answer as for someone else's session: ids cannot be probed.
+        raise not_participant from None
+    role = selectors.room_role_of(session, user)
+    if role is None:
+        raise not_participant
+    refused = selectors.room_refusal(session, user, role=role)
+    if refused is not None:
+        raise refused.error()
+    before = room_snapshot(session.pk)
+    participant = participant_for_update(session, user, role=role)
+    superseded = participant.channel_name if participant.connected else ""
+    if role == MEDIATOR:
+        participant.state = State.ROOM
+        if session.status == S.SCHEDULED:
+            session = session_start(session=session, actor=user)
+    elif participant.state == State.REMOVED:
+        # Removed people may knock again; the mediator decides.
+        participant.state = State.LOBBY
+    participant.role = role
+    participant.connected = True
+    participant.channel_name = channel_name
+    participant.save(update_fields=["state", "role", "connected", "channel_name"])
+    Attendance.objects.filter(session=session, user=user, left_at__isnull=True).update(
+        left_at=timezone.now()
+    )
+    Attendance.objects.create(session=session, user=user, self_test=participant.self_test)
+    _room_audit("session.join", session, user, peer_id=participant.peer_id, state=participant.state)
+
+    after = room_snapshot(session.pk)
+    me = after.peers[participant.peer_id]
+    deliveries: list[Delivery] = []
+    if superseded and superseded != channel_name:
+        deliveries.append(
+            Delivery(
+                message={
+                    "type": "error",
+                    "code": "superseded",
+                    "message": _("You joined this room from another window."),
+                },
+                channel=superseded,
+                close=CLOSE_SUPERSEDED,
+            )
+        )
+        # Those who saw the old connection hang up on it before the new one calls.
+        for peer in before.present():
+            if peer.peer_id != me.peer_id and me.peer_id in before.visible_ids(peer.peer_id):
+                deliveries.append(
+                    _send(
+                        peer,
+                        {"type": "peer-left", "peer_id": me.peer_id},
+                        after=_without(before, me.peer_id),
+                    )
+                )
+    if me.in_room:
+        deliveries += _room_changes(
+            _without(before, me.peer_id), after, caucus_changed=False, skip={me.peer_id}
+        )
+    if me.role == MEDIATOR:
+        deliveries += [_send(me, {"type": "knock", "peer": p.public()}) for p in after.lobby()]
+    elif me.state == State.LOBBY and after.mediator is not None and after.mediator.connected:
+        deliveries.append(_send(after.mediator, {"type": "knock", "peer": me.public()}))
+    if me.state == State.LOBBY or me.role == MEDIATOR:
+        deliveries += _lobby_update(after)
+    deliver_on_commit(deliveries)
+    return Joined(
+        peer=me,
+        state=State.ROOM if me.in_room else State.LOBBY,
+        peers=after.visible_to(me.peer_id),
+        caucus=me.in_room and bool(after.caucus),
+        reach=_reach(after, me.peer_id),
+        recording=selectors.recording_active(session.pk),
+    )
+
+
+@transaction.atomic
+def room_leave(*, session_id: int, peer_id: str, channel_name: str) -> None:
+    """A connection closed. A superseded connection's close changes nothing; otherwise
+    the peer stays where it was (lobby or room) for its return, only disconnected."""
+    session = lock_session(session_id)
+    participant = (
+        RoomParticipant.objects.select_for_update().filter(session=session, peer_id=peer_id).first()
+    )
+    if participant is None or not participant.connected:
+        return
+    if participant.channel_name != channel_name:
+        return
+    before = room_snapshot(session.pk)
+    participant.connected = False
+    participant.channel_name = ""
+    participant.save(update_fields=["connected", "channel_name"])
+    Attendance.objects.filter(
+        session=session, user_id=participant.user_id, left_at__isnull=True
+    ).update(left_at=timezone.now())
+    _room_audit("session.leave", session, participant.user, peer_id=peer_id)
+    after = room_snapshot(session.pk)
+    deliveries = _room_changes(before, after, caucus_changed=False, skip=set())
+    if participant.state == State.LOBBY:
+        deliveries += _lobby_update(after)
+    deliver_on_commit(deliveries)
+
+
+def _mediator_in(snapshot: RoomSnapshot, actor_peer: str) -> Peer:
+    me = snapshot.peers.get(actor_peer)
+    if me is None or me.role != MEDIATOR:
+        raise Forbidden(_("Only the mediator can do this."), code="mediator_only")
+    return me
+
+
+def _target(snapshot: RoomSnapshot, peer_id: Any) -> Peer:
+    if not isinstance(peer_id, str) or peer_id not in snapshot.peers:
+        raise Invalid(_("There is no such peer in this room."), code="unknown_peer")
+    return snapshot.peers[peer_id]
+
+
+@transaction.atomic
+def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
+    session = lock_session(session_id)
+    before = room_snapshot(session.pk)
+    mediator = _mediator_in(before, actor_peer)
+    target = _target(before, peer_id)
+    if target.state != State.LOBBY:
+        raise Invalid(_("This person is not waiting in the lobby."), code="not_in_lobby")
+    RoomParticipant.objects.filter(session=session, peer_id=target.peer_id).update(state=State.ROOM)
+    _room_audit("session.admit", session, _user(mediator), peer_id=target.peer_id)
+    after = room_snapshot(session.pk)
+    me = after.peers[target.peer_id]
+    deliveries: list[Delivery] = []
+    if me.connected:
+        deliveries.append(
+            _send(
+                me,
+                {
+                    "type": "admitted",
+                    "peers": [p.public() for p in after.visible_to(me.peer_id)],
+                    "caucus": bool(after.caucus),
+                },
+                after=after,
+            )
+        )
+    deliveries += _room_changes(before, after, caucus_changed=False, skip={me.peer_id})
+    deliveries += _lobby_update(after)
+    deliver_on_commit(deliveries)
+
+
+@transaction.atomic
+def room_remove(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
+    """The mediator sends someone out: their connection closes (`removed`), the others
+    hang up on them; a caucus left without anyone in it ends."""
+    session = lock_session(session_id)
+    before = room_snapshot(session.pk)
+    mediator = _mediator_in(before, actor_peer)
+    target = _target(before, peer_id)
+    if target.role == MEDIATOR:
+        raise Invalid(_("The mediator cannot remove themself."), code="cannot_remove_mediator")
+    if target.state == State.REMOVED:
+        raise Invalid(_("This person was already removed."), code="already_removed")
+    RoomParticipant.objects.filter(session=session, peer_id=target.peer_id).update(
+        state=State.REMOVED, connected=False, channel_name=""
+    )
+    Attendance.objects.filter(session=session, user_id=target.user_id, left_at__isnull=True).update(
+        left_at=timezone.now()
+    )
+    caucus = [p for p in session.caucus_peer_ids if p != target.peer_id]
+    caucus_changed = caucus != list(session.caucus_peer_ids)
+    if caucus_changed:
+        session.caucus_peer_ids = caucus
+        session.save(update_fields=["caucus_peer_ids"])
+    _room_audit("session.remove", session, _user(mediator), peer_id=target.peer_id)
+    after = room_snapshot(session.pk)
+    deliveries: list[Delivery] = []
+    if target.connected:
+        deliveries.append(_send(target, {"type": "removed"}, close=CLOSE_REMOVED))
+    # The target's departure first, then (if the caucus emptied) the new sides.
+    deliveries += _room_changes(
+        before, _without(before, target.peer_id), caucus_changed=False, skip=set()
+    )
+    if caucus_changed and not caucus:
+        deliveries += _room_changes(
+            _without(before, target.peer_id), after, caucus_changed=True, skip=set()
+        )
+    deliveries += _lobby_update(after)
+    deliver_on_commit(deliveries)
+
+
+@transaction.atomic
+def room_caucus(*, session_id: int, actor_peer: str, peer_ids: Any) -> None:
+    """A private caucus (背对背): the mediator and these peers stay together, everyone
+    else in the room waits apart. The partition is enforced in `visible_to`, which every
+    signal and chat is checked against."""
+    session = lock_session(session_id)
+    before = room_snapshot(session.pk)
+    mediator = _mediator_in(before, actor_peer)
+    if (
+        not isinstance(peer_ids, list)
+        or not peer_ids
+        or len(peer_ids) > 50
+        or not all(isinstance(p, str) for p in peer_ids)
+    ):
+        raise Invalid(_("Name the peers of the caucus."), code="invalid_caucus")
+    chosen = sorted(set(peer_ids))
+    for pid in chosen:
+        target = _target(before, pid)
+        if target.role == MEDIATOR or not target.in_room:
+            raise Invalid(_("A caucus is held with people in the room."), code="invalid_caucus")
+    session.caucus_peer_ids = chosen
+    session.save(update_fields=["caucus_peer_ids"])
+    _room_audit("session.caucus", session, _user(mediator), peer_ids=chosen)
+    after = room_snapshot(session.pk)
+    deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
+
+
+@transaction.atomic
+def room_caucus_end(*, session_id: int, actor_peer: str) -> None:
+    session = lock_session(session_id)
+    before = room_snapshot(session.pk)
+    mediator = _mediator_in(before, actor_peer)
+    if not session.caucus_peer_ids:
+        raise Invalid(_("There is no caucus to end."), code="no_caucus")
+    session.caucus_peer_ids = []
+    session.save(update_fields=["caucus_peer_ids"])
+    _room_audit("session.caucus_end", session, _user(mediator))
+    after = room_snapshot(session.pk)
+    deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
+
+
+def room_end(*, session_id: int, actor_peer: str) -> None:
+    """The mediator ends the session from the room (the session machine's `end`)."""
+    with transaction.atomic():
+        snapshot = room_snapshot(session_id)
+        mediator = _mediator_in(snapshot, actor_peer)
+        session_end(session=session_id, actor=_user(mediator))
+
+
+@transaction.atomic
+def room_chat(*, session_id: int, peer_id: str, text: Any) -> ChatMessage:
+    """A chat line goes to the sender's visible set only (a caucus chat stays inside the
+    caucus), and is kept with that audience."""
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid(_("Write a message first."), code="empty_message")
+    if len(text) > MAX_CHAT_CHARS:
+        raise Invalid(
+            _("A chat message holds at most %(n)d characters.") % {"n": MAX_CHAT_CHARS},
+            code="message_too_long",
+        )
+    session = lock_session(session_id)
+    snapshot = room_snapshot(session.pk)
+    me = snapshot.peers.get(peer_id)
+    if me is None or not me.in_room or not me.connected:
+        raise Forbidden(_("Only people in the room can chat."), code="not_in_room")
+    audience = [me, *snapshot.visible_to(peer_id)]
+    message = ChatMessage.objects.create(
+        session=session,
+        sender_id=me.user_id,
+        text=text.strip(),
+        audience=sorted(p.peer_id for p in audience),
+    )
+    log_action(
+        action="session.chat",
+        obj=message,
+        actor=_user(me),
+        dispute=session.dispute,
+        after={"length": len(message.text), "audience": message.audience},
+    )
+    payload = {
+        "type": "chat",
+        "from": me.peer_id,
+        "name": me.name,
+        "text": message.text,
+        "at": message.at.isoformat(),
+    }
+    deliver_on_commit([_send(p, payload) for p in audience])
+    return message
+
+
+def _user(peer: Peer) -> AbstractBaseUser:
+    return get_user_model().objects.get(pk=peer.user_id)
