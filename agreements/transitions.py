@@ -162,9 +162,6 @@ MACHINE: Machine[Agreement] = Machine(
     ],
 )
 
-# The /actions/{action} endpoint's moves (edit and sign have endpoints of their own).
-ACTION_NAMES = ("open", "revise")
-
 # The agreements app's audit actions that are not status changes of an agreement.
 register_events(
     {
