@@ -25,7 +25,7 @@ from agreements.court import deadlines
 from agreements.court import selectors as court_selectors
 from agreements.models import Agreement, ConfirmationRequest
 from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
-from odr.models import Party
+from odr.models import Dispute, Party
 
 CR = ConfirmationRequest.Status
 # Which consent column each party's application fills.
@@ -133,7 +133,7 @@ def _state_refusal(request: ConfirmationRequest) -> str:
     }
 
 
-def snapshot(request: ConfirmationRequest) -> dict:
+def _snapshot(request: ConfirmationRequest) -> dict:
     return {
         "status": request.status,
         "court": request.court_id,
@@ -145,8 +145,6 @@ def snapshot(request: ConfirmationRequest) -> dict:
 
 
 def _lock(request: ConfirmationRequest) -> ConfirmationRequest:
-    from odr.models import Dispute
-
     locked = (
         ConfirmationRequest.objects.select_for_update()
         .select_related("court", "agreement", "agreement__dispute")
@@ -164,7 +162,7 @@ def _lock(request: ConfirmationRequest) -> ConfirmationRequest:
 MACHINE: Machine[ConfirmationRequest] = Machine(
     name="confirmation",
     model=ConfirmationRequest,
-    snapshot=snapshot,
+    snapshot=_snapshot,
     dispute_of=lambda request: request.agreement.dispute,
     state_refusal=_state_refusal,
     viewer_of=Viewer.of,
