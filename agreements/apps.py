@@ -8,7 +8,9 @@ class AgreementsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from agreements import selectors, transitions  # noqa: F401  (declares the events)
+        # Importing the machines declares them and their audit actions' words.
+        from agreements import selectors, transitions  # noqa: F401
+        from agreements.court import transitions as court_transitions  # noqa: F401
         from odr.composition import (
             CaseSummary,
             register_access,

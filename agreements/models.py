@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from odr.models import Party
+
 
 class Agreement(models.Model):
     class Status(models.TextChoices):
@@ -59,6 +61,10 @@ class Agreement(models.Model):
     unsigned_pdf_sha256 = models.CharField(max_length=64, blank=True)
     pdf = models.FileField(upload_to="agreements/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    # The parties' reminders of the 30 days to apply for judicial confirmation, sent once
+    # per stage: the stage last sent (7, then 1 day before the window closes) and when.
+    window_reminded_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("agreement")
@@ -194,7 +200,8 @@ class Performance(models.Model):
     term_index = models.PositiveIntegerField()
     instalment_index = models.PositiveIntegerField(null=True, blank=True)
     description = models.TextField()
-    obligor_role = models.CharField(max_length=20, blank=True)
+    # Who owes and who is owed, by party role; blank when the term names no party.
+    obligor_role = models.CharField(max_length=20, choices=Party.Role.choices, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -204,7 +211,7 @@ class Performance(models.Model):
     proof = models.FileField(upload_to=_proof_path, blank=True)
     proof_note = models.TextField(blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
-    obligee_role = models.CharField(max_length=20, blank=True)
+    obligee_role = models.CharField(max_length=20, choices=Party.Role.choices, blank=True)
     proof_filename = models.CharField(max_length=200, blank=True)
     proof_content_type = models.CharField(max_length=100, blank=True)
     proof_sha256 = models.CharField(max_length=64, blank=True)

@@ -2,9 +2,10 @@
 for judicial confirmation, the court's own deadlines, and the obligations of agreements
 in force (before they are due, on the day, and on default).
 
-Each reminder is sent once: a request's or an obligation's own timestamp records it, and
-for the window (which has no row of its own before a party applies) an audit event does.
-Rows are locked while checked so that two runs at once do not both send."""
+Each reminder is sent once: a column of the agreement, the request or the obligation
+records it (agreements.court.services), with an audit event. Rows are locked while checked
+so that two runs at once do not both send. The run also lays out the obligations of any
+agreement in force that has none yet (the maintenance path: pages never write)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from django.utils import timezone
 
 from agreements.court import deadlines, services
 from agreements.court import selectors as court_selectors
+from agreements.court.transitions import CONSENT_FIELDS
 from agreements.models import Agreement, ConfirmationRequest, Performance
-from odr.audit import log_action
-from odr.models import AuditEvent, Dispute, Party
+from odr.models import Dispute
 from odr.notifications import notify
 
 CR = ConfirmationRequest.Status
@@ -35,8 +36,7 @@ def send_due(*, now: datetime) -> int:
     sent = 0
     sent += _window_reminders(now)
     sent += _court_reminders(now)
-    for agreement in services.agreements_needing_schedule():
-        services.performance_schedule(agreement=agreement)
+    services.performance_schedule_missing()
     sent += _performance_reminders(now)
     return sent
 
@@ -75,33 +75,26 @@ def _window_reminders(now: datetime) -> int:
             due = [d for d in WINDOW_REMINDER_DAYS if left <= d]
             if not due:
                 continue
-            marker = f"confirmation.window_reminder.{min(due)}"
-            if AuditEvent.objects.filter(
-                action=marker, object_type="agreements.agreement", object_id=str(pk)
-            ).exists():
-                continue
+            stage = min(due)
+            reminded = agreement.window_reminded_days
+            if reminded is not None and reminded <= stage:
+                continue  # this stage (or a later one) was sent already
             dispute = Dispute.objects.prefetch_related("parties__user__profile").get(
                 pk=agreement.dispute_id
             )
+            agreement.dispute = dispute
             request = ConfirmationRequest.objects.filter(agreement=agreement).first()
             recipients = []
             for party in dispute.parties.all():
-                field = {
-                    Party.Role.APPLICANT: "applicant_consented_at",
-                    Party.Role.RESPONDENT: "respondent_consented_at",
-                }[party.role]
+                field = CONSENT_FIELDS[party.role]
                 if request is not None and getattr(request, field) is not None:
                     continue  # this party has applied already
                 if party.user is not None:
                     recipients.append(party.user)
             if not recipients:
                 continue
-            log_action(
-                action=marker,
-                obj=agreement,
-                dispute=dispute,
-                actor_label="system",
-                after={"days_left": left, "closes_at": closes},
+            services.confirmation_record_window_reminder(
+                agreement=agreement, stage=stage, days_left=left, now=now
             )
             notify(
                 recipients,
@@ -147,8 +140,7 @@ def _court_reminders(now: datetime) -> int:
                 )
                 if getattr(request, field) is not None or request.status != CR.PENDING:
                     continue
-                setattr(request, field, now)
-                request.save(update_fields=[field])
+                services.confirmation_record_deadline_reminder(request=request, kind=kind, now=now)
                 deadline = request.accept_deadline if kind == "accept" else request.rule_deadline
                 staff = services.court_staff(request.court)
                 notify(
@@ -189,21 +181,11 @@ def _performance_reminders(now: datetime) -> int:
             kind = _performance_kind(obligation, today)
             if kind is None:
                 continue
-            field = {
-                "before": "reminded_at",
-                "today": "due_reminded_at",
-                "default": "default_notified_at",
-            }[kind]
-            # A later stage makes the earlier ones moot: no "due in 3 days" after default.
-            for earlier in ("reminded_at", "due_reminded_at", "default_notified_at"):
-                if getattr(obligation, earlier) is None:
-                    setattr(obligation, earlier, now)
-                if earlier == field:
-                    break
-            obligation.save(update_fields=["reminded_at", "due_reminded_at", "default_notified_at"])
             dispute = Dispute.objects.prefetch_related("parties__user__profile").get(
                 pk=obligation.agreement.dispute_id
             )
+            obligation.agreement.dispute = dispute
+            services.performance_record_reminder(obligation=obligation, kind=kind, now=now)
             recipients = [p.user for p in dispute.parties.all() if p.user is not None]
             context = {
                 **_case(dispute),
@@ -213,8 +195,10 @@ def _performance_reminders(now: datetime) -> int:
             }
             if kind == "default":
                 guidance = court_selectors.default_guidance(obligation.agreement, today)
+                route = guidance.route if guidance else court_selectors.LAWSUIT
                 context.update(
-                    route=guidance.route if guidance else "lawsuit",
+                    route=route,
+                    enforcement=route == court_selectors.ENFORCEMENT,
                     court=guidance.court.name if guidance and guidance.court else "",
                     court_case_number=guidance.court_case_number if guidance else "",
                 )

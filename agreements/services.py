@@ -1,9 +1,11 @@
 """Every write to settlement agreements: drafting, opening for signature, revising and
-signing. Each move is checked against agreements.transitions, takes a row lock, writes
-an audit event and notifies after commit (DESIGN.md §2, §4)."""
+signing. Each move goes through the agreement's machine (agreements.transitions), which
+locks the row, checks the move, saves and writes the audit event; e-mails go after commit
+(DESIGN.md §2, §4)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -22,13 +24,14 @@ from agreements.content_check import TERM_KINDS, check_before_open
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
 from agreements.models import Agreement, AgreementVersion, Signature
 from agreements.signature_image import decode_signature_png, render_typed_name
-from agreements.transitions import refusal
+from agreements.transitions import MACHINE
+from odr import people
 from odr import selectors as odr_selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Party
 from odr.notifications import notify
-from odr.services import display_name, dispute_settle
+from odr.services import dispute_settle
 
 S = Agreement.Status
 Role = Signature.Role
@@ -41,21 +44,6 @@ REAUTH_LOCKOUT_SECONDS = 15 * 60
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _check(name: str, agreement: Agreement, actor: AbstractBaseUser) -> None:
-    why = refusal(name, agreement, actor)
-    if why is not None:
-        status, code, message = why
-        raise DomainError(code, message, status=status)
-
-
-def _lock(agreement: Agreement) -> Agreement:
-    return (
-        Agreement.objects.select_related("dispute", "dispute__organisation")
-        .select_for_update(of=("self",))
-        .get(pk=agreement.pk)
-    )
 
 
 def content_of(agreement: Agreement) -> dict[str, Any]:
@@ -93,6 +81,16 @@ def render_pdf(agreement: Agreement) -> bytes:
 def document_sha256(agreement: Agreement) -> str:
     """The hash of the agreement as it reads now (with the signatures it has so far)."""
     return hashlib.sha256(render_pdf(agreement)).hexdigest()
+
+
+def _as_it_will_be(agreement: Agreement, **values: Any) -> Agreement:
+    """A copy of the locked agreement with the values a move is about to save: the
+    document hash is taken of the text as it will read, and the audit event's `before`
+    must still read the row as it was (the kernel takes it after `prepare`)."""
+    preview = copy.copy(agreement)
+    for name, value in values.items():
+        setattr(preview, name, value)
+    return preview
 
 
 def _context(agreement: Agreement) -> dict[str, Any]:
@@ -294,31 +292,28 @@ def agreement_save_draft(
         agreement = Agreement.objects.filter(dispute=locked_dispute).first()
         if agreement is None:
             return _create(dispute=locked_dispute, actor=actor, changes=changes)
-        agreement = _lock(agreement)
-        _check("edit", agreement, actor)
-        before = content_of(agreement)
+        # Locked and checked before comparing: a save that changes nothing writes nothing.
+        locked = MACHINE.lock(agreement)
+        MACHINE.check("edit", locked, actor)
         if "party_details" in changes:
-            changes["party_details"] = {**agreement.party_details, **changes["party_details"]}
-        for field, value in changes.items():
-            setattr(agreement, field, value)
-        after = content_of(agreement)
-        if after == before:
-            return agreement
-        agreement.version += 1
-        agreement.updated_at = timezone.now()
-        agreement.save()
-        _snapshot_version(agreement, author=actor)
-        log_action(
-            action="agreement.save",
-            obj=agreement,
+            changes["party_details"] = {**locked.party_details, **changes["party_details"]}
+        before = content_of(locked)
+        # The template alone is no change of content: it only records where it began.
+        changed = sorted(k for k, v in before.items() if k in changes and changes[k] != v)
+        if not changed:
+            return locked
+        agreement = MACHINE.apply(
+            "edit",
+            instance=locked,
             actor=actor,
-            dispute=agreement.dispute,
-            before={"version": agreement.version - 1},
-            after={
-                "version": agreement.version,
-                "changed": sorted(k for k in after if after[k] != before[k]),
+            changes={
+                **changes,
+                "version": locked.version + 1,
+                "updated_at": timezone.now(),
             },
+            extra={"changed": changed},
         )
+        _snapshot_version(agreement, author=actor)
     return agreement
 
 
@@ -355,74 +350,60 @@ def _create(*, dispute: Dispute, actor: AbstractBaseUser, changes: dict[str, Any
 # --- opening and revising --------------------------------------------------------------
 
 
-@transaction.atomic
 def agreement_open(*, agreement: Agreement, actor: AbstractBaseUser) -> Agreement:
     """The mediator sends the agreement out for signature: the terms are frozen from now
     on. The content check names every missing element first."""
-    agreement = _lock(agreement)
-    _check("open", agreement, actor)
-    check_before_open(agreement)
-    now = timezone.now()
-    agreement.status = S.SIGNING
-    agreement.opened_at = now
-    agreement.updated_at = now
-    agreement.unsigned_pdf_sha256 = document_sha256(agreement)
-    agreement.save()
-    log_action(
-        action="agreement.open",
-        obj=agreement,
-        actor=actor,
-        dispute=agreement.dispute,
-        before={"status": S.DRAFT},
-        after={
-            "status": agreement.status,
-            "version": agreement.version,
-            "document_sha256": agreement.unsigned_pdf_sha256,
-        },
-    )
-    notify(_party_users(agreement.dispute), "agreement_open", _context(agreement))
+    # Read by the kernel when it writes the audit event, after `prepare` fills it in.
+    extra: dict[str, Any] = {}
+
+    def prepare(locked: Agreement) -> dict[str, Any]:
+        check_before_open(locked)
+        now = timezone.now()
+        values = {"opened_at": now, "updated_at": now}
+        # The hash of the text as the signers will read it (no longer a draft).
+        sha256 = document_sha256(_as_it_will_be(locked, status=S.SIGNING, **values))
+        extra["document_sha256"] = sha256
+        return {**values, "unsigned_pdf_sha256": sha256}
+
+    with transaction.atomic():
+        agreement = MACHINE.apply(
+            "open", instance=agreement, actor=actor, prepare=prepare, extra=extra
+        )
+        notify(_party_users(agreement.dispute), "agreement_open", _context(agreement))
     return agreement
 
 
-@transaction.atomic
 def agreement_revise(
     *, agreement: Agreement, actor: AbstractBaseUser, reason: str = ""
 ) -> Agreement:
     """Back to draft: every signature given so far is voided (the text they signed is
     about to change) and the version moves on."""
-    agreement = _lock(agreement)
-    _check("revise", agreement, actor)
-    now = timezone.now()
-    voided = list(
-        agreement.signatures.filter(voided_at__isnull=True).values_list("role", flat=True)
-    )
-    agreement.signatures.filter(voided_at__isnull=True).update(voided_at=now)
-    agreement.status = S.DRAFT
-    agreement.version += 1
-    agreement.opened_at = None
-    agreement.unsigned_pdf_sha256 = ""
-    agreement.updated_at = now
-    agreement.save()
-    _snapshot_version(agreement, author=actor, note=f"revise:{reason.strip()}"[:200])
-    log_action(
-        action="agreement.revise",
-        obj=agreement,
-        actor=actor,
-        dispute=agreement.dispute,
-        before={"status": S.SIGNING, "version": agreement.version - 1},
-        after={
-            "status": agreement.status,
-            "version": agreement.version,
-            "voided_signatures": voided,
-            "reason": reason.strip()[:2000],
-        },
-    )
-    if voided:
-        notify(
-            [u for u in _party_users(agreement.dispute) if u.pk != actor.pk],
-            "agreement_revised",
-            {**_context(agreement), "reason": reason.strip()},
+    reason = reason.strip()
+    extra: dict[str, Any] = {"reason": reason[:2000]}
+
+    def prepare(locked: Agreement) -> dict[str, Any]:
+        now = timezone.now()
+        current = locked.signatures.filter(voided_at__isnull=True)
+        extra["voided_signatures"] = list(current.values_list("role", flat=True))
+        current.update(voided_at=now)
+        return {
+            "version": locked.version + 1,
+            "opened_at": None,
+            "unsigned_pdf_sha256": "",
+            "updated_at": now,
+        }
+
+    with transaction.atomic():
+        agreement = MACHINE.apply(
+            "revise", instance=agreement, actor=actor, prepare=prepare, extra=extra
         )
+        _snapshot_version(agreement, author=actor, note=f"revise:{reason}"[:200])
+        if extra["voided_signatures"]:
+            notify(
+                [u for u in _party_users(agreement.dispute) if u.pk != actor.pk],
+                "agreement_revised",
+                {**_context(agreement), "reason": reason},
+            )
     return agreement
 
 
@@ -501,14 +482,14 @@ def agreement_sign(
     Everything that can be refused without the lock (re-authentication, consent, the
     image) is checked first; then the agreement's row is locked so that two parties
     signing at the same instant queue and both count."""
-    _check("sign", agreement, actor)
+    MACHINE.check("sign", agreement, actor)
     reauthenticate(user=actor, password=password, code=code)
     if consent is not True:
         raise Invalid(
             _("Tick the box to confirm that you have read the agreement and sign it freely."),
             code="consent_required",
         )
-    name = display_name(actor)
+    name = people.display_name(actor)
     if signature_png:
         image, method = decode_signature_png(signature_png), Signature.Method.DRAWN
     elif typed_name is not None and typed_name.strip():
@@ -522,56 +503,56 @@ def agreement_sign(
         raise Invalid(_("Draw your signature or type your name."), code="invalid_signature_image")
     from agreements.documents.pki import issue_signer_certificate
 
+    # Read by the kernel when it writes the audit event, after `prepare` fills it in.
+    extra: dict[str, Any] = {}
+
+    def prepare(locked: Agreement) -> None:
+        role = selectors.signer_role(locked, actor)
+        seen_sha256 = document_sha256(locked)
+        try:
+            with transaction.atomic():
+                signature = Signature.objects.create(
+                    agreement=locked,
+                    signer=actor,
+                    role=role,
+                    signer_name=name[:100],
+                    version=locked.version,
+                    signed_at=timezone.now(),
+                    signature_png=image,
+                    method=method,
+                    ip=ip,
+                    document_sha256=seen_sha256,
+                )
+        except IntegrityError:
+            # The lock makes this unreachable on a real database; the constraint is the
+            # backstop should a second writer slip past it.
+            raise DomainError(
+                "already_signed", _("You have already signed this version of the agreement.")
+            ) from None
+        signature.certificate_serial = issue_signer_certificate(
+            user=actor, agreement=locked, role=role
+        )
+        signature.save(update_fields=["certificate_serial"])
+        extra.update(
+            role=role,
+            signature=signature.pk,
+            method=method,
+            document_sha256=seen_sha256,
+            certificate_serial=signature.certificate_serial,
+        )
+
     stored_name: str | None = None
     try:
         with transaction.atomic():
-            agreement = _lock(agreement)
-            _check("sign", agreement, actor)
-            role = selectors.signer_role(agreement, actor)
-            seen_sha256 = document_sha256(agreement)
-            try:
-                with transaction.atomic():
-                    signature = Signature.objects.create(
-                        agreement=agreement,
-                        signer=actor,
-                        role=role,
-                        signer_name=name[:100],
-                        version=agreement.version,
-                        signed_at=timezone.now(),
-                        signature_png=image,
-                        method=method,
-                        ip=ip,
-                        document_sha256=seen_sha256,
-                    )
-            except IntegrityError:
-                # The lock makes this unreachable on a real database; the constraint is
-                # the backstop should a second writer slip past it.
-                raise DomainError(
-                    "already_signed", _("You have already signed this version of the agreement.")
-                ) from None
-            signature.certificate_serial = issue_signer_certificate(
-                user=actor, agreement=agreement, role=role
+            agreement = MACHINE.apply(
+                "sign", instance=agreement, actor=actor, prepare=prepare, extra=extra
             )
-            signature.save(update_fields=["certificate_serial"])
-            log_action(
-                action="agreement.sign",
-                obj=agreement,
-                actor=actor,
-                dispute=agreement.dispute,
-                ip=ip,
-                after={
-                    "role": role,
-                    "signature": signature.pk,
-                    "version": agreement.version,
-                    "method": method,
-                    "document_sha256": seen_sha256,
-                    "certificate_serial": signature.certificate_serial,
-                },
-            )
-            done = selectors.signed_roles(agreement)
-            if role == Role.MEDIATOR:
-                stored_name = _seal(agreement, actor=actor)
-            elif set(PARTY_ROLES) <= done and agreement.dispute.mediator is not None:
+            if extra["role"] == Role.MEDIATOR:
+                agreement, stored_name = _seal(agreement)
+            elif (
+                set(PARTY_ROLES) <= selectors.signed_roles(agreement)
+                and agreement.dispute.mediator is not None
+            ):
                 notify(
                     [agreement.dispute.mediator],
                     "agreement_parties_signed",
@@ -580,55 +561,48 @@ def agreement_sign(
     except BaseException:
         # The sealed file reached storage before the rollback: remove it again.
         if stored_name:
-            agreement.pdf.storage.delete(stored_name)
+            Agreement._meta.get_field("pdf").storage.delete(stored_name)
         raise
     return agreement
 
 
-def _schedule_performance(agreement_id: int) -> None:
-    from agreements.court.services import performance_schedule
-
-    performance_schedule(agreement=Agreement.objects.get(pk=agreement_id))
-
-
-def _seal(agreement: Agreement, *, actor: AbstractBaseUser) -> str:
+def _seal(agreement: Agreement) -> tuple[Agreement, str]:
     """The last signature is in: seal the PDF, put the agreement in force, settle the
-    case, tell everyone. Returns the stored file's name."""
+    case, tell everyone. Returns the agreement and the stored file's name."""
     from agreements.documents.finalize import seal_agreement
 
     pdf_bytes, sha256 = seal_agreement(agreement)
-    agreement.pdf.save(f"{agreement.document_id}.pdf", ContentFile(pdf_bytes), save=False)
+    field = Agreement._meta.get_field("pdf")
+    name = field.storage.save(
+        field.generate_filename(agreement, f"{agreement.document_id}.pdf"),
+        ContentFile(pdf_bytes),
+        max_length=field.max_length,
+    )
     try:
-        return _put_in_force(agreement, actor=actor, sha256=sha256)
+        return _put_in_force(agreement, pdf_name=name, sha256=sha256), name
     except BaseException:
-        agreement.pdf.storage.delete(agreement.pdf.name)
+        field.storage.delete(name)
         raise
 
 
-def _put_in_force(agreement: Agreement, *, actor: AbstractBaseUser, sha256: str) -> str:
+def _put_in_force(agreement: Agreement, *, pdf_name: str, sha256: str) -> Agreement:
     now = timezone.now()
-    agreement.pdf_sha256 = sha256
-    agreement.status = S.SIGNED
-    agreement.effective_at = now
-    agreement.updated_at = now
-    agreement.save()
-    log_action(
-        action="agreement.in_force",
-        obj=agreement,
-        actor=actor,
-        dispute=agreement.dispute,
-        before={"status": S.SIGNING},
-        after={
-            "status": agreement.status,
-            "version": agreement.version,
+    agreement = MACHINE.apply(
+        "in_force",
+        instance=agreement,
+        actor=None,
+        changes={
+            "pdf": pdf_name,
             "pdf_sha256": sha256,
             "effective_at": now,
+            "updated_at": now,
         },
+        extra={"pdf_sha256": sha256, "effective_at": now},
     )
     dispute_settle(dispute=agreement.dispute, agreement_id=agreement.pk)
     # Lay out the obligations (due dates, reminders) as soon as the agreement is in
     # force. After commit and robust: the agreement is in force whatever happens there,
-    # and the court app lays them out later (page view, reminder job) if this failed.
+    # and the reminders job lays out what is missing (never a page view).
     transaction.on_commit(lambda: _schedule_performance(agreement.pk), robust=True)
     recipients = _party_users(agreement.dispute)
     if agreement.dispute.mediator is not None:
@@ -643,4 +617,10 @@ def _put_in_force(agreement: Agreement, *, actor: AbstractBaseUser, sha256: str)
             "confirmation_days": settings.ODR_CONFIRMATION_WINDOW_DAYS,
         },
     )
-    return agreement.pdf.name
+    return agreement
+
+
+def _schedule_performance(agreement_id: int) -> None:
+    from agreements.court.services import performance_schedule
+
+    performance_schedule(agreement=Agreement.objects.get(pk=agreement_id))

@@ -1,10 +1,14 @@
-"""The one transition table of an agreement (CONTRACT §3). Services check every move
-against it; the API's and the pages' `actions` are computed from it for each caller."""
+"""The agreement's state machine (CONTRACT §3), declared with the lifecycle kernel
+(odr.lifecycle): agreements.services moves an agreement only through `MACHINE.apply`;
+the API's and the pages' `actions` are computed from the same table for each caller.
+
+draft → signing (`open`, the mediator: the terms are frozen), signing → draft (`revise`,
+the mediator: the signatures given so far are voided), and signing → signed when the last
+signature is in (`in_force`, taken by the platform). `edit` and `sign` change no status
+but are checked, locked and audited the same way. Nothing about an agreement may change
+once its case has left mediation."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
@@ -12,11 +16,10 @@ from django.utils.translation import gettext_noop
 
 from agreements import selectors
 from agreements.models import Agreement, Signature
-from odr.lifecycle import Words, register_events
+from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
 from odr.models import Dispute
 
 S = Agreement.Status
-Who = Callable[[Agreement, AbstractBaseUser], bool]
 
 
 def _mediator(agreement: Agreement, user: AbstractBaseUser) -> bool:
@@ -27,119 +30,155 @@ def _signer(agreement: Agreement, user: AbstractBaseUser) -> bool:
     return selectors.signer_role(agreement, user) is not None
 
 
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    sources: frozenset[str]
-    target: str | None  # None: the status does not change by itself (edit, sign)
-    who: Who
-    via_actions: bool = True  # reachable at /actions/{name} (sign has its own endpoint)
+def _nobody(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    return False
 
 
-TRANSITIONS: dict[str, Transition] = {
-    t.name: t
-    for t in [
-        Transition("edit", frozenset({S.DRAFT}), None, _mediator, via_actions=False),
-        Transition("open", frozenset({S.DRAFT}), S.SIGNING, _mediator),
-        Transition("revise", frozenset({S.SIGNING}), S.DRAFT, _mediator),
-        # The last signature (the mediator's) takes the agreement to `signed`.
-        Transition("sign", frozenset({S.SIGNING}), None, _signer, via_actions=False),
-    ]
-}
-ACTION_NAMES = tuple(name for name, t in TRANSITIONS.items() if t.via_actions)
-
-
-def sign_refusal(agreement: Agreement, user: AbstractBaseUser) -> tuple[str, str] | None:
-    """Why this signer cannot sign now (code, message), or None. Called with the row
-    locked at signing time, so that two racing signers see each other."""
+def sign_refusal(
+    agreement: Agreement, user: AbstractBaseUser, cache: dict | None = None
+) -> Refusal | None:
+    """Why this signer cannot sign now, or None. Checked again with the row locked at
+    signing time, so that two racing signers see each other."""
     role = selectors.signer_role(agreement, user)
     done = selectors.signed_roles(agreement)
     if role in done:
-        return "already_signed", _("You have already signed this version of the agreement.")
+        return Refusal(
+            409, "already_signed", _("You have already signed this version of the agreement.")
+        )
     if role == Signature.Role.MEDIATOR and not set(selectors.PARTY_ROLES) <= done:
-        return "parties_sign_first", _(
-            "Both parties must sign before the mediator: the mediator signs last."
+        return Refusal(
+            409,
+            "parties_sign_first",
+            _("Both parties must sign before the mediator: the mediator signs last."),
         )
     return None
 
 
-def refusal(name: str, agreement: Agreement, user: AbstractBaseUser) -> tuple[int, str, str] | None:
-    """(HTTP status, code, message) when the table refuses this move now: 403 when the
-    user may never take it, 409 when the agreement's or the case's state forbids it."""
-    transition = TRANSITIONS[name]
-    if not transition.who(agreement, user):
-        return 403, "action_not_allowed", _("You may not do this on this agreement.")
-    if agreement.status not in transition.sources:
-        return (
-            409,
-            "invalid_status",
-            _("This cannot be done while the agreement is “%(status)s”.")
-            % {"status": agreement.get_status_display()},
-        )
-    if agreement.dispute.status != Dispute.Status.IN_MEDIATION:
-        return (
-            409,
-            "case_not_in_mediation",
-            _("The case is no longer in mediation: the agreement cannot change."),
-        )
-    if name == "sign":
-        why = sign_refusal(agreement, user)
-        if why:
-            return 409, *why
-    return None
+def _every_signature_in(agreement: Agreement, viewer: object, cache: dict) -> Refusal | None:
+    # The platform puts the agreement in force only once the parties and the mediator
+    # have all signed this version (People's Mediation Law Art. 29).
+    if set(Signature.Role.values) <= selectors.signed_roles(agreement):
+        return None
+    return Refusal(409, "signatures_missing", _("Not everyone has signed the agreement yet."))
 
 
-def allowed_actions(agreement: Agreement, user: AbstractBaseUser) -> list[str]:
-    """Every move this user may make on this agreement now, in table order."""
-    if not user.is_authenticated:
-        return []
-    return [name for name in TRANSITIONS if refusal(name, agreement, user) is None]
+def _case_in_mediation(
+    agreement: Agreement, transition: Transition, viewer: object, cache: dict
+) -> Refusal | None:
+    if agreement.dispute.status == Dispute.Status.IN_MEDIATION:
+        return None
+    return Refusal(
+        409,
+        "case_not_in_mediation",
+        _("The case is no longer in mediation: the agreement cannot change."),
+    )
 
 
-# The audit actions of agreements, judicial confirmation and performance, and their words.
+def _state_refusal(agreement: Agreement) -> str:
+    return _("This cannot be done while the agreement is “%(status)s”.") % {
+        "status": agreement.get_status_display()
+    }
+
+
+def _snapshot(agreement: Agreement) -> dict:
+    return {"status": agreement.status, "version": agreement.version}
+
+
+def _lock(agreement: Agreement) -> Agreement:
+    # The dispute comes with the row: every check reads its status and mediator. `of`
+    # locks the agreement only (PostgreSQL refuses FOR UPDATE on the nullable side of the
+    # organisation's outer join).
+    return (
+        Agreement.objects.select_related("dispute", "dispute__organisation")
+        .select_for_update(of=("self",))
+        .get(pk=agreement.pk)
+    )
+
+
+MACHINE: Machine[Agreement] = Machine(
+    name="agreement",
+    model=Agreement,
+    snapshot=_snapshot,
+    dispute_of=lambda agreement: agreement.dispute,
+    state_refusal=_state_refusal,
+    guard=_case_in_mediation,
+    lock=_lock,
+    transitions=[
+        Transition(
+            "edit",
+            frozenset({S.DRAFT}),
+            None,
+            _mediator,
+            action="agreement.save",
+            words=Words("保存协议草稿"),
+        ),
+        Transition(
+            "open",
+            frozenset({S.DRAFT}),
+            S.SIGNING,
+            _mediator,
+            action="agreement.open",
+            words=Words(
+                "协议开放签署", gettext_noop("%(actor)s opened the agreement for signing.")
+            ),
+        ),
+        Transition(
+            "revise",
+            frozenset({S.SIGNING}),
+            S.DRAFT,
+            _mediator,
+            action="agreement.revise",
+            words=Words(
+                "修改协议（已有签名作废）",
+                gettext_noop("%(actor)s took the agreement back for changes."),
+            ),
+        ),
+        # Each party, then the mediator last; offered in `actions` (the page's button),
+        # taken at its own endpoint.
+        Transition(
+            "sign",
+            frozenset({S.SIGNING}),
+            None,
+            _signer,
+            action="agreement.sign",
+            words=Words("签署协议", gettext_noop("%(actor)s signed the settlement agreement.")),
+            guard=sign_refusal,
+        ),
+        # The last signature (the mediator's) is in: the platform seals the PDF and puts
+        # the agreement in force in the same transaction.
+        Transition(
+            "in_force",
+            frozenset({S.SIGNING}),
+            S.SIGNED,
+            _nobody,
+            action="agreement.in_force",
+            words=Words(
+                "协议签署完成并生效", gettext_noop("The settlement agreement is in force.")
+            ),
+            public=False,
+            system=True,
+            guard=_every_signature_in,
+        ),
+    ],
+)
+
+# The agreements app's audit actions that are not status changes of an agreement.
 register_events(
     {
         "agreement.create": Words(
             "起草调解协议", gettext_noop("%(actor)s drafted the settlement agreement.")
         ),
-        "agreement.save": Words("保存协议草稿"),
-        "agreement.open": Words(
-            "协议开放签署", gettext_noop("%(actor)s opened the agreement for signing.")
-        ),
-        "agreement.revise": Words(
-            "修改协议（已有签名作废）",
-            gettext_noop("%(actor)s took the agreement back for changes."),
-        ),
-        "agreement.sign": Words(
-            "签署协议", gettext_noop("%(actor)s signed the settlement agreement.")
-        ),
-        "agreement.in_force": Words(
-            "协议签署完成并生效", gettext_noop("The settlement agreement is in force.")
-        ),
-        "confirmation.consent": Words(
-            "同意申请司法确认", gettext_noop("%(actor)s asked for judicial confirmation.")
-        ),
-        "confirmation.submit": Words(
-            "提交司法确认申请",
-            gettext_noop("The request for judicial confirmation went to the court."),
-        ),
-        "confirmation.accept": Words(
-            "法院受理", gettext_noop("The court accepted the request for confirmation.")
-        ),
-        "confirmation.extend": Words(
-            "延长审查期限", gettext_noop("The court extended its review period.")
-        ),
-        "confirmation.decide": Words(
-            "法院作出裁定", gettext_noop("The court decided on the judicial confirmation.")
-        ),
-        "performance.schedule": Words(
-            "登记履行事项", gettext_noop("The platform listed the obligations to perform.")
-        ),
-        # Until the reminders keep what they sent in columns of their own.
-        "confirmation.window_reminder.7": Words("提醒申请司法确认期限"),
-        "confirmation.window_reminder.1": Words("提醒申请司法确认期限"),
-        "performance.done": Words(
-            "确认已履行", gettext_noop("%(actor)s confirmed that an obligation was performed.")
-        ),
     }
 )
+
+
+def refusal(name: str, agreement: Agreement, user: AbstractBaseUser) -> Refusal | None:
+    """Why the table refuses this move to this user now (403 when they may never take
+    it, 409 when the agreement's or the case's state forbids it), or None."""
+    return MACHINE.refusal(name, agreement, user)
+
+
+def allowed_actions(agreement: Agreement, user: AbstractBaseUser) -> list[str]:
+    """Every move this user may make on this agreement now, in table order: exactly what
+    the services accept."""
+    return MACHINE.actions(agreement, user)

@@ -16,30 +16,22 @@ from django.views.decorators.http import require_POST
 
 from agreements import selectors, services
 from agreements.api import pdf_response
-from agreements.content_check import missing_elements, non_mediable_reason
+from agreements.content_check import OTHER, missing_elements, non_mediable_reason
 from agreements.diff import compare, term_line
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
 from agreements.forms import AgreementForm, SignForm, TermForm, TermFormSet, draft_data
-from agreements.models import Agreement
+from agreements.models import Agreement, Signature
 from agreements.transitions import allowed_actions, refusal
+from odr import people
 from odr import selectors as odr_selectors
-from odr.errors import DomainError, NotFound
-from odr.models import Dispute
+from odr.errors import DomainError
+from odr.models import Party
 from odr.request_context import client_ip_of
 
 
 def _agreement(request: HttpRequest, agreement_id: int) -> Agreement:
-    try:
-        return selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
-def _dispute(request: HttpRequest, dispute_id: int) -> Dispute:
-    try:
-        return odr_selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    # NotFound rises to odr.middleware.NotFoundMiddleware, which answers 404.
+    return selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
 
 
 def text_context(agreement: Agreement) -> dict[str, Any]:
@@ -47,9 +39,20 @@ def text_context(agreement: Agreement) -> dict[str, Any]:
     return {
         "agreement": agreement,
         "dispute": agreement.dispute,
+        "is_draft": agreement.status == Agreement.Status.DRAFT,
+        "is_signed": agreement.status == Agreement.Status.SIGNED,
         "parties": selectors.agreement_parties(agreement),
         "terms": [
-            {**t, "n": n, "line": term_line(n, t)} for n, t in enumerate(agreement.terms or [], 1)
+            {
+                **t,
+                "n": n,
+                "line": term_line(n, t),
+                "binds": t.get("kind") != OTHER,
+                "obligor_label": Party.Role(t["obligor"]).label
+                if t.get("obligor") in Party.Role.values
+                else "",
+            }
+            for n, t in enumerate(agreement.terms or [], 1)
         ],
         "signatures": [
             {
@@ -64,12 +67,13 @@ def text_context(agreement: Agreement) -> dict[str, Any]:
 @login_required
 def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement = _agreement(request, agreement_id)
-    is_draft = agreement.status == Agreement.Status.DRAFT
+    context = text_context(agreement)
+    is_draft = context["is_draft"]
     return render(
         request,
         "agreements/agreement_detail.html",
         {
-            **text_context(agreement),
+            **context,
             "actions": allowed_actions(agreement, request.user),
             "missing": missing_elements(agreement) if is_draft else [],
             "not_mediable": non_mediable_reason(agreement) if is_draft else None,
@@ -81,7 +85,7 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @login_required
 def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
     """The mediator's drafting page: create from the category's template, or edit."""
-    dispute = _dispute(request, dispute_id)
+    dispute = odr_selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
     agreement = selectors.agreement_of_dispute(dispute)
     if not odr_selectors.is_mediator_of(dispute, request.user):
         raise Http404
@@ -194,8 +198,6 @@ def agreement_action(request: HttpRequest, agreement_id: int, action: str) -> Ht
             action=action,
             data={"reason": request.POST.get("reason", "")},
         )
-    except NotFound as exc:
-        raise Http404 from exc
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -251,9 +253,9 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
             **text_context(agreement),
             "form": form,
             "uses_totp": uses_totp,
-            "refused": why[2] if why else None,
-            "signer_role": selectors.signer_role(agreement, request.user),
-            "signer_name": services.display_name(request.user),
+            "refused": why.message if why else None,
+            "signs_last": selectors.signer_role(agreement, request.user) == Signature.Role.MEDIATOR,
+            "signer_name": people.display_name(request.user),
         },
     )
 

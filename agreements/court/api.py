@@ -18,6 +18,7 @@ from pydantic import Field
 
 from agreements.court import package, services
 from agreements.court import selectors as court_selectors
+from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Performance
 from odr.errors import Invalid, NotFound
 
@@ -125,7 +126,9 @@ class ObligationList(Schema):
     default: GuidanceOut | None
 
 
-def request_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[str, Any]:
+def request_out(
+    request: ConfirmationRequest, user: AbstractBaseUser, *, viewer: Viewer | None = None
+) -> dict[str, Any]:
     agreement = request.agreement
     dispute = agreement.dispute
     window = court_selectors.confirmation_window(agreement)
@@ -193,7 +196,7 @@ def request_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[st
         "ruling_sha256": request.ruling_sha256,
         "documents": docs,
         "evidence": evidence,
-        "actions": services.allowed_actions(request, user),
+        "actions": allowed_actions(request, user, viewer=viewer),
     }
 
 
@@ -245,8 +248,10 @@ def court_requests(request: HttpRequest, status: str | None = None) -> dict[str,
             f"Unknown status {status!r}; use one of {', '.join(CR.values)}.",
             code="invalid_status_filter",
         )
+    # Who is asking is read once for the whole page, not once per request.
+    viewer = Viewer.of(request.auth)
     items = [
-        request_out(r, request.auth)
+        request_out(r, request.auth, viewer=viewer)
         for r in court_selectors.court_requests_for(request.auth, status=status)
     ]
     return {"count": len(items), "items": items}
@@ -354,9 +359,9 @@ def obligation_out(obligation: Performance, today: date | None = None) -> dict[s
 
 @router.get("/agreements/{agreement_id}/obligations", response=ObligationList, tags=["performance"])
 def obligations(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
+    # Reads only: the obligations were laid out when the agreement came into force (or by
+    # the reminders job for one that came into force without them).
     agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
-    # An agreement that came into force before its obligations were laid out gets them now.
-    services.performance_schedule(agreement=agreement)
     items = [obligation_out(o) for o in court_selectors.obligations_of(agreement)]
     guidance = court_selectors.default_guidance(agreement)
     return {

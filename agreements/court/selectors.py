@@ -236,6 +236,10 @@ def obligation_proof_for(*, user: AbstractBaseUser, obligation_id: int) -> Perfo
     return obligation
 
 
+# The two ways to a remedy when an obligation is not performed.
+ENFORCEMENT, LAWSUIT = "enforcement", "lawsuit"
+
+
 @dataclass(frozen=True)
 class DefaultGuidance:
     """What a party can do when an obligation is not performed: apply for enforcement of
@@ -264,7 +268,7 @@ def default_guidance(agreement: Agreement, today: date | None = None) -> Default
         except ValueError:  # 29 February
             until = last_due.replace(year=last_due.year + deadlines.ENFORCEMENT_YEARS, day=28)
         return DefaultGuidance(
-            route="enforcement",
+            route=ENFORCEMENT,
             court=request.court,
             court_case_number=request.case_number,
             overdue=overdue,
@@ -273,7 +277,7 @@ def default_guidance(agreement: Agreement, today: date | None = None) -> Default
     organisation = agreement.dispute.organisation
     court = odr_selectors.court_for_organisation(organisation) if organisation else None
     return DefaultGuidance(
-        route="lawsuit",
+        route=LAWSUIT,
         court=court,
         court_case_number="",
         overdue=overdue,

@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 from agreements.court import selectors as court_selectors
 from agreements.court import services
 from agreements.court.documents import party_infos
+from agreements.court.transitions import allowed_actions
 from agreements.models import ConfirmationRequest
-from odr.errors import DomainError, NotFound
+from odr.errors import DomainError
 
 CR = ConfirmationRequest.Status
 
@@ -58,10 +59,8 @@ class ProofForm(forms.Form):
 
 
 def _court_request(request: HttpRequest, request_id: int) -> ConfirmationRequest:
-    try:
-        return court_selectors.court_request_get_for(user=request.user, request_id=request_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    # NotFound rises to odr.middleware.NotFoundMiddleware, which answers 404.
+    return court_selectors.court_request_get_for(user=request.user, request_id=request_id)
 
 
 def _require_court_staff(request: HttpRequest) -> None:
@@ -106,7 +105,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "agreement": found.agreement,
             "parties": party_infos(found.agreement),
             "evidence": court_selectors.evidence_of(found.agreement.dispute),
-            "actions": services.allowed_actions(found, request.user),
+            "actions": allowed_actions(found, request.user),
             "overdue": court_selectors.overdue_kind(found),
             "deadline": court_selectors.current_deadline(found),
             "extend_form": ExtendForm(),
@@ -183,10 +182,7 @@ def _case_url(dispute_id: int, anchor: str) -> str:
 @login_required
 @require_POST
 def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    try:
-        agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
     try:
         done = services.confirmation_consent(agreement=agreement, actor=request.user)
     except DomainError as exc:
@@ -207,12 +203,7 @@ def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def obligation_done(request: HttpRequest, obligation_id: int) -> HttpResponse:
-    try:
-        obligation = court_selectors.obligation_get_for(
-            user=request.user, obligation_id=obligation_id
-        )
-    except NotFound as exc:
-        raise Http404 from exc
+    obligation = court_selectors.obligation_get_for(user=request.user, obligation_id=obligation_id)
     form = ProofForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["file"]

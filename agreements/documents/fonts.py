@@ -27,7 +27,6 @@ FONT = "ODRSans"
 # The same face under a second name: the bold of the family, drawn with a thin stroke
 # (wqy-microhei has no bold cut) so titles and labels still stand out.
 FONT_BOLD = "ODRSans-Bold"
-DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 SEAL_RED = colors.Color(0.80, 0.05, 0.05)
 
 _lock = threading.Lock()
@@ -35,7 +34,7 @@ _registered: str | None = None
 
 
 def font_path() -> Path:
-    return Path(getattr(settings, "ODR_PDF_FONT", "") or DEFAULT_FONT_PATH)
+    return Path(settings.ODR_PDF_FONT)
 
 
 def register_fonts() -> str:

@@ -53,10 +53,12 @@ from agreements.documents.fonts import (
     styles,
     table_style,
 )
-from agreements.documents.pki import display_name, mask_email
+from agreements.documents.pki import mask_email
 from agreements.models import Agreement, Signature
 from odr.idnumber import mask_id_number, mask_name, mask_phone
+from odr.lifecycle import words_for
 from odr.models import Dispute, Party
+from odr.people import display_name
 
 PAGE_W, PAGE_H = A4
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 26 * mm, 24 * mm, 24 * mm, 22 * mm
@@ -70,49 +72,6 @@ ROLE_LABELS = {
 }
 ROLE_SHORT = {"applicant": "申请人", "respondent": "被申请人", "mediator": "调解员"}
 SEAL_LABEL = "人民调解专用章"
-
-# Audit actions as a clerk reads them; unknown ones are shown by their code.
-ACTION_LABELS = {
-    "dispute.file": "提交调解申请",
-    "dispute.respond_accept": "被申请人同意调解",
-    "dispute.respond_decline": "被申请人拒绝调解",
-    "dispute.accept": "受理并指派调解员",
-    "dispute.reject": "不予受理",
-    "dispute.assign": "指派调解员",
-    "dispute.escalate": "移交上级调解组织",
-    "dispute.withdraw": "撤回申请",
-    "dispute.fail": "调解终结",
-    "dispute.settle": "达成调解协议",
-    "invitation.resend": "重新发送邀请",
-    "evidence.add": "提交证据",
-    "message.post": "发送留言",
-    "profile.update": "更新个人信息",
-    "agreement.create": "起草调解协议",
-    "agreement.save": "保存协议草稿",
-    "agreement.open": "协议开放签署",
-    "agreement.sign": "签署协议",
-    "agreement.revise": "修改协议（已有签名作废）",
-    "agreement.in_force": "协议签署完成并生效",
-    "confirmation.consent": "同意申请司法确认",
-    "confirmation.submit": "提交司法确认申请",
-    "confirmation.accept": "法院受理",
-    "confirmation.extend": "延长审查期限",
-    "confirmation.decide": "法院作出裁定",
-    "performance.schedule": "登记履行事项",
-    "performance.done": "确认已履行",
-    "session.consent": "同意在线调解",
-    "session.chat": "调解会议留言",
-    "session.self_test": "设备自检",
-    "session.recording_started": "开始录像",
-    "session.recording_saved": "录像已保存",
-    "session.recording_abandoned": "录像已放弃",
-}
-ACTION_PREFIXES = {
-    "session.": "调解会议",
-    "agreement.": "调解协议",
-    "confirmation.": "司法确认",
-    "dispute.": "案件",
-}
 
 
 def verification_url(document_id) -> str:
@@ -488,10 +447,10 @@ def _actor(event) -> str:
 
 
 def _action_label(action: str) -> str:
-    label = ACTION_LABELS.get(action) or next(
-        (v for k, v in ACTION_PREFIXES.items() if action.startswith(k)), ""
-    )
-    return f"{label} ({action})" if label else action
+    """The audit action as a clerk reads it, from the words its app declared with it
+    (odr.lifecycle); an action no longer declared is shown by its code."""
+    words = words_for(action)
+    return f"{words.document} ({action})" if words is not None else action
 
 
 class _NumberedCanvas(EmbeddedFontCanvas):

@@ -52,6 +52,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from odr import people
 from odr.errors import DomainError
 from odr.idnumber import mask_name
 
@@ -107,7 +108,7 @@ def pki_dir() -> Path:
 
 def may_generate() -> bool:
     """Only development and tests generate a CA; production must be given one."""
-    return bool(settings.DEBUG or getattr(settings, "TESTING", False))
+    return bool(settings.DEBUG or settings.TESTING)
 
 
 _thread_lock = threading.RLock()
@@ -151,7 +152,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _password() -> bytes | None:
-    value = getattr(settings, "ODR_PKI_KEY_PASSWORD", "") or ""
+    value = settings.ODR_PKI_KEY_PASSWORD
     return value.encode() if value else None
 
 
@@ -296,12 +297,21 @@ def _issue(
 _cache: dict[tuple[str, str], KeyPair] = {}
 
 
-def _configured(cert_setting: str, key_setting: str) -> KeyPair | None:
-    cert_path = getattr(settings, cert_setting, "") or ""
-    key_path = getattr(settings, key_setting, "") or ""
+# The settings naming each platform pair's files, for the messages that ask for them.
+_SETTING_NAMES = {"root": ("ODR_CA_CERT", "ODR_CA_KEY"), "seal": ("ODR_SEAL_CERT", "ODR_SEAL_KEY")}
+
+
+def _configured(kind: str) -> KeyPair | None:
+    """The root CA's or the platform seal's certificate and key from their files, when
+    settings name them."""
+    cert_path, key_path = {
+        "root": (settings.ODR_CA_CERT, settings.ODR_CA_KEY),
+        "seal": (settings.ODR_SEAL_CERT, settings.ODR_SEAL_KEY),
+    }[kind]
     if cert_path and key_path:
         return _load_pair(Path(cert_path), Path(key_path))
     if cert_path or key_path:
+        cert_setting, key_setting = _SETTING_NAMES[kind]
         raise PkiError(f"Set both {cert_setting} and {key_setting}, or neither.")
     return None
 
@@ -312,17 +322,13 @@ def _platform_pair(kind: str) -> KeyPair:
     cache_key = (str(pki_dir()), kind)
     if cache_key in _cache:
         return _cache[cache_key]
-    settings_names = {
-        "root": ("ODR_CA_CERT", "ODR_CA_KEY"),
-        "seal": ("ODR_SEAL_CERT", "ODR_SEAL_KEY"),
-    }
-    pair = _configured(*settings_names[kind])
+    pair = _configured(kind)
     if pair is None:
         stem = pki_dir() / "ca" / kind
         pair = _load_stem(stem)
         if pair is None:
             if not may_generate():
-                cert_name, key_name = settings_names[kind]
+                cert_name, key_name = _SETTING_NAMES[kind]
                 raise PkiError(
                     f"No platform {'CA' if kind == 'root' else 'seal'} key: set {cert_name} and "
                     f"{key_name} to the certificate and key files. Production never generates "
@@ -372,11 +378,6 @@ def mask_email(email: str) -> str:
     return local[0] + "*" * (len(local) - 2) + local[-1] + "@" + domain
 
 
-def display_name(user) -> str:
-    profile = getattr(user, "profile", None)
-    return (getattr(profile, "real_name", "") or "").strip() or user.get_username()
-
-
 def issue_signer_certificate(*, user, agreement, role: str) -> str:
     """Issues a fresh key and certificate to one signer of one agreement and returns the
     certificate's serial (hex), to be kept on the Signature row. Call it only after the
@@ -387,7 +388,7 @@ def issue_signer_certificate(*, user, agreement, role: str) -> str:
     email = mask_email(user.email or "")
     pair = _issue(
         subject=_name(
-            mask_name(display_name(user)),
+            mask_name(people.display_name(user)),
             unit=str(role),
             email=email,
             pseudonym=f"{agreement.document_id}/{role}",
@@ -452,7 +453,7 @@ class UrlTimeStamper(TimeStamper):
 
 
 def timestamper() -> TimeStamper | None:
-    url = getattr(settings, "ODR_TSA_URL", "") or ""
+    url = settings.ODR_TSA_URL
     return UrlTimeStamper(url) if url else None
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from agreements import selectors
+from agreements.models import Agreement, Signature
 from agreements.transitions import allowed_actions
 from odr import selectors as odr_selectors
 from odr.models import Dispute
@@ -22,16 +23,12 @@ def case_agreement_panel(context: dict, dispute: Dispute) -> dict[str, Any]:
     return {
         "dispute": dispute,
         "agreement": agreement,
+        "is_draft": agreement is not None and agreement.status == Agreement.Status.DRAFT,
+        "is_signed": agreement is not None and agreement.status == Agreement.Status.SIGNED,
         "actions": allowed_actions(agreement, user) if agreement else [],
         "can_draft": agreement is None
         and odr_selectors.is_mediator_of(dispute, user)
         and dispute.status == Dispute.Status.IN_MEDIATION,
-        "progress": [
-            (role, label, role in signed)
-            for role, label in (
-                ("applicant", "applicant"),
-                ("respondent", "respondent"),
-                ("mediator", "mediator"),
-            )
-        ],
+        # Parties first, the mediator last: the order in which they sign.
+        "progress": [(role.label, role in signed) for role in Signature.Role],
     }

@@ -1,6 +1,8 @@
 """Template helpers for the case page's judicial-confirmation and performance panels
 (agreements/court/_case_confirmation.html, _case_performance.html): everything they show,
-read through agreements.court.selectors for the user viewing the page."""
+read through agreements.court.selectors for the user viewing the page. They only read: a
+page view writes nothing (the obligations are laid out when the agreement comes into
+force, or by the reminders job)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,7 @@ from django import template
 from django.utils import timezone
 
 from agreements.court import selectors as court_selectors
-from agreements.court import services
-from agreements.models import Agreement
+from agreements.models import Agreement, ConfirmationRequest
 from odr import selectors as odr_selectors
 from odr.models import Dispute
 
@@ -51,6 +52,8 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
             "respondent": request.respondent_consented_at,
         }
     mine = consented.get(party.role) if party is not None else None
+    status = request.status if request is not None else None
+    CR = ConfirmationRequest.Status
     return {
         "show": True,
         "agreement": agreement,
@@ -63,7 +66,11 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         and window.is_open
         and mine is None
         and agreement.matter == Agreement.Matter.CIVIL
-        and (request is None or request.status == request.Status.AWAITING_CONSENT),
+        and (request is None or status == CR.AWAITING_CONSENT),
+        # Where the request stands, for the panel's wording.
+        "awaiting_consent": status == CR.AWAITING_CONSENT,
+        "before_court": status == CR.PENDING,
+        "confirmed": status == CR.CONFIRMED,
         "i_applied": mine,
         "consents": [{"party": p, "at": consented.get(p.role)} for p in dispute.parties.all()],
         "is_party": party is not None,
@@ -83,9 +90,6 @@ def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any
     agreement = _agreement(dispute)
     if agreement is None or user is None or court_selectors.confirmation_window(agreement) is None:
         return {"show": False}
-    # Normally laid out when the agreement comes into force; an agreement that came into
-    # force before that gets its obligations the first time its case is shown.
-    services.performance_schedule(agreement=agreement)
     today = timezone.localdate()
     party = odr_selectors.party_of(dispute, user)
     rows = []
@@ -101,9 +105,11 @@ def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any
                 and (not roles or party.role in roles),
             }
         )
+    guidance = court_selectors.default_guidance(agreement, today)
     return {
         "show": True,
         "agreement": agreement,
         "rows": rows,
-        "guidance": court_selectors.default_guidance(agreement, today),
+        "guidance": guidance,
+        "enforcement": guidance is not None and guidance.route == court_selectors.ENFORCEMENT,
     }

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from agreements.court import services
 from agreements.models import ConfirmationRequest
+from odr.errors import DomainError
 from odr.models import AuditEvent, Organisation
 from tests import factories
 
@@ -110,7 +111,7 @@ def test_the_last_day_of_the_window_ends_at_midnight_local_time(demo):
     assert request.status == CR.AWAITING_CONSENT
     with (
         time_machine.travel(last_evening + timedelta(minutes=11), tick=False),
-        pytest.raises(services.DomainError) as refused,
+        pytest.raises(DomainError) as refused,
     ):
         services.confirmation_consent(
             agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")

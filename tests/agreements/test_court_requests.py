@@ -19,6 +19,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from agreements.court import services
 from agreements.models import ConfirmationRequest
+from odr.errors import DomainError
 from odr.models import AuditEvent, Organisation, Region
 from tests import factories
 
@@ -153,7 +154,7 @@ def test_a_rejection_needs_reasons_and_only_that_courts_staff_decide(demo, clien
 
 def test_a_clerk_with_the_request_in_hand_but_not_on_its_court_may_not_decide(demo, other_clerk):
     request = factories.confirmation_pending()
-    with pytest.raises(services.DomainError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.confirmation_decide(
             request=request, actor=other_clerk, decision="confirmed", reason=""
         )

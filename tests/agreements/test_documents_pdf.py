@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from agreements.documents import fonts
+from agreements.documents import fonts, pdf
 from agreements.documents.pdf import render_agreement_pdf
 from tests import factories
 
@@ -112,3 +112,16 @@ def test_a_draft_carries_a_draft_watermark_and_no_seal(demo, tmp_path):
     assert "草" in text and "稿" in text  # the rotated watermark comes out per glyph
     assert "待签署" in text
     assert "人民调解专用章" not in text
+
+
+def test_the_audit_page_names_actions_by_their_declared_words_and_old_ones_by_their_code():
+    assert pdf._action_label("agreement.open") == "协议开放签署 (agreement.open)"
+    assert pdf._action_label("confirmation.decide") == "法院作出裁定 (confirmation.decide)"
+    assert pdf._action_label("dispute.file") == "提交调解申请 (dispute.file)"
+    # A marker once written and declared no more is printed as it was written.
+    assert pdf._action_label("confirmation.window_reminder.7") == "confirmation.window_reminder.7"
+
+
+def test_the_audit_page_prints_the_declared_words_of_the_cases_events(signed, tmp_path):
+    text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
+    assert "提交调解申请(dispute.file)" in text

@@ -34,11 +34,17 @@ def _media(settings, tmp_path):
 
 @pytest.fixture
 def agreement(demo):
+    """An agreement in force with its obligations laid out, as coming into force does."""
     with time_machine.travel(START, tick=False):
-        return factories.agreement_in_force()
+        agreement = factories.agreement_in_force()
+        services.performance_schedule(agreement=agreement)
+    return agreement
 
 
-def test_each_term_and_instalment_becomes_an_obligation_with_its_due_date(agreement, client):
+def test_each_term_and_instalment_becomes_an_obligation_with_its_due_date(demo, client):
+    with time_machine.travel(START, tick=False):
+        agreement = factories.agreement_in_force()
+        services.performance_schedule(agreement=agreement)
     client.force_login(factories.demo_user("citizen1@demo.odr"))
     with time_machine.travel(START + timedelta(days=1), tick=False):
         body = client.get(f"/api/v1/agreements/{agreement.pk}/obligations").json()
@@ -50,8 +56,7 @@ def test_each_term_and_instalment_becomes_an_obligation_with_its_due_date(agreem
     ]
     assert {i["obligor"] for i in body["items"][:3]} == {"respondent"}
     assert body["default"] is None
-    # Laid out once: asking again makes no second set.
-    client.get(f"/api/v1/agreements/{agreement.pk}/obligations")
+    # Laid out once: laying them out again makes no second set.
     assert Performance.objects.filter(agreement=agreement).count() == 3
     assert AuditEvent.objects.filter(action="performance.schedule").count() == 1
 
@@ -59,7 +64,6 @@ def test_each_term_and_instalment_becomes_an_obligation_with_its_due_date(agreem
 def test_a_party_marks_an_obligation_done_with_proof_and_the_others_are_told(
     agreement, client, mailoutbox, django_capture_on_commit_callbacks
 ):
-    services.performance_schedule(agreement=agreement)
     first = Performance.objects.get(agreement=agreement, instalment_index=1)
     client.force_login(factories.demo_user("citizen2@demo.odr"))
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +94,6 @@ def test_a_party_marks_an_obligation_done_with_proof_and_the_others_are_told(
 
 
 def test_proof_that_is_not_an_accepted_file_is_refused_and_nothing_is_stored(agreement, client):
-    services.performance_schedule(agreement=agreement)
     first = Performance.objects.get(agreement=agreement, instalment_index=1)
     client.force_login(factories.demo_user("citizen2@demo.odr"))
     response = client.post(
@@ -106,7 +109,6 @@ def test_proof_that_is_not_an_accepted_file_is_refused_and_nothing_is_stored(agr
 
 
 def test_only_the_parties_mark_obligations_and_strangers_do_not_see_them(agreement, client):
-    services.performance_schedule(agreement=agreement)
     first = Performance.objects.get(agreement=agreement, instalment_index=1)
     client.force_login(factories.demo_user("mediator@demo.odr"))
     assert client.get(f"/api/v1/agreements/{agreement.pk}/obligations").status_code == 200
@@ -120,7 +122,6 @@ def test_only_the_parties_mark_obligations_and_strangers_do_not_see_them(agreeme
 def test_reminders_come_before_the_due_date_on_it_and_on_default_once_each(
     agreement, mailoutbox, django_capture_on_commit_callbacks
 ):
-    services.performance_schedule(agreement=agreement)
 
     def run(when: datetime) -> list[str]:
         mailoutbox.clear()
@@ -146,7 +147,6 @@ def test_reminders_come_before_the_due_date_on_it_and_on_default_once_each(
 
 
 def test_a_done_obligation_is_not_reminded(agreement, mailoutbox):
-    services.performance_schedule(agreement=agreement)
     apology = Performance.objects.get(agreement=agreement, term_index=2)
     services.performance_mark_done(
         obligation=apology, actor=factories.demo_user("citizen2@demo.odr"), note="已道歉"
@@ -175,6 +175,7 @@ def test_default_on_an_unconfirmed_agreement_points_to_a_lawsuit(agreement, clie
 def test_default_on_a_confirmed_agreement_points_to_enforcement_by_that_court(demo, client):
     with time_machine.travel(START, tick=False):
         request = factories.confirmation_pending()
+        services.performance_schedule(agreement=request.agreement)
         services.confirmation_decide(
             request=request,
             actor=factories.demo_user("clerk@demo.odr"),

@@ -27,6 +27,7 @@ from PIL import Image
 from agreements import services
 from agreements.models import Agreement, Signature
 from agreements.signature_image import decode_signature_png, render_typed_name
+from agreements.transitions import MACHINE
 from odr.errors import DomainError
 from odr.models import AuditEvent, Dispute
 from tests import factories
@@ -349,7 +350,7 @@ def test_the_unique_constraint_backs_up_the_lock(signing, monkeypatch):
     """Should a second writer ever get past the checks, the database still refuses a
     second signature of the same role and version, with the same clear answer."""
     _sign(signing, "citizen1@demo.odr")
-    monkeypatch.setattr(services, "refusal", lambda *args: None)
+    monkeypatch.setattr(MACHINE, "refusal", lambda *args, **kwargs: None)
     with pytest.raises(DomainError) as refused:
         _sign(signing, "citizen1@demo.odr")
     assert refused.value.code == "already_signed"

@@ -1,0 +1,392 @@
+"""Every write of judicial confirmation: the parties' joint application, the court's
+acceptance, the extension of its period and its ruling, with the application and the
+ruling PDFs they store.
+
+A request moves only through `agreements.court.transitions.MACHINE.apply`, which locks
+the row, checks the move and who makes it, saves and writes the audit event; e-mails go
+after commit (DESIGN.md §2, §4). The law (DESIGN.md §3): both parties apply jointly to the
+basic court where the mediation organisation sits, within 30 days of the agreement taking
+effect; the court decides on acceptance within 3 days and rules within 15, extendable
+once by 10; personal status, adoption and marriage validity cannot be confirmed."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agreements.court import deadlines, documents
+from agreements.court import selectors as court_selectors
+from agreements.court.transitions import CONSENT_FIELDS, DECISIONS, MACHINE, window_closed
+from agreements.models import Agreement, ConfirmationRequest
+from odr import people
+from odr import selectors as odr_selectors
+from odr.audit import log_action
+from odr.errors import DomainError, Forbidden, Invalid
+from odr.models import Dispute, Membership, Organisation
+from odr.notifications import notify
+
+CR = ConfirmationRequest.Status
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+def court_staff(court: Organisation) -> list[AbstractBaseUser]:
+    """Whom a court's new requests and deadlines are written to: its clerks."""
+    return people.organisation_staff(court, Membership.Role.CLERK)
+
+
+def _mediator(dispute: Dispute) -> list[AbstractBaseUser]:
+    return [dispute.mediator] if dispute.mediator_id else []
+
+
+def request_context(request: ConfirmationRequest) -> dict[str, Any]:
+    """What every confirmation e-mail may say; JSON-serialisable (it crosses the queue)."""
+    dispute = request.agreement.dispute
+    return {
+        "case_number": dispute.case_number,
+        "title": dispute.title,
+        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "court": request.court.name,
+        "court_case_number": request.case_number,
+        "portal_url": f"{settings.SITE_URL}/court/requests/{request.pk}/",
+        "accept_deadline": _fmt(request.accept_deadline),
+        "rule_deadline": _fmt(request.rule_deadline),
+        "reason": request.reason,
+        "decision": request.status,
+        "confirmed": request.status == CR.CONFIRMED,
+        "ruling_url": f"{settings.SITE_URL}/api/v1/court/requests/{request.pk}/ruling.pdf",
+        "ruling_sha256": request.ruling_sha256,
+        "verify_url": f"{settings.SITE_URL}/verify/",
+    }
+
+
+def _fmt(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
+def _as_it_will_be(request: ConfirmationRequest, **values: Any) -> ConfirmationRequest:
+    """A copy of the locked request with the values the move is about to save: the
+    documents print them, and the audit event's `before` must still read the row as it
+    was (the kernel takes it after `prepare`)."""
+    preview = copy.copy(request)
+    for name, value in values.items():
+        setattr(preview, name, value)
+    return preview
+
+
+def _store(request: ConfirmationRequest, field_name: str, filename: str, data: bytes) -> str:
+    """Writes a document to the field's storage and returns the name to save on the row."""
+    field = ConfirmationRequest._meta.get_field(field_name)
+    name = field.generate_filename(request, filename)
+    return field.storage.save(name, ContentFile(data), max_length=field.max_length)
+
+
+def _application(request: ConfirmationRequest) -> dict[str, Any]:
+    """The joint application's PDF (with the evidence list), stored; the fields to save."""
+    evidence = list(court_selectors.evidence_of(request.agreement.dispute))
+    pdf = documents.render_application(request, evidence=evidence)
+    return {
+        "application_sha256": hashlib.sha256(pdf).hexdigest(),
+        "application_pdf": _store(request, "application_pdf", f"application-{request.pk}.pdf", pdf),
+    }
+
+
+def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, Any]:
+    """The ruling's PDF sealed with the court's key, stored; the fields to save."""
+    from agreements.documents.pki import ca, seal_pdf
+
+    # The CA first: organisation_key() issues the court's key under the PKI directory
+    # lock and would otherwise create the CA under that same lock (it is not reentrant).
+    ca()
+    unsigned = documents.render_ruling(request, judge_name=people.display_name(judge))
+    sealed = seal_pdf(unsigned, organisation=request.court, reason="民事裁定书")
+    return {
+        "ruling_sha256": hashlib.sha256(sealed).hexdigest(),
+        "ruling_pdf": _store(request, "ruling_pdf", f"ruling-{request.pk}.pdf", sealed),
+    }
+
+
+# --- the parties' joint application ------------------------------------------------------
+
+
+def _require_confirmable(agreement: Agreement, now: datetime) -> Organisation:
+    """The agreement must be in force, of a confirmable matter, within its window, and
+    there must be a competent court. Returns that court."""
+    if agreement.status != Agreement.Status.SIGNED or agreement.effective_at is None:
+        raise DomainError(
+            "agreement_not_in_force",
+            _("Only an agreement signed by everyone and in force can be confirmed by a court."),
+        )
+    if agreement.matter != Agreement.Matter.CIVIL:
+        raise DomainError(
+            "matter_not_confirmable",
+            _(
+                "A court cannot confirm an agreement about personal status, adoption or the "
+                "validity of a marriage (%(matter)s)."
+            )
+            % {"matter": agreement.get_matter_display()},
+        )
+    if now > deadlines.confirmation_window_closes(agreement.effective_at):
+        raise window_closed(agreement).error()
+    organisation = agreement.dispute.organisation
+    court = odr_selectors.court_for_organisation(organisation) if organisation else None
+    if court is None:
+        raise DomainError(
+            "no_competent_court",
+            _("No basic people's court covers where the mediation organisation sits."),
+        )
+    return court
+
+
+def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationRequest], dict]:
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        values = {
+            "status": CR.PENDING,
+            "submitted_at": now,
+            "accept_deadline": deadlines.end_of_period(now, deadlines.ACCEPT_DAYS),
+        }
+        stored = _application(_as_it_will_be(locked, **values))
+        # Read by the kernel when it writes the audit event, after this returns.
+        extra["application_sha256"] = stored["application_sha256"]
+        del values["status"]  # the transition's target
+        return {**values, **stored}
+
+    return prepare
+
+
+def confirmation_consent(*, agreement: Agreement, actor: AbstractBaseUser) -> ConfirmationRequest:
+    """A party asks for judicial confirmation. The first party's request waits for the
+    other's consent; with both it is a joint application and goes to the court. Asking
+    again is harmless: the request is returned as it is."""
+    with transaction.atomic():
+        # Lock the agreement: two parties consenting at the same instant serialize here,
+        # so the second always sees the first's consent and submits.
+        locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+        dispute = Dispute.objects.prefetch_related("parties").get(pk=locked.dispute_id)
+        locked.dispute = dispute
+        party = odr_selectors.party_of(dispute, actor)
+        field = CONSENT_FIELDS.get(party.role) if party is not None else None
+        if field is None:
+            raise Forbidden(
+                _("Only the parties to the agreement can apply for its confirmation."),
+                code="not_a_party",
+            )
+        now = timezone.now()
+        request = ConfirmationRequest.objects.filter(agreement=locked).first()
+        if request is not None and getattr(request, field) is not None:
+            return request
+        court = _require_confirmable(locked, now)
+        if request is None:
+            # The first consent makes the request; its audit event (below) records both.
+            request = ConfirmationRequest.objects.create(
+                agreement=locked, court=court, created_at=now
+            )
+        request = MACHINE.apply(
+            "consent",
+            instance=request,
+            actor=actor,
+            changes={field: now},
+            extra={"role": party.role},
+        )
+        if MACHINE.refusal("submit", request, actor) is None:
+            extra: dict[str, Any] = {}
+            request = MACHINE.apply(
+                "submit",
+                instance=request,
+                actor=actor,
+                prepare=_submission(now, extra),
+                extra=extra,
+            )
+            context = request_context(request)
+            notify(
+                people.party_recipients(dispute) + _mediator(dispute),
+                "confirmation_submitted",
+                context,
+            )
+            notify(court_staff(request.court), "court_new_request", context)
+        else:
+            notify(
+                people.party_recipients(dispute, exclude=actor),
+                "confirmation_consent_requested",
+                {
+                    **request_context(request),
+                    "asked_by": party.name,
+                    "window_closes": _fmt(
+                        deadlines.confirmation_window_closes(locked.effective_at)
+                    ),
+                },
+            )
+    return request
+
+
+# --- the court ---------------------------------------------------------------------------
+
+
+def _next_court_case_number(court: Organisation, year: int) -> str:
+    """The court's special-procedure case number, e.g. (2026)浙0523民特0001号. The court's
+    row is locked while the number is drawn so that two acceptances never share one."""
+    Organisation.objects.select_for_update().filter(pk=court.pk).first()
+    prefix = f"({year}){court.case_code}"
+    taken = ConfirmationRequest.objects.filter(court=court, case_number__startswith=prefix).count()
+    return f"{prefix}{taken + 1:04d}号"
+
+
+def _accept(
+    request: ConfirmationRequest, actor: AbstractBaseUser, now: datetime
+) -> ConfirmationRequest:
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        return {
+            "accepted_at": now,
+            "case_number": _next_court_case_number(locked.court, timezone.localdate(now).year),
+            "rule_deadline": deadlines.end_of_period(now, deadlines.RULE_DAYS),
+        }
+
+    return MACHINE.apply("accept", instance=request, actor=actor, prepare=prepare)
+
+
+def confirmation_accept(
+    *, request: ConfirmationRequest, actor: AbstractBaseUser
+) -> ConfirmationRequest:
+    """The court accepts the application (立案): its case number is drawn and the 15 days
+    to rule start."""
+    with transaction.atomic():
+        accepted = _accept(request, actor, timezone.now())
+        notify(
+            people.party_recipients(accepted.agreement.dispute),
+            "court_accepted",
+            request_context(accepted),
+        )
+    return accepted
+
+
+def confirmation_extend(
+    *, request: ConfirmationRequest, actor: AbstractBaseUser, reason: str
+) -> ConfirmationRequest:
+    """Extends the period to rule by 10 days, once, for a stated reason."""
+    reason = (reason or "").strip()
+
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        # The table's refusals (403, 409) come before this one, as they always did.
+        if not reason:
+            raise Invalid(_("Give the reason for extending the period."), code="reason_required")
+        return {
+            "rule_deadline": locked.rule_deadline + timedelta(days=deadlines.EXTENSION_DAYS),
+            "rule_extended_at": timezone.now(),
+            "extension_reason": reason,
+            # A new deadline deserves a new reminder.
+            "rule_reminded_at": None,
+        }
+
+    with transaction.atomic():
+        extended = MACHINE.apply(
+            "extend", instance=request, actor=actor, prepare=prepare, extra={"reason": reason}
+        )
+        notify(
+            people.party_recipients(extended.agreement.dispute),
+            "court_extended",
+            {**request_context(extended), "extension_reason": reason},
+        )
+    return extended
+
+
+def confirmation_decide(
+    *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+) -> ConfirmationRequest:
+    """The court's ruling: the agreement is confirmed as valid, or the application is
+    rejected with reasons. Deciding an application not yet formally accepted accepts it
+    first (two audit events), so a court system that only calls `decision` still keeps
+    the record complete. The ruling PDF is sealed with the court's key, its hash stored
+    for verification, and it is served on the parties."""
+    reason = (reason or "").strip()
+    if decision not in DECISIONS:
+        raise Invalid(_("The decision is “confirmed” or “rejected”."), code="invalid_decision")
+    with transaction.atomic():
+        locked = MACHINE.lock(request)
+        MACHINE.check("decide", locked, actor)
+        if decision == CR.REJECTED and not reason:
+            raise Invalid(_("A rejection must give its reasons."), code="reason_required")
+        now = timezone.now()
+        if locked.accepted_at is None:
+            locked = _accept(locked, actor, now)
+        extra: dict[str, Any] = {"decision": decision, "reason": reason}
+
+        def prepare(current: ConfirmationRequest) -> dict[str, Any]:
+            values = {"status": decision, "decided_at": now, "decided_by": actor, "reason": reason}
+            stored = _ruling(_as_it_will_be(current, **values), actor)
+            # Read by the kernel when it writes the audit event, after this returns.
+            extra["ruling_sha256"] = stored["ruling_sha256"]
+            return {**values, **stored}
+
+        decided = MACHINE.apply(
+            "decide", instance=locked, actor=actor, prepare=prepare, extra=extra
+        )
+        dispute = decided.agreement.dispute
+        notify(
+            people.party_recipients(dispute) + _mediator(dispute),
+            "court_ruling",
+            request_context(decided),
+        )
+    return decided
+
+
+# --- the reminders' records --------------------------------------------------------------
+
+
+def confirmation_record_window_reminder(
+    *, agreement: Agreement, stage: int, days_left: int, now: datetime
+) -> None:
+    """Records, on the agreement's row locked by the caller, that the parties were
+    reminded of the window to apply (`stage`: 7, then 1 day before it closes), so that
+    the reminder is sent once per stage."""
+    agreement.window_reminded_days = stage
+    agreement.window_reminded_at = now
+    agreement.save(update_fields=["window_reminded_days", "window_reminded_at"])
+    log_action(
+        action="confirmation.window_remind",
+        obj=agreement,
+        dispute=agreement.dispute,
+        actor_label="reminders",
+        after={
+            "days_left": days_left,
+            "stage": stage,
+            "closes_at": deadlines.confirmation_window_closes(agreement.effective_at),
+        },
+    )
+
+
+# Which column records the court's reminder of each deadline.
+DEADLINE_REMINDER_FIELDS = {"accept": "accept_reminded_at", "rule": "rule_reminded_at"}
+
+
+def confirmation_record_deadline_reminder(
+    *, request: ConfirmationRequest, kind: str, now: datetime
+) -> None:
+    """Records, on the request's row locked by the caller, that the court's clerks were
+    reminded of its `kind` deadline ("accept" or "rule")."""
+    field = DEADLINE_REMINDER_FIELDS[kind]
+    setattr(request, field, now)
+    request.save(update_fields=[field])
+    log_action(
+        action="confirmation.deadline_remind",
+        obj=request,
+        dispute=request.agreement.dispute,
+        actor_label="reminders",
+        after={
+            "kind": kind,
+            "deadline": request.accept_deadline if kind == "accept" else request.rule_deadline,
+        },
+    )

@@ -1,0 +1,259 @@
+"""The judicial confirmation request's state machine (CONTRACT §3, DESIGN.md §3), declared
+with the lifecycle kernel: agreements.court.services moves a request only through
+`MACHINE.apply`; the API's and the portal's `actions` are computed from the same table.
+
+awaiting_consent: one party asked (`consent`); the other's consent makes it a joint
+application and sends it to the court (`submit`, pending). The court accepts it (`accept`:
+its case number is drawn, the period to rule starts), may extend that period once
+(`extend`), and rules (`decide`: confirmed or rejected; deciding an application not yet
+accepted accepts it first).
+
+Also declared here: the audit actions of performance and of the reminders, which change
+no status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from agreements.court import deadlines
+from agreements.court import selectors as court_selectors
+from agreements.models import Agreement, ConfirmationRequest
+from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
+from odr.models import Dispute, Party
+
+CR = ConfirmationRequest.Status
+# Which consent column each party's application fills.
+CONSENT_FIELDS = {
+    Party.Role.APPLICANT: "applicant_consented_at",
+    Party.Role.RESPONDENT: "respondent_consented_at",
+}
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, read once: the court's queue asks `who` of every action for every
+    request, and must not read the caller's courts each time."""
+
+    user: AbstractBaseUser
+    court_ids: frozenset[int]
+
+    @classmethod
+    def of(cls, user: AbstractBaseUser) -> Viewer:
+        if not user.is_authenticated:
+            return cls(user, frozenset())
+        return cls(user, frozenset(court_selectors.court_ids_of(user)))
+
+
+def _party(request: ConfirmationRequest, viewer: Viewer) -> bool:
+    return court_selectors.party_of(request.agreement, viewer.user) is not None
+
+
+def _court_staff(request: ConfirmationRequest, viewer: Viewer) -> bool:
+    return request.court_id in viewer.court_ids
+
+
+def consent_missing(request: ConfirmationRequest, user: AbstractBaseUser) -> bool:
+    """True when `user` is a party whose application this request still lacks."""
+    party = court_selectors.party_of(request.agreement, user)
+    field = CONSENT_FIELDS.get(party.role) if party is not None else None
+    return field is not None and getattr(request, field) is None
+
+
+def window_closed(agreement: Agreement) -> Refusal:
+    """The 30 days to apply have passed (People's Mediation Law Art. 33)."""
+    closes = deadlines.confirmation_window_closes(agreement.effective_at)
+    return Refusal(
+        409,
+        "confirmation_window_closed",
+        _(
+            "Judicial confirmation had to be applied for within %(days)d days of the "
+            "agreement taking effect; that period ended on %(date)s. The agreement stays "
+            "binding: if it is not performed, you can sue on it at the people's court."
+        )
+        % {
+            "days": settings.ODR_CONFIRMATION_WINDOW_DAYS,
+            "date": timezone.localtime(closes).strftime("%Y-%m-%d"),
+        },
+    )
+
+
+def _may_consent(request: ConfirmationRequest, viewer: Viewer, cache: dict) -> Refusal | None:
+    window = court_selectors.confirmation_window(request.agreement)
+    if window is None or not window.is_open:
+        return window_closed(request.agreement)
+    if not consent_missing(request, viewer.user):
+        return Refusal(
+            409, "already_applied", _("You have already applied for judicial confirmation.")
+        )
+    return None
+
+
+def _both_consented(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
+    if all(getattr(request, field) is not None for field in CONSENT_FIELDS.values()):
+        return None
+    return Refusal(
+        409,
+        "consent_missing",
+        _("Both parties must apply before the application goes to the court."),
+    )
+
+
+def _not_accepted_yet(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
+    if request.accepted_at is None:
+        return None
+    return Refusal(
+        409,
+        "already_accepted",
+        _("The court accepted this application already (%(number)s).")
+        % {"number": request.case_number},
+    )
+
+
+def _accepted_not_extended(
+    request: ConfirmationRequest, viewer: object, cache: dict
+) -> Refusal | None:
+    # The period to rule may be extended once, by 10 days (DESIGN.md §3), and only once it
+    # runs, that is after acceptance.
+    if request.rule_extended_at is not None:
+        return Refusal(409, "already_extended", _("The period to rule can be extended only once."))
+    if request.accepted_at is None:
+        return Refusal(409, "invalid_status", _state_refusal(request))
+    return None
+
+
+def _state_refusal(request: ConfirmationRequest) -> str:
+    return _("This cannot be done while the request is “%(status)s”.") % {
+        "status": request.get_status_display()
+    }
+
+
+def _snapshot(request: ConfirmationRequest) -> dict:
+    return {
+        "status": request.status,
+        "court": request.court_id,
+        "case_number": request.case_number,
+        "accept_deadline": request.accept_deadline,
+        "accepted_at": request.accepted_at,
+        "rule_deadline": request.rule_deadline,
+    }
+
+
+def _lock(request: ConfirmationRequest) -> ConfirmationRequest:
+    locked = (
+        ConfirmationRequest.objects.select_for_update()
+        .select_related("court", "agreement", "agreement__dispute")
+        .get(pk=request.pk)
+    )
+    # The parties are read by every check (who is a party, whose consent is missing).
+    locked.agreement.dispute = (
+        Dispute.objects.prefetch_related("parties")
+        .select_related("organisation")
+        .get(pk=locked.agreement.dispute_id)
+    )
+    return locked
+
+
+MACHINE: Machine[ConfirmationRequest] = Machine(
+    name="confirmation",
+    model=ConfirmationRequest,
+    snapshot=_snapshot,
+    dispute_of=lambda request: request.agreement.dispute,
+    state_refusal=_state_refusal,
+    viewer_of=Viewer.of,
+    lock=_lock,
+    transitions=[
+        # The first party's consent makes the request; the second's submits it.
+        Transition(
+            "consent",
+            frozenset({CR.AWAITING_CONSENT}),
+            None,
+            _party,
+            action="confirmation.consent",
+            words=Words(
+                "同意申请司法确认", gettext_noop("%(actor)s asked for judicial confirmation.")
+            ),
+            guard=_may_consent,
+        ),
+        Transition(
+            "submit",
+            frozenset({CR.AWAITING_CONSENT}),
+            CR.PENDING,
+            _party,
+            action="confirmation.submit",
+            words=Words(
+                "提交司法确认申请",
+                gettext_noop("The request for judicial confirmation went to the court."),
+            ),
+            public=False,
+            guard=_both_consented,
+        ),
+        Transition(
+            "accept",
+            frozenset({CR.PENDING}),
+            None,
+            _court_staff,
+            action="confirmation.accept",
+            words=Words(
+                "法院受理", gettext_noop("The court accepted the request for confirmation.")
+            ),
+            guard=_not_accepted_yet,
+        ),
+        Transition(
+            "extend",
+            frozenset({CR.PENDING}),
+            None,
+            _court_staff,
+            action="confirmation.extend",
+            words=Words("延长审查期限", gettext_noop("The court extended its review period.")),
+            guard=_accepted_not_extended,
+        ),
+        # The ruling chooses the target (confirmed or rejected): the service sets it.
+        Transition(
+            "decide",
+            frozenset({CR.PENDING}),
+            None,
+            _court_staff,
+            action="confirmation.decide",
+            words=Words(
+                "法院作出裁定", gettext_noop("The court decided on the judicial confirmation.")
+            ),
+        ),
+    ],
+)
+
+DECISIONS = (CR.CONFIRMED, CR.REJECTED)
+
+# Audit actions of performance and of the reminders: writes that change no status.
+register_events(
+    {
+        "performance.schedule": Words(
+            "登记履行事项", gettext_noop("The platform listed the obligations to perform.")
+        ),
+        "performance.done": Words(
+            "确认已履行", gettext_noop("%(actor)s confirmed that an obligation was performed.")
+        ),
+        "performance.remind": Words(
+            "提醒履行义务", gettext_noop("The parties were reminded of an obligation.")
+        ),
+        "confirmation.window_remind": Words(
+            "提醒申请司法确认期限",
+            gettext_noop("The parties were reminded of the deadline to apply for confirmation."),
+        ),
+        # The court's own deadlines concern the court: kept off the parties' timeline.
+        "confirmation.deadline_remind": Words("提醒法院审查期限"),
+    }
+)
+
+
+def allowed_actions(
+    request: ConfirmationRequest, user: AbstractBaseUser, *, viewer: Viewer | None = None
+) -> list[str]:
+    """The moves this user may make on this request now, for buttons and the API:
+    exactly what the services accept."""
+    return MACHINE.actions(request, user, viewer=viewer)

@@ -1,0 +1,293 @@
+"""The agreement's and the confirmation request's machines offer each caller exactly what
+their services accept: for every caller (each party, the mediator, the coordinator, a
+clerk of the competent court, a clerk of another court, a stranger) in every status, an
+action in `actions` is carried out when tried, and an action not in `actions` is refused.
+Each try runs the real service in a savepoint that is rolled back; it counts as carried
+out when it wrote the transition's audit event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from agreements import services
+from agreements import transitions as agreement_transitions
+from agreements.court import services as court_services
+from agreements.court import transitions as court_transitions
+from agreements.models import Agreement, ConfirmationRequest
+from odr import services as odr_services
+from odr.errors import DomainError
+from odr.models import AuditEvent, Membership, Organisation, Region
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+EFFECTIVE = datetime(2026, 8, 3, 10, 0, tzinfo=timezone.get_fixed_timezone(8 * 60))
+CALLERS = (
+    "applicant",
+    "respondent",
+    "mediator",
+    "coordinator",
+    "clerk",
+    "other_clerk",
+    "stranger",
+)
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def callers(demo) -> dict:
+    # A court elsewhere (a township here): never the competent one for these cases.
+    other_court = Organisation.objects.create(
+        name="另一人民法院",
+        kind=Organisation.Kind.COURT,
+        region=Region.objects.filter(level=Region.Level.TOWNSHIP).first(),
+        case_code="浙0599",
+    )
+    return {
+        "applicant": factories.demo_user("citizen1@demo.odr"),
+        "respondent": factories.demo_user("citizen2@demo.odr"),
+        "mediator": factories.demo_user("mediator@demo.odr"),
+        "coordinator": factories.demo_user("coordinator@demo.odr"),
+        "clerk": factories.demo_user("clerk@demo.odr"),
+        "other_clerk": factories.make_user(org=other_court, role=Membership.Role.CLERK),
+        "stranger": factories.make_user(),
+    }
+
+
+class _Undo(Exception):
+    """Rolls the savepoint back, carrying whether the try was carried out."""
+
+    def __init__(self, done: bool) -> None:
+        self.done = done
+
+
+def _carried_out(audit_action: str, attempt: Callable[[], object]) -> bool:
+    """Runs `attempt` and rolls it back; True when it wrote `audit_action`'s event."""
+    before = AuditEvent.objects.filter(action=audit_action).count()
+    try:
+        with transaction.atomic():
+            attempt()
+            raise _Undo(AuditEvent.objects.filter(action=audit_action).count() > before)
+    except _Undo as undo:
+        return undo.done
+    except DomainError:
+        return False
+
+
+def _mismatches(machine, instance_of, attempts, callers, states) -> tuple[dict, list]:
+    """The actions offered to each caller in each state, and every disagreement between
+    what was offered and what the service did."""
+    offered, wrong = {}, []
+    for state in states:
+        for who in CALLERS:
+            user = callers[who]
+            actions = machine.actions(instance_of(state), user)
+            offered[(state, who)] = actions
+            for name in machine.public_names:
+                done = _carried_out(
+                    machine[name].action,
+                    lambda n=name, s=state, u=user: attempts[n](instance_of(s), u),
+                )
+                if done != (name in actions):
+                    wrong.append((state, who, name, "offered" if name in actions else "hidden"))
+    return offered, wrong
+
+
+# --- the agreement -----------------------------------------------------------------------
+
+
+def _sign(agreement: Agreement, user) -> Agreement:
+    return services.agreement_sign(
+        agreement=agreement,
+        actor=user,
+        password=factories.PASSWORD,
+        consent=True,
+        signature_png=factories.signature_png_b64(),
+    )
+
+
+AGREEMENT_ATTEMPTS = {
+    "edit": lambda agreement, user: services.agreement_save_draft(
+        dispute=agreement.dispute, actor=user, data={"facts": agreement.facts + "另查明。"}
+    ),
+    "open": lambda agreement, user: services.agreement_open(agreement=agreement, actor=user),
+    "revise": lambda agreement, user: services.agreement_revise(
+        agreement=agreement, actor=user, reason="改正金额"
+    ),
+    "sign": _sign,
+}
+
+AGREEMENT_OFFERS = {
+    "draft": {"mediator": ["edit", "open"]},
+    "signing": {"applicant": ["sign"], "respondent": ["sign"], "mediator": ["revise"]},
+    "signing_applicant_signed": {"respondent": ["sign"], "mediator": ["revise"]},
+    "signing_parties_signed": {"mediator": ["revise", "sign"]},
+    "signed": {},
+    "draft_case_withdrawn": {},
+}
+
+
+def _agreements(callers) -> dict[str, int]:
+    """One agreement in each status (each on its own case), by name."""
+    draft = factories.agreement_draft()
+    signing = factories.agreement_signing()
+    applicant_signed = factories.agreement_signing()
+    _sign(applicant_signed, callers["applicant"])
+    parties_signed = factories.agreement_signing()
+    _sign(parties_signed, callers["applicant"])
+    _sign(parties_signed, callers["respondent"])
+    signed = factories.agreement_in_force()
+    withdrawn = factories.agreement_draft()
+    odr_services.dispute_withdraw(
+        dispute=withdrawn.dispute, actor=callers["applicant"], reason="已自行和解"
+    )
+    return {
+        "draft": draft.pk,
+        "signing": signing.pk,
+        "signing_applicant_signed": applicant_signed.pk,
+        "signing_parties_signed": parties_signed.pk,
+        "signed": signed.pk,
+        "draft_case_withdrawn": withdrawn.pk,
+    }
+
+
+def test_every_agreement_action_offered_is_carried_out_and_every_other_is_refused(callers):
+    ids = _agreements(callers)
+    assert Agreement.objects.get(pk=ids["draft_case_withdrawn"]).dispute.status == "withdrawn"
+    offered, wrong = _mismatches(
+        agreement_transitions.MACHINE,
+        lambda state: Agreement.objects.get(pk=ids[state]),
+        AGREEMENT_ATTEMPTS,
+        callers,
+        ids,
+    )
+    assert wrong == []
+    expected = {
+        (state, who): AGREEMENT_OFFERS[state].get(who, []) for state in ids for who in CALLERS
+    }
+    assert offered == expected
+
+
+def test_the_platform_alone_puts_an_agreement_in_force_and_only_once_all_have_signed(callers):
+    machine = agreement_transitions.MACHINE
+    agreement = factories.agreement_signing()
+    assert "in_force" not in machine.public_names
+    refused = machine.refusal("in_force", agreement, callers["mediator"])
+    assert refused is not None and refused.status == 403
+    _sign(agreement, callers["applicant"])
+    _sign(agreement, callers["respondent"])
+    refused = machine.refusal("in_force", agreement, None)
+    assert refused is not None and refused.code == "signatures_missing"
+    agreement = _sign(Agreement.objects.get(pk=agreement.pk), callers["mediator"])
+    assert agreement.status == Agreement.Status.SIGNED
+    event = AuditEvent.objects.get(action="agreement.in_force")
+    assert event.actor_id is None and event.before["status"] == "signing"
+    assert event.after["status"] == "signed" and event.after["pdf_sha256"] == agreement.pdf_sha256
+
+
+# --- the confirmation request ------------------------------------------------------------
+
+
+CONFIRMATION_ATTEMPTS = {
+    "consent": lambda request, user: court_services.confirmation_consent(
+        agreement=request.agreement, actor=user
+    ),
+    "accept": lambda request, user: court_services.confirmation_accept(request=request, actor=user),
+    "extend": lambda request, user: court_services.confirmation_extend(
+        request=request, actor=user, reason="案情复杂，需要询问当事人"
+    ),
+    "decide": lambda request, user: court_services.confirmation_decide(
+        request=request, actor=user, decision="confirmed", reason=""
+    ),
+}
+
+CONFIRMATION_OFFERS = {
+    "awaiting_consent": {"respondent": ["consent"]},
+    "awaiting_consent_window_closed": {},
+    "pending": {"clerk": ["accept", "decide"]},
+    "accepted": {"clerk": ["extend", "decide"]},
+    "extended": {"clerk": ["decide"]},
+    "confirmed": {},
+    "rejected": {},
+}
+
+
+def _requests(callers) -> dict[str, int]:
+    """One request in each status (each on its own case), by name. Called on EFFECTIVE:
+    one party asked 40 days earlier, and the window closed before the other did."""
+    clerk = callers["clerk"]
+
+    def asked_by_the_applicant(**kwargs) -> ConfirmationRequest:
+        agreement = factories.agreement_in_force(**kwargs)
+        return court_services.confirmation_consent(agreement=agreement, actor=callers["applicant"])
+
+    with time_machine.travel(EFFECTIVE - timedelta(days=40), tick=False):
+        late = asked_by_the_applicant()
+    awaiting = asked_by_the_applicant()
+    pending = factories.confirmation_pending()
+    accepted = court_services.confirmation_accept(
+        request=factories.confirmation_pending(), actor=clerk
+    )
+    extended = court_services.confirmation_extend(
+        request=court_services.confirmation_accept(
+            request=factories.confirmation_pending(), actor=clerk
+        ),
+        actor=clerk,
+        reason="需要补充材料",
+    )
+    confirmed = court_services.confirmation_decide(
+        request=factories.confirmation_pending(), actor=clerk, decision="confirmed", reason=""
+    )
+    rejected = court_services.confirmation_decide(
+        request=factories.confirmation_pending(),
+        actor=clerk,
+        decision="rejected",
+        reason="协议内容不明确",
+    )
+    return {
+        "awaiting_consent": awaiting.pk,
+        "awaiting_consent_window_closed": late.pk,
+        "pending": pending.pk,
+        "accepted": accepted.pk,
+        "extended": extended.pk,
+        "confirmed": confirmed.pk,
+        "rejected": rejected.pk,
+    }
+
+
+def test_every_confirmation_action_offered_is_carried_out_and_every_other_is_refused(callers):
+    with time_machine.travel(EFFECTIVE, tick=False):
+        ids = _requests(callers)
+        offered, wrong = _mismatches(
+            court_transitions.MACHINE,
+            lambda state: ConfirmationRequest.objects.select_related(
+                "agreement__dispute", "court"
+            ).get(pk=ids[state]),
+            CONFIRMATION_ATTEMPTS,
+            callers,
+            ids,
+        )
+    assert wrong == []
+    expected = {
+        (state, who): CONFIRMATION_OFFERS[state].get(who, []) for state in ids for who in CALLERS
+    }
+    assert offered == expected
+
+
+def test_the_second_consent_submits_the_request_as_its_own_audited_move(callers):
+    with time_machine.travel(EFFECTIVE, tick=False):
+        request = factories.confirmation_pending()
+    submit = AuditEvent.objects.get(action="confirmation.submit", object_id=str(request.pk))
+    assert submit.actor.email == "citizen2@demo.odr"
+    assert (submit.before["status"], submit.after["status"]) == ("awaiting_consent", "pending")
+    assert submit.after["application_sha256"] == request.application_sha256
+    assert "submit" not in court_transitions.MACHINE.public_names
