@@ -604,17 +604,19 @@ def plan(world: World) -> list[Request]:
 # --- sending them ----------------------------------------------------------------------
 
 
-def _send(client, request: Request, world: World):
+def _send(client, request: Request, world: World, **headers):
     entry = request.entry
     body = _value(entry.body, world) if entry is not None and entry.body is not None else None
     if request.method == "GET":
-        return client.get(request.path)
+        return client.get(request.path, **headers)
     if request.route.kind == PAGE or (entry is not None and entry.form):
         if request.method == "POST":
-            return client.post(request.path, body or {})
-        return client.generic(request.method, request.path)
+            return client.post(request.path, body or {}, **headers)
+        return client.generic(request.method, request.path, **headers)
     data = json.dumps(body) if body is not None else ""
-    return client.generic(request.method, request.path, data, content_type="application/json")
+    return client.generic(
+        request.method, request.path, data, content_type="application/json", **headers
+    )
 
 
 def _content(response) -> str:
@@ -715,3 +717,228 @@ def test_every_endpoint_answers_this_role_as_the_matrix_says(world, role):
             if role in request.expected:
                 failures += check(world, request, role)
     assert not failures, f"{len(failures)} cells fail:\n" + "\n".join(failures)
+
+
+# --- production mode: the one two-factor rule (issue 11, H1/H2) --------------------------
+
+# Who `odr.middleware.mfa_required` holds to TOTP: mediators, coordinators, court staff
+# and the platform's administrators. Citizens never.
+STAFF = ("mediator", "coordinator", "clerk", "admin")
+CITIZENS = ("applicant", "respondent", "stranger", "invitee")
+
+
+@pytest.fixture
+def production(settings):
+    """The production gates: no DEBUG, TOTP required of staff."""
+    settings.DEBUG = False
+    settings.ODR_REQUIRE_STAFF_MFA = True
+    return settings
+
+
+def activate_totp(user) -> str:
+    """TOTP on for this user, as allauth stores it (an `Authenticator` of type TOTP)."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def session_token(email: str, *, totp_secret: str | None = None) -> str:
+    """An app client's X-Session-Token (CONTRACT §2), through the second step when the
+    account has TOTP on."""
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+    from django.test import Client
+
+    from tests.factories import PASSWORD
+
+    client = Client()
+    login = client.post(
+        "/_allauth/app/v1/auth/login",
+        {"email": email, "password": PASSWORD},
+        content_type="application/json",
+    )
+    token = login.json()["meta"]["session_token"]
+    if totp_secret is None:
+        assert login.status_code == 200, login.content
+        return token
+    code = format_hotp_value(hotp_value(totp_secret, next(yield_hotp_counters_from_time())))
+    second = client.post(
+        "/_allauth/app/v1/auth/2fa/authenticate",
+        {"code": code},
+        content_type="application/json",
+        HTTP_X_SESSION_TOKEN=token,
+    )
+    assert second.status_code == 200, second.content
+    return second.json()["meta"]["session_token"]
+
+
+def _exchange(world: World, request: Request, role: str, **headers) -> tuple[int, str, str]:
+    """(status, Location, JSON code) of one request, sent inside a rolled-back savepoint."""
+    client = world.client(role, raise_request_exception=False)
+    with transaction.atomic():
+        response = _send(client, request, world, **headers)
+        code = ""
+        if response.get("Content-Type", "").startswith("application/json") and response.content:
+            body = response.json()
+            code = str(body.get("code", "")) if isinstance(body, dict) else ""
+        location = response.get("Location", "")
+        response.close()
+        transaction.set_rollback(True)
+    return response.status_code, location, code
+
+
+def _requests(world: World, kind: str) -> list[Request]:
+    out = [r for r in plan(world) if r.route.kind == kind and r.entry is not None]
+    return [r for r in out if not r.ghost]
+
+
+def _gate_answers(world: World, roles, kind: str, token: dict[str, str] | None = None):
+    """Every page or API request of the matrix as each role: (label, role, answer)."""
+    with _quiet_request_log():
+        for request in _requests(world, kind):
+            for role in roles:
+                headers = {"HTTP_X_SESSION_TOKEN": token[role]} if token else {}
+                sender = ANONYMOUS if token else role
+                yield request, role, _exchange(world, request, sender, **headers)
+
+
+def _sent_to_totp_set_up(answer: tuple[int, str, str]) -> bool:
+    status, location, _code = answer
+    return status == 302 and location == reverse("mfa_activate_totp")
+
+
+def _mfa_required(answer: tuple[int, str, str]) -> bool:
+    status, _location, code = answer
+    return status == 403 and code == "mfa_required"
+
+
+# The API's description is open to staff on their way to TOTP (odr.middleware).
+MFA_EXEMPT_API = ("/api/v1/openapi",)
+
+
+@pytest.mark.usefixtures("production")
+class TestProductionTwoFactorGate:
+    """`odr.middleware.mfa_required` is the one rule for pages, the API (cookie and
+    X-Session-Token), the admin and the room's WebSocket."""
+
+    @pytest.mark.parametrize("role", STAFF)
+    def test_staff_without_totp_are_sent_to_totp_set_up_by_every_page(self, world, role):
+        wrong = [
+            f"{r.label}: {a[0]} {a[1]}"
+            for r, _role, a in _gate_answers(world, [role], PAGE)
+            if not _sent_to_totp_set_up(a)
+        ]
+        assert not wrong, "\n".join(wrong)
+        assert _sent_to_totp_set_up((*_admin_index(world, role), ""))
+
+    @pytest.mark.parametrize("role", STAFF)
+    def test_staff_without_totp_get_mfa_required_from_every_api_endpoint(self, world, role):
+        wrong = [
+            f"{r.label}: {a}"
+            for r, _role, a in _gate_answers(world, [role], API)
+            if not r.path.startswith(MFA_EXEMPT_API) and not _mfa_required(a)
+        ]
+        assert not wrong, "\n".join(wrong)
+
+    @pytest.mark.parametrize("role", STAFF)
+    def test_staff_without_totp_get_mfa_required_with_a_session_token(self, world, role):
+        token = {role: session_token(world.users[role].email)}
+        wrong = [
+            f"{r.label}: {a}"
+            for r, _role, a in _gate_answers(world, [role], API, token=token)
+            if not r.path.startswith(MFA_EXEMPT_API) and not _mfa_required(a)
+        ]
+        assert not wrong, "\n".join(wrong)
+
+    @pytest.mark.parametrize("role", STAFF)
+    def test_staff_with_totp_pass_the_gate_on_every_page_and_endpoint(self, world, role):
+        activate_totp(world.users[role])
+        wrong = [
+            f"{r.label}: {a}"
+            for kind in (PAGE, API)
+            for r, _role, a in _gate_answers(world, [role], kind)
+            if _sent_to_totp_set_up(a) or _mfa_required(a) or a[0] >= 500
+        ]
+        assert not wrong, "\n".join(wrong)
+        _status, location = _admin_index(world, role)
+        assert location != reverse("mfa_activate_totp")
+
+    def test_a_mediator_with_totp_uses_the_api_with_a_session_token(self, world):
+        mediator = world.users["mediator"]
+        token = {"mediator": session_token(mediator.email, totp_secret=activate_totp(mediator))}
+        wrong = [
+            f"{r.label}: {a}"
+            for r, _role, a in _gate_answers(world, ["mediator"], API, token=token)
+            if _mfa_required(a) or a[0] in (401, 500)
+        ]
+        assert not wrong, "\n".join(wrong)
+
+    @pytest.mark.parametrize("role", CITIZENS)
+    def test_citizens_are_never_asked_for_totp(self, world, role):
+        wrong = [
+            f"{r.label}: {a}"
+            for kind in (PAGE, API)
+            for r, _role, a in _gate_answers(world, [role], kind)
+            if _sent_to_totp_set_up(a) or _mfa_required(a) or a[0] >= 500
+        ]
+        assert not wrong, "\n".join(wrong)
+        token = {role: session_token(world.users[role].email)}
+        me = next(r for r in _requests(world, API) if r.route.name == "api:me")
+        assert _exchange(world, me, ANONYMOUS, HTTP_X_SESSION_TOKEN=token[role])[0] == 200
+
+    # --- H2: the room's WebSocket --------------------------------------------------------
+
+    @pytest.mark.parametrize("role", STAFF)
+    def test_staff_without_totp_are_refused_the_room_socket(self, world, role):
+        connected, _first = room_socket(world, role)
+        assert connected is False
+
+    def test_a_mediator_with_totp_enters_the_room(self, world):
+        activate_totp(world.users["mediator"])
+        connected, first = room_socket(world, "mediator")
+        assert connected is True
+        assert first["type"] == "welcome" and first["role"] == "mediator"
+
+    @pytest.mark.parametrize("role", ("applicant", "respondent"))
+    def test_a_party_without_totp_enters_the_rooms_lobby(self, world, role):
+        connected, first = room_socket(world, role)
+        assert connected is True
+        assert first["type"] == "welcome" and first["role"] == role
+
+
+def _admin_index(world: World, role: str) -> tuple[int, str]:
+    response = world.client(role).get("/admin/")
+    return response.status_code, response.get("Location", "")
+
+
+def room_socket(world: World, role: str, *, origin: bytes = b"http://testserver"):
+    """Opens the session's room socket as a browser signed in as `role` would (its session
+    cookie, an Origin of this site): (connected, first message or None)."""
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    cookie = f"{settings.SESSION_COOKIE_NAME}={world.cookies[role]}".encode()
+
+    async def connect():
+        communicator = WebsocketCommunicator(
+            application,
+            f"/ws/sessions/{world.session.pk}/",
+            headers=[(b"cookie", cookie), (b"origin", origin), (b"host", b"testserver")],
+        )
+        connected, _subprotocol = await communicator.connect(timeout=5)
+        first = None
+        if connected:
+            first = await communicator.receive_json_from(timeout=5)
+            await communicator.disconnect()
+        return connected, first
+
+    # From this (synchronous) test's thread: the consumer's database calls run here, in
+    # the test's transaction, where the world is.
+    return async_to_sync(connect)()
