@@ -910,27 +910,43 @@ class TestProductionTwoFactorGate:
         assert connected is True
         assert first["type"] == "welcome" and first["role"] == role
 
+    def test_the_room_socket_checks_the_exact_origin_port_included(self, world):
+        """Issue 11, I: another port of the same host is another origin (another site)."""
+        from urllib.parse import urlsplit
+
+        site = urlsplit(settings.SITE_URL)
+        port = (site.port or 80) + 1
+        connected, _first = room_socket(
+            world, "applicant", origin=f"{site.scheme}://{site.hostname}:{port}"
+        )
+        assert connected is False
+
 
 def _admin_index(world: World, role: str) -> tuple[int, str]:
     response = world.client(role).get("/admin/")
     return response.status_code, response.get("Location", "")
 
 
-def room_socket(world: World, role: str, *, origin: bytes = b"http://testserver"):
+def room_socket(world: World, role: str, *, origin: str | None = None):
     """Opens the session's room socket as a browser signed in as `role` would (its session
-    cookie, an Origin of this site): (connected, first message or None)."""
+    cookie; the platform's own address as Host and, unless given, as Origin):
+    (connected, first message or None)."""
+    from urllib.parse import urlsplit
+
     from asgiref.sync import async_to_sync
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
 
     cookie = f"{settings.SESSION_COOKIE_NAME}={world.cookies[role]}".encode()
+    host = urlsplit(settings.SITE_URL).netloc.encode()
+    origin = (origin or settings.SITE_URL).encode()
 
     async def connect():
         communicator = WebsocketCommunicator(
             application,
             f"/ws/sessions/{world.session.pk}/",
-            headers=[(b"cookie", cookie), (b"origin", origin), (b"host", b"testserver")],
+            headers=[(b"cookie", cookie), (b"origin", origin), (b"host", host)],
         )
         connected, _subprotocol = await communicator.connect(timeout=5)
         first = None
