@@ -46,6 +46,8 @@ from tests.security.conftest import (
     MESSAGE_TEXT,
     ROLES,
     World,
+    activate_totp,
+    session_token,
 )
 
 pytestmark = pytest.mark.django_db
@@ -725,56 +727,6 @@ def test_every_endpoint_answers_this_role_as_the_matrix_says(world, role):
 # and the platform's administrators. Citizens never.
 STAFF = ("mediator", "coordinator", "clerk", "admin")
 CITIZENS = ("applicant", "respondent", "stranger", "invitee")
-
-
-@pytest.fixture
-def production(settings):
-    """The production gates: no DEBUG, TOTP required of staff."""
-    settings.DEBUG = False
-    settings.ODR_REQUIRE_STAFF_MFA = True
-    return settings
-
-
-def activate_totp(user) -> str:
-    """TOTP on for this user, as allauth stores it (an `Authenticator` of type TOTP)."""
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
-
-
-def session_token(email: str, *, totp_secret: str | None = None) -> str:
-    """An app client's X-Session-Token (CONTRACT §2), through the second step when the
-    account has TOTP on."""
-    from allauth.mfa.totp.internal.auth import (
-        format_hotp_value,
-        hotp_value,
-        yield_hotp_counters_from_time,
-    )
-    from django.test import Client
-
-    from tests.factories import PASSWORD
-
-    client = Client()
-    login = client.post(
-        "/_allauth/app/v1/auth/login",
-        {"email": email, "password": PASSWORD},
-        content_type="application/json",
-    )
-    token = login.json()["meta"]["session_token"]
-    if totp_secret is None:
-        assert login.status_code == 200, login.content
-        return token
-    code = format_hotp_value(hotp_value(totp_secret, next(yield_hotp_counters_from_time())))
-    second = client.post(
-        "/_allauth/app/v1/auth/2fa/authenticate",
-        {"code": code},
-        content_type="application/json",
-        HTTP_X_SESSION_TOKEN=token,
-    )
-    assert second.status_code == 200, second.content
-    return second.json()["meta"]["session_token"]
 
 
 def _exchange(world: World, request: Request, role: str, **headers) -> tuple[int, str, str]:
