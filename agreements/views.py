@@ -24,7 +24,7 @@ from agreements.models import Agreement, Signature
 from agreements.transitions import allowed_actions, refusal
 from odr import people
 from odr import selectors as odr_selectors
-from odr.errors import DomainError
+from odr.errors import DomainError, NotFound
 from odr.models import Party
 from odr.request_context import client_ip_of
 
@@ -198,6 +198,8 @@ def agreement_action(request: HttpRequest, agreement_id: int, action: str) -> Ht
             action=action,
             data={"reason": request.POST.get("reason", "")},
         )
+    except NotFound:
+        raise  # an unknown action is a page that does not exist (NotFoundMiddleware)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:

@@ -112,7 +112,9 @@ class Transition(Generic[M]):
     cannot exist (no other mediator to assign the case to); the service still checks the
     input it is given, with its own code. `system` lets the platform take it with no
     actor (settling a case when the agreement is in force). `public` transitions are
-    offered in `actions`; the others are taken by their own endpoints or by the platform."""
+    offered in `actions`; the others are taken by their own endpoints or by the platform.
+    `forbidden` (code, message) and `wrong_status` (message) word this move's refusals
+    when the machine's general words would say less ("Only the parties pick the time")."""
 
     name: str
     sources: frozenset[str]
@@ -124,6 +126,8 @@ class Transition(Generic[M]):
     system: bool = False
     guard: Guard | None = None
     offer_if: Callable[[Any, dict], bool] | None = None
+    forbidden: tuple[str, Any] | None = None
+    wrong_status: Any = None
 
 
 def _default_lock(instance: models.Model) -> models.Model:
@@ -140,7 +144,8 @@ class Machine(Generic[M]):
     names the case the event belongs to; `viewer_of(user)` reads who is asking once;
     `state_refusal(instance)` words the 409 for a status the move does not start from;
     `guard(instance, transition, viewer, cache)` is a refusal for every transition of the
-    machine (an agreement cannot change once its case left mediation)."""
+    machine (an agreement cannot change once its case left mediation); `forbidden` (code,
+    message) words the 403 of every move that has no wording of its own."""
 
     name: str
     model: type[M]
@@ -150,6 +155,7 @@ class Machine(Generic[M]):
     state_refusal: Callable[[M], str]
     viewer_of: Callable[[AbstractBaseUser], Any] = lambda user: user
     guard: Callable[[M, Transition[M], Any, dict], Refusal | None] | None = None
+    forbidden: tuple[str, Any] | None = None
     lock: Callable[[M], M] = _default_lock
     status_field: str = "status"
     table: dict[str, Transition[M]] = field(init=False)
@@ -195,15 +201,16 @@ class Machine(Generic[M]):
         cache = {} if cache is None else cache
         if actor is None:
             if not t.system:
-                return not_allowed()
+                return self._forbidden(t)
         else:
             if not getattr(actor, "is_authenticated", False):
-                return not_allowed()
+                return self._forbidden(t)
             viewer = self.viewer_of(actor) if viewer is None else viewer
             if not t.who(instance, viewer):
-                return not_allowed()
+                return self._forbidden(t)
         if self.status_of(instance) not in t.sources:
-            return Refusal(409, "invalid_status", self.state_refusal(instance))
+            message = str(t.wrong_status) if t.wrong_status else self.state_refusal(instance)
+            return Refusal(409, "invalid_status", message)
         if self.guard is not None:
             refused = self.guard(instance, t, viewer, cache)
             if refused is not None:
@@ -211,6 +218,13 @@ class Machine(Generic[M]):
         if t.guard is not None:
             return t.guard(instance, viewer, cache)
         return None
+
+    def _forbidden(self, t: Transition[M]) -> Refusal:
+        wording = t.forbidden or self.forbidden
+        if wording is None:
+            return not_allowed()
+        code, message = wording
+        return Refusal(403, code, str(message))
 
     def check(self, name: str, instance: M, actor: AbstractBaseUser | None, **kw: Any) -> None:
         refused = self.refusal(name, instance, actor, **kw)
@@ -257,7 +271,8 @@ class Machine(Generic[M]):
         Every check runs on the row as it is under the lock, never on the caller's copy,
         which may be stale: `prepare(locked)` validates what depends on the current state
         and returns more field changes (or None). `extra` goes into the audit event's
-        `after` beside the snapshot (a reason, the agreement that settled the case)."""
+        `after` beside the snapshot (a reason, the agreement that settled the case); it is
+        read after `prepare` runs, so `prepare` may add what it found under the lock."""
         t = self.table[name]
         with transaction.atomic():
             locked = self.lock(instance)

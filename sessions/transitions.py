@@ -18,7 +18,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
-from odr.errors import DomainError, Forbidden, NotFound
+from odr.errors import NotFound
 from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
 from sessions import selectors
 from sessions.models import MediationSession
@@ -88,6 +88,7 @@ MACHINE: Machine[MediationSession] = Machine(
     dispute_of=lambda session: session.dispute,
     state_refusal=_state_refusal,
     guard=_case_in_mediation,
+    forbidden=("mediator_only", gettext_lazy("Only the case's mediator can do this.")),
     lock=lock_session,
     transitions=[
         Transition(
@@ -95,14 +96,20 @@ MACHINE: Machine[MediationSession] = Machine(
             frozenset({S.PROPOSED}),
             S.SCHEDULED,
             _party,
+            wrong_status=gettext_lazy("The time of this session is already fixed."),
+            forbidden=("party_only", gettext_lazy("Only the parties pick the time.")),
             action="session.pick",
-            words=Words("选定调解会议时间"),
+            words=Words(
+                "选定调解会议时间",
+                gettext_noop("%(actor)s picked the time of a mediation session."),
+            ),
         ),
         Transition(
             "reschedule",
             frozenset({S.PROPOSED, S.SCHEDULED}),
             S.SCHEDULED,
             _mediator,
+            wrong_status=gettext_lazy("Only a session that has not started can be rescheduled."),
             action="session.reschedule",
             words=Words("调解会议改期", gettext_noop("%(actor)s moved a mediation session.")),
         ),
@@ -111,6 +118,7 @@ MACHINE: Machine[MediationSession] = Machine(
             OPEN,
             S.CANCELLED,
             _mediator,
+            wrong_status=gettext_lazy("This session is already over."),
             action="session.cancel",
             words=Words("取消调解会议", gettext_noop("%(actor)s cancelled a mediation session.")),
         ),
@@ -120,6 +128,7 @@ MACHINE: Machine[MediationSession] = Machine(
             frozenset({S.SCHEDULED}),
             S.LIVE,
             _mediator,
+            wrong_status=gettext_lazy("This session's room is not open."),
             action="session.start",
             words=Words("调解会议开始", gettext_noop("A mediation session began.")),
             public=False,
@@ -130,6 +139,7 @@ MACHINE: Machine[MediationSession] = Machine(
             frozenset({S.LIVE}),
             S.ENDED,
             _mediator,
+            wrong_status=gettext_lazy("This session is not running."),
             action="session.end",
             words=Words("调解会议结束", gettext_noop("%(actor)s ended a mediation session.")),
         ),
@@ -138,6 +148,7 @@ MACHINE: Machine[MediationSession] = Machine(
             frozenset({S.SCHEDULED, S.LIVE, S.ENDED}),
             None,
             _mediator,
+            wrong_status=gettext_lazy("Minutes are written for a session that takes place."),
             action="session.minutes",
             words=Words("记录调解笔录", gettext_noop("%(actor)s wrote the minutes of a session.")),
         ),
@@ -188,31 +199,6 @@ register_events(
         ),
     }
 )
-
-# What a refused move answers, with the codes and words the session's pages and API have
-# always used: who alone may take it, and why its status forbids it.
-_WHO = {
-    "pick": ("party_only", gettext_lazy("Only the parties pick the time.")),
-}
-_MEDIATOR_ONLY = ("mediator_only", gettext_lazy("Only the case's mediator can do this."))
-_STATE = {
-    "pick": gettext_lazy("The time of this session is already fixed."),
-    "reschedule": gettext_lazy("Only a session that has not started can be rescheduled."),
-    "cancel": gettext_lazy("This session is already over."),
-    "start": gettext_lazy("This session's room is not open."),
-    "end": gettext_lazy("This session is not running."),
-    "minutes": gettext_lazy("Minutes are written for a session that takes place."),
-}
-
-
-def worded(name: str, error: DomainError) -> DomainError:
-    """The kernel's refusal of `name` in the words of this machine's moves."""
-    if error.code == "action_not_allowed":
-        code, message = _WHO.get(name, _MEDIATOR_ONLY)
-        return Forbidden(message, code=code)
-    if error.code == "invalid_status" and name in _STATE:
-        return DomainError("invalid_status", _STATE[name])
-    return error
 
 
 def session_actions(

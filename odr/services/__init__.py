@@ -5,9 +5,6 @@ dispute machine of odr.transitions (lock, check, save, audit, signal after commi
 The public functions are re-exported here, so that callers in every app write
 `from odr import services; services.dispute_file(...)` without knowing the modules."""
 
-# Kept only for sessions and agreements, which still import display_name from here: remove
-# once they import it from odr.people (issue 7: one display_name).
-from odr.people import display_name
 from odr.services.filing import dispute_file, evidence_add
 from odr.services.intake import (
     REFERRAL_GUIDANCE,
@@ -30,7 +27,6 @@ from odr.services.profile import profile_update
 
 __all__ = [
     "REFERRAL_GUIDANCE",
-    "display_name",
     "dispute_accept",
     "dispute_assign",
     "dispute_escalate",

@@ -11,11 +11,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from odr.errors import DomainError, Invalid, NotFound
+from odr.errors import Invalid, NotFound
 from sessions import selectors
 from sessions.broadcast import CLOSE_ENDED, Delivery, deliver_on_commit, room_group
 from sessions.models import Attendance, MediationSession, RoomParticipant, RoomTicket
-from sessions.transitions import MACHINE, worded
+from sessions.transitions import MACHINE
 
 State = RoomParticipant.State
 
@@ -29,11 +29,8 @@ def apply_transition(
 ) -> MediationSession:
     """The one path by which a session's status moves: the kernel's apply on the session
     machine (lock, check under the lock, save, audit, `transitioned` after commit), its
-    refusals told in this machine's words."""
-    try:
-        return MACHINE.apply(name, instance=session, actor=actor, **kwargs)
-    except DomainError as exc:
-        raise worded(name, exc) from None
+    refusals in the words its transitions declare."""
+    return MACHINE.apply(name, instance=session, actor=actor, **kwargs)
 
 
 def future_time(value: datetime | str, *, now: datetime) -> datetime:

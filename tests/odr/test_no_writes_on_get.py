@@ -127,12 +127,6 @@ def test_reading_a_case_with_a_session_and_an_agreement_draft_writes_no_row(demo
     assert_gets_write_nothing(case_paths(dispute))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agreements/templatetags/court_tags.py lays out the performance rows (and audits "
-    "it) when the case page is read; the agreements branch removes that (issue 7 §3): drop this "
-    "mark once it is merged",
-)
 def test_reading_a_case_whose_agreement_is_in_force_writes_no_row(demo):
     agreement = factories.agreement_in_force()
     assert_gets_write_nothing(case_paths(agreement.dispute))
