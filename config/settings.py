@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "odr.middleware.RequireStaffMFAMiddleware",
     "odr.middleware.NotFoundMiddleware",
+    "csp.middleware.CSPMiddleware",
     "odr.middleware.SecurityHeadersMiddleware",
 ]
 

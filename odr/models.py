@@ -105,6 +105,8 @@ class Membership(models.Model):
         MEDIATOR = "mediator", _("Mediator")
         COORDINATOR = "coordinator", _("Intake coordinator")
         CLERK = "clerk", _("Court clerk")
+        # Decides and signs rulings (CONTRACT §3; DESIGN.md §3: one judge sits alone).
+        JUDGE = "judge", _("Judge")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"

@@ -86,6 +86,13 @@ ACCOUNTS: list[dict[str, Any]] = [
         "phone": "13900000003",
     },
     {
+        "email": "judge@demo.odr",
+        "name": "周明",
+        "org": "court",
+        "role": "judge",
+        "phone": "13900000004",
+    },
+    {
         "email": "citizen1@demo.odr",
         "name": "张三",
         "phone": "13800000001",
