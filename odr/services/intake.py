@@ -19,7 +19,8 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Membership
 from odr.notifications import notify
 from odr.people import case_people, display_name, organisation_staff, party_recipients
-from odr.services.common import apply, case_context, clean
+from odr.services.common import apply, case_context
+from odr.text import clean_text
 from odr.transitions import MACHINE
 
 User = get_user_model()
@@ -33,7 +34,7 @@ REFERRAL_GUIDANCE = (
 
 
 def _required_reason(reason: str) -> str:
-    reason = clean(reason)
+    reason = clean_text(reason, multiline=True)
     if not reason:
         raise Invalid(_("Give a reason."), code="reason_required")
     return reason[:2000]
@@ -94,7 +95,7 @@ def _close_with_reason(
             "closed_at": timezone.now(),
             "closing_reason": _required_reason(reason),
         },
-        extra={"reason": clean(reason)[:2000]},
+        extra={"reason": clean_text(reason, multiline=True)[:2000]},
     )
 
 
@@ -151,18 +152,18 @@ def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) 
             dispute=dispute,
             actor=actor,
             prepare=prepare,
-            extra={"reason": clean(reason)[:2000]},
+            extra={"reason": clean_text(reason, multiline=True)[:2000]},
         )
         notify(
             _coordinators(dispute) + party_recipients(dispute),
             "escalated",
-            {**case_context(dispute), "reason": clean(reason)},
+            {**case_context(dispute), "reason": clean_text(reason, multiline=True)},
         )
     return dispute
 
 
 def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str = "") -> Dispute:
-    reason = clean(reason)[:2000]
+    reason = clean_text(reason, multiline=True)[:2000]
     with transaction.atomic():
         dispute = apply(
             "withdraw",

@@ -17,7 +17,8 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Invitation, Membership, Party
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
-from odr.services.common import apply, case_context, clean, lock
+from odr.services.common import apply, case_context, lock
+from odr.text import clean_text
 
 S = Dispute.Status
 
@@ -112,7 +113,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
 
 
 def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Dispute:
-    reason = clean(reason)
+    reason = clean_text(reason, multiline=True)
     if not reason:
         raise Invalid(_("Say briefly why you decline."), code="reason_required")
     with transaction.atomic():
