@@ -154,6 +154,21 @@ def mediators_with_load(organisation: Organisation) -> list[tuple[AbstractBaseUs
     return [(m.user, m.load) for m in memberships]
 
 
+def mediator_choices(dispute: Dispute) -> list[tuple[AbstractBaseUser, int]]:
+    """Whom the case may be given to: its organisation's mediators, with their load, but
+    never a party to it (conflict of interest, odr.transitions)."""
+    if dispute.organisation is None:
+        return []
+    parties = party_user_ids(dispute)
+    mediators = mediators_with_load(dispute.organisation)
+    return [(m, load) for m, load in mediators if m.pk not in parties]
+
+
+def party_user_ids(dispute: Dispute) -> set[int]:
+    """The accounts that are parties to the dispute (uses the prefetched parties)."""
+    return {p.user_id for p in dispute.parties.all() if p.user_id is not None}
+
+
 def is_mediator_in(organisation: Organisation, user: AbstractBaseUser) -> bool:
     return organisation.pk in user_org_ids(user, Role.MEDIATOR)
 

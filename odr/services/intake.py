@@ -47,6 +47,14 @@ def _mediator_for(dispute: Dispute, mediator_id: int | None) -> AbstractBaseUser
             _("Choose a mediator of %(org)s.") % {"org": dispute.organisation},
             code="invalid_mediator",
         )
+    if mediator.pk in selectors.party_user_ids(dispute):
+        # A party is never the mediator of their own case (回避; People's Mediation Law
+        # Art. 22), whoever proposes them: accept and assign both come through here.
+        raise Invalid(
+            _("%(name)s is a party to this case and cannot mediate it.")
+            % {"name": display_name(mediator)},
+            code="conflict_of_interest",
+        )
     return mediator
 
 

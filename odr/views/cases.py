@@ -90,11 +90,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=user, dispute_id=dispute_id)
     viewer_party = selectors.party_of(dispute, user)
     actions = allowed_actions(dispute, user)
-    mediators = (
-        selectors.mediators_with_load(dispute.organisation)
-        if dispute.organisation and {"accept", "assign"} & set(actions)
-        else []
-    )
+    mediators = selectors.mediator_choices(dispute) if {"accept", "assign"} & set(actions) else []
     filed = dispute.status == Dispute.Status.FILED
     invitation_obj = selectors.respondent_invitation(dispute) if filed else None
     return render(
