@@ -250,7 +250,23 @@ def dispute_timeline(dispute: Dispute) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(dispute=dispute).select_related("actor", "actor__profile")
 
 
-def dispute_messages(dispute: Dispute) -> QuerySet[Message]:
+def may_read_messages(dispute: Dispute, user: AbstractBaseUser) -> bool:
+    """The case's message thread is the parties' and the mediator's, read also by the
+    coordinators of the organisation that handles the case, who supervise its mediation.
+    Others who see the case do not read it (issue 11, M1): the court sees a case for its
+    confirmation request, not what the parties wrote to their mediator; the
+    organisation's other mediators and the platform's administrators neither."""
+    if not user.is_authenticated:
+        return False
+    if party_of(dispute, user) is not None or is_mediator_of(dispute, user):
+        return True
+    return dispute.organisation_id in user_org_ids(user, Role.COORDINATOR)
+
+
+def dispute_messages(*, dispute: Dispute, user: AbstractBaseUser) -> QuerySet[Message]:
+    """The case's message thread, if this user may read it; else nothing."""
+    if not may_read_messages(dispute, user):
+        return Message.objects.none()
     return Message.objects.filter(dispute=dispute).select_related("sender", "sender__profile")
 
 

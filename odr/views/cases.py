@@ -113,7 +113,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             # The sessions and agreement panels, registered by their apps.
             "panels": composition.case_panels(),
             "evidence": dispute.evidence.select_related("uploaded_by"),
-            "thread": selectors.dispute_messages(dispute),
+            "may_read_messages": selectors.may_read_messages(dispute, user),
+            "thread": selectors.dispute_messages(dispute=dispute, user=user),
             "can_write": viewer_party is not None or selectors.is_mediator_of(dispute, user),
             "can_upload": viewer_party is not None and dispute.is_open,
             "message_form": MessageForm(),
