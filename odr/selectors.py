@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from odr import composition
 from odr.errors import NotFound
+from odr.idnumber import mask_email, mask_phone
 from odr.models import (
     AuditEvent,
     Dispute,
@@ -286,6 +288,25 @@ def invitation_by_token(token: str) -> Invitation | None:
         .filter(token=token)
         .first()
     )
+
+
+def invitation_is_addressed_to(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    """Whether the account is the one the invitation was sent to: its e-mail, or another
+    address of the account that it verified, is the invited address (case-insensitive).
+    A phone number does not count: the platform does not verify phones, and anyone can
+    type someone else's into a profile."""
+    invited = (invitation.party.email or "").strip()
+    if not invited or not user.is_authenticated:
+        return False
+    if (user.email or "").strip().lower() == invited.lower():
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=invited, verified=True).exists()
+
+
+def invitation_masked_address(invitation: Invitation) -> str:
+    """Where the invitation went, masked: what another account may be shown of it."""
+    party = invitation.party
+    return mask_email(party.email) if party.email else mask_phone(party.phone)
 
 
 def respondent_invitation(dispute: Dispute) -> Invitation | None:
