@@ -117,6 +117,9 @@ class EvidenceOut(Schema):
 
 class DeclineIn(Schema):
     reason: str = Field(min_length=1, max_length=2000)
+    # Sent by an account other than the one invited to say that it is the person invited
+    # (issue 11, L2); the audit event records it.
+    confirm_identity: bool = False
 
 
 class ActionIn(Schema):
@@ -129,6 +132,8 @@ class ActionIn(Schema):
 
 class AcceptIn(Schema):
     consent: bool = True
+    # As in DeclineIn.
+    confirm_identity: bool = False
 
 
 def dispute_out(
@@ -297,8 +302,12 @@ def evidence_upload(
 def invitation_accept(
     request: HttpRequest, token: str, payload: AcceptIn | None = None
 ) -> dict[str, Any]:
+    payload = payload or AcceptIn()
     dispute = services.invitation_accept(
-        token=token, user=request.auth, consent_online=payload.consent if payload else True
+        token=token,
+        user=request.auth,
+        consent_online=payload.consent,
+        confirm_identity=payload.confirm_identity,
     )
     return dispute_out(
         selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
@@ -307,7 +316,12 @@ def invitation_accept(
 
 @router.post("/invitations/{token}/decline", response={204: None}, tags=["invitations"])
 def invitation_decline(request: HttpRequest, token: str, payload: DeclineIn) -> Status[None]:
-    services.invitation_decline(token=token, user=request.auth, reason=payload.reason)
+    services.invitation_decline(
+        token=token,
+        user=request.auth,
+        reason=payload.reason,
+        confirm_identity=payload.confirm_identity,
+    )
     return Status(204, None)
 
 

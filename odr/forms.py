@@ -34,6 +34,7 @@ ERROR_FIELDS: dict[str, str] = {
     "invalid_mediator": "mediator",
     "reason_required": "reason",
     "consent_required": "consent",
+    "invitation_for_someone_else": "confirm_identity",
     "empty_message": "text",
     "message_too_long": "text",
 }
@@ -175,12 +176,19 @@ class InvitationAcceptForm(forms.Form):
     consent = forms.BooleanField(
         label=_("I agree that this dispute is mediated online (video sessions and e-signing)."),
     )
+    # Ticked by an account other than the invited one to say that it is the person
+    # invited (issue 11, L2); the page shows it only to such an account.
+    confirm_identity = forms.BooleanField(required=False)
 
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class InvitationDeclineForm(ReasonForm):
+    confirm_identity = forms.BooleanField(required=False)
 
 
 class MessageForm(forms.Form):

@@ -53,3 +53,14 @@ def mask_phone(phone: str) -> str:
         return "*" * len(digits)
     head = 3 if len(digits) >= 11 else 0
     return digits[:head] + "*" * (len(digits) - head - 4) + digits[-4:]
+
+
+def mask_email(email: str) -> str:
+    """li.si@example.com -> l***i@example.com: enough for its owner to recognise, too little
+    to write to. A local part of one or two characters is masked whole."""
+    local, _, domain = email.partition("@")
+    if not domain:
+        return mask_name(email)
+    if len(local) <= 2:
+        return "*" * len(local) + "@" + domain
+    return local[0] + "*" * (len(local) - 2) + local[-1] + "@" + domain

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from odr import composition
 from odr.errors import NotFound
+from odr.idnumber import mask_email, mask_phone
 from odr.models import (
     AuditEvent,
     Dispute,
@@ -154,6 +156,21 @@ def mediators_with_load(organisation: Organisation) -> list[tuple[AbstractBaseUs
     return [(m.user, m.load) for m in memberships]
 
 
+def mediator_choices(dispute: Dispute) -> list[tuple[AbstractBaseUser, int]]:
+    """Whom the case may be given to: its organisation's mediators, with their load, but
+    never a party to it (conflict of interest, odr.transitions)."""
+    if dispute.organisation is None:
+        return []
+    parties = party_user_ids(dispute)
+    mediators = mediators_with_load(dispute.organisation)
+    return [(m, load) for m, load in mediators if m.pk not in parties]
+
+
+def party_user_ids(dispute: Dispute) -> set[int]:
+    """The accounts that are parties to the dispute (uses the prefetched parties)."""
+    return {p.user_id for p in dispute.parties.all() if p.user_id is not None}
+
+
 def is_mediator_in(organisation: Organisation, user: AbstractBaseUser) -> bool:
     return organisation.pk in user_org_ids(user, Role.MEDIATOR)
 
@@ -235,7 +252,23 @@ def dispute_timeline(dispute: Dispute) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(dispute=dispute).select_related("actor", "actor__profile")
 
 
-def dispute_messages(dispute: Dispute) -> QuerySet[Message]:
+def may_read_messages(dispute: Dispute, user: AbstractBaseUser) -> bool:
+    """The case's message thread is the parties' and the mediator's, read also by the
+    coordinators of the organisation that handles the case, who supervise its mediation.
+    Others who see the case do not read it (issue 11, M1): the court sees a case for its
+    confirmation request, not what the parties wrote to their mediator; the
+    organisation's other mediators and the platform's administrators neither."""
+    if not user.is_authenticated:
+        return False
+    if party_of(dispute, user) is not None or is_mediator_of(dispute, user):
+        return True
+    return dispute.organisation_id in user_org_ids(user, Role.COORDINATOR)
+
+
+def dispute_messages(*, dispute: Dispute, user: AbstractBaseUser) -> QuerySet[Message]:
+    """The case's message thread, if this user may read it; else nothing."""
+    if not may_read_messages(dispute, user):
+        return Message.objects.none()
     return Message.objects.filter(dispute=dispute).select_related("sender", "sender__profile")
 
 
@@ -255,6 +288,25 @@ def invitation_by_token(token: str) -> Invitation | None:
         .filter(token=token)
         .first()
     )
+
+
+def invitation_is_addressed_to(invitation: Invitation, user: AbstractBaseUser) -> bool:
+    """Whether the account is the one the invitation was sent to: its e-mail, or another
+    address of the account that it verified, is the invited address (case-insensitive).
+    A phone number does not count: the platform does not verify phones, and anyone can
+    type someone else's into a profile."""
+    invited = (invitation.party.email or "").strip()
+    if not invited or not user.is_authenticated:
+        return False
+    if (user.email or "").strip().lower() == invited.lower():
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=invited, verified=True).exists()
+
+
+def invitation_masked_address(invitation: Invitation) -> str:
+    """Where the invitation went, masked: what another account may be shown of it."""
+    party = invitation.party
+    return mask_email(party.email) if party.email else mask_phone(party.phone)
 
 
 def respondent_invitation(dispute: Dispute) -> Invitation | None:

@@ -54,14 +54,29 @@ def _respondent(dispute: Dispute, viewer: Viewer) -> bool:
     return _party_role(dispute, viewer) == Party.Role.RESPONDENT
 
 
+# Conflict of interest (回避; People's Mediation Law Art. 22: the mediator helps the parties
+# settle on an equal footing, so no one decides a case they are a party to). A member of
+# the organisation that handles a case may still be a party to it: they may have filed it
+# (the filing is kept: they have the same right as anyone to mediation), or the case may
+# have been escalated to their organisation. Then they act on it as a party only: none of
+# the organisation's moves (intake, assignment, escalation, closing) is theirs, and they
+# are never its mediator (odr.services.intake refuses them as one).
+
+
 def _coordinator(dispute: Dispute, viewer: Viewer) -> bool:
     return (
-        dispute.organisation_id is not None and dispute.organisation_id in viewer.coordinator_orgs
+        dispute.organisation_id is not None
+        and dispute.organisation_id in viewer.coordinator_orgs
+        and _party_role(dispute, viewer) is None
     )
 
 
 def _mediator(dispute: Dispute, viewer: Viewer) -> bool:
-    return viewer.user_id is not None and dispute.mediator_id == viewer.user_id
+    return (
+        viewer.user_id is not None
+        and dispute.mediator_id == viewer.user_id
+        and _party_role(dispute, viewer) is None
+    )
 
 
 def _coordinator_or_mediator(dispute: Dispute, viewer: Viewer) -> bool:
@@ -83,7 +98,10 @@ def _escalation_possible(dispute: Dispute, viewer: Viewer, cache: dict) -> Refus
 
 
 def _another_mediator(dispute: Dispute, cache: dict) -> bool:
-    return bool(_mediator_ids(dispute, cache) - {dispute.mediator_id})
+    """Someone to give the case to: a mediator of the organisation other than the one who
+    has it and not a party to it."""
+    parties = {p.user_id for p in dispute.parties.all() if p.user_id is not None}
+    return bool(_mediator_ids(dispute, cache) - {dispute.mediator_id} - parties)
 
 
 def _state_refusal(dispute: Dispute) -> str:

@@ -1,5 +1,6 @@
-"""What every odr service shares: text as it is stored, the case's row lock, the context
-of the case's e-mails, and the one path by which a dispute's status moves."""
+"""What every odr service shares: the case's row lock, the context of the case's e-mails,
+and the one path by which a dispute's status moves. Text is stored as odr.text.clean_text
+makes it (the one cleaner: invisible and bidi characters, NUL)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from odr.models import Dispute
 from odr.transitions import MACHINE
-
-
-def clean(value: str | None) -> str:
-    """Text as stored: trimmed and without NUL characters, which PostgreSQL refuses in
-    text columns (a request carrying one would otherwise fail with a server error)."""
-    return (value or "").replace("\x00", "").strip()
 
 
 def lock(dispute: Dispute) -> Dispute:

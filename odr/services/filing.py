@@ -23,8 +23,9 @@ from odr.errors import DomainError, Forbidden, Invalid
 from odr.evidence import CheckedFile, check_upload
 from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party, Region
 from odr.people import display_name
-from odr.services.common import clean, lock
+from odr.services.common import lock
 from odr.services.invitations import invitation_create, invitation_send
+from odr.text import clean_text
 
 
 def _next_case_number(organisation: Organisation, year: int) -> str:
@@ -76,13 +77,15 @@ def dispute_file(
     half-saved."""
     if category not in Category.values:
         raise Invalid(_("Choose a category from the list."), code="invalid_category")
-    title, description, request = clean(title), clean(description), clean(request)
+    title = clean_text(title)
+    description = clean_text(description, multiline=True)
+    request = clean_text(request, multiline=True)
     if not title:
         raise Invalid(_("Give the dispute a short title."), code="title_required")
     if not description:
         raise Invalid(_("Describe what happened."), code="description_required")
     respondent_name, respondent_email = _checked_respondent(
-        applicant, clean(respondent_name), clean(respondent_email)
+        applicant, clean_text(respondent_name), clean_text(respondent_email)
     )
     if claim_amount is not None and claim_amount < 0:
         raise Invalid(_("The claim amount cannot be negative."), code="invalid_amount")
@@ -96,6 +99,12 @@ def dispute_file(
             _("No mediation organisation covers this place and kind of dispute yet."),
             status=400,
         )
+    # The filer may work for the organisation the case is routed to (a mediator with a
+    # dispute of his own at home). The case is still filed there, as anyone's is: the
+    # routing is the law's, not the filer's choice. But a party never acts for the
+    # organisation on their own case (回避; People's Mediation Law Art. 22): the dispute
+    # machine's coordinator and mediator moves exclude the parties (odr.transitions),
+    # and a party is never given the case as its mediator (odr.services.intake).
     checked = [
         (f, check_upload(f, name=name, size=size), desc) for f, name, size, desc in (evidence or [])
     ]
@@ -118,7 +127,8 @@ def dispute_file(
             dispute=dispute,
             role=Party.Role.APPLICANT,
             user=applicant,
-            name=display_name(applicant),
+            # The profile's name as another app may have stored it: cleaned here too.
+            name=(clean_text(display_name(applicant)) or applicant.email)[:100],
             email=applicant.email,
             phone=getattr(getattr(applicant, "profile", None), "phone", ""),
             accepted=True,
@@ -129,7 +139,7 @@ def dispute_file(
             role=Party.Role.RESPONDENT,
             name=respondent_name[:100],
             email=respondent_email,
-            phone=clean(respondent_phone)[:30],
+            phone=clean_text(respondent_phone)[:30],
         )
         invitation = invitation_create(party=respondent, now=now)
         log_action(
@@ -171,7 +181,7 @@ def _store_evidence(
         content_type=info.content_type,
         size=info.size,
         sha256=info.sha256,
-        description=clean(description)[:500],
+        description=clean_text(description)[:500],
     )
     item.file.save(info.filename, File(upload), save=False)
     item.save()

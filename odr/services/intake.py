@@ -19,7 +19,8 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Membership
 from odr.notifications import notify
 from odr.people import case_people, display_name, organisation_staff, party_recipients
-from odr.services.common import apply, case_context, clean
+from odr.services.common import apply, case_context
+from odr.text import clean_text
 from odr.transitions import MACHINE
 
 User = get_user_model()
@@ -33,7 +34,7 @@ REFERRAL_GUIDANCE = (
 
 
 def _required_reason(reason: str) -> str:
-    reason = clean(reason)
+    reason = clean_text(reason, multiline=True)
     if not reason:
         raise Invalid(_("Give a reason."), code="reason_required")
     return reason[:2000]
@@ -45,6 +46,14 @@ def _mediator_for(dispute: Dispute, mediator_id: int | None) -> AbstractBaseUser
         raise Invalid(
             _("Choose a mediator of %(org)s.") % {"org": dispute.organisation},
             code="invalid_mediator",
+        )
+    if mediator.pk in selectors.party_user_ids(dispute):
+        # A party is never the mediator of their own case (回避; People's Mediation Law
+        # Art. 22), whoever proposes them: accept and assign both come through here.
+        raise Invalid(
+            _("%(name)s is a party to this case and cannot mediate it.")
+            % {"name": display_name(mediator)},
+            code="conflict_of_interest",
         )
     return mediator
 
@@ -94,7 +103,7 @@ def _close_with_reason(
             "closed_at": timezone.now(),
             "closing_reason": _required_reason(reason),
         },
-        extra={"reason": clean(reason)[:2000]},
+        extra={"reason": clean_text(reason, multiline=True)[:2000]},
     )
 
 
@@ -151,18 +160,18 @@ def dispute_escalate(*, dispute: Dispute, actor: AbstractBaseUser, reason: str) 
             dispute=dispute,
             actor=actor,
             prepare=prepare,
-            extra={"reason": clean(reason)[:2000]},
+            extra={"reason": clean_text(reason, multiline=True)[:2000]},
         )
         notify(
             _coordinators(dispute) + party_recipients(dispute),
             "escalated",
-            {**case_context(dispute), "reason": clean(reason)},
+            {**case_context(dispute), "reason": clean_text(reason, multiline=True)},
         )
     return dispute
 
 
 def dispute_withdraw(*, dispute: Dispute, actor: AbstractBaseUser, reason: str = "") -> Dispute:
-    reason = clean(reason)[:2000]
+    reason = clean_text(reason, multiline=True)[:2000]
     with transaction.atomic():
         dispute = apply(
             "withdraw",

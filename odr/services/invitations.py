@@ -4,6 +4,7 @@ decline) by the person invited, sent again by the applicant when it expired unan
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -17,7 +18,8 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Invitation, Membership, Party
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
-from odr.services.common import apply, case_context, clean, lock
+from odr.services.common import apply, case_context, lock
+from odr.text import clean_text
 
 S = Dispute.Status
 
@@ -47,16 +49,18 @@ def invitation_send(*, invitation: Invitation, dispute: Dispute, sender: Abstrac
     )
 
 
-def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
-    """The invitation, locked, if it may still be answered. The dispute is locked first,
-    in the same order as every other write on a case (invitation_resend locks the dispute,
-    then replaces the invitation): the other order could deadlock."""
+def _usable_invitation(token: str, user: AbstractBaseUser, *, confirm_identity: bool) -> Invitation:
+    """The invitation, locked, if this user may still answer it. The dispute is locked
+    first, in the same order as every other write on a case (invitation_resend locks the
+    dispute, then replaces the invitation): the other order could deadlock."""
     found = Invitation.objects.filter(token=token).values_list("party__dispute_id").first()
     if found is None:
         raise NotFound(_("This invitation link is not valid."))
     Dispute.objects.select_for_update().filter(pk=found[0]).first()
     # Re-read under the lock: a resend may have replaced it a moment ago.
-    invitation = Invitation.objects.select_for_update().filter(token=token).first()
+    invitation = (
+        Invitation.objects.select_for_update().select_related("party").filter(token=token).first()
+    )
     if invitation is None:
         raise NotFound(_("This invitation link is not valid."))
     if invitation.is_used:
@@ -75,17 +79,44 @@ def _usable_invitation(token: str, user: AbstractBaseUser) -> Invitation:
             _("Staff of the organisation handling this case cannot answer as a party."),
             code="conflict_of_interest",
         )
+    if not confirm_identity and not selectors.invitation_is_addressed_to(invitation, user):
+        # The link is not a bearer token (issue 11, L2): it answers for the person it was
+        # sent to. Another account may answer only by saying that it is that person (the
+        # invited may have signed up with another address), which the audit trail keeps.
+        raise Forbidden(
+            _(
+                "This invitation was sent to someone else. If you are the person invited, "
+                "confirm it and answer again."
+            ),
+            code="invitation_for_someone_else",
+        )
     return invitation
 
 
-def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: bool) -> Dispute:
+def _answered_by(invitation: Invitation, user: AbstractBaseUser) -> dict[str, Any]:
+    """What the audit event says of who answered: nothing more when it was the invited
+    account; `other_account` and the address invited, masked, when another account said
+    it was the person invited."""
+    if selectors.invitation_is_addressed_to(invitation, user):
+        return {}
+    return {"other_account": True, "invited": selectors.invitation_masked_address(invitation)}
+
+
+def invitation_accept(
+    *,
+    token: str,
+    user: AbstractBaseUser,
+    consent_online: bool,
+    confirm_identity: bool = False,
+) -> Dispute:
     """The respondent consents to online mediation and agrees to mediate: the dispute
     goes to intake (SPC online mediation rules Art. 4: every party's consent)."""
     if not consent_online:
         raise Invalid(_("Online mediation needs your consent."), code="consent_required")
     with transaction.atomic():
-        invitation = _usable_invitation(token, user)
+        invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
         party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        answered_by = _answered_by(invitation, user)
         now = timezone.now()
         party.user = user
         party.accepted = True
@@ -100,7 +131,7 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
             dispute=party.dispute,
             actor=user,
             changes={"intake_at": now},
-            extra={"respondent": user.pk},
+            extra={"respondent": user.pk, **answered_by},
         )
         notify(
             party_recipients(dispute, Party.Role.APPLICANT)
@@ -111,13 +142,16 @@ def invitation_accept(*, token: str, user: AbstractBaseUser, consent_online: boo
     return dispute
 
 
-def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Dispute:
-    reason = clean(reason)
+def invitation_decline(
+    *, token: str, user: AbstractBaseUser, reason: str, confirm_identity: bool = False
+) -> Dispute:
+    reason = clean_text(reason, multiline=True)
     if not reason:
         raise Invalid(_("Say briefly why you decline."), code="reason_required")
     with transaction.atomic():
-        invitation = _usable_invitation(token, user)
+        invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
         party = Party.objects.select_for_update().get(pk=invitation.party_id)
+        answered_by = _answered_by(invitation, user)
         now = timezone.now()
         party.user = user
         party.accepted = False
@@ -130,7 +164,7 @@ def invitation_decline(*, token: str, user: AbstractBaseUser, reason: str) -> Di
             dispute=party.dispute,
             actor=user,
             changes={"closed_at": now, "closing_reason": reason[:2000]},
-            extra={"reason": reason[:2000]},
+            extra={"reason": reason[:2000], **answered_by},
         )
         notify(
             party_recipients(dispute, Party.Role.APPLICANT),

@@ -12,7 +12,8 @@ from odr.errors import Forbidden, Invalid
 from odr.models import Dispute, Message
 from odr.notifications import notify
 from odr.people import case_people, display_name
-from odr.services.common import case_context, clean
+from odr.services.common import case_context
+from odr.text import clean_text
 
 MAX_MESSAGE_CHARS = 5000
 
@@ -22,7 +23,7 @@ def message_post(*, dispute: Dispute, actor: AbstractBaseUser, text: str) -> Mes
     told that there is a message (the text stays on the platform)."""
     if selectors.party_of(dispute, actor) is None and not selectors.is_mediator_of(dispute, actor):
         raise Forbidden(_("Only the parties and the mediator can write here."))
-    text = clean(text)
+    text = clean_text(text, multiline=True)
     if not text:
         raise Invalid(_("Write a message first."), code="empty_message")
     if len(text) > MAX_MESSAGE_CHARS:

@@ -11,7 +11,7 @@ from odr.audit import log_action
 from odr.errors import Invalid
 from odr.idnumber import is_valid_id_number
 from odr.models import Profile
-from odr.services.common import clean
+from odr.text import clean_text
 
 
 def _audited(profile: Profile) -> dict:
@@ -27,7 +27,7 @@ def _audited(profile: Profile) -> dict:
 def profile_update(
     *, user: AbstractBaseUser, real_name: str, phone: str, id_number: str, language: str
 ) -> Profile:
-    id_number = clean(id_number).upper()
+    id_number = clean_text(id_number).upper()
     if id_number and not is_valid_id_number(id_number):
         raise Invalid(
             _("The resident ID number is not valid: check the 18 characters."),
@@ -38,8 +38,8 @@ def profile_update(
     with transaction.atomic():
         profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
         before = _audited(profile)
-        profile.real_name = clean(real_name)
-        profile.phone = clean(phone)
+        profile.real_name = clean_text(real_name)
+        profile.phone = clean_text(phone)
         profile.id_number = id_number
         profile.language = language
         profile.full_clean()

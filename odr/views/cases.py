@@ -90,11 +90,7 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=user, dispute_id=dispute_id)
     viewer_party = selectors.party_of(dispute, user)
     actions = allowed_actions(dispute, user)
-    mediators = (
-        selectors.mediators_with_load(dispute.organisation)
-        if dispute.organisation and {"accept", "assign"} & set(actions)
-        else []
-    )
+    mediators = selectors.mediator_choices(dispute) if {"accept", "assign"} & set(actions) else []
     filed = dispute.status == Dispute.Status.FILED
     invitation_obj = selectors.respondent_invitation(dispute) if filed else None
     return render(
@@ -117,7 +113,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             # The sessions and agreement panels, registered by their apps.
             "panels": composition.case_panels(),
             "evidence": dispute.evidence.select_related("uploaded_by"),
-            "thread": selectors.dispute_messages(dispute),
+            "may_read_messages": selectors.may_read_messages(dispute, user),
+            "thread": selectors.dispute_messages(dispute=dispute, user=user),
             "can_write": viewer_party is not None or selectors.is_mediator_of(dispute, user),
             "can_upload": viewer_party is not None and dispute.is_open,
             "message_form": MessageForm(),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from odr import selectors, services
 from odr.errors import DomainError
-from odr.forms import InvitationAcceptForm, ReasonForm, add_domain_error
+from odr.forms import InvitationAcceptForm, InvitationDeclineForm, add_domain_error
 from odr.models import Dispute, Invitation, Party
 
 
@@ -47,12 +47,19 @@ def _invitation_page(
     invitation: Invitation,
     *,
     accept_form: InvitationAcceptForm | None = None,
-    decline_form: ReasonForm | None = None,
+    decline_form: InvitationDeclineForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     dispute = invitation.party.dispute
     applicant = dispute.parties.filter(role=Party.Role.APPLICANT).first()
     here = reverse("odr:invitation", args=[invitation.token])
+    user = request.user
+    own = user.is_authenticated and dispute.filed_by_id == user.pk
+    for_someone_else = (
+        user.is_authenticated
+        and not own
+        and not selectors.invitation_is_addressed_to(invitation, user)
+    )
     return render(
         request,
         "odr/invitation.html",
@@ -61,9 +68,15 @@ def _invitation_page(
             "dispute": dispute,
             "applicant": applicant,
             "respondent": invitation.party,
-            "own": request.user.is_authenticated and dispute.filed_by_id == request.user.pk,
+            "own": own,
             "accept_form": accept_form or InvitationAcceptForm(),
-            "decline_form": decline_form or ReasonForm(),
+            "decline_form": decline_form or InvitationDeclineForm(),
+            # Another account than the one invited: it may answer only by confirming that
+            # it is the person invited, and sees the invited address masked (issue 11, L2).
+            "for_someone_else": for_someone_else,
+            "invited_address": (
+                selectors.invitation_masked_address(invitation) if for_someone_else else ""
+            ),
             "here": here,
         },
         status=status,
@@ -81,7 +94,7 @@ def _invitation_reply(
     request: HttpRequest,
     token: str,
     *,
-    form_class: type[InvitationAcceptForm] | type[ReasonForm],
+    form_class: type[InvitationAcceptForm] | type[InvitationDeclineForm],
     form_name: str,
     reply: Callable[[dict[str, Any]], Dispute],
     level: int,
@@ -95,15 +108,19 @@ def _invitation_reply(
     if request.method != "POST":
         return redirect("odr:invitation", token=token)
     form = form_class(request.POST)
+    status = 400
     if form.is_valid():
         try:
             dispute = reply(form.cleaned_data)
         except DomainError as exc:
             add_domain_error(form, exc)
+            # A refusal of who answers (own dispute, conflict of interest, someone else's
+            # invitation) is a 403, as in the API.
+            status = exc.status
         else:
             messages.add_message(request, level, done)
             return redirect("odr:dispute_detail", dispute_id=dispute.pk)
-    return _invitation_page(request, found, status=400, **{form_name: form})
+    return _invitation_page(request, found, status=status, **{form_name: form})
 
 
 @login_required
@@ -114,7 +131,10 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         form_class=InvitationAcceptForm,
         form_name="accept_form",
         reply=lambda data: services.invitation_accept(
-            token=token, user=request.user, consent_online=data["consent"]
+            token=token,
+            user=request.user,
+            consent_online=data["consent"],
+            confirm_identity=data["confirm_identity"],
         ),
         level=messages.SUCCESS,
         done=_("Thank you. The mediation organisation will now take up the case."),
@@ -126,10 +146,13 @@ def invitation_decline(request: HttpRequest, token: str) -> HttpResponse:
     return _invitation_reply(
         request,
         token,
-        form_class=ReasonForm,
+        form_class=InvitationDeclineForm,
         form_name="decline_form",
         reply=lambda data: services.invitation_decline(
-            token=token, user=request.user, reason=data["reason"]
+            token=token,
+            user=request.user,
+            reason=data["reason"],
+            confirm_identity=data["confirm_identity"],
         ),
         level=messages.INFO,
         done=_("You declined mediation. The applicant has been told."),

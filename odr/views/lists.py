@@ -10,6 +10,7 @@ from django.shortcuts import render
 
 from odr import selectors
 from odr.models import Dispute, Membership
+from odr.transitions import MACHINE, Viewer
 
 
 @login_required
@@ -36,11 +37,29 @@ def intake(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     queue = list(selectors.intake_queue_for(request.user))
     mediators = {org.pk: selectors.mediators_with_load(org) for org in organisations}
+    viewer, cache = Viewer.of(request.user), {}
+    waiting = [
+        {
+            "dispute": d,
+            # A coordinator who is a party to a case does not take it in, and a party is
+            # never offered as its mediator (conflict of interest, odr.transitions).
+            "can_accept": bool(
+                MACHINE.actions(d, request.user, viewer=viewer, cache=cache, names=["accept"])
+            ),
+            "mediators": [
+                (m, load)
+                for m, load in mediators.get(d.organisation_id, [])
+                if m.pk not in selectors.party_user_ids(d)
+            ],
+        }
+        for d in queue
+        if d.status == Dispute.Status.AWAITING_INTAKE
+    ]
     return render(
         request,
         "odr/intake.html",
         {
-            "waiting": [d for d in queue if d.status == Dispute.Status.AWAITING_INTAKE],
+            "waiting": waiting,
             "in_mediation": [d for d in queue if d.status == Dispute.Status.IN_MEDIATION],
             "filed": [d for d in queue if d.status == Dispute.Status.FILED],
             "mediators": mediators,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +13,7 @@ from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import ProfileForm, add_domain_error
 from odr.idnumber import mask_id_number
+from odr.language import set_language_cookie
 
 
 @login_required
@@ -37,7 +37,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Your profile is saved."))
                 response = redirect("odr:profile")
                 # The chosen language applies at once, as the switcher in the header does.
-                response.set_cookie(settings.LANGUAGE_COOKIE_NAME, saved.language)
+                set_language_cookie(response, saved.language)
                 return response
     else:
         form = ProfileForm(initial=initial)

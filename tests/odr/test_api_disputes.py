@@ -228,6 +228,14 @@ def test_filing_needs_a_login(clients):
         ({"category": "alien"}, 400, "invalid_category"),
         ({"region": "999999999999"}, 400, "invalid_region"),
         ({"title": ""}, 422, "validation_error"),
+        # Invisible characters only (issue 11, L7): an empty title.
+        ({"title": "\u200b\u200b"}, 400, "title_required"),
+        ({"description": "\u202e\u2066\n\ufeff"}, 400, "description_required"),
+        (
+            {"respondent": {"name": "\u200d", "email": "citizen2@demo.odr"}},
+            400,
+            "respondent_name_required",
+        ),
         ({"description": "   "}, 400, "description_required"),
         ({"claim_amount": "-5"}, 422, "validation_error"),
         ({"claim_amount": "abc"}, 422, "validation_error"),
@@ -408,3 +416,26 @@ def test_the_court_sees_a_case_only_once_both_parties_have_applied(demo):
         agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
     )
     assert disputes_visible_to(clerk).filter(pk=agreement.dispute_id).exists()
+
+
+def test_direction_overrides_and_invisible_characters_are_removed_from_what_is_filed(clients):
+    """Issue 11, L7: a right-to-left override would show 〈李四 owes 5,000〉 reversed on
+    another person's screen; it is stored without it, and the line breaks of the long
+    text are kept."""
+    body = {
+        **NEW_DISPUTE,
+        "title": "借款\u202e0005\u202c未还\u200b",
+        "description": "第一行\u2067\n第二行",
+        "request": "归还\u200f借款",
+        "respondent": {"name": "李\u200b四", "email": "citizen2@demo.odr"},
+    }
+    response = post(clients["applicant"], "/api/v1/disputes", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["title"] == "借款0005未还"
+    dispute = Dispute.objects.get(pk=response.json()["id"])
+    assert (dispute.title, dispute.description, dispute.request) == (
+        "借款0005未还",
+        "第一行\n第二行",
+        "归还借款",
+    )
+    assert dispute.parties.get(role="respondent").name == "李四"

@@ -3,6 +3,9 @@ with a PDF through the form (the upload progress bar shows), the respondent open
 e-mailed invitation link, logs in and agrees, and the coordinator finds the case in the
 intake queue and accepts it.
 
+Every page runs under the platform's Content-Security-Policy (issue 11, L1): the test fails
+on any violation the browser reports.
+
 With ODR_SCREENSHOTS_DIR set (docs/screenshots/take.py does that) the filing page and the
 case page are also saved as PNG files for the README."""
 
@@ -44,16 +47,37 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+# How Chromium words a blocked script, style, eval or connection in the console.
+CSP_MARKERS = ("Content Security Policy", "Refused to")
+
+
+@pytest.fixture
+def csp_violations(phone_context) -> list[str]:
+    """What the browser reported as blocked by the Content-Security-Policy on any page of
+    the context; the test asserts that it stays empty."""
+    found: list[str] = []
+
+    def on_console(message) -> None:
+        if any(marker in message.text for marker in CSP_MARKERS):
+            found.append(f"{message.type}: {message.text}")
+
+    phone_context.on("console", on_console)
+    return found
+
+
 def test_a_citizen_files_on_a_phone_and_the_respondent_accepts_from_the_email(
-    live_server, transactional_db, demo, media, phone_context, tmp_path
+    live_server, transactional_db, demo, media, phone_context, csp_violations, tmp_path
 ):
     base = live_server.url
     pdf = tmp_path / "借条.pdf"
     pdf.write_bytes(PDF)
     page = phone_context.new_page()
 
-    # 1. The applicant logs in and fills the guided form.
+    # 1. The applicant logs in and fills the guided form, whose script is a static file
+    # allowed by the policy.
     _log_in(page, base, "citizen1@demo.odr", "/disputes/new/")
+    policy = page.request.get(f"{base}/disputes/new/").headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     page.select_option('select[name="category"]', "debt")
     assert "借钱不还" in page.inner_text("#category-hint")
     cascade = page.locator("#region-cascade select")
@@ -138,3 +162,4 @@ def test_a_citizen_files_on_a_phone_and_the_respondent_accepts_from_the_email(
     assert dispute.mediator.email == "mediator@demo.odr"
     assert page.locator("#mediation-deadline").is_visible()
     _shoot(page, "case.png")
+    assert not csp_violations, csp_violations

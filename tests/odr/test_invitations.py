@@ -234,11 +234,12 @@ def test_no_resend_once_the_respondent_answered(filed):
     ("email", "status", "code"),
     [
         ("citizen2@demo.odr", 200, None),
-        ("bystander@example.com", 200, None),  # the link is the invitation: any account
+        # The link is not a bearer token: it answers for the address it was sent to.
+        ("bystander@example.com", 403, "invitation_for_someone_else"),
         ("citizen1@demo.odr", 403, "own_dispute"),
         ("mediator@demo.odr", 403, "conflict_of_interest"),
         ("coordinator@demo.odr", 403, "conflict_of_interest"),
-        ("mediator.yucun@demo.odr", 200, None),  # staff elsewhere are citizens here
+        ("mediator.yucun@demo.odr", 403, "invitation_for_someone_else"),
         (None, 401, "unauthenticated"),
     ],
 )
@@ -251,3 +252,87 @@ def test_invitation_accept_answers_each_role(filed, email, status, code):
     else:
         assert_error(response, status, code)
         assert Dispute.objects.get(pk=filed.pk).status == S.FILED
+
+
+# --- bound to the invited address (issue 11, L2) ----------------------------------------
+
+
+def test_the_account_of_the_invited_address_answers_whatever_its_letter_case(demo):
+    dispute = factories.file_dispute(respondent_email="Citizen2@Demo.ODR")
+    response = post(
+        client_of("citizen2@demo.odr"), f"/api/v1/invitations/{token_of(dispute)}/accept"
+    )
+    assert response.status_code == 200, response.content
+    event = AuditEvent.objects.filter(dispute=dispute, action="dispute.respond_accept").get()
+    assert "other_account" not in event.after
+
+
+def test_staff_of_another_organisation_answer_an_invitation_sent_to_them_as_citizens(demo):
+    dispute = factories.file_dispute(respondent_email="mediator.yucun@demo.odr")
+    response = post(
+        client_of("mediator.yucun@demo.odr"), f"/api/v1/invitations/{token_of(dispute)}/accept"
+    )
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(
+    ("answer", "body"), [("accept", {}), ("decline", {"reason": "不认识申请人"})]
+)
+def test_another_account_holding_the_link_is_refused_and_nothing_is_written(filed, answer, body):
+    carol = factories.make_user("carol@example.com", name="卡罗")
+    client = Client()
+    client.force_login(carol)
+    events = AuditEvent.objects.count()
+    response = post(client, f"/api/v1/invitations/{token_of(filed)}/{answer}", body)
+    assert_error(response, 403, "invitation_for_someone_else")
+    # The address the link was sent to is not told to whoever holds it.
+    assert "citizen2@demo.odr" not in response.content.decode()
+    assert AuditEvent.objects.count() == events
+    dispute = Dispute.objects.get(pk=filed.pk)
+    assert dispute.status == S.FILED
+    assert dispute.parties.get(role="respondent").user is None
+    assert Invitation.objects.get(party__dispute=filed).used_at is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "body", "status", "action"),
+    [
+        ("accept", {}, S.AWAITING_INTAKE, "dispute.respond_accept"),
+        ("decline", {"reason": "不认识申请人"}, S.DECLINED, "dispute.respond_decline"),
+    ],
+)
+def test_another_account_that_confirms_it_is_the_person_invited_answers_and_the_audit_says_so(
+    filed, answer, body, status, action
+):
+    # The person invited at citizen2@ signed up with another address.
+    other = factories.make_user("lisi.home@example.com", name="李四")
+    client = Client()
+    client.force_login(other)
+    response = post(
+        client,
+        f"/api/v1/invitations/{token_of(filed)}/{answer}",
+        {**body, "confirm_identity": True},
+    )
+    assert response.status_code in (200, 204), response.content
+    dispute = Dispute.objects.get(pk=filed.pk)
+    assert dispute.status == status
+    assert dispute.parties.get(role="respondent").user == other
+    event = AuditEvent.objects.filter(dispute=dispute, action=action).get()
+    assert event.actor == other
+    assert event.after["other_account"] is True
+    assert event.after["invited"] == "c******2@demo.odr"
+    assert "citizen2@demo.odr" not in str(event.after)
+
+
+def test_a_verified_second_address_of_the_account_counts_as_the_invited_one(demo):
+    from allauth.account.models import EmailAddress
+
+    lisi = factories.make_user("lisi.home@example.com", name="李四")
+    dispute = factories.file_dispute(respondent_email="lisi.work@example.com")
+    EmailAddress.objects.create(user=lisi, email="lisi.work@example.com", verified=False)
+    client = Client()
+    client.force_login(lisi)
+    url = f"/api/v1/invitations/{token_of(dispute)}/accept"
+    assert_error(post(client, url), 403, "invitation_for_someone_else")  # not verified yet
+    EmailAddress.objects.filter(email="lisi.work@example.com").update(verified=True)
+    assert post(client, url).status_code == 200

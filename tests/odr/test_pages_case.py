@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from odr import services
 from odr.models import AuditEvent, Dispute, Evidence, Message
 from tests import factories
 from tests.factories import demo_user
@@ -319,3 +320,51 @@ def test_every_address_of_a_case_answers_404_to_someone_who_may_not_see_it(demo,
     assert AuditEvent.objects.count() == events
     dispute.refresh_from_db()
     assert dispute.status == Dispute.Status.IN_MEDIATION
+
+
+@pytest.mark.parametrize(
+    ("email", "reads"),
+    [
+        ("citizen1@demo.odr", True),
+        ("citizen2@demo.odr", True),
+        ("mediator@demo.odr", True),
+        ("coordinator@demo.odr", True),  # supervises the organisation's mediations
+        ("clerk@demo.odr", False),  # sees the case for the confirmation request only
+        ("colleague@example.com", False),  # another mediator of the organisation
+        ("admin@demo.odr", False),
+    ],
+)
+def test_the_message_thread_is_read_only_by_the_parties_the_mediator_and_the_coordinator(
+    demo, client, email, reads
+):
+    """Issue 11, M1: what the parties write to their mediator is not the court's."""
+    from odr.models import Organisation
+
+    centre = Organisation.objects.get(kind=Organisation.Kind.COUNTY_CENTRE)
+    factories.make_user("colleague@example.com", name="同事", org=centre, role="mediator")
+    dispute = factories.confirmation_pending().agreement.dispute
+    services.message_post(
+        dispute=dispute, actor=demo_user("citizen1@demo.odr"), text="只给调解员看的话"
+    )
+    response = _client(client, email).get(_url(dispute))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert ("只给调解员看的话" in page) is reads
+    assert ('id="messages"' in page) is reads
+
+
+def test_a_message_is_stored_without_direction_overrides_and_an_invisible_one_is_refused(
+    demo, client
+):
+    """Issue 11, L7."""
+    dispute = factories.dispute_in_mediation()
+    c = _client(client, "citizen1@demo.odr")
+    url = reverse("odr:message_post", args=[dispute.pk])
+    c.post(url, {"text": "我欠\u202e0005\u202c元"})
+    assert list(Message.objects.filter(dispute=dispute).values_list("text", flat=True)) == [
+        "我欠0005元"
+    ]
+    response = c.post(url, {"text": "\u200b\u2066\u200b"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert Message.objects.filter(dispute=dispute).count() == 1
+    assert "\u202e" not in c.get(_url(dispute)).content.decode()

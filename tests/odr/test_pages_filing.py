@@ -174,3 +174,11 @@ def test_a_file_over_the_size_limit_is_refused(citizen, media, settings):
     assert list(response.json()["errors"]) == ["evidence"]
     assert not Dispute.objects.exists()
     assert _stored_files(media) == []
+
+
+def test_a_title_of_only_invisible_characters_is_refused_at_the_title(citizen, media):
+    """Issue 11, L7: two zero-width spaces are no title."""
+    response = citizen.post(reverse("odr:dispute_new"), _form(title="\u200b\u200b"))
+    assert response.status_code == 400
+    assert list(response.context["form"].errors) == ["title"]
+    assert not Dispute.objects.exists()

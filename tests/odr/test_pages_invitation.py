@@ -149,3 +149,40 @@ def test_the_applicant_can_send_a_new_invitation_once_the_first_expired(
     new = Invitation.objects.get(party__dispute=dispute)
     assert new.token != token
     assert f"/invitations/{new.token}/" in mail.outbox[0].body
+
+
+def test_another_account_sees_the_invited_address_masked_and_a_box_to_confirm(client, invited):
+    _dispute, token = invited
+    client.force_login(factories.make_user("carol@example.com", name="卡罗"))
+    page = client.get(_page(token)).content.decode()
+    assert 'id="someone-else"' in page
+    assert "c******2@demo.odr" in page
+    assert "citizen2@demo.odr" not in page
+    assert page.count('name="confirm_identity"') == 2  # in the accept and the decline form
+
+
+def test_the_invited_account_is_not_asked_to_confirm_who_it_is(client, invited):
+    _dispute, token = invited
+    client.force_login(demo_user("citizen2@demo.odr"))
+    page = client.get(_page(token)).content.decode()
+    assert 'id="someone-else"' not in page
+    assert 'name="confirm_identity"' not in page
+
+
+def test_another_account_answers_on_the_page_only_once_it_ticks_the_box(client, invited):
+    dispute, token = invited
+    other = factories.make_user("lisi.home@example.com", name="李四")
+    client.force_login(other)
+    url = reverse("odr:invitation_accept", args=[token])
+    response = client.post(url, {"consent": "on"})
+    assert response.status_code == 403
+    assert "confirm_identity" in response.context["accept_form"].errors
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.FILED
+    response = client.post(url, {"consent": "on", "confirm_identity": "1"})
+    assert response.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.AWAITING_INTAKE
+    assert dispute.parties.get(role="respondent").user == other
+    event = dispute.audit_events.get(action="dispute.respond_accept")
+    assert (event.after["other_account"], event.after["invited"]) == (True, "c******2@demo.odr")

@@ -189,11 +189,13 @@ def test_coordinator_rejects_with_a_reason(demo):
     )
 
 
-def test_reject_needs_a_reason(demo):
+# Invisible and direction characters are no reason either (issue 11, L7).
+@pytest.mark.parametrize("reason", ["  ", "\u200b\u202e\n\u2066"])
+def test_reject_needs_a_reason(demo, reason):
     dispute = factories.dispute_awaiting_intake()
     refused(
         lambda: services.dispute_reject(
-            dispute=dispute, actor=user("coordinator@demo.odr"), reason="  "
+            dispute=dispute, actor=user("coordinator@demo.odr"), reason=reason
         ),
         status=400,
         code="reason_required",
