@@ -422,10 +422,12 @@ async def test_a_browser_socket_is_accepted_only_from_the_platforms_exact_origin
         application(), f"/ws/sessions/{room.session.pk}/", headers=headers
     )
     connected, _ = await communicator.connect(timeout=5)
-    assert connected is accepted
+    first = None
     if connected:
-        assert (await receive(communicator))["type"] == "welcome"
+        first = await receive(communicator)
         await communicator.disconnect()
+    assert connected is accepted
+    assert first is None or first["type"] == "welcome"
 
 
 async def test_a_ticket_does_not_let_staff_without_two_factor_into_the_room(room, settings):
