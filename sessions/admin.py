@@ -3,6 +3,7 @@ session goes through sessions.services (locked, audited, broadcast), so the admi
 the record read-only."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from sessions.models import Attendance, ChatMessage, MediationSession, Recording, RoomParticipant
 
@@ -31,7 +32,16 @@ class AttendanceInline(ReadOnlyInline):
 
 class ChatInline(ReadOnlyInline):
     model = ChatMessage
-    fields = ["at", "sender", "text", "audience"]
+    fields = ["at", "sender", "said", "in_caucus", "audience"]
+    readonly_fields = ["said"]
+
+    @admin.display(description=_("Message"))
+    def said(self, message: ChatMessage) -> str:
+        # Issue 11, M1: what was said in a caucus is its participants' alone, and the
+        # platform's administrators were not in it.
+        if message.in_caucus:
+            return _("Private caucus (what was said is visible only to those in it)")
+        return message.text
 
 
 class RecordingInline(ReadOnlyInline):

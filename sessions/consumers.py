@@ -19,7 +19,8 @@ Beyond the contract (extra fields and types a client may ignore):
   `sessions.broadcast.send_to_room`.
 - A refused connection is accepted, gets `error {code}` and is closed: 4401
   `unauthenticated` (no login, bad/used/expired ticket), 4403 `not_participant` (also
-  for a session that does not exist), 4409 `session_closed`.
+  for a session that does not exist) or `mfa_required` (staff without two-factor in
+  production), 4409 `session_closed`.
 - Error codes: bad_json, not_an_object, unknown_type, too_large, rate_limited,
   binary_not_supported, invalid_signal, not_in_room, peer_not_visible, mediator_only,
   unknown_peer, not_in_lobby, invalid_caucus, no_caucus, cannot_remove_mediator,
@@ -40,6 +41,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
+from odr.middleware import mfa_required
 from sessions import services
 from sessions.broadcast import (
     CLOSE_CLOSED,
@@ -104,6 +106,17 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "unauthenticated",
                 _("Log in, or connect with a valid ticket (single use, short-lived)."),
                 CLOSE_UNAUTHENTICATED,
+            )
+            return
+        # The two-factor rule (issue 11, H2) on every way in: the cookie stack has its gate
+        # (odr.middleware.StaffMFAWebsocketGate), but a ticket connection skips that stack,
+        # and a ticket issued before the rule applied (or by a path the gate missed) must
+        # not open the room to staff without TOTP.
+        if await database_sync_to_async(mfa_required)(user):
+            await self._refuse(
+                "mfa_required",
+                _("Set up two-factor authentication before you enter the room."),
+                CLOSE_FORBIDDEN,
             )
             return
         # Join the room's group before the room learns of us, so no broadcast is missed.

@@ -4,6 +4,7 @@ time, and METHOD:CANCEL when the session is cancelled."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -14,27 +15,42 @@ from sessions.models import MediationSession
 PRODID = "-//ODR platform//Mediation sessions//ZH"
 
 
+# Control characters that no content line may hold (§3.1, §3.3.11: TSAFE-CHAR excludes
+# CTL but HTAB); line breaks are handled apart: CR and LF, and the Unicode line and
+# paragraph separators that some readers split lines on too.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK = re.compile("\r\n|[\r\n\u2028\u2029]")
+
+
 def escape_text(value: str) -> str:
-    """TEXT values (RFC 5545 §3.3.11): backslash, semicolon, comma and newlines escaped."""
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
+    """A TEXT value (RFC 5545 §3.3.11): every line break (CRLF, a lone CR, LF) becomes
+    `\\n`, other control characters go, and backslash, semicolon and comma are escaped. A
+    raw CR or LF in a value would end the content line and start a property of the
+    sender's choosing (issue 11, L5: a title with `\\rATTENDEE;…`)."""
+    text = _CONTROL.sub("", _LINE_BREAK.sub("\n", value))
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def param_value(value: str) -> str:
+    """A parameter value (§3.2): no control characters, no line breaks, no DQUOTE (which
+    cannot be escaped there); quoted when it holds `:`, `;` or `,`."""
+    cleaned = _CONTROL.sub("", _LINE_BREAK.sub(" ", value)).replace('"', "'")
+    return f'"{cleaned}"' if any(c in cleaned for c in ":;,") else cleaned
+
+
+def bare_value(value: str) -> str:
+    """A URI or CAL-ADDRESS value: it holds no white space or control character at all."""
+    return re.sub(r"\s", "", _CONTROL.sub("", value))
 
 
 def fold(line: str) -> str:
     """Lines longer than 75 octets are folded (§3.1) without splitting a UTF-8 character."""
     out: list[str] = []
     current = ""
-    limit = 75
     for char in line:
-        if len((current + char).encode()) > limit:
+        if len((current + char).encode()) > 75:
             out.append(current)
             current = " " + char
-            limit = 75
         else:
             current += char
     out.append(current)
@@ -62,7 +78,7 @@ def session_ics(
     organizer_mail = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
     organizer = "ORGANIZER"
     if organizer_name:
-        organizer += f";CN={_param(organizer_name)}"
+        organizer += f";CN={param_value(organizer_name)}"
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -78,8 +94,8 @@ def session_ics(
         f"SUMMARY:{escape_text(summary)}",
         f"DESCRIPTION:{escape_text(description)}",
         f"LOCATION:{escape_text(room)}",
-        f"URL:{room}",
-        f"{organizer}:mailto:{organizer_mail}",
+        f"URL:{bare_value(room)}",
+        f"{organizer}:mailto:{bare_value(organizer_mail)}",
         f"STATUS:{'CANCELLED' if cancel else 'CONFIRMED'}",
         "TRANSP:OPAQUE",
         "END:VEVENT",
@@ -88,11 +104,6 @@ def session_ics(
     return "\r\n".join(fold(line) for line in lines) + "\r\n"
 
 
-def _param(value: str) -> str:
-    # Parameter values may not hold these characters unquoted (§3.2).
-    cleaned = value.replace('"', "'")
-    return f'"{cleaned}"' if any(c in cleaned for c in ":;,") else cleaned
-
-
 def _host() -> str:
-    return settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "odr"
+    host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return bare_value(host) or "odr"

@@ -135,6 +135,11 @@ class ChatMessage(models.Model):
     at = models.DateTimeField(default=timezone.now)
     # The peer ids who could see it: a chat inside a caucus stays inside it.
     audience = models.JSONField(default=list, blank=True)
+    # Said while a private caucus (背对背) was on, on either side of it: only its audience
+    # reads it; staff who were not there see that a caucus happened, not what was said
+    # (issue 11, M1). It fails closed: a line is private to its audience unless the room
+    # service, which sees the room at that moment, records it was said in the open room.
+    in_caucus = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["at", "pk"]

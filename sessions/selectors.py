@@ -7,6 +7,7 @@ reconnecting client comes back to the same place (DESIGN.md §1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -131,18 +132,40 @@ def attendance_of(session: MediationSession) -> list[Attendance]:
     return list(Attendance.objects.filter(session=session).select_related("user", "user__profile"))
 
 
-def chat_visible_to(session: MediationSession, user: AbstractBaseUser) -> list[ChatMessage]:
-    """The mediator and staff see the whole chat log; a party only the messages whose
-    audience held them (a caucus chat stays inside the caucus)."""
+@dataclass(frozen=True)
+class ChatLine:
+    """One entry of a session's chat log as its viewer may read it. `withheld`: a private
+    caucus the viewer was not in: when it was, not who said what."""
+
+    at: datetime
+    name: str = ""
+    text: str = ""
+    withheld: bool = False
+
+
+def chat_visible_to(session: MediationSession, user: AbstractBaseUser) -> list[ChatLine]:
+    """The chat log as this viewer may read it (issue 11, M1). A line's words are read by
+    those who heard it (its stored audience). Beyond that, a party reads nothing (it was in
+    the lobby, apart or away); the mediator and the staff who see the case read the lines
+    said in the open room, and of a caucus they were not in only that it happened: one
+    withheld entry, with its time, for each run of its lines."""
     messages = ChatMessage.objects.filter(session=session).select_related(
         "sender", "sender__profile"
     )
-    if room_role_of(session, user) in (None, MEDIATOR):
-        return list(messages)
-    participant = participant_for(session, user)
-    if participant is None:
-        return []
-    return [m for m in messages if participant.peer_id in (m.audience or [])]
+    participant = participant_for(session, user) if user.is_authenticated else None
+    peer_id = participant.peer_id if participant is not None else None
+    party = is_session_party(session, user)
+    lines: list[ChatLine] = []
+    for m in messages:
+        if peer_id is not None and peer_id in (m.audience or []):
+            lines.append(ChatLine(at=m.at, name=display_name(m.sender), text=m.text))
+        elif party:
+            continue
+        elif not m.in_caucus:
+            lines.append(ChatLine(at=m.at, name=display_name(m.sender), text=m.text))
+        elif not (lines and lines[-1].withheld):
+            lines.append(ChatLine(at=m.at, withheld=True))
+    return lines
 
 
 def recordings_of(session: MediationSession) -> list[Recording]:

@@ -436,3 +436,27 @@ def session_in(status: str, *, dispute: Dispute | None = None, in_hours: float =
     if status == S.ENDED:
         session = session_services.session_end(session=session, actor=mediator)
     return session
+
+
+def room_in_session(session) -> dict[str, str]:
+    """The case's mediator and both parties joined the session's room through the room
+    services (the parties admitted): role → peer id. The connections are pretend ones
+    (channel names only): for tests of what the room leaves behind, not of the socket."""
+    from sessions import services as session_services
+
+    dispute = session.dispute
+    people = {"mediator": dispute.mediator}
+    for party in dispute.parties.select_related("user"):
+        people.setdefault(party.role, party.user)
+    peers = {}
+    for role, user in people.items():
+        joined = session_services.room_join(
+            session_id=session.pk, user=user, channel_name=f"test.{role}"
+        )
+        peers[role] = joined.peer.peer_id
+    for role, peer_id in peers.items():
+        if role != "mediator":
+            session_services.room_admit(
+                session_id=session.pk, actor_peer=peers["mediator"], peer_id=peer_id
+            )
+    return peers

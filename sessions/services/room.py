@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from odr.audit import log_action
 from odr.errors import Forbidden, Invalid, NotFound
+from odr.text import clean_text
 from sessions import selectors
 from sessions.broadcast import (
     CLOSE_REMOVED,
@@ -378,8 +379,11 @@ def room_end(*, session_id: int, actor_peer: str) -> None:
 @transaction.atomic
 def room_chat(*, session_id: int, peer_id: str, text: Any) -> ChatMessage:
     """A chat line goes to the sender's visible set only (a caucus chat stays inside the
-    caucus), and is kept with that audience."""
-    if not isinstance(text, str) or not text.strip():
+    caucus), and is kept with that audience and whether a caucus was on (issue 11, M1:
+    who was not in it never reads it). The text is cleaned of invisible and
+    direction-changing characters first (issue 11, L7): a line of those alone is empty."""
+    text = clean_text(text) if isinstance(text, str) else ""
+    if not text:
         raise Invalid(_("Write a message first."), code="empty_message")
     if len(text) > MAX_CHAT_CHARS:
         raise Invalid(
@@ -395,15 +399,20 @@ def room_chat(*, session_id: int, peer_id: str, text: Any) -> ChatMessage:
     message = ChatMessage.objects.create(
         session=session,
         sender_id=me.user_id,
-        text=text.strip(),
+        text=text,
         audience=sorted(p.peer_id for p in audience),
+        in_caucus=bool(snapshot.caucus),
     )
     log_action(
         action="session.chat",
         obj=message,
         actor=_user(me),
         dispute=session.dispute,
-        after={"length": len(message.text), "audience": message.audience},
+        after={
+            "length": len(message.text),
+            "audience": message.audience,
+            "in_caucus": message.in_caucus,
+        },
     )
     payload = {
         "type": "chat",

@@ -23,6 +23,7 @@ from odr.errors import DomainError, Forbidden, Invalid
 from odr.models import Dispute
 from odr.notifications import Recipient, notify
 from odr.people import case_people, display_name, party_recipients
+from odr.text import clean_text
 from sessions import ics
 from sessions.models import MediationSession
 from sessions.services.common import (
@@ -61,11 +62,16 @@ def session_mail_context(session: MediationSession, **extra: Any) -> dict[str, A
 
 
 def ics_attachment(session: MediationSession, *, cancel: bool = False) -> tuple[str, str, str]:
+    """The calendar file of a session. What people typed (the case's title, the
+    organisation's name) is cleaned here too, whatever was stored before the cleaner
+    existed: no invisible or direction-changing character reaches a calendar, and
+    `sessions.ics` escapes the rest (issue 11, L5 and L7)."""
     dispute = session.dispute
-    summary = _("Mediation session: %(case)s") % {"case": dispute.case_number}
+    case_number = clean_text(dispute.case_number)
+    summary = _("Mediation session: %(case)s") % {"case": case_number}
     description = _("Online mediation session of case %(case)s (%(title)s). Join at %(url)s") % {
-        "case": dispute.case_number,
-        "title": dispute.title,
+        "case": case_number,
+        "title": clean_text(dispute.title),
         "url": f"{settings.SITE_URL}{session.room_url}",
     }
     text = ics.session_ics(
@@ -73,7 +79,7 @@ def ics_attachment(session: MediationSession, *, cancel: bool = False) -> tuple[
         cancel=cancel,
         summary=summary,
         description=description,
-        organizer_name=dispute.organisation.name if dispute.organisation else "",
+        organizer_name=clean_text(dispute.organisation.name) if dispute.organisation else "",
     )
     return ("cancel.ics" if cancel else "invite.ics", text, "text/calendar")
 
@@ -218,7 +224,8 @@ def session_reschedule(
 def session_cancel(
     *, session: MediationSession, actor: AbstractBaseUser, reason: str = ""
 ) -> MediationSession:
-    reason = (reason or "").strip()[:2000]
+    # The reason goes into everyone's e-mail: cleaned like every message (issue 11, L7).
+    reason = clean_text(reason, multiline=True)[:2000]
     session = lock_session(session)
     voided = void_tickets(session)
     session = apply_transition(
@@ -273,8 +280,9 @@ def session_minutes_save(
     *, session: MediationSession, actor: AbstractBaseUser, minutes: str
 ) -> MediationSession:
     """The mediator's minutes (笔录), during or after the session. The audit event keeps
-    their length and SHA-256, not the text."""
-    minutes = (minutes or "").replace("\r\n", "\n")
+    their length and SHA-256, not the text. Invisible and direction-changing characters
+    are removed, line breaks kept (issue 11, L7); empty minutes clear them, as before."""
+    minutes = clean_text(minutes, multiline=True)
 
     def prepare(locked: MediationSession) -> dict[str, Any]:
         if len(minutes) > MAX_MINUTES_CHARS:

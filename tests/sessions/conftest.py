@@ -18,7 +18,9 @@ from sessions import services
 from sessions.models import MediationSession
 from tests import factories
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
+# A browser on the platform's page sends its page's origin and the host it connects to.
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+HOST = (b"host", b"127.0.0.1:8000")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django.utils import timezone
 from sessions.models import Attendance, ChatMessage, MediationSession, RoomParticipant
 from tests import factories
 from tests.sessions.conftest import (
+    HOST,
     ORIGIN,
     admitted_room,
     application,
@@ -327,15 +328,15 @@ async def _refused(path: str, headers=None) -> tuple[dict, int]:
 async def test_a_non_participant_is_refused(room):
     coordinator = await database_sync_to_async(factories.demo_user)("coordinator@demo.odr")
     cookie = await cookie_header(coordinator)
-    error, code = await _refused(f"/ws/sessions/{room.session.pk}/", [ORIGIN, cookie])
+    error, code = await _refused(f"/ws/sessions/{room.session.pk}/", [ORIGIN, HOST, cookie])
     assert error["code"] == "not_participant" and code == 4403
     # A session that does not exist answers the same (ids cannot be probed).
-    error, code = await _refused("/ws/sessions/999999/", [ORIGIN, cookie])
+    error, code = await _refused("/ws/sessions/999999/", [ORIGIN, HOST, cookie])
     assert error["code"] == "not_participant" and code == 4403
 
 
 async def test_an_anonymous_browser_is_refused(room):
-    error, code = await _refused(f"/ws/sessions/{room.session.pk}/", [ORIGIN])
+    error, code = await _refused(f"/ws/sessions/{room.session.pk}/", [ORIGIN, HOST])
     assert error["code"] == "unauthenticated" and code == 4401
 
 
@@ -387,9 +388,72 @@ async def test_a_foreign_origin_is_refused_even_with_a_ticket(room):
     assert connected is False
 
 
+# Issue 11, I: an origin is a scheme, a host and a port. Configured here: the public
+# address behind a TLS proxy and one trusted portal; the request's own origin comes from
+# its Host header (one of ALLOWED_HOSTS) and the socket's scheme.
+SITE_URL = "https://odr.example.gov.cn"
+TRUSTED = ["https://portal.example.gov.cn:8443"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "accepted"),
+    [
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),  # the page's own origin
+        (b"http://localhost", b"localhost:80", True),  # the default port, said or not
+        (b"https://odr.example.gov.cn", b"127.0.0.1:8000", True),  # SITE_URL, via a proxy
+        (b"https://portal.example.gov.cn:8443", b"127.0.0.1:8000", True),  # trusted
+        (b"http://127.0.0.1:8001", b"127.0.0.1:8000", False),  # another port, same host
+        (b"https://127.0.0.1:8000", b"127.0.0.1:8000", False),  # another scheme
+        (b"https://odr.example.gov.cn:8443", b"127.0.0.1:8000", False),  # SITE_URL's host
+        (b"https://portal.example.gov.cn", b"127.0.0.1:8000", False),  # trusted host
+        (b"http://evil.example:8000", b"evil.example:8000", False),  # a host not ours
+        (b"http://127.0.0.1:8000", None, False),  # no Host: only SITE_URL and the trusted
+        (b"null", b"127.0.0.1:8000", False),
+    ],
+)
+async def test_a_browser_socket_is_accepted_only_from_the_platforms_exact_origin(
+    room, settings, origin, host, accepted
+):
+    settings.SITE_URL = SITE_URL
+    settings.CSRF_TRUSTED_ORIGINS = TRUSTED
+    cookie = await cookie_header(room.applicant)
+    headers = [(b"origin", origin), cookie] + ([(b"host", host)] if host else [])
+    communicator = WebsocketCommunicator(
+        application(), f"/ws/sessions/{room.session.pk}/", headers=headers
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    first = None
+    if connected:
+        first = await receive(communicator)
+        await communicator.disconnect()
+    assert connected is accepted
+    assert first is None or first["type"] == "welcome"
+
+
+async def test_a_ticket_does_not_let_staff_without_two_factor_into_the_room(room, settings):
+    """A ticket connection skips the cookie stack and its two-factor gate; the consumer
+    asks the same rule (odr.middleware.mfa_required) of the ticket's user."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    # Issued before the rule applied (the API that issues tickets is under it now).
+    token = await ticket_for(room.session, room.mediator)
+    settings.DEBUG = False
+    settings.ODR_REQUIRE_STAFF_MFA = True
+    error, code = await _refused(f"/ws/sessions/{room.session.pk}/?ticket={token}")
+    assert error["code"] == "mfa_required" and code == 4403
+    # A party needs no second factor; the mediator with TOTP on enters.
+    applicant, welcome = await join(room.session, room.applicant)
+    assert welcome["role"] == "applicant"
+    await database_sync_to_async(TOTP.activate)(room.mediator, generate_totp_secret())
+    mediator, welcome = await join(room.session, room.mediator)
+    assert welcome["role"] == "mediator"
+    await applicant.disconnect()
+    await mediator.disconnect()
+
+
 async def test_a_browser_joins_with_its_cookie_session(room):
     cookie = await cookie_header(room.applicant)
-    communicator = await open_socket(f"/ws/sessions/{room.session.pk}/", [ORIGIN, cookie])
+    communicator = await open_socket(f"/ws/sessions/{room.session.pk}/", [ORIGIN, HOST, cookie])
     welcome = await receive(communicator, "welcome")
     assert welcome["role"] == "applicant" and welcome["state"] == "lobby"
     await communicator.disconnect()
@@ -404,7 +468,7 @@ async def test_a_session_not_yet_fixed_cannot_be_entered(room):
         proposed_times=[timezone.now() + timedelta(days=2)],
     )
     cookie = await cookie_header(room.mediator)
-    error, code = await _refused(f"/ws/sessions/{proposed.pk}/", [ORIGIN, cookie])
+    error, code = await _refused(f"/ws/sessions/{proposed.pk}/", [ORIGIN, HOST, cookie])
     assert error["code"] == "session_closed" and code == 4409
 
 

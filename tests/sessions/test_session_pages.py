@@ -148,14 +148,25 @@ def test_the_session_record_shows_attendance_grades_and_the_chat_each_may_see(ca
     )
     app_peer = RoomParticipant.objects.get(session=session, user=applicant).peer_id
     ChatMessage.objects.create(
-        session=session, sender=case.mediator, text="大家好", audience=[app_peer, "m", "r"]
+        session=session,
+        sender=case.mediator,
+        text="大家好",
+        audience=[app_peer, "m", "r"],
+        in_caucus=False,
     )
+    # Said in a caucus the mediator was not in (the other side, apart): its words stay
+    # with its audience (issue 11, M1).
     ChatMessage.objects.create(
-        session=session, sender=case.mediator, text="背对背的话", audience=["m", "r"]
+        session=session,
+        sender=factories.demo_user("citizen2@demo.odr"),
+        text="背对背的话",
+        audience=["r"],
+        in_caucus=True,
     )
     mediator_page = _client("mediator@demo.odr").get(f"/sessions/{session.pk}/").content.decode()
     assert 'id="attendance"' in mediator_page and "900 ms" in mediator_page
-    assert "大家好" in mediator_page and "背对背的话" in mediator_page
+    assert "大家好" in mediator_page and "背对背的话" not in mediator_page
+    assert "背对背交流（内容仅参与者可见）" in mediator_page
     applicant_page = _client("citizen1@demo.odr").get(f"/sessions/{session.pk}/").content.decode()
     assert "大家好" in applicant_page and "背对背的话" not in applicant_page
 
