@@ -198,9 +198,9 @@ def agreement_action(request: HttpRequest, agreement_id: int, action: str) -> Ht
             action=action,
             data={"reason": request.POST.get("reason", "")},
         )
-    except NotFound:
-        raise  # an unknown action is a page that does not exist (NotFoundMiddleware)
     except DomainError as exc:
+        if isinstance(exc, NotFound):
+            raise  # an unknown action is a page that does not exist (NotFoundMiddleware)
         messages.error(request, exc.message)
     else:
         done = {
