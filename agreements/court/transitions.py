@@ -243,8 +243,8 @@ MACHINE: Machine[ConfirmationRequest] = Machine(
             ),
             forbidden=JUDGE_ONLY,
             wrong_status=gettext_lazy(
-                "The court rules on an application once a clerk has docketed it; before that "
-                "a judge may only refuse to accept it."
+                "The court rules once, on an application a clerk has docketed; before "
+                "docketing a judge may only refuse to accept it."
             ),
         ),
         # 不予受理 (SPC interpretation of the CPL, Art. 355): before docketing, with its own
@@ -261,8 +261,8 @@ MACHINE: Machine[ConfirmationRequest] = Machine(
             ),
             forbidden=JUDGE_ONLY,
             wrong_status=gettext_lazy(
-                "An application the court has docketed is ruled on (confirmed or rejected), "
-                "not refused."
+                "Only an application still waiting to be docketed can be refused; a docketed "
+                "one is confirmed or rejected."
             ),
         ),
     ],
