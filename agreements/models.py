@@ -135,10 +135,16 @@ class Signature(models.Model):
 
 class ConfirmationRequest(models.Model):
     class Status(models.TextChoices):
+        """CONTRACT §3: both parties asked (pending), a clerk docketed it under the court's
+        own number (accepted), a judge ruled (confirmed, rejected) or refused it before
+        docketing (not_accepted, 不予受理)."""
+
         AWAITING_CONSENT = "awaiting_consent", _("Waiting for the other party")
         PENDING = "pending", _("Before the court")
+        ACCEPTED = "accepted", _("Accepted by the court")
         CONFIRMED = "confirmed", _("Confirmed")
         REJECTED = "rejected", _("Rejected")
+        NOT_ACCEPTED = "not_accepted", _("Not accepted")
 
     agreement = models.OneToOneField(
         Agreement, on_delete=models.CASCADE, related_name="confirmation_request"
@@ -154,6 +160,10 @@ class ConfirmationRequest(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     accept_deadline = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # The clerk (书记员) who docketed it: the ruling names them beside the judge.
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     rule_deadline = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey(
@@ -164,7 +174,7 @@ class ConfirmationRequest(models.Model):
     ruling_pdf = models.FileField(upload_to="rulings/", blank=True)
     ruling_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
-    # The court's own case number, drawn when it accepts the application.
+    # The court's own case number, typed by the clerk who docketed the application.
     case_number = models.CharField(_("court case number"), max_length=60, blank=True)
     application_sha256 = models.CharField(max_length=64, blank=True)
     # The ruling period may be extended once, by 10 days, with a reason (DESIGN.md §3).

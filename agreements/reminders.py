@@ -115,21 +115,20 @@ def _window_reminders(now: datetime) -> int:
 
 def _court_reminders(now: datetime) -> int:
     sent = 0
+    # Docketing is due while the request is pending; the ruling once it is accepted.
     accept_due = ConfirmationRequest.objects.filter(
         status=CR.PENDING,
-        accepted_at__isnull=True,
         accept_reminded_at__isnull=True,
         accept_deadline__lte=now + ACCEPT_REMINDER,
     ).values_list("pk", flat=True)
     rule_due = ConfirmationRequest.objects.filter(
-        status=CR.PENDING,
-        accepted_at__isnull=False,
+        status=CR.ACCEPTED,
         rule_reminded_at__isnull=True,
         rule_deadline__lte=now + RULE_REMINDER,
     ).values_list("pk", flat=True)
-    for kind, ids, field in (
-        ("accept", list(accept_due), "accept_reminded_at"),
-        ("rule", list(rule_due), "rule_reminded_at"),
+    for kind, ids, field, status in (
+        ("accept", list(accept_due), "accept_reminded_at", CR.PENDING),
+        ("rule", list(rule_due), "rule_reminded_at", CR.ACCEPTED),
     ):
         for pk in ids:
             with transaction.atomic():
@@ -138,11 +137,11 @@ def _court_reminders(now: datetime) -> int:
                     .select_related("court", "agreement__dispute")
                     .get(pk=pk)
                 )
-                if getattr(request, field) is not None or request.status != CR.PENDING:
+                if getattr(request, field) is not None or request.status != status:
                     continue
                 services.confirmation_record_deadline_reminder(request=request, kind=kind, now=now)
                 deadline = request.accept_deadline if kind == "accept" else request.rule_deadline
-                staff = services.court_staff(request.court)
+                staff = services.deadline_recipients(request, kind)
                 notify(
                     staff,
                     "court_deadline_reminder",

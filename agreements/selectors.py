@@ -111,12 +111,15 @@ def parties_of(dispute: Dispute, details: dict[str, Any]) -> list[dict[str, Any]
 
 
 def court_case_access(user: AbstractBaseUser, org_ids_by_role: dict[str, set[int]]) -> Q | None:
-    """The cases a court's staff see (odr.composition's access rule): once the joint
-    application is before their court (CONTRACT §3: `pending` is when "the court sees
-    it"), not while one party alone has asked."""
+    """The cases a court's staff see (odr.composition's access rule): its clerks, who
+    docket, and its judges, who rule (DESIGN.md §3), once the joint application is before
+    their court (CONTRACT §3: `pending` is when "the court sees it"), not while one party
+    alone has asked. Another court's staff see nothing."""
     from agreements.models import ConfirmationRequest
 
-    court_orgs = org_ids_by_role.get(Membership.Role.CLERK, set())
+    court_orgs = org_ids_by_role.get(Membership.Role.CLERK, set()) | org_ids_by_role.get(
+        Membership.Role.JUDGE, set()
+    )
     if not court_orgs:
         return None
     before_court = ConfirmationRequest.Status.AWAITING_CONSENT

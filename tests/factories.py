@@ -395,6 +395,48 @@ def confirmation_pending(**kwargs):
     )
 
 
+# The demo court's people (CONTRACT §1): its clerk dockets, its judge rules.
+CLERK, JUDGE = "clerk@demo.odr", "judge@demo.odr"
+_court_numbers = itertools.count(1)
+
+
+def court_case_number(year: int | None = None) -> str:
+    """A fresh number of the demo court's form, as its case system would give one."""
+    from django.utils import timezone
+
+    return f"（{year or timezone.localdate().year}）浙0523民特{next(_court_numbers)}号"
+
+
+def confirmation_accepted(request=None, *, number: str | None = None, **kwargs):
+    """The demo court's clerk docketed the request (a new pending one unless given) under
+    a court case number."""
+    from agreements.court import services as court_services
+
+    request = request or confirmation_pending(**kwargs)
+    return court_services.confirmation_accept(
+        request=request,
+        actor=demo_user(CLERK),
+        court_case_number=number or court_case_number(),
+    )
+
+
+def confirmation_decided(request=None, *, decision: str = "confirmed", reason: str = "", **kwargs):
+    """The demo court's judge ruled: on a docketed request (docketed first by the clerk
+    when given one still pending, or a new one), or, for `not_accepted`, on a pending one."""
+    from agreements.court import services as court_services
+
+    if decision == "not_accepted":
+        request = request or confirmation_pending(**kwargs)
+        reason = reason or "本案不属于本院管辖。"
+    elif request is None or request.status == "pending":
+        request = confirmation_accepted(request, **kwargs)
+    if decision == "rejected" and not reason:
+        reason = "调解协议内容不明确，无法执行。"
+    return court_services.confirmation_decide(
+        request=request, actor=demo_user(JUDGE), decision=decision, reason=reason
+    )
+
+
 # --- mediation sessions (sessions app) ----------------------------------------------------
 
 

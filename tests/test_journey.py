@@ -1,8 +1,9 @@
 """The whole life of a case, through the public JSON API only (CONTRACT §3), with the demo
 accounts: filing, invitation by e-mail, intake, a session and its ticket, the agreement
 drafted, opened and signed by all three, the sealed PDF verified (and a changed byte
-refused), the joint application for judicial confirmation, the clerk's ruling, and the
-hash-chained audit trail that records it all (and notices a raw-SQL edit)."""
+refused), the joint application for judicial confirmation, docketed by the court's clerk
+under the court's number and ruled on by its judge, and the hash-chained audit trail that
+records it all (and notices a raw-SQL edit)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def test_a_case_goes_from_filing_to_a_confirmed_ruling_through_the_api_and_the_a
     coordinator = Api("coordinator@demo.odr")
     mediator = Api("mediator@demo.odr")
     clerk = Api("clerk@demo.odr")
+    judge = Api("judge@demo.odr")
     stranger = factories.make_user("bystander@example.com", name="路人")
     EmailAddress.objects.create(user=stranger, email=stranger.email, verified=True, primary=True)
     bystander = Api("bystander@example.com")
@@ -215,7 +217,8 @@ def test_a_case_goes_from_filing_to_a_confirmed_ruling_through_the_api_and_the_a
     # Court staff only: a citizen's list of requests before the court is empty.
     assert ok(bystander.get("/api/v1/court/requests?status=pending"))["count"] == 0
 
-    # 9. The clerk confirms it; the ruling goes to the parties and the court only.
+    # 9. The clerk dockets it under the court's own number; the clerk may not rule (403),
+    # the judge confirms it; the ruling goes to the parties and the court only.
     request_id = second["id"]
     assert (
         citizen1.post(
@@ -224,16 +227,25 @@ def test_a_case_goes_from_filing_to_a_confirmed_ruling_through_the_api_and_the_a
         ).status_code
         == 404
     )
+    number = f"（{timezone.localdate().year}）浙0523民特1号"
+    accepted = ok(
+        clerk.post(f"/api/v1/court/requests/{request_id}/accept", {"court_case_number": number})
+    )
+    assert accepted["status"] == "accepted" and accepted["case_number"] == number
+    refused = clerk.post(
+        f"/api/v1/court/requests/{request_id}/decision", {"decision": "confirmed", "reason": ""}
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "judge_only"
     with django_capture_on_commit_callbacks(execute=True):
         decided = ok(
-            clerk.post(
+            judge.post(
                 f"/api/v1/court/requests/{request_id}/decision",
                 {"decision": "confirmed", "reason": "协议内容不违反法律、行政法规的强制性规定。"},
             )
         )
-    assert decided["status"] == "confirmed"
+    assert decided["status"] == "confirmed" and decided["case_number"] == number
     ruling_bytes = set()
-    for reader in (citizen1, citizen2, clerk):
+    for reader in (citizen1, citizen2, clerk, judge):
         ruling = ok(reader.get(f"/api/v1/court/requests/{request_id}/ruling.pdf"))
         assert ruling["Content-Type"] == "application/pdf"
         body = b"".join(ruling.streaming_content) if ruling.streaming else ruling.content

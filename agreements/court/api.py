@@ -20,6 +20,7 @@ from agreements.court import package, services
 from agreements.court import selectors as court_selectors
 from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Performance
+from odr import people
 from odr.errors import Invalid, NotFound
 
 router = Router(tags=["court"])
@@ -66,10 +67,12 @@ class ConfirmationOut(Schema):
     submitted_at: datetime | None
     accept_deadline: datetime | None
     accepted_at: datetime | None
+    accepted_by: str = Field(description="The clerk (书记员) who docketed it")
     rule_deadline: datetime | None
     rule_extended_at: datetime | None
     extension_reason: str
     decided_at: datetime | None
+    decided_by: str = Field(description="The judge (审判员) who ruled")
     reason: str
     overdue: str = Field(description='"accept" or "rule" when that deadline has passed')
     application_sha256: str
@@ -88,8 +91,19 @@ class ConsentIn(Schema):
     pass
 
 
+class AcceptIn(Schema):
+    court_case_number: str = Field(
+        max_length=60,
+        description="The court's own case number from its case system, e.g. （2026）浙0523民特1号 "
+        "(full-width brackets, no padding; half-width brackets are normalised)",
+    )
+
+
 class DecisionIn(Schema):
-    decision: str = Field(description='"confirmed" or "rejected"')
+    decision: str = Field(
+        description='"confirmed" or "rejected" on an accepted request (a judge); '
+        '"not_accepted" (不予受理) on a pending one'
+    )
     reason: str = Field(default="", max_length=5000)
 
 
@@ -186,10 +200,12 @@ def request_out(
         "submitted_at": request.submitted_at,
         "accept_deadline": request.accept_deadline,
         "accepted_at": request.accepted_at,
+        "accepted_by": people.display_name(request.accepted_by) if request.accepted_by else "",
         "rule_deadline": request.rule_deadline,
         "rule_extended_at": request.rule_extended_at,
         "extension_reason": request.extension_reason,
         "decided_at": request.decided_at,
+        "decided_by": people.display_name(request.decided_by) if request.decided_by else "",
         "reason": request.reason,
         "overdue": court_selectors.overdue_kind(request),
         "application_sha256": request.application_sha256,
@@ -264,9 +280,13 @@ def court_request_detail(request: HttpRequest, request_id: int) -> dict[str, Any
 
 
 @router.post("/court/requests/{request_id}/accept", response=ConfirmationOut)
-def court_request_accept(request: HttpRequest, request_id: int) -> dict[str, Any]:
+def court_request_accept(
+    request: HttpRequest, request_id: int, payload: AcceptIn
+) -> dict[str, Any]:
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
-    services.confirmation_accept(request=found, actor=request.auth)
+    services.confirmation_accept(
+        request=found, actor=request.auth, court_case_number=payload.court_case_number
+    )
     return request_out(
         court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
         request.auth,

@@ -303,13 +303,15 @@ def _uploader(dispute: Dispute, item: Evidence) -> str:
 
 
 class _SignOff(Flowable):
-    """The judge's name and the date at the right, with the court's round seal stamped
-    over the date as courts do."""
+    """The sign-off at the right as a court prints it: the judge who ruled, the date with
+    the court's round seal stamped over it (骑年盖月), then the clerk who keeps the record
+    (DESIGN.md §3: one judge sits alone and signs the ruling with the clerk)."""
 
-    def __init__(self, *, court: str, lines: list[str], width: float) -> None:
+    def __init__(self, *, court: str, judge: str, date: str, clerk: str, width: float) -> None:
         super().__init__()
-        self.court, self.lines = court, lines
-        self.width, self.height = width, 42 * mm
+        self.court, self.date = court, date
+        self.lines = [f"审判员　{judge}", date] + ([f"书记员　{clerk}"] if clerk else [])
+        self.width, self.height = width, (14 + 9 * len(self.lines) + 6) * mm
 
     def draw(self) -> None:
         canvas = self.canv
@@ -317,54 +319,72 @@ class _SignOff(Flowable):
         right = self.width - 6 * mm
         y = self.height - 14 * mm
         canvas.setFont(FONT, size)
+        date_y = y
         for line in self.lines:
             canvas.drawRightString(right, y, line)
+            if line == self.date:
+                date_y = y
             y -= 9 * mm
-        date_width = canvas.stringWidth(self.lines[-1], FONT, size)
+        date_width = canvas.stringWidth(self.date, FONT, size)
         # Stamped over the date (骑年盖月), as courts seal a ruling.
-        draw_seal(
-            canvas, name=self.court, x=right - date_width / 2, y=y + 9 * mm + 3, radius=15 * mm
-        )
+        draw_seal(canvas, name=self.court, x=right - date_width / 2, y=date_y + 3, radius=15 * mm)
 
 
 # --- the ruling --------------------------------------------------------------------------
 
+# 不予受理 (SPC interpretation of the CPL, Art. 355), 驳回 (Art. 358).
+LAW_NOT_ACCEPTED = "《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》第三百五十五条"
 
-def render_ruling(request: ConfirmationRequest, *, judge_name: str) -> bytes:
+
+def render_ruling(request: ConfirmationRequest, *, judge_name: str, clerk_name: str = "") -> bytes:
+    """The 民事裁定书: confirming the agreement or rejecting the application (on a docketed
+    request, under the court's own case number), or not accepting it (before docketing).
+    Signed off by `judge_name` (审判员) and `clerk_name` (书记员, the clerk who docketed it;
+    a request refused before docketing has none)."""
     agreement = request.agreement
     dispute = agreement.dispute
     organisation = dispute.organisation
     s = styles()
     parties = party_infos(agreement)
     names = "、".join(p.name for p in parties)
-    confirmed = request.status == ConfirmationRequest.Status.CONFIRMED
+    status = request.status
+    CR = ConfirmationRequest.Status
     story: list = [
         _p(request.court.name, s["title"]),
         _p("民 事 裁 定 书", s["title"]),
-        _p(request.case_number, s["case_number"]),
     ]
+    if request.case_number:
+        story.append(_p(request.case_number, s["case_number"]))
     for info in parties:
         line = f"申请人：{info.name}，公民身份号码：{info.id_number_masked or '（未提供）'}"
         if info.address:
             line += f"，住{info.address}"
         story.append(_p(line + "。", s["body"]))
-    story += [
-        Spacer(1, 2 * mm),
-        _p(
-            f"申请人{names}于{cn_date(request.submitted_at)}向本院申请司法确认调解协议，本院于"
-            f"{cn_date(request.accepted_at)}受理后依法进行了审查。现已审查终结。",
-            s["indent"],
-        ),
-        _p(
-            f"申请人{names}于{_mediation_date(agreement)}经"
-            f"{organisation.name if organisation else ''}主持调解，达成如下调解协议"
-            f"（{dispute.case_number}）：",
-            s["indent"],
-        ),
-    ]
+    mediated = (
+        f"申请人{names}于{_mediation_date(agreement)}经"
+        f"{organisation.name if organisation else ''}主持调解，达成如下调解协议"
+        f"（{dispute.case_number}）："
+    )
+    story.append(Spacer(1, 2 * mm))
+    if status == CR.NOT_ACCEPTED:
+        story.append(
+            _p(
+                f"申请人{names}于{cn_date(request.submitted_at)}向本院申请司法确认调解协议。",
+                s["indent"],
+            )
+        )
+    else:
+        story.append(
+            _p(
+                f"申请人{names}于{cn_date(request.submitted_at)}向本院申请司法确认调解协议，"
+                f"本院于{cn_date(request.accepted_at)}受理后依法进行了审查。现已审查终结。",
+                s["indent"],
+            )
+        )
+    story.append(_p(mediated, s["indent"]))
     for i, line in enumerate(term_lines(agreement), 1):
         story.append(_p(f"{i}. {line}", s["indent"]))
-    if confirmed:
+    if status == CR.CONFIRMED:
         reasons = request.reason.strip() or (
             "申请人达成的调解协议系双方真实意思表示，内容不违反法律、行政法规的强制性规定，"
             "不损害国家利益、社会公共利益和他人合法权益，符合司法确认调解协议的法定条件"
@@ -382,6 +402,20 @@ def render_ruling(request: ConfirmationRequest, *, judge_name: str) -> bytes:
             _p(
                 "当事人应当按照调解协议的约定自觉履行义务。一方当事人拒绝履行或者未全部履行的，"
                 "对方当事人可以向本院申请强制执行。",
+                s["indent"],
+            ),
+        ]
+    elif status == CR.NOT_ACCEPTED:
+        story += [
+            _p(
+                f"本院经审查认为，{request.reason.strip().rstrip('。')}。依照{LAW_NOT_ACCEPTED}"
+                "规定，裁定如下：",
+                s["indent"],
+            ),
+            _p(f"对申请人{names}的司法确认申请，本院不予受理。", s["indent"]),
+            _p(
+                "申请人可以通过调解方式变更原调解协议或者达成新的调解协议，也可以向人民法院提起"
+                "诉讼。",
                 s["indent"],
             ),
         ]
@@ -403,7 +437,9 @@ def render_ruling(request: ConfirmationRequest, *, judge_name: str) -> bytes:
     story.append(
         _SignOff(
             court=request.court.name,
-            lines=[f"审判员　{judge_name}", cn_date(request.decided_at)],
+            judge=judge_name,
+            date=cn_date(request.decided_at),
+            clerk=clerk_name,
             width=A4[0] - 54 * mm,
         )
     )
@@ -414,7 +450,8 @@ def render_ruling(request: ConfirmationRequest, *, judge_name: str) -> bytes:
         )
     )
     buffer = BytesIO()
-    doc = _doc(buffer, title="民事裁定书", subject=request.case_number)
-    footer = _footer(f"{request.court.name}　民事裁定书　{request.case_number}")
+    # A request not accepted was never docketed: the ruling has no court case number.
+    doc = _doc(buffer, title="民事裁定书", subject=request.case_number or dispute.case_number)
+    footer = _footer(f"{request.court.name}　民事裁定书　{request.case_number}".rstrip("　"))
     doc.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=EmbeddedFontCanvas)
     return buffer.getvalue()

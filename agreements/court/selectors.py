@@ -20,11 +20,22 @@ from odr.models import Dispute, Evidence, Membership, Organisation, Party
 
 CR = ConfirmationRequest.Status
 # What a court sees: from the moment both parties have asked (CONTRACT §3).
-COURT_STATUSES = (CR.PENDING, CR.CONFIRMED, CR.REJECTED)
+COURT_STATUSES = (CR.PENDING, CR.ACCEPTED, CR.CONFIRMED, CR.REJECTED, CR.NOT_ACCEPTED)
+# Still before the court: docketing or a ruling is due.
+OPEN_STATUSES = (CR.PENDING, CR.ACCEPTED)
+# A court's people (DESIGN.md §3): the clerk dockets, the judge rules; both see the
+# requests sent to their court and the cases behind them.
+COURT_ROLES = (Membership.Role.CLERK, Membership.Role.JUDGE)
+
+
+def court_roles_of(user: AbstractBaseUser) -> dict[str, set[int]]:
+    """The courts the user works for, by court role (clerk, judge), in one query."""
+    roles = odr_selectors.user_org_ids_by_role(user)
+    return {role: roles[role] for role in COURT_ROLES if role in roles}
 
 
 def court_ids_of(user: AbstractBaseUser) -> set[int]:
-    return odr_selectors.user_org_ids(user, Membership.Role.CLERK)
+    return odr_selectors.user_org_ids(user, *COURT_ROLES)
 
 
 def is_court_staff(user: AbstractBaseUser) -> bool:
@@ -37,15 +48,20 @@ def is_staff_of_court(request: ConfirmationRequest, user: AbstractBaseUser) -> b
 
 def _requests() -> QuerySet[ConfirmationRequest]:
     return ConfirmationRequest.objects.select_related(
-        "court", "agreement", "agreement__dispute", "agreement__dispute__organisation"
+        "court",
+        "agreement",
+        "agreement__dispute",
+        "agreement__dispute__organisation",
+        "accepted_by__profile",
+        "decided_by__profile",
     ).prefetch_related("agreement__dispute__parties")
 
 
 def court_requests_for(
     user: AbstractBaseUser, *, status: str | None = None
 ) -> QuerySet[ConfirmationRequest]:
-    """The court's queue: only the requests sent to the caller's own court, oldest
-    deadline first. Everyone else gets an empty list."""
+    """The court's queue: only the requests sent to the caller's own court (its clerks
+    and its judges), oldest deadline first. Everyone else gets an empty list."""
     # Each request's evidence comes in one query for the whole queue (the API lists it).
     evidence = Prefetch(
         "agreement__dispute__evidence", queryset=evidence_of_disputes(), to_attr="evidence_listed"
@@ -59,9 +75,9 @@ def court_requests_for(
         qs = qs.filter(status=status)
     # Open requests first, the nearest deadline on top; decided ones after, newest first.
     return qs.annotate(
-        open_first=Case(When(status=CR.PENDING, then=Value(0)), default=Value(1)),
+        open_first=Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1)),
         due=Case(
-            When(accepted_at__isnull=True, then=F("accept_deadline")),
+            When(status=CR.PENDING, then=F("accept_deadline")),
             default=F("rule_deadline"),
         ),
     ).order_by("open_first", "due", "-decided_at", "pk")
@@ -197,17 +213,19 @@ def confirmation_window(agreement: Agreement, now: datetime | None = None) -> Wi
 def overdue_kind(request: ConfirmationRequest, now: datetime | None = None) -> str:
     """ "accept" or "rule" when the court has let that deadline pass, else ""."""
     now = now or timezone.now()
-    if request.status != CR.PENDING:
-        return ""
-    if request.accepted_at is None:
+    if request.status == CR.PENDING:
         return "accept" if request.accept_deadline and now > request.accept_deadline else ""
-    return "rule" if request.rule_deadline and now > request.rule_deadline else ""
+    if request.status == CR.ACCEPTED:
+        return "rule" if request.rule_deadline and now > request.rule_deadline else ""
+    return ""
 
 
 def current_deadline(request: ConfirmationRequest) -> datetime | None:
-    if request.status != CR.PENDING:
-        return None
-    return request.accept_deadline if request.accepted_at is None else request.rule_deadline
+    if request.status == CR.PENDING:
+        return request.accept_deadline
+    if request.status == CR.ACCEPTED:
+        return request.rule_deadline
+    return None
 
 
 # --- performance -------------------------------------------------------------------------

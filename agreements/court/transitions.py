@@ -3,10 +3,12 @@ with the lifecycle kernel: agreements.court.services moves a request only throug
 `MACHINE.apply`; the API's and the portal's `actions` are computed from the same table.
 
 awaiting_consent: one party asked (`consent`); the other's consent makes it a joint
-application and sends it to the court (`submit`, pending). The court accepts it (`accept`:
-its case number is drawn, the period to rule starts), may extend that period once
-(`extend`), and rules (`decide`: confirmed or rejected; deciding an application not yet
-accepted accepts it first).
+application and sends it to the court (`submit`, pending). In the court each person has
+their act (DESIGN.md §3): a clerk (书记员) of that court dockets it under the court's own
+case number (`accept`, accepted: the period to rule starts) and may extend that period
+once (`extend`); a judge (审判员) of that court rules on an accepted request (`decide`:
+confirmed or rejected) or, before it is docketed, refuses it (`not_accept`, not_accepted,
+不予受理, with its own ruling). A clerk does not rule and a judge does not docket.
 
 Also declared here: the audit actions of performance and of the reminders, which change
 no status."""
@@ -19,13 +21,13 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from agreements.court import deadlines
 from agreements.court import selectors as court_selectors
 from agreements.models import Agreement, ConfirmationRequest
 from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
-from odr.models import Dispute, Party
+from odr.models import Dispute, Membership, Party
 
 CR = ConfirmationRequest.Status
 # Which consent column each party's application fills.
@@ -38,24 +40,37 @@ CONSENT_FIELDS = {
 @dataclass(frozen=True)
 class Viewer:
     """Who is asking, read once: the court's queue asks `who` of every action for every
-    request, and must not read the caller's courts each time."""
+    request, and must not read the caller's courts each time. The courts where the user
+    is a clerk and those where they are a judge are apart: each role has its own acts."""
 
     user: AbstractBaseUser
-    court_ids: frozenset[int]
+    clerk_of: frozenset[int]
+    judge_of: frozenset[int]
 
     @classmethod
     def of(cls, user: AbstractBaseUser) -> Viewer:
         if not user.is_authenticated:
-            return cls(user, frozenset())
-        return cls(user, frozenset(court_selectors.court_ids_of(user)))
+            return cls(user, frozenset(), frozenset())
+        roles = court_selectors.court_roles_of(user)
+        return cls(
+            user,
+            frozenset(roles.get(Membership.Role.CLERK, ())),
+            frozenset(roles.get(Membership.Role.JUDGE, ())),
+        )
 
 
 def _party(request: ConfirmationRequest, viewer: Viewer) -> bool:
     return court_selectors.party_of(request.agreement, viewer.user) is not None
 
 
-def _court_staff(request: ConfirmationRequest, viewer: Viewer) -> bool:
-    return request.court_id in viewer.court_ids
+def _clerk(request: ConfirmationRequest, viewer: Viewer) -> bool:
+    """A clerk of the court the request was sent to: dockets and keeps the record."""
+    return request.court_id in viewer.clerk_of
+
+
+def _judge(request: ConfirmationRequest, viewer: Viewer) -> bool:
+    """A judge of the court the request was sent to: one judge sits alone and rules."""
+    return request.court_id in viewer.judge_of
 
 
 def consent_missing(request: ConfirmationRequest, user: AbstractBaseUser) -> bool:
@@ -104,27 +119,18 @@ def _both_consented(request: ConfirmationRequest, viewer: object, cache: dict) -
     )
 
 
-def _not_accepted_yet(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
-    if request.accepted_at is None:
-        return None
-    return Refusal(
-        409,
-        "already_accepted",
-        _("The court accepted this application already (%(number)s).")
-        % {"number": request.case_number},
-    )
-
-
 def _accepted_not_extended(
     request: ConfirmationRequest, viewer: object, cache: dict
 ) -> Refusal | None:
-    # The period to rule may be extended once, by 10 days (DESIGN.md §3), and only once it
-    # runs, that is after acceptance.
+    # The period to rule may be extended once, by 10 days (DESIGN.md §3); it runs from
+    # acceptance, which the transition's source (accepted) already asks.
     if request.rule_extended_at is not None:
         return Refusal(409, "already_extended", _("The period to rule can be extended only once."))
-    if request.accepted_at is None:
-        return Refusal(409, "invalid_status", _state_refusal(request))
     return None
+
+
+# A clerk asking to rule answers 403 (CONTRACT §3).
+JUDGE_ONLY = ("judge_only", gettext_lazy("Only a judge of this court rules on an application."))
 
 
 def _state_refusal(request: ConfirmationRequest) -> str:
@@ -140,7 +146,9 @@ def _snapshot(request: ConfirmationRequest) -> dict:
         "case_number": request.case_number,
         "accept_deadline": request.accept_deadline,
         "accepted_at": request.accepted_at,
+        "accepted_by": request.accepted_by_id,
         "rule_deadline": request.rule_deadline,
+        "decided_by": request.decided_by_id,
     }
 
 
@@ -193,41 +201,75 @@ MACHINE: Machine[ConfirmationRequest] = Machine(
             public=False,
             guard=_both_consented,
         ),
+        # The clerk dockets it under the court's own number (CONTRACT §3).
         Transition(
             "accept",
             frozenset({CR.PENDING}),
-            None,
-            _court_staff,
+            CR.ACCEPTED,
+            _clerk,
             action="confirmation.accept",
             words=Words(
                 "法院受理", gettext_noop("The court accepted the request for confirmation.")
             ),
-            guard=_not_accepted_yet,
+            forbidden=(
+                "clerk_only",
+                gettext_lazy("Only a clerk of this court dockets an application."),
+            ),
         ),
+        # The period to rule, once. The court president's approval of an extension
+        # (DESIGN.md §3) is issue 8; until then the clerk who keeps the record extends.
         Transition(
             "extend",
-            frozenset({CR.PENDING}),
+            frozenset({CR.ACCEPTED}),
             None,
-            _court_staff,
+            _clerk,
             action="confirmation.extend",
             words=Words("延长审查期限", gettext_noop("The court extended its review period.")),
             guard=_accepted_not_extended,
+            forbidden=(
+                "clerk_only",
+                gettext_lazy("Only a clerk of this court extends the period to rule."),
+            ),
         ),
         # The ruling chooses the target (confirmed or rejected): the service sets it.
         Transition(
             "decide",
-            frozenset({CR.PENDING}),
+            frozenset({CR.ACCEPTED}),
             None,
-            _court_staff,
+            _judge,
             action="confirmation.decide",
             words=Words(
                 "法院作出裁定", gettext_noop("The court decided on the judicial confirmation.")
+            ),
+            forbidden=JUDGE_ONLY,
+            wrong_status=gettext_lazy(
+                "The court rules once, on an application a clerk has docketed; before "
+                "docketing a judge may only refuse to accept it."
+            ),
+        ),
+        # 不予受理 (SPC interpretation of the CPL, Art. 355): before docketing, with its own
+        # ruling; not "accept, then reject".
+        Transition(
+            "not_accept",
+            frozenset({CR.PENDING}),
+            CR.NOT_ACCEPTED,
+            _judge,
+            action="confirmation.not_accept",
+            words=Words(
+                "法院裁定不予受理",
+                gettext_noop("The court did not accept the request for confirmation: %(reason)s"),
+            ),
+            forbidden=JUDGE_ONLY,
+            wrong_status=gettext_lazy(
+                "Only an application still waiting to be docketed can be refused; a docketed "
+                "one is confirmed or rejected."
             ),
         ),
     ],
 )
 
-DECISIONS = (CR.CONFIRMED, CR.REJECTED)
+# What the judge's decision may be, and the transition each takes.
+DECISIONS = {CR.CONFIRMED: "decide", CR.REJECTED: "decide", CR.NOT_ACCEPTED: "not_accept"}
 
 # Audit actions of performance and of the reminders: writes that change no status.
 register_events(

@@ -1,6 +1,10 @@
 """The court portal (/court/, court staff only: everyone else gets 404) and the parties'
 forms on the case page (apply for confirmation, mark an obligation performed). Thin:
-find through a selector, call one service, redirect with a message."""
+find through a selector, call one service, redirect with a message.
+
+In the portal each of the court's people sees their own acts (DESIGN.md §3): the clerk
+dockets under the court's case number and extends; the judge rules, or refuses to accept
+an application not yet docketed."""
 
 from __future__ import annotations
 
@@ -24,6 +28,18 @@ from odr.errors import DomainError
 CR = ConfirmationRequest.Status
 
 
+class AcceptForm(forms.Form):
+    court_case_number = forms.CharField(
+        label=gettext_lazy("The court's case number"),
+        max_length=60,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text=gettext_lazy(
+            "As the court's case system gave it, e.g. （2026）浙0523民特1号: full-width "
+            "brackets, no leading zeros."
+        ),
+    )
+
+
 class ExtendForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000)
 
@@ -34,6 +50,7 @@ class DecisionForm(forms.Form):
         choices=[
             (CR.CONFIRMED, gettext_lazy("Confirm: the agreement is valid")),
             (CR.REJECTED, gettext_lazy("Reject the application")),
+            (CR.NOT_ACCEPTED, gettext_lazy("Do not accept the application (不予受理)")),
         ],
         widget=forms.RadioSelect,
     )
@@ -43,6 +60,31 @@ class DecisionForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy("Required for a rejection; printed in the ruling."),
+    )
+
+
+class RulingForm(DecisionForm):
+    """A judge's ruling on a docketed application: confirmed or rejected."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].choices = [
+            c for c in self.fields["decision"].choices if c[0] != CR.NOT_ACCEPTED
+        ]
+
+
+class NotAcceptForm(forms.Form):
+    """A judge's refusal to accept an application not yet docketed (不予受理)."""
+
+    decision = forms.CharField(widget=forms.HiddenInput, initial=CR.NOT_ACCEPTED)
+    reason = forms.CharField(
+        label=gettext_lazy("Reasons for not accepting"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy(
+            "For example: a matter of personal status, or outside this court's jurisdiction. "
+            "Printed in the ruling."
+        ),
     )
 
 
@@ -96,6 +138,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
+    actions = allowed_actions(found, request.user)
     return render(
         request,
         "agreements/court/request.html",
@@ -105,11 +148,16 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "agreement": found.agreement,
             "parties": party_infos(found.agreement),
             "evidence": court_selectors.evidence_of(found.agreement.dispute),
-            "actions": allowed_actions(found, request.user),
+            "actions": actions,
+            # Still before the court, and its next step is another court role's.
+            "waiting": found.status in court_selectors.OPEN_STATUSES
+            and not {"accept", "decide", "not_accept"} & set(actions),
             "overdue": court_selectors.overdue_kind(found),
             "deadline": court_selectors.current_deadline(found),
+            "accept_form": AcceptForm(),
             "extend_form": ExtendForm(),
-            "decision_form": DecisionForm(),
+            "decision_form": RulingForm(),
+            "not_accept_form": NotAcceptForm(),
         },
     )
 
@@ -122,8 +170,16 @@ def _back(request_id: int) -> HttpResponse:
 @require_POST
 def request_accept(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
+    form = AcceptForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Type the court's case number."))
+        return _back(found.pk)
     try:
-        done = services.confirmation_accept(request=found, actor=request.user)
+        done = services.confirmation_accept(
+            request=found,
+            actor=request.user,
+            court_case_number=form.cleaned_data["court_case_number"],
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -158,11 +214,12 @@ def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose to confirm or to reject."))
         return _back(found.pk)
+    decision = form.cleaned_data["decision"]
     try:
         services.confirmation_decide(
             request=found,
             actor=request.user,
-            decision=form.cleaned_data["decision"],
+            decision=decision,
             reason=form.cleaned_data["reason"],
         )
     except DomainError as exc:

@@ -69,14 +69,15 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         and (request is None or status == CR.AWAITING_CONSENT),
         # Where the request stands, for the panel's wording.
         "awaiting_consent": status == CR.AWAITING_CONSENT,
-        "before_court": status == CR.PENDING,
+        "before_court": status in court_selectors.OPEN_STATUSES,
         "confirmed": status == CR.CONFIRMED,
+        "not_accepted": status == CR.NOT_ACCEPTED,
         "i_applied": mine,
         "consents": [{"party": p, "at": consented.get(p.role)} for p in dispute.parties.all()],
         "is_party": party is not None,
         "is_mediator": dispute.mediator_id == getattr(user, "pk", None),
         "may_package": court_selectors.may_download_package(agreement, user),
-        # The clerk reaches the request's page (accept, decide) from the case page too.
+        # The court's clerk and judge reach the request's page from the case page too.
         "is_court_staff": request is not None
         and request.status in court_selectors.COURT_STATUSES
         and court_selectors.is_staff_of_court(request, user),

@@ -1,6 +1,7 @@
-"""The court portal's pages and the case page's confirmation panel: the clerk's queue and
-packet, accepting and ruling through forms; the parties' countdown, joint application and
-the ruling served on their case page; reminders before the window closes."""
+"""The court portal's pages and the case page's confirmation panel: the queue and packet,
+the clerk docketing under the court's number and the judge ruling through forms; the
+parties' countdown, joint application and the ruling served on their case page; reminders
+before the window closes."""
 
 from __future__ import annotations
 
@@ -39,33 +40,84 @@ def test_the_portal_is_for_court_staff_and_asks_strangers_to_log_in(demo, client
     assert 'id="court-queue-empty"' in page
 
 
-def test_the_clerk_accepts_and_rules_through_the_portal(demo, client):
+def test_the_clerk_dockets_and_the_judge_rules_through_the_portal(demo, client):
     request = factories.confirmation_pending()
     case = request.agreement.dispute.case_number
-    client.force_login(factories.demo_user("clerk@demo.odr"))
+    client.force_login(factories.demo_user(factories.CLERK))
     queue = _page(client, "/court/")
     assert case in queue and f"/court/requests/{request.pk}/" in queue
     detail = _page(client, f"/court/requests/{request.pk}/")
     for link in ("application.pdf", "agreement.pdf", "evidence-package.zip"):
         assert link in detail
     assert "330523**********" in detail and "19800101" not in detail
-    assert 'id="accept-button"' in detail
+    assert 'id="accept-button"' in detail and 'name="court_case_number"' in detail
+    # The clerk does not rule: no ruling form, nor one not to accept.
+    assert 'id="decision-form"' not in detail and 'id="not-accept-form"' not in detail
 
-    accepted = client.post(f"/court/requests/{request.pk}/accept/", follow=True)
-    assert "(2026)浙0523民特0001号" in accepted.content.decode()
+    padded = client.post(
+        f"/court/requests/{request.pk}/accept/",
+        {"court_case_number": "（2026）浙0523民特0001号"},
+        follow=True,
+    )
+    assert 'class="msg error"' in padded.content.decode()
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
+    accepted = client.post(
+        f"/court/requests/{request.pk}/accept/",
+        {"court_case_number": "(2026)浙0523民特1号"},
+        follow=True,
+    )
+    assert "（2026）浙0523民特1号" in accepted.content.decode()
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    assert 'id="decision-form"' not in detail and 'id="court-waiting"' in detail
+    # Ruling as the clerk is refused and writes nothing.
+    refused = client.post(
+        f"/court/requests/{request.pk}/decide/",
+        {"decision": "confirmed", "reason": ""},
+        follow=True,
+    )
+    assert 'class="msg error"' in refused.content.decode()
+    request.refresh_from_db()
+    assert request.status == CR.ACCEPTED and not request.ruling_pdf
+
+    client.force_login(factories.demo_user(factories.JUDGE))
+    assert case in _page(client, "/court/")
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    assert 'id="decision-form"' in detail and 'id="accept-button"' not in detail
+    assert "赵敏" in detail  # the clerk who docketed it
     no_reason = client.post(
         f"/court/requests/{request.pk}/decide/",
         {"decision": "rejected", "reason": ""},
         follow=True,
     )
     request.refresh_from_db()
-    assert request.status == CR.PENDING
+    assert request.status == CR.ACCEPTED
     assert 'class="msg error"' in no_reason.content.decode()
     client.post(f"/court/requests/{request.pk}/decide/", {"decision": "confirmed", "reason": ""})
     request.refresh_from_db()
     assert request.status == CR.CONFIRMED and request.ruling_sha256
+    assert request.decided_by.email == factories.JUDGE
     detail = _page(client, f"/court/requests/{request.pk}/")
     assert request.ruling_sha256 in detail and 'id="decision-form"' not in detail
+    assert "周明" in detail
+
+
+def test_the_judge_does_not_accept_a_pending_application_through_the_portal(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(factories.demo_user(factories.JUDGE))
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    assert 'id="not-accept-form"' in detail and 'id="accept-button"' not in detail
+    client.post(
+        f"/court/requests/{request.pk}/decide/",
+        {"decision": "not_accepted", "reason": "本案涉及确认房屋所有权，不属于司法确认的范围。"},
+    )
+    request.refresh_from_db()
+    assert request.status == CR.NOT_ACCEPTED and request.ruling_sha256
+    assert request.case_number == "" and request.accepted_at is None
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    page = _page(client, f"/disputes/{request.agreement.dispute_id}/")
+    assert "法院已裁定不予受理。" in page
+    assert f"/api/v1/court/requests/{request.pk}/ruling.pdf" in page
 
 
 def test_the_case_page_counts_down_the_window_and_takes_the_joint_application(demo, client):
@@ -90,12 +142,7 @@ def test_the_case_page_counts_down_the_window_and_takes_the_joint_application(de
     assert request.status == CR.PENDING
     assert "安吉县人民法院" in page and request.accept_deadline.strftime("%Y") in page
     # The ruling is served on the case page too.
-    services.confirmation_decide(
-        request=request,
-        actor=factories.demo_user("clerk@demo.odr"),
-        decision="confirmed",
-        reason="",
-    )
+    factories.confirmation_decided(request)
     request.refresh_from_db()
     client.force_login(factories.demo_user("citizen2@demo.odr"))
     page = _page(client, case_url)

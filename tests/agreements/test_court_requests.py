@@ -1,6 +1,7 @@
-"""The court's side of judicial confirmation: its queue, its deadlines, acceptance, the
-decision and the sealed ruling served on the parties; a court other than the competent
-one sees nothing."""
+"""The court's side of judicial confirmation: its queue, its deadlines, the clerk's
+docketing under the court's own case number, the judge's ruling (confirmed, rejected, or
+not accepted before docketing) and the sealed ruling served on the parties; a court other
+than the competent one sees nothing (CONTRACT §3, DESIGN.md §3)."""
 
 from __future__ import annotations
 
@@ -34,18 +35,33 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
-def other_clerk(demo):
-    """A clerk of another basic court (a neighbouring county's), not competent here."""
+def other_court(demo):
+    """Another basic court (a neighbouring county's), not competent here."""
     city = Region.objects.get(code="330500000000")
     county = Region.objects.create(code="330522000000", name="长兴县", level="county", parent=city)
-    court = Organisation.objects.create(
+    return Organisation.objects.create(
         name="长兴县人民法院", kind=Organisation.Kind.COURT, region=county, case_code="浙0522民特"
     )
-    return factories.make_user("clerk.changxing@example.com", org=court, role="clerk")
+
+
+@pytest.fixture
+def other_clerk(other_court):
+    return factories.make_user("clerk.changxing@example.com", org=other_court, role="clerk")
+
+
+@pytest.fixture
+def other_judge(other_court):
+    return factories.make_user(
+        "judge.changxing@example.com", name="长兴审判员", org=other_court, role="judge"
+    )
 
 
 def _clerk():
-    return factories.demo_user("clerk@demo.odr")
+    return factories.demo_user(factories.CLERK)
+
+
+def _judge():
+    return factories.demo_user(factories.JUDGE)
 
 
 def _decide(client, request, decision, reason=""):
@@ -56,31 +72,66 @@ def _decide(client, request, decision, reason=""):
     )
 
 
-def test_a_court_other_than_the_competent_one_sees_nothing(demo, client, other_clerk):
+def _accept(client, request, number="（2026）浙0523民特1号"):
+    return client.post(
+        f"/api/v1/court/requests/{request.pk}/accept",
+        {"court_case_number": number},
+        content_type="application/json",
+    )
+
+
+def _events(request) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(
+            object_type="agreements.confirmationrequest", object_id=str(request.pk)
+        ).values_list("action", flat=True)
+    )
+
+
+def test_a_court_other_than_the_competent_one_sees_nothing(demo, client, other_clerk, other_judge):
     request = factories.confirmation_pending()
-    client.force_login(other_clerk)
-    assert client.get("/api/v1/court/requests").json() == {"count": 0, "items": []}
     base = f"/api/v1/court/requests/{request.pk}"
-    for method, path in [
-        ("get", base),
-        ("post", f"{base}/accept"),
-        ("post", f"{base}/decision"),
-        ("post", f"{base}/extension"),
-        ("get", f"{base}/ruling.pdf"),
-        ("get", f"{base}/application.pdf"),
-        ("get", f"{base}/agreement.pdf"),
-        ("get", f"/api/v1/agreements/{request.agreement_id}/confirmation"),
-        ("get", f"/api/v1/agreements/{request.agreement_id}/evidence-package.zip"),
-        ("get", f"/api/v1/disputes/{request.agreement.dispute_id}"),
-    ]:
-        body = {"decision": "confirmed", "reason": "x"} if method == "post" else None
-        response = getattr(client, method)(path, body, content_type="application/json")
-        assert response.status_code == 404, (path, response.status_code)
-    assert client.get("/court/").status_code == 200
-    assert request.agreement.dispute.case_number not in client.get("/court/").content.decode()
-    assert client.get(f"/court/requests/{request.pk}/").status_code == 404
+    for stranger in (other_clerk, other_judge):
+        client.force_login(stranger)
+        assert client.get("/api/v1/court/requests").json() == {"count": 0, "items": []}
+        for method, path in [
+            ("get", base),
+            ("post", f"{base}/accept"),
+            ("post", f"{base}/decision"),
+            ("post", f"{base}/extension"),
+            ("get", f"{base}/ruling.pdf"),
+            ("get", f"{base}/application.pdf"),
+            ("get", f"{base}/agreement.pdf"),
+            ("get", f"/api/v1/agreements/{request.agreement_id}/confirmation"),
+            ("get", f"/api/v1/agreements/{request.agreement_id}/evidence-package.zip"),
+            ("get", f"/api/v1/disputes/{request.agreement.dispute_id}"),
+        ]:
+            body = None
+            if method == "post":
+                body = {
+                    "decision": "not_accepted",
+                    "reason": "x",
+                    "court_case_number": "（2026）浙0523民特1号",
+                }
+            response = getattr(client, method)(path, body, content_type="application/json")
+            assert response.status_code == 404, (stranger.email, path, response.status_code)
+        assert client.get("/court/").status_code == 200
+        assert request.agreement.dispute.case_number not in client.get("/court/").content.decode()
+        assert client.get(f"/court/requests/{request.pk}/").status_code == 404
+        assert client.get(f"/disputes/{request.agreement.dispute_id}/").status_code == 404
     request.refresh_from_db()
     assert request.status == CR.PENDING and request.accepted_at is None
+
+
+def test_the_competent_courts_clerk_and_judge_both_see_the_request_and_the_case(demo, client):
+    request = factories.confirmation_pending()
+    for email in (factories.CLERK, factories.JUDGE):
+        client.force_login(factories.demo_user(email))
+        listed = client.get("/api/v1/court/requests").json()
+        assert [item["id"] for item in listed["items"]] == [request.pk], email
+        assert client.get(f"/api/v1/disputes/{request.agreement.dispute_id}").status_code == 200
+        assert client.get(f"/disputes/{request.agreement.dispute_id}/").status_code == 200
+        assert client.get(f"/court/requests/{request.pk}/").status_code == 200
 
 
 def test_citizens_and_mediators_have_no_court_queue(demo, client):
@@ -91,36 +142,103 @@ def test_citizens_and_mediators_have_no_court_queue(demo, client):
         assert client.get("/court/").status_code == 404
 
 
-def test_the_court_accepts_within_three_days_and_an_overdue_request_is_flagged(demo, client):
+def test_the_clerk_dockets_within_three_days_under_the_courts_number_and_overdue_is_flagged(
+    demo, client
+):
     with time_machine.travel(SUBMITTED, tick=False):
         request = factories.confirmation_pending()
     client.force_login(_clerk())
     with time_machine.travel(SUBMITTED + timedelta(days=3, hours=14), tick=False):
         item = client.get("/api/v1/court/requests").json()["items"][0]
         assert item["overdue"] == ""
-        assert item["actions"] == ["accept", "decide"]
+        assert item["actions"] == ["accept"]
     with time_machine.travel(SUBMITTED + timedelta(days=4), tick=False):
         item = client.get("/api/v1/court/requests?status=pending").json()["items"][0]
         assert item["overdue"] == "accept"
         page = client.get("/court/").content.decode()
         assert 'class="overdue"' in page
-        accepted = client.post(f"/api/v1/court/requests/{request.pk}/accept").json()
-    assert accepted["case_number"] == "(2026)浙0523民特0001号"
+        response = _accept(client, request, "（2026）浙0523民特1号")
+    assert response.status_code == 200, response.content
+    accepted = response.json()
+    assert accepted["status"] == "accepted"
+    assert accepted["case_number"] == "（2026）浙0523民特1号"
+    assert accepted["accepted_by"] == "赵敏"
     assert accepted["overdue"] == ""
     rule_deadline = datetime.fromisoformat(accepted["rule_deadline"])
     assert timezone.localdate(rule_deadline) == SUBMITTED.date() + timedelta(days=4 + 15)
-    assert accepted["actions"] == ["extend", "decide"]
+    # The clerk's next act is the extension; ruling is the judge's.
+    assert accepted["actions"] == ["extend"]
+    event = AuditEvent.objects.get(action="confirmation.accept", object_id=str(request.pk))
+    assert event.actor.email == factories.CLERK
+    assert (event.before["status"], event.after["status"]) == ("pending", "accepted")
+    assert event.after["case_number"] == "（2026）浙0523民特1号"
     with time_machine.travel(SUBMITTED + timedelta(days=4 + 16), tick=False):
         assert client.get("/api/v1/court/requests").json()["items"][0]["overdue"] == "rule"
     # Accepting twice is a conflict, not a second case number.
-    again = client.post(f"/api/v1/court/requests/{request.pk}/accept")
-    assert again.status_code == 409 and again.json()["code"] == "already_accepted"
+    again = _accept(client, request, "（2026）浙0523民特2号")
+    assert again.status_code == 409 and again.json()["code"] == "invalid_status"
+    request.refresh_from_db()
+    assert request.case_number == "（2026）浙0523民特1号"
+
+
+def test_half_width_brackets_typed_by_the_clerk_are_stored_full_width(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(_clerk())
+    year = timezone.localdate().year
+    accepted = _accept(client, request, f" ({year})浙0523民特27号 ")
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["case_number"] == f"（{year}）浙0523民特27号"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "（2026）浙0523民特0001号",  # padded, as the platform's own counter printed it
+        "(2026)浙0523民特0001号",
+        "(2026）浙0523民特1号",  # brackets that do not match
+        "（2026)浙0523民特1号",
+        "（2026）浙0522民特1号",  # another court's code
+        "（2026）浙0523民初1号",  # not a special procedure
+        "（2026）浙0523民特1",
+        "２０２６浙0523民特1号",
+        "（２０２６）浙0523民特1号",  # full-width digits
+        "（2025）浙0523民特1号",  # before the application reached the court
+        "（2027）浙0523民特1号",  # a year to come
+        "（2026）浙0523民特 1号",
+        "",
+        "浙0523民特1号",
+    ],
+)
+def test_a_court_case_number_not_in_the_courts_form_is_refused_and_nothing_is_written(
+    demo, client, number
+):
+    with time_machine.travel(SUBMITTED, tick=False):
+        request = factories.confirmation_pending()
+        client.force_login(_clerk())
+        response = _accept(client, request, number)
+    assert response.status_code == 400, (number, response.content)
+    assert response.json()["code"] == "invalid_court_case_number"
+    assert "（2026）浙0523民特1号" in response.json()["detail"]
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
+    assert "confirmation.accept" not in _events(request)
+
+
+def test_a_court_case_number_is_used_once_in_its_court(demo, client):
+    first = factories.confirmation_pending()
+    second = factories.confirmation_pending(title="另一件借款纠纷")
+    client.force_login(_clerk())
+    assert _accept(client, first, "（2026）浙0523民特5号").status_code == 200
+    taken = _accept(client, second, "(2026)浙0523民特5号")
+    assert taken.status_code == 409 and taken.json()["code"] == "court_case_number_taken"
+    second.refresh_from_db()
+    assert second.status == CR.PENDING and second.case_number == ""
 
 
 def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
     request = factories.confirmation_pending()
     client.force_login(_clerk())
-    accepted = client.post(f"/api/v1/court/requests/{request.pk}/accept").json()
+    accepted = _accept(client, request).json()
     path = f"/api/v1/court/requests/{request.pk}/extension"
     no_reason = client.post(path, {"reason": "  "}, content_type="application/json")
     assert no_reason.status_code == 400 and no_reason.json()["code"] == "reason_required"
@@ -135,30 +253,85 @@ def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
     assert AuditEvent.objects.filter(action="confirmation.extend").count() == 1
 
 
-def test_a_rejection_needs_reasons_and_only_that_courts_staff_decide(demo, client, other_clerk):
+def test_a_judge_does_not_docket_a_request(demo, client):
     request = factories.confirmation_pending()
-    client.force_login(factories.demo_user("citizen1@demo.odr"))
-    assert _decide(client, request, "confirmed").status_code == 404
-    client.force_login(factories.demo_user("mediator@demo.odr"))
-    assert _decide(client, request, "confirmed").status_code == 404
-    client.force_login(other_clerk)
-    assert _decide(client, request, "confirmed").status_code == 404
+    client.force_login(_judge())
+    refused = _accept(client, request)
+    assert refused.status_code == 403 and refused.json()["code"] == "clerk_only"
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and "confirmation.accept" not in _events(request)
+
+
+@pytest.mark.parametrize(
+    ("docketed", "decision"),
+    [(True, "confirmed"), (True, "rejected"), (False, "not_accepted"), (False, "confirmed")],
+)
+def test_a_clerk_deciding_is_refused_with_403_and_nothing_is_written(
+    demo, client, docketed, decision
+):
+    request = factories.confirmation_pending()
+    if docketed:
+        request = factories.confirmation_accepted(request)
+    before = AuditEvent.objects.count()
     client.force_login(_clerk())
-    missing = _decide(client, request, "rejected", "")
+    refused = _decide(client, request, decision, "协议内容违反法律规定")
+    assert refused.status_code == 403 and refused.json()["code"] == "judge_only"
+    assert AuditEvent.objects.count() == before
+    request.refresh_from_db()
+    assert request.status == (CR.ACCEPTED if docketed else CR.PENDING)
+    assert not request.ruling_pdf and request.decided_by is None
+
+
+def test_a_rejection_needs_reasons_and_only_that_courts_judge_decides(
+    demo, client, other_clerk, other_judge
+):
+    request = factories.confirmation_accepted()
+    for email in ("citizen1@demo.odr", "mediator@demo.odr"):
+        client.force_login(factories.demo_user(email))
+        assert _decide(client, request, "confirmed").status_code == 404
+    for stranger in (other_clerk, other_judge):
+        client.force_login(stranger)
+        assert _decide(client, request, "confirmed").status_code == 404
+    client.force_login(_judge())
+    missing = _decide(client, request, "rejected", "  ")
     assert missing.status_code == 400 and missing.json()["code"] == "reason_required"
     unknown = _decide(client, request, "maybe", "")
     assert unknown.status_code == 400 and unknown.json()["code"] == "invalid_decision"
     request.refresh_from_db()
-    assert request.status == CR.PENDING and not request.ruling_pdf
+    assert request.status == CR.ACCEPTED and not request.ruling_pdf
 
 
-def test_a_clerk_with_the_request_in_hand_but_not_on_its_court_may_not_decide(demo, other_clerk):
+def test_court_staff_with_the_request_in_hand_but_not_on_its_court_may_not_act(
+    demo, other_clerk, other_judge
+):
     request = factories.confirmation_pending()
-    with pytest.raises(DomainError) as refused:
-        services.confirmation_decide(
-            request=request, actor=other_clerk, decision="confirmed", reason=""
-        )
-    assert refused.value.status == 403
+    for stranger in (other_clerk, other_judge):
+        with pytest.raises(DomainError) as refused:
+            services.confirmation_decide(
+                request=request, actor=stranger, decision="not_accepted", reason="不属本院管辖"
+            )
+        assert refused.value.status == 403
+        with pytest.raises(DomainError) as refused:
+            services.confirmation_accept(
+                request=request, actor=stranger, court_case_number="（2026）浙0522民特1号"
+            )
+        assert refused.value.status == 403
+
+
+def test_a_pending_request_is_ruled_on_only_once_a_clerk_has_docketed_it(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(_judge())
+    for decision in ("confirmed", "rejected"):
+        refused = _decide(client, request, decision, "理由")
+        assert refused.status_code == 409 and refused.json()["code"] == "invalid_status"
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.accepted_at is None
+    # No silent docketing first (issue 8): nothing is on the record.
+    assert _events(request) == [
+        "confirmation.consent",
+        "confirmation.consent",
+        "confirmation.submit",
+    ]
 
 
 def _pdf(client, path) -> bytes:
@@ -171,34 +344,39 @@ def _pdf(client, path) -> bytes:
 def _tool(tool: str, pdf: bytes, tmp_path) -> str:
     path = tmp_path / "ruling.pdf"
     path.write_bytes(pdf)
-    args = [tool, str(path), "-"] if tool == "pdftotext" else [tool, str(path)]
+    # pdftotext in the order the page was drawn (-raw): in reading order the court's
+    # seal, stamped over the sign-off, mixes its letters into the judge's line.
+    args = [tool, "-raw", str(path), "-"] if tool == "pdftotext" else [tool, str(path)]
     return subprocess.run(args, capture_output=True, text=True, check=True).stdout
 
 
-def test_confirming_issues_a_sealed_ruling_served_on_the_parties(
+def test_the_judge_confirms_and_the_sealed_ruling_is_served_on_the_parties(
     demo, client, tmp_path, mailoutbox, django_capture_on_commit_callbacks
 ):
-    request = factories.confirmation_pending()
-    client.force_login(_clerk())
+    request = factories.confirmation_accepted(number="（2026）浙0523民特12号")
+    client.force_login(_judge())
+    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == ["decide"]
     with django_capture_on_commit_callbacks(execute=True):
         decided = _decide(client, request, "confirmed")
     assert decided.status_code == 200, decided.content
     body = decided.json()
     assert body["status"] == "confirmed"
-    # Deciding an application not yet accepted accepts it first, on the record.
-    assert body["accepted_at"] and body["case_number"] == "(2026)浙0523民特0001号"
-    assert list(
-        AuditEvent.objects.filter(object_type="agreements.confirmationrequest").values_list(
-            "action", flat=True
-        )
-    )[-2:] == ["confirmation.accept", "confirmation.decide"]
+    assert body["case_number"] == "（2026）浙0523民特12号"
+    assert (body["accepted_by"], body["decided_by"]) == ("赵敏", "周明")
+    assert _events(request)[-2:] == ["confirmation.accept", "confirmation.decide"]
+    event = AuditEvent.objects.get(action="confirmation.decide", object_id=str(request.pk))
+    assert event.actor.email == factories.JUDGE
+    assert (event.before["status"], event.after["status"]) == ("accepted", "confirmed")
     assert body["actions"] == []
 
     pdf = _pdf(client, f"/api/v1/court/requests/{request.pk}/ruling.pdf")
     assert hashlib.sha256(pdf).hexdigest() == body["ruling_sha256"]
     text = re.sub(r"\s+", "", _tool("pdftotext", pdf, tmp_path))
     assert "民事裁定书" in text
-    assert "安吉县人民法院" in text and "(2026)浙0523民特0001号" in text
+    assert "安吉县人民法院" in text and "（2026）浙0523民特12号" in text
+    # Signed off by the judge who ruled and the clerk who docketed it (DESIGN.md §3).
+    assert "审判员周明" in text and "书记员赵敏" in text
+    assert "审判员赵敏" not in text
     assert "张三" in text and "李四" in text
     assert "调解协议有效" in text
     assert "被申请人向申请人归还借款人民币10,000.00元" in text
@@ -220,26 +398,80 @@ def test_confirming_issues_a_sealed_ruling_served_on_the_parties(
         "mediator@demo.odr",
     ]
     assert body["ruling_sha256"] in served[0].body
-    for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
+    for email in ("citizen1@demo.odr", "citizen2@demo.odr", factories.CLERK):
         client.force_login(factories.demo_user(email))
         assert _pdf(client, f"/api/v1/court/requests/{request.pk}/ruling.pdf") == pdf
     client.force_login(factories.make_user())
     assert client.get(f"/api/v1/court/requests/{request.pk}/ruling.pdf").status_code == 404
 
     # A second decision is a conflict.
-    client.force_login(_clerk())
+    client.force_login(_judge())
     assert _decide(client, request, "rejected", "再议").status_code == 409
 
 
-def test_a_rejection_states_its_reasons_in_the_ruling(demo, client, tmp_path):
-    request = factories.confirmation_pending()
-    client.force_login(_clerk())
+def test_the_judge_rejects_with_reasons_stated_in_the_ruling(demo, client, tmp_path):
+    request = factories.confirmation_accepted()
+    client.force_login(_judge())
     reason = "调解协议内容涉及案外人利益，申请人未能提供充分证明"
     assert _decide(client, request, "rejected", reason).json()["status"] == "rejected"
     pdf = _pdf(client, f"/api/v1/court/requests/{request.pk}/ruling.pdf")
     text = re.sub(r"\s+", "", _tool("pdftotext", pdf, tmp_path))
     assert "驳回申请人" in text and reason in text
-    assert "调解协议有效" not in text
+    assert "调解协议有效" not in text and "不予受理" not in text
+    assert "审判员周明" in text and "书记员赵敏" in text
+
+
+def test_a_judge_does_not_accept_a_pending_request_by_its_own_ruling(
+    demo, client, tmp_path, mailoutbox, django_capture_on_commit_callbacks
+):
+    request = factories.confirmation_pending()
+    client.force_login(_judge())
+    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == ["not_accept"]
+    reason = "本案系确认房屋所有权的纠纷，不属于司法确认调解协议的范围"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _decide(client, request, "not_accepted", reason)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "not_accepted" and body["decided_by"] == "周明"
+    # Not "accept, then reject": never docketed, no court case number.
+    assert body["accepted_at"] is None and body["case_number"] == ""
+    assert _events(request)[-1] == "confirmation.not_accept"
+    assert "confirmation.accept" not in _events(request)
+    event = AuditEvent.objects.get(action="confirmation.not_accept", object_id=str(request.pk))
+    assert (event.before["status"], event.after["status"]) == ("pending", "not_accepted")
+    assert event.after["reason"] == reason and event.actor.email == factories.JUDGE
+
+    pdf = _pdf(client, f"/api/v1/court/requests/{request.pk}/ruling.pdf")
+    assert hashlib.sha256(pdf).hexdigest() == body["ruling_sha256"]
+    text = re.sub(r"\s+", "", _tool("pdftotext", pdf, tmp_path))
+    assert "民事裁定书" in text and "不予受理" in text and reason in text
+    assert "第三百五十五条" in text
+    assert "驳回" not in text and "调解协议有效" not in text and "受理后" not in text
+    assert "审判员周明" in text
+    served = sorted(m.to[0] for m in mailoutbox if "ruling.pdf" in m.body)
+    assert served == ["citizen1@demo.odr", "citizen2@demo.odr", "mediator@demo.odr"]
+    # The parties see it on their case page's timeline in words.
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    page = client.get(f"/disputes/{request.agreement.dispute_id}/").content.decode()
+    assert f"法院裁定对司法确认申请不予受理：{reason}" in page
+
+
+def test_a_docketed_request_is_ruled_on_not_refused_acceptance(demo, client):
+    request = factories.confirmation_accepted()
+    client.force_login(_judge())
+    refused = _decide(client, request, "not_accepted", "不属本院管辖")
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_status"
+    request.refresh_from_db()
+    assert request.status == CR.ACCEPTED and not request.ruling_pdf
+
+
+def test_not_accepting_needs_reasons(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(_judge())
+    missing = _decide(client, request, "not_accepted", "")
+    assert missing.status_code == 400 and missing.json()["code"] == "reason_required"
+    request.refresh_from_db()
+    assert request.status == CR.PENDING
 
 
 def test_the_court_is_reminded_of_its_deadlines_once_each(
@@ -259,15 +491,18 @@ def test_the_court_is_reminded_of_its_deadlines_once_each(
         assert send_due(now=last_day) == 0
     clerk_mail = [m for m in mailoutbox if m.to == ["clerk@demo.odr"]]
     assert len(clerk_mail) == 1 and request.agreement.dispute.case_number in clerk_mail[0].subject
+    assert not [m for m in mailoutbox if m.to == [factories.JUDGE]]  # docketing is the clerk's
     with time_machine.travel(last_day, tick=False):
-        services.confirmation_accept(request=request, actor=_clerk())
+        factories.confirmation_accepted(request, number="（2026）浙0523民特3号")
     request.refresh_from_db()
     mailoutbox.clear()
     near = request.rule_deadline - timedelta(days=2)
     with time_machine.travel(near, tick=False), django_capture_on_commit_callbacks(execute=True):
         send_due(now=near)
         send_due(now=near)
-    assert [m.to for m in mailoutbox if "clerk" in m.to[0]] == [["clerk@demo.odr"]]
+    # The ruling is due: the judge who rules and the clerk who keeps the record, once.
+    court_mail = [m.to[0] for m in mailoutbox if m.to[0] in (factories.CLERK, factories.JUDGE)]
+    assert sorted(court_mail) == [factories.CLERK, factories.JUDGE]
 
 
 def test_the_send_reminders_command_runs_the_court_job(demo):
@@ -284,14 +519,20 @@ def test_the_queue_puts_open_requests_first_nearest_deadline_on_top(demo, client
     with time_machine.travel(SUBMITTED, tick=False):
         older = factories.confirmation_pending()
     with time_machine.travel(SUBMITTED + timedelta(days=1), tick=False):
-        decided = factories.confirmation_pending(title="已裁定的案件")
-        services.confirmation_decide(
-            request=decided, actor=_clerk(), decision="rejected", reason="不符合条件"
+        decided = factories.confirmation_decided(
+            decision="rejected", reason="不符合条件", title="已裁定的案件"
         )
+        refused = factories.confirmation_decided(decision="not_accepted", title="不予受理的案件")
         newer = factories.confirmation_pending(title="较新的案件")
+        docketed = factories.confirmation_accepted(title="已受理的案件")
+    for email in (factories.CLERK, factories.JUDGE):
+        client.force_login(factories.demo_user(email))
+        ids = [item["id"] for item in client.get("/api/v1/court/requests").json()["items"]]
+        # Open first (pending to docket by its 3 days, accepted to rule by its 15), the
+        # nearest deadline on top; decided ones after, newest first.
+        assert ids[:3] == [older.pk, newer.pk, docketed.pk], email
+        assert set(ids[3:]) == {decided.pk, refused.pk}
     client.force_login(_clerk())
-    ids = [item["id"] for item in client.get("/api/v1/court/requests").json()["items"]]
-    assert ids == [older.pk, newer.pk, decided.pk]
     confirmed = client.get("/api/v1/court/requests?status=rejected").json()
     assert [i["id"] for i in confirmed["items"]] == [decided.pk]
     assert client.get("/api/v1/court/requests?status=nonsense").status_code == 400

@@ -8,7 +8,6 @@ import io
 
 import pytest
 
-from agreements.court import services
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +20,7 @@ def _media(settings, tmp_path):
 
 def test_anyone_can_verify_the_ruling_by_its_hash_or_the_file(demo, client):
     request = factories.confirmation_pending()
-    decided = services.confirmation_decide(
-        request=request,
-        actor=factories.demo_user("clerk@demo.odr"),
-        decision="confirmed",
-        reason="",
-    )
+    decided = factories.confirmation_decided(request)
     client.logout()
     by_hash = client.get(f"/api/v1/verify/{decided.ruling_sha256}")
     assert by_hash.status_code == 200, by_hash.content

@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 
-from agreements.court import services
 from agreements.court.documents import render_application, render_ruling
 from agreements.documents.fonts import CJKParagraph, styles
 from agreements.documents.pdf import render_agreement_pdf
@@ -57,12 +56,7 @@ def _long_case():
         "respondent": {"address": "浙江省湖州市安吉县孝丰镇三里村8号「老屋」，邮编：313300"},
     }
     agreement.save()
-    return services.confirmation_decide(
-        request=request,
-        actor=factories.demo_user("clerk@demo.odr"),
-        decision="confirmed",
-        reason="",
-    )
+    return factories.confirmation_decided(request)
 
 
 def test_no_line_of_the_agreement_application_or_ruling_breaks_chinese_punctuation_rules(

@@ -51,12 +51,8 @@ def decided(demo):
     request = services.confirmation_consent(
         agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
     )
-    return services.confirmation_decide(
-        request=request,
-        actor=factories.demo_user("clerk@demo.odr"),
-        decision="confirmed",
-        reason="",
-    )
+    # The clerk dockets it, the judge confirms it.
+    return factories.confirmation_decided(request)
 
 
 def _zip(client, agreement_id: int) -> zipfile.ZipFile:

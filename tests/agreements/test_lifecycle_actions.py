@@ -1,6 +1,7 @@
 """The agreement's and the confirmation request's machines offer each caller exactly what
-their services accept: for every caller (each party, the mediator, the coordinator, a
-clerk of the competent court, a clerk of another court, a stranger) in every status, an
+their services accept: for every caller (each party, the mediator, the coordinator, the
+clerk and the judge of the competent court, a clerk and a judge of another court, a
+stranger) in every status, an
 action in `actions` is carried out when tried, and an action not in `actions` is refused.
 Each try runs the real service in a savepoint that is rolled back; it counts as carried
 out when it wrote the transition's audit event."""
@@ -33,7 +34,9 @@ CALLERS = (
     "mediator",
     "coordinator",
     "clerk",
+    "judge",
     "other_clerk",
+    "other_judge",
     "stranger",
 )
 
@@ -58,7 +61,9 @@ def callers(demo) -> dict:
         "mediator": factories.demo_user("mediator@demo.odr"),
         "coordinator": factories.demo_user("coordinator@demo.odr"),
         "clerk": factories.demo_user("clerk@demo.odr"),
+        "judge": factories.demo_user("judge@demo.odr"),
         "other_clerk": factories.make_user(org=other_court, role=Membership.Role.CLERK),
+        "other_judge": factories.make_user(org=other_court, role=Membership.Role.JUDGE),
         "stranger": factories.make_user(),
     }
 
@@ -201,30 +206,36 @@ CONFIRMATION_ATTEMPTS = {
     "consent": lambda request, user: court_services.confirmation_consent(
         agreement=request.agreement, actor=user
     ),
-    "accept": lambda request, user: court_services.confirmation_accept(request=request, actor=user),
+    "accept": lambda request, user: court_services.confirmation_accept(
+        request=request, actor=user, court_case_number="（2026）浙0523民特999号"
+    ),
     "extend": lambda request, user: court_services.confirmation_extend(
         request=request, actor=user, reason="案情复杂，需要询问当事人"
     ),
     "decide": lambda request, user: court_services.confirmation_decide(
         request=request, actor=user, decision="confirmed", reason=""
     ),
+    "not_accept": lambda request, user: court_services.confirmation_decide(
+        request=request, actor=user, decision="not_accepted", reason="不属于本院管辖"
+    ),
 }
 
 CONFIRMATION_OFFERS = {
     "awaiting_consent": {"respondent": ["consent"]},
     "awaiting_consent_window_closed": {},
-    "pending": {"clerk": ["accept", "decide"]},
-    "accepted": {"clerk": ["extend", "decide"]},
-    "extended": {"clerk": ["decide"]},
+    # The clerk dockets and extends; the judge rules, or refuses before docketing.
+    "pending": {"clerk": ["accept"], "judge": ["not_accept"]},
+    "accepted": {"clerk": ["extend"], "judge": ["decide"]},
+    "extended": {"judge": ["decide"]},
     "confirmed": {},
     "rejected": {},
+    "not_accepted": {},
 }
 
 
 def _requests(callers) -> dict[str, int]:
     """One request in each status (each on its own case), by name. Called on EFFECTIVE:
     one party asked 40 days earlier, and the window closed before the other did."""
-    clerk = callers["clerk"]
 
     def asked_by_the_applicant(**kwargs) -> ConfirmationRequest:
         agreement = factories.agreement_in_force(**kwargs)
@@ -234,25 +245,13 @@ def _requests(callers) -> dict[str, int]:
         late = asked_by_the_applicant()
     awaiting = asked_by_the_applicant()
     pending = factories.confirmation_pending()
-    accepted = court_services.confirmation_accept(
-        request=factories.confirmation_pending(), actor=clerk
-    )
+    accepted = factories.confirmation_accepted()
     extended = court_services.confirmation_extend(
-        request=court_services.confirmation_accept(
-            request=factories.confirmation_pending(), actor=clerk
-        ),
-        actor=clerk,
-        reason="需要补充材料",
+        request=factories.confirmation_accepted(), actor=callers["clerk"], reason="需要补充材料"
     )
-    confirmed = court_services.confirmation_decide(
-        request=factories.confirmation_pending(), actor=clerk, decision="confirmed", reason=""
-    )
-    rejected = court_services.confirmation_decide(
-        request=factories.confirmation_pending(),
-        actor=clerk,
-        decision="rejected",
-        reason="协议内容不明确",
-    )
+    confirmed = factories.confirmation_decided(decision="confirmed")
+    rejected = factories.confirmation_decided(decision="rejected", reason="协议内容不明确")
+    not_accepted = factories.confirmation_decided(decision="not_accepted")
     return {
         "awaiting_consent": awaiting.pk,
         "awaiting_consent_window_closed": late.pk,
@@ -261,6 +260,7 @@ def _requests(callers) -> dict[str, int]:
         "extended": extended.pk,
         "confirmed": confirmed.pk,
         "rejected": rejected.pk,
+        "not_accepted": not_accepted.pk,
     }
 
 

@@ -176,12 +176,7 @@ def test_default_on_a_confirmed_agreement_points_to_enforcement_by_that_court(de
     with time_machine.travel(START, tick=False):
         request = factories.confirmation_pending()
         services.performance_schedule(agreement=request.agreement)
-        services.confirmation_decide(
-            request=request,
-            actor=factories.demo_user("clerk@demo.odr"),
-            decision="confirmed",
-            reason="",
-        )
+        factories.confirmation_decided(request)
     request.refresh_from_db()
     client.force_login(factories.demo_user("citizen1@demo.odr"))
     with time_machine.travel(START + timedelta(days=12), tick=False):

@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from tests import factories
 
-# The roles of the probe (issue 11, "What must exist" 2). A judge role does not exist
-# yet (odr.models.Membership.Role has mediator, coordinator and clerk only): when it
-# does, add `judge` and `other_judge` here and give them the court's decision.
+# The roles of the probe (issue 11, "What must exist" 2), with the court's two people
+# (DESIGN.md §3): the clerk who dockets and the judge who rules, of the competent court
+# and of another.
 ANONYMOUS = "anonymous"
 ROLES = (
     ANONYMOUS,
@@ -41,6 +41,8 @@ ROLES = (
     "other_coordinator",  # its coordinator
     "clerk",  # the clerk of the competent court, before which the confirmation is
     "other_clerk",  # the clerk of a court of another county
+    "judge",  # the judge of the competent court
+    "other_judge",  # the judge of the court of another county
     "admin",  # the platform superuser
 )
 EMAILS = {
@@ -55,6 +57,8 @@ EMAILS = {
     "other_coordinator": "coordinator.yucun@demo.odr",
     "clerk": "clerk@demo.odr",
     "other_clerk": "clerk.changxing@example.com",
+    "judge": "judge@demo.odr",
+    "other_judge": "judge.changxing@example.com",
     "admin": "admin@demo.odr",
 }
 # Text that only some roles may ever read: found in any other role's answer, it leaked.
@@ -117,6 +121,9 @@ def _build() -> World:
     )
     factories.make_user(
         EMAILS["other_clerk"], name="长兴书记员", org=other_court, role=Membership.Role.CLERK
+    )
+    factories.make_user(
+        EMAILS["other_judge"], name="长兴审判员", org=other_court, role=Membership.Role.JUDGE
     )
     users = {role: factories.demo_user(email) for role, email in EMAILS.items()}
     for user in users.values():

@@ -64,15 +64,16 @@ SIGNED_IN = frozenset(ROLES) - {ANONYMOUS}
 PARTIES = frozenset({"applicant", "respondent"})
 PARTICIPANTS = PARTIES | {"mediator"}  # who enters the room and signs the agreement
 ORG_STAFF = frozenset({"coordinator", "colleague"})  # the case's organisation's staff
-CASE = PARTICIPANTS | ORG_STAFF | {"clerk", "admin"}  # who sees the case (CONTRACT §3)
-COURT = frozenset({"clerk"})  # the competent court, the confirmation being before it
-COURT_STAFF = frozenset({"clerk", "other_clerk"})
+# The competent court's people, the confirmation being before it (DESIGN.md §3): its
+# clerk dockets and extends, its judge rules ("a clerk answers 403", CONTRACT §3).
+CLERKS = frozenset({"clerk"})
+JUDGES = frozenset({"judge"})
+COURT = CLERKS | JUDGES
+CASE = PARTICIPANTS | ORG_STAFF | COURT | {"admin"}  # who sees the case (CONTRACT §3)
+COURT_STAFF = COURT | {"other_clerk", "other_judge"}
 COORDINATORS = frozenset({"coordinator", "other_coordinator"})
 NOBODY: frozenset[str] = frozenset()
 PUBLIC = None
-# The court's decision is a judge's (CONTRACT §3: "a clerk answers 403"); there is no
-# judge role yet, so nobody in the matrix may take it.
-JUDGES = NOBODY
 
 # Who may read what was written on the case (issue 11, M1): the message thread is the
 # parties', the mediator's and the organisation's, not the court's; a caucus line only
@@ -140,6 +141,11 @@ def _text_file() -> SimpleUploadedFile:
     # Not a kept evidence type: a party's upload is refused (4xx), nobody else's reaches
     # the content check.
     return SimpleUploadedFile("说明.txt", b"plain text, not evidence", content_type="text/plain")
+
+
+def _court_case_number() -> str:
+    """A number of the demo court's form, as its case system would give it."""
+    return f"（{timezone.localdate().year}）浙0523民特1号"
 
 
 def _invitation_kept(world: World, role: str) -> str | None:
@@ -301,15 +307,33 @@ MATRIX: dict[str, list[Entry]] = {
     # Everyone may ask for the court's queue; only court staff find anything in it.
     "api:court_requests": [get(SIGNED_IN)],
     "api:court_request_detail": [get(COURT)],
-    "api:court_request_accept": [post(COURT)],
-    "api:court_request_extend": [post(COURT, body={"reason": "案情复杂，需延长审查期限"})],
+    # The world's request is pending: the clerk dockets it; the judge may not (403).
+    "api:court_request_accept": [
+        post(
+            COURT,
+            CLERKS,
+            body=lambda w: {"court_case_number": _court_case_number()},
+            refused=frozenset({403}),
+        )
+    ],
+    "api:court_request_extend": [
+        post(COURT, CLERKS, body={"reason": "案情复杂，需延长审查期限"}, refused=frozenset({403}))
+    ],
+    # The judge rules (a pending request: 不予受理, or 409 for confirm/reject before
+    # docketing); the clerk answers 403 whatever the decision, and nothing is written.
     "api:court_request_decide": [
+        post(
+            COURT,
+            JUDGES,
+            body={"decision": "not_accepted", "reason": "本案不属于本院管辖"},
+            refused=frozenset({403}),
+        ),
         post(
             COURT,
             JUDGES,
             body={"decision": "rejected", "reason": "协议内容违反法律规定"},
             refused=frozenset({403}),
-        )
+        ),
     ],
     "api:court_ruling_pdf": [get(COURT | PARTIES)],
     "api:court_application_pdf": [get(COURT | PARTICIPANTS)],
@@ -410,10 +434,13 @@ MATRIX: dict[str, list[Entry]] = {
     # --- pages: the court ------------------------------------------------------------------
     "court:queue": [get(COURT_STAFF)],
     "court:request": [get(COURT)],
-    "court:accept": [post(COURT)],
-    "court:extend": [post(COURT, body={"reason": "案情复杂，需延长审查期限"})],
+    "court:accept": [
+        post(COURT, CLERKS, body=lambda w: {"court_case_number": _court_case_number()})
+    ],
+    "court:extend": [post(COURT, CLERKS, body={"reason": "案情复杂，需延长审查期限"})],
     "court:decide": [
-        post(COURT, JUDGES, body={"decision": "rejected", "reason": "协议内容违反法律规定"})
+        post(COURT, JUDGES, body={"decision": "not_accepted", "reason": "本案不属于本院管辖"}),
+        post(COURT, JUDGES, body={"decision": "rejected", "reason": "协议内容违反法律规定"}),
     ],
     "court:confirmation_apply": [post(CASE, PARTIES)],
     "court:obligation_done": [
@@ -725,7 +752,7 @@ def test_every_endpoint_answers_this_role_as_the_matrix_says(world, role):
 
 # Who `odr.middleware.mfa_required` holds to TOTP: mediators, coordinators, court staff
 # and the platform's administrators. Citizens never.
-STAFF = ("mediator", "coordinator", "clerk", "admin")
+STAFF = ("mediator", "coordinator", "clerk", "judge", "admin")
 CITIZENS = ("applicant", "respondent", "stranger", "invitee")
 
 

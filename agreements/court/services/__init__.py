@@ -10,6 +10,7 @@ from agreements.court.services.confirmation import (
     confirmation_record_deadline_reminder,
     confirmation_record_window_reminder,
     court_staff,
+    deadline_recipients,
     request_context,
 )
 from agreements.court.services.performance import (
@@ -29,6 +30,7 @@ __all__ = [
     "confirmation_record_deadline_reminder",
     "confirmation_record_window_reminder",
     "court_staff",
+    "deadline_recipients",
     "performance_mark_done",
     "performance_record_reminder",
     "performance_schedule",

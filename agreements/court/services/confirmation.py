@@ -1,6 +1,7 @@
-"""Every write of judicial confirmation: the parties' joint application, the court's
-acceptance, the extension of its period and its ruling, with the application and the
-ruling PDFs they store.
+"""Every write of judicial confirmation: the parties' joint application, the clerk's
+docketing under the court's own number, the extension of the period to rule, and the
+judge's ruling (confirmed, rejected, or not accepted before docketing), with the
+application and the ruling PDFs they store.
 
 A request moves only through `agreements.court.transitions.MACHINE.apply`, which locks
 the row, checks the move and who makes it, saves and writes the audit event; e-mails go
@@ -24,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agreements.court import deadlines, documents
+from agreements.court import case_numbers, deadlines, documents
 from agreements.court import selectors as court_selectors
 from agreements.court.transitions import CONSENT_FIELDS, DECISIONS, MACHINE, window_closed
 from agreements.models import Agreement, ConfirmationRequest
@@ -34,6 +35,7 @@ from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid
 from odr.models import Dispute, Membership, Organisation
 from odr.notifications import notify
+from odr.text import clean_text
 
 CR = ConfirmationRequest.Status
 
@@ -41,9 +43,18 @@ CR = ConfirmationRequest.Status
 # --- notifications -----------------------------------------------------------------------
 
 
-def court_staff(court: Organisation) -> list[AbstractBaseUser]:
-    """Whom a court's new requests and deadlines are written to: its clerks."""
-    return people.organisation_staff(court, Membership.Role.CLERK)
+def court_staff(court: Organisation, *roles: str) -> list[AbstractBaseUser]:
+    """Whom a court's new requests and deadlines are written to: its clerks, who docket
+    (DESIGN.md §3), unless other court roles are named."""
+    return people.organisation_staff(court, *(roles or (Membership.Role.CLERK,)))
+
+
+def deadline_recipients(request: ConfirmationRequest, kind: str) -> list[AbstractBaseUser]:
+    """Who is reminded of a court deadline: the clerks of docketing ("accept"); the
+    judges, who rule, and the clerks, who keep the record, of the ruling ("rule")."""
+    if kind == "accept":
+        return court_staff(request.court)
+    return court_staff(request.court, Membership.Role.JUDGE, Membership.Role.CLERK)
 
 
 def _mediator(dispute: Dispute) -> list[AbstractBaseUser]:
@@ -65,6 +76,7 @@ def request_context(request: ConfirmationRequest) -> dict[str, Any]:
         "reason": request.reason,
         "decision": request.status,
         "confirmed": request.status == CR.CONFIRMED,
+        "not_accepted": request.status == CR.NOT_ACCEPTED,
         "ruling_url": f"{settings.SITE_URL}/api/v1/court/requests/{request.pk}/ruling.pdf",
         "ruling_sha256": request.ruling_sha256,
         "verify_url": f"{settings.SITE_URL}/verify/",
@@ -106,13 +118,19 @@ def _application(request: ConfirmationRequest) -> dict[str, Any]:
 
 
 def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, Any]:
-    """The ruling's PDF sealed with the court's key, stored; the fields to save."""
+    """The ruling's PDF sealed with the court's key, stored; the fields to save. It is
+    signed off by the judge who ruled and the clerk who docketed it (DESIGN.md §3)."""
     from agreements.documents.pki import ca, seal_pdf
 
     # The CA first: organisation_key() issues the court's key under the PKI directory
     # lock and would otherwise create the CA under that same lock (it is not reentrant).
     ca()
-    unsigned = documents.render_ruling(request, judge_name=people.display_name(judge))
+    clerk = request.accepted_by
+    unsigned = documents.render_ruling(
+        request,
+        judge_name=people.display_name(judge),
+        clerk_name=people.display_name(clerk) if clerk is not None else "",
+    )
     sealed = seal_pdf(unsigned, organisation=request.court, reason="民事裁定书")
     return {
         "ruling_sha256": hashlib.sha256(sealed).hexdigest(),
@@ -236,35 +254,46 @@ def confirmation_consent(*, agreement: Agreement, actor: AbstractBaseUser) -> Co
 # --- the court ---------------------------------------------------------------------------
 
 
-def _next_court_case_number(court: Organisation, year: int) -> str:
-    """The court's special-procedure case number, e.g. (2026)浙0523民特0001号. The court's
-    row is locked while the number is drawn so that two acceptances never share one."""
-    Organisation.objects.select_for_update().filter(pk=court.pk).first()
-    prefix = f"({year}){court.case_code}"
-    taken = ConfirmationRequest.objects.filter(court=court, case_number__startswith=prefix).count()
-    return f"{prefix}{taken + 1:04d}号"
-
-
-def _accept(
-    request: ConfirmationRequest, actor: AbstractBaseUser, now: datetime
-) -> ConfirmationRequest:
-    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
-        return {
-            "accepted_at": now,
-            "case_number": _next_court_case_number(locked.court, timezone.localdate(now).year),
-            "rule_deadline": deadlines.end_of_period(now, deadlines.RULE_DAYS),
-        }
-
-    return MACHINE.apply("accept", instance=request, actor=actor, prepare=prepare)
+def _docket_number(locked: ConfirmationRequest, raw: str, now: datetime) -> str:
+    """The clerk's number for the court's case, checked for form (agreements.court.
+    case_numbers) and unique in the court. The court's row is locked while it is checked,
+    so that two clerks typing the same number at once do not both have it."""
+    court = Organisation.objects.select_for_update().get(pk=locked.court_id)
+    submitted = locked.submitted_at or now
+    number = case_numbers.parse(
+        raw,
+        court=court,
+        earliest_year=timezone.localdate(submitted).year,
+        year=timezone.localdate(now).year,
+    )
+    taken = ConfirmationRequest.objects.filter(court=court, case_number=number.text)
+    if taken.exclude(pk=locked.pk).exists():
+        raise DomainError(
+            "court_case_number_taken",
+            _("The court's case %(number)s is another application's already.")
+            % {"number": number.text},
+        )
+    return number.text
 
 
 def confirmation_accept(
-    *, request: ConfirmationRequest, actor: AbstractBaseUser
+    *, request: ConfirmationRequest, actor: AbstractBaseUser, court_case_number: str
 ) -> ConfirmationRequest:
-    """The court accepts the application (立案): its case number is drawn and the 15 days
-    to rule start."""
+    """A clerk of the court dockets the application (立案) under the court's own case
+    number, typed from the court's system (CONTRACT §3); the 15 days to rule start."""
+    now = timezone.now()
+
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        # The table's refusals (403 for a judge, 409 once docketed) come first.
+        return {
+            "accepted_at": now,
+            "accepted_by": actor,
+            "case_number": _docket_number(locked, court_case_number, now),
+            "rule_deadline": deadlines.end_of_period(now, deadlines.RULE_DAYS),
+        }
+
     with transaction.atomic():
-        accepted = _accept(request, actor, timezone.now())
+        accepted = MACHINE.apply("accept", instance=request, actor=actor, prepare=prepare)
         notify(
             people.party_recipients(accepted.agreement.dispute),
             "court_accepted",
@@ -277,7 +306,7 @@ def confirmation_extend(
     *, request: ConfirmationRequest, actor: AbstractBaseUser, reason: str
 ) -> ConfirmationRequest:
     """Extends the period to rule by 10 days, once, for a stated reason."""
-    reason = (reason or "").strip()
+    reason = clean_text(reason, multiline=True)
 
     def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
         # The table's refusals (403, 409) come before this one, as they always did.
@@ -306,33 +335,38 @@ def confirmation_extend(
 def confirmation_decide(
     *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
 ) -> ConfirmationRequest:
-    """The court's ruling: the agreement is confirmed as valid, or the application is
-    rejected with reasons. Deciding an application not yet formally accepted accepts it
-    first (two audit events), so a court system that only calls `decision` still keeps
-    the record complete. The ruling PDF is sealed with the court's key, its hash stored
-    for verification, and it is served on the parties."""
-    reason = (reason or "").strip()
-    if decision not in DECISIONS:
-        raise Invalid(_("The decision is “confirmed” or “rejected”."), code="invalid_decision")
+    """A judge of the court rules (CONTRACT §3): on a docketed application, the agreement
+    is confirmed as valid or the application rejected with reasons (驳回); before
+    docketing, the application is not accepted (不予受理), with reasons, by its own ruling.
+    The ruling PDF is sealed with the court's key, its hash stored for verification, and
+    it is served on the parties. A clerk is refused (403) before anything is written."""
+    reason = clean_text(reason, multiline=True)
+    transition = DECISIONS.get(decision)
+    if transition is None:
+        raise Invalid(
+            _("The decision is “confirmed”, “rejected” or “not_accepted”."),
+            code="invalid_decision",
+        )
+    now = timezone.now()
+    extra: dict[str, Any] = {"decision": decision, "reason": reason}
+
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        # The table's refusals (403 for a clerk, 409 for the wrong status) come first.
+        if decision != CR.CONFIRMED and not reason:
+            raise Invalid(
+                _("A ruling against the application must give its reasons."), code="reason_required"
+            )
+        values = {"status": decision, "decided_at": now, "decided_by": actor, "reason": reason}
+        stored = _ruling(_as_it_will_be(locked, **values), actor)
+        # Read by the kernel when it writes the audit event, after this returns.
+        extra["ruling_sha256"] = stored["ruling_sha256"]
+        if transition != "decide":
+            del values["status"]  # the transition's own target
+        return {**values, **stored}
+
     with transaction.atomic():
-        locked = MACHINE.lock(request)
-        MACHINE.check("decide", locked, actor)
-        if decision == CR.REJECTED and not reason:
-            raise Invalid(_("A rejection must give its reasons."), code="reason_required")
-        now = timezone.now()
-        if locked.accepted_at is None:
-            locked = _accept(locked, actor, now)
-        extra: dict[str, Any] = {"decision": decision, "reason": reason}
-
-        def prepare(current: ConfirmationRequest) -> dict[str, Any]:
-            values = {"status": decision, "decided_at": now, "decided_by": actor, "reason": reason}
-            stored = _ruling(_as_it_will_be(current, **values), actor)
-            # Read by the kernel when it writes the audit event, after this returns.
-            extra["ruling_sha256"] = stored["ruling_sha256"]
-            return {**values, **stored}
-
         decided = MACHINE.apply(
-            "decide", instance=locked, actor=actor, prepare=prepare, extra=extra
+            transition, instance=request, actor=actor, prepare=prepare, extra=extra
         )
         dispute = decided.agreement.dispute
         notify(
