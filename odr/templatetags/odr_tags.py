@@ -21,11 +21,12 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"coordinator": False, "clerk": False, "staff": False}
+        return {"coordinator": False, "court": False, "staff": False}
     roles = set(selectors.user_roles(user))
     return {
         "coordinator": Membership.Role.COORDINATOR in roles,
-        "clerk": Membership.Role.CLERK in roles,
+        # Clerks docket and judges decide: both work from the court portal.
+        "court": bool({Membership.Role.CLERK, Membership.Role.JUDGE} & roles),
         "staff": bool(roles & {r.value for r in Membership.Role}),
     }
 
