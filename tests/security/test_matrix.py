@@ -76,9 +76,10 @@ NOBODY: frozenset[str] = frozenset()
 PUBLIC = None
 
 # Who may read what was written on the case (issue 11, M1): the message thread is the
-# parties', the mediator's and the organisation's, not the court's; a caucus line only
-# its caucus's.
-THREAD_READERS = PARTICIPANTS | ORG_STAFF | {"admin"}
+# parties', the mediator's and the supervising coordinator's (not the court's, not the
+# organisation's other mediators, not the platform's admin); a caucus line only its
+# caucus's.
+THREAD_READERS = PARTICIPANTS | {"coordinator"}
 CAUCUS_MEMBERS = frozenset({"mediator", "applicant"})
 SECRETS = (
     (f"CASE-{MARK}", CASE, "the case's title"),
