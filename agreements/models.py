@@ -236,3 +236,16 @@ class Performance(models.Model):
         """Past its due date and not done: a default (the day after the due date)."""
         today = today or timezone.localdate()
         return not self.is_done and self.due_date is not None and self.due_date < today
+
+
+class SigningAttempts(models.Model):
+    """The signer's re-authentications on the signing form in the current window. A try
+    is counted before its password or code is checked, in one conditional UPDATE, so
+    that however many requests race, no more than the limit are ever checked in a window
+    (issue 11, M3); a right answer clears the count."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    taken = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField()
