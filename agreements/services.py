@@ -32,6 +32,7 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Party
 from odr.notifications import notify
 from odr.services import dispute_settle
+from odr.text import clean_text
 
 S = Agreement.Status
 Role = Signature.Role
@@ -112,12 +113,16 @@ def _party_users(dispute: Dispute) -> list[AbstractBaseUser]:
 # --- input: terms and the other fields -------------------------------------------------
 
 
-def _text(value: Any, *, field: str, limit: int = MAX_TEXT) -> str:
+def _text(value: Any, *, field: str, limit: int = MAX_TEXT, multiline: bool = True) -> str:
+    """Text as the agreement stores it: through the platform's one cleaner, so that no
+    invisible or direction-changing character can make a field look filled in, or make a
+    term read differently on the signer's screen than in the text (issue 11, L7). A field
+    left with nothing visible is empty, and the content check refuses it as before."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise Invalid(_("“%(field)s” must be text.") % {"field": field}, code="invalid_field")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline)
     if len(value) > limit:
         raise Invalid(
             _("“%(field)s” is too long (%(limit)s characters at most).")
@@ -225,7 +230,7 @@ def normalise_terms(raw: Any) -> list[dict[str, Any]]:
                 "obligee": obligee,
                 "amount": amount if kind == "money" else None,
                 "due_date": _date(item.get("due_date"), where=where),
-                "place": _text(item.get("place"), field=where, limit=300),
+                "place": _text(item.get("place"), field=where, limit=300, multiline=False),
                 "instalments": instalments if kind == "money" else [],
             }
         )
@@ -241,7 +246,9 @@ def _party_details(raw: Any) -> dict[str, dict[str, str]]:
         entry = raw.get(role) or {}
         if not isinstance(entry, dict):
             raise Invalid(_("The parties' details must be an object."), code="invalid_field")
-        out[role] = {"address": _text(entry.get("address"), field=_("address"), limit=300)}
+        out[role] = {
+            "address": _text(entry.get("address"), field=_("address"), limit=300, multiline=False)
+        }
     return out
 
 
@@ -257,7 +264,7 @@ def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
             changes[name] = _text(data[name], field=label)
     if data.get("performance_place") is not None:
         changes["performance_place"] = _text(
-            data["performance_place"], field=_("place of performance"), limit=300
+            data["performance_place"], field=_("place of performance"), limit=300, multiline=False
         )
     if data.get("matter") is not None:
         if data["matter"] not in Agreement.Matter.values:
@@ -378,7 +385,7 @@ def agreement_revise(
 ) -> Agreement:
     """Back to draft: every signature given so far is voided (the text they signed is
     about to change) and the version moves on."""
-    reason = reason.strip()
+    reason = clean_text(reason, multiline=True)
     extra: dict[str, Any] = {"reason": reason[:2000]}
 
     def prepare(locked: Agreement) -> dict[str, Any]:
@@ -526,8 +533,9 @@ def agreement_sign(
     name = people.display_name(actor)
     if signature_png:
         image, method = decode_signature_png(signature_png), Signature.Method.DRAWN
-    elif typed_name is not None and typed_name.strip():
-        if " ".join(typed_name.split()) != " ".join(name.split()):
+    elif typed_name is not None and clean_text(typed_name):
+        typed_name = clean_text(typed_name)
+        if typed_name != clean_text(name):
             raise Invalid(
                 _("Type your name exactly as the agreement states it: %(name)s.") % {"name": name},
                 code="typed_name_mismatch",
