@@ -14,6 +14,8 @@ from agreements.court.services.confirmation import (
 )
 from agreements.court.services.performance import (
     agreements_needing_schedule,
+    performance_confirm,
+    performance_dispute,
     performance_mark_done,
     performance_record_reminder,
     performance_schedule,
@@ -29,6 +31,8 @@ __all__ = [
     "confirmation_record_deadline_reminder",
     "confirmation_record_window_reminder",
     "court_staff",
+    "performance_confirm",
+    "performance_dispute",
     "performance_mark_done",
     "performance_record_reminder",
     "performance_schedule",
