@@ -6,15 +6,42 @@ from django.db import migrations, models
 
 
 def obligations_marked_done_are_done(apps, schema_editor):
-    # Before the obligation had a status, a mark (by either party) set done_at.
+    """Before the obligation had a status, a mark by either party set done_at. The
+    obligee's mark stays done; the obligor's own mark was never the obligee's word, so it
+    becomes the report it should have been, for the obligee to confirm or dispute (issue
+    11, L3)."""
     Performance = apps.get_model("agreements", "Performance")
-    Performance.objects.filter(done_at__isnull=False).update(status="done")
+    Party = apps.get_model("odr", "Party")
+    marked = Performance.objects.filter(done_at__isnull=False).select_related("agreement")
+    for obligation in marked.iterator():
+        roles = set(
+            Party.objects.filter(
+                dispute_id=obligation.agreement.dispute_id, user_id=obligation.done_by_id
+            ).values_list("role", flat=True)
+        )
+        by_obligor = (
+            obligation.done_by_id is not None
+            and obligation.obligor_role in roles
+            and obligation.obligee_role not in roles
+        )
+        if by_obligor:
+            obligation.status = "reported"
+            obligation.reported_at, obligation.reported_by_id = (
+                obligation.done_at,
+                obligation.done_by_id,
+            )
+            obligation.reported_role = obligation.obligor_role
+            obligation.done_at, obligation.done_by_id = None, None
+        else:
+            obligation.status = "done"
+        obligation.save()
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('agreements', '0006_signing_attempts'),
+        ('odr', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

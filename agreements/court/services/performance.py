@@ -244,17 +244,15 @@ def performance_mark_done(
 
 def performance_confirm(*, obligation: Performance, actor: AbstractBaseUser) -> Performance:
     """The obligee confirms the obligor's report: the obligation is performed."""
+    extra: dict[str, Any] = {}
 
     def prepare(locked: Performance) -> dict[str, Any]:
+        extra.update(reported_by=locked.reported_by_id, reported_at=locked.reported_at)
         return {"done_at": timezone.now(), "done_by": actor}
 
     with transaction.atomic():
         done = MACHINE.apply(
-            "confirm",
-            instance=obligation,
-            actor=actor,
-            prepare=prepare,
-            extra={"reported_by": obligation.reported_by_id},
+            "confirm", instance=obligation, actor=actor, prepare=prepare, extra=extra
         )
         dispute = Dispute.objects.select_related("mediator").get(pk=done.agreement.dispute_id)
         notify(
