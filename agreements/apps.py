@@ -10,6 +10,7 @@ class AgreementsConfig(AppConfig):
     def ready(self) -> None:
         # Importing the machines declares them and their audit actions' words.
         from agreements import selectors, transitions  # noqa: F401
+        from agreements.court import performance_transitions  # noqa: F401
         from agreements.court import transitions as court_transitions  # noqa: F401
         from odr.composition import (
             CaseSummary,

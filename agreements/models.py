@@ -204,7 +204,14 @@ def _proof_path(instance: Performance, filename: str) -> str:
 
 class Performance(models.Model):
     """One obligation of a signed agreement (a term or an instalment), tracked to its due
-    date."""
+    date. It is performed when the party owed says so: the obligee marks it performed, or
+    confirms the obligor's report; a disputed report sends it back to open (issue 11, L3).
+    Its status moves only through agreements.court.performance_transitions."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("To be performed")
+        REPORTED = "reported", _("Reported performed, awaiting the other party")
+        DONE = "done", _("Performed")
 
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="obligations")
     term_index = models.PositiveIntegerField()
@@ -214,10 +221,24 @@ class Performance(models.Model):
     obligor_role = models.CharField(max_length=20, choices=Party.Role.choices, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The obligor's (or, when the term names none, a party's) word that it was performed,
+    # waiting for the other side to confirm or dispute it.
+    reported_at = models.DateTimeField(null=True, blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reported_role = models.CharField(max_length=20, choices=Party.Role.choices, blank=True)
+    # The last report the obligee disputed, and why: shown while the obligation is open.
+    disputed_at = models.DateTimeField(null=True, blank=True)
+    disputed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    dispute_reason = models.TextField(blank=True)
     proof = models.FileField(upload_to=_proof_path, blank=True)
     proof_note = models.TextField(blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -240,9 +261,31 @@ class Performance(models.Model):
 
     @property
     def is_done(self) -> bool:
-        return self.done_at is not None
+        return self.status == self.Status.DONE
+
+    @property
+    def is_reported(self) -> bool:
+        return self.status == self.Status.REPORTED
+
+    @property
+    def is_disputed(self) -> bool:
+        """Open again because the obligee disputed the last report."""
+        return self.status == self.Status.OPEN and self.disputed_at is not None
 
     def is_overdue(self, today=None) -> bool:
         """Past its due date and not done: a default (the day after the due date)."""
         today = today or timezone.localdate()
         return not self.is_done and self.due_date is not None and self.due_date < today
+
+
+class SigningAttempts(models.Model):
+    """The signer's re-authentications on the signing form in the current window. A try
+    is counted before its password or code is checked, in one conditional UPDATE, so
+    that however many requests race, no more than the limit are ever checked in a window
+    (issue 11, M3); a right answer clears the count."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    taken = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField()

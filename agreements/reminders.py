@@ -161,8 +161,10 @@ def _court_reminders(now: datetime) -> int:
 
 def _performance_reminders(now: datetime) -> int:
     today = timezone.localdate(now)
+    # Open ones only: a report of performance waits for the obligee's answer, and a
+    # disputed report makes the obligation open again (issue 11, L3).
     open_obligations = Performance.objects.filter(
-        done_at__isnull=True,
+        status=Performance.Status.OPEN,
         due_date__isnull=False,
         agreement__status=Agreement.Status.SIGNED,
     )
@@ -175,7 +177,7 @@ def _performance_reminders(now: datetime) -> int:
             obligation = (
                 Performance.objects.select_for_update().select_related("agreement").get(pk=pk)
             )
-            if obligation.done_at is not None:
+            if obligation.status != Performance.Status.OPEN:
                 continue
             kind = _performance_kind(obligation, today)
             if kind is None:

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agreements import selectors
 from agreements.content_check import TERM_KINDS, check_before_open
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
-from agreements.models import Agreement, AgreementVersion, Signature
+from agreements.models import Agreement, AgreementVersion, Signature, SigningAttempts
 from agreements.signature_image import decode_signature_png, render_typed_name
 from agreements.transitions import MACHINE
 from odr import people
@@ -32,13 +32,14 @@ from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.models import Dispute, Party
 from odr.notifications import notify
 from odr.services import dispute_settle
+from odr.text import clean_text
 
 S = Agreement.Status
 Role = Signature.Role
 PARTY_ROLES = (Party.Role.APPLICANT, Party.Role.RESPONDENT)
 MAX_TERMS = 50
 MAX_TEXT = 20000
-# Wrong passwords or codes on the signing form before it waits (per user).
+# Passwords or codes checked on the signing form per window before it waits (per user).
 REAUTH_MAX_FAILURES = 5
 REAUTH_LOCKOUT_SECONDS = 15 * 60
 
@@ -112,12 +113,16 @@ def _party_users(dispute: Dispute) -> list[AbstractBaseUser]:
 # --- input: terms and the other fields -------------------------------------------------
 
 
-def _text(value: Any, *, field: str, limit: int = MAX_TEXT) -> str:
+def _text(value: Any, *, field: str, limit: int = MAX_TEXT, multiline: bool = True) -> str:
+    """Text as the agreement stores it: through the platform's one cleaner, so that no
+    invisible or direction-changing character can make a field look filled in, or make a
+    term read differently on the signer's screen than in the text (issue 11, L7). A field
+    left with nothing visible is empty, and the content check refuses it as before."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise Invalid(_("“%(field)s” must be text.") % {"field": field}, code="invalid_field")
-    value = value.strip()
+    value = clean_text(value, multiline=multiline)
     if len(value) > limit:
         raise Invalid(
             _("“%(field)s” is too long (%(limit)s characters at most).")
@@ -225,7 +230,7 @@ def normalise_terms(raw: Any) -> list[dict[str, Any]]:
                 "obligee": obligee,
                 "amount": amount if kind == "money" else None,
                 "due_date": _date(item.get("due_date"), where=where),
-                "place": _text(item.get("place"), field=where, limit=300),
+                "place": _text(item.get("place"), field=where, limit=300, multiline=False),
                 "instalments": instalments if kind == "money" else [],
             }
         )
@@ -241,7 +246,9 @@ def _party_details(raw: Any) -> dict[str, dict[str, str]]:
         entry = raw.get(role) or {}
         if not isinstance(entry, dict):
             raise Invalid(_("The parties' details must be an object."), code="invalid_field")
-        out[role] = {"address": _text(entry.get("address"), field=_("address"), limit=300)}
+        out[role] = {
+            "address": _text(entry.get("address"), field=_("address"), limit=300, multiline=False)
+        }
     return out
 
 
@@ -257,7 +264,7 @@ def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
             changes[name] = _text(data[name], field=label)
     if data.get("performance_place") is not None:
         changes["performance_place"] = _text(
-            data["performance_place"], field=_("place of performance"), limit=300
+            data["performance_place"], field=_("place of performance"), limit=300, multiline=False
         )
     if data.get("matter") is not None:
         if data["matter"] not in Agreement.Matter.values:
@@ -378,7 +385,7 @@ def agreement_revise(
 ) -> Agreement:
     """Back to draft: every signature given so far is voided (the text they signed is
     about to change) and the version moves on."""
-    reason = reason.strip()
+    reason = clean_text(reason, multiline=True)
     extra: dict[str, Any] = {"reason": reason[:2000]}
 
     def prepare(locked: Agreement) -> dict[str, Any]:
@@ -425,27 +432,57 @@ def agreement_run_action(
 # --- signing ---------------------------------------------------------------------------
 
 
+def _locked_out() -> DomainError:
+    return DomainError(
+        "too_many_attempts",
+        _("Too many wrong attempts. Wait %(minutes)s minutes and try again.")
+        % {"minutes": REAUTH_LOCKOUT_SECONDS // 60},
+        status=429,
+    )
+
+
+def _take_attempt(user: AbstractBaseUser) -> None:
+    """Counts one try before anything is checked, or refuses it: one conditional UPDATE
+    that starts a new window when the last one has passed and otherwise adds one only
+    while fewer than REAUTH_MAX_FAILURES were taken. The database applies these one after
+    another on the row, so fifteen guesses in flight at once are five checks and ten
+    refusals, not fifteen checks (issue 11, M3: read, check, then increment raced)."""
+    now = timezone.now()
+    current = Q(window_started_at__gt=now - timedelta(seconds=REAUTH_LOCKOUT_SECONDS))
+    for _attempt in range(2):
+        taken = (
+            SigningAttempts.objects.filter(user_id=user.pk)
+            .filter(~current | Q(taken__lt=REAUTH_MAX_FAILURES))
+            .update(
+                taken=Case(When(current, then=F("taken") + 1), default=Value(1)),
+                window_started_at=Case(
+                    When(current, then=F("window_started_at")), default=Value(now)
+                ),
+            )
+        )
+        if taken:
+            return
+        if SigningAttempts.objects.filter(user_id=user.pk).exists():
+            raise _locked_out()
+        try:
+            with transaction.atomic():
+                SigningAttempts.objects.create(user_id=user.pk, taken=1, window_started_at=now)
+        except IntegrityError:
+            continue  # another try made the row at the same instant: count on it
+        return
+    raise _locked_out()
+
+
 def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = "") -> None:
     """The signer proves again that they are who is logged in, so the signature is under
     their sole control (Electronic Signature Law Art. 13): a user with two-factor on
-    gives a current authenticator code, anyone else their password."""
+    gives a current authenticator code, anyone else their password.
+
+    The signing form must not become a way to guess a password from a stolen session: at
+    most REAUTH_MAX_FAILURES answers are checked per window of REAUTH_LOCKOUT_SECONDS,
+    counted before each check; a right answer clears the count."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
-
-    # The signing form must not become a way to guess a password from a stolen session.
-    failures_key = f"agreements:reauth-failures:{user.pk}"
-    if cache.get(failures_key, 0) >= REAUTH_MAX_FAILURES:
-        raise DomainError(
-            "too_many_attempts",
-            _("Too many wrong attempts. Wait %(minutes)s minutes and try again.")
-            % {"minutes": REAUTH_LOCKOUT_SECONDS // 60},
-            status=429,
-        )
-
-    def wrong(code_name: str, message: str) -> Forbidden:
-        cache.add(failures_key, 0, REAUTH_LOCKOUT_SECONDS)
-        cache.incr(failures_key)
-        return Forbidden(message, code=code_name)
 
     totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if totp is not None:
@@ -453,16 +490,20 @@ def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = ""
             raise Forbidden(
                 _("Enter the code from your authenticator app to sign."), code="code_required"
             )
+        _take_attempt(user)
         if not TOTP(totp).validate_code(code.strip()):
-            raise wrong("wrong_code", _("The authenticator code is wrong or was already used."))
+            raise Forbidden(
+                _("The authenticator code is wrong or was already used."), code="wrong_code"
+            )
         if password and not user.check_password(password):
-            raise wrong("wrong_password", _("The password is wrong."))
+            raise Forbidden(_("The password is wrong."), code="wrong_password")
     else:
         if not password:
             raise Forbidden(_("Enter your password to sign."), code="password_required")
+        _take_attempt(user)
         if not user.check_password(password):
-            raise wrong("wrong_password", _("The password is wrong."))
-    cache.delete(failures_key)
+            raise Forbidden(_("The password is wrong."), code="wrong_password")
+    SigningAttempts.objects.filter(user_id=user.pk).delete()
 
 
 def agreement_sign(
@@ -492,8 +533,9 @@ def agreement_sign(
     name = people.display_name(actor)
     if signature_png:
         image, method = decode_signature_png(signature_png), Signature.Method.DRAWN
-    elif typed_name is not None and typed_name.strip():
-        if " ".join(typed_name.split()) != " ".join(name.split()):
+    elif typed_name is not None and clean_text(typed_name):
+        typed_name = clean_text(typed_name)
+        if typed_name != clean_text(name):
             raise Invalid(
                 _("Type your name exactly as the agreement states it: %(name)s.") % {"name": name},
                 code="typed_name_mismatch",

@@ -67,13 +67,18 @@ def test_sessions_and_agreements_do_not_import_each_other():
 # --- the machines ------------------------------------------------------------------------
 
 
-def test_the_four_state_machines_are_declared_each_in_the_app_of_its_model():
+def test_every_state_machine_is_declared_once_in_the_app_of_its_model():
+    """The dispute, the session, the agreement, the confirmation request, and the
+    obligation to perform (reported by the debtor, confirmed or disputed by the
+    creditor)."""
     by_model = {m.model._meta.label: m for m in machines().values()}
+    assert len(by_model) == len(machines())
     assert set(by_model) == {
         "odr.Dispute",
         "mediation.MediationSession",
         "agreements.Agreement",
         "agreements.ConfirmationRequest",
+        "agreements.Performance",
     }
     for machine in by_model.values():
         assert machine.model._meta.app_config.name in {"odr", "sessions", "agreements"}

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from agreements.court import package, services
 from agreements.court import selectors as court_selectors
+from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Performance
 from odr import people
@@ -120,10 +121,22 @@ class ObligationOut(Schema):
     obligee: str
     amount: Decimal | None
     due_date: date | None
+    status: str = Field(
+        description='"open", "reported" (by the obligor, waiting for the obligee) or "done"'
+    )
     done_at: datetime | None
+    reported_at: datetime | None
+    disputed: bool = Field(description="open again: the obligee disputed the last report")
+    disputed_at: datetime | None
+    dispute_reason: str
     note: str
     proof: FileOut | None
     overdue: bool
+    actions: list[str] = Field(description='what the caller may do now: "mark", "report", …')
+
+
+class DisputeIn(Schema):
+    reason: str = Field(max_length=2000)
 
 
 class GuidanceOut(Schema):
@@ -353,7 +366,13 @@ def court_evidence_file(request: HttpRequest, request_id: int, evidence_id: int)
 # --- performance -------------------------------------------------------------------------
 
 
-def obligation_out(obligation: Performance, today: date | None = None) -> dict[str, Any]:
+def obligation_out(
+    obligation: Performance,
+    user: AbstractBaseUser,
+    *,
+    today: date | None = None,
+    viewer: ObligationViewer | None = None,
+) -> dict[str, Any]:
     proof = None
     if obligation.proof:
         proof = {
@@ -370,10 +389,16 @@ def obligation_out(obligation: Performance, today: date | None = None) -> dict[s
         "obligee": obligation.obligee_role,
         "amount": obligation.amount,
         "due_date": obligation.due_date,
+        "status": obligation.status,
         "done_at": obligation.done_at,
+        "reported_at": obligation.reported_at,
+        "disputed": obligation.is_disputed,
+        "disputed_at": obligation.disputed_at if obligation.is_disputed else None,
+        "dispute_reason": obligation.dispute_reason if obligation.is_disputed else "",
         "note": obligation.proof_note,
         "proof": proof,
         "overdue": obligation.is_overdue(today),
+        "actions": obligation_actions(obligation, user, viewer=viewer),
     }
 
 
@@ -382,7 +407,11 @@ def obligations(request: HttpRequest, agreement_id: int) -> dict[str, Any]:
     # Reads only: the obligations were laid out when the agreement came into force (or by
     # the reminders job for one that came into force without them).
     agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
-    items = [obligation_out(o) for o in court_selectors.obligations_of(agreement)]
+    viewer = ObligationViewer(request.auth)
+    items = [
+        obligation_out(o, request.auth, viewer=viewer)
+        for o in court_selectors.obligations_of(agreement)
+    ]
     guidance = court_selectors.default_guidance(agreement)
     return {
         "count": len(items),
@@ -417,7 +446,27 @@ def obligation_done(
         proof_name=file.name if file else "",
         proof_size=file.size if file else None,
     )
-    return obligation_out(done)
+    return obligation_out(done, request.auth)
+
+
+@router.post("/obligations/{obligation_id}/confirm", response=ObligationOut, tags=["performance"])
+def obligation_confirm(request: HttpRequest, obligation_id: int) -> dict[str, Any]:
+    """The obligee confirms the obligor's report: the obligation is performed."""
+    obligation = court_selectors.obligation_get_for(user=request.auth, obligation_id=obligation_id)
+    done = services.performance_confirm(obligation=obligation, actor=request.auth)
+    return obligation_out(done, request.auth)
+
+
+@router.post("/obligations/{obligation_id}/dispute", response=ObligationOut, tags=["performance"])
+def obligation_dispute(
+    request: HttpRequest, obligation_id: int, payload: DisputeIn
+) -> dict[str, Any]:
+    """The obligee disputes the obligor's report, with a reason: open again, disputed."""
+    obligation = court_selectors.obligation_get_for(user=request.auth, obligation_id=obligation_id)
+    done = services.performance_dispute(
+        obligation=obligation, actor=request.auth, reason=payload.reason
+    )
+    return obligation_out(done, request.auth)
 
 
 @router.get("/obligations/{obligation_id}/proof", tags=["performance"])

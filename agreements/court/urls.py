@@ -16,4 +16,14 @@ urlpatterns = [
         name="confirmation_apply",
     ),
     path("obligations/<int:obligation_id>/done/", views.obligation_done, name="obligation_done"),
+    path(
+        "obligations/<int:obligation_id>/confirm/",
+        views.obligation_confirm,
+        name="obligation_confirm",
+    ),
+    path(
+        "obligations/<int:obligation_id>/dispute/",
+        views.obligation_dispute,
+        name="obligation_dispute",
+    ),
 ]

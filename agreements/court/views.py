@@ -100,6 +100,14 @@ class ProofForm(forms.Form):
     )
 
 
+class DisputeReportForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why the report is not right"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 def _court_request(request: HttpRequest, request_id: int) -> ConfirmationRequest:
     # NotFound rises to odr.middleware.NotFoundMiddleware, which answers 404.
     return court_selectors.court_request_get_for(user=request.user, request_id=request_id)
@@ -265,7 +273,7 @@ def obligation_done(request: HttpRequest, obligation_id: int) -> HttpResponse:
     if form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            services.performance_mark_done(
+            done = services.performance_mark_done(
                 obligation=obligation,
                 actor=request.user,
                 note=form.cleaned_data["note"],
@@ -276,7 +284,52 @@ def obligation_done(request: HttpRequest, obligation_id: int) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, _("The obligation is marked performed."))
+            if done.is_done:
+                messages.success(request, _("The obligation is marked performed."))
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your report is sent: it counts as performed once the other party "
+                        "confirms it."
+                    ),
+                )
     else:
         messages.error(request, _("The proof could not be read; try again."))
-    return redirect(_case_url(obligation.agreement.dispute_id, "#performance"))
+    return _obligation_back(obligation)
+
+
+@login_required
+@require_POST
+def obligation_confirm(request: HttpRequest, obligation_id: int) -> HttpResponse:
+    obligation = court_selectors.obligation_get_for(user=request.user, obligation_id=obligation_id)
+    try:
+        services.performance_confirm(obligation=obligation, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("You confirmed that the obligation was performed."))
+    return _obligation_back(obligation)
+
+
+@login_required
+@require_POST
+def obligation_dispute(request: HttpRequest, obligation_id: int) -> HttpResponse:
+    obligation = court_selectors.obligation_get_for(user=request.user, obligation_id=obligation_id)
+    form = DisputeReportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say why the report is not right."))
+        return _obligation_back(obligation)
+    try:
+        services.performance_dispute(
+            obligation=obligation, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The report is disputed; the other party is told why."))
+    return _obligation_back(obligation)
+
+
+def _obligation_back(obligation) -> HttpResponse:
+    return redirect(_case_url(obligation.agreement.dispute_id, f"#obligation-{obligation.pk}"))

@@ -2,9 +2,11 @@
 POST /api/v1/verify (multipart `file`). Anyone may ask; names come back masked.
 
 An unknown hash answers 404 `{"detail", "code": "unknown_document", "valid": false}`: the
-platform never issued a document with that hash. An uploaded file always answers 200 with
-`valid` true or false and a plain `reason`, because "this file is not valid" is the
-answer to the question asked, not an error."""
+platform never issued a document with that hash. An uploaded file that was read answers
+200 with `valid` true or false and a plain `reason`, because "this file is not valid" is
+the answer to the question asked, not an error. A file the platform will not read at all
+(larger than any it issues, or built to exhaust the PDF reader: nesting, counts,
+reference cycles) answers 413 `file_too_large` or 400 `invalid_pdf`, never a 500."""
 
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ def verify_by_hash(request: HttpRequest, sha256: str):
 @router.post(
     "/verify",
     auth=None,
-    response={200: VerificationOut, 413: NotVerifiedOut},
+    response={200: VerificationOut, 400: NotVerifiedOut, 413: NotVerifiedOut},
     summary="Verify an uploaded PDF",
 )
 def verify_upload(request: HttpRequest, file: UploadedFile = File(...)):  # noqa: B008

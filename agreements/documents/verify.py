@@ -21,8 +21,10 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from agreements.documents.pdf import current_signatures, signer_name
+from agreements.documents.pdf_limits import structure_problem
 from agreements.documents.pki import off_loop, trust_roots
 from agreements.models import Agreement, ConfirmationRequest, Signature
+from odr.errors import Invalid
 from odr.idnumber import mask_name
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -90,13 +92,48 @@ def _coverage_ok(status, is_last: bool) -> bool:
     )
 
 
+# What pyHanko raises on a malformed file besides its own PdfError: its parser indexes,
+# unpacks and asserts its way through the bytes it is given.
+PARSER_ERRORS = (
+    PdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    AssertionError,
+)
+
+
+def unreadable(problem: str) -> Invalid:
+    """The answer for a file the platform will not read: 400 `invalid_pdf` from the API,
+    a message on the /verify/ page (issue 11, L4: never a 500)."""
+    return Invalid(
+        _("The file is not a PDF the platform can check: %(problem)s.") % {"problem": problem},
+        code="invalid_pdf",
+    )
+
+
+def _endless() -> Invalid:
+    # Python's recursion limit is the reader's bound for what the byte scan cannot see
+    # (nesting inside compressed object streams, cycles of references).
+    return unreadable(_("its objects are nested or refer to each other without end"))
+
+
 def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
     """Validates every embedded signature; returns the checks and the first problem
-    found ("" when there is none)."""
+    found ("" when there is none). A file outside pdf_limits' bounds, or one that sends
+    the reader's recursion past Python's limit (a cycle of references), is refused with
+    `invalid_pdf` instead of being read."""
+    problem = structure_problem(data)
+    if problem:
+        raise unreadable(problem)
     try:
         reader = PdfFileReader(BytesIO(data), strict=False)
         embedded = list(reader.embedded_signatures)
-    except (PdfError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except RecursionError:
+        raise _endless() from None
+    except PARSER_ERRORS as exc:
         return [], _("The file is not a readable PDF (%(error)s).") % {"error": exc}
     if not embedded:
         return [], _("The file holds no digital signature.")
@@ -108,7 +145,9 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
         try:
             status = off_loop(validate_pdf_signature, sig, context)
-        except (PdfError, ValueError, KeyError, TypeError) as exc:
+        except RecursionError:
+            raise _endless() from None
+        except PARSER_ERRORS as exc:
             checks.append(
                 SignatureCheck(
                     field=sig.field_name or "",

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from agreements.documents.verify import MAX_PDF_BYTES, verify_document, verify_hash, verify_pdf
+from odr.errors import DomainError
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,7 +25,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         elif upload.size > MAX_PDF_BYTES:
             error, status = _("The file is larger than any document the platform issues."), 413
         else:
-            results = [verify_pdf(upload.read())]
+            try:
+                results = [verify_pdf(upload.read())]
+            except DomainError as exc:  # a file built to exhaust the reader (invalid_pdf)
+                error, status = exc.message, exc.status
     elif sha256:
         result = verify_hash(sha256)
         if result is None:

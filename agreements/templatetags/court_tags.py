@@ -12,6 +12,7 @@ from django import template
 from django.utils import timezone
 
 from agreements.court import selectors as court_selectors
+from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.models import Agreement, ConfirmationRequest
 from odr import selectors as odr_selectors
 from odr.models import Dispute
@@ -92,18 +93,20 @@ def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any
     if agreement is None or user is None or court_selectors.confirmation_window(agreement) is None:
         return {"show": False}
     today = timezone.localdate()
-    party = odr_selectors.party_of(dispute, user)
+    viewer = ObligationViewer(user)
     rows = []
     for obligation in court_selectors.obligations_of(agreement):
-        roles = {obligation.obligor_role, obligation.obligee_role} - {""}
+        # The obligation's machine says what this viewer may do: the obligee marks it
+        # performed, the obligor reports it, the obligee answers a report (issue 11, L3).
+        actions = obligation_actions(obligation, user, viewer=viewer)
         rows.append(
             {
                 "o": obligation,
                 "overdue": obligation.is_overdue(today),
                 "days_left": (obligation.due_date - today).days if obligation.due_date else None,
-                "can_mark": party is not None
-                and not obligation.is_done
-                and (not roles or party.role in roles),
+                "can_mark": "mark" in actions,
+                "can_report": "report" in actions,
+                "can_answer": "confirm" in actions,
             }
         )
     guidance = court_selectors.default_guidance(agreement, today)

@@ -1,7 +1,8 @@
 """A party signs the settlement agreement on a phone-sized screen in headless Chromium:
 reads the full text, re-authenticates with the password, ticks the consent, DRAWS a
 signature on the canvas (mouse moves for a first try, real touch events for the one that
-counts), submits, and the signature is recorded with the drawn ink.
+counts), submits, and the signature is recorded with the drawn ink. All of it under the
+strict Content-Security-Policy: the pad is a static module, and a violation fails the test.
 
 With ODR_SCREENSHOTS_DIR set, the signing page is saved as a PNG file too."""
 
@@ -17,6 +18,7 @@ from PIL import Image
 
 from agreements.models import Agreement, Signature
 from tests import factories
+from tests.agreements.browser import assert_clean, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -88,14 +90,17 @@ def test_a_party_signs_on_a_phone_with_a_drawn_signature(
     agreement = factories.agreement_signing()
     base = live_server.url
     page = phone_context.new_page()
+    problems = watch(page)
     _log_in(page, base, "citizen2@demo.odr", f"/agreements/{agreement.pk}/sign/")
+    csp = page.context.request.get(f"{base}/agreements/{agreement.pk}/sign/").headers
+    assert "script-src 'self'" in csp["content-security-policy"]
 
     # The whole text is on the page before the form.
     text = page.inner_text("#agreement-text")
     assert "被申请人向申请人归还借款人民币10,000.00元。" in text
     assert "2025年3月申请人借给被申请人人民币一万元" in text
     # Phone layout: nothing wider than the screen, the pad spans the form.
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     pad = page.locator("#signature-pad").bounding_box()
     assert pad["width"] > 300 and pad["height"] >= 150
 
@@ -140,3 +145,4 @@ def test_a_party_signs_on_a_phone_with_a_drawn_signature(
     assert image.size[0] >= 600  # 2x device pixels on this phone
     assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.SIGNING
     assert "✔" in page.inner_text("main") or "李四" in page.inner_text("#agreement-text")
+    assert_clean(problems)

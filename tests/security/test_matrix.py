@@ -341,6 +341,9 @@ MATRIX: dict[str, list[Entry]] = {
     "api:court_agreement_pdf": [get(COURT | PARTICIPANTS)],
     "api:court_evidence_file": [get(COURT | PARTICIPANTS)],
     "api:obligations": [get(CASE)],
+    # The obligee (the applicant, creditor of the demo terms) answers the debtor's report.
+    "api:obligation_confirm": [post(CASE, frozenset({"applicant"}))],
+    "api:obligation_dispute": [post(CASE, frozenset({"applicant"}), body={"reason": "未收到款项"})],
     "api:obligation_done": [
         post(
             CASE,
@@ -444,6 +447,10 @@ MATRIX: dict[str, list[Entry]] = {
         post(COURT, JUDGES, body={"decision": "rejected", "reason": "协议内容违反法律规定"}),
     ],
     "court:confirmation_apply": [post(CASE, PARTIES)],
+    "court:obligation_confirm": [post(CASE, frozenset({"applicant"}))],
+    "court:obligation_dispute": [
+        post(CASE, frozenset({"applicant"}), body={"reason": "未收到款项"})
+    ],
     "court:obligation_done": [
         post(
             CASE,

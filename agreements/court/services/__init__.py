@@ -15,6 +15,8 @@ from agreements.court.services.confirmation import (
 )
 from agreements.court.services.performance import (
     agreements_needing_schedule,
+    performance_confirm,
+    performance_dispute,
     performance_mark_done,
     performance_record_reminder,
     performance_schedule,
@@ -31,6 +33,8 @@ __all__ = [
     "confirmation_record_window_reminder",
     "court_staff",
     "deadline_recipients",
+    "performance_confirm",
+    "performance_dispute",
     "performance_mark_done",
     "performance_record_reminder",
     "performance_schedule",

@@ -1,6 +1,8 @@
 """Every write of the performance of an agreement in force: its obligations laid out (one
-per term, or per instalment), an obligation marked performed with proof, and the
-reminders' records of what they sent. Each writes its audit event.
+per term, or per instalment), an obligation marked performed by the party owed, or
+reported performed by the party owing and then confirmed or disputed (the obligation's
+machine, agreements.court.performance_transitions), and the reminders' records of what
+they sent. Each writes its audit event.
 
 The obligations are laid out once, when the agreement comes into force; an agreement
 that came into force without them (before this existed, or when that step failed) gets
@@ -21,16 +23,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from agreements.court.performance_transitions import MACHINE, ObligationViewer
 from agreements.models import Agreement, Performance
 from odr import people
-from odr import selectors as odr_selectors
 from odr.audit import log_action
-from odr.errors import DomainError, Forbidden, Invalid
+from odr.errors import Invalid
 from odr.evidence import check_upload
 from odr.models import Dispute, Party
 from odr.notifications import notify
+from odr.text import clean_text
 
 Role = Party.Role
+MAX_REASON = 2000
 
 
 def _amount(value: Any) -> Decimal | None:
@@ -151,6 +155,29 @@ def performance_schedule_missing() -> int:
     return done
 
 
+def _context(obligation: Performance, dispute: Dispute, **more: Any) -> dict[str, Any]:
+    return {
+        "case_number": dispute.case_number,
+        "title": dispute.title,
+        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/#obligation-{obligation.pk}",
+        "obligation": obligation.description,
+        **more,
+    }
+
+
+def _mediator(dispute: Dispute) -> list[AbstractBaseUser]:
+    return [dispute.mediator] if dispute.mediator_id else []
+
+
+def _answerers(obligation: Performance, dispute: Dispute, actor: AbstractBaseUser) -> list:
+    """Who is asked to confirm or dispute a report: the obligee, or when the term names
+    none, the parties on the other side of the report."""
+    if obligation.obligee_role:
+        return people.party_recipients(dispute, obligation.obligee_role, exclude=actor)
+    others = [r for r in Role.values if r != obligation.reported_role]
+    return people.party_recipients(dispute, *others, exclude=actor)
+
+
 def performance_mark_done(
     *,
     obligation: Performance,
@@ -160,69 +187,114 @@ def performance_mark_done(
     proof_name: str = "",
     proof_size: int | None = None,
 ) -> Performance:
-    """The obligor or the obligee records that an obligation was performed, with proof
-    (a file checked like evidence) and/or a note. A file that is not acceptable is
-    refused before anything is stored."""
-    note = (note or "").strip()
+    """A party says an obligation was performed, with proof (a file checked like
+    evidence) and/or a note. The obligee's word closes it; the obligor's is a report that
+    the obligee confirms or disputes (issue 11, L3), and the obligee is told at once. A
+    file that is not acceptable is refused before anything is stored."""
+    note = clean_text(note, multiline=True)
     checked = check_upload(proof, name=proof_name, size=proof_size) if proof is not None else None
     if checked is None and not note:
         raise Invalid(
             _("Attach proof (a receipt, transfer record or photo) or describe how it was done."),
             code="proof_required",
         )
-    with transaction.atomic():
-        locked = (
-            Performance.objects.select_for_update()
-            .select_related("agreement")
-            .get(pk=obligation.pk)
-        )
-        dispute = Dispute.objects.prefetch_related("parties").get(pk=locked.agreement.dispute_id)
-        party = odr_selectors.party_of(dispute, actor)
-        roles = {locked.obligor_role, locked.obligee_role} - {""}
-        if party is None or (roles and party.role not in roles):
-            raise Forbidden(
-                _("Only the parties bound by this obligation can mark it performed."),
-                code="not_a_party",
-            )
-        if locked.done_at is not None:
-            raise DomainError("already_done", _("This obligation was already marked performed."))
+    viewer = ObligationViewer(actor)
+    name = "mark" if MACHINE["mark"].who(obligation, viewer) else "report"
+    roles = viewer.roles(obligation)
+    extra: dict[str, Any] = {"note": note}
+
+    def prepare(locked: Performance) -> dict[str, Any]:
         now = timezone.now()
-        locked.done_at = now
-        locked.done_by = actor
-        locked.proof_note = note
+        values: dict[str, Any] = {"proof_note": note}
+        if name == "mark":
+            values.update(done_at=now, done_by=actor)
+        else:
+            # The obligor; when the term names none, the reporter's side (not the obligee's).
+            role = locked.obligor_role or min(roles - {locked.obligee_role} or roles)
+            values.update(reported_at=now, reported_by=actor, reported_role=role)
         if checked is not None:
             locked.proof.save("proof", proof, save=False)
-            locked.proof_filename = checked.filename
-            locked.proof_content_type = checked.content_type
-            locked.proof_sha256 = checked.sha256
-        locked.save()
-        log_action(
-            action="performance.done",
-            obj=locked,
-            actor=actor,
-            dispute=dispute,
-            before={"done_at": None},
-            after={
-                "done_at": now,
-                "role": party.role,
-                "note": note,
-                "proof_sha256": locked.proof_sha256,
-            },
+            values.update(
+                proof_filename=checked.filename,
+                proof_content_type=checked.content_type,
+                proof_sha256=checked.sha256,
+            )
+        extra.update(role=values.get("reported_role") or locked.obligee_role)
+        extra["proof_sha256"] = values.get("proof_sha256", "")
+        return values
+
+    with transaction.atomic():
+        done = MACHINE.apply(name, instance=obligation, actor=actor, prepare=prepare, extra=extra)
+        dispute = Dispute.objects.select_related("mediator").get(pk=done.agreement.dispute_id)
+        marked_by = people.display_name(actor)
+        if name == "mark":
+            notify(
+                people.party_recipients(dispute, exclude=actor) + _mediator(dispute),
+                "performance_done",
+                _context(done, dispute, marked_by=marked_by, note=note),
+            )
+        else:
+            notify(
+                _answerers(done, dispute, actor) + _mediator(dispute),
+                "performance_reported",
+                _context(done, dispute, reported_by=marked_by, note=note),
+            )
+    return done
+
+
+def performance_confirm(*, obligation: Performance, actor: AbstractBaseUser) -> Performance:
+    """The obligee confirms the obligor's report: the obligation is performed."""
+    extra: dict[str, Any] = {}
+
+    def prepare(locked: Performance) -> dict[str, Any]:
+        extra.update(reported_by=locked.reported_by_id, reported_at=locked.reported_at)
+        return {"done_at": timezone.now(), "done_by": actor}
+
+    with transaction.atomic():
+        done = MACHINE.apply(
+            "confirm", instance=obligation, actor=actor, prepare=prepare, extra=extra
         )
+        dispute = Dispute.objects.select_related("mediator").get(pk=done.agreement.dispute_id)
         notify(
-            people.party_recipients(dispute, exclude=actor)
-            + ([dispute.mediator] if dispute.mediator_id else []),
+            people.party_recipients(dispute, exclude=actor) + _mediator(dispute),
             "performance_done",
-            {
-                "case_number": dispute.case_number,
-                "title": dispute.title,
-                "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
-                "obligation": locked.description,
-                "marked_by": party.name,
-                "note": note,
-            },
+            _context(done, dispute, marked_by=people.display_name(actor), note=""),
         )
-    return locked
+    return done
+
+
+def performance_dispute(
+    *, obligation: Performance, actor: AbstractBaseUser, reason: str
+) -> Performance:
+    """The obligee disputes the obligor's report, saying why: the obligation is open
+    again and shows as disputed until the next report; the obligor is told why."""
+    reason = clean_text(reason, multiline=True)
+    if not reason:
+        raise Invalid(_("Say why the report is not right."), code="reason_required")
+    if len(reason) > MAX_REASON:
+        raise Invalid(
+            _("The reason is too long (%(limit)s characters at most).") % {"limit": MAX_REASON},
+            code="reason_too_long",
+        )
+
+    def prepare(locked: Performance) -> dict[str, Any]:
+        return {"disputed_at": timezone.now(), "disputed_by": actor, "dispute_reason": reason}
+
+    with transaction.atomic():
+        done = MACHINE.apply(
+            "dispute",
+            instance=obligation,
+            actor=actor,
+            prepare=prepare,
+            extra={"reason": reason},
+        )
+        dispute = Dispute.objects.select_related("mediator").get(pk=done.agreement.dispute_id)
+        notify(
+            people.party_recipients(dispute, exclude=actor) + _mediator(dispute),
+            "performance_disputed",
+            _context(done, dispute, disputed_by=people.display_name(actor), reason=reason),
+        )
+    return done
 
 
 # --- the reminders' records --------------------------------------------------------------

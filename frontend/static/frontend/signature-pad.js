@@ -2,6 +2,9 @@
 // events, so touch and mouse are one code path), clear, and on submit put the drawing
 // into the form as a PNG data URL. The strokes are kept in CSS pixels and redrawn when
 // the canvas changes size (a phone turned sideways keeps the signature).
+//
+// The page loads this file as a module and the form carries the options as data-
+// attributes: no inline script, so it works under the strict Content-Security-Policy.
 
 const INK = "#14205a";
 
@@ -131,3 +134,19 @@ export function attachSignaturePad({ form, canvas, clear, output, error, message
   fit();
   return { strokes, clear: () => clear?.click() };
 }
+
+// <form data-signature-pad data-canvas="id" data-clear="id" data-output="id"
+//       data-error="id" data-empty-message="…" data-consent-message="…">
+export function attachFromForm(form) {
+  const byId = (name) => (form.dataset[name] ? document.getElementById(form.dataset[name]) : null);
+  return attachSignaturePad({
+    form,
+    canvas: byId("canvas"),
+    clear: byId("clear"),
+    output: byId("output"),
+    error: byId("error"),
+    messages: { empty: form.dataset.emptyMessage || "", consent: form.dataset.consentMessage || "" },
+  });
+}
+
+document.querySelectorAll("form[data-signature-pad]").forEach(attachFromForm);
