@@ -1,4 +1,10 @@
-"""Public statistics: aggregates only, never a case (CONTRACT §3 /api/v1/stats)."""
+"""Public statistics: aggregates only, never a case (CONTRACT §3 /api/v1/stats).
+
+A public figure never counts fewer than `SMALLEST_SHOWN` cases (issue 11, row I): a "1" in
+a village's row of a category is a person. A count of 1–4 is published as null ("fewer
+than 5"), and a rate or a median is published only when it rests on at least that many
+cases. Places and kinds with fewer cases than that are left out of the breakdowns (they
+stay in the totals)."""
 
 from __future__ import annotations
 
@@ -13,18 +19,21 @@ from odr.models import Dispute, Region
 S = Dispute.Status
 
 
+SMALLEST_SHOWN = 5
+
+
 class Bucket(Schema):
     code: str
     name: str
-    received: int
-    resolved: int
+    received: int | None
+    resolved: int | None
     success_rate: float | None
     median_days: float | None
 
 
 class StatsOut(Schema):
-    received: int
-    resolved: int
+    received: int | None
+    resolved: int | None
     success_rate: float | None
     median_days: float | None
     by_category: list[Bucket]
@@ -44,11 +53,16 @@ def _summary(rows: list[tuple[str, Any, Any]]) -> dict[str, Any]:
     ]
     ended = len(settled) + failed
     return {
-        "received": received,
-        "resolved": len(settled),
-        "success_rate": round(len(settled) / ended, 4) if ended else None,
-        "median_days": round(median(days), 1) if days else None,
+        "received": _count(received),
+        "resolved": _count(len(settled)),
+        "success_rate": round(len(settled) / ended, 4) if ended >= SMALLEST_SHOWN else None,
+        "median_days": round(median(days), 1) if len(days) >= SMALLEST_SHOWN else None,
     }
+
+
+def _count(n: int) -> int | None:
+    """0 tells nothing about anyone; 1 to 4 might: published as null."""
+    return n if n == 0 or n >= SMALLEST_SHOWN else None
 
 
 def public_stats() -> dict[str, Any]:
@@ -70,7 +84,7 @@ def public_stats() -> dict[str, Any]:
     by_category = []
     for category in Category:
         subset = [r[:3] for r in rows if r[3] == category.value]
-        if subset:
+        if len(subset) >= SMALLEST_SHOWN:
             by_category.append(
                 {"code": category.value, "name": str(category.label), **_summary(subset)}
             )
@@ -82,5 +96,6 @@ def public_stats() -> dict[str, Any]:
     by_region = [
         {"code": code, "name": regions[code].name, **_summary(subset)}
         for code, subset in sorted(grouped.items())
+        if len(subset) >= SMALLEST_SHOWN
     ]
     return {**_summary([r[:3] for r in rows]), "by_category": by_category, "by_region": by_region}

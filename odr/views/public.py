@@ -19,7 +19,7 @@ def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
     the resolved part drawn over it. Drawn on the server as inline SVG (no script); bar
     widths are percentages, so the chart fills a phone or a desk screen and the text keeps
     its size."""
-    top = max((b["received"] for b in buckets), default=0) or 1
+    top = max((b["received"] or 0 for b in buckets), default=0) or 1
     rows = []
     y = 0
     for bucket in buckets:
@@ -28,8 +28,10 @@ def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
                 **bucket,
                 "label_y": y + 14,
                 "bar_y": y + 20,
+                "received_text": _shown(bucket["received"]),
+                "resolved_text": _shown(bucket["resolved"]),
                 "received_pct": round(bucket["received"] / top * 100, 1),
-                "resolved_pct": round(bucket["resolved"] / top * 100, 1),
+                "resolved_pct": round((bucket["resolved"] or 0) / top * 100, 1),
                 "rate": None
                 if bucket["success_rate"] is None
                 else round(bucket["success_rate"] * 100),
@@ -37,6 +39,10 @@ def _chart(buckets: list[dict[str, Any]]) -> dict[str, Any]:
         )
         y += 46
     return {"rows": rows, "height": max(y, 20)}
+
+
+def _shown(count: int | None) -> str:
+    return "<5" if count is None else str(count)
 
 
 def stats_page(request: HttpRequest) -> HttpResponse:

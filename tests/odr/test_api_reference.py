@@ -94,36 +94,50 @@ def test_regions_of_an_unknown_parent_are_empty(clients):
 
 
 def test_stats_aggregate_without_any_case_data(clients):
+    """Six debt cases at the county (five settled after 10 days, one failed), one land
+    case in a township and one withdrawn: the figures resting on five or more cases are
+    published; the township and the land category, with one case each, are not listed."""
     mediator, applicant = (
         factories.demo_user("mediator@demo.odr"),
         factories.demo_user("citizen1@demo.odr"),
     )
     start = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
-        settled = factories.dispute_in_mediation(title="秘密标题甲")
+        settled = [factories.dispute_in_mediation(title=f"秘密标题甲{n}") for n in range(5)]
         failed = factories.dispute_in_mediation(title="秘密标题乙")
         factories.file_dispute(title="秘密标题丙", region_code="330523101201", category="land")
         withdrawn = factories.dispute_awaiting_intake(title="秘密标题丁")
     with time_machine.travel(start + dt.timedelta(days=10), tick=False):
-        services.dispute_settle(dispute=settled, agreement_id=1)
+        for dispute in settled:
+            services.dispute_settle(dispute=dispute, agreement_id=1)
         services.dispute_fail(dispute=failed, actor=mediator, reason="不成")
         services.dispute_withdraw(dispute=withdrawn, actor=applicant)
 
     response = clients["anonymous"].get("/api/v1/stats")
     assert response.status_code == 200
     body = response.json()
-    assert (body["received"], body["resolved"]) == (4, 1)
-    assert body["success_rate"] == 0.5  # settled over settled + failed
+    assert (body["received"], body["resolved"]) == (8, 5)
+    assert body["success_rate"] == round(5 / 6, 4)  # settled over settled + failed
     assert body["median_days"] == 10.0
-    debt = next(b for b in body["by_category"] if b["code"] == "debt")
-    assert (debt["received"], debt["resolved"]) == (3, 1)
-    land = next(b for b in body["by_category"] if b["code"] == "land")
-    assert (land["received"], land["resolved"], land["success_rate"]) == (1, 0, None)
-    regions = {b["code"]: b["received"] for b in body["by_region"]}
-    assert regions == {"330523000000": 3, "330523101000": 1}
+    assert [b["code"] for b in body["by_category"]] == ["debt"]
+    debt = body["by_category"][0]
+    assert (debt["received"], debt["resolved"]) == (7, 5)
+    assert {b["code"]: b["received"] for b in body["by_region"]} == {"330523000000": 7}
     text = response.content.decode()
-    for secret in ("秘密标题", settled.case_number, "张三", "李四", "citizen"):
+    for secret in ("秘密标题", settled[0].case_number, "张三", "李四", "citizen"):
         assert secret not in text
+
+
+def test_stats_never_publish_a_count_of_fewer_than_five(clients):
+    """Issue 11, row I: public statistics showed counts of 1."""
+    factories.dispute_in_mediation()
+    factories.file_dispute(region_code="330523101201", category="land")
+    body = clients["anonymous"].get("/api/v1/stats").json()
+    assert (body["received"], body["resolved"]) == (None, 0)
+    assert body["success_rate"] is None and body["median_days"] is None
+    assert body["by_category"] == [] and body["by_region"] == []
+    page = clients["anonymous"].get("/stats/").content.decode()
+    assert '<strong id="kpi-received">&lt;5</strong>' in page
 
 
 def test_stats_of_an_empty_platform(clients):
