@@ -302,3 +302,24 @@ def test_no_template_holds_what_the_content_security_policy_would_block():
                     continue
                 problems.append(f"{where}: inline script without a nonce: {tag}")
     assert not problems, "\n".join(problems)
+
+
+def test_an_upload_whose_part_headers_are_too_large_answers_400_not_500(world: World):
+    """Issue 11, L4: a 1,000-character file name overflows a multipart part's header limit
+    (MultiPartParserError); the page and the API answer 400 and store nothing."""
+    client = world.client("applicant", raise_request_exception=False)
+    boundary = "odr-boundary"
+    body = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{"a" * 1000}.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n%PDF-1.4\n%%EOF\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    dispute = world.dispute.pk
+    before = world.dispute.evidence.count()
+    for path in (f"/api/v1/disputes/{dispute}/evidence", f"/disputes/{dispute}/evidence/"):
+        response = client.generic(
+            "POST", path, body, content_type=f"multipart/form-data; boundary={boundary}"
+        )
+        assert response.status_code == 400, (path, response.status_code)
+    assert world.dispute.evidence.count() == before
