@@ -387,5 +387,6 @@ LOGGING = {
 ODR_REMINDER_JOBS = [
     "odr.reminders.send_due",
     "sessions.reminders.send_due",
+    "sessions.services.sessions_close_orphaned",
     "agreements.reminders.send_due",
 ]

@@ -40,6 +40,7 @@ from sessions.services.scheduling import (
     session_reschedule,
     session_schedule,
     session_start,
+    sessions_close_orphaned,
     sessions_close_with_case,
 )
 
@@ -69,6 +70,7 @@ __all__ = [
     "session_reschedule",
     "session_schedule",
     "session_start",
+    "sessions_close_orphaned",
     "sessions_close_with_case",
     "ticket_issue",
     "ticket_redeem",

@@ -338,3 +338,19 @@ def sessions_close_with_case(*, dispute: Dispute) -> list[MediationSession]:
             _tell_cancelled(session, _people_of_closed_session(session), case_closed=True)
             closed.append(session)
     return closed
+
+
+def sessions_close_orphaned(*, now: datetime) -> int:
+    """The backstop of `sessions_close_with_case`, run with the reminders: any open
+    session whose case is no longer in mediation (its close was missed, say a worker
+    stopped mid-way) is closed now. Returns how many were closed."""
+    dispute_ids = (
+        MediationSession.objects.filter(status__in=OPEN)
+        .exclude(dispute__status=Dispute.Status.IN_MEDIATION)
+        .values_list("dispute_id", flat=True)
+        .distinct()
+    )
+    return sum(
+        len(sessions_close_with_case(dispute=dispute))
+        for dispute in Dispute.objects.filter(pk__in=list(dispute_ids))
+    )

@@ -359,3 +359,31 @@ def test_opening_the_session_pages_writes_nothing(demo):
                 response = client.get(path)
                 assert response.status_code in (200, 403, 404), (email, path)
     assert _rows() == before
+
+
+def test_a_close_that_was_missed_is_made_by_the_reminders_run(demo):
+    """The receiver hands the close to the task queue; if that never ran (a worker was
+    down), the reminders' run closes the orphaned session and audits it, once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from odr import services as odr_services
+    from odr.models import AuditEvent
+    from sessions import services as session_services
+    from sessions.models import MediationSession
+
+    dispute = factories.dispute_in_mediation()
+    session = session_services.session_schedule(
+        dispute=dispute, actor=dispute.mediator, scheduled_at=timezone.now() + timedelta(days=1)
+    )
+    # No on_commit callbacks run here: the `transitioned` signal, and so the task, never fire.
+    odr_services.dispute_withdraw(dispute=dispute, actor=factories.demo_user("citizen1@demo.odr"))
+    session.refresh_from_db()
+    assert session.status == MediationSession.Status.SCHEDULED
+
+    assert session_services.sessions_close_orphaned(now=timezone.now()) == 1
+    session.refresh_from_db()
+    assert session.status == MediationSession.Status.CANCELLED
+    assert AuditEvent.objects.filter(action="session.close", object_id=str(session.pk)).count() == 1
+    assert session_services.sessions_close_orphaned(now=timezone.now()) == 0
