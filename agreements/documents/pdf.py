@@ -53,9 +53,8 @@ from agreements.documents.fonts import (
     styles,
     table_style,
 )
-from agreements.documents.pki import mask_email
 from agreements.models import Agreement, Signature
-from odr.idnumber import mask_id_number, mask_name, mask_phone
+from odr.idnumber import mask_email, mask_id_number, mask_name, mask_phone
 from odr.lifecycle import words_for
 from odr.models import Dispute, Party
 from odr.people import display_name

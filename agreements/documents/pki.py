@@ -54,7 +54,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from odr import people
 from odr.errors import DomainError
-from odr.idnumber import mask_name
+from odr.idnumber import mask_email, mask_name
 
 PLATFORM_NAME = "ODR 在线矛盾纠纷多元化解平台"
 _CA_YEARS = 30
@@ -366,16 +366,6 @@ def platform_seal() -> KeyPair:
 
 def trust_roots() -> list[asn1_x509.Certificate]:
     return [ca().asn1_cert()]
-
-
-def mask_email(email: str) -> str:
-    """c******1@demo.odr: enough for the signer to recognise, too little to mail."""
-    local, _, domain = email.partition("@")
-    if not domain:
-        return mask_name(email)
-    if len(local) <= 2:
-        return "*" * len(local) + "@" + domain
-    return local[0] + "*" * (len(local) - 2) + local[-1] + "@" + domain
 
 
 def issue_signer_certificate(*, user, agreement, role: str) -> str:

@@ -3,6 +3,7 @@ decline) by the person invited, sent again by the applicant when it expired unan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +103,37 @@ def _answered_by(invitation: Invitation, user: AbstractBaseUser) -> dict[str, An
     return {"other_account": True, "invited": selectors.invitation_masked_address(invitation)}
 
 
+def _answer(
+    token: str,
+    user: AbstractBaseUser,
+    *,
+    confirm_identity: bool,
+    fill: Callable[[Party], None],
+    transition: str,
+    changes: dict[str, Any],
+    extra: dict[str, Any],
+) -> tuple[Party, Dispute]:
+    """The respondent's answer, either way: the invitation checked and used, the party
+    bound to the account that answered and filled in by `fill`, and the dispute moved by
+    `transition`, whose audit event says who answered. Call inside a transaction."""
+    invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
+    party = Party.objects.select_for_update().get(pk=invitation.party_id)
+    answered_by = _answered_by(invitation, user)
+    party.user = user
+    fill(party)
+    party.save()
+    invitation.used_at = timezone.now()
+    invitation.save(update_fields=["used_at"])
+    dispute = apply(
+        transition,
+        dispute=party.dispute,
+        actor=user,
+        changes=changes,
+        extra={**extra, **answered_by},
+    )
+    return party, dispute
+
+
 def invitation_accept(
     *,
     token: str,
@@ -114,24 +146,22 @@ def invitation_accept(
     if not consent_online:
         raise Invalid(_("Online mediation needs your consent."), code="consent_required")
     with transaction.atomic():
-        invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
-        party = Party.objects.select_for_update().get(pk=invitation.party_id)
-        answered_by = _answered_by(invitation, user)
         now = timezone.now()
-        party.user = user
-        party.accepted = True
-        party.consented_online_at = now
-        if not party.email:
-            party.email = user.email
-        party.save()
-        invitation.used_at = now
-        invitation.save(update_fields=["used_at"])
-        dispute = apply(
-            "respond_accept",
-            dispute=party.dispute,
-            actor=user,
+
+        def agree(party: Party) -> None:
+            party.accepted = True
+            party.consented_online_at = now
+            if not party.email:
+                party.email = user.email
+
+        party, dispute = _answer(
+            token,
+            user,
+            confirm_identity=confirm_identity,
+            fill=agree,
+            transition="respond_accept",
             changes={"intake_at": now},
-            extra={"respondent": user.pk, **answered_by},
+            extra={"respondent": user.pk},
         )
         notify(
             party_recipients(dispute, Party.Role.APPLICANT)
@@ -149,22 +179,19 @@ def invitation_decline(
     if not reason:
         raise Invalid(_("Say briefly why you decline."), code="reason_required")
     with transaction.atomic():
-        invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
-        party = Party.objects.select_for_update().get(pk=invitation.party_id)
-        answered_by = _answered_by(invitation, user)
-        now = timezone.now()
-        party.user = user
-        party.accepted = False
-        party.decline_reason = reason[:2000]
-        party.save()
-        invitation.used_at = now
-        invitation.save(update_fields=["used_at"])
-        dispute = apply(
-            "respond_decline",
-            dispute=party.dispute,
-            actor=user,
-            changes={"closed_at": now, "closing_reason": reason[:2000]},
-            extra={"reason": reason[:2000], **answered_by},
+
+        def refuse(party: Party) -> None:
+            party.accepted = False
+            party.decline_reason = reason[:2000]
+
+        party, dispute = _answer(
+            token,
+            user,
+            confirm_identity=confirm_identity,
+            fill=refuse,
+            transition="respond_decline",
+            changes={"closed_at": timezone.now(), "closing_reason": reason[:2000]},
+            extra={"reason": reason[:2000]},
         )
         notify(
             party_recipients(dispute, Party.Role.APPLICANT),

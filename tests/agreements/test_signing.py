@@ -6,12 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
-import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +15,6 @@ from pathlib import Path
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 from PIL import Image
@@ -31,6 +26,7 @@ from agreements.transitions import MACHINE
 from odr.errors import DomainError
 from odr.models import AuditEvent, Dispute
 from tests import factories
+from tests.agreements.subprocess_race import run_race
 
 pytestmark = pytest.mark.django_db
 
@@ -282,28 +278,13 @@ def test_everyone_signing_puts_the_agreement_in_force_and_settles_the_case(
     assert len(obligations) == 1 and obligations[0][1] == Decimal("10000.00")
 
 
-def _race(tmp_path, data_dir: Path, database_url: str | None) -> dict:
-    env = {
-        **os.environ,
-        "ODR_DATA_DIR": str(data_dir),
-        "ODR_PKI_DIR": str(tmp_path / "pki"),
-        "ODR_EMAIL_DIR": str(tmp_path / "mail"),
-        "ODR_TESTING": "1",
-        "DJANGO_DEBUG": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.agreements.race_signing"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+def _race(tmp_path: Path, data_dir: Path, database_url: str | None) -> dict:
+    return run_race(
+        "tests.agreements.race_signing",
+        tmp_path=tmp_path,
+        data_dir=data_dir,
+        database_url=database_url,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _assert_both_counted(result: dict) -> None:

@@ -9,51 +9,32 @@ default) and on PostgreSQL (tests/agreements/race_reauth.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.utils import timezone
 
 from agreements import services
 from agreements.models import SigningAttempts
 from odr.errors import DomainError
 from tests import factories
+from tests.agreements.subprocess_race import run_race
 
 LIMIT = services.REAUTH_MAX_FAILURES
 
 
 def _bursts(tmp_path: Path, data_dir: Path, database_url: str | None) -> dict:
-    env = {
-        **os.environ,
-        "ODR_DATA_DIR": str(data_dir),
-        "ODR_PKI_DIR": str(tmp_path / "pki"),
-        "ODR_EMAIL_DIR": str(tmp_path / "mail"),
-        "ODR_TESTING": "1",
-        "DJANGO_DEBUG": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.agreements.race_reauth"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    return run_race(
+        "tests.agreements.race_reauth",
+        tmp_path=tmp_path,
+        data_dir=data_dir,
+        database_url=database_url,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _assert_at_most_five_checked_per_window(result: dict) -> None:
