@@ -179,3 +179,33 @@ def check_before_open(agreement: Agreement) -> None:
             % {"items": "; ".join(m.label for m in missing)},
             status=400,
         )
+
+
+# Matters a court does not accept for confirmation (SPC interpretation of the CPL,
+# Art. 355), with the reason the parties are shown. Issue 8: the parties may still have
+# mediated some of them (title to property, say); only confirmation is barred.
+NOT_CONFIRMABLE: dict[str, str] = {
+    Agreement.Matter.PERSONAL_STATUS: "confirming, annulling or dissolving a status relation",
+    Agreement.Matter.ADOPTION: "confirming, annulling or dissolving a status relation",
+    Agreement.Matter.MARRIAGE_VALIDITY: "confirming, annulling or dissolving a status relation",
+    Agreement.Matter.DIVORCE: "confirming, annulling or dissolving a status relation",
+    Agreement.Matter.PARENTAGE: "confirming, annulling or dissolving a status relation",
+    Agreement.Matter.PROPERTY_TITLE: "confirming title to property",
+    Agreement.Matter.IP_TITLE: "confirming title to intellectual property",
+    Agreement.Matter.BANKRUPTCY: "bankruptcy",
+    Agreement.Matter.SPECIAL_PROCEDURE: "another special procedure or a public summons",
+}
+
+
+def confirmation_bar(agreement: Agreement) -> str | None:
+    """Why a court would not accept this agreement for judicial confirmation (不予受理,
+    SPC interpretation of the CPL Art. 355), or None when it may apply. The court's
+    screen, shown to the parties before they apply and checked again when they do."""
+    what = NOT_CONFIRMABLE.get(agreement.matter)
+    if what is None:
+        return None
+    return _(
+        "A court does not accept judicial confirmation of an agreement about %(what)s "
+        "(SPC interpretation of the Civil Procedure Law, Art. 355). The agreement stays "
+        "valid between the parties; a party may bring a lawsuit instead."
+    ) % {"what": _(what)}

@@ -21,13 +21,22 @@ class Agreement(models.Model):
         SIGNED = "signed", _("Signed and in force")
 
     class Matter(models.TextChoices):
-        """What the agreement settles. Personal status, adoption and marriage validity
-        cannot be mediated into an agreement a court would confirm (DESIGN.md §3)."""
+        """What the agreement settles. A court does not accept confirmation of the
+        matters of the SPC's interpretation of the CPL, Art. 355 (status relations, title
+        to property or intellectual property, bankruptcy, other special procedures); the
+        screen is agreements.content_check. People's mediation may still settle some of
+        them where the People's Mediation Law allows (DESIGN.md §3)."""
 
         CIVIL = "civil", _("Civil rights and obligations")
         PERSONAL_STATUS = "personal_status", _("Personal status (identity relationships)")
         ADOPTION = "adoption", _("Adoption")
         MARRIAGE_VALIDITY = "marriage_validity", _("Validity of a marriage")
+        DIVORCE = "divorce", _("Divorce")
+        PARENTAGE = "parentage", _("Parentage")
+        PROPERTY_TITLE = "property_title", _("Title to property (确权)")
+        IP_TITLE = "ip_title", _("Title to intellectual property (确权)")
+        BANKRUPTCY = "bankruptcy", _("Bankruptcy")
+        SPECIAL_PROCEDURE = "special_procedure", _("Other special procedure or public summons")
 
     dispute = models.OneToOneField(
         "odr.Dispute", on_delete=models.CASCADE, related_name="agreement"
@@ -51,6 +60,10 @@ class Agreement(models.Model):
     # addresses, which profiles do not hold (People's Mediation Law Art. 29).
     party_details = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # Each party's identity record (odr.identity.PartyIdentity.as_dict()), frozen when
+    # the draft is opened for signing: every document prints the parties from it, and a
+    # later change to a profile never reaches a version already signed.
+    parties = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -105,6 +118,10 @@ class Signature(models.Model):
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="signatures")
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=20, choices=Role.choices)
+    # The party signing (null for the mediator): a side may have several.
+    party = models.ForeignKey(
+        "odr.Party", on_delete=models.PROTECT, null=True, blank=True, related_name="signatures"
+    )
     # The signer's name as printed in the signature block, fixed at signing time.
     signer_name = models.CharField(max_length=100, blank=True)
     version = models.PositiveIntegerField()
@@ -127,9 +144,14 @@ class Signature(models.Model):
         ordering = ["signed_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["agreement", "role", "version"],
-                name="one_signature_per_role_version",
-            )
+                fields=["agreement", "signer", "version"],
+                name="one_signature_per_signer_version",
+            ),
+            models.UniqueConstraint(
+                fields=["agreement", "party", "version"],
+                condition=models.Q(party__isnull=False),
+                name="one_signature_per_party_version",
+            ),
         ]
 
 
@@ -145,6 +167,16 @@ class ConfirmationRequest(models.Model):
         CONFIRMED = "confirmed", _("Confirmed")
         REJECTED = "rejected", _("Rejected")
         NOT_ACCEPTED = "not_accepted", _("Not accepted")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Basis(models.TextChoices):
+        """Why this court (CPL 2023 Art. 205; DESIGN.md §3)."""
+
+        INVITING_COURT = "inviting_court", _("The court that invited the mediation")
+        PARTY_DOMICILE = "party_domicile", _("A party's domicile")
+        PROPERTY = "property", _("Where the property lies")
+        ORGANISATION = "organisation", _("Where the mediation organisation is")
+        INTERMEDIATE = "intermediate", _("Belongs to an intermediate court")
 
     agreement = models.OneToOneField(
         Agreement, on_delete=models.CASCADE, related_name="confirmation_request"
@@ -154,6 +186,13 @@ class ConfirmationRequest(models.Model):
     )
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.AWAITING_CONSENT
+    )
+    basis = models.CharField(
+        _("ground of jurisdiction"), max_length=20, choices=Basis.choices, blank=True
+    )
+    # The region the ground names (the party's domicile, the property's location).
+    basis_region = models.ForeignKey(
+        "odr.Region", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     applicant_consented_at = models.DateTimeField(null=True, blank=True)
     respondent_consented_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +219,17 @@ class ConfirmationRequest(models.Model):
     # The ruling period may be extended once, by 10 days, with a reason (DESIGN.md §3).
     rule_extended_at = models.DateTimeField(null=True, blank=True)
     extension_reason = models.TextField(blank=True)
+    # An extension is asked for by the judge and approved by the court president.
+    extension_requested_at = models.DateTimeField(null=True, blank=True)
+    extension_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    extension_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # 撤回: the parties withdrew; the court's order allowing it.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_order_pdf = models.FileField(upload_to="rulings/", blank=True)
     accept_reminded_at = models.DateTimeField(null=True, blank=True)
     rule_reminded_at = models.DateTimeField(null=True, blank=True)
 
@@ -196,6 +246,78 @@ class ConfirmationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Confirmation {self.pk} ({self.status})"
+
+
+class ConfirmationConsent(models.Model):
+    """One party's joining the application (申请): every party must, each with their own
+    act, before the court sees it."""
+
+    request = models.ForeignKey(
+        ConfirmationRequest, on_delete=models.CASCADE, related_name="consents"
+    )
+    party = models.ForeignKey("odr.Party", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    consented_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["consented_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "party"], name="consent_once_per_party")
+        ]
+
+
+class SupplementRequest(models.Model):
+    """补正: the court asks the parties for materials by a deadline; while it is open the
+    court's own period does not run (the days it took are added to the period)."""
+
+    request = models.ForeignKey(
+        ConfirmationRequest, on_delete=models.CASCADE, related_name="supplements"
+    )
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    asked_at = models.DateTimeField(default=timezone.now)
+    what = models.TextField(_("materials asked for"))
+    deadline = models.DateTimeField(_("to be supplied by"))
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answer = models.TextField(blank=True)
+    # Evidence ids (odr.Evidence) the parties supplied with the answer.
+    evidence_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.answered_at is None
+
+
+class Inquiry(models.Model):
+    """询问: the judge questions the parties, in person or in a mediation room serving as
+    the hearing room; its record (询问笔录) is kept and signed."""
+
+    request = models.ForeignKey(
+        ConfirmationRequest, on_delete=models.CASCADE, related_name="inquiries"
+    )
+    session = models.ForeignKey(
+        "mediation.MediationSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scheduled_at = models.DateTimeField()
+    place = models.CharField(max_length=200, blank=True)
+    record = models.TextField(_("record of the inquiry"), blank=True)
+    # Who signed the record (users' ids with the time), and the record's PDF.
+    signed = models.JSONField(default=list, blank=True)
+    record_pdf = models.FileField(upload_to="rulings/", blank=True)
+    record_sha256 = models.CharField(max_length=64, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["scheduled_at", "pk"]
 
 
 def _proof_path(instance: Performance, filename: str) -> str:
@@ -219,6 +341,13 @@ class Performance(models.Model):
     description = models.TextField()
     # Who owes and who is owed, by party role; blank when the term names no party.
     obligor_role = models.CharField(max_length=20, choices=Party.Role.choices, blank=True)
+    # With several parties on a side, the one who owes and the one owed (null: the side).
+    obligor_party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    obligee_party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -126,3 +126,15 @@ def court_case_access(user: AbstractBaseUser, org_ids_by_role: dict[str, set[int
     return Q(agreement__confirmation_request__court_id__in=court_orgs) & ~Q(
         agreement__confirmation_request__status=before_court
     )
+
+
+def document_parties(agreement) -> list:
+    """The parties as the agreement's documents name them: the identity records frozen
+    when the draft was opened for signing (Agreement.parties), else — a draft — the
+    records as they stand now, those who declined to mediate left out. Every document
+    (agreement, application, ruling) prints from this one list."""
+    from odr.identity import PartyIdentity, identities_of
+
+    if agreement.parties:
+        return [PartyIdentity.from_dict(d) for d in agreement.parties]
+    return identities_of(agreement.dispute, accepted_only=True)

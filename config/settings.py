@@ -316,7 +316,17 @@ ODR_SEAL_KEY = env_str("ODR_SEAL_KEY")
 # Encrypts every key the platform writes under ODR_PKI_DIR (and opens encrypted CA/seal keys).
 ODR_PKI_KEY_PASSWORD = env_str("ODR_PKI_KEY_PASSWORD")
 # The TrueType font embedded (subset) in every PDF; TTC files use their first face.
-ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+# The documents' body face: a Song/Ming serif (Debian's fonts-arphic-uming), embedded and
+# subset; the sans face stays for labels on pages and the drawn seal's legend.
+ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/arphic/uming.ttc")
+ODR_PDF_SANS_FONT = env_str(
+    "ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)
+# Statutory periods (odr.periods): an operator's supplement for a year the chinesecalendar
+# package does not cover yet, and whether an uncovered day raises (production) or counts
+# weekends only with a warning (development).
+ODR_HOLIDAYS_FILE = env_str("ODR_HOLIDAYS_FILE")
+ODR_CALENDAR_STRICT = env_bool("ODR_CALENDAR_STRICT", not DEBUG and not TESTING)
 
 # --- Security: production passes `manage.py check --deploy` with no warnings. ---
 SESSION_COOKIE_HTTPONLY = True

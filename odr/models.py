@@ -59,6 +59,8 @@ class Organisation(models.Model):
         COUNTY_CENTRE = "county_centre", _("County one-stop dispute-resolution centre")
         INDUSTRY_BODY = "industry_body", _("Industry mediation organisation")
         COURT = "court", _("Basic people's court")
+        # Confirms only what belongs to an intermediate court (CPL 2023 Art. 205).
+        INTERMEDIATE_COURT = "intermediate_court", _("Intermediate people's court")
 
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
@@ -82,6 +84,18 @@ class Organisation(models.Model):
     )
     address = models.CharField(_("address"), max_length=300, blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
+    # The people's mediation committee that issues this organisation's agreements under
+    # its name and seal (DESIGN.md §3): a county centre hosts one; a committee leaves it
+    # empty and issues under its own name.
+    committee_name = models.CharField(
+        _("people's mediation committee"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "The people's mediation committee whose name and seal this organisation's "
+            "agreements bear, when it is not itself a committee (a county centre hosts one)."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -94,7 +108,16 @@ class Organisation(models.Model):
 
     @property
     def is_court(self) -> bool:
+        return self.kind in (self.Kind.COURT, self.Kind.INTERMEDIATE_COURT)
+
+    @property
+    def is_basic_court(self) -> bool:
         return self.kind == self.Kind.COURT
+
+    @property
+    def issuer_name(self) -> str:
+        """The name an agreement is issued under: the hosted committee's, else its own."""
+        return self.committee_name or self.name
 
     def handles(self, category: str) -> bool:
         return not self.categories or category in self.categories
@@ -107,6 +130,11 @@ class Membership(models.Model):
         CLERK = "clerk", _("Court clerk")
         # Decides and signs rulings (CONTRACT §3; DESIGN.md §3: one judge sits alone).
         JUDGE = "judge", _("Judge")
+        # Approves extensions of the period to rule (DESIGN.md §3).
+        PRESIDENT = "president", _("Court president")
+        # The one-stop centre's window staff and a village grid's worker (CONTRACT §1).
+        RECEPTION = "reception", _("Reception window staff")
+        GRID_WORKER = "grid_worker", _("Grid worker")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -130,6 +158,11 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} · {self.organisation}"
 
 
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
 class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
@@ -137,6 +170,10 @@ class Profile(models.Model):
     real_name = models.CharField(_("real name"), max_length=100, blank=True)
     phone = models.CharField(_("mobile phone"), max_length=30, blank=True)
     id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    ethnicity = models.CharField(_("ethnicity"), max_length=20, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
     )
@@ -194,6 +231,16 @@ class Dispute(models.Model):
     filed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="filed_disputes"
     )
+    # The court that invited (委派/委托) this mediation, if one did: the competent court
+    # for judicial confirmation then (CPL 2023 Art. 205).
+    referring_court = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referred_disputes",
+        limit_choices_to={"kind__in": ["court", "intermediate_court"]},
+    )
     created_at = models.DateTimeField(_("filed at"), default=timezone.now)
     intake_at = models.DateTimeField(_("respondent agreed at"), null=True, blank=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
@@ -213,11 +260,21 @@ class Dispute(models.Model):
 
     @property
     def applicant(self) -> Party | None:
-        return next((p for p in self.parties.all() if p.role == Party.Role.APPLICANT), None)
+        """The first applicant (the filer): there may be co-applicants (`applicants`)."""
+        return next(iter(self.applicants), None)
 
     @property
     def respondent(self) -> Party | None:
-        return next((p for p in self.parties.all() if p.role == Party.Role.RESPONDENT), None)
+        """The first respondent: there may be several (`respondents`)."""
+        return next(iter(self.respondents), None)
+
+    @property
+    def applicants(self) -> list[Party]:
+        return [p for p in self.parties.all() if p.role == Party.Role.APPLICANT]
+
+    @property
+    def respondents(self) -> list[Party]:
+        return [p for p in self.parties.all() if p.role == Party.Role.RESPONDENT]
 
     @property
     def is_open(self) -> bool:
@@ -243,12 +300,24 @@ class CaseCounter(models.Model):
 
 
 class Party(models.Model):
+    """One applicant or respondent: a natural person, a legal person or another
+    organisation, with the particulars every document names them by (DESIGN.md §3). A
+    side may have several parties, each invited and each consenting. `odr.identity`
+    reads the record; the agreement freezes it into the version each party signs."""
+
     class Role(models.TextChoices):
         APPLICANT = "applicant", _("Applicant")
         RESPONDENT = "respondent", _("Respondent")
 
+    class Kind(models.TextChoices):
+        PERSON = "person", _("Natural person")
+        ORGANISATION = "organisation", _("Legal person or other organisation")
+
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="parties")
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    # Order within the side: 申请人一, 申请人二 ... (the filer is 0).
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PERSON)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -259,6 +328,19 @@ class Party(models.Model):
     name = models.CharField(_("name"), max_length=100)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("phone"), max_length=30, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    # A natural person: sex and birth date follow from the ID number when it is given.
+    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    ethnicity = models.CharField(_("ethnicity"), max_length=20, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=100, blank=True)
+    # A legal person or other organisation (GB 32100 code, checked in odr.identity).
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    representative = models.CharField(_("legal representative"), max_length=100, blank=True)
+    representative_title = models.CharField(
+        _("representative's title"), max_length=100, blank=True
+    )
     agent_name = models.CharField(_("agent"), max_length=100, blank=True)
     # None: not asked yet; True: consented to online mediation; False: declined.
     accepted = models.BooleanField(_("agreed to mediate"), null=True)
@@ -266,15 +348,80 @@ class Party(models.Model):
     decline_reason = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["dispute", "role"]
-        constraints = [
-            models.UniqueConstraint(fields=["dispute", "role"], name="party_one_per_role")
-        ]
+        ordering = ["dispute", "role", "position", "pk"]
         verbose_name = _("party")
         verbose_name_plural = _("parties")
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.name}"
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == self.Kind.PERSON
+
+
+def _attorney_path(instance: Agent, filename: str) -> str:
+    return f"attorney/{instance.party.dispute_id}/{secrets.token_hex(16)}{instance.extension}"
+
+
+class Agent(models.Model):
+    """A party's agent ad litem (委托代理人) with the power of attorney (授权委托书) the
+    party signed, uploaded as a file, and its scope: general (一般授权) or special
+    (特别授权: may admit, waive or settle claims, CPL Art. 62)."""
+
+    class Scope(models.TextChoices):
+        GENERAL = "general", _("General authorisation")
+        SPECIAL = "special", _("Special authorisation")
+
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="agents")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agencies",
+    )
+    name = models.CharField(_("name"), max_length=100)
+    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    # 律师, 近亲属, 工作人员 ... and, for a lawyer, the firm.
+    relation = models.CharField(_("relation to the party"), max_length=200, blank=True)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    powers = models.TextField(_("powers granted"), blank=True)
+    power_of_attorney = models.FileField(upload_to=_attorney_path, max_length=200)
+    filename = models.CharField(max_length=200)
+    extension = models.CharField(max_length=10)
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("agent")
+        verbose_name_plural = _("agents")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Statement(models.Model):
+    """A respondent's own account (答辩), shown beside the claim and in the court packet."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="statements")
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("statement"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+
+    def __str__(self) -> str:
+        return self.text[:40]
 
 
 def _new_token() -> str:
@@ -282,7 +429,8 @@ def _new_token() -> str:
 
 
 class Invitation(models.Model):
-    """The respondent's single-use link `/invitations/<token>/`."""
+    """An invited party's single-use link `/invitations/<token>/` (each respondent and
+    each co-applicant has one)."""
 
     party = models.OneToOneField(Party, on_delete=models.CASCADE, related_name="invitation")
     token = models.CharField(max_length=64, unique=True, default=_new_token)

@@ -91,6 +91,22 @@ def cn_date(value: date | datetime | str | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+_NUMERALS = "〇一二三四五六七八九"
+
+
+def cn_numeral_date(value: date | datetime | str | None) -> str:
+    """A document's sign-off date in Chinese numerals: 2026-12-01 -> 二〇二六年十二月一日
+    (the year digit by digit, month and day as numbers), as rulings and agreements print."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+    year = "".join(_NUMERALS[int(d)] for d in str(value.year))
+    return f"{year}年{ordinal(value.month)}月{ordinal(value.day)}日"
+
+
 def cn_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
