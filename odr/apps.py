@@ -9,5 +9,6 @@ class OdrConfig(AppConfig):
 
     def ready(self) -> None:
         # `language` connects the receiver that applies the profile's language at log-in;
-        # `transitions` declares the dispute machine and odr's audit actions.
-        from odr import language, transitions  # noqa: F401
+        # `transitions` declares the dispute machine and odr's audit actions; `periods`
+        # registers the check that the working-day calendar reaches far enough.
+        from odr import language, periods, transitions  # noqa: F401

@@ -4,6 +4,7 @@ case runs in a fresh process, as a deployment would start."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -98,12 +99,44 @@ def test_production_links_point_at_the_public_host_by_default(tmp_path):
     assert result.stdout.split()[:2] == ["False", "https://odr.example.cn"]
 
 
+def _next_years_calendar(tmp_path) -> str:
+    """An operator's ODR_HOLIDAYS_FILE for the years after the chinesecalendar package's
+    last (a test stand-in for the State Council's notice: the check only asks that the
+    calendar reaches far enough, not what it holds)."""
+    from chinese_calendar import constants
+
+    last = max(constants.holidays).year
+    path = tmp_path / "holidays.json"
+    path.write_text(
+        json.dumps({str(y): {"holidays": [], "workdays": []} for y in (last + 1, last + 2)})
+    )
+    return str(path)
+
+
 def test_production_passes_the_deployment_check_without_any_warning(tmp_path):
-    result = run(["manage.py", "check", "--deploy"], clean_env(tmp_path, **PRODUCTION))
+    env = clean_env(tmp_path, **PRODUCTION, ODR_HOLIDAYS_FILE=_next_years_calendar(tmp_path))
+    result = run(["manage.py", "check", "--deploy"], env)
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in output
     assert "WARNING" not in output and "?:" not in output
+
+
+def test_the_deployment_check_warns_before_the_working_day_calendar_runs_out(tmp_path):
+    """Statutory periods end on the next working day (odr.periods); past the calendar's
+    last year production refuses to count them, so the check says so in advance."""
+    from datetime import date, timedelta
+
+    from chinese_calendar import constants
+
+    last = max(constants.holidays).year
+    result = run(["manage.py", "check", "--deploy"], clean_env(tmp_path, **PRODUCTION))
+    output = result.stdout + result.stderr
+    if date.today() + timedelta(days=60) > date(last, 12, 31):
+        assert "odr.W020" in output or "odr.E020" in output
+        assert "ODR_HOLIDAYS_FILE" in output
+    else:
+        assert "odr.W020" not in output and "odr.E020" not in output
 
 
 def test_the_deployment_check_does_complain_about_a_weak_key(tmp_path):
