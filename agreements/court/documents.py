@@ -332,15 +332,20 @@ def _consent_times(request: ConfirmationRequest, parties: list[PartyIdentity]) -
     if by_party:
         # Each party's own consent, or none: a side's time is not another party's.
         return {p.party_id: by_party.get(p.party_id) for p in parties}
+    # Before consents per party: the side's column is its first party's consent.
     side = {
         Party.Role.APPLICANT: request.applicant_consented_at,
         Party.Role.RESPONDENT: request.respondent_consented_at,
     }
-    return {p.party_id: by_party.get(p.party_id) or side.get(p.role) for p in parties}
+    out, seen = {}, set()
+    for p in parties:
+        out[p.party_id] = side.get(p.role) if p.role not in seen else None
+        seen.add(p.role)
+    return out
 
 
 def _applied(when: datetime | None) -> str:
-    return f"{cn_datetime(when)}在线确认申请" if when else "在线确认"
+    return f"（{cn_datetime(when)}在线确认申请）" if when else ""
 
 
 def _emails(dispute: Dispute) -> dict[int, str]:
@@ -396,7 +401,7 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
             "和其他法律责任。",
             s["indent"],
         ),
-        _p("此致", s["body"]),
+        _p("此致", s["indent"]),
         _p(court, s["body"]),
         Spacer(1, 4 * mm),
     ]
@@ -405,7 +410,7 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
         when = times.get(party.party_id)
         story.append(
             _p(
-                f"申请人：{party.name}（{_applied(when)}）",
+                f"申请人：{party.name}{_applied(when)}",
                 s["right"],
             )
         )
@@ -564,19 +569,30 @@ def _spaced(label: str) -> str:
     return "　".join(label)
 
 
+def _person(name: str) -> str:
+    """A two-character name spaced to the width of three, as courts print 周　明."""
+    return "　".join(name) if len(name) == 2 else name
+
+
 class _SignOff(Flowable):
     """The sign-off at the right as a court prints it: 审判员 and the judge, the date in
-    Chinese numerals with the court's seal over it, then 书记员 and the clerk. Placed
-    first on a page (the body ended on the page before), it prints （此页无正文） at the
-    page's top first."""
+    Chinese numerals with the court's seal over it (骑年盖月), then 书记员 and the clerk.
+    Placed first on a page (the body ended on the page before), it prints （此页无正文）
+    at the page's top first."""
+
+    SIZE = 12
+    TOP = 10 * mm  # space above the judge's line
+    GAPS = (13 * mm, 17 * mm)  # judge → date, date → clerk (the seal's lower half)
 
     def __init__(self, *, judge: str, date: str, clerk: str, seal: Callable | None) -> None:
         super().__init__()
         self.judge, self.date, self.clerk, self.seal = judge, date, clerk, seal
-        self.lines = [f"{_spaced('审判员')}　{judge}", date]
+        self.lines = [f"{_spaced('审判员')}　{_person(judge)}", date]
         if clerk:
-            self.lines.append(f"{_spaced('书记员')}　{clerk}")
-        self.block = (8 * mm) + LINE * len(self.lines) + 4 * mm
+            self.lines.append(f"{_spaced('书记员')}　{_person(clerk)}")
+        self.block = self.TOP + sum(self.GAPS[: len(self.lines) - 1]) + 8 * mm
+        if not clerk:
+            self.block += 10 * mm  # room for the seal's lower half under the date
         self.alone = False
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
@@ -589,25 +605,22 @@ class _SignOff(Flowable):
 
     def draw(self) -> None:
         canvas = self.canv
-        size = 12
-        canvas.setFont(FONT, size)
+        canvas.setFont(FONT, self.SIZE)
         y = self.height
         if self.alone:
-            y -= 6 * mm
-            canvas.drawString(0, y, NO_TEXT)
-            y -= LINE - 6 * mm
-        y -= 8 * mm + 4
-        right = self.width - 4 * mm
-        date_y = y
-        for line in self.lines:
-            canvas.drawRightString(right, y, line)
-            if line == self.date:
-                date_y = y
+            canvas.drawString(0, y - 6 * mm, NO_TEXT)
             y -= LINE
+        y -= self.TOP
+        # The lines end two characters from the right margin, as courts set them.
+        right = self.width - 2 * self.SIZE
+        date_y = y - self.GAPS[0]
+        for i, line in enumerate(self.lines):
+            canvas.drawRightString(right, y, line)
+            if i < len(self.GAPS):
+                y -= self.GAPS[i]
         if self.seal is not None:
-            width = canvas.stringWidth(self.date, FONT, size)
-            # Stamped over the date (骑年盖月).
-            self.seal(canvas, right - width / 2, date_y + size * 0.35, SEAL_R)
+            width = canvas.stringWidth(self.date, FONT, self.SIZE)
+            self.seal(canvas, right - width / 2, date_y + self.SIZE * 0.35, SEAL_R)
 
 
 def _decision_of(request: ConfirmationRequest, decision: str | None) -> str:
