@@ -124,17 +124,26 @@ def party_infos(agreement: Agreement) -> list[PartyInfo]:
     """The parties of `parties_of` for the court's page: identity (ID or credit code
     masked) and service addresses."""
     emails = _emails(agreement.dispute)
-    return [
-        PartyInfo(
-            role=p.role,
-            name=p.name,
-            id_number_masked=mask_id_number(p.id_number) if p.is_person else p.credit_code,
-            phone=p.phone,
-            email=emails.get(p.party_id, ""),
-            address=p.address,
+    # A party record without an ID number falls back to its account's verified one.
+    profiles = {
+        party.pk: getattr(party.user, "profile", None) if party.user_id else None
+        for party in agreement.dispute.parties.select_related("user__profile")
+    }
+    out = []
+    for p in parties_of(agreement):
+        profile = profiles.get(p.party_id)
+        id_number = p.id_number or (getattr(profile, "id_number", "") if profile else "")
+        out.append(
+            PartyInfo(
+                role=p.role,
+                name=p.name,
+                id_number_masked=mask_id_number(id_number) if p.is_person else p.credit_code,
+                phone=p.phone or (getattr(profile, "phone", "") if profile else ""),
+                email=emails.get(p.party_id, ""),
+                address=p.address,
+            )
         )
-        for p in parties_of(agreement)
-    ]
+    return out
 
 
 def party_lines(parties: list[PartyIdentity]) -> list[str]:
@@ -648,9 +657,9 @@ def _ruling_body(
             f"对申请人{names}的司法确认申请，本院不予受理。",
             "本裁定书自即日起发生法律效力。",
         ]
-    accepted = cn_date(request.accepted_at)
+    accepted = f"于{cn_date(request.accepted_at)}" if request.accepted_at else ""
     paragraphs = [
-        f"申请人{names}申请司法确认调解协议一案，本院于{accepted}受理后，依法指定审判员"
+        f"申请人{names}申请司法确认调解协议一案，本院{accepted}受理后，依法指定审判员"
         f"{judge}进行了审查。现已审查终结。",
         f"申请人{names}{mediated}，达成了如下调解协议：",
     ]

@@ -449,7 +449,7 @@ def court_seals_setting() -> dict[str, dict]:
     a JSON file holding one. Keys are a court's code as in its case numbers (浙0523), its
     Organisation.case_code (浙0523民特) or its id; values name files:
     {"cert": PEM, "key": PEM, "image": PNG, "chain": PEM of the issuers (optional)}."""
-    raw = getattr(settings, "ODR_COURT_SEALS", None) or {}
+    raw = settings.ODR_COURT_SEALS or {}
     if isinstance(raw, str):
         text = raw.strip()
         if not text.startswith("{"):
