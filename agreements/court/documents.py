@@ -710,9 +710,10 @@ def render_ruling(
     (default request.reason), dated today; 预览 across every page and at its top, no seal
     drawn, nothing stored or numbered here: the caller shows the bytes and keeps nothing.
 
-    `judge_name`: the real name of the judge (审判员) who rules; `clerk_name`: the clerk (书记员)
-    who docketed it — none before docketing, when the 书记员 line is left out. Neither may
-    be an e-mail address (ValueError)."""
+    `judge_name`: the real name of the judge (审判员) who rules; `clerk_name`: the clerk
+    (书记员) who docketed it — none before docketing, when the 书记员 line is left out.
+    court_person_name(user) gives a user's real name; neither may be an e-mail address
+    (ValueError)."""
     for who in (judge_name, clerk_name):
         if "@" in (who or ""):
             raise ValueError("A ruling names the judge and the clerk by their real names.")
@@ -735,7 +736,10 @@ def render_ruling(
         story.append(_p(request.case_number, s["number"]))
     else:
         story.append(Spacer(1, 4 * mm))
-    story += [_p(line, s["body"]) for line in party_lines(parties_of(agreement))]
+    # A ruling names the parties without their telephone numbers (the application and
+    # the service-address form carry those).
+    unlisted = [dataclasses.replace(p, phone="") for p in parties_of(agreement)]
+    story += [_p(line, s["body"]) for line in party_lines(unlisted)]
     story.append(Spacer(1, 2 * mm))
     paragraphs = [
         _p(text, s["indent"])

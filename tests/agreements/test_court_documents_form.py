@@ -216,6 +216,8 @@ def test_a_confirmed_ruling_names_every_party_the_court_number_judge_and_clerk(d
     # Chinese only: no Latin letter anywhere in the ruling.
     assert not re.search(r"[A-Za-z]", text.replace(CREDIT, "")), re.findall(r"[A-Za-z]+", text)
     assert "@" not in text
+    # A ruling prints no telephone numbers (the application does).
+    assert "联系电话" not in flat and "13800000001" not in flat
     # The development seal says it is a specimen, on its face and in its certificate.
     assert "样章" in flat
     signature = PdfFileReader(BytesIO(pdf)).embedded_signatures[0]
