@@ -313,6 +313,10 @@ ODR_CA_CERT = env_str("ODR_CA_CERT")
 ODR_CA_KEY = env_str("ODR_CA_KEY")
 ODR_SEAL_CERT = env_str("ODR_SEAL_CERT")
 ODR_SEAL_KEY = env_str("ODR_SEAL_KEY")
+# Each court's own seal (certificate, key, seal image), never minted by the platform: a JSON
+# object, or the path of a JSON file, mapping a court's code (浙0523) to its files; see
+# agreements.documents.pki.court_seal. Development falls back to a 样章 specimen.
+ODR_COURT_SEALS = env_str("ODR_COURT_SEALS")
 # Encrypts every key the platform writes under ODR_PKI_DIR (and opens encrypted CA/seal keys).
 ODR_PKI_KEY_PASSWORD = env_str("ODR_PKI_KEY_PASSWORD")
 # The TrueType font embedded (subset) in every PDF; TTC files use their first face.

@@ -3,8 +3,10 @@
 Electronic Signature Law Art. 13 asks that a signature be under the signer's sole control
 and that any later change be detectable. So each signer gets a key and a certificate of
 their own, issued by the platform's CA after re-authentication, and each signature is a
-PAdES signature over the document (see finalize.py); organisations (committees, courts)
-and the platform itself seal with their own keys from the same CA.
+PAdES signature over the document (see finalize.py); people's mediation
+committees and the platform itself seal with their own keys from the same CA. A court's
+seal is the court's own (court_seal): loaded from ODR_COURT_SEALS in production, a
+development specimen marked 样章 otherwise; the platform never mints it.
 
 Key material never lives in the repository or the database. In development the root CA
 and the platform seal are generated on first use under settings.ODR_PKI_DIR; in
@@ -18,6 +20,7 @@ Layout of ODR_PKI_DIR:
     ca/seal.{key,cert}.pem     development platform seal
     signers/<serial>.{key,cert}.pem
     orgs/<organisation id>.{key,cert}.pem
+    orgs/court-<id>-specimen.{key,cert}.pem   development court seal (样章)
 """
 
 from __future__ import annotations
@@ -365,7 +368,7 @@ def platform_seal() -> KeyPair:
 
 
 def trust_roots() -> list[asn1_x509.Certificate]:
-    return [ca().asn1_cert()]
+    return [ca().asn1_cert(), *court_trust_roots()]
 
 
 def issue_signer_certificate(*, user, agreement, role: str) -> str:
@@ -400,8 +403,11 @@ def signer_key(serial: str) -> KeyPair:
 
 
 def organisation_key(organisation) -> KeyPair:
-    """The organisation's own seal key (a committee's or a court's), issued by the CA on
-    first use. Organisations are ours to certify, so this also happens in production."""
+    """The organisation's own seal key, issued by the CA on first use: a people's
+    mediation committee's (the platform certifies the committees it hosts, also in
+    production). A court's key is never minted here: it is the court's own (court_seal)."""
+    if getattr(organisation, "is_court", False):
+        return court_seal(organisation).pair
     stem = pki_dir() / "orgs" / str(organisation.pk)
     pair = _load_stem(stem)
     if pair is None:
@@ -414,6 +420,151 @@ def organisation_key(organisation) -> KeyPair:
                 )
                 _save_pair(stem, pair)
     return pair
+
+
+# --- the court's own seal --------------------------------------------------------------
+
+# What the development seal says of itself, on its face and in its certificate: a
+# specimen (样章) that no court issued, so that a ruling sealed with it is recognisable as
+# such wherever it ends up.
+SPECIMEN_LABEL = "样章"
+SPECIMEN_UNIT = "样章 development specimen, not a court seal"
+
+
+@dataclass(frozen=True)
+class CourtSeal:
+    """A court's seal: its signing key and certificate, the issuers of that certificate
+    up to a root (empty when the platform's CA issued it), and the picture of the seal
+    stamped over the ruling's date (PNG bytes; None for the development specimen, which
+    the documents draw with 样章 on its face)."""
+
+    pair: KeyPair
+    chain: tuple[x509.Certificate, ...] = ()
+    image: bytes | None = None
+    specimen: bool = False
+
+
+def court_seals_setting() -> dict[str, dict]:
+    """settings.ODR_COURT_SEALS read as a mapping: a dict, a JSON object, or the path of
+    a JSON file holding one. Keys are a court's code as in its case numbers (浙0523), its
+    Organisation.case_code (浙0523民特) or its id; values name files:
+    {"cert": PEM, "key": PEM, "image": PNG, "chain": PEM of the issuers (optional)}."""
+    raw = settings.ODR_COURT_SEALS or {}
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text.startswith("{"):
+            try:
+                text = Path(text).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise PkiError(f"ODR_COURT_SEALS names {raw}, which cannot be read: {exc}") from exc
+        import json
+
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise PkiError(f"ODR_COURT_SEALS is not a JSON object: {exc}") from exc
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise PkiError(
+            'ODR_COURT_SEALS must map a court\'s code to {"cert": ..., "key": ..., "image": ...}.'
+        )
+    return raw
+
+
+def _court_keys(court) -> list[str]:
+    code = (court.case_code or "").strip()
+    return [k for k in (code.removesuffix("民特"), code, str(court.pk)) if k]
+
+
+def _court_example(court) -> str:
+    code = _court_keys(court)[0]
+    return (
+        f'ODR_COURT_SEALS=\'{{"{code}": {{"cert": "/etc/odr/courts/{code}.cert.pem", '
+        f'"key": "/etc/odr/courts/{code}.key.pem", "image": "/etc/odr/courts/{code}.png"}}}}\''
+    )
+
+
+def _configured_court_seal(court, entry: dict) -> CourtSeal:
+    missing = [k for k in ("cert", "key", "image") if not entry.get(k)]
+    if missing:
+        raise PkiError(
+            f"ODR_COURT_SEALS for {court.name} lacks {', '.join(missing)}: give the court's "
+            f"certificate, key and seal image, e.g. {_court_example(court)}."
+        )
+    pair = _load_pair(Path(entry["cert"]), Path(entry["key"]))
+    chain: list[x509.Certificate] = []
+    if entry.get("chain"):
+        try:
+            chain = x509.load_pem_x509_certificates(Path(entry["chain"]).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise PkiError(
+                f"Cannot load the chain {entry['chain']} of {court.name}: {exc}"
+            ) from exc
+    try:
+        image = Path(entry["image"]).read_bytes()
+    except OSError as exc:
+        raise PkiError(f"Cannot read the seal image of {court.name}: {exc}") from exc
+    if not image.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise PkiError(
+            f"The seal image of {court.name} ({entry['image']}) is not a PNG: give the seal "
+            "as a PNG with a transparent background."
+        )
+    return CourtSeal(pair=pair, chain=tuple(chain), image=image, specimen=False)
+
+
+def court_seal(court) -> CourtSeal:
+    """The court's seal. Production: the court's own key, certificate and seal image from
+    ODR_COURT_SEALS; the platform never mints a court's key, and a court without an entry
+    stops the ruling with ImproperlyConfigured naming what to set. Development and tests
+    (and only they): a specimen key issued by the development CA, its certificate saying
+    it is a specimen, and no image: the ruling draws a round seal with 样章 on its face."""
+    seals = court_seals_setting()
+    for key in _court_keys(court):
+        if key in seals:
+            cache_key = (f"court:{key}", repr(sorted(seals[key].items())))
+            if cache_key not in _cache_seals:
+                _cache_seals[cache_key] = _configured_court_seal(court, seals[key])
+            return _cache_seals[cache_key]
+    if not may_generate():
+        raise PkiError(
+            f"No seal configured for the court {court.name}: the platform never makes a "
+            f"court's seal. Set ODR_COURT_SEALS to the court's own certificate, key and seal "
+            f"image, e.g. {_court_example(court)}."
+        )
+    stem = pki_dir() / "orgs" / f"court-{court.pk}-specimen"
+    pair = _load_stem(stem)
+    if pair is None:
+        ca()  # outside the lock below when the CA is made first
+        with _dir_lock():
+            pair = _load_stem(stem)
+            if pair is None:
+                pair = _issue(
+                    subject=_name(court.name, org=court.name, unit=SPECIMEN_UNIT),
+                    issuer=ca(),
+                )
+                _save_pair(stem, pair)
+    return CourtSeal(pair=pair, specimen=True)
+
+
+_cache_seals: dict[tuple[str, str], CourtSeal] = {}
+
+
+def court_trust_roots() -> list[asn1_x509.Certificate]:
+    """The self-signed roots of the courts' configured chains: a court's certificate may
+    come from another licensed CA than the platform's, and its rulings must verify."""
+    out = []
+    for entry in court_seals_setting().values():
+        if not entry.get("chain"):
+            continue
+        try:
+            certs = x509.load_pem_x509_certificates(Path(entry["chain"]).read_bytes())
+        except (OSError, ValueError):
+            continue  # court_seal() says what is wrong when the court seals
+        for cert in certs:
+            if cert.issuer == cert.subject:
+                out.append(
+                    asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+                )
+    return out
 
 
 # --- PAdES signing -------------------------------------------------------------------
@@ -468,10 +619,17 @@ def sign_with(
     name: str | None = None,
     location: str | None = None,
     use_timestamp: bool = False,
+    issuers: tuple[x509.Certificate, ...] | None = None,
 ) -> bytes:
     """Adds one PAdES signature (invisible field `field_name`) to `pdf` as an incremental
-    update: every earlier byte and signature stays as it was."""
-    chain = [pair.asn1_cert(), ca().asn1_cert()]
+    update: every earlier byte and signature stays as it was. `issuers`: the certificates
+    above the signer's when another CA than the platform's issued it (a court's own)."""
+    if issuers:
+        chain = [pair.asn1_cert()] + [
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in issuers
+        ]
+    else:
+        chain = [pair.asn1_cert(), ca().asn1_cert()]
     signer = signers.SimpleSigner(
         signing_cert=chain[0],
         signing_key=pair.asn1_key(),
@@ -506,8 +664,14 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
     """Seals `pdf` with the organisation's key (a court's ruling, a committee's document),
     or with the platform seal when organisation is None, as the last incremental update,
     with an RFC 3161 timestamp when settings.ODR_TSA_URL is set."""
+    issuers: tuple[x509.Certificate, ...] = ()
     if organisation is None:
         pair, field, name = platform_seal(), "PlatformSeal", PLATFORM_NAME
+    elif getattr(organisation, "is_court", False):
+        # The court's own seal (configured in production, a specimen in development).
+        seal = court_seal(organisation)
+        pair, issuers, name = seal.pair, seal.chain, organisation.name
+        field = f"Seal{organisation.pk}"
     else:
         pair, name = organisation_key(organisation), organisation.name
         field = f"Seal{organisation.pk}"
@@ -517,7 +681,15 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
     while field in existing:
         field, n = f"{base}_{n}", n + 1
     try:
-        return sign_with(pdf, pair, field_name=field, reason=reason, name=name, use_timestamp=True)
+        return sign_with(
+            pdf,
+            pair,
+            field_name=field,
+            reason=reason,
+            name=name,
+            use_timestamp=True,
+            issuers=issuers or None,
+        )
     except (OSError, ValueError) as exc:
         if timestamper() is None:
             raise

@@ -174,22 +174,38 @@ def _pdf_text(pdf: bytes, tmp_path) -> tuple[str, str]:
     return re.sub(r"\s+", "", text), fonts
 
 
-def test_the_application_names_the_court_the_request_and_masks_the_id_numbers(
+def test_the_application_names_the_court_the_request_and_every_partys_full_particulars(
     demo, client, tmp_path
 ):
-    request = factories.confirmation_pending()
+    from agreements.court import services as court_services
+    from odr.models import Party
+
+    agreement = factories.agreement_in_force()
+    parties = Party.objects.filter(dispute=agreement.dispute)
+    parties.filter(role="respondent").update(
+        id_number=factories.demo_user("citizen2@demo.odr").profile.id_number,
+        address="浙江省安吉县孝丰镇三里村8号",
+        phone="13800000002",
+    )
+    for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
+        request = court_services.confirmation_consent(
+            agreement=agreement, actor=factories.demo_user(email)
+        )
     client.force_login(factories.demo_user("clerk@demo.odr"))
     response = client.get(f"/api/v1/court/requests/{request.pk}/application.pdf")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     text, fonts = _pdf_text(b"".join(response.streaming_content), tmp_path)
     assert "司法确认申请书" in text
-    assert "受理法院：安吉县人民法院" in text
+    assert "此致安吉县人民法院" in text
     assert "请求事项" in text and "事实和理由" in text
     assert "证据清单" in text and "送达地址确认书" in text
-    assert "330523**********" in text
-    assert "19800101" not in text  # the birth date inside the ID number is masked
+    # The original the court holds is never masked (DESIGN.md §3): the full ID number,
+    # and the sex and birth date it carries.
+    respondent_id = factories.demo_user("citizen2@demo.odr").profile.id_number
+    assert "申请人：李四，女，1985年5月5日出生" in text and respondent_id in text
+    assert "*" not in text
     assert "citizen2@demo.odr" in text and "13800000002" in text
-    assert "安吉县孝丰镇三里村8号" in text
+    assert "浙江省安吉县孝丰镇三里村8号" in text
     for row in fonts.strip().splitlines()[2:]:
         assert row.split()[-5] == "yes", fonts

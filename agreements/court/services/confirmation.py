@@ -118,18 +118,16 @@ def _application(request: ConfirmationRequest) -> dict[str, Any]:
 
 
 def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, Any]:
-    """The ruling's PDF sealed with the court's key, stored; the fields to save. It is
-    signed off by the judge who ruled and the clerk who docketed it (DESIGN.md §3)."""
-    from agreements.documents.pki import ca, seal_pdf
+    """The ruling's PDF sealed with the court's own seal, stored; the fields to save. It
+    is signed off by the judge who ruled and the clerk who docketed it (DESIGN.md §3),
+    each by their real name (documents.court_person_name)."""
+    from agreements.documents.pki import seal_pdf
 
-    # The CA first: organisation_key() issues the court's key under the PKI directory
-    # lock and would otherwise create the CA under that same lock (it is not reentrant).
-    ca()
     clerk = request.accepted_by
     unsigned = documents.render_ruling(
         request,
-        judge_name=people.display_name(judge),
-        clerk_name=people.display_name(clerk) if clerk is not None else "",
+        judge_name=documents.court_person_name(judge),
+        clerk_name=documents.court_person_name(clerk) if clerk is not None else "",
     )
     sealed = seal_pdf(unsigned, organisation=request.court, reason="民事裁定书")
     return {
