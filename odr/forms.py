@@ -182,7 +182,9 @@ class DisputeForm(forms.Form):
             co_applicants, source.get("co_applicant_count"), low=0, high=MAX_PER_SIDE - 1
         )
         self.ask_identity = ask_identity
-        if not ask_identity:
+        if ask_identity:
+            self.fields["real_name"].required = self.fields["id_number"].required = True
+        else:
             del self.fields["real_name"]
             del self.fields["id_number"]
         for side, rows in (
@@ -192,6 +194,8 @@ class DisputeForm(forms.Form):
             for index in range(rows):
                 for attr, field in _party_fields(side, index).items():
                     self.fields[party_field_name(side, index, attr)] = field
+        # The first respondent is always named; rows added and left empty are dropped.
+        self.fields[party_field_name(RESPONDENT, 0, "name")].required = True
         self.initial.setdefault("respondent_count", self.respondent_rows)
         self.initial.setdefault("co_applicant_count", self.co_applicant_rows)
         self.fields["region"].choices = region_choices()
