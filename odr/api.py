@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, model_validator
 
 from odr import composition, selectors, services, stats
 from odr.categories import Category
 from odr.errors import Invalid
-from odr.models import Dispute
+from odr.models import Dispute, Invitation, Party
 from odr.people import display_name
+from odr.services.parties import PartyInput
 from odr.transitions import Viewer, allowed_actions
 
 router = Router(tags=["disputes"])
@@ -29,9 +30,14 @@ class NamedRef(Schema):
 
 
 class PartyOut(Schema):
+    id: int
     role: str
+    kind: str
+    position: int
     name: str
     accepted: bool | None
+    # The filer only: the link of a party invited by phone alone, to pass on to them.
+    invitation_url: str | None = None
 
 
 class SessionSummary(Schema):
@@ -72,10 +78,22 @@ class DisputeList(Schema):
     items: list[DisputeOut]
 
 
-class RespondentIn(Schema):
+class PartyIn(Schema):
+    """A party (CONTRACT §3): a natural person or an organisation, with an e-mail or a
+    phone to invite them by."""
+
+    kind: Literal["person", "organisation"] = "person"
     name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
+    email: EmailStr | None = None
     phone: str | None = Field(default="", max_length=30)
+    id_number: str | None = Field(default="", max_length=30)
+    credit_code: str | None = Field(default="", max_length=30)
+    representative: str | None = Field(default="", max_length=100)
+    representative_title: str | None = Field(default="", max_length=100)
+    address: str | None = Field(default="", max_length=300)
+
+    def as_input(self) -> PartyInput:
+        return PartyInput.from_dict(self.dict())
 
 
 class DisputeIn(Schema):
@@ -85,7 +103,16 @@ class DisputeIn(Schema):
     region: str
     claim_amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     request: str | None = Field(default="", max_length=5000)
-    respondent: RespondentIn
+    # One respondent, or several: `respondents` wins when both are given.
+    respondent: PartyIn | None = None
+    respondents: list[PartyIn] | None = Field(default=None, max_length=50)
+    co_applicants: list[PartyIn] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _someone_to_mediate_with(self) -> DisputeIn:
+        if self.respondent is None and not self.respondents:
+            raise ValueError("give `respondent` or `respondents`")
+        return self
 
 
 class MeOut(Schema):
@@ -134,6 +161,10 @@ class AcceptIn(Schema):
     consent: bool = True
     # As in DeclineIn.
     confirm_identity: bool = False
+    # The accepting person's real name and resident ID number, saved to their profile
+    # when it lacks them (without them: 422 identity_required).
+    real_name: str = Field(default="", max_length=100)
+    id_number: str = Field(default="", max_length=30)
 
 
 def dispute_out(
@@ -166,14 +197,33 @@ def dispute_out(
         "mediator": ref(
             dispute.mediator, display_name(dispute.mediator) if dispute.mediator else ""
         ),
-        "parties": [
-            {"role": p.role, "name": p.name, "accepted": p.accepted} for p in dispute.parties.all()
-        ],
+        "parties": [_party_out(dispute, p, user) for p in dispute.parties.all()],
         **(composition.summaries_of(dispute) if summaries is None else summaries),
         "actions": allowed_actions(dispute, user, viewer=viewer, cache=cache),
         "mediation_deadline": dispute.mediation_deadline,
         "created_at": dispute.created_at,
     }
+
+
+def _party_out(dispute: Dispute, party: Party, user: AbstractBaseUser) -> dict[str, Any]:
+    out = {
+        "id": party.pk,
+        "role": party.role,
+        "kind": party.kind,
+        "position": party.position,
+        "name": party.name,
+        "accepted": party.accepted,
+    }
+    if (
+        dispute.filed_by_id == user.pk
+        and dispute.status == Dispute.Status.FILED
+        and party.accepted is None
+        and not party.email
+    ):
+        invitation = Invitation.objects.filter(party=party, used_at__isnull=True).first()
+        if invitation is not None:
+            out["invitation_url"] = services.invitation_url(invitation)
+    return out
 
 
 @router.get("/me", response=MeOut, tags=["accounts"])
@@ -213,9 +263,8 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
         title=payload.title,
         description=payload.description,
         region_code=payload.region,
-        respondent_name=payload.respondent.name,
-        respondent_email=str(payload.respondent.email),
-        respondent_phone=payload.respondent.phone or "",
+        respondents=[p.as_input() for p in (payload.respondents or [payload.respondent])],
+        co_applicants=[p.as_input() for p in payload.co_applicants],
         request=payload.request or "",
         claim_amount=payload.claim_amount,
     )
@@ -308,6 +357,8 @@ def invitation_accept(
         user=request.auth,
         consent_online=payload.consent,
         confirm_identity=payload.confirm_identity,
+        real_name=payload.real_name,
+        id_number=payload.id_number,
     )
     return dispute_out(
         selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth

@@ -1,5 +1,7 @@
 """Reminders before a deadline (DESIGN.md §2: deadlines are data, and the platform reminds
-people before one passes). Run by `manage.py send_reminders`; each reminder is sent once
+people before one passes): each unanswered invitation (every respondent's and every
+co-applicant's; one invited by phone only through the filer, who passes its link on) and
+the mediation deadline. Run by `manage.py send_reminders`; each reminder is sent once
 (`Invitation.reminded_at`, `Dispute.deadline_reminded_at`) and recorded in the audit trail."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from django.utils import timezone
 from odr.audit import log_action
 from odr.models import Dispute, Invitation, Membership, Party
 from odr.notifications import Recipient, notify
-from odr.people import display_name, organisation_staff
+from odr.people import display_name, organisation_staff, party_recipients
 from odr.services.common import case_context
 
 # How long before the mediation deadline the mediator and coordinators hear of it.
@@ -34,7 +36,10 @@ def _remind_invitation(invitation_id: int, now: datetime) -> bool:
         invitation.reminded_at = now
         invitation.save(update_fields=["reminded_at"])
         dispute = invitation.party.dispute
-        applicant = dispute.parties.filter(role=Party.Role.APPLICANT).first()
+        # The filer (the first applicant), who named the party invited.
+        applicant = (
+            dispute.parties.filter(role=Party.Role.APPLICANT).order_by("position", "pk").first()
+        )
         log_action(
             action="invitation.remind",
             obj=invitation,
@@ -42,17 +47,23 @@ def _remind_invitation(invitation_id: int, now: datetime) -> bool:
             actor_label="reminders",
             after={"expires_at": invitation.expires_at},
         )
-        notify(
-            [Recipient(email=invitation.party.email)],
-            "invitation_reminder",
-            {
-                **case_context(dispute),
-                "applicant": applicant.name if applicant else "",
-                "respondent": invitation.party.name,
-                "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
-                "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
-            },
-        )
+        invited = invitation.party
+        context = {
+            **case_context(dispute),
+            "applicant": applicant.name if applicant else "",
+            "respondent": invited.name,
+            "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+            "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
+        }
+        if invited.email:
+            notify([Recipient(email=invited.email)], "invitation_reminder", context)
+        elif applicant is not None:
+            # Invited by phone only: the filer passed the link on and is asked to again.
+            notify(
+                party_recipients(dispute, Party.Role.APPLICANT)[:1],
+                "invitation_pass_on_reminder",
+                context,
+            )
     return True
 
 

@@ -50,8 +50,10 @@ def _applicant(dispute: Dispute, viewer: Viewer) -> bool:
     return _party_role(dispute, viewer) == Party.Role.APPLICANT
 
 
-def _respondent(dispute: Dispute, viewer: Viewer) -> bool:
-    return _party_role(dispute, viewer) == Party.Role.RESPONDENT
+def _invited(dispute: Dispute, viewer: Viewer) -> bool:
+    """An invited party answering: a party of the case who is not its filer (a
+    respondent or a co-applicant)."""
+    return _party_role(dispute, viewer) is not None and viewer.user_id != dispute.filed_by_id
 
 
 # Conflict of interest (回避; People's Mediation Law Art. 22: the mediator helps the parties
@@ -128,23 +130,72 @@ MACHINE: Machine[Dispute] = Machine(
     state_refusal=_state_refusal,
     viewer_of=Viewer.of,
     transitions=[
+        # The invited parties' answers (each respondent and each co-applicant has its own
+        # invitation; odr.services.invitations). One audit event per answer; which move it
+        # is depends on what the answer leaves: the last answer, with a respondent who
+        # agreed, sends the case to intake; the refusal of the last respondent who had not
+        # refused closes it; any other answer leaves it waiting for the rest.
         Transition(
             "respond_accept",
             frozenset({S.FILED}),
             S.AWAITING_INTAKE,
-            _respondent,
+            _invited,
             action="dispute.respond_accept",
-            words=Words("被申请人同意调解", gettext_noop("%(actor)s agreed to online mediation.")),
+            words=Words("当事人同意调解", gettext_noop("%(actor)s agreed to online mediation.")),
             public=False,
         ),
         Transition(
             "respond_decline",
             frozenset({S.FILED}),
             S.DECLINED,
-            _respondent,
+            _invited,
             action="dispute.respond_decline",
             words=Words(
                 "被申请人拒绝调解", gettext_noop("%(actor)s declined mediation: %(reason)s")
+            ),
+            public=False,
+        ),
+        Transition(
+            "party_accept",
+            frozenset({S.FILED}),
+            None,
+            _invited,
+            action="dispute.party_accept",
+            words=Words(
+                "当事人同意调解",
+                gettext_noop(
+                    "%(actor)s agreed to online mediation; the other parties invited have yet "
+                    "to answer."
+                ),
+            ),
+            public=False,
+        ),
+        Transition(
+            "party_decline",
+            frozenset({S.FILED}),
+            None,
+            _invited,
+            action="dispute.party_decline",
+            words=Words(
+                "当事人拒绝调解",
+                gettext_noop(
+                    "%(actor)s declined mediation and is no longer a party to it: %(reason)s"
+                ),
+            ),
+            public=False,
+        ),
+        Transition(
+            "party_decline_last",
+            frozenset({S.FILED}),
+            S.AWAITING_INTAKE,
+            _invited,
+            action="dispute.party_decline_last",
+            words=Words(
+                "当事人拒绝调解，其余当事人同意调解",
+                gettext_noop(
+                    "%(actor)s declined mediation: %(reason)s The case goes on between the "
+                    "parties who agreed."
+                ),
             ),
             public=False,
         ),

@@ -26,6 +26,14 @@ def demo_user(email: str) -> AbstractBaseUser:
     return User.objects.get(email=email)
 
 
+def id_number_for(n: int) -> str:
+    """A valid resident ID number (check character right), a different one for each n."""
+    from odr.idnumber import id_check_char
+
+    first17 = f"330523{1960 + n % 40}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
 def make_user(
     email: str | None = None,
     *,
@@ -33,10 +41,16 @@ def make_user(
     password: str = PASSWORD,
     org: Organisation | None = None,
     role: str | None = None,
+    id_number: str | None = None,
 ) -> AbstractBaseUser:
-    email = email or f"user{next(_seq)}@example.com"
+    """A user whose profile has a real name and (unless `id_number=""`) a resident ID
+    number: what filing and accepting an invitation ask for first."""
+    n = next(_seq)
+    email = email or f"user{n}@example.com"
     user = User.objects.create_user(username=email, email=email, password=password)
-    Profile.objects.create(user=user, real_name=name)
+    Profile.objects.create(
+        user=user, real_name=name, id_number=id_number_for(n) if id_number is None else id_number
+    )
     if org is not None and role is not None:
         Membership.objects.create(user=user, organisation=org, role=role)
     return user
@@ -51,9 +65,12 @@ def file_dispute(
     title: str = "借款未还",
 ) -> Dispute:
     """A dispute filed by citizen1 (by default) at county level: it goes to the county
-    centre, where the demo mediator and coordinator work."""
+    centre, where the demo mediator and coordinator work. An applicant without a resident
+    ID number in their profile (demo staff) is given one first, as filing asks."""
+    applicant = applicant or demo_user("citizen1@demo.odr")
+    with_identity(applicant)
     return services.dispute_file(
-        applicant=applicant or demo_user("citizen1@demo.odr"),
+        applicant=applicant,
         category=category,
         title=title,
         description="2025年3月借给李四人民币一万元，约定半年归还，至今未还。",
@@ -63,6 +80,16 @@ def file_dispute(
         respondent_name="李四",
         respondent_email=respondent_email,
     )
+
+
+def with_identity(user: AbstractBaseUser) -> AbstractBaseUser:
+    """The user's profile given a real name and a resident ID number if it lacks them."""
+    profile, _created = Profile.objects.get_or_create(user=user)
+    if not profile.real_name or not profile.id_number:
+        profile.real_name = profile.real_name or "测试用户"
+        profile.id_number = profile.id_number or id_number_for(user.pk + 500)
+        profile.save()
+    return user
 
 
 def dispute_awaiting_intake(**kwargs) -> Dispute:

@@ -21,6 +21,7 @@ from odr.services.invitations import (
     invitation_accept,
     invitation_decline,
     invitation_resend,
+    invitation_url,
 )
 from odr.services.messages import message_post
 from odr.services.profile import profile_update
@@ -40,6 +41,7 @@ __all__ = [
     "invitation_accept",
     "invitation_decline",
     "invitation_resend",
+    "invitation_url",
     "message_post",
     "profile_update",
 ]

@@ -1,4 +1,4 @@
-"""Filing a dispute (routed, numbered, the respondent invited) and the evidence the
+"""Filing a dispute (routed, numbered, every other party invited) and the evidence the
 parties add to it."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from decimal import Decimal
 from typing import IO
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,10 +19,11 @@ from odr.audit import log_action
 from odr.categories import Category
 from odr.errors import DomainError, Forbidden, Invalid
 from odr.evidence import CheckedFile, check_upload
+from odr.idnumber import is_valid_id_number
 from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party, Region
-from odr.people import display_name
 from odr.services.common import lock
 from odr.services.invitations import invitation_create, invitation_send
+from odr.services.parties import PartyInput, checked_parties, identity_require, particulars_of
 from odr.text import clean_text
 
 
@@ -39,25 +38,6 @@ def _next_case_number(organisation: Organisation, year: int) -> str:
     return f"({year}){organisation.case_code}第{counter.last:04d}号"
 
 
-def _checked_respondent(applicant: AbstractBaseUser, name: str, email: str) -> tuple[str, str]:
-    if not name:
-        raise Invalid(_("Give the other side's name."), code="respondent_name_required")
-    if not email:
-        raise Invalid(
-            _("Give the other side's e-mail so they can be invited."),
-            code="respondent_email_required",
-        )
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise Invalid(
-            _("The other side's e-mail address is not valid."), code="invalid_email"
-        ) from exc
-    if email.lower() == (applicant.email or "").lower():
-        raise Invalid(_("You cannot file a dispute against yourself."), code="self_dispute")
-    return name, email
-
-
 def dispute_file(
     *,
     applicant: AbstractBaseUser,
@@ -65,16 +45,26 @@ def dispute_file(
     title: str,
     description: str,
     region_code: str,
-    respondent_name: str,
-    respondent_email: str,
+    respondent_name: str = "",
+    respondent_email: str = "",
     respondent_phone: str = "",
+    respondents: list[PartyInput] | None = None,
+    co_applicants: list[PartyInput] | None = None,
+    real_name: str = "",
+    id_number: str = "",
     request: str = "",
     claim_amount: Decimal | None = None,
     evidence: list[tuple[IO[bytes], str, int | None, str]] | None = None,
 ) -> Dispute:
-    """File a dispute, route it, number it and invite the respondent. Evidence files are
-    (file, name, size, description); any bad one refuses the whole filing, so nothing is
-    half-saved."""
+    """File a dispute, route it, number it and invite every other party: each respondent
+    and each co-applicant gets its own invitation (by e-mail when it has an address; a
+    party known by phone only gets a link the filer passes on). `respondents` (several)
+    or the older `respondent_name`/`_email`/`_phone` (one) name the other side.
+
+    The filer gives their real name and resident ID number first (`real_name` and
+    `id_number` here are saved to their profile): their Party row carries the particulars
+    a court names them by. Evidence files are (file, name, size, description); any bad
+    input refuses the whole filing, so nothing is half-saved."""
     if category not in Category.values:
         raise Invalid(_("Choose a category from the list."), code="invalid_category")
     title = clean_text(title)
@@ -84,14 +74,28 @@ def dispute_file(
         raise Invalid(_("Give the dispute a short title."), code="title_required")
     if not description:
         raise Invalid(_("Describe what happened."), code="description_required")
-    respondent_name, respondent_email = _checked_respondent(
-        applicant, clean_text(respondent_name), clean_text(respondent_email)
-    )
+    if respondents is None:
+        respondents = [
+            PartyInput(name=respondent_name, email=respondent_email, phone=respondent_phone)
+        ]
     if claim_amount is not None and claim_amount < 0:
         raise Invalid(_("The claim amount cannot be negative."), code="invalid_amount")
     region = Region.objects.filter(code=region_code).first()
     if region is None:
         raise Invalid(_("Choose the place from the list."), code="invalid_region")
+    given_id = clean_text(id_number).upper()
+    if given_id and not is_valid_id_number(given_id):
+        raise Invalid(
+            _("The resident ID number is not valid: check the 18 characters."),
+            code="invalid_id_number",
+        )
+    profile = selectors.profile_of(applicant)
+    co_parties, respondent_parties = checked_parties(
+        filer=applicant,
+        filer_id_number=given_id or (profile.id_number if profile else ""),
+        co_applicants=list(co_applicants or []),
+        respondents=list(respondents),
+    )
     organisation = selectors.route_dispute(region=region, category=category)
     if organisation is None:
         raise DomainError(
@@ -110,6 +114,9 @@ def dispute_file(
     ]
 
     with _files_removed_on_error() as stored, transaction.atomic():
+        # The name and ID number typed on the filing page reach the profile with the
+        # filing, or not at all.
+        profile = identity_require(user=applicant, real_name=real_name, id_number=given_id)
         now = timezone.now()
         dispute = Dispute.objects.create(
             case_number=_next_case_number(organisation, timezone.localdate(now).year),
@@ -126,22 +133,23 @@ def dispute_file(
         Party.objects.create(
             dispute=dispute,
             role=Party.Role.APPLICANT,
+            position=0,
             user=applicant,
-            # The profile's name as another app may have stored it: cleaned here too.
-            name=(clean_text(display_name(applicant)) or applicant.email)[:100],
             email=applicant.email,
-            phone=getattr(getattr(applicant, "profile", None), "phone", ""),
+            **particulars_of(applicant, profile),
             accepted=True,
             consented_online_at=now,
         )
-        respondent = Party.objects.create(
-            dispute=dispute,
-            role=Party.Role.RESPONDENT,
-            name=respondent_name[:100],
-            email=respondent_email,
-            phone=clean_text(respondent_phone)[:30],
-        )
-        invitation = invitation_create(party=respondent, now=now)
+        invitations = []
+        for role, parties, first in (
+            (Party.Role.APPLICANT, co_parties, 1),
+            (Party.Role.RESPONDENT, respondent_parties, 0),
+        ):
+            for position, fields in enumerate(parties, start=first):
+                party = Party.objects.create(
+                    dispute=dispute, role=role, position=position, **fields
+                )
+                invitations.append(invitation_create(party=party, now=now))
         log_action(
             action="dispute.file",
             obj=dispute,
@@ -153,6 +161,8 @@ def dispute_file(
                 "organisation": organisation.pk,
                 "category": category,
                 "region": region.code,
+                "co_applicants": len(co_parties),
+                "respondents": len(respondent_parties),
             },
         )
         for upload, info, desc in checked:
@@ -161,7 +171,8 @@ def dispute_file(
                     dispute=dispute, actor=applicant, upload=upload, info=info, description=desc
                 )
             )
-        invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
+        for invitation in invitations:
+            invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
     return dispute
 
 

@@ -1,5 +1,11 @@
-"""The respondent's invitation: made and sent when a dispute is filed, answered (accept or
-decline) by the person invited, sent again by the applicant when it expired unanswered."""
+"""The invitations of a dispute: one per respondent and per co-applicant, made and sent
+when the dispute is filed, answered (accept or decline) by the person invited, sent again
+by the applicant when they expired unanswered.
+
+The case leaves `filed` when the answers decide it: for intake once every party invited
+has answered and at least one respondent agreed; `declined` once every respondent
+declined. A party who declined is out of the case (accepted=False): the documents leave
+them out (odr.identity.identities_of(accepted_only=True))."""
 
 from __future__ import annotations
 
@@ -16,10 +22,11 @@ from django.utils.translation import gettext as _
 from odr import selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
-from odr.models import Dispute, Invitation, Membership, Party
+from odr.models import Dispute, Invitation, Membership, Party, Profile
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
 from odr.services.common import apply, case_context, lock
+from odr.services.parties import identity_require, particulars_of
 from odr.text import clean_text
 
 S = Dispute.Status
@@ -33,18 +40,26 @@ def invitation_create(*, party: Party, now: datetime) -> Invitation:
     )
 
 
+def invitation_url(invitation: Invitation) -> str:
+    return f"{settings.SITE_URL}/invitations/{invitation.token}/"
+
+
 def invitation_send(*, invitation: Invitation, dispute: Dispute, sender: AbstractBaseUser) -> None:
-    """The e-mail with the link, to the address the respondent was named with (they may
-    have no account yet)."""
-    respondent = invitation.party
+    """The e-mail with the link, to the address the party was named with (they may have
+    no account yet). A party named with a phone only gets no e-mail: the filer sees the
+    link on the case page and passes it on (selectors.invitations_to_pass_on)."""
+    invited = invitation.party
+    if not invited.email:
+        return
     notify(
-        [Recipient(email=respondent.email)],
+        [Recipient(email=invited.email)],
         "invitation",
         {
             **case_context(dispute),
             "applicant": display_name(sender),
-            "respondent": respondent.name,
-            "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+            "respondent": invited.name,
+            "co_applicant": invited.role == Party.Role.APPLICANT,
+            "invitation_url": invitation_url(invitation),
             "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
         },
     )
@@ -73,6 +88,12 @@ def _usable_invitation(token: str, user: AbstractBaseUser, *, confirm_identity: 
     dispute = invitation.party.dispute
     if dispute.filed_by_id == user.pk:
         raise Forbidden(_("You cannot answer your own dispute."), code="own_dispute")
+    if dispute.parties.filter(user=user).exclude(pk=invitation.party_id).exists():
+        # No one is two parties of one case (each invitation is one party's).
+        raise Forbidden(
+            _("You are already a party to this case: this invitation is someone else's."),
+            code="already_a_party",
+        )
     if dispute.organisation_id in selectors.user_org_ids(user):
         # Staff of the organisation that handles the case cannot also be a party to it
         # (a mediator must be impartial: People's Mediation Law Art. 22).
@@ -103,20 +124,38 @@ def _answered_by(invitation: Invitation, user: AbstractBaseUser) -> dict[str, An
     return {"other_account": True, "invited": selectors.invitation_masked_address(invitation)}
 
 
+def _outcome(dispute: Dispute) -> str:
+    """What the answers given so far decide, read under the dispute's lock: `declined`
+    when every respondent declined, `intake` when every party invited answered (and so,
+    not all respondents having declined, one agreed), else `waiting`."""
+    # Everyone but the filer (the first applicant, who agreed by filing).
+    invited = list(dispute.parties.exclude(role=Party.Role.APPLICANT, position=0))
+    respondents = [p for p in invited if p.role == Party.Role.RESPONDENT]
+    if respondents and all(p.accepted is False for p in respondents):
+        return "declined"
+    if all(p.accepted is not None for p in invited):
+        return "intake"
+    return "waiting"
+
+
 def _answer(
     token: str,
     user: AbstractBaseUser,
     *,
     confirm_identity: bool,
     fill: Callable[[Party], None],
-    transition: str,
-    changes: dict[str, Any],
+    transitions: dict[str, str],
+    changes: Callable[[str], dict[str, Any]],
     extra: dict[str, Any],
-) -> tuple[Party, Dispute]:
-    """The respondent's answer, either way: the invitation checked and used, the party
+    before_fill: Callable[[], None] | None = None,
+) -> tuple[Party, Dispute, str]:
+    """One invited party's answer, either way: the invitation checked and used, the party
     bound to the account that answered and filled in by `fill`, and the dispute moved by
-    `transition`, whose audit event says who answered. Call inside a transaction."""
+    the transition of `transitions` that the answers now decide (`_outcome`), whose audit
+    event says who answered. Call inside a transaction."""
     invitation = _usable_invitation(token, user, confirm_identity=confirm_identity)
+    if before_fill is not None:
+        before_fill()
     party = Party.objects.select_for_update().get(pk=invitation.party_id)
     answered_by = _answered_by(invitation, user)
     party.user = user
@@ -124,14 +163,15 @@ def _answer(
     party.save()
     invitation.used_at = timezone.now()
     invitation.save(update_fields=["used_at"])
+    outcome = _outcome(party.dispute)
     dispute = apply(
-        transition,
+        transitions[outcome],
         dispute=party.dispute,
         actor=user,
-        changes=changes,
-        extra={**extra, **answered_by},
+        changes=changes(outcome),
+        extra={**extra, "party": party.pk, "role": party.role, **answered_by},
     )
-    return party, dispute
+    return party, dispute, outcome
 
 
 def invitation_accept(
@@ -140,32 +180,56 @@ def invitation_accept(
     user: AbstractBaseUser,
     consent_online: bool,
     confirm_identity: bool = False,
+    real_name: str = "",
+    id_number: str = "",
 ) -> Dispute:
-    """The respondent consents to online mediation and agrees to mediate: the dispute
-    goes to intake (SPC online mediation rules Art. 4: every party's consent)."""
+    """The invited party consents to online mediation and agrees to mediate (SPC online
+    mediation rules Art. 4: every party's consent). They give their real name and
+    resident ID number first (`real_name`, `id_number` are saved to their profile); the
+    party they were invited as takes their profile's particulars. The case goes to
+    intake once every party invited has answered."""
     if not consent_online:
         raise Invalid(_("Online mediation needs your consent."), code="consent_required")
     with transaction.atomic():
         now = timezone.now()
+        found: dict[str, Profile] = {}
+
+        def identify() -> None:
+            found["profile"] = identity_require(user=user, real_name=real_name, id_number=id_number)
 
         def agree(party: Party) -> None:
             party.accepted = True
             party.consented_online_at = now
             if not party.email:
                 party.email = user.email
+            if party.kind == Party.Kind.PERSON:
+                for field, value in particulars_of(user, found["profile"]).items():
+                    setattr(party, field, value)
+            elif not party.phone and found["profile"].phone:
+                party.phone = found["profile"].phone
 
-        party, dispute = _answer(
+        party, dispute, outcome = _answer(
             token,
             user,
             confirm_identity=confirm_identity,
             fill=agree,
-            transition="respond_accept",
-            changes={"intake_at": now},
+            before_fill=identify,
+            transitions={
+                "intake": "respond_accept",
+                "waiting": "party_accept",
+                # Not reached: the case closes on the last respondent's refusal.
+                "declined": "party_accept",
+            },
+            changes=lambda outcome: {"intake_at": now} if outcome == "intake" else {},
             extra={"respondent": user.pk},
         )
         notify(
-            party_recipients(dispute, Party.Role.APPLICANT)
-            + organisation_staff(dispute.organisation, Membership.Role.COORDINATOR),
+            party_recipients(dispute, Party.Role.APPLICANT, exclude=user)
+            + (
+                organisation_staff(dispute.organisation, Membership.Role.COORDINATOR)
+                if outcome == "intake"
+                else []
+            ),
             "respondent_accepted",
             {**case_context(dispute), "respondent": party.name},
         )
@@ -175,34 +239,56 @@ def invitation_accept(
 def invitation_decline(
     *, token: str, user: AbstractBaseUser, reason: str, confirm_identity: bool = False
 ) -> Dispute:
+    """The invited party declines: they are out of the case. The case closes as
+    `declined` when every respondent declined; it goes to intake when this was the last
+    answer and a respondent agreed."""
     reason = clean_text(reason, multiline=True)
     if not reason:
         raise Invalid(_("Say briefly why you decline."), code="reason_required")
     with transaction.atomic():
+        now = timezone.now()
 
         def refuse(party: Party) -> None:
             party.accepted = False
             party.decline_reason = reason[:2000]
 
-        party, dispute = _answer(
+        def changes(outcome: str) -> dict[str, Any]:
+            if outcome == "declined":
+                return {"closed_at": now, "closing_reason": reason[:2000]}
+            if outcome == "intake":
+                return {"intake_at": now}
+            return {}
+
+        party, dispute, outcome = _answer(
             token,
             user,
             confirm_identity=confirm_identity,
             fill=refuse,
-            transition="respond_decline",
-            changes={"closed_at": timezone.now(), "closing_reason": reason[:2000]},
+            transitions={
+                "declined": "respond_decline",
+                "intake": "party_decline_last",
+                "waiting": "party_decline",
+            },
+            changes=changes,
             extra={"reason": reason[:2000]},
         )
         notify(
-            party_recipients(dispute, Party.Role.APPLICANT),
+            party_recipients(dispute, Party.Role.APPLICANT, exclude=user),
             "respondent_declined",
             {**case_context(dispute), "respondent": party.name, "reason": reason},
         )
+        if outcome == "intake":
+            notify(
+                organisation_staff(dispute.organisation, Membership.Role.COORDINATOR),
+                "respondent_accepted",
+                {**case_context(dispute), "respondent": party.name},
+            )
     return dispute
 
 
-def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitation:
-    """The applicant sends a fresh link when the first one expired unanswered."""
+def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> list[Invitation]:
+    """The applicant sends a fresh link to every party invited who has not answered yet
+    (when the first ones expired unanswered)."""
     party = selectors.party_of(dispute, actor)
     if party is None or party.role != Party.Role.APPLICANT:
         raise Forbidden(_("Only the applicant can invite the other side again."))
@@ -210,18 +296,25 @@ def invitation_resend(*, dispute: Dispute, actor: AbstractBaseUser) -> Invitatio
         # Under the lock: an answer arriving now must not be undone by a fresh link.
         if lock(dispute).status != S.FILED:
             raise DomainError("invalid_status", _("The other side has already answered."))
-        respondent = dispute.parties.get(role=Party.Role.RESPONDENT)
-        old = Invitation.objects.filter(party=respondent).first()
-        before = {"expires_at": old.expires_at} if old else {}
-        Invitation.objects.filter(party=respondent).delete()
-        invitation = invitation_create(party=respondent, now=timezone.now())
-        log_action(
-            action="invitation.resend",
-            obj=invitation,
-            actor=actor,
-            dispute=dispute,
-            before=before,
-            after={"expires_at": invitation.expires_at},
+        waiting = list(
+            dispute.parties.filter(accepted__isnull=True)
+            .exclude(role=Party.Role.APPLICANT, position=0)
+            .order_by("role", "position", "pk")
         )
-        invitation_send(invitation=invitation, dispute=dispute, sender=actor)
-    return invitation
+        invitations = []
+        for invited in waiting:
+            old = Invitation.objects.filter(party=invited).first()
+            before = {"expires_at": old.expires_at} if old else {}
+            Invitation.objects.filter(party=invited).delete()
+            invitation = invitation_create(party=invited, now=timezone.now())
+            log_action(
+                action="invitation.resend",
+                obj=invitation,
+                actor=actor,
+                dispute=dispute,
+                before=before,
+                after={"expires_at": invitation.expires_at, "party": invited.pk},
+            )
+            invitation_send(invitation=invitation, dispute=dispute, sender=actor)
+            invitations.append(invitation)
+    return invitations

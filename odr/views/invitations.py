@@ -1,5 +1,5 @@
-"""The respondent's invitation page and answer, and the applicant's request to invite the
-other side again."""
+"""The invitation page of an invited party (a respondent or a co-applicant) and their
+answer, and the applicant's request to invite again those who have not answered."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ from django.views.decorators.http import require_POST
 from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import InvitationAcceptForm, InvitationDeclineForm, add_domain_error
+from odr.idnumber import is_valid_id_number
 from odr.models import Dispute, Invitation, Party
+
+
+def _needs_identity(user) -> bool:
+    profile = selectors.profile_of(user)
+    return not (profile and profile.real_name and is_valid_id_number(profile.id_number))
 
 
 def _invitation_or_page(request: HttpRequest, token: str) -> Invitation | HttpResponse:
@@ -51,7 +57,7 @@ def _invitation_page(
     status: int = 200,
 ) -> HttpResponse:
     dispute = invitation.party.dispute
-    applicant = dispute.parties.filter(role=Party.Role.APPLICANT).first()
+    applicant = dispute.parties.filter(role=Party.Role.APPLICANT).order_by("position").first()
     here = reverse("odr:invitation", args=[invitation.token])
     user = request.user
     own = user.is_authenticated and dispute.filed_by_id == user.pk
@@ -68,6 +74,10 @@ def _invitation_page(
             "dispute": dispute,
             "applicant": applicant,
             "respondent": invitation.party,
+            "invited": invitation.party,
+            "as_co_applicant": invitation.party.role == Party.Role.APPLICANT,
+            "others": [p for p in dispute.parties.all() if p.pk != invitation.party_id],
+            "ask_identity": user.is_authenticated and _needs_identity(user),
             "own": own,
             "accept_form": accept_form or InvitationAcceptForm(),
             "decline_form": decline_form or InvitationDeclineForm(),
@@ -135,6 +145,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             user=request.user,
             consent_online=data["consent"],
             confirm_identity=data["confirm_identity"],
+            real_name=data.get("real_name") or "",
+            id_number=data.get("id_number") or "",
         ),
         level=messages.SUCCESS,
         done=_("Thank you. The mediation organisation will now take up the case."),

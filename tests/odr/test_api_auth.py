@@ -4,6 +4,7 @@ X-Session-Token, and the browser's cookie session with CSRF."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import Client
 
@@ -39,8 +40,13 @@ def test_app_signup_then_login_gives_a_session_token_that_works_on_the_api(demo,
     assert me.json()["email"] == "new@example.com"
     assert me.json()["roles"] == ["citizen"]
 
-    # The token files a dispute without any cookie or CSRF token.
+    # The token files a dispute without any cookie or CSRF token, once the account has
+    # given its real name and resident ID number (422 identity_required before).
     api = Client(enforce_csrf_checks=True)
+    response = post(api, "/api/v1/disputes", NEW_DISPUTE, HTTP_X_SESSION_TOKEN=token)
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "identity_required"
+    factories.with_identity(get_user_model().objects.get(email="new@example.com"))
     response = post(api, "/api/v1/disputes", NEW_DISPUTE, HTTP_X_SESSION_TOKEN=token)
     assert response.status_code == 201, response.content
 

@@ -112,9 +112,9 @@ def test_a_citizen_files_on_a_phone_and_the_respondent_accepts_from_the_email(
             .observe(bar, {attributes: true});
         }"""
     )
-    page.click('#filing button[type="submit"]')
+    page.click('#filing button[name="file"]')
     page.wait_for_selector("#upload-progress", state="visible")
-    assert page.locator('#filing button[type="submit"]').is_disabled()
+    assert page.locator('#filing button[name="file"]').is_disabled()
     _shoot(page, "filing.png")
     for _ in range(250):  # Playwright delivers the held request while the page is polled
         if held:

@@ -51,7 +51,14 @@ def test_the_respondent_accepts_through_the_api_and_then_sees_the_case(filed_at_
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "awaiting_intake"
-    assert body["parties"][1] == {"role": "respondent", "name": "李四", "accepted": True}
+    party = body["parties"][1]
+    assert {k: party[k] for k in ("role", "name", "accepted", "kind", "position")} == {
+        "role": "respondent",
+        "name": "李四",
+        "accepted": True,
+        "kind": "person",
+        "position": 0,
+    }
     assert respondent.get(f"/api/v1/disputes/{filed_at_t0.pk}").status_code == 200
 
 
@@ -198,7 +205,7 @@ def test_the_applicant_resends_an_expired_invitation_with_a_fresh_link(
     applicant = factories.demo_user("citizen1@demo.odr")
     later = T0 + dt.timedelta(days=20)
     with time_machine.travel(later, tick=False), django_capture_on_commit_callbacks(execute=True):
-        invitation = services.invitation_resend(dispute=filed_at_t0, actor=applicant)
+        [invitation] = services.invitation_resend(dispute=filed_at_t0, actor=applicant)
     assert invitation.token != old
     assert invitation.expires_at == later + dt.timedelta(days=14)
     assert not Invitation.objects.filter(token=old).exists()
@@ -269,6 +276,7 @@ def test_the_account_of_the_invited_address_answers_whatever_its_letter_case(dem
 
 def test_staff_of_another_organisation_answer_an_invitation_sent_to_them_as_citizens(demo):
     dispute = factories.file_dispute(respondent_email="mediator.yucun@demo.odr")
+    factories.with_identity(factories.demo_user("mediator.yucun@demo.odr"))
     response = post(
         client_of("mediator.yucun@demo.odr"), f"/api/v1/invitations/{token_of(dispute)}/accept"
     )

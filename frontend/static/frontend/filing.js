@@ -85,9 +85,11 @@ function setupUpload() {
   const progress = document.getElementById("upload-progress");
   const bar = document.getElementById("upload-bar");
   const pct = document.getElementById("upload-pct");
-  const button = form.querySelector('button[type="submit"]');
+  const button = form.querySelector('button[name="file"]');
 
   form.addEventListener("submit", (event) => {
+    // "Add another party" reloads the page with one more row: an ordinary submit.
+    if (event.submitter && event.submitter.name === "add_party") return;
     event.preventDefault();
     // A file over the limit is refused here, before a phone spends data sending it;
     // the server checks again (and checks the content).
