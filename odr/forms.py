@@ -155,21 +155,7 @@ class DisputeForm(forms.Form):
         return {code: str(hint) for code, hint in CATEGORY_HINTS.items()}
 
 
-class ProfileForm(forms.Form):
-    real_name = forms.CharField(label=_("Real name"), max_length=100, required=False)
-    phone = forms.CharField(
-        label=_("Mobile phone"),
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
-    )
-    id_number = forms.CharField(
-        label=_("Resident ID number"),
-        max_length=18,
-        required=False,
-        help_text=_("18 characters; only you see it in full, others see it masked."),
-    )
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+# The profile's form is odr.party_forms.ProfileForm (with a party's particulars).
 
 
 class InvitationAcceptForm(forms.Form):

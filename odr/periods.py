@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-
-import logging
 
 import chinese_calendar
 from chinese_calendar import constants as calendar_data
