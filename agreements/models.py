@@ -303,11 +303,7 @@ class Inquiry(models.Model):
         ConfirmationRequest, on_delete=models.CASCADE, related_name="inquiries"
     )
     session = models.ForeignKey(
-        "mediation.MediationSession",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
+        "mediation.MediationSession", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     scheduled_at = models.DateTimeField()

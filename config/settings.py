@@ -319,7 +319,9 @@ ODR_PKI_KEY_PASSWORD = env_str("ODR_PKI_KEY_PASSWORD")
 # The documents' body face: a Song/Ming serif (Debian's fonts-arphic-uming), embedded and
 # subset; the sans face stays for labels on pages and the drawn seal's legend.
 ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/arphic/uming.ttc")
-ODR_PDF_SANS_FONT = env_str("ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+ODR_PDF_SANS_FONT = env_str(
+    "ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+)
 # Statutory periods (odr.periods): an operator's supplement for a year the chinesecalendar
 # package does not cover yet, and whether an uncovered day raises (production) or counts
 # weekends only with a warning (development).

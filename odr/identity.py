@@ -205,9 +205,7 @@ def describe(identity: PartyIdentity, *, masked: bool = False, label: str = "") 
             parts.append(SEX_LABELS.get(identity.sex, identity.sex))
         if identity.birth_date:
             parts.append(
-                f"{identity.birth_date[:4]}年出生"
-                if masked
-                else f"{_cn_day(identity.birth_date)}出生"
+                f"{identity.birth_date[:4]}年出生" if masked else f"{_cn_day(identity.birth_date)}出生"
             )
         if identity.ethnicity:
             parts.append(identity.ethnicity)

@@ -338,7 +338,9 @@ class Party(models.Model):
     # A legal person or other organisation (GB 32100 code, checked in odr.identity).
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     representative = models.CharField(_("legal representative"), max_length=100, blank=True)
-    representative_title = models.CharField(_("representative's title"), max_length=100, blank=True)
+    representative_title = models.CharField(
+        _("representative's title"), max_length=100, blank=True
+    )
     agent_name = models.CharField(_("agent"), max_length=100, blank=True)
     # None: not asked yet; True: consented to online mediation; False: declined.
     accepted = models.BooleanField(_("agreed to mediate"), null=True)
@@ -391,9 +393,7 @@ class Agent(models.Model):
     extension = models.CharField(max_length=10)
     content_type = models.CharField(max_length=100)
     sha256 = models.CharField(max_length=64)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

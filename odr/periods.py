@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+
+import logging
 
 import chinese_calendar
 from chinese_calendar import constants as calendar_data

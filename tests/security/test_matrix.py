@@ -438,7 +438,7 @@ MATRIX: dict[str, list[Entry]] = {
     "odr:statement_add": [post(CASE, {"respondent"}, body={"text": "我已按约还款一部分。"})],
     "odr:party_update": [post(CASE, NOBODY, body={})],
     "odr:agent_add": [
-        post(CASE, AGENT_MANAGERS, body=lambda w: {"agent%d-name" % w.agent.party_id: "赵律师"})
+        post(CASE, AGENT_MANAGERS, body=lambda w: {f"agent{w.agent.party_id}-name": "赵律师"})
     ],
     "odr:agent_revoke": [post(CASE, AGENT_MANAGERS)],
     "odr:agent_document": [get(PARTICULARS_READERS)],
