@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
@@ -314,7 +315,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
 def me_update(request: HttpRequest, payload: MeIn) -> dict[str, Any]:
     services.profile_update(user=request.auth, **payload.dict())
     # The profile's relation is cached on the user: read the new name afresh.
-    return _me(type(request.auth).objects.select_related("profile").get(pk=request.auth.pk))
+    return _me(get_user_model().objects.select_related("profile").get(pk=request.auth.pk))
 
 
 @router.get("/categories", response=list[CategoryOut], auth=None, tags=["reference"])

@@ -381,7 +381,10 @@ def agent_add(
             ),
         )
     id_number = checked_id_number(id_number)
-    info = check_upload(upload, name=filename, size=size)
+    try:
+        info = check_upload(upload, name=filename, size=size)
+    except DomainError as exc:
+        raise invalid(exc.code, exc.message) from exc
     if info.content_type not in ATTORNEY_TYPES:
         raise invalid(
             "file_type_not_allowed",
