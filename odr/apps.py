@@ -11,3 +11,4 @@ class OdrConfig(AppConfig):
         # `language` connects the receiver that applies the profile's language at log-in;
         # `transitions` declares the dispute machine and odr's audit actions.
         from odr import language, transitions  # noqa: F401
+        from odr.services import parties  # noqa: F401  (a respondent's profile reaches the case)

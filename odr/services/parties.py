@@ -27,7 +27,7 @@ from odr.errors import DomainError, Forbidden
 from odr.evidence import check_upload
 from odr.identity import birth_date_from_id, is_valid_credit_code, sex_from_id
 from odr.idnumber import is_valid_id_number
-from odr.lifecycle import Words, register_events
+from odr.lifecycle import Words, register_events, transitioned
 from odr.models import Agent, Dispute, Membership, Party, Profile, Sex, Statement
 from odr.services.common import lock
 from odr.text import clean_text
@@ -255,42 +255,65 @@ def party_update(
     return row
 
 
-def parties_sync_from_profile(*, profile: Profile, actor: AbstractBaseUser) -> list[Party]:
+def _sync_one(party: Party, profile: Profile, actor: AbstractBaseUser | None) -> bool:
+    """Copies the profile onto one (locked) Party row; audits and returns True when it
+    changed anything."""
+    before, before_id = _audited(party), party.id_number
+    values = {
+        "id_number": profile.id_number,
+        "sex": profile.sex,
+        "ethnicity": profile.ethnicity,
+        "occupation": profile.occupation,
+        "address": profile.address,
+    }
+    if profile.real_name:
+        values["name"] = profile.real_name
+    if profile.phone:
+        values["phone"] = profile.phone
+    apply_particulars(party, values)
+    after = _audited(party)
+    if after == before and party.id_number == before_id:
+        return False
+    party.save()
+    log_action(
+        action="party.update",
+        obj=party,
+        actor=actor,
+        dispute=party.dispute,
+        before=before,
+        after={**after, "from_profile": True},
+    )
+    return True
+
+
+def parties_sync_from_profile(
+    *, profile: Profile, actor: AbstractBaseUser | None, dispute: Dispute | None = None
+) -> list[Party]:
     """Copies a person's profile into their Party rows (as a natural person) on every open
-    case whose agreement is not yet opened for signing; a frozen version is never
-    touched. Called inside the profile's transaction; each changed row is audited."""
+    case (or only `dispute`) whose agreement is not yet opened for signing; a frozen
+    version is never touched. Each changed row is audited (without the ID number)."""
     changed: list[Party] = []
-    rows = Party.objects.select_for_update().filter(user=profile.user, kind=Party.Kind.PERSON)
-    for party in rows.select_related("dispute"):
-        if not particulars_editable(party.dispute):
-            continue
-        before, before_id = _audited(party), party.id_number
-        values = {
-            "id_number": profile.id_number,
-            "sex": profile.sex,
-            "ethnicity": profile.ethnicity,
-            "occupation": profile.occupation,
-            "address": profile.address,
-        }
-        if profile.real_name:
-            values["name"] = profile.real_name
-        if profile.phone:
-            values["phone"] = profile.phone
-        apply_particulars(party, values)
-        after = _audited(party)
-        if after == before and party.id_number == before_id:
-            continue
-        party.save()
-        log_action(
-            action="party.update",
-            obj=party,
-            actor=actor,
-            dispute=party.dispute,
-            before=before,
-            after={**after, "from_profile": True},
-        )
-        changed.append(party)
+    with transaction.atomic():
+        rows = Party.objects.select_for_update().filter(user=profile.user, kind=Party.Kind.PERSON)
+        if dispute is not None:
+            rows = rows.filter(dispute=dispute)
+        for party in rows.select_related("dispute"):
+            if particulars_editable(party.dispute) and _sync_one(party, profile, actor):
+                changed.append(party)
     return changed
+
+
+def _on_dispute_transition(sender, *, transition, instance, actor, **kwargs) -> None:
+    """A respondent who agrees to mediate brings the particulars of their profile to the
+    case (the invitation linked their account to the party)."""
+    if transition.name != "respond_accept" or actor is None:
+        return
+    profile = Profile.objects.filter(user=actor).first()
+    if profile is not None:
+        parties_sync_from_profile(profile=profile, actor=actor, dispute=instance)
+
+
+transitioned.connect(_on_dispute_transition, sender=Dispute, dispatch_uid="parties_from_profile")
 
 
 # --- the respondent's statement -----------------------------------------------------------

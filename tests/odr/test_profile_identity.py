@@ -9,6 +9,7 @@ import json
 import pytest
 from django.test import Client
 
+from odr import services
 from odr.idnumber import id_check_char
 from odr.models import AuditEvent, Party, Profile
 from tests import factories
@@ -87,7 +88,9 @@ def test_a_bad_id_number_answers_422_and_changes_nothing(demo):
     before = Profile.objects.get(user__email="citizen1@demo.odr")
     events = AuditEvent.objects.count()
     wrong = MAN[:-1] + ("0" if MAN[-1] != "0" else "1")
-    assert_error(_patch(client, {"id_number": wrong, "real_name": "改名"}), 422, "invalid_id_number")
+    assert_error(
+        _patch(client, {"id_number": wrong, "real_name": "改名"}), 422, "invalid_id_number"
+    )
     assert_error(_patch(client, {"id_number": "12345"}), 422, "invalid_id_number")
     after = Profile.objects.get(user__email="citizen1@demo.odr")
     assert (after.real_name, after.id_number) == (before.real_name, before.id_number)
@@ -175,8 +178,6 @@ def test_an_agreement_opened_for_signing_keeps_what_it_froze(demo):
 
 def test_a_closed_case_is_left_as_it_was(demo):
     dispute = factories.file_dispute()
-    from odr import services
-
     services.dispute_withdraw(dispute=dispute, actor=demo_user("citizen1@demo.odr"), reason="")
     _patch(_client("citizen1@demo.odr"), {"occupation": "退休"})
     assert Party.objects.get(dispute=dispute, role="applicant").occupation != "退休"
@@ -223,3 +224,64 @@ def test_the_profile_page_shows_a_contradicting_sex_next_to_the_field(demo):
     assert response.status_code == 400
     assert response.context["form"].errors["sex"]
     assert Profile.objects.get(user__email="citizen1@demo.odr").id_number != MAN
+
+
+def test_a_respondent_who_agrees_to_mediate_brings_their_profile_to_the_case(
+    demo, django_capture_on_commit_callbacks
+):
+    dispute = factories.file_dispute()
+    respondent = dispute.parties.get(role="respondent")
+    assert respondent.id_number == ""
+    profile = demo_user("citizen2@demo.odr").profile
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_accept(
+            token=respondent.invitation.token,
+            user=demo_user("citizen2@demo.odr"),
+            consent_online=True,
+        )
+    respondent.refresh_from_db()
+    assert (respondent.id_number, respondent.sex, respondent.ethnicity, respondent.address) == (
+        profile.id_number,
+        profile.sex,
+        profile.ethnicity,
+        profile.address,
+    )
+    assert AuditEvent.objects.filter(action="party.update", dispute=dispute).exists()
+
+
+# --- the demo data (CONTRACT §1) --------------------------------------------------------
+
+
+def test_seed_demo_makes_every_account_of_the_contract_and_the_courts_idempotently(demo):
+    from odr.identity import sex_from_id
+    from odr.idnumber import is_valid_id_number
+    from odr.models import Membership, Organisation
+
+    factories.seed_demo()  # a second run creates nothing twice
+    roles = {
+        "mediator@demo.odr": ("mediator", "安吉县社会矛盾纠纷调处化解中心"),
+        "coordinator@demo.odr": ("coordinator", "安吉县社会矛盾纠纷调处化解中心"),
+        "reception@demo.odr": ("reception", "安吉县社会矛盾纠纷调处化解中心"),
+        "gridworker@demo.odr": ("grid_worker", "余村人民调解委员会"),
+        "clerk@demo.odr": ("clerk", "安吉县人民法院"),
+        "judge@demo.odr": ("judge", "安吉县人民法院"),
+        "president@demo.odr": ("president", "安吉县人民法院"),
+    }
+    for email, (role, org) in roles.items():
+        memberships = Membership.objects.filter(user__email=email)
+        assert [(m.role, m.organisation.name) for m in memberships] == [(role, org)], email
+        assert demo_user(email).check_password(factories.PASSWORD)
+    assert demo_user("admin@demo.odr").is_superuser
+    centre = Organisation.objects.get(kind=Organisation.Kind.COUNTY_CENTRE)
+    assert centre.committee_name == "安吉县人民调解委员会"
+    assert centre.issuer_name == "安吉县人民调解委员会"
+    intermediate = Organisation.objects.get(kind=Organisation.Kind.INTERMEDIATE_COURT)
+    assert intermediate.name == "湖州市中级人民法院" and intermediate.region.level == "city"
+    assert intermediate.is_court and not intermediate.is_basic_court
+    assert Organisation.objects.filter(name="湖州市中级人民法院").count() == 1
+    for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
+        profile = demo_user(email).profile
+        assert is_valid_id_number(profile.id_number)
+        assert profile.sex == sex_from_id(profile.id_number)
+        assert profile.ethnicity == "汉族"
+        assert profile.occupation and profile.address.startswith("浙江省安吉县")

@@ -81,7 +81,7 @@ def test_the_respondent_gives_a_statement_shown_beside_the_claim(demo):
     page = _client("citizen1@demo.odr").get(f"/disputes/{dispute.pk}/").content.decode()
     beside = page.split('class="panel claim-and-statement"')[1].split("</section>")[0]
     assert "借款已还五千元。" in beside and dispute.description in beside
-    assert 'action="/disputes/%d/statement/"' % dispute.pk not in page  # no form for her
+    assert f'action="/disputes/{dispute.pk}/statement/"' not in page  # no form for her
 
 
 @pytest.mark.parametrize(
