@@ -306,7 +306,7 @@ def parties_sync_from_profile(
 def _on_dispute_transition(sender, *, transition, instance, actor, **kwargs) -> None:
     """A respondent who agrees to mediate brings the particulars of their profile to the
     case (the invitation linked their account to the party)."""
-    if transition.name != "respond_accept" or actor is None:
+    if getattr(transition, "name", None) != "respond_accept" or actor is None:
         return
     profile = Profile.objects.filter(user=actor).first()
     if profile is not None:
