@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from odr.models import (
+    Agent,
     AuditEvent,
     Dispute,
     Evidence,
@@ -10,6 +11,7 @@ from odr.models import (
     Party,
     Profile,
     Region,
+    Statement,
 )
 
 
@@ -29,7 +31,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "region", "case_code", "is_active"]
+    list_display = ["name", "kind", "region", "case_code", "committee_name", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
     autocomplete_fields = ["region"]
@@ -45,14 +47,91 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ["user", "real_name", "phone", "masked_id_number", "language"]
+    list_display = ["user", "real_name", "phone", "masked_id_number", "sex", "language"]
     search_fields = ["real_name", "user__email"]
+    # The particulars change through the profile page or PATCH /api/v1/me, which audit
+    # them and carry them to the person's open cases; the admin only reads them.
+    readonly_fields = [
+        "user",
+        "real_name",
+        "phone",
+        "id_number",
+        "sex",
+        "ethnicity",
+        "occupation",
+        "address",
+    ]
 
 
-class PartyInline(admin.TabularInline):
+class PartyInline(admin.StackedInline):
+    """Read-only: particulars change through odr.services.parties (audited, and never
+    after the agreement is opened for signing)."""
+
     model = Party
     extra = 0
-    readonly_fields = ["accepted", "consented_online_at"]
+    can_delete = False
+    fields = [
+        "role",
+        "position",
+        "kind",
+        "user",
+        "name",
+        "email",
+        "phone",
+        "address",
+        "id_number",
+        "sex",
+        "birth_date",
+        "ethnicity",
+        "occupation",
+        "credit_code",
+        "representative",
+        "representative_title",
+        "accepted",
+        "consented_online_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AgentInline(admin.TabularInline):
+    model = Agent
+    extra = 0
+    can_delete = False
+    fields = ["name", "relation", "scope", "filename", "sha256", "created_at", "revoked_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Party)
+class PartyAdmin(admin.ModelAdmin):
+    list_display = ["dispute", "role", "position", "kind", "name"]
+    list_filter = ["role", "kind"]
+    search_fields = ["name", "dispute__case_number"]
+    readonly_fields = [f.name for f in Party._meta.fields]
+    inlines = [AgentInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    list_display = ["dispute", "party", "created_at"]
+    readonly_fields = ["dispute", "party", "author", "text", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Dispute)

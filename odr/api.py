@@ -6,8 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -16,9 +18,11 @@ from pydantic import EmailStr, Field, model_validator
 from odr import composition, selectors, services, stats
 from odr.categories import Category
 from odr.errors import Invalid
+from odr.identity import birth_date_from_id
 from odr.models import Dispute, Invitation, Party
 from odr.people import display_name
-from odr.services.parties import PartyInput
+from odr.services import parties as parties_rules
+from odr.services.party_input import PartyInput
 from odr.transitions import Viewer, allowed_actions
 
 router = Router(tags=["disputes"])
@@ -115,12 +119,114 @@ class DisputeIn(Schema):
         return self
 
 
+class ProfileOut(Schema):
+    """The caller's own particulars (only ever shown to their owner)."""
+
+    real_name: str
+    phone: str
+    id_number: str
+    address: str
+    sex: str
+    birth_date: str
+    ethnicity: str
+    occupation: str
+    language: str
+
+
 class MeOut(Schema):
     id: int
     email: str
     name: str
     roles: list[str]
     organisation: NamedRef | None
+    profile: ProfileOut
+
+
+class MeIn(Schema):
+    """Any of these; a field left out stays as it is (CONTRACT §3). `sex` is "M" or "F";
+    left out, the ID number's is kept."""
+
+    real_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=30)
+    id_number: str | None = Field(default=None, max_length=18)
+    address: str | None = Field(default=None, max_length=300)
+    sex: str | None = Field(default=None, max_length=1)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    occupation: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=10)
+
+
+class StatementIn(Schema):
+    text: str = Field(min_length=1, max_length=20000)
+
+
+class StatementOut(Schema):
+    id: int
+    party: int
+    text: str
+    created_at: datetime
+
+
+class AgentOut(Schema):
+    id: int
+    party: int
+    name: str
+    relation: str
+    scope: str
+    powers: str
+    phone: str
+    id_number: str
+    filename: str
+    sha256: str
+    created_at: datetime
+    revoked_at: datetime | None
+    document_url: str | None
+
+
+class ParticularsOut(Schema):
+    """A party's particulars: in full to the parties, the mediator, the organisation's
+    staff and the court; masked (`masked` true) to anyone else. `lines` are what the
+    documents print; `missing` what a court needs that is not given yet; `editable`
+    whether the caller may change them now."""
+
+    id: int
+    role: str
+    kind: str
+    position: int
+    name: str
+    accepted: bool | None
+    has_account: bool
+    masked: bool
+    phone: str
+    address: str
+    id_number: str
+    sex: str
+    birth_date: str
+    ethnicity: str
+    occupation: str
+    credit_code: str
+    representative: str
+    representative_title: str
+    missing: list[str]
+    lines: list[str]
+    editable: bool
+    agents: list[AgentOut]
+
+
+class ParticularsIn(Schema):
+    """Any of these; a field left out stays as it is."""
+
+    kind: str | None = Field(default=None, max_length=20)
+    name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=30)
+    address: str | None = Field(default=None, max_length=300)
+    id_number: str | None = Field(default=None, max_length=18)
+    sex: str | None = Field(default=None, max_length=1)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    occupation: str | None = Field(default=None, max_length=100)
+    credit_code: str | None = Field(default=None, max_length=18)
+    representative: str | None = Field(default=None, max_length=100)
+    representative_title: str | None = Field(default=None, max_length=100)
 
 
 class CategoryOut(Schema):
@@ -226,17 +332,40 @@ def _party_out(dispute: Dispute, party: Party, user: AbstractBaseUser) -> dict[s
     return out
 
 
-@router.get("/me", response=MeOut, tags=["accounts"])
-def me(request: HttpRequest) -> dict[str, Any]:
-    user = request.auth
+def _me(user: AbstractBaseUser) -> dict[str, Any]:
     org = selectors.user_primary_organisation(user)
+    profile = selectors.profile_of(user)
+    born = birth_date_from_id(profile.id_number) if profile else None
     return {
         "id": user.pk,
         "email": user.email,
         "name": display_name(user),
         "roles": selectors.user_roles(user),
         "organisation": {"id": org.pk, "name": org.name} if org else None,
+        "profile": {
+            "real_name": profile.real_name if profile else "",
+            "phone": profile.phone if profile else "",
+            "id_number": profile.id_number if profile else "",
+            "address": profile.address if profile else "",
+            "sex": profile.sex if profile else "",
+            "birth_date": born.isoformat() if born else "",
+            "ethnicity": profile.ethnicity if profile else "",
+            "occupation": profile.occupation if profile else "",
+            "language": profile.language if profile else "",
+        },
     }
+
+
+@router.get("/me", response=MeOut, tags=["accounts"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    return _me(request.auth)
+
+
+@router.patch("/me", response=MeOut, tags=["accounts"])
+def me_update(request: HttpRequest, payload: MeIn) -> dict[str, Any]:
+    services.profile_update(user=request.auth, **payload.dict())
+    # The profile's relation is cached on the user: read the new name afresh.
+    return _me(get_user_model().objects.select_related("profile").get(pk=request.auth.pk))
 
 
 @router.get("/categories", response=list[CategoryOut], auth=None, tags=["reference"])
@@ -344,6 +473,172 @@ def evidence_upload(
     )
     return Status(
         201, {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
+    )
+
+
+# --- the respondent's statement, the parties' particulars and their agents ----------------
+
+
+@router.post("/disputes/{dispute_id}/statement", response={201: StatementOut}, tags=["parties"])
+def statement_add(
+    request: HttpRequest, dispute_id: int, payload: StatementIn
+) -> Status[dict[str, Any]]:
+    dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    item = services.statement_add(actor=request.auth, dispute=dispute, text=payload.text)
+    return Status(
+        201,
+        {"id": item.pk, "party": item.party_id, "text": item.text, "created_at": item.created_at},
+    )
+
+
+@router.get("/disputes/{dispute_id}/statements", response=list[StatementOut], tags=["parties"])
+def statement_list(request: HttpRequest, dispute_id: int) -> list[dict[str, Any]]:
+    dispute = selectors.dispute_get_for(user=request.auth, dispute_id=dispute_id)
+    return [
+        {"id": s.pk, "party": s.party_id, "text": s.text, "created_at": s.created_at}
+        for s in selectors.statements_of(dispute)
+    ]
+
+
+def _agent_out(request: HttpRequest, dispute: Dispute, agent: Any, full: bool) -> dict[str, Any]:
+    url = (
+        request.build_absolute_uri(
+            reverse(
+                "api:agent_document",
+                kwargs={"dispute_id": dispute.pk, "party_id": agent.party_id, "agent_id": agent.pk},
+            )
+        )
+        if full
+        else None
+    )
+    return {**selectors.agent_record(agent, masked=not full), "document_url": url}
+
+
+def _particulars_out(request: HttpRequest, dispute: Dispute, party: Any) -> dict[str, Any]:
+    full = selectors.may_see_particulars(dispute, request.auth)
+    agents = [a for a in selectors.agents_of(dispute) if a.party_id == party.pk]
+    return {
+        **selectors.party_record(party, masked=not full),
+        "editable": services.particulars_editable(dispute)
+        and parties_rules.may_edit_party(dispute, party, request.auth),
+        "agents": [_agent_out(request, dispute, a, full) for a in agents],
+    }
+
+
+@router.get("/disputes/{dispute_id}/parties/{party_id}", response=ParticularsOut, tags=["parties"])
+def party_detail(request: HttpRequest, dispute_id: int, party_id: int) -> dict[str, Any]:
+    dispute, party = selectors.party_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id
+    )
+    return _particulars_out(request, dispute, party)
+
+
+@router.patch(
+    "/disputes/{dispute_id}/parties/{party_id}", response=ParticularsOut, tags=["parties"]
+)
+def party_update(
+    request: HttpRequest, dispute_id: int, party_id: int, payload: ParticularsIn
+) -> dict[str, Any]:
+    dispute, party = selectors.party_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id
+    )
+    values = {k: v for k, v in payload.dict().items() if v is not None}
+    services.party_update(actor=request.auth, dispute=dispute, party=party, **values)
+    dispute, party = selectors.party_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id
+    )
+    return _particulars_out(request, dispute, party)
+
+
+@router.get(
+    "/disputes/{dispute_id}/parties/{party_id}/agents",
+    response=list[AgentOut],
+    tags=["parties"],
+)
+def agent_list(request: HttpRequest, dispute_id: int, party_id: int) -> list[dict[str, Any]]:
+    dispute, party = selectors.party_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id
+    )
+    full = selectors.may_see_particulars(dispute, request.auth)
+    return [
+        _agent_out(request, dispute, a, full)
+        for a in selectors.agents_of(dispute)
+        if a.party_id == party.pk
+    ]
+
+
+@router.post(
+    "/disputes/{dispute_id}/parties/{party_id}/agents",
+    response={201: AgentOut},
+    tags=["parties"],
+)
+def agent_add(
+    request: HttpRequest,
+    dispute_id: int,
+    party_id: int,
+    file: File[UploadedFile],
+    name: Form[str],
+    scope: Form[str],
+    relation: Form[str] = "",
+    id_number: Form[str] = "",
+    phone: Form[str] = "",
+    powers: Form[str] = "",
+) -> Status[dict[str, Any]]:
+    """Multipart: the signed power of attorney as `file` (PDF, JPEG or PNG), `name`,
+    `scope` (`general` 一般授权 | `special` 特别授权, which names its `powers`), and
+    optionally `relation` (律师 and the firm, 近亲属, 工作人员 ...), `id_number`, `phone`."""
+    dispute, party = selectors.party_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id
+    )
+    agent = services.agent_add(
+        actor=request.auth,
+        dispute=dispute,
+        party=party,
+        name=name,
+        scope=scope,
+        relation=relation,
+        id_number=id_number,
+        phone=phone,
+        powers=powers,
+        upload=file,
+        filename=file.name or "",
+        size=file.size,
+    )
+    return Status(201, _agent_out(request, dispute, agent, True))
+
+
+@router.delete(
+    "/disputes/{dispute_id}/parties/{party_id}/agents/{agent_id}",
+    response={204: None},
+    tags=["parties"],
+)
+def agent_revoke(
+    request: HttpRequest, dispute_id: int, party_id: int, agent_id: int
+) -> Status[None]:
+    dispute, agent = selectors.agent_get_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id, agent_id=agent_id
+    )
+    services.agent_revoke(actor=request.auth, dispute=dispute, agent=agent)
+    return Status(204, None)
+
+
+@router.get(
+    "/disputes/{dispute_id}/parties/{party_id}/agents/{agent_id}/power-of-attorney",
+    tags=["parties"],
+)
+def agent_document(
+    request: HttpRequest, dispute_id: int, party_id: int, agent_id: int
+) -> FileResponse:
+    """The signed power of attorney, for the parties, the mediator, the organisation's
+    staff and the court."""
+    agent = selectors.attorney_document_for(
+        user=request.auth, dispute_id=dispute_id, party_id=party_id, agent_id=agent_id
+    )
+    return FileResponse(
+        agent.power_of_attorney.open("rb"),
+        as_attachment=True,
+        filename=agent.filename,
+        content_type=agent.content_type,
     )
 
 

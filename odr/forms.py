@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from odr.categories import CATEGORY_HINTS, Category
 from odr.errors import DomainError
 from odr.models import Party, Region
-from odr.services.parties import (
+from odr.services.party_input import (
     CO_APPLICANT,
     MAX_PER_SIDE,
     RESPONDENT,
@@ -335,21 +335,7 @@ def _party_fields(side: str, index: int) -> dict[str, forms.Field]:
     }
 
 
-class ProfileForm(forms.Form):
-    real_name = forms.CharField(label=_("Real name"), max_length=100, required=False)
-    phone = forms.CharField(
-        label=_("Mobile phone"),
-        max_length=30,
-        required=False,
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
-    )
-    id_number = forms.CharField(
-        label=_("Resident ID number"),
-        max_length=18,
-        required=False,
-        help_text=_("18 characters; only you see it in full, others see it masked."),
-    )
-    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+# The profile's form is odr.party_forms.ProfileForm (with a party's particulars).
 
 
 class InvitationAcceptForm(forms.Form):

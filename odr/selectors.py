@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -9,8 +11,10 @@ from django.db.models import Count, Q, QuerySet
 
 from odr import composition
 from odr.errors import NotFound
-from odr.idnumber import mask_email, mask_phone
+from odr.identity import describe, identity_of, missing_particulars
+from odr.idnumber import mask_email, mask_id_number, mask_name, mask_phone
 from odr.models import (
+    Agent,
     AuditEvent,
     Dispute,
     Evidence,
@@ -21,6 +25,7 @@ from odr.models import (
     Party,
     Profile,
     Region,
+    Statement,
 )
 
 Role = Membership.Role
@@ -324,3 +329,119 @@ def users_by_id(user_ids: set[int]) -> dict[int, AbstractBaseUser]:
 
 def organisation_names(organisation_ids: set[int]) -> dict[int, str]:
     return dict(Organisation.objects.filter(pk__in=organisation_ids).values_list("pk", "name"))
+
+
+# --- the parties' particulars, agents and statements ----------------------------------------
+
+
+def may_see_particulars(dispute: Dispute, user: AbstractBaseUser) -> bool:
+    """Who reads each party's particulars in full (DESIGN.md §3: the originals the parties
+    and the court hold name everyone fully): the parties, the mediator, the staff of the
+    organisation handling the case and the court before which its confirmation is. Anyone
+    else who sees the case (the platform's administrators) reads them masked."""
+    if not user.is_authenticated:
+        return False
+    if party_of(dispute, user) is not None or is_mediator_of(dispute, user):
+        return True
+    by_role = user_org_ids_by_role(user)
+    if dispute.organisation_id is not None and any(
+        dispute.organisation_id in orgs for orgs in by_role.values()
+    ):
+        return True
+    extra = composition.extra_access(user, by_role)
+    return extra is not None and Dispute.objects.filter(extra, pk=dispute.pk).exists()
+
+
+def party_get_for(
+    *, user: AbstractBaseUser, dispute_id: int, party_id: int
+) -> tuple[Dispute, Party]:
+    """A party of a dispute the user may see, with the dispute, else NotFound."""
+    dispute = dispute_get_for(user=user, dispute_id=dispute_id)
+    party = next((p for p in dispute.parties.all() if p.pk == party_id), None)
+    if party is None:
+        raise NotFound()
+    return dispute, party
+
+
+def agent_get_for(
+    *, user: AbstractBaseUser, dispute_id: int, party_id: int, agent_id: int
+) -> tuple[Dispute, Agent]:
+    dispute, party = party_get_for(user=user, dispute_id=dispute_id, party_id=party_id)
+    agent = Agent.objects.select_related("party").filter(pk=agent_id, party=party).first()
+    if agent is None:
+        raise NotFound()
+    return dispute, agent
+
+
+def attorney_document_for(
+    *, user: AbstractBaseUser, dispute_id: int, party_id: int, agent_id: int
+) -> Agent:
+    """The power of attorney behind an agent, for those who read the particulars in full;
+    to anyone else it does not exist."""
+    dispute, agent = agent_get_for(
+        user=user, dispute_id=dispute_id, party_id=party_id, agent_id=agent_id
+    )
+    if not may_see_particulars(dispute, user):
+        raise NotFound()
+    return agent
+
+
+def agents_of(dispute: Dispute) -> QuerySet[Agent]:
+    """Every agent of the dispute's parties, revoked ones too (for the record)."""
+    return Agent.objects.filter(party__dispute=dispute).select_related("party")
+
+
+def statements_of(dispute: Dispute) -> QuerySet[Statement]:
+    """The respondents' statements, oldest first."""
+    return Statement.objects.filter(dispute=dispute).select_related("party")
+
+
+def party_record(party: Party, *, masked: bool) -> dict[str, Any]:
+    """One party's particulars as the case page and the API show them: in full to those
+    who may read them (`may_see_particulars`), masked as on public pages to anyone else.
+    `lines` are the Chinese lines every document prints for the party."""
+    identity = identity_of(party)
+    full = not masked
+
+    def show(value: str, mask) -> str:
+        return value if full or not value else mask(value)
+
+    return {
+        "id": party.pk,
+        "role": party.role,
+        "kind": party.kind,
+        "position": party.position,
+        "name": show(party.name, mask_name),
+        "accepted": party.accepted,
+        "has_account": party.user_id is not None,
+        "masked": masked,
+        "phone": show(identity.phone, mask_phone),
+        "address": identity.address if full else ("****" if identity.address else ""),
+        "id_number": show(identity.id_number, mask_id_number),
+        "sex": identity.sex,
+        "birth_date": identity.birth_date if full else identity.birth_date[:4],
+        "ethnicity": identity.ethnicity,
+        "occupation": identity.occupation,
+        "credit_code": identity.credit_code,
+        "representative": show(identity.representative, mask_name),
+        "representative_title": identity.representative_title,
+        "missing": missing_particulars(identity),
+        "lines": describe(identity, masked=masked),
+    }
+
+
+def agent_record(agent: Agent, *, masked: bool) -> dict[str, Any]:
+    return {
+        "id": agent.pk,
+        "party": agent.party_id,
+        "name": mask_name(agent.name) if masked else agent.name,
+        "relation": agent.relation,
+        "scope": agent.scope,
+        "powers": "" if masked else agent.powers,
+        "phone": mask_phone(agent.phone) if masked and agent.phone else agent.phone,
+        "id_number": mask_id_number(agent.id_number) if masked else agent.id_number,
+        "filename": agent.filename,
+        "sha256": agent.sha256,
+        "created_at": agent.created_at,
+        "revoked_at": agent.revoked_at,
+    }

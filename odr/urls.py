@@ -22,6 +22,27 @@ urlpatterns = [
         cases.evidence_download,
         name="evidence_download",
     ),
+    path("disputes/<int:dispute_id>/statement/", cases.statement_add, name="statement_add"),
+    path(
+        "disputes/<int:dispute_id>/parties/<int:party_id>/",
+        cases.party_update,
+        name="party_update",
+    ),
+    path(
+        "disputes/<int:dispute_id>/parties/<int:party_id>/agents/",
+        cases.agent_add,
+        name="agent_add",
+    ),
+    path(
+        "disputes/<int:dispute_id>/parties/<int:party_id>/agents/<int:agent_id>/revoke/",
+        cases.agent_revoke,
+        name="agent_revoke",
+    ),
+    path(
+        "disputes/<int:dispute_id>/parties/<int:party_id>/agents/<int:agent_id>/",
+        cases.agent_document,
+        name="agent_document",
+    ),
     path(
         "disputes/<int:dispute_id>/invite-again/",
         invitations.invitation_resend,

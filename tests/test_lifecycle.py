@@ -291,6 +291,9 @@ def whole_case(demo, settings, tmp_path):
         "token": Invitation.objects.first().token if Invitation.objects.exists() else "x",
         "document_id": Agreement.objects.get(pk=agreement.pk).document_id,
         "action": "open",
+        "party_id": dispute.parties.get(role="respondent").pk,
+        # No agent is named on this case: the power of attorney's page answers 404.
+        "agent_id": 987654,
     }
 
 

@@ -19,6 +19,9 @@ from django.utils import timezone
 
 from agreements.court import selectors as court_selectors
 from agreements.models import Agreement, ConfirmationRequest, Performance
+from agreements.selectors import document_parties
+from odr import selectors
+from odr.identity import describe
 from odr.models import AuditEvent
 
 README = """证据包说明 / About this evidence package
@@ -30,6 +33,10 @@ README = """证据包说明 / About this evidence package
 内容 / Contents
   documents/   调解协议书（签章 PDF）、司法确认申请书、民事裁定书（如有）
                the sealed agreement, the application, the ruling (when there is one)
+  parties/particulars.txt  当事人基本情况（含委托代理人）/ the parties' particulars
+               and agents, as the agreement names them
+  statements/  被申请人的答辩 / the respondents' statements
+  attorney/    委托代理人的授权委托书 / each agent's signed power of attorney
   evidence/    当事人提交的证据原件 / the evidence files as uploaded
   performance/ 履行凭证 / proofs of performance
   audit/audit.json     本案审计记录及哈希链 / the case's audit trail with its hash chain
@@ -149,6 +156,32 @@ def build_evidence_package(agreement: Agreement) -> tuple[str, bytes]:
         files.append(("documents/application.pdf", _read(request.application_pdf)))
     if request is not None and request.ruling_pdf:
         files.append(("documents/ruling.pdf", _read(request.ruling_pdf)))
+    files.append(("parties/particulars.txt", particulars_text(agreement).encode()))
+    statement_list = []
+    for n, statement in enumerate(selectors.statements_of(dispute), 1):
+        name = f"statements/{n:02d}_statement.txt"
+        files.append((name, _statement_text(statement).encode()))
+        statement_list.append(
+            {
+                "file": name,
+                "party": statement.party.name,
+                "created_at": statement.created_at.isoformat(),
+            }
+        )
+    agent_list = []
+    agents = selectors.agents_of(dispute).filter(revoked_at__isnull=True)
+    for n, agent in enumerate(agents, 1):
+        name = f"attorney/{n:02d}_{agent.filename}"
+        files.append((name, _read(agent.power_of_attorney)))
+        agent_list.append(
+            {
+                "file": name,
+                "party": agent.party.name,
+                "agent": agent.name,
+                "scope": agent.scope,
+                "sha256": agent.sha256,
+            }
+        )
     evidence_list = []
     for n, item in enumerate(court_selectors.evidence_of(dispute), 1):
         name = f"evidence/{n:02d}_{item.filename}"
@@ -181,6 +214,8 @@ def build_evidence_package(agreement: Agreement) -> tuple[str, bytes]:
         "court_case_number": request.case_number if request else "",
         "ruling_sha256": request.ruling_sha256 if request else "",
         "evidence": evidence_list,
+        "statements": statement_list,
+        "powers_of_attorney": agent_list,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files},
     }
     files.append(("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode()))
@@ -190,6 +225,21 @@ def build_evidence_package(agreement: Agreement) -> tuple[str, bytes]:
             archive.writestr(name, data)
     safe_case = "".join(ch for ch in dispute.case_number if ch.isalnum()) or str(dispute.pk)
     return f"evidence-{safe_case}.zip", buffer.getvalue()
+
+
+def particulars_text(agreement: Agreement) -> str:
+    """当事人基本情况: each party as the agreement names them (the identities frozen when it
+    was opened for signing), in full: this file is for the court (DESIGN.md §3)."""
+    lines = [f"当事人基本情况（{agreement.dispute.case_number}）", ""]
+    for identity in document_parties(agreement):
+        lines += describe(identity)
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _statement_text(statement) -> str:
+    made = timezone.localtime(statement.created_at).strftime("%Y-%m-%d %H:%M")
+    return f"答辩人：{statement.party.name}\n提交时间：{made}\n\n{statement.text}\n"
 
 
 def _read(field) -> bytes:

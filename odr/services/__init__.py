@@ -24,10 +24,20 @@ from odr.services.invitations import (
     invitation_url,
 )
 from odr.services.messages import message_post
+from odr.services.parties import (
+    agent_add,
+    agent_revoke,
+    particulars_editable,
+    parties_sync_from_profile,
+    party_update,
+    statement_add,
+)
 from odr.services.profile import profile_update
 
 __all__ = [
     "REFERRAL_GUIDANCE",
+    "agent_add",
+    "agent_revoke",
     "dispute_accept",
     "dispute_assign",
     "dispute_escalate",
@@ -43,5 +53,9 @@ __all__ = [
     "invitation_resend",
     "invitation_url",
     "message_post",
+    "particulars_editable",
+    "parties_sync_from_profile",
+    "party_update",
     "profile_update",
+    "statement_add",
 ]

@@ -23,7 +23,7 @@ from odr.idnumber import is_valid_id_number
 from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party, Region
 from odr.services.common import lock
 from odr.services.invitations import invitation_create, invitation_send
-from odr.services.parties import PartyInput, checked_parties, identity_require, particulars_of
+from odr.services.party_input import PartyInput, checked_parties, identity_require, particulars_of
 from odr.text import clean_text
 
 

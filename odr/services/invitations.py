@@ -26,7 +26,7 @@ from odr.models import Dispute, Invitation, Membership, Party, Profile
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
 from odr.services.common import apply, case_context, lock
-from odr.services.parties import identity_require, particulars_of
+from odr.services.party_input import identity_require, particulars_of
 from odr.text import clean_text
 
 S = Dispute.Status

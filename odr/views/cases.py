@@ -18,10 +18,11 @@ from django.views.decorators.http import require_POST
 from odr import composition, selectors, services
 from odr.errors import DomainError
 from odr.forms import EvidenceForm, MessageForm
-from odr.idnumber import mask_id_number, mask_phone
 from odr.lifecycle import words_for
 from odr.models import Dispute, Membership, Party
+from odr.party_forms import AgentForm, PartyForm, StatementForm
 from odr.people import display_name
+from odr.services import parties as parties_rules
 from odr.transitions import PUBLIC_ACTIONS, allowed_actions
 
 # services.REFERRAL_GUIDANCE is plain English; marked here so the catalogue carries it.
@@ -67,21 +68,42 @@ def case_timeline(dispute: Dispute) -> list[dict[str, Any]]:
 # --- the case page -----------------------------------------------------------------------
 
 
-def _party_view(party: Party, viewer: AbstractBaseUser, viewer_party: Party | None) -> dict:
-    """What this viewer may read of a party: the person sees everything of their own;
-    staff (anyone who sees the case without being a party) see the phone; the other
-    party sees it masked. The ID number is masked for everyone but its owner."""
-    is_self = party.user_id is not None and party.user_id == viewer.pk
-    staff = viewer_party is None
-    profile_obj = getattr(party.user, "profile", None) if party.user_id else None
-    id_number = profile_obj.id_number if profile_obj else ""
-    return {
-        "party": party,
-        "is_self": is_self,
-        "phone": party.phone if (is_self or staff) else mask_phone(party.phone),
-        "email": party.email if (is_self or staff) else "",
-        "id_number": id_number if is_self else mask_id_number(id_number),
-    }
+def _party_views(dispute: Dispute, viewer: AbstractBaseUser) -> list[dict[str, Any]]:
+    """Each party as this viewer may read it: in full for the parties, the mediator, the
+    organisation's staff and the court (selectors.may_see_particulars), masked for anyone
+    else; with the form to complete the particulars and to name an agent for those who
+    may, while the agreement is not yet opened for signing."""
+    full = selectors.may_see_particulars(dispute, viewer)
+    editable = services.particulars_editable(dispute)
+    agents = list(selectors.agents_of(dispute))
+    out = []
+    for party in dispute.parties.all():
+        may_edit = editable and parties_rules.may_edit_party(dispute, party, viewer)
+        may_agents = editable and parties_rules.may_manage_agents(dispute, party, viewer)
+        prefix = f"party{party.pk}"
+        out.append(
+            {
+                "party": party,
+                "record": selectors.party_record(party, masked=not full),
+                "is_self": party.user_id is not None and party.user_id == viewer.pk,
+                "full": full,
+                "agents": [
+                    {"agent": a, "record": selectors.agent_record(a, masked=not full)}
+                    for a in agents
+                    if a.party_id == party.pk
+                ],
+                "form": PartyForm(initial=_party_initial(party), prefix=prefix)
+                if may_edit
+                else None,
+                "agent_form": AgentForm(prefix=f"agent{party.pk}") if may_agents else None,
+                "may_agents": may_agents,
+            }
+        )
+    return out
+
+
+def _party_initial(party: Party) -> dict[str, Any]:
+    return {f: getattr(party, f) for f in parties_rules.PARTY_FIELDS}
 
 
 @login_required
@@ -98,7 +120,16 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
         "odr/dispute_detail.html",
         {
             "dispute": dispute,
-            "parties": [_party_view(p, user, viewer_party) for p in dispute.parties.all()],
+            "parties": _party_views(dispute, user),
+            "statements": selectors.statements_of(dispute),
+            "particulars_full": selectors.may_see_particulars(dispute, user),
+            "statement_form": StatementForm()
+            if (
+                viewer_party is not None
+                and viewer_party.role == Party.Role.RESPONDENT
+                and dispute.is_open
+            )
+            else None,
             "viewer_party": viewer_party,
             "actions": actions,
             "mediators": mediators,
@@ -178,6 +209,115 @@ def message_post(request: HttpRequest, dispute_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#messages")
+
+
+# --- the parties' particulars, agents and the respondent's statement ----------------------
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+@login_required
+@require_POST
+def party_update(request: HttpRequest, dispute_id: int, party_id: int) -> HttpResponse:
+    dispute, party = selectors.party_get_for(
+        user=request.user, dispute_id=dispute_id, party_id=party_id
+    )
+    back = reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}"
+    form = PartyForm(request.POST, prefix=f"party{party.pk}")
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    try:
+        services.party_update(actor=request.user, dispute=dispute, party=party, **form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The party's particulars are saved."))
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def agent_add(request: HttpRequest, dispute_id: int, party_id: int) -> HttpResponse:
+    dispute, party = selectors.party_get_for(
+        user=request.user, dispute_id=dispute_id, party_id=party_id
+    )
+    back = reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}"
+    form = AgentForm(request.POST, request.FILES, prefix=f"agent{party.pk}")
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(back)
+    data = form.cleaned_data
+    upload = data["power_of_attorney"]
+    try:
+        agent = services.agent_add(
+            actor=request.user,
+            dispute=dispute,
+            party=party,
+            name=data["name"],
+            scope=data["scope"],
+            relation=data["relation"],
+            id_number=data["id_number"],
+            phone=data["phone"],
+            powers=data["powers"],
+            upload=upload,
+            filename=upload.name or "",
+            size=upload.size,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("%(name)s is named as agent.") % {"name": agent.name})
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def agent_revoke(
+    request: HttpRequest, dispute_id: int, party_id: int, agent_id: int
+) -> HttpResponse:
+    dispute, agent = selectors.agent_get_for(
+        user=request.user, dispute_id=dispute_id, party_id=party_id, agent_id=agent_id
+    )
+    try:
+        services.agent_revoke(actor=request.user, dispute=dispute, agent=agent)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The agent's authority is revoked."))
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party_id}")
+
+
+@login_required
+def agent_document(
+    request: HttpRequest, dispute_id: int, party_id: int, agent_id: int
+) -> FileResponse:
+    agent = selectors.attorney_document_for(
+        user=request.user, dispute_id=dispute_id, party_id=party_id, agent_id=agent_id
+    )
+    return FileResponse(
+        agent.power_of_attorney.open("rb"),
+        as_attachment=True,
+        filename=agent.filename,
+        content_type=agent.content_type,
+    )
+
+
+@login_required
+@require_POST
+def statement_add(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    try:
+        services.statement_add(
+            actor=request.user, dispute=dispute, text=request.POST.get("text", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your statement is added beside the claim."))
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#statements")
 
 
 # --- the dispute's actions ---------------------------------------------------------------

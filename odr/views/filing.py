@@ -15,7 +15,7 @@ from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import DisputeForm, add_domain_error
 from odr.idnumber import is_valid_id_number
-from odr.services.parties import CO_APPLICANT, MAX_PER_SIDE, RESPONDENT
+from odr.services.party_input import CO_APPLICANT, MAX_PER_SIDE, RESPONDENT
 
 
 def _is_xhr(request: HttpRequest) -> bool:

@@ -1,4 +1,4 @@
-"""A person's own profile page."""
+"""A person's own profile page: the particulars every document names them by."""
 
 from __future__ import annotations
 
@@ -11,27 +11,26 @@ from django.utils.translation import gettext as _
 
 from odr import selectors, services
 from odr.errors import DomainError
-from odr.forms import ProfileForm, add_domain_error
+from odr.identity import birth_date_from_id
 from odr.idnumber import mask_id_number
 from odr.language import set_language_cookie
+from odr.party_forms import ProfileForm, add_error
+
+FIELDS = ("real_name", "phone", "id_number", "sex", "ethnicity", "occupation", "address")
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     current = selectors.profile_of(request.user)
-    initial = {
-        "real_name": current.real_name if current else "",
-        "phone": current.phone if current else "",
-        "id_number": current.id_number if current else "",
-        "language": current.language if current else translation.get_language(),
-    }
+    initial = {f: getattr(current, f) if current else "" for f in FIELDS}
+    initial["language"] = current.language if current else translation.get_language()
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
             try:
                 saved = services.profile_update(user=request.user, **form.cleaned_data)
             except DomainError as exc:
-                add_domain_error(form, exc)
+                add_error(form, exc)
             else:
                 translation.activate(saved.language)
                 messages.success(request, _("Your profile is saved."))
@@ -41,6 +40,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 return response
     else:
         form = ProfileForm(initial=initial)
+    born = birth_date_from_id(current.id_number) if current and current.id_number else None
     return render(
         request,
         "odr/profile.html",
@@ -48,6 +48,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "form": form,
             "profile": current,
             "masked_id": mask_id_number(current.id_number) if current else "",
+            "birth_date": born,
             "roles": selectors.user_roles(request.user),
             "organisation": selectors.user_primary_organisation(request.user),
         },

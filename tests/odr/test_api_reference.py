@@ -34,7 +34,8 @@ def clients(demo):
 )
 def test_me_tells_who_i_am_my_roles_and_organisation(clients, role, roles, organisation):
     body = clients[role].get("/api/v1/me").json()
-    assert set(body) == {"id", "email", "name", "roles", "organisation"}
+    # The contract's fields, and the caller's own particulars (PATCH /me sets them).
+    assert set(body) == {"id", "email", "name", "roles", "organisation", "profile"}
     assert body["roles"] == roles
     assert (body["organisation"] or {}).get("name") == organisation
 

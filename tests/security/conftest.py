@@ -84,6 +84,7 @@ class World:
     invited_party: object
     other_court: object
     caucus_peers: dict[str, str] = field(default_factory=dict)
+    agent: object = None  # the respondent's agent, with a power of attorney on file
 
     def client(self, role: str, **kwargs) -> Client:
         """A browser signed in as `role` (none for anonymous)."""
@@ -157,6 +158,24 @@ def _build() -> World:
         description="借条",
     )
     services.message_post(dispute=dispute, actor=users["applicant"], text=MESSAGE_TEXT)
+    # The respondent's agent, named before the agreement was opened for signing (the
+    # factory builds the agreement in force directly; the service refuses agents now).
+    from odr.models import Agent
+
+    agent = Agent(
+        party=dispute.parties.get(role="respondent"),
+        name="王律师",
+        relation="浙江某某律师事务所律师",
+        scope=Agent.Scope.SPECIAL,
+        powers="代为承认、放弃、变更请求，进行和解",
+        filename="授权委托书.pdf",
+        extension=".pdf",
+        content_type="application/pdf",
+        sha256="0" * 64,
+        added_by=users["respondent"],
+    )
+    agent.power_of_attorney.save("授权委托书.pdf", ContentFile(PDF), save=False)
+    agent.save()
     session = session_services.session_schedule(
         dispute=dispute, actor=mediator, scheduled_at=timezone.now() + timedelta(hours=2)
     )
@@ -221,6 +240,7 @@ def _build() -> World:
         invited_party=invited_party,
         other_court=other_court,
         caucus_peers=peers,
+        agent=agent,
     )
 
 

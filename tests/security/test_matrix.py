@@ -73,6 +73,12 @@ CASE = PARTICIPANTS | ORG_STAFF | COURT | {"admin"}  # who sees the case (CONTRA
 COURT_STAFF = COURT | {"other_clerk", "other_judge"}
 COORDINATORS = frozenset({"coordinator", "other_coordinator"})
 NOBODY: frozenset[str] = frozenset()
+# Who reads the parties' particulars in full and their powers of attorney (DESIGN.md §3):
+# everyone on the case but the platform's administrator.
+PARTICULARS_READERS = PARTICIPANTS | ORG_STAFF | COURT
+# Who names or revokes the respondent's agent: the respondent, the mediator, the
+# coordinator.
+AGENT_MANAGERS = frozenset({"respondent", "mediator", "coordinator"})
 PUBLIC = None
 
 # Who may read what was written on the case (issue 11, M1): the message thread is the
@@ -128,6 +134,14 @@ def post(audience, act=None, **kw) -> Entry:
 
 def put(audience, act=None, **kw) -> Entry:
     return Entry("PUT", audience, act, **kw)
+
+
+def patch(audience, act=None, **kw) -> Entry:
+    return Entry("PATCH", audience, act, **kw)
+
+
+def delete(audience, act=None, **kw) -> Entry:
+    return Entry("DELETE", audience, act, **kw)
 
 
 def _future(hours: int = 48) -> str:
@@ -225,6 +239,8 @@ MATRIX: dict[str, list[Entry]] = {
     "api:openapi-json": [get(PUBLIC)],
     "api:openapi-view": [get(PUBLIC)],
     "api:me": [get(SIGNED_IN)],
+    # Anyone changes their own profile (a bad ID number: 422, nothing written).
+    "api:me_update": [patch(SIGNED_IN, body={"id_number": "330523198001011230"})],
     "api:categories": [get(PUBLIC)],
     "api:regions": [get(PUBLIC)],
     "api:public_stats": [get(PUBLIC)],
@@ -247,6 +263,27 @@ MATRIX: dict[str, list[Entry]] = {
     "api:evidence_upload": [
         post(CASE, PARTIES, form=True, body=lambda w: {"file": _text_file(), "description": "x"})
     ],
+    # The respondent's statement: the world's case is settled (409) for the respondent;
+    # anyone else who sees the case is no respondent (403 not_a_respondent).
+    "api:statement_add": [post(CASE, {"respondent"}, body={"text": "我已按约还款一部分。"})],
+    "api:statement_list": [get(CASE)],
+    # The world's party is the respondent, a person with an account: their particulars
+    # are theirs to keep in their profile (403 to all), and frozen anyway.
+    "api:party_detail": [get(CASE)],
+    "api:party_update": [patch(CASE, NOBODY, body={"occupation": "农民"})],
+    "api:agent_list": [get(CASE)],
+    # The party or the case's staff for it (the agreement is in force: 4xx, no change);
+    # the power of attorney only to those who read the particulars in full.
+    "api:agent_add": [
+        post(
+            CASE,
+            AGENT_MANAGERS,
+            form=True,
+            body=lambda w: {"file": _text_file(), "name": "赵律师", "scope": "general"},
+        )
+    ],
+    "api:agent_revoke": [delete(CASE, AGENT_MANAGERS)],
+    "api:agent_document": [get(PARTICULARS_READERS)],
     "api:invitation_accept": [
         post(
             SIGNED_IN,
@@ -398,6 +435,13 @@ MATRIX: dict[str, list[Entry]] = {
     "odr:evidence_upload": [post(CASE, PARTIES, body=lambda w: {"file": _text_file()})],
     "odr:evidence_download": [get(CASE)],
     "odr:invitation_resend": [post(CASE, {"applicant"})],
+    "odr:statement_add": [post(CASE, {"respondent"}, body={"text": "我已按约还款一部分。"})],
+    "odr:party_update": [post(CASE, NOBODY, body={})],
+    "odr:agent_add": [
+        post(CASE, AGENT_MANAGERS, body=lambda w: {f"agent{w.agent.party_id}-name": "赵律师"})
+    ],
+    "odr:agent_revoke": [post(CASE, AGENT_MANAGERS)],
+    "odr:agent_document": [get(PARTICULARS_READERS)],
     "mediation:schedule": [
         get(CASE, act={"mediator"}, refused=GET_REFUSED[PAGE]),
         post(CASE, {"mediator"}, body={}, refused=GET_REFUSED[PAGE]),
@@ -508,6 +552,8 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "token": lambda w: w.invitation_token,
     "sha256": lambda w: w.agreement.pdf_sha256,
     "document_id": lambda w: w.agreement.document_id,
+    "party_id": lambda w: w.agent.party_id,
+    "agent_id": lambda w: w.agent.pk,
 }
 GHOSTS: dict[str, Any] = {
     "dispute_id": 987654,
@@ -519,6 +565,8 @@ GHOSTS: dict[str, Any] = {
     "token": "id-" + "A" * 43,
     "sha256": "0" * 64,
     "document_id": uuid.UUID(int=7),
+    "party_id": 987654,
+    "agent_id": 987654,
 }
 # Django views, not ninja operations: like the read-only pages they answer any method.
 ANY_METHOD = {"api:api-root", "api:openapi-json", "api:openapi-view"}

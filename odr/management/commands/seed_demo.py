@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from odr.identity import sex_from_id
 from odr.idnumber import id_check_char
 from odr.models import Membership, Organisation, Profile, Region
 
@@ -55,12 +56,42 @@ ORGANISATIONS = [
         "安吉矛调",
     ),
     ("court", "安吉县人民法院", Organisation.Kind.COURT, "330523000000", [], "浙0523民特"),
+    # Confirms what belongs to an intermediate court (CPL 2023 Art. 205).
+    (
+        "intermediate_court",
+        "湖州市中级人民法院",
+        Organisation.Kind.INTERMEDIATE_COURT,
+        "330500000000",
+        [],
+        "浙05民特",
+    ),
 ]
+
+# The people's mediation committee each organisation hosts, when it is not one itself:
+# its name and seal are on the agreements (DESIGN.md §3).
+COMMITTEES = {"centre": "安吉县人民调解委员会"}
 
 
 def demo_id_number(birth: str, serial: str) -> str:
+    """A valid resident ID number of the county: the serial's last digit is odd for a
+    man, even for a woman, and the check character is computed (GB 11643)."""
     first17 = f"330523{birth}{serial}"
     return first17 + id_check_char(first17)
+
+
+# The demo citizens' full particulars, as a court document names them.
+CITIZEN_PARTICULARS = {
+    "citizen1@demo.odr": {
+        "ethnicity": "汉族",
+        "occupation": "农民",
+        "address": "浙江省安吉县天荒坪镇余村18号",
+    },
+    "citizen2@demo.odr": {
+        "ethnicity": "汉族",
+        "occupation": "个体工商户",
+        "address": "浙江省安吉县孝丰镇横溪坞村5组21号",
+    },
+}
 
 
 ACCOUNTS: list[dict[str, Any]] = [
@@ -103,6 +134,27 @@ ACCOUNTS: list[dict[str, Any]] = [
         "name": "李四",
         "phone": "13800000002",
         "id_number": demo_id_number("19850505", "456"),
+    },
+    {
+        "email": "president@demo.odr",
+        "name": "钱院长",
+        "org": "court",
+        "role": "president",
+        "phone": "13900000005",
+    },
+    {
+        "email": "reception@demo.odr",
+        "name": "孙窗口",
+        "org": "centre",
+        "role": "reception",
+        "phone": "13900000006",
+    },
+    {
+        "email": "gridworker@demo.odr",
+        "name": "钟网格",
+        "org": "village",
+        "role": "grid_worker",
+        "phone": "13900000007",
     },
     {"email": "admin@demo.odr", "name": "平台管理员", "superuser": True},
     # Staff of the village and township committees, so that their cases can be worked too.
@@ -153,6 +205,7 @@ class Command(BaseCommand):
                     "region": regions[region],
                     "categories": categories,
                     "case_code": case_code,
+                    "committee_name": COMMITTEES.get(key, ""),
                     "is_active": True,
                 },
             )
@@ -168,12 +221,15 @@ class Command(BaseCommand):
             EmailAddress.objects.update_or_create(
                 user=user, email=user.email, defaults={"verified": True, "primary": True}
             )
+            id_number = spec.get("id_number", "")
             Profile.objects.update_or_create(
                 user=user,
                 defaults={
                     "real_name": spec["name"],
                     "phone": spec.get("phone", ""),
-                    "id_number": spec.get("id_number", ""),
+                    "id_number": id_number,
+                    "sex": sex_from_id(id_number) if id_number else "",
+                    **CITIZEN_PARTICULARS.get(spec["email"], {}),
                 },
             )
             if "org" in spec:
