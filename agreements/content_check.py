@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from agreements.models import Agreement
 from odr.errors import DomainError
@@ -284,15 +285,25 @@ def check_before_open(agreement: Agreement) -> None:
 # Art. 355), with the reason the parties are shown. The parties may still have mediated
 # some of them (title to property, say); only confirmation is barred.
 NOT_CONFIRMABLE: dict[str, str] = {
-    Agreement.Matter.PERSONAL_STATUS: "confirming, annulling or dissolving a status relation",
-    Agreement.Matter.ADOPTION: "confirming, annulling or dissolving a status relation",
-    Agreement.Matter.MARRIAGE_VALIDITY: "confirming, annulling or dissolving a status relation",
-    Agreement.Matter.DIVORCE: "confirming, annulling or dissolving a status relation",
-    Agreement.Matter.PARENTAGE: "confirming, annulling or dissolving a status relation",
-    Agreement.Matter.PROPERTY_TITLE: "confirming title to property",
-    Agreement.Matter.IP_TITLE: "confirming title to intellectual property",
-    Agreement.Matter.BANKRUPTCY: "bankruptcy",
-    Agreement.Matter.SPECIAL_PROCEDURE: "another special procedure or a public summons",
+    Agreement.Matter.PERSONAL_STATUS: gettext_noop(
+        "confirming, annulling or dissolving a status relation"
+    ),
+    Agreement.Matter.ADOPTION: gettext_noop(
+        "confirming, annulling or dissolving a status relation"
+    ),
+    Agreement.Matter.MARRIAGE_VALIDITY: gettext_noop(
+        "confirming, annulling or dissolving a status relation"
+    ),
+    Agreement.Matter.DIVORCE: gettext_noop("confirming, annulling or dissolving a status relation"),
+    Agreement.Matter.PARENTAGE: gettext_noop(
+        "confirming, annulling or dissolving a status relation"
+    ),
+    Agreement.Matter.PROPERTY_TITLE: gettext_noop("confirming title to property"),
+    Agreement.Matter.IP_TITLE: gettext_noop("confirming title to intellectual property"),
+    Agreement.Matter.BANKRUPTCY: gettext_noop("bankruptcy"),
+    Agreement.Matter.SPECIAL_PROCEDURE: gettext_noop(
+        "another special procedure or a public summons"
+    ),
 }
 
 _TITLE_KINDS = {
