@@ -260,7 +260,7 @@ def test_the_drafting_input_fills_each_partys_record(demo, mediator):
 
 
 def test_the_signing_pages_and_the_api_show_each_signers_status(four, mediator, client):
-    dispute, agreement, applicant2, respondent2 = four
+    _dispute, agreement, applicant2, respondent2 = four
     agreement = services.agreement_open(agreement=agreement, actor=mediator)
     agreement = _sign(agreement, applicant2.user)
     client.force_login(respondent2.user)
