@@ -111,7 +111,12 @@ def _context(agreement: Agreement) -> dict[str, Any]:
 
 
 def _party_users(dispute: Dispute) -> list[AbstractBaseUser]:
-    return [p.user for p in dispute.parties.select_related("user__profile") if p.user is not None]
+    """The accounts of the parties who take part (not those who declined to mediate)."""
+    return [
+        p.user
+        for p in dispute.parties.select_related("user__profile")
+        if p.user is not None and p.accepted is not False
+    ]
 
 
 # --- input: terms and the other fields -------------------------------------------------
