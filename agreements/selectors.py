@@ -109,7 +109,8 @@ def signer_role(agreement: Agreement, user: AbstractBaseUser) -> str | None:
 
 
 def signer_key(agreement: Agreement, user: AbstractBaseUser) -> str | None:
-    """ "party:<id>" for a party who signs, "mediator" for the mediator, else None."""
+    """The signer's key: "party:<id>" for a party who signs, "mediator" for the mediator,
+    else None."""
     party = signer_party(agreement, user)
     if party is not None:
         return party_key(party.pk)
@@ -141,10 +142,13 @@ def signers(agreement: Agreement) -> list[Signer]:
     and the mediator last, each with the signature given so far."""
     given = current_signatures(agreement)
     by_key = {_signature_key(s): s for s in given}
+    # Once opened, each party is named as the frozen record names them.
+    frozen = {d.get("party_id"): d.get("name", "") for d in agreement.parties or []}
     out = []
     for party in signing_parties(agreement):
         signature = by_key.get(party_key(party.pk)) or by_key.get(f"user:{party.user_id}")
-        name = party.name or (people.display_name(party.user) if party.user else "")
+        name = frozen.get(party.pk) or party.name
+        name = name or (people.display_name(party.user) if party.user else "")
         out.append(
             Signer(
                 key=party_key(party.pk),

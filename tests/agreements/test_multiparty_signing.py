@@ -195,6 +195,7 @@ def test_the_identity_record_is_frozen_at_open_and_a_profile_edit_does_not_reach
     agreement = Agreement.objects.get(pk=agreement.pk)
     assert agreement.parties == frozen
     assert [i.name for i in selectors.document_parties(agreement)] == ["张三", "李四"]
+    assert [s.name for s in selectors.signers(agreement)] == ["张三", "李四", "李调解"]
     assert identity_of(Party.objects.get(pk=respondent.pk)).name == "李四新"
 
     # Revise clears the frozen records; the next open freezes them again, and the
