@@ -12,7 +12,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from agreements import selectors, services
-from agreements.content_check import missing_elements, non_mediable_reason
+from agreements.content_check import confirmation_bar, missing_elements, non_mediable_reason
 from agreements.models import Agreement, Signature
 from agreements.transitions import allowed_actions
 from odr import selectors as odr_selectors
@@ -38,12 +38,13 @@ class TermIn(Schema):
 
 
 class PartyDetailIn(Schema):
-    address: str = Field(default="", max_length=300)
+    """The particulars a mediator may fill in on a party's identity record."""
 
-
-class PartyDetailsIn(Schema):
-    applicant: PartyDetailIn | None = None
-    respondent: PartyDetailIn | None = None
+    address: str | None = Field(default=None, max_length=300)
+    ethnicity: str | None = Field(default=None, max_length=20)
+    occupation: str | None = Field(default=None, max_length=100)
+    representative: str | None = Field(default=None, max_length=100)
+    representative_title: str | None = Field(default=None, max_length=100)
 
 
 class AgreementIn(Schema):
@@ -53,7 +54,9 @@ class AgreementIn(Schema):
     matter: str | None = None
     performance_method: str | None = Field(default=None, max_length=20000)
     performance_place: str | None = Field(default=None, max_length=300)
-    party_details: PartyDetailsIn | None = None
+    # By side ("applicant", "respondent": the side's first party) or by party
+    # ("party:<id>"): particulars written onto the party's identity record.
+    party_details: dict[str, PartyDetailIn] | None = None
 
 
 class ActionIn(Schema):
@@ -83,17 +86,29 @@ class TermOut(Schema):
 
 
 class PartyOut(Schema):
+    id: int | None
     role: str
+    kind: str
     name: str
     id_number: str
     address: str
+    missing: list[str]
 
 
 class SignatureOut(Schema):
     role: str
+    party: int | None
     name: str
     signed_at: datetime
     method: str
+
+
+class SignerOut(Schema):
+    role: str
+    party: int | None
+    name: str
+    signed: bool
+    signed_at: datetime | None
 
 
 class AgreementOut(Schema):
@@ -112,9 +127,11 @@ class AgreementOut(Schema):
     performance_place: str
     parties: list[PartyOut]
     signatures: list[SignatureOut]
+    signers: list[SignerOut]
     awaiting_signatures: list[str]
     missing: list[str]
     not_mediable: str | None
+    confirmation_bar: str | None
     unsigned_pdf_sha256: str
     pdf_sha256: str
     opened_at: datetime | None
@@ -138,9 +155,17 @@ def _term_out(term: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _awaiting(agreement: Agreement, signers: list[selectors.Signer]) -> list[str]:
+    """The roles of which someone has still to sign (a side with several parties once)."""
+    if agreement.status != Agreement.Status.SIGNING:
+        return []
+    waiting = {s.role for s in signers if not s.signed}
+    return [r for r in Signature.Role.values if r in waiting]
+
+
 def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any]:
     signatures = selectors.current_signatures(agreement)
-    signed = {s.role for s in signatures}
+    signers = selectors.signers(agreement)
     is_draft = agreement.status == Agreement.Status.DRAFT
     return {
         "id": agreement.pk,
@@ -156,25 +181,46 @@ def agreement_out(agreement: Agreement, user: AbstractBaseUser) -> dict[str, Any
         "terms": [_term_out(t) for t in agreement.terms or []],
         "performance_method": agreement.performance_method,
         "performance_place": agreement.performance_place,
-        # ID numbers are masked: the full number is in the signed PDF's owner's profile.
+        # The identity records the agreement names (frozen once opened for signing); ID
+        # numbers are masked: the full number is on the original PDF.
         "parties": [
             {
+                "id": p["party_id"],
                 "role": p["role"],
+                "kind": p["kind"],
                 "name": p["name"],
-                "id_number": p["id_number_masked"],
+                "id_number": p["id_number_masked"] or p["credit_code"],
                 "address": p["address"],
+                "missing": p["missing"] if is_draft else [],
             }
             for p in selectors.agreement_parties(agreement)
         ],
         "signatures": [
-            {"role": s.role, "name": s.signer_name, "signed_at": s.signed_at, "method": s.method}
+            {
+                "role": s.role,
+                "party": s.party_id,
+                "name": s.signer_name,
+                "signed_at": s.signed_at,
+                "method": s.method,
+            }
             for s in signatures
         ],
-        "awaiting_signatures": []
-        if agreement.status != Agreement.Status.SIGNING
-        else [r for r in Signature.Role.values if r not in signed],
+        # Every party who takes part and the mediator, each with where they stand.
+        "signers": [
+            {
+                "role": s.role,
+                "party": s.party_id,
+                "name": s.name,
+                "signed": s.signed,
+                "signed_at": s.signature.signed_at if s.signature else None,
+            }
+            for s in signers
+        ],
+        # The roles of which someone has still to sign (a side counts once).
+        "awaiting_signatures": _awaiting(agreement, signers),
         "missing": [m.label for m in missing_elements(agreement)] if is_draft else [],
         "not_mediable": non_mediable_reason(agreement) if is_draft else None,
+        "confirmation_bar": confirmation_bar(agreement),
         "unsigned_pdf_sha256": agreement.unsigned_pdf_sha256,
         "pdf_sha256": agreement.pdf_sha256,
         "opened_at": agreement.opened_at,

@@ -13,19 +13,22 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from agreements.models import Agreement
+from odr.identity import PartyIdentity, describe
 
 ROLE_NAMES = {"applicant": "申请人", "respondent": "被申请人", "": ""}
 KIND_NAMES = {"money": "给付金钱", "act": "履行行为", "other": "其他约定"}
 
 
-def term_line(n: int, term: dict[str, Any]) -> str:
-    """One term as one line of text: the wording and every structured part of it."""
+def term_line(n: int, term: dict[str, Any], names: dict[str, str] | None = None) -> str:
+    """One term as one line of text: the wording and every structured part of it.
+    `names` ("party:<id>" → "申请人张三") names a term's party when it names one."""
+    names = {**ROLE_NAMES, **(names or {})}
     parts = [f"{n}. {term.get('text', '')}"]
     details = [KIND_NAMES.get(term.get("kind", ""), term.get("kind", ""))]
     if term.get("obligor"):
         details.append(
-            f"{ROLE_NAMES.get(term['obligor'], term['obligor'])}→"
-            f"{ROLE_NAMES.get(term.get('obligee', ''), term.get('obligee', ''))}"
+            f"{names.get(term['obligor'], term['obligor'])}→"
+            f"{names.get(term.get('obligee', ''), term.get('obligee', ''))}"
         )
     if term.get("amount"):
         details.append(f"¥{term['amount']}")
@@ -38,24 +41,39 @@ def term_line(n: int, term: dict[str, Any]) -> str:
     return parts[0] + "（" + "；".join(d for d in details if d) + "）"
 
 
+def _parties_text(snapshot: dict[str, Any]) -> str:
+    """The parties as the version names them (each identity record's lines, in full: the
+    versions page is for the case's own people), or for a version saved before identity
+    records existed, the addresses it held."""
+    identities = [PartyIdentity.from_dict(d) for d in snapshot.get("parties") or []]
+    if identities:
+        return "\n".join(line for i in identities for line in describe(i))
+    details = snapshot.get("party_details") or {}
+    return "\n".join(
+        f"{ROLE_NAMES[role]}：{(details.get(role) or {}).get('address', '')}"
+        for role in ("applicant", "respondent")
+    )
+
+
+def _names(snapshot: dict[str, Any]) -> dict[str, str]:
+    return {
+        f"party:{d.get('party_id')}": f"{ROLE_NAMES.get(d.get('role', ''), '')}{d.get('name', '')}"
+        for d in snapshot.get("parties") or []
+    }
+
+
 def sections_of(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, text) for every element of a version, in the agreement's order."""
-    details = snapshot.get("party_details") or {}
     matter = snapshot.get("matter") or Agreement.Matter.CIVIL
+    names = _names(snapshot)
     return [
-        (
-            _("Parties' addresses"),
-            "\n".join(
-                f"{ROLE_NAMES[role]}：{(details.get(role) or {}).get('address', '')}"
-                for role in ("applicant", "respondent")
-            ),
-        ),
+        (_("Parties"), _parties_text(snapshot)),
         (_("Kind of matter"), str(Agreement.Matter(matter).label)),
         (_("Facts"), snapshot.get("facts", "")),
         (_("Disputed matters"), snapshot.get("disputed_matters", "")),
         (
             _("Terms"),
-            "\n".join(term_line(n, t) for n, t in enumerate(snapshot.get("terms") or [], 1)),
+            "\n".join(term_line(n, t, names) for n, t in enumerate(snapshot.get("terms") or [], 1)),
         ),
         (_("Method of performance"), snapshot.get("performance_method", "")),
         (_("Place of performance"), snapshot.get("performance_place", "")),

@@ -16,10 +16,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from odr.categories import Category
+from odr.identity import ROLE_LABELS, PartyIdentity, identities_of
 from odr.models import Dispute
 
 # A term: {"text", "kind", "obligor", "obligee", "amount", "due_date", "place",
-# "instalments"}; "{amount}" in a text is replaced by the claim amount.
+# "instalments"}; "{amount}" in a text is replaced by the claim amount, "{applicant}" and
+# "{respondent}" by the side and its parties' names (被申请人某某物业服务有限公司), so that a
+# template reads right whether a party is a person or an organisation.
+#
+# No template confirms title (房屋归…所有, 使用权归…): people's mediation may record such an
+# arrangement if the parties write it, but a court would not confirm it (SPC
+# interpretation of the CPL Art. 355); tests check every template for such wording.
 _CLOSING = {
     "text": "本协议履行完毕后，双方就本纠纷再无其他争议，任何一方不得再以同一事实和理由"
     "向对方主张权利。",
@@ -37,7 +44,8 @@ class DraftingTemplate:
 
 
 _MONEY_METHOD = (
-    "被申请人以银行转账方式将款项支付至申请人指定的银行账户，或当面以现金支付并由申请人出具收条。"
+    "被申请人以银行转账方式将款项支付至申请人指定的银行账户（收款方为单位的，支付至其对公账户），"
+    "或当面以现金支付并由收款方（单位由其法定代表人或授权的工作人员）出具收条。"
 )
 
 TEMPLATES: dict[str, DraftingTemplate] = {
@@ -70,7 +78,7 @@ TEMPLATES: dict[str, DraftingTemplate] = {
         "双方就相邻通行、排水、通风、采光或噪声等相邻关系发生争议。",
         [
             {
-                "text": "被申请人停止妨害行为，并将相关设施恢复原状。",
+                "text": "被申请人停止妨害行为，拆除妨碍通行、排水、通风或采光的设施，恢复原状。",
                 "kind": "act",
                 "obligor": "respondent",
                 "obligee": "applicant",
@@ -102,24 +110,40 @@ TEMPLATES: dict[str, DraftingTemplate] = {
         ],
         _MONEY_METHOD,
     ),
+    # Not a boundary or title confirmation (确权: a court would not confirm it, SPC
+    # interpretation of the CPL Art. 355): the parties agree on how they use the land, the
+    # markers between them, and compensation; title stays as registered.
     Category.LAND: DraftingTemplate(
         "land",
-        _("Land contracting or homestead boundary"),
-        "双方就承包地（宅基地）的界址、使用权及相关补偿发生争议。",
+        _("Land use, boundary markers and compensation"),
+        "双方就承包地（宅基地）相邻处的使用、越界占用及相关补偿发生争议。",
         [
             {
-                "text": "双方确认以现场所立界桩为准划定界址。",
+                "text": "双方同意在调解员及村民委员会工作人员见证下于现场设立界桩，"
+                "今后各自在界桩一侧耕种、使用，互不越界。",
                 "kind": "other",
             },
             {
-                "text": "被申请人移除越界的建筑物或种植物，恢复土地原状。",
+                "text": "被申请人移除越过界桩的建筑物、构筑物或种植物，恢复土地原状。",
                 "kind": "act",
                 "obligor": "respondent",
                 "obligee": "applicant",
             },
+            {
+                "text": "被申请人补偿申请人因越界占用造成的青苗及地上附着物损失人民币{amount}元。",
+                "kind": "money",
+                "obligor": "respondent",
+                "obligee": "applicant",
+            },
+            {
+                "text": "本协议仅就双方对土地的使用、界桩的设立及补偿作出约定，不涉及土地所有权、"
+                "承包经营权或宅基地使用权的确定，权利状况以依法登记为准。",
+                "kind": "other",
+            },
             _CLOSING,
         ],
-        "由村民委员会派员到场见证界桩的设立及恢复原状。",
+        "界桩的设立及恢复原状由村民委员会派员到场见证；补偿款以银行转账方式支付至申请人"
+        "指定账户，或当面以现金支付并由申请人出具收条。",
     ),
     Category.CONTRACT: DraftingTemplate(
         "contract",
@@ -172,13 +196,13 @@ TEMPLATES: dict[str, DraftingTemplate] = {
         "双方就物业服务费的缴纳及物业维修责任发生争议。",
         [
             {
-                "text": "被申请人（物业服务企业）完成约定的维修事项。",
+                "text": "{respondent}完成约定的维修事项。",
                 "kind": "act",
                 "obligor": "respondent",
                 "obligee": "applicant",
             },
             {
-                "text": "申请人向被申请人补缴物业服务费人民币{amount}元。",
+                "text": "{applicant}向{respondent}补缴物业服务费人民币{amount}元。",
                 "kind": "money",
                 "obligor": "applicant",
                 "obligee": "respondent",
@@ -213,7 +237,7 @@ TEMPLATES: dict[str, DraftingTemplate] = {
         "双方就诊疗过程中发生的损害后果及赔偿数额发生争议。",
         [
             {
-                "text": "被申请人（医疗机构）一次性补偿申请人人民币{amount}元。",
+                "text": "{respondent}一次性补偿{applicant}人民币{amount}元。",
                 "kind": "money",
                 "obligor": "respondent",
                 "obligee": "applicant",
@@ -259,6 +283,32 @@ def template_for(category: str) -> DraftingTemplate:
     return TEMPLATES.get(category, TEMPLATES[Category.OTHER])
 
 
+def _side_words(role: str, identities: list[PartyIdentity]) -> str:
+    """ "被申请人安吉某某物业服务有限公司" (the side and its parties' names), or the side
+    alone when no name is known yet."""
+    names = [i.name for i in identities if i.role == role and i.name]
+    return ROLE_LABELS[role] + "、".join(names)
+
+
+def _organisation_terms(identities: list[PartyIdentity]) -> list[dict[str, Any]]:
+    """For each party that is an organisation: who acts for it in performing the
+    agreement (its legal representative or principal, or staff it authorises)."""
+    out = []
+    for identity in identities:
+        if identity.is_person:
+            continue
+        who = identity.representative or "____"
+        title = f"（{identity.representative_title}）" if identity.representative_title else ""
+        out.append(
+            {
+                "text": f"{ROLE_LABELS[identity.role]}{identity.name}由其法定代表人（主要负责人）"
+                f"{who}{title}或其授权的工作人员负责履行本协议，所需内部手续由该单位自行办理。",
+                "kind": "other",
+            }
+        )
+    return out
+
+
 def _amount_text(amount: Decimal | None) -> str:
     if amount is None:
         return "____"
@@ -271,10 +321,25 @@ def initial_draft(dispute: Dispute, *, template: str | None = None) -> dict[str,
     out for money and acts."""
     tpl = template_for(template or dispute.category)
     due: date = timezone.localdate() + timedelta(days=30)
+    identities = identities_of(dispute, accepted_only=True)
+    words = {
+        "{amount}": _amount_text(dispute.claim_amount),
+        "{applicant}": _side_words("applicant", identities),
+        "{respondent}": _side_words("respondent", identities),
+    }
     terms: list[dict[str, Any]] = []
-    for raw in tpl.terms:
+    raws = list(tpl.terms)
+    organisation_terms = _organisation_terms(identities)
+    if organisation_terms:
+        # Before the closing clause, which stays last.
+        at = len(raws) - 1 if raws and raws[-1] is _CLOSING else len(raws)
+        raws[at:at] = organisation_terms
+    for raw in raws:
+        text = raw["text"]
+        for key, value in words.items():
+            text = text.replace(key, value)
         term = {
-            "text": raw["text"].replace("{amount}", _amount_text(dispute.claim_amount)),
+            "text": text,
             "kind": raw.get("kind", "other"),
             "obligor": raw.get("obligor", ""),
             "obligee": raw.get("obligee", ""),

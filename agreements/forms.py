@@ -20,13 +20,28 @@ KIND_CHOICES = [
 ]
 
 
+# The particulars the drafting page lets the mediator fill in on each party's identity
+# record (the Party row), by kind of party.
+PERSON_FIELDS = (
+    ("address", _("Address"), 300),
+    ("ethnicity", _("Ethnicity"), 20),
+    ("occupation", _("Occupation"), 100),
+)
+ORGANISATION_FIELDS = (
+    ("address", _("Registered address"), 300),
+    ("representative", _("Legal representative"), 100),
+    ("representative_title", _("Representative's title"), 100),
+)
+
+
 class AgreementForm(forms.Form):
     matter = forms.ChoiceField(
         label=_("Kind of matter"),
         choices=Agreement.Matter.choices,
         help_text=_(
-            "Personal status, adoption and the validity of a marriage cannot be settled "
-            "by a mediation agreement."
+            "Marriage, divorce, adoption, parentage and other status relations cannot be "
+            "settled by people's mediation. Title to property or intellectual property may "
+            "be mediated, but a court will not confirm such an agreement."
         ),
     )
     facts = forms.CharField(
@@ -46,22 +61,33 @@ class AgreementForm(forms.Form):
         required=False,
         help_text=_("Where obligations are performed unless a term names its own place."),
     )
-    applicant_address = forms.CharField(
-        label=_("Applicant's address"), max_length=300, required=False
-    )
-    respondent_address = forms.CharField(
-        label=_("Respondent's address"), max_length=300, required=False
-    )
+
+    def __init__(self, *args: Any, parties: list[dict[str, Any]] | None = None, **kwargs: Any):
+        """`parties`: the parties' rows (agreements.selectors.parties_of); each gets the
+        particulars fields of its kind, named party_<id>_<field>."""
+        super().__init__(*args, **kwargs)
+        self.parties = []
+        for party in parties or []:
+            fields = PERSON_FIELDS if party["kind"] == "person" else ORGANISATION_FIELDS
+            names = []
+            for name, label, limit in fields:
+                key = f"party_{party['party_id']}_{name}"
+                self.fields[key] = forms.CharField(label=label, max_length=limit, required=False)
+                if not self.is_bound:
+                    self.initial.setdefault(key, party.get(name) or "")
+                names.append(key)
+            self.parties.append({**party, "field_names": names})
+
+    def party_fields(self) -> list[dict[str, Any]]:
+        """Each party with its bound fields, for the template."""
+        return [{**p, "fields": [self[name] for name in p["field_names"]]} for p in self.parties]
 
     @classmethod
     def initial_from(cls, content: dict[str, Any]) -> dict[str, Any]:
-        details = content.get("party_details") or {}
         return {
             **{k: content.get(k, "") for k in ("facts", "disputed_matters", "matter")},
             "performance_method": content.get("performance_method", ""),
             "performance_place": content.get("performance_place", ""),
-            "applicant_address": (details.get("applicant") or {}).get("address", ""),
-            "respondent_address": (details.get("respondent") or {}).get("address", ""),
         }
 
 
@@ -71,6 +97,14 @@ class TermForm(forms.Form):
         label=_("Wording"), widget=forms.Textarea(attrs={"rows": 2}), required=False
     )
     obligor = forms.ChoiceField(label=_("Who performs"), choices=ROLE_CHOICES, required=False)
+
+    def __init__(self, *args: Any, party_choices: list | None = None, **kwargs: Any):
+        """`party_choices`: ("party:<id>", "申请人张三") for each party, offered besides the
+        sides when a side has several parties."""
+        super().__init__(*args, **kwargs)
+        if party_choices:
+            self.fields["obligor"].choices = ROLE_CHOICES + list(party_choices)
+
     amount = forms.DecimalField(
         label=_("Amount (yuan)"), required=False, min_value=0, max_digits=14, decimal_places=2
     )
@@ -136,16 +170,19 @@ def draft_data(form: AgreementForm, terms: Any) -> dict[str, Any]:
                 "instalments": row["instalments"],
             }
         )
+    details: dict[str, dict[str, str]] = {}
+    for party in form.parties:
+        prefix = f"party_{party['party_id']}_"
+        details[f"party:{party['party_id']}"] = {
+            name.removeprefix(prefix): data.get(name, "") for name in party["field_names"]
+        }
     return {
         "matter": data["matter"],
         "facts": data["facts"],
         "disputed_matters": data["disputed_matters"],
         "performance_method": data["performance_method"],
         "performance_place": data["performance_place"],
-        "party_details": {
-            "applicant": {"address": data["applicant_address"]},
-            "respondent": {"address": data["respondent_address"]},
-        },
+        "party_details": details,
         "terms": rows,
     }
 

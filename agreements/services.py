@@ -29,6 +29,7 @@ from odr import people
 from odr import selectors as odr_selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.identity import identities_of
 from odr.models import Dispute, Party
 from odr.notifications import notify
 from odr.services import dispute_settle
@@ -48,8 +49,11 @@ REAUTH_LOCKOUT_SECONDS = 15 * 60
 
 
 def content_of(agreement: Agreement) -> dict[str, Any]:
-    """Everything the parties agree to: what a version freezes and the difference shows."""
+    """Everything the parties agree to: what a version freezes and the difference shows.
+    "parties" holds each party's identity record: frozen once the draft is opened for
+    signing, else as the records stand now (so a change of particulars shows too)."""
     return {
+        "parties": [i.as_dict() for i in selectors.document_parties(agreement)],
         "facts": agreement.facts,
         "disputed_matters": agreement.disputed_matters,
         "matter": agreement.matter,
@@ -107,7 +111,12 @@ def _context(agreement: Agreement) -> dict[str, Any]:
 
 
 def _party_users(dispute: Dispute) -> list[AbstractBaseUser]:
-    return [p.user for p in dispute.parties.select_related("user__profile") if p.user is not None]
+    """The accounts of the parties who take part (not those who declined to mediate)."""
+    return [
+        p.user
+        for p in dispute.parties.select_related("user__profile")
+        if p.user is not None and p.accepted is not False
+    ]
 
 
 # --- input: terms and the other fields -------------------------------------------------
@@ -159,20 +168,40 @@ def _date(value: Any, *, where: str) -> str | None:
         ) from None
 
 
-def _role(value: Any, *, where: str) -> str:
+def _role(value: Any, *, where: str, parties: dict[str, str] | None = None) -> str:
+    """A side ("applicant", "respondent") or, when a side has several parties, one of them
+    ("party:<id>", a party of this case who takes part)."""
     if value in (None, ""):
         return ""
-    if value not in PARTY_ROLES:
-        raise Invalid(
-            _("The party in %(where)s must be “applicant” or “respondent”.") % {"where": where},
-            code="invalid_party_role",
+    if value in PARTY_ROLES or (parties is not None and value in parties):
+        return str(value)
+    raise Invalid(
+        _(
+            "The party in %(where)s must be “applicant”, “respondent” or one of the case's "
+            "parties (“party:<id>”)."
         )
-    return str(value)
+        % {"where": where},
+        code="invalid_party_role",
+    )
 
 
-def normalise_terms(raw: Any) -> list[dict[str, Any]]:
+def _side(key: str, parties: dict[str, str] | None) -> str:
+    """The side ("applicant"/"respondent") a term's party key stands on."""
+    if key in PARTY_ROLES:
+        return key
+    return (parties or {}).get(key, "")
+
+
+def term_parties(dispute: Dispute) -> dict[str, str]:
+    """ "party:<id>" → side, for each party of the case who has not declined to mediate:
+    what a term may name as obligor or obligee besides a whole side."""
+    return {f"party:{p.pk}": p.role for p in dispute.parties.all() if p.accepted is not False}
+
+
+def normalise_terms(raw: Any, parties: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Terms as stored: every key present, amounts as strings with two decimals, dates
-    in ISO form. Bad input names the term; nothing is half-saved."""
+    in ISO form. Bad input names the term; nothing is half-saved. `parties` ("party:<id>"
+    → side) lists the parties a term may name one by one."""
     if not isinstance(raw, list):
         raise Invalid(_("The terms must be a list."), code="invalid_terms")
     if len(raw) > MAX_TERMS:
@@ -185,7 +214,7 @@ def normalise_terms(raw: Any) -> list[dict[str, Any]]:
             raise Invalid(_("Term %(n)s is not an object.") % {"n": n}, code="invalid_terms")
         where = _("term %(n)s") % {"n": n}
         text = _text(item.get("text"), field=where, limit=2000)
-        obligor = _role(item.get("obligor"), where=where)
+        obligor = _role(item.get("obligor"), where=where, parties=parties)
         amount = _amount(item.get("amount"), where=where)
         kind = item.get("kind") or ("money" if amount else "act" if obligor else "other")
         if kind not in TERM_KINDS:
@@ -193,10 +222,16 @@ def normalise_terms(raw: Any) -> list[dict[str, Any]]:
                 _("The kind of %(where)s must be money, act or other.") % {"where": where},
                 code="invalid_terms",
             )
-        obligee = _role(item.get("obligee"), where=where)
+        obligee = _role(item.get("obligee"), where=where, parties=parties)
         if obligor and not obligee:
-            obligee = next(r for r in PARTY_ROLES if r != obligor)
-        if obligor and obligee == obligor:
+            obligee = next(r for r in PARTY_ROLES if r != _side(obligor, parties))
+        # One party cannot owe itself, nor a party owe its own side as a whole (a party
+        # may owe another party of its own side, named as such).
+        if obligor and (
+            obligee == obligor
+            or (obligee in PARTY_ROLES and _side(obligor, parties) == obligee)
+            or (obligor in PARTY_ROLES and _side(obligee, parties) == obligor)
+        ):
             raise Invalid(
                 _("In %(where)s a party cannot owe something to itself.") % {"where": where},
                 code="invalid_terms",
@@ -237,23 +272,74 @@ def normalise_terms(raw: Any) -> list[dict[str, Any]]:
     return terms
 
 
-def _party_details(raw: Any) -> dict[str, dict[str, str]]:
+# What the drafting input may fill in on a party's identity record (the Party row, the
+# one source every document prints from): the particulars a mediator gathers.
+PARTICULAR_FIELDS = {
+    "address": 300,
+    "ethnicity": 20,
+    "occupation": 100,
+    "representative": 100,
+    "representative_title": 100,
+}
+
+
+def _party_details(raw: Any, parties: dict[str, str]) -> dict[str, dict[str, str]]:
+    """`{role or "party:<id>": {address?, ethnicity?, occupation?, representative?,
+    representative_title?}}`: a role names the first party of that side (one party per
+    side, as before several were possible); "party:<id>" names one party of the case."""
     if not isinstance(raw, dict):
         raise Invalid(_("The parties' details must be an object."), code="invalid_field")
     out: dict[str, dict[str, str]] = {}
-    # Only the roles given: an update naming one party leaves the other's details alone.
-    for role in (r for r in PARTY_ROLES if r in raw):
-        entry = raw.get(role) or {}
+    labels = {
+        "address": _("address"),
+        "ethnicity": _("ethnicity"),
+        "occupation": _("occupation"),
+        "representative": _("legal representative"),
+        "representative_title": _("representative's title"),
+    }
+    # Only the parties given: an update naming one party leaves the others alone.
+    for key, entry in raw.items():
+        if key not in PARTY_ROLES and key not in parties:
+            raise Invalid(
+                _("The parties' details name a party that is not in this case."),
+                code="invalid_field",
+            )
+        if entry is None:
+            continue
         if not isinstance(entry, dict):
             raise Invalid(_("The parties' details must be an object."), code="invalid_field")
-        out[role] = {
-            "address": _text(entry.get("address"), field=_("address"), limit=300, multiline=False)
+        out[key] = {
+            name: _text(entry.get(name), field=labels[name], limit=limit, multiline=False)
+            for name, limit in PARTICULAR_FIELDS.items()
+            if entry.get(name) is not None
         }
     return out
 
 
-def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
+def _apply_party_details(dispute: Dispute, details: dict[str, dict[str, str]]) -> list[str]:
+    """Writes the particulars given onto the Party rows; returns what changed, as
+    "party:<id>.<field>" (for the audit event)."""
+    rows = {f"party:{p.pk}": p for p in dispute.parties.select_for_update()}
+    firsts = {}
+    for party in sorted(rows.values(), key=lambda p: (p.position, p.pk)):
+        firsts.setdefault(party.role, party)
+    changed: list[str] = []
+    for key, values in details.items():
+        party = firsts.get(key) if key in PARTY_ROLES else rows.get(key)
+        if party is None:
+            continue
+        fields = [name for name, value in values.items() if getattr(party, name) != value]
+        for name in fields:
+            setattr(party, name, values[name])
+        if fields:
+            party.save(update_fields=fields)
+            changed += [f"party:{party.pk}.{name}" for name in fields]
+    return changed
+
+
+def _cleaned_changes(data: dict[str, Any], dispute: Dispute) -> dict[str, Any]:
     """The fields given in `data`, validated. Fields not given keep their value."""
+    parties = term_parties(dispute)
     changes: dict[str, Any] = {}
     for name, label in (
         ("facts", _("facts")),
@@ -271,11 +357,11 @@ def _cleaned_changes(data: dict[str, Any]) -> dict[str, Any]:
             raise Invalid(_("Choose the kind of matter from the list."), code="invalid_matter")
         changes["matter"] = data["matter"]
     if data.get("terms") is not None:
-        changes["terms"] = normalise_terms(data["terms"])
+        changes["terms"] = normalise_terms(data["terms"], parties)
     if data.get("template") in TEMPLATES:
         changes["template"] = template_for(data["template"]).code
     if data.get("party_details") is not None:
-        changes["party_details"] = _party_details(data["party_details"])
+        changes["party_details"] = _party_details(data["party_details"], parties)
     return changes
 
 
@@ -291,7 +377,8 @@ def agreement_save_draft(
         raise Forbidden(
             _("Only the case's mediator can draft the agreement."), code="action_not_allowed"
         )
-    changes = _cleaned_changes(data)
+    changes = _cleaned_changes(data, dispute)
+    details = changes.get("party_details")
     with transaction.atomic():
         # The dispute's row lock makes two first saves queue; the one-to-one is the
         # backstop.
@@ -302,13 +389,22 @@ def agreement_save_draft(
         # Locked and checked before comparing: a save that changes nothing writes nothing.
         locked = MACHINE.lock(agreement)
         MACHINE.check("edit", locked, actor)
-        if "party_details" in changes:
-            changes["party_details"] = {**locked.party_details, **changes["party_details"]}
         before = content_of(locked)
+        particulars: list[str] = []
+        if details is not None:
+            changes["party_details"] = {**locked.party_details, **details}
+            # The parties' identity records (Party rows) are the one source of their
+            # particulars: the details given are written there.
+            particulars = _apply_party_details(locked_dispute, details)
         # The template alone is no change of content: it only records where it began.
         changed = sorted(k for k, v in before.items() if k in changes and changes[k] != v)
+        if particulars:
+            changed = sorted({*changed, "parties"})
         if not changed:
             return locked
+        extra: dict[str, Any] = {"changed": changed}
+        if particulars:
+            extra["particulars"] = particulars
         agreement = MACHINE.apply(
             "edit",
             instance=locked,
@@ -318,7 +414,7 @@ def agreement_save_draft(
                 "version": locked.version + 1,
                 "updated_at": timezone.now(),
             },
-            extra={"changed": changed},
+            extra=extra,
         )
         _snapshot_version(agreement, author=actor)
     return agreement
@@ -336,6 +432,8 @@ def _create(*, dispute: Dispute, actor: AbstractBaseUser, changes: dict[str, Any
         )
     draft = initial_draft(dispute)
     draft.update(changes)
+    if changes.get("party_details"):
+        _apply_party_details(dispute, changes["party_details"])
     try:
         with transaction.atomic():
             agreement = Agreement.objects.create(dispute=dispute, created_by=actor, **draft)
@@ -359,25 +457,41 @@ def _create(*, dispute: Dispute, actor: AbstractBaseUser, changes: dict[str, Any
 
 def agreement_open(*, agreement: Agreement, actor: AbstractBaseUser) -> Agreement:
     """The mediator sends the agreement out for signature: the terms are frozen from now
-    on. The content check names every missing element first."""
+    on, and so is every party's identity record (Agreement.parties, and the current
+    version's snapshot): what the parties sign names them as they stood at this moment,
+    whatever later happens to a profile. The content check names every missing element
+    first, every missing particular of every party among them."""
     # Read by the kernel when it writes the audit event, after `prepare` fills it in.
     extra: dict[str, Any] = {}
 
     def prepare(locked: Agreement) -> dict[str, Any]:
         check_before_open(locked)
         now = timezone.now()
-        values = {"opened_at": now, "updated_at": now}
+        frozen = [i.as_dict() for i in identities_of(locked.dispute, accepted_only=True)]
+        values = {"opened_at": now, "updated_at": now, "parties": frozen}
         # The hash of the text as the signers will read it (no longer a draft).
         sha256 = document_sha256(_as_it_will_be(locked, status=S.SIGNING, **values))
         extra["document_sha256"] = sha256
+        extra["parties"] = [i["party_id"] for i in frozen]
         return {**values, "unsigned_pdf_sha256": sha256}
 
     with transaction.atomic():
         agreement = MACHINE.apply(
             "open", instance=agreement, actor=actor, prepare=prepare, extra=extra
         )
+        _freeze_version(agreement)
         notify(_party_users(agreement.dispute), "agreement_open", _context(agreement))
     return agreement
+
+
+def _freeze_version(agreement: Agreement) -> None:
+    """The version going out for signature holds the frozen identities, so that the
+    difference between versions shows a change of particulars."""
+    version = AgreementVersion.objects.filter(agreement=agreement, number=agreement.version).first()
+    if version is None:
+        return
+    version.snapshot = {**(version.snapshot or {}), "parties": list(agreement.parties)}
+    version.save(update_fields=["snapshot"])
 
 
 def agreement_revise(
@@ -391,12 +505,16 @@ def agreement_revise(
     def prepare(locked: Agreement) -> dict[str, Any]:
         now = timezone.now()
         current = locked.signatures.filter(voided_at__isnull=True)
-        extra["voided_signatures"] = list(current.values_list("role", flat=True))
+        voided = list(current.values_list("role", "party_id"))
+        extra["voided_signatures"] = [role for role, _party in voided]
+        extra["voided_parties"] = [party for _role, party in voided if party]
         current.update(voided_at=now)
+        # The identities are read again at the next `open`.
         return {
             "version": locked.version + 1,
             "opened_at": None,
             "unsigned_pdf_sha256": "",
+            "parties": [],
             "updated_at": now,
         }
 
@@ -517,7 +635,8 @@ def agreement_sign(
     typed_name: str | None = None,
     ip: str | None = None,
 ) -> Agreement:
-    """One signer signs. Parties in any order, the mediator last; the mediator's
+    """One signer signs: each party who takes part (every applicant and every
+    respondent, for itself), in any order, and the mediator last; the mediator's
     signature seals the PDF and puts the agreement in force in the same transaction.
 
     Everything that can be refused without the lock (re-authentication, consent, the
@@ -549,7 +668,10 @@ def agreement_sign(
     extra: dict[str, Any] = {}
 
     def prepare(locked: Agreement) -> None:
-        role = selectors.signer_role(locked, actor)
+        # The party this signer signs for (each party of a side signs for itself), or
+        # none for the mediator.
+        party = selectors.signer_party(locked, actor)
+        role = party.role if party is not None else Role.MEDIATOR
         seen_sha256 = document_sha256(locked)
         try:
             with transaction.atomic():
@@ -557,6 +679,7 @@ def agreement_sign(
                     agreement=locked,
                     signer=actor,
                     role=role,
+                    party=party,
                     signer_name=name[:100],
                     version=locked.version,
                     signed_at=timezone.now(),
@@ -577,6 +700,7 @@ def agreement_sign(
         signature.save(update_fields=["certificate_serial"])
         extra.update(
             role=role,
+            party=party.pk if party is not None else None,
             signature=signature.pk,
             method=method,
             document_sha256=seen_sha256,
@@ -591,10 +715,7 @@ def agreement_sign(
             )
             if extra["role"] == Role.MEDIATOR:
                 agreement, stored_name = _seal(agreement)
-            elif (
-                set(PARTY_ROLES) <= selectors.signed_roles(agreement)
-                and agreement.dispute.mediator is not None
-            ):
+            elif selectors.parties_all_signed(agreement) and agreement.dispute.mediator is not None:
                 notify(
                     [agreement.dispute.mediator],
                     "agreement_parties_signed",

@@ -2,7 +2,8 @@
 (odr.lifecycle): agreements.services moves an agreement only through `MACHINE.apply`;
 the API's and the pages' `actions` are computed from the same table for each caller.
 
-draft → signing (`open`, the mediator: the terms are frozen), signing → draft (`revise`,
+draft → signing (`open`, the mediator: the terms and every party's identity record are
+frozen), signing → draft (`revise`,
 the mediator: the signatures given so far are voided), and signing → signed when the last
 signature is in (`in_force`, taken by the platform). `edit` and `sign` change no status
 but are checked, locked and audited the same way. Nothing about an agreement may change
@@ -38,26 +39,30 @@ def sign_refusal(
     agreement: Agreement, user: AbstractBaseUser, cache: dict | None = None
 ) -> Refusal | None:
     """Why this signer cannot sign now, or None. Checked again with the row locked at
-    signing time, so that two racing signers see each other."""
-    role = selectors.signer_role(agreement, user)
-    done = selectors.signed_roles(agreement)
-    if role in done:
+    signing time, so that two racing signers see each other. Every party who has not
+    declined to mediate signs (each applicant and each respondent), the mediator last."""
+    key = selectors.signer_key(agreement, user)
+    everyone = selectors.signers(agreement)
+    if any(s.key == key and s.signed for s in everyone):
         return Refusal(
             409, "already_signed", _("You have already signed this version of the agreement.")
         )
-    if role == Signature.Role.MEDIATOR and not set(selectors.PARTY_ROLES) <= done:
-        return Refusal(
-            409,
-            "parties_sign_first",
-            _("Both parties must sign before the mediator: the mediator signs last."),
-        )
+    if key == Signature.Role.MEDIATOR:
+        waiting = [s.name for s in everyone if s.role != Signature.Role.MEDIATOR and not s.signed]
+        if waiting:
+            return Refusal(
+                409,
+                "parties_sign_first",
+                _("Every party must sign first: the mediator signs last. Still to sign: %(names)s.")
+                % {"names": "、".join(waiting)},
+            )
     return None
 
 
 def _every_signature_in(agreement: Agreement, viewer: object, cache: dict) -> Refusal | None:
-    # The platform puts the agreement in force only once the parties and the mediator
-    # have all signed this version (People's Mediation Law Art. 29).
-    if set(Signature.Role.values) <= selectors.signed_roles(agreement):
+    # The platform puts the agreement in force only once every party and the mediator
+    # have signed this version (People's Mediation Law Art. 29).
+    if selectors.everyone_signed(agreement):
         return None
     return Refusal(409, "signatures_missing", _("Not everyone has signed the agreement yet."))
 

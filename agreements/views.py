@@ -16,7 +16,12 @@ from django.views.decorators.http import require_POST
 
 from agreements import selectors, services
 from agreements.api import pdf_response
-from agreements.content_check import OTHER, missing_elements, non_mediable_reason
+from agreements.content_check import (
+    OTHER,
+    confirmation_bar,
+    missing_elements,
+    non_mediable_reason,
+)
 from agreements.diff import compare, term_line
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
 from agreements.forms import AgreementForm, SignForm, TermForm, TermFormSet, draft_data
@@ -34,23 +39,32 @@ def _agreement(request: HttpRequest, agreement_id: int) -> Agreement:
     return selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
 
 
+def _party_label(key: str, names: dict[str, str]) -> str:
+    if key in Party.Role.values:
+        return str(Party.Role(key).label)
+    return names.get(key, "")
+
+
 def text_context(agreement: Agreement) -> dict[str, Any]:
-    """What the agreement's text partial needs: the whole agreement as it will be signed."""
+    """What the agreement's text partial needs: the whole agreement as it will be signed,
+    and who signs it (every party who takes part, the mediator last) with where each
+    stands."""
+    names = selectors.party_names(agreement)
     return {
         "agreement": agreement,
         "dispute": agreement.dispute,
         "is_draft": agreement.status == Agreement.Status.DRAFT,
         "is_signed": agreement.status == Agreement.Status.SIGNED,
         "parties": selectors.agreement_parties(agreement),
+        "signers": selectors.signers(agreement),
         "terms": [
             {
                 **t,
                 "n": n,
-                "line": term_line(n, t),
+                "line": term_line(n, t, names),
                 "binds": t.get("kind") != OTHER,
-                "obligor_label": Party.Role(t["obligor"]).label
-                if t.get("obligor") in Party.Role.values
-                else "",
+                "obligor_label": _party_label(t.get("obligor") or "", names),
+                "obligee_label": _party_label(t.get("obligee") or "", names),
             }
             for n, t in enumerate(agreement.terms or [], 1)
         ],
@@ -77,6 +91,8 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
             "actions": allowed_actions(agreement, request.user),
             "missing": missing_elements(agreement) if is_draft else [],
             "not_mediable": non_mediable_reason(agreement) if is_draft else None,
+            # Shown before anyone applies: a court would not confirm this agreement.
+            "confirmation_bar": confirmation_bar(agreement),
             "signer_role": selectors.signer_role(agreement, request.user),
         },
     )
@@ -106,9 +122,11 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
             }
     else:
         content = services.content_of(agreement)
+    parties = selectors.parties_of(dispute)
+    choices = _party_choices(parties)
     if request.method == "POST":
-        form = AgreementForm(request.POST)
-        terms = TermFormSet(request.POST, prefix="terms")
+        form = AgreementForm(request.POST, parties=parties)
+        terms = TermFormSet(request.POST, prefix="terms", form_kwargs={"party_choices": choices})
         if form.is_valid() and terms.is_valid():
             try:
                 saved = services.agreement_save_draft(
@@ -122,9 +140,11 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
                 messages.success(request, _("Saved as version %(n)s.") % {"n": saved.version})
                 return redirect("agreements:detail", saved.pk)
     else:
-        form = AgreementForm(initial=AgreementForm.initial_from(content))
+        form = AgreementForm(initial=AgreementForm.initial_from(content), parties=parties)
         terms = TermFormSet(
-            prefix="terms", initial=[TermForm.initial_from(t) for t in content["terms"]]
+            prefix="terms",
+            initial=[TermForm.initial_from(t) for t in content["terms"]],
+            form_kwargs={"party_choices": choices},
         )
     return render(
         request,
@@ -136,9 +156,17 @@ def agreement_edit(request: HttpRequest, dispute_id: int) -> HttpResponse:
             "terms": terms,
             "templates": [(code, str(t.label)) for code, t in TEMPLATES.items()],
             "current_template": chosen or (agreement.template if agreement else dispute.category),
-            "parties": selectors.parties_of(dispute, content.get("party_details") or {}),
+            "parties": form.party_fields(),
         },
     )
+
+
+def _party_choices(parties: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each party as a term's obligor, offered when a side has several parties."""
+    sides = [p["role"] for p in parties]
+    if all(sides.count(role) <= 1 for role in sides):
+        return []
+    return [(p["key"], f"{p['role_label_zh']}{p['name']}") for p in parties]
 
 
 @login_required

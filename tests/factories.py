@@ -214,11 +214,30 @@ def complete_agreement_data() -> dict:
     }
 
 
+def complete_particulars(dispute: Dispute) -> Dispute:
+    """Every party's identity record as a court needs it (ID number, hence sex and birth
+    date; ethnicity; occupation), the ID number from the party's profile when it has one.
+    The addresses come with the draft's party details."""
+    from odr.management.commands.seed_demo import demo_id_number
+
+    for n, party in enumerate(dispute.parties.select_related("user__profile")):
+        if party.id_number or not party.is_person:
+            continue
+        profile = getattr(party.user, "profile", None) if party.user else None
+        party.id_number = (profile.id_number if profile else "") or demo_id_number(
+            f"1990010{n % 9 + 1}", f"{n + 500:03d}"
+        )
+        party.ethnicity = party.ethnicity or "汉族"
+        party.occupation = party.occupation or "农民"
+        party.save(update_fields=["id_number", "ethnicity", "occupation"])
+    return dispute
+
+
 def agreement_draft(dispute: Dispute | None = None, **data):
     """A complete draft by the demo mediator on a dispute in mediation."""
     from agreements import services as agreement_services
 
-    dispute = dispute or dispute_in_mediation()
+    dispute = complete_particulars(dispute or dispute_in_mediation())
     return agreement_services.agreement_save_draft(
         dispute=dispute,
         actor=demo_user("mediator@demo.odr"),

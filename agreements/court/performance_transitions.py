@@ -9,7 +9,9 @@ alone never closes his own debt.
                                reported ──dispute (obligee, reason)──▶ open
 
 A term that names no obligor may be reported by either party; one that names no obligee
-is confirmed by a party on the other side of the report."""
+is confirmed by a party on the other side of the report. When a side has several parties a
+term may name one of them (Performance.obligor_party / obligee_party): then that party,
+not its whole side, reports or answers."""
 
 from __future__ import annotations
 
@@ -28,38 +30,54 @@ Status = Performance.Status
 
 @dataclass
 class ObligationViewer:
-    """Who is asking, with their party roles per case read once: a panel of many
+    """Who is asking, with the parties they are per case read once: a panel of many
     obligations asks the same question of each."""
 
     user: AbstractBaseUser
-    _roles: dict[int, frozenset[str]] = field(default_factory=dict)
+    _parties: dict[int, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
-    def roles(self, obligation: Performance) -> frozenset[str]:
+    def _of(self, obligation: Performance) -> tuple[tuple[int, str], ...]:
         # By the agreement's id, which the obligation's row holds: no join to read it.
         agreement_id = obligation.agreement_id
-        if agreement_id not in self._roles:
-            self._roles[agreement_id] = frozenset(
+        if agreement_id not in self._parties:
+            self._parties[agreement_id] = tuple(
                 Party.objects.filter(
                     dispute__agreement__id=agreement_id, user_id=self.user.pk
-                ).values_list("role", flat=True)
+                ).values_list("pk", "role")
             )
-        return self._roles[agreement_id]
+        return self._parties[agreement_id]
+
+    def roles(self, obligation: Performance) -> frozenset[str]:
+        return frozenset(role for _pk, role in self._of(obligation))
+
+    def party_ids(self, obligation: Performance) -> frozenset[int]:
+        return frozenset(pk for pk, _role in self._of(obligation))
 
 
 def _obligee(o: Performance, viewer: ObligationViewer) -> bool:
+    """The party owed: the one the term names when a side has several, else anyone of
+    the obligee's side."""
+    if o.obligee_party_id:
+        return o.obligee_party_id in viewer.party_ids(o)
     return bool(o.obligee_role) and o.obligee_role in viewer.roles(o)
 
 
 def _may_report(o: Performance, viewer: ObligationViewer) -> bool:
+    """The party owing: the one the term names, else anyone of the obligor's side; when
+    the term names no obligor, any party but the obligee."""
+    if o.obligor_party_id:
+        return o.obligor_party_id in viewer.party_ids(o)
     roles = viewer.roles(o)
     if o.obligor_role:
         return o.obligor_role in roles
+    if o.obligee_party_id:
+        return bool(viewer.party_ids(o) - {o.obligee_party_id})
     return bool(roles - {o.obligee_role})
 
 
 def _may_answer_report(o: Performance, viewer: ObligationViewer) -> bool:
     """The obligee; when the term names none, a party on the other side of the report."""
-    if o.obligee_role:
+    if o.obligee_party_id or o.obligee_role:
         return _obligee(o, viewer)
     return bool(viewer.roles(o) - {o.reported_role})
 

@@ -7,7 +7,7 @@ from typing import Any
 from django import template
 
 from agreements import selectors
-from agreements.models import Agreement, Signature
+from agreements.models import Agreement
 from agreements.transitions import allowed_actions
 from odr import selectors as odr_selectors
 from odr.models import Dispute
@@ -19,7 +19,6 @@ register = template.Library()
 def case_agreement_panel(context: dict, dispute: Dispute) -> dict[str, Any]:
     user = context["request"].user
     agreement = selectors.agreement_of_dispute(dispute)
-    signed = {s.role for s in selectors.current_signatures(agreement)} if agreement else set()
     return {
         "dispute": dispute,
         "agreement": agreement,
@@ -29,6 +28,8 @@ def case_agreement_panel(context: dict, dispute: Dispute) -> dict[str, Any]:
         "can_draft": agreement is None
         and odr_selectors.is_mediator_of(dispute, user)
         and dispute.status == Dispute.Status.IN_MEDIATION,
-        # Parties first, the mediator last: the order in which they sign.
-        "progress": [(role.label, role in signed) for role in Signature.Role],
+        # Every party who takes part, the mediator last: the order in which they sign.
+        "progress": [(f"{s.label} {s.name}", s.signed) for s in selectors.signers(agreement)]
+        if agreement
+        else [],
     }

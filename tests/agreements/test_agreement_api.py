@@ -83,8 +83,10 @@ def test_the_mediator_creates_the_draft_with_the_contract_fields(demo, client):
     assert body["terms"][0]["amount"] == "10000.00" and body["terms"][0]["kind"] == "money"
     assert body["actions"] == ["edit", "open"]
     assert body["signatures"] == [] and body["pdf_sha256"] == ""
-    # The contract's fields alone leave the addresses to fill: the draft says so.
-    assert any("address of the applicant" in m for m in body["missing"])
+    # The contract's fields alone leave the parties' particulars to fill: the draft says so,
+    # naming each party and each particular it lacks.
+    assert any("particulars of 申请人张三" in m and "住址" in m for m in body["missing"])
+    assert any("particulars of 被申请人李四" in m and "民族" in m for m in body["missing"])
     assert client.get(f"/api/v1/disputes/{dispute.pk}").json()["agreement"] == {
         "id": body["id"],
         "status": "draft",
@@ -92,7 +94,7 @@ def test_the_mediator_creates_the_draft_with_the_contract_fields(demo, client):
 
 
 def test_extra_fields_are_accepted_and_validation_errors_are_json(demo, client):
-    dispute = factories.dispute_in_mediation()
+    dispute = factories.complete_particulars(factories.dispute_in_mediation())
     _as(client, "mediator@demo.odr")
     body = _put(client, dispute.pk, factories.complete_agreement_data()).json()
     assert body["missing"] == [] and body["performance_place"] == "安吉县矛盾纠纷调解中心"
@@ -204,7 +206,7 @@ def test_open_refuses_an_incomplete_draft_naming_what_is_missing(demo, client):
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "agreement_incomplete"
-    for words in ("method of performance", "address of the applicant", "address of the respondent"):
+    for words in ("method of performance", "particulars of 申请人张三: 住址", "被申请人李四: 住址"):
         assert words in body["detail"]
 
 
@@ -254,7 +256,7 @@ def test_pdf_before_signing_is_the_current_unsigned_rendering(demo, client, tmp_
 
 
 def test_both_parties_and_the_mediator_sign_through_the_api_and_the_case_settles(demo, client):
-    dispute = factories.dispute_in_mediation()
+    dispute = factories.complete_particulars(factories.dispute_in_mediation())
     _as(client, "mediator@demo.odr")
     agreement_id = _put(client, dispute.pk, factories.complete_agreement_data()).json()["id"]
     assert _post(client, f"/agreements/{agreement_id}/actions/open").status_code == 200

@@ -147,14 +147,14 @@ def test_a_complete_draft_has_nothing_missing(dispute):
 
 MISSING_CASES = [
     (
-        "applicant_address",
+        "applicant_particulars",
         {"party_details": {"respondent": {"address": "孝丰镇"}}},
-        "address of the applicant",
+        "particulars of 申请人张三: 住址",
     ),
     (
-        "respondent_address",
+        "respondent_particulars",
         {"party_details": {"applicant": {"address": "递铺街道"}}},
-        "address of the respondent",
+        "particulars of 被申请人李四: 住址",
     ),
     ("facts", {"facts": ""}, "main facts"),
     ("disputed_matters", {"disputed_matters": ""}, "disputed matters"),
@@ -221,6 +221,10 @@ MISSING_CASES = [
 )
 def test_open_names_each_missing_element(dispute, mediator, code, change, words):
     agreement = factories.agreement_draft(dispute, **change)
+    if code.endswith("_particulars"):
+        # Each party's gap is named by the party's record: party_<id>_particulars.
+        party = dispute.parties.get(role=code.removesuffix("_particulars"))
+        code = f"party_{party.pk}_particulars"
     assert code in [m.code for m in missing_elements(agreement)]
     with pytest.raises(DomainError) as refused:
         services.agreement_open(agreement=agreement, actor=mediator)
@@ -231,13 +235,30 @@ def test_open_names_each_missing_element(dispute, mediator, code, change, words)
     assert not AuditEvent.objects.filter(action="agreement.open").exists()
 
 
-def test_missing_id_numbers_and_names_come_from_the_parties_profiles(dispute, mediator):
-    Profile.objects.filter(user__email="citizen2@demo.odr").update(id_number="")
-    Profile.objects.filter(user__email="citizen1@demo.odr").update(real_name="")
-    dispute.parties.filter(role="applicant").update(name="")
+def test_missing_names_and_id_numbers_come_from_the_parties_identity_records(dispute, mediator):
     agreement = factories.agreement_draft(dispute)
-    codes = [m.code for m in missing_elements(agreement)]
-    assert codes == ["applicant_name", "respondent_id_number"]
+    # The record is the Party row: a profile's later change is not what the check reads.
+    Profile.objects.filter(user__email="citizen2@demo.odr").update(id_number="")
+    assert missing_elements(agreement) == []
+    dispute.parties.filter(role="applicant").update(name="")
+    dispute.parties.filter(role="respondent").update(id_number="")
+    applicant, respondent = dispute.applicant, dispute.respondent
+    gaps = {m.code: m.label for m in missing_elements(agreement)}
+    assert list(gaps) == [
+        f"party_{applicant.pk}_particulars",
+        f"party_{respondent.pk}_particulars",
+    ]
+    assert gaps[f"party_{applicant.pk}_particulars"] == "the particulars of 申请人: 姓名"
+    # No ID number: neither sex nor birth date can be read from it.
+    assert gaps[f"party_{respondent.pk}_particulars"] == (
+        "the particulars of 被申请人李四: 公民身份号码、性别、出生日期"
+    )
+    valid = Profile.objects.get(user__email="citizen1@demo.odr").id_number
+    wrong = valid[:-1] + ("1" if valid[-1] != "1" else "2")  # the check character is off
+    dispute.parties.filter(role="respondent").update(id_number=wrong)
+    assert missing_elements(agreement)[-1].label == (
+        "the particulars of 被申请人李四: 性别、出生日期、有效的公民身份号码"
+    )
 
 
 def test_every_missing_element_is_named_in_one_error(dispute, mediator):
@@ -253,8 +274,8 @@ def test_every_missing_element_is_named_in_one_error(dispute, mediator):
         services.agreement_open(agreement=agreement, actor=mediator)
     message = refused.value.message
     for words in (
-        "address of the applicant",
-        "address of the respondent",
+        "particulars of 申请人张三: 住址",
+        "particulars of 被申请人李四: 住址",
         "main facts",
         "disputed matters",
         "at least one agreed term",
@@ -263,13 +284,15 @@ def test_every_missing_element_is_named_in_one_error(dispute, mediator):
         assert words in message
 
 
-@pytest.mark.parametrize("matter", ["personal_status", "adoption", "marriage_validity"])
+@pytest.mark.parametrize(
+    "matter", ["personal_status", "adoption", "marriage_validity", "divorce", "parentage"]
+)
 def test_a_non_mediable_matter_is_refused_by_its_kind(dispute, mediator, matter):
     agreement = factories.agreement_draft(dispute, matter=matter)
     with pytest.raises(DomainError) as refused:
         services.agreement_open(agreement=agreement, actor=mediator)
     assert refused.value.code == "matter_not_mediable"
-    assert "personal status, adoption and the validity of a marriage" in refused.value.message
+    assert "marriage, adoption, parentage and other status relations" in refused.value.message
 
 
 @pytest.mark.parametrize("words", ["确认婚姻无效", "解除收养关系", "变更身份关系"])
@@ -282,10 +305,18 @@ def test_a_non_mediable_matter_is_refused_by_its_wording(dispute, mediator, word
     assert Agreement.objects.get(pk=agreement.pk).status == Agreement.Status.DRAFT
 
 
-def test_unknown_matter_kind_is_refused(dispute, mediator):
+def test_unknown_matter_kind_is_refused_but_divorce_is_a_matter_mediation_refuses(
+    dispute, mediator
+):
     with pytest.raises(DomainError) as refused:
-        factories.agreement_draft(dispute, matter="divorce")
+        factories.agreement_draft(dispute, matter="elopement")
     assert refused.value.code == "invalid_matter"
+    # "divorce" is one of the matters now: it may be recorded, and `open` refuses it.
+    agreement = factories.agreement_draft(dispute, matter="divorce")
+    assert agreement.matter == Agreement.Matter.DIVORCE
+    with pytest.raises(DomainError) as refused:
+        services.agreement_open(agreement=agreement, actor=mediator)
+    assert refused.value.code == "matter_not_mediable"
 
 
 def test_a_time_limit_already_past_is_named(dispute, mediator):
@@ -307,7 +338,8 @@ def test_the_content_check_speaks_chinese_by_default(dispute, mediator):
     with translation.override("zh-hans"), pytest.raises(DomainError) as refused:
         services.agreement_open(agreement=agreement, actor=mediator)
     assert "协议暂不能发出签署，尚缺" in refused.value.message
-    assert "申请人的住所" in refused.value.message and "履行方式" in refused.value.message
+    assert "申请人张三的身份信息缺" in refused.value.message and "住址" in refused.value.message
+    assert "履行方式" in refused.value.message
 
 
 def test_an_update_naming_one_party_keeps_the_others_address(dispute, mediator):
@@ -321,6 +353,10 @@ def test_an_update_naming_one_party_keeps_the_others_address(dispute, mediator):
         "applicant": {"address": "递铺街道新址2号"},
         "respondent": {"address": "安吉县孝丰镇三里村8号"},
     }
+    # The one source of the particulars is the party's record (the Party row).
+    assert dispute.parties.get(role="applicant").address == "递铺街道新址2号"
+    assert dispute.parties.get(role="respondent").address == "安吉县孝丰镇三里村8号"
+    assert "parties" in AuditEvent.objects.filter(action="agreement.save").last().after["changed"]
 
 
 def test_a_stranger_is_refused_before_the_input_is_even_read(dispute, demo):

@@ -34,9 +34,22 @@ def _as(client, email):
     return client
 
 
-def _form_post(agreement_or_content, **overrides):
-    """The drafting form's POST body for the given content, with one term."""
+def _form_post(dispute, **overrides):
+    """The drafting form's POST body for the given case, with one term and each party's
+    particulars (party_<id>_<field>)."""
+    from odr.models import Dispute
+
     data = factories.complete_agreement_data()
+    parties = {}
+    for party in Dispute.objects.get(pk=dispute.pk).parties.all():
+        address = data["party_details"][party.role]["address"]
+        parties.update(
+            {
+                f"party_{party.pk}_address": address,
+                f"party_{party.pk}_ethnicity": party.ethnicity or "汉族",
+                f"party_{party.pk}_occupation": party.occupation,
+            }
+        )
     term = data["terms"][0]
     body = {
         "template": "debt",
@@ -45,8 +58,7 @@ def _form_post(agreement_or_content, **overrides):
         "disputed_matters": data["disputed_matters"],
         "performance_method": data["performance_method"],
         "performance_place": data["performance_place"],
-        "applicant_address": data["party_details"]["applicant"]["address"],
-        "respondent_address": data["party_details"]["respondent"]["address"],
+        **parties,
         "terms-TOTAL_FORMS": "2",
         "terms-INITIAL_FORMS": "0",
         "terms-MIN_NUM_FORMS": "0",
@@ -74,13 +86,13 @@ def test_the_case_page_offers_the_mediator_to_draft(demo, client):
 
 
 def test_the_drafting_page_is_prefilled_from_the_category_template(demo, client):
-    dispute = factories.dispute_in_mediation()
+    dispute = factories.complete_particulars(factories.dispute_in_mediation())
     page = _as(client, "mediator@demo.odr").get(f"/disputes/{dispute.pk}/agreement/")
     assert page.status_code == 200
     html = page.content.decode()
     assert "被申请人于约定期限内向申请人归还借款人民币10,000.00元。" in html
     assert dispute.description in html
-    assert "330523***********3" in html  # the applicant's masked ID number, from the profile
+    assert "330523***********3" in html  # the applicant's masked ID number, from the record
     other = client.get(f"/disputes/{dispute.pk}/agreement/?template=neighbour").content.decode()
     assert "被申请人停止妨害行为" in other
 
@@ -96,15 +108,18 @@ def test_only_the_mediator_reaches_the_drafting_page(demo, client):
 def test_saving_the_form_creates_then_versions_the_agreement(demo, client):
     dispute = factories.dispute_in_mediation()
     _as(client, "mediator@demo.odr")
-    response = client.post(f"/disputes/{dispute.pk}/agreement/", _form_post(None))
+    response = client.post(f"/disputes/{dispute.pk}/agreement/", _form_post(dispute))
     agreement = Agreement.objects.get(dispute=dispute)
     assert response.status_code == 302 and response["Location"] == f"/agreements/{agreement.pk}/"
     assert agreement.version == 1 and len(agreement.terms) == 1
-    assert agreement.party_details["respondent"]["address"] == "安吉县孝丰镇三里村8号"
+    respondent = dispute.parties.get(role="respondent")
+    assert agreement.party_details[f"party:{respondent.pk}"]["address"] == "安吉县孝丰镇三里村8号"
+    respondent.refresh_from_db()
+    assert respondent.address == "安吉县孝丰镇三里村8号" and respondent.ethnicity == "汉族"
     response = client.post(
         f"/disputes/{dispute.pk}/agreement/",
         _form_post(
-            None,
+            dispute,
             **{
                 "terms-0-amount": "8000.00",
                 "terms-0-instalments": "5000 2099-01-31\n3000.00 2099-02-28",
@@ -123,7 +138,7 @@ def test_a_bad_instalment_line_is_shown_next_to_the_field(demo, client):
     dispute = factories.dispute_in_mediation()
     _as(client, "mediator@demo.odr")
     response = client.post(
-        f"/disputes/{dispute.pk}/agreement/", _form_post(None, **{"terms-0-instalments": "soon"})
+        f"/disputes/{dispute.pk}/agreement/", _form_post(dispute, **{"terms-0-instalments": "soon"})
     )
     assert response.status_code == 200
     assert "Line 1" in response.content.decode() or "第1行" in response.content.decode()

@@ -30,7 +30,7 @@ from odr.audit import log_action
 from odr.errors import Invalid
 from odr.evidence import check_upload
 from odr.models import Dispute, Party
-from odr.notifications import notify
+from odr.notifications import Recipient, notify
 from odr.text import clean_text
 
 Role = Party.Role
@@ -46,15 +46,24 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
-def _role(value: Any, dispute: Dispute) -> str:
-    """A term names its obligor by role or by name; we keep the role."""
+def _party_of(value: Any, dispute: Dispute) -> tuple[str, Party | None]:
+    """Who a term names: a side ("applicant"/"respondent"), one party of a side that has
+    several ("party:<id>"), or a party by name. Returns the side and the party (None when
+    the term names the side as a whole)."""
     value = str(value or "").strip()
+    if not value:
+        return "", None
     if value in Role.values:
-        return value
-    for party in dispute.parties.all():
-        if value and value == party.name:
-            return party.role
-    return ""
+        return value, None
+    parties = list(dispute.parties.all())
+    if value.startswith("party:"):
+        pk = value.removeprefix("party:")
+        party = next((p for p in parties if str(p.pk) == pk), None)
+        return (party.role, party) if party is not None else ("", None)
+    named = [p for p in parties if p.name == value]
+    if len(named) == 1:
+        return named[0].role, named[0]
+    return "", None
 
 
 def _other(role: str) -> str:
@@ -65,8 +74,15 @@ def _obligations_from_terms(agreement: Agreement, dispute: Dispute) -> list[Perf
     rows: list[Performance] = []
     for index, term in enumerate(agreement.terms or [], 1):
         text = str(term.get("text") or "").strip()
-        obligor = _role(term.get("obligor"), dispute)
-        obligee = _role(term.get("obligee"), dispute) or _other(obligor)
+        obligor, obligor_party = _party_of(term.get("obligor"), dispute)
+        obligee, obligee_party = _party_of(term.get("obligee"), dispute)
+        obligee = obligee or _other(obligor)
+        who = {
+            "obligor_role": obligor,
+            "obligee_role": obligee,
+            "obligor_party": obligor_party,
+            "obligee_party": obligee_party,
+        }
         instalments = term.get("instalments") or []
         if not (obligor or instalments or term.get("due_date") or term.get("amount")):
             # A clause binding no one to anything ("no further claims") is no obligation.
@@ -79,8 +95,7 @@ def _obligations_from_terms(agreement: Agreement, dispute: Dispute) -> list[Perf
                         term_index=index,
                         instalment_index=n,
                         description=f"{text}（第{n}期，共{len(instalments)}期）",
-                        obligor_role=obligor,
-                        obligee_role=obligee,
+                        **who,
                         amount=_amount(inst.get("amount")),
                         due_date=parse_date(str(inst.get("due_date") or "")) or None,
                     )
@@ -91,8 +106,7 @@ def _obligations_from_terms(agreement: Agreement, dispute: Dispute) -> list[Perf
                     agreement=agreement,
                     term_index=index,
                     description=text,
-                    obligor_role=obligor,
-                    obligee_role=obligee,
+                    **who,
                     amount=_amount(term.get("amount")),
                     due_date=parse_date(str(term.get("due_date") or "")) or None,
                 )
@@ -170,8 +184,16 @@ def _mediator(dispute: Dispute) -> list[AbstractBaseUser]:
 
 
 def _answerers(obligation: Performance, dispute: Dispute, actor: AbstractBaseUser) -> list:
-    """Who is asked to confirm or dispute a report: the obligee, or when the term names
-    none, the parties on the other side of the report."""
+    """Who is asked to confirm or dispute a report: the obligee (the party the term names,
+    else every party of the obligee's side), or when the term names none, the parties on
+    the other side of the report."""
+    if obligation.obligee_party_id:
+        party = Party.objects.select_related("user__profile").get(pk=obligation.obligee_party_id)
+        if party.user_id == actor.pk:
+            return []
+        if party.user is not None:
+            return [party.user]
+        return [Recipient(email=party.email)] if party.email else []
     if obligation.obligee_role:
         return people.party_recipients(dispute, obligation.obligee_role, exclude=actor)
     others = [r for r in Role.values if r != obligation.reported_role]
