@@ -354,7 +354,10 @@ def test_the_english_rendering_is_a_separate_non_binding_file(crowded, tmp_path)
 def test_a_party_reads_the_translation_on_the_page_and_through_the_api(demo, client):
     agreement = factories.agreement_for(factories.dispute_in_mediation())
     client.force_login(factories.demo_user("citizen1@demo.odr"))
-    page = client.get(reverse("documents:agreement_translation", args=[agreement.pk]))
+    link = reverse("documents:agreement_translation", args=[agreement.pk])
+    detail = client.get(reverse("agreements:detail", args=[agreement.pk]))
+    assert f'href="{link}"' in detail.content.decode()
+    page = client.get(link)
     assert page.status_code == 200 and page["Content-Type"] == "application/pdf"
     assert "translation" in page["Content-Disposition"]
     api = client.get(f"/api/v1/agreements/{agreement.pk}/translation.pdf")
