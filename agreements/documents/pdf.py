@@ -17,6 +17,7 @@ the rendering's. Signatures are added afterwards as incremental updates (finaliz
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -148,7 +149,7 @@ def signing_state(agreement, signatures: list | None = None) -> SigningState:
     from agreements.selectors import document_parties
 
     signatures = current_signatures(agreement) if signatures is None else signatures
-    parties = document_parties(agreement)
+    parties = _with_stated_addresses(agreement, document_parties(agreement))
     users = dict(
         Party.objects.filter(pk__in=[i.party_id for i in parties if i.party_id]).values_list(
             "pk", "user_id"
@@ -183,6 +184,22 @@ def signing_state(agreement, signatures: list | None = None) -> SigningState:
         mediator=mediator,
         signatures=signatures,
     )
+
+
+def _with_stated_addresses(agreement, parties: list[PartyIdentity]) -> list[PartyIdentity]:
+    """Agreements drafted before parties had an address of their own stated it in
+    Agreement.party_details, one per side: the first party of that side takes it when
+    its record has none."""
+    details = agreement.party_details or {}
+    seen: set[str] = set()
+    out = []
+    for identity in parties:
+        stated = str((details.get(identity.role) or {}).get("address", "") or "").strip()
+        if stated and not identity.address and identity.role not in seen:
+            identity = dataclasses.replace(identity, address=stated)
+        seen.add(identity.role)
+        out.append(identity)
+    return out
 
 
 @dataclass

@@ -108,6 +108,8 @@ def test_addresses_disputed_matters_and_place_are_printed_in_full(signed, tmp_pa
     applicant.save()
     text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
     assert "住安吉县递铺街道胜利西路1号" in text
+    # A respondent without an address of their own: the one the draft stated for the side.
+    assert "被申请人：李四，住安吉县孝丰镇三里村8号" in text
     assert "争议事项：双方就借款的归还数额和期限发生争议。" in text
     assert "履行地点为安吉县递铺街道" in text
 
