@@ -95,8 +95,9 @@ def test_a_missing_font_file_fails_with_a_clear_message(tmp_path):
     with override_settings(ODR_PDF_FONT=str(missing)):
         fonts._registered = None
         try:
-            with pytest.raises(ImproperlyConfigured, match=r"nope\.ttc"):
+            with pytest.raises(ImproperlyConfigured, match=r"nope\.ttc") as missing_font:
                 fonts.register_fonts()
+            assert "fonts-arphic-uming" in str(missing_font.value)
         finally:
             fonts._registered = None
     assert fonts.register_fonts() == fonts.FONT
@@ -134,3 +135,29 @@ def test_the_audit_page_names_actions_by_their_declared_words_and_old_ones_by_th
 def test_the_audit_page_prints_the_declared_words_of_the_cases_events(signed, tmp_path):
     text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
     assert "提交调解申请" in text and "dispute.file" not in text
+
+
+def test_the_body_font_is_the_simplified_chinese_face_of_the_ming_collection(settings):
+    # uming.ttc holds the CN, HK, TW and TW MBE faces: the documents use the CN one.
+    index = fonts.cn_subfont_index(settings.ODR_PDF_FONT)
+    from reportlab.pdfbase.ttfonts import TTFontFile
+
+    assert b"CN" in TTFontFile(settings.ODR_PDF_FONT, subfontIndex=index).name
+
+
+def test_bold_text_is_stroked_and_the_canvas_state_is_put_back():
+    from io import BytesIO
+
+    canvas = fonts.EmbeddedFontCanvas(BytesIO())
+    canvas.setLineWidth(0.7)
+    canvas.setFont(fonts.FONT_BOLD, 12)
+    canvas.drawString(10, 10, "加粗")
+    canvas.setFont(fonts.FONT, 12)
+    canvas.drawString(10, 30, "正文")
+    texts = re.findall(r"BT .*? ET", " ".join(canvas._code), re.S)
+    assert len(texts) == 2, texts
+    bold, plain = texts
+    assert "2 Tr 0.360 w" in bold
+    # The bold text object ends with fill only and the canvas's own line width again.
+    assert re.search(r"0 Tr 0\.7 w .* ET$", bold), bold
+    assert "2 Tr" not in plain
