@@ -54,7 +54,7 @@ def font_path() -> Path:
 
 
 def sans_font_path() -> Path:
-    return Path(getattr(settings, "ODR_PDF_SANS_FONT", "") or settings.ODR_PDF_FONT)
+    return Path(settings.ODR_PDF_SANS_FONT)
 
 
 # A .ttc holds several faces; the simplified-Chinese one is named so (uming.ttc: CN, HK,
