@@ -6,13 +6,16 @@ platform never issued a document with that hash. An uploaded file that was read 
 200 with `valid` true or false and a plain `reason`, because "this file is not valid" is
 the answer to the question asked, not an error. A file the platform will not read at all
 (larger than any it issues, or built to exhaust the PDF reader: nesting, counts,
-reference cycles) answers 413 `file_too_large` or 400 `invalid_pdf`, never a 500."""
+reference cycles) answers 413 `file_too_large` or 400 `invalid_pdf`, never a 500.
+
+GET /api/v1/agreements/{id}/translation.pdf: the agreement's non-binding English
+rendering, for whoever sees the case (404 for anyone else); never the signed document."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -111,3 +114,15 @@ def verify_upload(request: HttpRequest, file: UploadedFile = File(...)):  # noqa
             },
         )
     return Status(200, verify_pdf(file.read()).as_dict())
+
+
+@router.get(
+    "/agreements/{agreement_id}/translation.pdf",
+    response={200: None},
+    summary="The agreement's non-binding English translation (PDF)",
+)
+def agreement_translation_pdf(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    from agreements.documents.views import translation_response
+    from agreements.selectors import agreement_get_for
+
+    return translation_response(agreement_get_for(user=request.auth, agreement_id=agreement_id))

@@ -9,9 +9,9 @@ from cryptography.x509.oid import NameOID
 
 from agreements.documents.pdf import (
     ROLE_SHORT,
-    SIGNER_ROLES,
-    current_signatures,
+    issuer_name,
     render_agreement_pdf,
+    signing_state,
 )
 from agreements.documents.pki import (
     KeyPair,
@@ -40,7 +40,10 @@ def _checked_key(agreement, sig) -> KeyPair:
     # from another agreement must not sign this one.
     pseudonyms = pair.cert.subject.get_attributes_for_oid(NameOID.PSEUDONYM)
     expected = f"{agreement.document_id}/{sig.role}"
-    if not pseudonyms or pseudonyms[0].value != expected:
+    # With several parties on a side a certificate may also name the party: ".../<id>".
+    if not pseudonyms or (
+        pseudonyms[0].value != expected and not pseudonyms[0].value.startswith(expected + "/")
+    ):
         raise DomainError(
             "signer_certificate_mismatch",
             f"The certificate {sig.certificate_serial} was not issued for this agreement's "
@@ -52,20 +55,21 @@ def _checked_key(agreement, sig) -> KeyPair:
 def seal_agreement(agreement) -> tuple[bytes, str]:
     """Called once the last signature is in. Returns the sealed PDF and its SHA-256 (hex);
     storing them on the agreement is the caller's (agreements.services) job."""
-    signatures = current_signatures(agreement)
-    missing = [str(r) for r in SIGNER_ROLES if r not in {s.role for s in signatures}]
-    if missing:
+    # Every party the document names (several per side) and the mediator.
+    state = signing_state(agreement)
+    if not state.complete:
         raise DomainError(
-            "agreement_not_fully_signed", f"Missing signatures: {', '.join(missing)}."
+            "agreement_not_fully_signed",
+            f"Missing signatures: {', '.join(state.missing) or 'the parties'}.",
         )
-    keys = [(sig, _checked_key(agreement, sig)) for sig in signatures]
+    keys = [(sig, _checked_key(agreement, sig)) for sig in state.signatures]
     pdf = render_agreement_pdf(agreement)
     for index, (sig, pair) in enumerate(keys, start=1):
         pdf = sign_with(
             pdf,
             pair,
             field_name=signature_field_name(index, sig.role),
-            reason=f"{ROLE_SHORT.get(sig.role, sig.role)}签署 / signed as {sig.role}",
+            reason=f"{ROLE_SHORT.get(sig.role, sig.role)}签署",
         )
     organisation = agreement.dispute.organisation
     if organisation is not None:
@@ -73,8 +77,9 @@ def seal_agreement(agreement) -> tuple[bytes, str]:
             pdf,
             organisation_key(organisation),
             field_name=f"Seal{organisation.pk}",
-            reason="人民调解委员会印章 / mediation committee seal",
-            name=organisation.name,
+            reason="人民调解委员会印章",
+            # The committee the agreement is issued under (a county centre hosts one).
+            name=issuer_name(agreement.dispute),
         )
-    pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章 / platform seal")
+    pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章")
     return pdf, sha256(pdf)

@@ -1,15 +1,25 @@
-"""The Chinese font, paragraph styles and the drawn round seal shared by every PDF the
+"""The Chinese fonts, paragraph styles and the drawn round seal shared by every PDF the
 platform makes (agreements here; applications and rulings in agreements.court).
 
-Every glyph is set in one embedded, subset TrueType font (reportlab subsets TTFs on its
-own), so no PDF leaves a font to the viewer: a court's reader without Chinese fonts shows
-the same text as ours."""
+The body of every document is set in a Song/Ming serif (宋体/明体), as committees and
+courts print theirs: settings.ODR_PDF_FONT, by default AR PL UMing from Debian's
+`fonts-arphic-uming` (its simplified-Chinese face, "AR PL UMing CN", is picked out of the
+.ttc collection). Labels may use the sans settings.ODR_PDF_SANS_FONT (`fonts-wqy-microhei`,
+黑体-like) as SANS_FONT. Every glyph is in an embedded, subset TrueType font (reportlab
+subsets TTFs on its own), so no PDF leaves a font to the viewer: a court's reader without
+Chinese fonts shows the same text as ours.
+
+Neither face has a bold cut. FONT_BOLD (and SANS_FONT_BOLD) name the same face; text set
+in them through an EmbeddedFontCanvas is filled and outlined with a thin stroke (text
+render mode 2), the usual stand-in for 加粗 in a one-weight CJK font: in titles, headings
+and `<b>` in paragraphs alike."""
 
 from __future__ import annotations
 
 import functools
 import math
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -20,13 +30,19 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph, TableStyle
 from reportlab.platypus.paragraph import _FUZZ, cjkU, makeCJKParaLine
 
-FONT = "ODRSans"
-# The same face under a second name: the bold of the family, drawn with a thin stroke
-# (wqy-microhei has no bold cut) so titles and labels still stand out.
-FONT_BOLD = "ODRSans-Bold"
+# The serif body face (宋体/明体) and its stroked bold.
+FONT = "ODRSerif"
+FONT_BOLD = "ODRSerif-Bold"
+# The sans (黑体-like) face for labels, and its stroked bold.
+SANS_FONT = "ODRSans"
+SANS_FONT_BOLD = "ODRSans-Bold"
+BOLD_FONTS = frozenset({FONT_BOLD, SANS_FONT_BOLD})
+# The outline's width as a share of the font size: enough to read as 加粗, not to blot.
+BOLD_STROKE = 0.03
 SEAL_RED = colors.Color(0.80, 0.05, 0.05)
 
 _lock = threading.Lock()
@@ -37,42 +53,168 @@ def font_path() -> Path:
     return Path(settings.ODR_PDF_FONT)
 
 
+def sans_font_path() -> Path:
+    return Path(settings.ODR_PDF_SANS_FONT)
+
+
+# A .ttc holds several faces; the simplified-Chinese one is named so (uming.ttc: CN, HK,
+# TW, TW MBE, in that order today, but the order is the package's business).
+_CN_MARKS = (" CN", "CN ", " SC", "GB", "简")
+
+
+@functools.lru_cache(maxsize=8)
+def cn_subfont_index(path: str) -> int:
+    """The index of the simplified-Chinese face in a TrueType collection (0 when none is
+    named so, and for a single .ttf)."""
+    if not path.lower().endswith((".ttc", ".otc")):
+        return 0
+    from reportlab.pdfbase.ttfonts import TTFontFile
+
+    first = None
+    for index in range(16):
+        try:
+            face = TTFontFile(path, subfontIndex=index, validate=0)
+        except Exception:  # noqa: BLE001 - past the last face, or one reportlab can't read
+            break
+        names = " ".join(
+            str(n, "utf-8", "replace") if isinstance(n, bytes) else str(n)
+            for n in (face.familyName, face.name)
+        )
+        if first is None:
+            first = index
+        if any(mark in f" {names} " for mark in _CN_MARKS):
+            return index
+    return first or 0
+
+
+def _register_face(name: str, bold: str, path: Path) -> None:
+    index = cn_subfont_index(str(path))
+    pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=index))
+    # The bold is the same face under a second name (a second subset of it is embedded
+    # when a document uses it): the canvas strokes whatever is set in it (BoldTextObject).
+    pdfmetrics.registerFont(TTFont(bold, str(path), subfontIndex=index))
+    pdfmetrics.registerFontFamily(name, normal=name, bold=bold, italic=name, boldItalic=bold)
+
+
+def _missing(path: Path, setting: str, package: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(
+        f"The PDF font {path} does not exist. Install Debian's {package} or set {setting} "
+        "to a TrueType (.ttf/.ttc) font with Chinese glyphs."
+    )
+
+
 def register_fonts() -> str:
-    """Registers the font once per process (idempotent, thread-safe) and returns its
-    name. Fails with ImproperlyConfigured naming the missing file: a PDF in a fallback
-    base-14 font would show no Chinese at all."""
+    """Registers the fonts once per process (idempotent, thread-safe) and returns the
+    body font's name. Fails with ImproperlyConfigured naming the missing file: a PDF in a
+    fallback base-14 font would show no Chinese at all."""
     global _registered
-    path = font_path()
-    if _registered == str(path):
+    path, sans = font_path(), sans_font_path()
+    key = f"{path}|{sans}"
+    if _registered == key:
         return FONT
     with _lock:
-        if _registered == str(path):
+        if _registered == key:
             return FONT
         if not path.is_file():
-            raise ImproperlyConfigured(
-                f"The PDF font {path} does not exist. Install Debian's fonts-wqy-microhei "
-                "or set ODR_PDF_FONT to a TrueType (.ttf/.ttc) font with Chinese glyphs."
-            )
-        subfont = {"subfontIndex": 0} if path.suffix.lower() == ".ttc" else {}
-        pdfmetrics.registerFont(TTFont(FONT, str(path), **subfont))
-        pdfmetrics.registerFont(TTFont(FONT_BOLD, str(path), **subfont))
-        pdfmetrics.registerFontFamily(
-            FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
-        )
-        _registered = str(path)
+            raise _missing(path, "ODR_PDF_FONT", "fonts-arphic-uming (a Song/Ming serif)")
+        if not sans.is_file():
+            raise _missing(sans, "ODR_PDF_SANS_FONT", "fonts-wqy-microhei")
+        _register_face(FONT, FONT_BOLD, path)
+        _register_face(SANS_FONT, SANS_FONT_BOLD, sans)
+        _registered = key
     return FONT
+
+
+class BoldTextObject(PDFTextObject):
+    """A text object that outlines what is set in a bold name (FONT_BOLD, SANS_FONT_BOLD)
+    with a thin stroke in the text's own colour, and leaves the render mode and line
+    width as it found them when it ends."""
+
+    _bold = False
+
+    def __init__(self, canvas, x=0, y=0, direction=None) -> None:
+        super().__init__(canvas, x, y, direction=direction)
+        self._stroked = False
+        self._fill = getattr(canvas, "_fillColorObj", colors.black)
+        self._bold_mode(self._fontname, self._fontsize)
+
+    def _bold_mode(self, name: str, size: float) -> None:
+        bold = name in BOLD_FONTS
+        if bold:
+            self._code.append(f"2 Tr {size * BOLD_STROKE:.3f} w")
+            super().setStrokeColor(_opaque(self._fill))
+            self._stroked = True
+        elif self._bold:
+            self._code.append("0 Tr")
+        self._bold = bold
+        self._textRenderMode = 2 if bold else 0
+
+    def _setFont(self, psfontname, size):
+        super()._setFont(psfontname, size)
+        self._bold_mode(psfontname, size)
+
+    def setFont(self, psfontname, size, leading=None):
+        super().setFont(psfontname, size, leading)
+        self._bold_mode(psfontname, size)
+
+    def setFillColor(self, aColor, alpha=None):
+        super().setFillColor(aColor, alpha)
+        self._fill = aColor
+        if self._bold:
+            super().setStrokeColor(_opaque(aColor))
+
+    def getCode(self):
+        if self._stroked:
+            # Render mode, line width and stroke colour outlive ET: put back what the
+            # canvas expects.
+            self._code.append(f"0 Tr {self._canvas._lineWidth} w")
+            super().setStrokeColor(_opaque(self._canvas._strokeColorObj))
+            self._bold = False
+        return super().getCode()
+
+
+def _opaque(color):
+    # The outline's colour without an alpha of its own (the canvas's stroke alpha, as
+    # the seal sets it, still applies): a text object's alpha would outlive it.
+    if isinstance(color, colors.Color) and not isinstance(color, colors.CMYKColor):
+        return colors.Color(color.red, color.green, color.blue)
+    return color if color is not None else colors.black
+
+
+def pdf_date(value: datetime) -> str:
+    """A PDF date string (ISO 32000 7.9.4), in UTC."""
+    utc = value.astimezone(UTC) if value.tzinfo is not None else value
+    return f"D:{utc:%Y%m%d%H%M%S}+00'00'"
 
 
 class EmbeddedFontCanvas(Canvas):
     """A canvas whose initial font is ours: reportlab's default canvas starts every page
     in base-14 Helvetica and lists it, unembedded, in the PDF even if no glyph uses it.
-    Pass it as `canvasmaker=` to `doc.build()` (or subclass it)."""
+    Its text objects stroke the bold names (BoldTextObject). Pass it as `canvasmaker=` to
+    `doc.build()` (or subclass it); `dated_canvas(when)` also dates the file.
 
-    def __init__(self, *args, **kwargs) -> None:
+    `issued_at`: the document's own time, written as the PDF's /CreationDate and
+    /ModDate. Documents are rendered in reportlab's invariant mode (the same input gives
+    the same bytes, so a document's hash can be recomputed), which otherwise dates every
+    file 2000-01-01."""
+
+    def __init__(self, *args, issued_at: datetime | None = None, **kwargs) -> None:
         register_fonts()
         # platypus passes its own initialFontName (Helvetica) explicitly: override it.
         kwargs["initialFontName"] = FONT
         super().__init__(*args, **kwargs)
+        if issued_at is not None:
+            stamp = pdf_date(issued_at)
+            self.setDateFormatter(lambda *_: stamp)
+
+    def beginText(self, x=0, y=0, direction=None):
+        return BoldTextObject(self, x, y, direction=direction)
+
+
+def dated_canvas(issued_at: datetime, canvas_class: type = EmbeddedFontCanvas):
+    """A `canvasmaker=` for `doc.build()` that dates the PDF with the document's own time
+    (its issue or decision time), e.g. `canvasmaker=dated_canvas(request.decided_at)`."""
+    return functools.partial(canvas_class, issued_at=issued_at)
 
 
 def table_style(commands: list | tuple = ()) -> TableStyle:
@@ -264,14 +406,18 @@ def styles() -> dict[str, ParagraphStyle]:
     }
 
 
-def draw_bold_text(canvas: Canvas, x: float, y: float, text: str, size: float) -> None:
+def draw_bold_text(
+    canvas: Canvas, x: float, y: float, text: str, size: float, font: str = FONT_BOLD
+) -> None:
     """Text with a thin outline stroke: the usual stand-in for bold in a one-weight CJK
     font. Text render mode 2 fills and strokes."""
     register_fonts()
     t = canvas.beginText(x, y)
-    t.setFont(FONT_BOLD, size)
-    t.setTextRenderMode(2)
-    canvas.setLineWidth(size * 0.03)
+    t.setFont(font, size)
+    if not isinstance(t, BoldTextObject):
+        # A plain reportlab canvas: stroke by hand.
+        t.setTextRenderMode(2)
+        canvas.setLineWidth(size * BOLD_STROKE)
     t.textLine(text)
     canvas.drawText(t)
 
@@ -415,9 +561,11 @@ class BoldLine(Flowable):
         space_before: float = 8,
         space_after: float = 3,
         color: colors.Color = colors.black,
+        font: str = FONT_BOLD,
     ) -> None:
         super().__init__()
         self.text, self.size, self.align, self.color = text, size, align, color
+        self.font = font
         self.spaceBefore, self.spaceAfter = space_before, space_after
         self.keepWithNext = True
         self.height = size * 1.45
@@ -432,9 +580,9 @@ class BoldLine(Flowable):
         c.saveState()
         c.setFillColor(self.color)
         c.setStrokeColor(self.color)
-        text_width = c.stringWidth(self.text, FONT_BOLD, self.size)
+        text_width = c.stringWidth(self.text, self.font, self.size)
         x = {"left": 0, "center": (self.width - text_width) / 2, "right": self.width - text_width}[
             self.align
         ]
-        draw_bold_text(c, x, self.size * 0.3, self.text, self.size)
+        draw_bold_text(c, x, self.size * 0.3, self.text, self.size, self.font)
         c.restoreState()

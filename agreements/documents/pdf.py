@@ -1,23 +1,30 @@
-"""The settlement agreement as a PDF: an A4 人民调解协议书 laid out as mediation committees
-print them (People's Mediation Law Art. 29: the parties' basic information, the facts and
-disputed matters, the terms, the method, time limit and place of performance), with the
-signatures, the committee's seal, a QR code to the verification page and an audit page.
+"""The settlement agreement as a PDF: an A4 人民调解协议书 in the form mediation committees
+issue and basic courts accept (People's Mediation Law Art. 28-29): the issuing committee
+and the document number, each party's full particulars (odr.identity.describe, unmasked:
+the original is the parties' and the court's), the main facts and disputed matters, the
+terms, the method, time limit and place of performance, the number of copies, every
+party's and the mediator's signature, the committee's name and seal over a sign-off
+date in Chinese numerals, a QR code to the verification page, and an audit page. Chinese
+only and set in the Song/Ming serif (fonts.py).
 
-The same agreement gives the same bytes (invariant mode, a creation date taken from the
-agreement, no random ids), so the unsigned document has a stable hash; signatures are
-added afterwards as incremental updates (finalize.py)."""
+An English rendering is a separate file, `render_agreement_translation_pdf`, marked on
+every page as a non-binding translation; it is never signed, sealed or hashed.
+
+The same agreement gives the same bytes (invariant mode: no random ids), so the unsigned
+document has a stable hash; the PDF's creation and modification dates are the
+document's own issue time (in force, else the last signature, else the last change), not
+the rendering's. Signatures are added afterwards as incremental updates (finalize.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from django.db.models import Prefetch
-from django.utils import timezone
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -38,12 +45,12 @@ from agreements.documents.chinese import (
     amount_in_words,
     cn_date,
     cn_datetime,
+    cn_numeral_date,
     format_amount,
     ordinal,
 )
 from agreements.documents.fonts import (
     FONT,
-    FONT_BOLD,
     BoldLine,
     CJKParagraph,
     EmbeddedFontCanvas,
@@ -54,23 +61,20 @@ from agreements.documents.fonts import (
     table_style,
 )
 from agreements.models import Agreement, Signature
-from odr.idnumber import mask_email, mask_id_number, mask_name, mask_phone
+from odr.identity import SCOPE_LABELS, PartyIdentity, describe
 from odr.lifecycle import words_for
 from odr.models import Dispute, Party
-from odr.people import display_name
 
 PAGE_W, PAGE_H = A4
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 26 * mm, 24 * mm, 24 * mm, 22 * mm
 R = Signature.Role
-# The signers in the order the blocks are printed; the mediator always signs last.
+# The sides in the order they are printed and sign; the mediator always signs last.
 SIGNER_ROLES = (R.APPLICANT, R.RESPONDENT, R.MEDIATOR)
-ROLE_LABELS = {
-    R.APPLICANT: "申请人 Applicant",
-    R.RESPONDENT: "被申请人 Respondent",
-    R.MEDIATOR: "人民调解员 Mediator",
-}
+PARTY_ROLES = (R.APPLICANT, R.RESPONDENT)
 ROLE_SHORT = {"applicant": "申请人", "respondent": "被申请人", "mediator": "调解员"}
+ROLE_LABELS = {R.APPLICANT: "申请人", R.RESPONDENT: "被申请人", R.MEDIATOR: "人民调解员"}
 SEAL_LABEL = "人民调解专用章"
+NO_NAME = "（姓名未登记）"
 
 
 def verification_url(document_id) -> str:
@@ -85,31 +89,145 @@ def _esc(value) -> str:
     return escape(str(value or "")).replace("\n", "<br/>")
 
 
-@dataclass
-class _Context:
-    agreement: object
-    dispute: object
-    organisation: object
-    signatures: list
-    complete: bool
-    issued_at: datetime
+def _real_name(user) -> str:
+    """A person's real name, never their login: an e-mail address is no name."""
+    if user is None:
+        return ""
+    profile = getattr(user, "profile", None)
+    return (getattr(profile, "real_name", "") or "").strip()
 
 
 def signer_name(sig) -> str:
     """The name printed for a signature: as fixed when it was signed, else the user's."""
+    from odr.people import display_name
+
     return (getattr(sig, "signer_name", "") or "").strip() or display_name(sig.signer)
 
 
 def current_signatures(agreement) -> list:
     sigs = list(
-        agreement.signatures.filter(voided_at__isnull=True).select_related("signer__profile")
+        agreement.signatures.filter(version=agreement.version, voided_at__isnull=True)
+        .select_related("signer__profile")
+        .order_by("signed_at", "pk")
     )
     # Parties in the order they signed, the mediator last (the order of the PAdES
     # signatures too).
     return sorted(sigs, key=lambda s: (s.role == R.MEDIATOR, s.signed_at, s.pk or 0))
 
 
-def _issued_at(agreement, signatures: list) -> datetime:
+@dataclass
+class SigningState:
+    """Who the agreement names and who of them has signed: each party (several per side)
+    with their signature or None, and the mediator's."""
+
+    parties: list[PartyIdentity]
+    party_signatures: list  # (identity, Signature | None), in document order
+    mediator: object | None
+    signatures: list = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[str]:
+        out = [
+            f"{ROLE_SHORT.get(i.role, i.role)} {i.name}"
+            for i, sig in self.party_signatures
+            if sig is None
+        ]
+        if self.mediator is None:
+            out.append(ROLE_SHORT["mediator"])
+        return out
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.party_signatures) and not self.missing
+
+
+def signing_state(agreement, signatures: list | None = None) -> SigningState:
+    """Matches the current signatures to the parties the document names
+    (agreements.selectors.document_parties): a signature given for a party (Signature.
+    party) counts for it; one without (older rows) for the party of its side whose
+    account signed, else the first of that side still unsigned."""
+    from agreements.selectors import document_parties
+
+    signatures = current_signatures(agreement) if signatures is None else signatures
+    parties = _with_stated_addresses(agreement, document_parties(agreement))
+    users = dict(
+        Party.objects.filter(pk__in=[i.party_id for i in parties if i.party_id]).values_list(
+            "pk", "user_id"
+        )
+    )
+    matched: dict[int, object] = {}
+    loose = []
+    for sig in signatures:
+        if sig.role == R.MEDIATOR:
+            continue
+        index = next(
+            (
+                n
+                for n, i in enumerate(parties)
+                if sig.party_id and i.party_id == sig.party_id and n not in matched
+            ),
+            None,
+        )
+        if index is None:
+            loose.append(sig)
+        else:
+            matched[index] = sig
+    for sig in loose:
+        same_side = [n for n, i in enumerate(parties) if i.role == sig.role and n not in matched]
+        own = [n for n in same_side if users.get(parties[n].party_id) == sig.signer_id]
+        if own or same_side:
+            matched[(own or same_side)[0]] = sig
+    mediator = next((s for s in reversed(signatures) if s.role == R.MEDIATOR), None)
+    return SigningState(
+        parties=parties,
+        party_signatures=[(i, matched.get(n)) for n, i in enumerate(parties)],
+        mediator=mediator,
+        signatures=signatures,
+    )
+
+
+def _with_stated_addresses(agreement, parties: list[PartyIdentity]) -> list[PartyIdentity]:
+    """Agreements drafted before parties had an address of their own stated it in
+    Agreement.party_details, one per side: the first party of that side takes it when
+    its record has none."""
+    details = agreement.party_details or {}
+    seen: set[str] = set()
+    out = []
+    for identity in parties:
+        stated = str((details.get(identity.role) or {}).get("address", "") or "").strip()
+        if stated and not identity.address and identity.role not in seen:
+            identity = dataclasses.replace(identity, address=stated)
+        seen.add(identity.role)
+        out.append(identity)
+    return out
+
+
+@dataclass
+class _Context:
+    agreement: object
+    dispute: object
+    organisation: object
+    issuer: str
+    state: SigningState
+    issued_at: datetime
+
+    @property
+    def signatures(self) -> list:
+        return self.state.signatures
+
+    @property
+    def complete(self) -> bool:
+        return self.state.complete
+
+    @property
+    def parties(self) -> list[PartyIdentity]:
+        return self.state.parties
+
+
+def issued_at(agreement, signatures: list) -> datetime:
+    """The document's own time: in force, else the last signature, else the last change.
+    The PDF's creation date and the sign-off date are this, so the same agreement keeps
+    giving the same bytes."""
     if agreement.effective_at:
         return agreement.effective_at
     if signatures:
@@ -117,50 +235,29 @@ def _issued_at(agreement, signatures: list) -> datetime:
     return agreement.updated_at or agreement.created_at
 
 
-def _party_display_name(party) -> str:
-    # The real name from the profile when the party has one (the content check asks for
-    # it), else the name given when filing.
-    profile = getattr(party.user, "profile", None) if party.user_id else None
-    return (getattr(profile, "real_name", "") or "").strip() or party.name
+def issuer_name(dispute) -> str:
+    """The people's mediation committee the agreement is issued under: the committee a
+    county centre hosts, else the committee's own name."""
+    organisation = dispute.organisation
+    return organisation.issuer_name if organisation is not None else "人民调解委员会"
 
 
-def _party_rows(agreement, dispute, st) -> list:
-    out = []
-    details = getattr(agreement, "party_details", None) or {}
-    for party in sorted(dispute.parties.all(), key=lambda p: p.role != R.APPLICANT):
-        profile = getattr(party.user, "profile", None) if party.user_id else None
-        id_number = getattr(profile, "id_number", "") or ""
-        phone = party.phone or getattr(profile, "phone", "") or ""
-        address = str((details.get(party.role) or {}).get("address", "") or "").strip()
-        bits = [f"<b>{ROLE_LABELS[party.role]}：</b>{_esc(_party_display_name(party))}"]
-        bits.append(
-            f"公民身份号码 ID No.：{_esc(mask_id_number(id_number)) or '（未登记 not given）'}"
-            f"；联系电话 Phone：{_esc(mask_phone(phone)) or '—'}"
-        )
-        if address:
-            bits.append(f"住址 Address：{_esc(_mask_address(address))}")
-        if party.email:
-            bits.append(f"电子送达地址 E-service address：{_esc(mask_email(party.email))}")
-        if party.agent_name:
-            bits.append(f"委托代理人 Agent：{_esc(party.agent_name)}")
-        out.append(_p("<br/>".join(bits), st["body"]))
-        out.append(Spacer(1, 3))
-    return out
+def document_number(case_number: str) -> str:
+    """The case number as a Chinese document prints it: full-width brackets."""
+    return (case_number or "").replace("(", "（").replace(")", "）")
 
 
-def _mask_address(address: str) -> str:
-    # Keep the administrative part (the first few characters), hide the house number.
-    keep = max(len(address) // 2, min(6, len(address)))
-    return address[:keep] + "*" * (len(address) - keep)
-
-
-def _party_name(dispute, role: str | None) -> str:
-    if not role:
+def _side_names(ctx: _Context, ref) -> str:
+    """The party or parties a term names: a side ("applicant"), or one party by its id."""
+    if ref in (None, ""):
         return ""
-    for party in dispute.parties.all():
-        if party.role == role:
-            return _party_display_name(party)
-    return str(role)
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        for i in ctx.parties:
+            if i.party_id == int(ref):
+                return i.name
+        return ""
+    names = [i.name for i in ctx.parties if i.role == ref]
+    return "、".join(names) or ROLE_SHORT.get(str(ref), str(ref))
 
 
 def _money(value) -> str | None:
@@ -173,29 +270,47 @@ def _money(value) -> str | None:
     return f"{format_amount(amount)}（人民币{amount_in_words(amount)}）"
 
 
+def _both(ctx: _Context) -> str:
+    # 双方 for two parties, 各方 for more (People's Mediation Law's own wording).
+    return "双方" if len(ctx.parties) <= 2 else "各方"
+
+
+# --- the binding document ------------------------------------------------------------
+
+
+def _party_flowables(ctx: _Context, st) -> list:
+    out = []
+    for identity in ctx.parties:
+        lines = describe(identity)
+        out.append(_p(_esc(lines[0]), st["party"]))
+        for line in lines[1:]:
+            out.append(_p(_esc(line), st["party_more"]))
+    return out
+
+
 def _term_flowables(ctx: _Context, st) -> list:
     out = []
     for index, term in enumerate(ctx.agreement.terms or [], start=1):
         text = _esc(term.get("text", ""))
         details = []
-        obligor = _party_name(ctx.dispute, term.get("obligor"))
-        obligee = _party_name(ctx.dispute, term.get("obligee"))
+        obligor = _side_names(ctx, term.get("obligor"))
+        obligee = _side_names(ctx, term.get("obligee"))
         if obligor:
-            details.append(f"义务人 Obligor：{_esc(obligor)}")
+            details.append(f"义务人：{_esc(obligor)}")
         if obligee:
-            details.append(f"权利人 Obligee：{_esc(obligee)}")
+            details.append(f"权利人：{_esc(obligee)}")
         money = _money(term.get("amount"))
         if money:
-            details.append(f"金额 Amount：{money}")
+            details.append(f"金额：{money}")
         if term.get("due_date"):
-            details.append(f"履行期限 Due：{cn_date(term['due_date'])}前")
+            details.append(f"履行期限：{cn_date(term['due_date'])}前")
         if term.get("place"):
-            details.append(f"履行地点 Place：{_esc(term['place'])}")
+            details.append(f"履行地点：{_esc(term['place'])}")
         out.append(_p(f"{ordinal(index)}、{text}", st["indent"]))
         if details:
             out.append(_p("；".join(details) + "。", st["detail"]))
         for n, inst in enumerate(term.get("instalments") or [], start=1):
-            line = f"第{n}期 Instalment {n}：{_money(inst.get('amount')) or ''}"
+            line = f"第{ordinal(n)}期：{_money(inst.get('amount')) or ''}"
             if inst.get("due_date"):
                 line += f"，于{cn_date(inst['due_date'])}前履行"
             out.append(_p(line + "。", st["detail"]))
@@ -224,38 +339,29 @@ def _performance(ctx: _Context, st) -> list:
     place = getattr(ctx.agreement, "performance_place", "") or ""
     if place:
         out.append(_p(f"未另行约定履行地点的，履行地点为{_esc(place)}。", st["indent"]))
+    if not out:
+        out.append(_p("按本协议各项约定履行。", st["indent"]))
     return out
 
 
-EFFECT_CLAUSES = [
-    (
-        "本协议经双方当事人签名、人民调解员签名并加盖人民调解委员会印章后生效，"
-        "具有法律约束力，当事人应当按照约定履行（《中华人民共和国人民调解法》第二十九条、第三十一条）。",
-        "This agreement takes effect when both parties and the mediator have signed it and the "
-        "committee's seal is affixed; it is legally binding and shall be performed.",
-    ),
-    (
-        "本协议一式三份，双方当事人和人民调解委员会各执一份，具有同等效力。",
-        "Made in three copies of equal effect: one for each party and one for the committee.",
-    ),
-    (
-        "双方当事人可以自本协议生效之日起三十日内，共同向人民法院申请司法确认"
-        "（《人民调解法》第三十三条）。",
-        "The parties may jointly apply to the people's court for judicial confirmation within "
-        "30 days of this agreement taking effect.",
-    ),
-    (
-        "本协议以电子方式签署，每一签名人的电子签名及调解组织印章均以数字证书附于本文件，"
+def effect_clauses(ctx: _Context) -> list[str]:
+    both = _both(ctx)
+    copies = len(ctx.parties) + 1
+    return [
+        f"本协议经{both}当事人签名、人民调解员签名并加盖人民调解委员会印章后生效，"
+        "具有法律约束力，当事人应当按照约定履行（《中华人民共和国人民调解法》第二十九条、"
+        "第三十一条）。",
+        f"本协议一式{ordinal(copies)}份，当事人各执一份，人民调解委员会留存一份，具有同等效力。",
+        f"{both}当事人可以自本协议生效之日起三十日内，共同向有管辖权的人民法院申请司法确认"
+        "（《中华人民共和国人民调解法》第三十三条）。",
+        "本协议以电子方式签署，各签名人的电子签名及人民调解委员会印章均以数字证书附于本文件，"
         "任何改动均可被发现（《中华人民共和国电子签名法》第十三条）；扫描二维码或访问下述地址可核验。",
-        "Signed electronically: each signer's signature and the seal are digital signatures in "
-        "this file, so any change is detectable; scan the QR code or visit the address to verify.",
-    ),
-]
+    ]
 
 
 class _SealBlock(Flowable):
-    """The organisation's name and the date, right-aligned, with the round seal stamped
-    over them ("骑年盖月") once every signature is in."""
+    """The committee's name and the sign-off date in Chinese numerals, right-aligned,
+    with the round seal stamped over them (骑年盖月) once every signature is in."""
 
     def __init__(self, *, name: str, when: str, sealed: bool, width: float) -> None:
         super().__init__()
@@ -266,56 +372,87 @@ class _SealBlock(Flowable):
         c = self.canv
         right = self.width - 12
         c.setFillColor(colors.black)
-        c.setFont(FONT, 12.5)
-        name = self.name if self.sealed else self.name + "（印章）"
-        name_w = c.stringWidth(name, FONT, 12.5)
+        c.setFont(FONT, 13)
+        name = self.name if self.sealed else self.name + "（印）"
+        name_w = c.stringWidth(name, FONT, 13)
         c.drawRightString(right, 72, name)
-        date_w = c.stringWidth(self.when, FONT, 12.5)
+        date_w = c.stringWidth(self.when, FONT, 13)
         # The date sits centred under the name, as committees print it.
-        c.drawString(right - name_w / 2 - date_w / 2, 50, self.when)
+        centre = right - name_w / 2
+        c.drawString(centre - date_w / 2, 50, self.when)
         if self.sealed:
-            draw_seal(c, name=self.name, x=right - name_w / 2, y=62, radius=56, label=SEAL_LABEL)
+            draw_seal(c, name=self.name, x=centre, y=62, radius=56, label=SEAL_LABEL)
         else:
             c.setFont(FONT, 8.5)
             c.setFillColor(colors.grey)
-            c.drawRightString(
-                right, 16, "（全部签署完成后加盖印章 Sealed when every signature is in）"
-            )
+            c.drawRightString(right, 16, "（各方签署完成后加盖印章）")
+
+
+def _signature_cell(sig, st, *, party_name: str = ""):
+    """The signature image (or typed name), with who signed when it is not the party
+    itself (an organisation's representative or an agent)."""
+    cell = [_signature_image(sig, st)]
+    name = signer_name(sig)
+    if "@" in name:
+        name = _real_name(sig.signer)
+    if party_name and name and name != party_name:
+        cell.append(_p(f"签名人：{_esc(name)}", st["cell_small"]))
+    return cell
 
 
 def _signature_table(ctx: _Context, st, width: float) -> Table:
-    by_role = {s.role: s for s in ctx.signatures}
     rows = [
         [
-            _p("<b>签名人 Signer</b>", st["cell"]),
-            _p("<b>签名 Signature</b>", st["cell"]),
-            _p("<b>签署时间 Signed at</b>", st["cell"]),
+            _p("<b>当事人（签名或盖章）</b>", st["cell"]),
+            _p("<b>签名</b>", st["cell"]),
+            _p("<b>签署时间</b>", st["cell"]),
         ]
     ]
-    mediator = ctx.dispute.mediator
-    names = {
-        R.APPLICANT: _party_name(ctx.dispute, R.APPLICANT),
-        R.RESPONDENT: _party_name(ctx.dispute, R.RESPONDENT),
-        R.MEDIATOR: display_name(mediator) if mediator else "",
-    }
-    for role in SIGNER_ROLES:
-        sig = by_role.get(role)
-        name = signer_name(sig) if sig is not None else names[role]
-        label = _p(f"{ROLE_LABELS[role]}<br/>{_esc(name)}", st["cell"])
+    for identity, sig in ctx.state.party_signatures:
+        label = f"{ROLE_LABELS[identity.role]}：{_esc(identity.name)}"
+        if not identity.is_person and identity.representative:
+            label += f"<br/><font size=8.5>法定代表人：{_esc(identity.representative)}</font>"
+        for agent in identity.agents:
+            scope = SCOPE_LABELS.get(agent.scope, "")
+            label += f"<br/><font size=8.5>委托代理人：{_esc(agent.name)}"
+            label += f"（{scope}）</font>" if scope else "</font>"
         if sig is None:
-            rows.append([label, _p("（待签署 not signed yet）", st["cell"]), ""])
-            continue
-        rows.append([label, _signature_image(sig, st), _p(cn_datetime(sig.signed_at), st["cell"])])
+            rows.append([_p(label, st["cell"]), _p("（待签署）", st["cell"]), ""])
+        else:
+            rows.append(
+                [
+                    _p(label, st["cell"]),
+                    _signature_cell(sig, st, party_name=identity.name),
+                    _p(cn_datetime(sig.signed_at), st["cell"]),
+                ]
+            )
+    mediator = ctx.state.mediator
+    name = (
+        signer_name(mediator) if mediator is not None else _real_name(ctx.dispute.mediator)
+    ) or NO_NAME
+    if "@" in name:
+        name = _real_name(ctx.dispute.mediator) or NO_NAME
+    label = _p(f"{ROLE_LABELS[R.MEDIATOR]}：{_esc(name)}", st["cell"])
+    if mediator is None:
+        rows.append([label, _p("（待签署）", st["cell"]), ""])
+    else:
+        rows.append(
+            [label, _signature_cell(mediator, st), _p(cn_datetime(mediator.signed_at), st["cell"])]
+        )
     table = Table(
-        rows, colWidths=[width * 0.32, width * 0.38, width * 0.30], rowHeights=[None] + [46] * 3
+        rows,
+        colWidths=[width * 0.40, width * 0.34, width * 0.26],
+        rowHeights=[None] + [None] * (len(rows) - 1),
+        repeatRows=1,
     )
     table.setStyle(
         table_style(
             [
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.Color(0.6, 0.6, 0.6)),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.94, 0.94, 0.94)),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.Color(0.55, 0.55, 0.55)),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 5),
+                ("TOPPADDING", (0, 1), (-1, -1), 5),
+                ("BOTTOMPADDING", (0, 1), (-1, -1), 5),
             ]
         )
     )
@@ -331,71 +468,59 @@ def _signature_image(sig, st):
         except (OSError, ValueError):
             reader = None
         if reader is not None and w and h:
-            scale = min(120 / w, 38 / h)
+            scale = min(120 / w, 36 / h)
             return Image(BytesIO(data), width=w * scale, height=h * scale, hAlign="LEFT")
     # A typed signature, or a drawing that cannot be read: the name in the font.
-    return _p(f"<font size=14>{_esc(signer_name(sig))}</font>（键入 typed）", st["cell"])
+    name = signer_name(sig)
+    if "@" in name:
+        name = _real_name(sig.signer) or NO_NAME
+    return _p(f"<font size=14>{_esc(name)}</font>（键入）", st["cell"])
 
 
 def _audit_flowables(ctx: _Context, st, width: float) -> list:
     out = [
-        BoldLine("签署与审计记录", size=20, align="center", space_before=0, space_after=4),
-        _p("Certificate of completion and audit trail", st["subtitle"]),
+        BoldLine("签署与审计记录", size=18, align="center", space_before=0, space_after=6),
         _p(
-            f"案号 Case No.：{_esc(ctx.dispute.case_number)}　　"
-            f"文书编号 Document ID：{ctx.agreement.document_id}",
+            f"调解案号：{_esc(document_number(ctx.dispute.case_number))}　　"
+            f"文书编号：{ctx.agreement.document_id}",
             st["small"],
         ),
         _p(
-            f"协议版本 Version：{ctx.agreement.version}　　核验地址 Verify at："
+            f"协议版本：第{ordinal(ctx.agreement.version)}版　　核验地址："
             f"{_esc(verification_url(ctx.agreement.document_id))}",
             st["small"],
         ),
         Spacer(1, 6),
-        BoldLine("签名人 Signers"),
+        BoldLine("签名人", size=12),
     ]
     rows = [
         [
-            _p(h, st["cell"])
-            for h in (
-                "<b>角色</b><br/>Role",
-                "<b>签名人</b><br/>Signer",
-                "<b>签署时间</b><br/>Signed at",
-                "<b>方式</b><br/>Method",
-                "<b>证书序列号</b><br/>Certificate",
-                "<b>所签文本哈希</b><br/>Text hash seen",
-            )
+            _p(f"<b>{h}</b>", st["cell"])
+            for h in ("角色", "签名人", "签署时间", "方式", "证书序列号", "所签文本哈希")
         ]
     ]
+    names = {id(sig): i.name for i, sig in ctx.state.party_signatures if sig is not None}
     for sig in ctx.signatures:
+        name = signer_name(sig)
+        if "@" in name:
+            name = _real_name(sig.signer) or names.get(id(sig), "") or NO_NAME
+        party = names.get(id(sig), "")
+        if party and party != name:
+            name += f"（代{party}）"
         rows.append(
             [
                 _p(ROLE_SHORT.get(sig.role, sig.role), st["cell"]),
-                _p(_esc(mask_name(signer_name(sig))), st["cell"]),
+                _p(_esc(name), st["cell"]),
                 _p(cn_datetime(sig.signed_at), st["cell"]),
-                _p(
-                    "手写<br/>drawn" if sig.method == Signature.Method.DRAWN else "键入<br/>typed",
-                    st["cell"],
-                ),
+                _p("手写" if sig.method == Signature.Method.DRAWN else "键入", st["cell"]),
                 _p(_esc(sig.certificate_serial[:20] or "—"), st["cell_mono"]),
                 _p(_esc((getattr(sig, "document_sha256", "") or "—")[:16]), st["cell_mono"]),
             ]
         )
-    signer_table = Table(rows, colWidths=[w * width for w in (0.12, 0.10, 0.21, 0.10, 0.25, 0.22)])
+    signer_table = Table(rows, colWidths=[w * width for w in (0.11, 0.19, 0.24, 0.08, 0.20, 0.18)])
     signer_table.setStyle(_grid_style())
-    out += [signer_table, Spacer(1, 8), BoldLine("审计事件 Audit events")]
-    rows = [
-        [
-            _p(h, st["cell"])
-            for h in (
-                "<b>#</b>",
-                "<b>时间</b><br/>Time",
-                "<b>操作人</b><br/>Actor",
-                "<b>操作</b><br/>Action",
-                "<b>哈希</b><br/>Hash",
-            )
-        ]
-    ]
+    out += [signer_table, Spacer(1, 8), BoldLine("审计事件", size=12)]
+    rows = [[_p(f"<b>{h}</b>", st["cell"]) for h in ("序号", "时间", "操作人", "操作", "哈希")]]
     events = ctx.dispute.audit_events.select_related("actor__profile").order_by("seq")
     for event in events:
         rows.append(
@@ -415,9 +540,8 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
         audit_table,
         Spacer(1, 8),
         _p(
-            "审计记录为哈希链：每一事件的哈希覆盖其内容和前一事件的哈希，任何修改、删除或调换均可被发现。"
-            "The audit trail is hash-chained: each event's hash covers its content and the "
-            "previous event's hash, so an edited, deleted or reordered event is detectable.",
+            "审计记录为哈希链：每一事件的哈希覆盖其内容和前一事件的哈希，"
+            "任何修改、删除或调换均可被发现。",
             st["small"],
         ),
     ]
@@ -439,27 +563,32 @@ def _grid_style():
 def _actor(event) -> str:
     actor = event.actor
     if actor is not None:
-        return mask_name(display_name(actor))
-    if event.actor_label:
-        return mask_email(event.actor_label) if "@" in event.actor_label else event.actor_label
-    return "系统 System"
+        return _real_name(actor) or "未实名用户"
+    label = event.actor_label or ""
+    if not label:
+        return "系统"
+    return "未实名用户" if "@" in label else label
 
 
 def _action_label(action: str) -> str:
-    """The audit action as a clerk reads it, from the words its app declared with it
+    """The audit action as a clerk reads it: the words its app declared with it
     (odr.lifecycle); an action no longer declared is shown by its code."""
     words = words_for(action)
-    return f"{words.document} ({action})" if words is not None else action
+    return words.document if words is not None else action
 
 
 class _NumberedCanvas(EmbeddedFontCanvas):
-    """Adds 第 n 页 共 N 页 and the document id to every page once the count is known."""
+    """Adds 第 n 页 共 N 页 and the document id to every page once the count is known. The
+    file is dated with the document's own time (`issued_at`, EmbeddedFontCanvas)."""
 
-    def __init__(self, *args, document_id: str = "", issued: str = "", **kwargs) -> None:
+    def __init__(
+        self, *args, document_id: str = "", footer=None, font: str = FONT, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._footer_font = font
         self._saved: list[dict] = []
         self._document_id = document_id
-        self.setDateFormatter(lambda *_: issued)
+        self._footer = footer or (lambda n, total, doc_id: (f"第{n}页　共{total}页", doc_id))
 
     def showPage(self) -> None:
         self._saved.append(dict(self.__dict__))
@@ -469,96 +598,136 @@ class _NumberedCanvas(EmbeddedFontCanvas):
         total = len(self._saved)
         for state in self._saved:
             self.__dict__.update(state)
-            self.setFont(FONT, 8)
+            self.setFont(self._footer_font, 8)
             self.setFillColor(colors.grey)
-            self.drawRightString(
-                PAGE_W - MARGIN_R,
-                12 * mm,
-                f"第 {self._pageNumber} 页 共 {total} 页  Page {self._pageNumber} of {total}",
-            )
-            self.drawString(MARGIN_L, 12 * mm, f"文书编号 Document ID {self._document_id}")
+            right, left = self._footer(self._pageNumber, total, self._document_id)
+            self.drawRightString(PAGE_W - MARGIN_R, 12 * mm, right)
+            self.drawString(MARGIN_L, 12 * mm, left)
             super().showPage()
         super().save()
 
 
-def _pdf_date(value: datetime) -> str:
-    utc = value.astimezone(UTC) if timezone.is_aware(value) else value
-    return f"D:{utc:%Y%m%d%H%M%S}+00'00'"
-
-
-def render_agreement_pdf(agreement) -> bytes:
-    """The agreement as it stands (draft preview, signing copy or the final text) as PDF
-    bytes. Deterministic: the same rows give the same bytes."""
-    register_fonts()
-    st = styles()
-    st["detail"] = st["body"].clone(
-        "detail", fontSize=10, leading=16, leftIndent=23, textColor=colors.Color(0.2, 0.2, 0.2)
+def _context(agreement) -> _Context:
+    # A fresh copy of the case with its organisation and mediator: the caller's instance
+    # keeps no cache it did not ask for.
+    dispute = Dispute.objects.select_related("organisation", "mediator__profile").get(
+        pk=agreement.dispute_id
     )
-    # A fresh copy of the case with its parties, profiles and mediator in three queries:
-    # names are looked up for every term and signature block. Fresh, so that the caller's
-    # instance keeps no cache it did not ask for.
-    dispute = (
-        Dispute.objects.select_related("organisation", "mediator__profile")
-        .prefetch_related(
-            Prefetch("parties", queryset=Party.objects.select_related("user__profile"))
-        )
-        .get(pk=agreement.dispute_id)
-    )
-    signatures = current_signatures(agreement)
-    roles = {s.role for s in signatures}
-    ctx = _Context(
+    state = signing_state(agreement)
+    return _Context(
         agreement=agreement,
         dispute=dispute,
         organisation=dispute.organisation,
-        signatures=signatures,
-        complete=set(SIGNER_ROLES) <= roles,
-        issued_at=_issued_at(agreement, signatures),
+        issuer=issuer_name(dispute),
+        state=state,
+        issued_at=issued_at(agreement, state.signatures),
     )
-    org_name = ctx.organisation.name if ctx.organisation else "人民调解委员会"
+
+
+def _styles() -> dict:
+    st = styles()
+    st["detail"] = st["body"].clone(
+        "detail", fontSize=10.5, leading=17, leftIndent=23, textColor=colors.Color(0.15, 0.15, 0.15)
+    )
+    # Party paragraphs indented two characters, as court documents print them.
+    st["party"] = st["body"].clone("party", leading=19, spaceAfter=1, firstLineIndent=23)
+    st["party_more"] = st["party"].clone("party_more")
+    st["cell_small"] = st["cell"].clone("cell_small", fontSize=8.5, leading=11)
+    st["docno"] = st["body"].clone("docno", alignment=2, fontSize=11.5, spaceAfter=10)
+    st["heading"] = st["heading"].clone("heading_kept", keepWithNext=1)
+    return st
+
+
+def _build(
+    agreement,
+    ctx: _Context,
+    story: list,
+    *,
+    title: str,
+    watermark: str,
+    footer,
+    font: str = FONT,
+) -> bytes:
+    buffer = BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=MARGIN_L,
+        rightMargin=MARGIN_R,
+        topMargin=MARGIN_T,
+        bottomMargin=MARGIN_B,
+        title=title,
+        author=ctx.issuer,
+        subject=f"document-id:{agreement.document_id}",
+        creator="ODR platform",
+        keywords=[str(agreement.document_id), ctx.dispute.case_number],
+        invariant=1,
+    )
+
+    def on_page(canvas: Canvas, _doc) -> None:
+        if watermark:
+            canvas.saveState()
+            canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
+            canvas.setFont(font, 72 if len(watermark) <= 4 else 40)
+            canvas.translate(PAGE_W / 2, PAGE_H / 2)
+            canvas.rotate(35)
+            canvas.drawCentredString(0, 0, watermark)
+            canvas.restoreState()
+
+    doc.build(
+        story,
+        onFirstPage=on_page,
+        onLaterPages=on_page,
+        canvasmaker=lambda *a, **kw: _NumberedCanvas(
+            *a,
+            document_id=str(agreement.document_id),
+            issued_at=ctx.issued_at,
+            footer=footer,
+            font=font,
+            **kw,
+        ),
+    )
+    return buffer.getvalue()
+
+
+def render_agreement_pdf(agreement) -> bytes:
+    """The 人民调解协议书 as it stands (draft preview, signing copy or the final text) as
+    PDF bytes, in Chinese only. Deterministic: the same rows give the same bytes."""
+    register_fonts()
+    st = _styles()
+    ctx = _context(agreement)
+    dispute = ctx.dispute
     width = PAGE_W - MARGIN_L - MARGIN_R
     url = verification_url(agreement.document_id)
+    both = _both(ctx)
 
     story: list = [
-        Spacer(1, 4),
-        _p(_esc(org_name), st["org"]),
-        BoldLine("人民调解协议书", size=22, align="center", space_before=2, space_after=4),
-        _p("People's Mediation Agreement", st["subtitle"]),
-        _p(f"{_esc(dispute.case_number)}", st["case_number"]),
-        BoldLine("当事人 Parties"),
-        *_party_rows(agreement, dispute, st),
-        _p(
-            f"<b>调解组织 Mediation organisation：</b>{_esc(org_name)}<br/>"
-            f"<b>人民调解员 Mediator：</b>"
-            f"{_esc(display_name(dispute.mediator)) if dispute.mediator else '—'}",
-            st["body"],
-        ),
-        BoldLine("纠纷主要事实、争议事项 Facts and disputed matters"),
+        _p(_esc(ctx.issuer), st["org"]),
+        BoldLine("人民调解协议书", size=22, align="center", space_before=4, space_after=10),
+        _p(f"编号：{_esc(document_number(dispute.case_number))}", st["docno"]),
+        *_party_flowables(ctx, st),
+        BoldLine("纠纷主要事实、争议事项："),
         _p(_esc(agreement.facts or dispute.description), st["indent"]),
         *(
             [_p(f"争议事项：{_esc(agreement.disputed_matters)}", st["indent"])]
             if getattr(agreement, "disputed_matters", "")
             else []
         ),
-        _p(
-            f"经{_esc(org_name)}主持调解，双方当事人自愿达成如下协议："
-            "（The parties, in mediation, have freely agreed as follows:）",
-            st["indent"],
-        ),
-        BoldLine("协议内容 Terms"),
+        # A paragraph, not a BoldLine: a committee's name may be long.
+        _p(f"<b>经{_esc(ctx.issuer)}调解，{both}当事人自愿达成如下协议：</b>", st["heading"]),
         *_term_flowables(ctx, st),
-        BoldLine("履行方式、时限和地点 Method, time limit and place of performance"),
+        BoldLine("履行方式、时限、地点："),
         *_performance(ctx, st),
-        BoldLine("协议效力及份数 Effect and copies"),
+        BoldLine("协议效力及份数："),
     ]
-    for n, (zh, en) in enumerate(EFFECT_CLAUSES, start=1):
-        story.append(_p(f"{n}. {zh}", st["body"]))
-        story.append(_p(en, st["english"]))
+    for n, clause in enumerate(effect_clauses(ctx), start=1):
+        story.append(_p(f"{ordinal(n)}、{clause}", st["indent"]))
     story += [
         # The signatures, the seal and the QR code stay together on one page: a seal
         # alone on a page would not show what it seals.
         KeepTogether(
             [
-                BoldLine("签署 Signatures"),
+                Spacer(1, 6),
                 _signature_table(ctx, st, width),
                 Spacer(1, 4),
                 Table(
@@ -567,12 +736,11 @@ def render_agreement_pdf(agreement) -> bytes:
                             [
                                 QrCode(url, size=22 * mm),
                                 Spacer(1, 2),
-                                _p("扫码核验 Scan to verify", st["small"]),
-                                _p(_esc(url), st["cell_mono"]),
+                                _p("扫码核验本协议书", st["small"]),
                             ],
                             _SealBlock(
-                                name=org_name,
-                                when=cn_date(ctx.issued_at),
+                                name=ctx.issuer,
+                                when=cn_numeral_date(ctx.issued_at),
                                 sealed=ctx.complete,
                                 width=width * 0.62,
                             ),
@@ -587,45 +755,17 @@ def render_agreement_pdf(agreement) -> bytes:
                         ]
                     ),
                 ),
+                _p(f"核验地址：{_esc(url)}", st["small"]),
             ]
         ),
         PageBreak(),
         *_audit_flowables(ctx, st, width),
     ]
-
-    buffer = BytesIO()
-    issued = _pdf_date(ctx.issued_at)
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=MARGIN_L,
-        rightMargin=MARGIN_R,
-        topMargin=MARGIN_T,
-        bottomMargin=MARGIN_B,
-        title=f"人民调解协议书 {dispute.case_number}",
-        author=org_name,
-        subject=f"document-id:{agreement.document_id}",
-        creator="ODR platform",
-        keywords=[str(agreement.document_id), dispute.case_number],
-        invariant=1,
-    )
-
-    def on_page(canvas: Canvas, _doc) -> None:
-        if agreement.status == Agreement.Status.DRAFT:
-            canvas.saveState()
-            canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
-            canvas.setFont(FONT_BOLD, 80)
-            canvas.translate(PAGE_W / 2, PAGE_H / 2)
-            canvas.rotate(35)
-            canvas.drawCentredString(0, 0, "草稿 DRAFT")
-            canvas.restoreState()
-
-    doc.build(
+    return _build(
+        agreement,
+        ctx,
         story,
-        onFirstPage=on_page,
-        onLaterPages=on_page,
-        canvasmaker=lambda *a, **kw: _NumberedCanvas(
-            *a, document_id=str(agreement.document_id), issued=issued, **kw
-        ),
+        title=f"人民调解协议书 {document_number(dispute.case_number)}",
+        watermark="草稿" if agreement.status == Agreement.Status.DRAFT else "",
+        footer=lambda n, total, doc_id: (f"第{n}页　共{total}页", f"文书编号 {doc_id}"),
     )
-    return buffer.getvalue()

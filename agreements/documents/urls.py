@@ -8,4 +8,9 @@ urlpatterns = [
     path("verify/", views.verify, name="verify"),
     path("verify/ca.pem", views.ca_certificate, name="ca_certificate"),
     path("verify/<uuid:document_id>/", views.verify_document_page, name="verify_document"),
+    path(
+        "agreements/<int:agreement_id>/translation.pdf",
+        views.agreement_translation,
+        name="agreement_translation",
+    ),
 ]

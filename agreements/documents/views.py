@@ -1,10 +1,13 @@
 """The public verification pages: /verify/ (upload a PDF or enter a hash) and
-/verify/<document_id>/ (what the QR code on every agreement opens)."""
+/verify/<document_id>/ (what the QR code on every agreement opens); and, for those who
+see the case, the agreement's non-binding English translation
+(/agreements/<id>/translation.pdf)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -71,3 +74,24 @@ def verify_document_page(request: HttpRequest, document_id: UUID) -> HttpRespons
         "agreements/documents/verify.html",
         {"results": results, "document_id": document_id},
     )
+
+
+def translation_response(agreement) -> HttpResponse:
+    """The non-binding English rendering, named as such: never the signed document."""
+    from agreements.documents.translation import render_agreement_translation_pdf
+
+    response = HttpResponse(
+        render_agreement_translation_pdf(agreement), content_type="application/pdf"
+    )
+    name = f"agreement-{agreement.dispute_id}-v{agreement.version}-translation-non-binding.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def agreement_translation(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    from agreements.selectors import agreement_get_for
+
+    # NotFound (not the case's) rises to odr.middleware.NotFoundMiddleware: 404.
+    return translation_response(agreement_get_for(user=request.user, agreement_id=agreement_id))

@@ -1,4 +1,5 @@
-"""The agreement PDF: Chinese text in embedded fonts, the parties masked, deterministic."""
+"""The agreement PDF: Chinese text in embedded fonts, the parties named in full on the
+original (masking is for public verification), deterministic."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_the_text_shows_the_case_number_terms_and_amount_in_capitals(signed, tmp
     text = _run("pdftotext", render_agreement_pdf(signed), tmp_path)
     flat = re.sub(r"\s+", "", text)
     assert "人民调解协议书" in flat
-    assert signed.dispute.case_number.replace(" ", "") in flat
+    assert signed.dispute.case_number.replace("(", "（").replace(")", "）") in flat
     assert "被申请人向申请人归还借款人民币壹万元" in flat
     assert "壹万元整" in flat
     assert "伍仟元整" in flat
@@ -61,12 +62,15 @@ def test_the_text_shows_the_case_number_terms_and_amount_in_capitals(signed, tmp
     assert f"/verify/{signed.document_id}/" in flat
 
 
-def test_id_numbers_and_phones_are_masked(signed, tmp_path):
-    text = _run("pdftotext", render_agreement_pdf(signed), tmp_path)
-    applicant = signed.dispute.applicant.user.profile
-    assert applicant.id_number and applicant.id_number not in text
-    assert applicant.id_number[:6] + "*" * 11 + applicant.id_number[-1] in text
-    assert applicant.phone and applicant.phone not in text
+def test_id_numbers_and_phones_are_printed_in_full_on_the_original(signed, tmp_path):
+    applicant = signed.dispute.applicant
+    applicant.id_number = signed.dispute.applicant.user.profile.id_number
+    applicant.phone = "13800000001"
+    applicant.save()
+    text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
+    assert applicant.id_number and f"公民身份号码{applicant.id_number}" in text
+    assert "联系电话13800000001" in text
+    assert "*" not in text.split("签署与审计记录")[0]
 
 
 def test_the_same_agreement_renders_to_the_same_bytes(signed):
@@ -91,17 +95,22 @@ def test_a_missing_font_file_fails_with_a_clear_message(tmp_path):
     with override_settings(ODR_PDF_FONT=str(missing)):
         fonts._registered = None
         try:
-            with pytest.raises(ImproperlyConfigured, match=r"nope\.ttc"):
+            with pytest.raises(ImproperlyConfigured, match=r"nope\.ttc") as missing_font:
                 fonts.register_fonts()
+            assert "fonts-arphic-uming" in str(missing_font.value)
         finally:
             fonts._registered = None
     assert fonts.register_fonts() == fonts.FONT
 
 
-def test_addresses_are_masked_and_disputed_matters_and_place_are_printed(signed, tmp_path):
+def test_addresses_disputed_matters_and_place_are_printed_in_full(signed, tmp_path):
+    applicant = signed.dispute.applicant
+    applicant.address = "安吉县递铺街道胜利西路1号"
+    applicant.save()
     text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
-    assert "安吉县递铺街道胜利西路1号" not in text
-    assert "住址Address：安吉县递铺街*******" in text
+    assert "住安吉县递铺街道胜利西路1号" in text
+    # A respondent without an address of their own: the one the draft stated for the side.
+    assert "被申请人：李四，住安吉县孝丰镇三里村8号" in text
     assert "争议事项：双方就借款的归还数额和期限发生争议。" in text
     assert "履行地点为安吉县递铺街道" in text
 
@@ -115,13 +124,40 @@ def test_a_draft_carries_a_draft_watermark_and_no_seal(demo, tmp_path):
 
 
 def test_the_audit_page_names_actions_by_their_declared_words_and_old_ones_by_their_code():
-    assert pdf._action_label("agreement.open") == "协议开放签署 (agreement.open)"
-    assert pdf._action_label("confirmation.decide") == "法院作出裁定 (confirmation.decide)"
-    assert pdf._action_label("dispute.file") == "提交调解申请 (dispute.file)"
+    # The binding document is Chinese only: the declared words, not the code.
+    assert pdf._action_label("agreement.open") == "协议开放签署"
+    assert pdf._action_label("confirmation.decide") == "法院作出裁定"
+    assert pdf._action_label("dispute.file") == "提交调解申请"
     # A marker once written and declared no more is printed as it was written.
     assert pdf._action_label("confirmation.window_reminder.7") == "confirmation.window_reminder.7"
 
 
 def test_the_audit_page_prints_the_declared_words_of_the_cases_events(signed, tmp_path):
     text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
-    assert "提交调解申请(dispute.file)" in text
+    assert "提交调解申请" in text and "dispute.file" not in text
+
+
+def test_the_body_font_is_the_simplified_chinese_face_of_the_ming_collection(settings):
+    # uming.ttc holds the CN, HK, TW and TW MBE faces: the documents use the CN one.
+    index = fonts.cn_subfont_index(settings.ODR_PDF_FONT)
+    from reportlab.pdfbase.ttfonts import TTFontFile
+
+    assert b"CN" in TTFontFile(settings.ODR_PDF_FONT, subfontIndex=index).name
+
+
+def test_bold_text_is_stroked_and_the_canvas_state_is_put_back():
+    from io import BytesIO
+
+    canvas = fonts.EmbeddedFontCanvas(BytesIO())
+    canvas.setLineWidth(0.7)
+    canvas.setFont(fonts.FONT_BOLD, 12)
+    canvas.drawString(10, 10, "加粗")
+    canvas.setFont(fonts.FONT, 12)
+    canvas.drawString(10, 30, "正文")
+    texts = re.findall(r"BT .*? ET", " ".join(canvas._code), re.S)
+    assert len(texts) == 2, texts
+    bold, plain = texts
+    assert "2 Tr 0.360 w" in bold
+    # The bold text object ends with fill only and the canvas's own line width again.
+    assert re.search(r"0 Tr 0\.7 w .* ET$", bold), bold
+    assert "2 Tr" not in plain

@@ -334,6 +334,7 @@ MATRIX: dict[str, list[Entry]] = {
         )
     ],
     "api:agreement_pdf": [get(CASE)],
+    "api:agreement_translation_pdf": [get(CASE)],
     "api:verify_by_hash": [get(PUBLIC)],
     # "An uploaded file always answers 200 with `valid` true or false."
     "api:verify_upload": [post(PUBLIC, form=True, body=lambda w: {"file": _text_file()})],
@@ -478,6 +479,7 @@ MATRIX: dict[str, list[Entry]] = {
         ),
     ],
     "agreements:pdf": [get(CASE)],
+    "documents:agreement_translation": [get(CASE)],
     "agreements:action": _agreement_actions(),
     # --- pages: the court ------------------------------------------------------------------
     "court:queue": [get(COURT_STAFF)],
