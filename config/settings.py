@@ -319,14 +319,17 @@ ODR_PKI_KEY_PASSWORD = env_str("ODR_PKI_KEY_PASSWORD")
 # The documents' body face: a Song/Ming serif (Debian's fonts-arphic-uming), embedded and
 # subset; the sans face stays for labels on pages and the drawn seal's legend.
 ODR_PDF_FONT = env_str("ODR_PDF_FONT", "/usr/share/fonts/truetype/arphic/uming.ttc")
-ODR_PDF_SANS_FONT = env_str(
-    "ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-)
+ODR_PDF_SANS_FONT = env_str("ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 # Statutory periods (odr.periods): an operator's supplement for a year the chinesecalendar
 # package does not cover yet, and whether an uncovered day raises (production) or counts
 # weekends only with a warning (development).
 ODR_HOLIDAYS_FILE = env_str("ODR_HOLIDAYS_FILE")
 ODR_CALENDAR_STRICT = env_bool("ODR_CALENDAR_STRICT", not DEBUG and not TESTING)
+# Judicial confirmation goes to an intermediate court (CPL 2023 Art. 205) when the claim
+# is at or above this many yuan (SPC 2021 first-instance thresholds, 法发〔2021〕27号).
+ODR_INTERMEDIATE_COURT_THRESHOLD = env_int(
+    "ODR_INTERMEDIATE_COURT_THRESHOLD", 500_000_000, minimum=1
+)
 
 # --- Security: production passes `manage.py check --deploy` with no warnings. ---
 SESSION_COOKIE_HTTPONLY = True
