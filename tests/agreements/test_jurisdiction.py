@@ -207,3 +207,35 @@ def test_default_court_is_none_without_any_court(places):
             agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
         )
     assert refused.value.code == "court_not_competent"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_first_applicant_picks_the_domicile_down_the_region_tree_in_a_browser(
+    places, live_server, phone_context
+):
+    from tests.agreements import browser
+
+    agreement = factories.agreement_in_force()
+    page = phone_context.new_page()
+    problems = browser.watch(page)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=login]", "citizen1@demo.odr")
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/disputes/{agreement.dispute_id}/")
+    # The place is asked only for a party's domicile or the property.
+    assert page.locator("#basis-region-field").is_hidden()
+    page.check("#basis-party_domicile")
+    cascade = page.locator("#basis-region-cascade select")
+    for depth, code in enumerate(["330000000000", "330500000000", "330522000000", "330522100000"]):
+        cascade.nth(depth).select_option(code)
+    assert page.locator("#basis-region").input_value() == "330522100000"
+    page.check("#confirmation-consent")
+    page.click("#confirmation-apply")
+    page.wait_for_load_state()
+    assert "长兴县人民法院" in page.locator("#confirmation").inner_text()
+    request = ConfirmationRequest.objects.get()
+    assert request.court == places["court"] and request.basis == "party_domicile"
+    browser.assert_clean(problems)
