@@ -33,7 +33,8 @@ from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
 from odr.models import Dispute, Membership, Party
 
 CR = ConfirmationRequest.Status
-# Which consent column each party's application fills.
+# The first applicant's and the first respondent's application also fill these columns (kept
+# for what still reads them); every party's is a ConfirmationConsent.
 CONSENT_FIELDS = {
     Party.Role.APPLICANT: "applicant_consented_at",
     Party.Role.RESPONDENT: "respondent_consented_at",
