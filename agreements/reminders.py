@@ -1,5 +1,7 @@
 """Reminders of the agreements app, run by `manage.py send_reminders`: the 30-day window
-for judicial confirmation, the court's own deadlines, and the obligations of agreements
+for judicial confirmation (to every party who has not applied yet, its end counted with
+holidays by agreements.court.deadlines, as the application itself is), the court's own
+deadlines, and the obligations of agreements
 in force (before they are due, on the day, and on default).
 
 Each reminder is sent once: a column of the agreement, the request or the obligation
@@ -15,10 +17,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agreements.content_check import NOT_CONFIRMABLE
 from agreements.court import deadlines, services
 from agreements.court import selectors as court_selectors
-from agreements.court.transitions import CONSENT_FIELDS
 from agreements.models import Agreement, ConfirmationRequest, Performance
+from odr.errors import DomainError
 from odr.models import Dispute
 from odr.notifications import notify
 
@@ -28,6 +31,8 @@ WINDOW_REMINDER_DAYS = (7, 1)
 # The court is reminded on the last day to accept and 3 days before the ruling is due.
 ACCEPT_REMINDER = timedelta(days=1)
 RULE_REMINDER = timedelta(days=3)
+# How far past the window's 30 days its end may move off rest days and holidays.
+HOLIDAY_SLACK_DAYS = 15
 # Obligations: 3 days before they are due.
 DUE_REMINDER_DAYS = 3
 
@@ -53,14 +58,16 @@ def _case(dispute: Dispute) -> dict:
 
 
 def _window_reminders(now: datetime) -> int:
-    window = timedelta(days=settings.ODR_CONFIRMATION_WINDOW_DAYS + 1)
+    # The window's last day may move on past a holiday (National Day: a week): the
+    # candidates reach back that far, and each one's own end decides.
+    window = timedelta(days=settings.ODR_CONFIRMATION_WINDOW_DAYS + HOLIDAY_SLACK_DAYS)
     candidates = (
         Agreement.objects.filter(
             status=Agreement.Status.SIGNED,
-            matter=Agreement.Matter.CIVIL,
             effective_at__gte=now - window,
             effective_at__lte=now,
         )
+        .exclude(matter__in=list(NOT_CONFIRMABLE))
         .exclude(confirmation_request__status__in=court_selectors.COURT_STATUSES)
         .values_list("pk", flat=True)
     )
@@ -68,7 +75,10 @@ def _window_reminders(now: datetime) -> int:
     for pk in candidates:
         with transaction.atomic():
             agreement = Agreement.objects.select_for_update().get(pk=pk)
-            closes = deadlines.confirmation_window_closes(agreement.effective_at)
+            try:
+                closes = deadlines.confirmation_window_closes(agreement.effective_at)
+            except DomainError:
+                continue  # the calendar does not reach it: logged; the others still go
             left = deadlines.days_left(closes, now)
             if now > closes or left is None:
                 continue
@@ -84,12 +94,12 @@ def _window_reminders(now: datetime) -> int:
             )
             agreement.dispute = dispute
             request = ConfirmationRequest.objects.filter(agreement=agreement).first()
+            done = court_selectors.consents_of(request) if request is not None else {}
             recipients = []
-            for party in dispute.parties.all():
-                field = CONSENT_FIELDS[party.role]
-                if request is not None and getattr(request, field) is not None:
+            for party in court_selectors.required_parties(agreement):
+                if party.pk in done:
                     continue  # this party has applied already
-                if party.user is not None:
+                if party.user is not None and party.user not in recipients:
                     recipients.append(party.user)
             if not recipients:
                 continue

@@ -329,6 +329,11 @@ ODR_PDF_SANS_FONT = env_str("ODR_PDF_SANS_FONT", "/usr/share/fonts/truetype/wqy/
 # weekends only with a warning (development).
 ODR_HOLIDAYS_FILE = env_str("ODR_HOLIDAYS_FILE")
 ODR_CALENDAR_STRICT = env_bool("ODR_CALENDAR_STRICT", not DEBUG and not TESTING)
+# Judicial confirmation goes to an intermediate court (CPL 2023 Art. 205) when the claim
+# is at or above this many yuan (SPC 2021 first-instance thresholds, 法发〔2021〕27号).
+ODR_INTERMEDIATE_COURT_THRESHOLD = env_int(
+    "ODR_INTERMEDIATE_COURT_THRESHOLD", 500_000_000, minimum=1
+)
 
 # --- Security: production passes `manage.py check --deploy` with no warnings. ---
 SESSION_COOKIE_HTTPONLY = True

@@ -22,7 +22,7 @@ from agreements.court.performance_transitions import ObligationViewer, obligatio
 from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Performance
 from odr import people
-from odr.errors import Invalid, NotFound
+from odr.errors import DomainError, Invalid, NotFound
 
 router = Router(tags=["court"])
 # An optional multipart file: ninja's `File[...] | None` annotation does not read it.
@@ -59,6 +59,8 @@ class ConfirmationOut(Schema):
     id: int
     status: str
     court: Ref
+    basis: str = Field(description="The ground of jurisdiction (CPL 2023 Art. 205)")
+    basis_region: str | None = Field(description="The region code the ground names")
     case_number: str
     agreement: int
     dispute: DisputeRef
@@ -89,7 +91,22 @@ class RequestList(Schema):
 
 
 class ConsentIn(Schema):
-    pass
+    """All optional: `{}` applies to the court of the organisation's place (or the
+    inviting court). The first party to apply chooses; the others join that choice."""
+
+    basis: str | None = Field(
+        default=None,
+        description='"organisation" (default), "party_domicile" or "property" (CPL 2023 '
+        'Art. 205); "inviting_court" when a court invited the mediation',
+    )
+    region: str | None = Field(
+        default=None,
+        max_length=12,
+        description="The region code (GET /api/v1/regions) of the domicile or the property",
+    )
+    court: int | None = Field(
+        default=None, description="The court the caller expects; refused unless competent"
+    )
 
 
 class AcceptIn(Schema):
@@ -158,11 +175,11 @@ def request_out(
 ) -> dict[str, Any]:
     agreement = request.agreement
     dispute = agreement.dispute
-    window = court_selectors.confirmation_window(agreement)
-    consent = {
-        "applicant": request.applicant_consented_at,
-        "respondent": request.respondent_consented_at,
-    }
+    try:
+        window = court_selectors.confirmation_window(agreement)
+    except DomainError:  # the calendar does not reach it: logged; the request still reads
+        window = None
+    consent = {c.party_id: c.consented_at for c in request.consents.all()}
     base = f"/api/v1/court/requests/{request.pk}"
     docs: list[dict[str, Any]] = []
     if request.application_pdf:
@@ -201,12 +218,14 @@ def request_out(
         "id": request.pk,
         "status": request.status,
         "court": {"id": request.court_id, "name": request.court.name},
+        "basis": request.basis,
+        "basis_region": request.basis_region.code if request.basis_region_id else None,
         "case_number": request.case_number,
         "agreement": agreement.pk,
         "dispute": {"id": dispute.pk, "case_number": dispute.case_number, "title": dispute.title},
         "parties": [
-            {"role": p.role, "name": p.name, "consented_at": consent.get(p.role)}
-            for p in dispute.parties.all()
+            {"role": p.role, "name": p.name, "consented_at": consent.get(p.pk)}
+            for p in court_selectors.required_parties(agreement)
         ],
         "created_at": request.created_at,
         "window_closes_at": window.closes_at if window else None,
@@ -245,7 +264,14 @@ def confirmation_apply(
     request: HttpRequest, agreement_id: int, payload: ConsentIn | None = None
 ) -> dict[str, Any]:
     agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
-    confirmation = services.confirmation_consent(agreement=agreement, actor=request.auth)
+    body = payload or ConsentIn()
+    confirmation = services.confirmation_consent(
+        agreement=agreement,
+        actor=request.auth,
+        basis=body.basis,
+        region=body.region,
+        court=body.court,
+    )
     return request_out(court_selectors.confirmation_of(confirmation.agreement), request.auth)
 
 

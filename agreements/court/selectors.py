@@ -13,10 +13,10 @@ from django.db.models import Case, F, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from agreements.court import deadlines
-from agreements.models import Agreement, ConfirmationRequest, Performance
+from agreements.models import Agreement, ConfirmationConsent, ConfirmationRequest, Performance
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
-from odr.models import Dispute, Evidence, Membership, Organisation, Party
+from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party
 
 CR = ConfirmationRequest.Status
 # What a court sees: from the moment both parties have asked (CONTRACT §3).
@@ -54,7 +54,8 @@ def _requests() -> QuerySet[ConfirmationRequest]:
         "agreement__dispute__organisation",
         "accepted_by__profile",
         "decided_by__profile",
-    ).prefetch_related("agreement__dispute__parties")
+        "basis_region",
+    ).prefetch_related("agreement__dispute__parties", "consents")
 
 
 def court_requests_for(
@@ -111,6 +112,56 @@ def confirmation_of(agreement: Agreement) -> ConfirmationRequest | None:
 
 def party_of(agreement: Agreement, user: AbstractBaseUser) -> Party | None:
     return odr_selectors.party_of(agreement.dispute, user)
+
+
+# --- who applies ---------------------------------------------------------------------------
+
+
+def required_parties(agreement: Agreement) -> list[Party]:
+    """Every party who must apply: those the agreement names (the identities frozen into
+    the version they signed), else — an agreement from before identities were frozen —
+    every party of the dispute who did not decline to mediate. In document order."""
+    parties = list(agreement.dispute.parties.all())
+    named = {d.get("party_id") for d in agreement.parties or [] if d.get("party_id")}
+    if named:
+        chosen = [p for p in parties if p.pk in named]
+    else:
+        chosen = [p for p in parties if p.accepted is not False]
+    return sorted(chosen, key=lambda p: (p.role != Party.Role.APPLICANT, p.position, p.pk))
+
+
+def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Party]:
+    """The parties whose application this user makes: their own, and those for whom
+    they hold an unrevoked special authorisation (特别授权) as agent with an account."""
+    if not user.is_authenticated:
+        return []
+    represented = special_agent_for(user)
+    return [p for p in required_parties(agreement) if p.user_id == user.pk or p.pk in represented]
+
+
+def special_agent_for(user: AbstractBaseUser) -> frozenset[int]:
+    """The parties for whom the user is agent with unrevoked special authorisation; read
+    once per user object (a queue asks it of every request)."""
+    cached = getattr(user, "_special_agent_for", None)
+    if cached is None:
+        cached = frozenset(
+            Agent.objects.filter(
+                user=user, scope=Agent.Scope.SPECIAL, revoked_at__isnull=True
+            ).values_list("party_id", flat=True)
+        )
+        user._special_agent_for = cached
+    return cached
+
+
+def consents_of(request: ConfirmationRequest) -> dict[int, ConfirmationConsent]:
+    """Each party's application, by party id."""
+    return {c.party_id: c for c in ConfirmationConsent.objects.filter(request=request)}
+
+
+def missing_parties(request: ConfirmationRequest) -> list[Party]:
+    """The parties who have not applied yet."""
+    done = consents_of(request)
+    return [p for p in required_parties(request.agreement) if p.pk not in done]
 
 
 def request_for_ruling(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:

@@ -2,8 +2,9 @@
 with the lifecycle kernel: agreements.court.services moves a request only through
 `MACHINE.apply`; the API's and the portal's `actions` are computed from the same table.
 
-awaiting_consent: one party asked (`consent`); the other's consent makes it a joint
-application and sends it to the court (`submit`, pending). In the court each person has
+awaiting_consent: a party applied (`consent`, one ConfirmationConsent per party); when
+every party who signed the agreement has applied it is their joint application and goes
+to the court (`submit`, pending). In the court each person has
 their act (DESIGN.md §3): a clerk (书记员) of that court dockets it under the court's own
 case number (`accept`, accepted: the period to rule starts) and may extend that period
 once (`extend`); a judge (审判员) of that court rules on an accepted request (`decide`:
@@ -23,14 +24,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from agreements.content_check import confirmation_bar
 from agreements.court import deadlines
 from agreements.court import selectors as court_selectors
 from agreements.models import Agreement, ConfirmationRequest
+from odr.errors import DomainError
 from odr.lifecycle import Machine, Refusal, Transition, Words, register_events
 from odr.models import Dispute, Membership, Party
 
 CR = ConfirmationRequest.Status
-# Which consent column each party's application fills.
+# The first applicant's and the first respondent's application also fill these columns (kept
+# for what still reads them); every party's is a ConfirmationConsent.
 CONSENT_FIELDS = {
     Party.Role.APPLICANT: "applicant_consented_at",
     Party.Role.RESPONDENT: "respondent_consented_at",
@@ -60,7 +64,8 @@ class Viewer:
 
 
 def _party(request: ConfirmationRequest, viewer: Viewer) -> bool:
-    return court_selectors.party_of(request.agreement, viewer.user) is not None
+    """A party to the agreement, or the agent with special authorisation of one."""
+    return bool(court_selectors.parties_acting_for(request.agreement, viewer.user))
 
 
 def _clerk(request: ConfirmationRequest, viewer: Viewer) -> bool:
@@ -74,10 +79,13 @@ def _judge(request: ConfirmationRequest, viewer: Viewer) -> bool:
 
 
 def consent_missing(request: ConfirmationRequest, user: AbstractBaseUser) -> bool:
-    """True when `user` is a party whose application this request still lacks."""
-    party = court_selectors.party_of(request.agreement, user)
-    field = CONSENT_FIELDS.get(party.role) if party is not None else None
-    return field is not None and getattr(request, field) is None
+    """True when `user` applies for a party (their own, or as special agent) whose
+    application this request still lacks."""
+    parties = court_selectors.parties_acting_for(request.agreement, user)
+    if not parties:
+        return False
+    done = court_selectors.consents_of(request)
+    return any(p.pk not in done for p in parties)
 
 
 def window_closed(agreement: Agreement) -> Refusal:
@@ -88,8 +96,9 @@ def window_closed(agreement: Agreement) -> Refusal:
         "confirmation_window_closed",
         _(
             "Judicial confirmation had to be applied for within %(days)d days of the "
-            "agreement taking effect; that period ended on %(date)s. The agreement stays "
-            "binding: if it is not performed, you can sue on it at the people's court."
+            "agreement taking effect (a last day on a rest day or holiday moves to the next "
+            "working day); that period ended on %(date)s. The agreement stays binding: if "
+            "it is not performed, you can sue on it at the people's court."
         )
         % {
             "days": settings.ODR_CONFIRMATION_WINDOW_DAYS,
@@ -98,10 +107,21 @@ def window_closed(agreement: Agreement) -> Refusal:
     )
 
 
+def not_confirmable(reason: str) -> Refusal:
+    """A matter of SPC interpretation of the CPL Art. 355: no court accepts it."""
+    return Refusal(422, "not_confirmable", reason)
+
+
 def _may_consent(request: ConfirmationRequest, viewer: Viewer, cache: dict) -> Refusal | None:
-    window = court_selectors.confirmation_window(request.agreement)
-    if window is None or not window.is_open:
-        return window_closed(request.agreement)
+    bar = confirmation_bar(request.agreement)
+    if bar:
+        return not_confirmable(bar)
+    try:
+        window = court_selectors.confirmation_window(request.agreement)
+        if window is None or not window.is_open:
+            return window_closed(request.agreement)
+    except DomainError as exc:  # the calendar does not reach the window's end (503)
+        return Refusal(exc.status, exc.code, exc.message)
     if not consent_missing(request, viewer.user):
         return Refusal(
             409, "already_applied", _("You have already applied for judicial confirmation.")
@@ -110,12 +130,13 @@ def _may_consent(request: ConfirmationRequest, viewer: Viewer, cache: dict) -> R
 
 
 def _both_consented(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
-    if all(getattr(request, field) is not None for field in CONSENT_FIELDS.values()):
+    """Every party who signed the agreement has applied (each with their own act)."""
+    if not court_selectors.missing_parties(request):
         return None
     return Refusal(
         409,
         "consent_missing",
-        _("Both parties must apply before the application goes to the court."),
+        _("Every party must apply before the application goes to the court."),
     )
 
 
@@ -176,7 +197,7 @@ MACHINE: Machine[ConfirmationRequest] = Machine(
     viewer_of=Viewer.of,
     lock=_lock,
     transitions=[
-        # The first party's consent makes the request; the second's submits it.
+        # Each party applies (the first makes the request); the last one's submits it.
         Transition(
             "consent",
             frozenset({CR.AWAITING_CONSENT}),

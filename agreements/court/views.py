@@ -248,8 +248,14 @@ def _case_url(dispute_id: int, anchor: str) -> str:
 @require_POST
 def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
+    # The court's ground and place (CPL 2023 Art. 205): the first applicant's choice; the
+    # service checks them and refuses a later party's choice of another court.
+    basis = request.POST.get("basis", "").strip()[:20] or None
+    region = request.POST.get("region", "").strip()[:12] or None
     try:
-        done = services.confirmation_consent(agreement=agreement, actor=request.user)
+        done = services.confirmation_consent(
+            agreement=agreement, actor=request.user, basis=basis, region=region
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -260,7 +266,9 @@ def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
             )
         else:
             messages.success(
-                request, _("Your application is recorded; it now needs the other party's.")
+                request,
+                _("Your application to %(court)s is recorded; it now needs the other parties'.")
+                % {"court": done.court.name},
             )
     return redirect(_case_url(agreement.dispute_id, "#confirmation"))
 

@@ -11,10 +11,13 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
+from agreements.content_check import confirmation_bar
+from agreements.court import jurisdiction
 from agreements.court import selectors as court_selectors
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.models import Agreement, ConfirmationRequest
-from odr import selectors as odr_selectors
+from odr.errors import DomainError
+from odr.forms import region_choices
 from odr.models import Dispute
 
 register = template.Library()
@@ -35,46 +38,63 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
     agreement = _agreement(dispute)
     if agreement is None or user is None:
         return {"show": False}
-    window = court_selectors.confirmation_window(agreement)
-    if window is None:
+    if agreement.status != Agreement.Status.SIGNED or agreement.effective_at is None:
         return {"show": False}
+    calendar_error = ""
+    try:
+        window = court_selectors.confirmation_window(agreement)
+    except DomainError as exc:  # the holiday calendar does not reach the window's end
+        window, calendar_error = None, exc.message
     request = court_selectors.confirmation_of(agreement)
-    party = odr_selectors.party_of(dispute, user)
-    organisation = dispute.organisation
-    court = (
-        request.court
-        if request is not None
-        else (odr_selectors.court_for_organisation(organisation) if organisation else None)
-    )
-    consented = {}
-    if request is not None:
-        consented = {
-            "applicant": request.applicant_consented_at,
-            "respondent": request.respondent_consented_at,
-        }
-    mine = consented.get(party.role) if party is not None else None
+    acting = court_selectors.parties_acting_for(agreement, user) if user.is_authenticated else []
+    party = acting[0] if acting else None
+    # The court: the one chosen by the first applicant, else what the page offers first
+    # (the inviting court, or the court where the mediation organisation sits).
+    default = jurisdiction.default_court(dispute) if request is None else None
+    court = request.court if request is not None else (default.court if default else None)
+    done = court_selectors.consents_of(request) if request is not None else {}
+    mine = [done[p.pk].consented_at for p in acting if p.pk in done]
+    missing_mine = [p for p in acting if p.pk not in done]
     status = request.status if request is not None else None
+    bar = confirmation_bar(agreement)
+    is_open = window is not None and window.is_open
     CR = ConfirmationRequest.Status
     return {
         "show": True,
         "agreement": agreement,
         "window": window,
+        "calendar_error": calendar_error,
         "request": request,
         "court": court,
+        "basis_label": (
+            ConfirmationRequest.Basis(default.basis).label if default is not None else ""
+        ),
         "party": party,
-        "confirmable": agreement.matter == Agreement.Matter.CIVIL,
-        "can_apply": party is not None
-        and window.is_open
-        and mine is None
-        and agreement.matter == Agreement.Matter.CIVIL
+        # SPC interpretation of the CPL Art. 355: the reason instead of the button.
+        "bar": bar,
+        "confirmable": not bar,
+        "can_apply": bool(missing_mine)
+        and is_open
+        and not bar
         and (request is None or status == CR.AWAITING_CONSENT),
+        # The first applicant chooses the court (CPL 2023 Art. 205); later ones join it.
+        "choose_court": request is None and dispute.referring_court_id is None,
+        "inviting_court": dispute.referring_court if dispute.referring_court_id else None,
+        "basis_choices": jurisdiction.basis_choices(),
+        "default_basis": jurisdiction.Basis.ORGANISATION,
+        "region_choices": region_choices() if request is None and missing_mine else [],
+        "applying_for": missing_mine,
+        "for_others": [p for p in missing_mine if p.user_id != user.pk],
         # Where the request stands, for the panel's wording.
         "awaiting_consent": status == CR.AWAITING_CONSENT,
         "before_court": status in court_selectors.OPEN_STATUSES,
         "confirmed": status == CR.CONFIRMED,
         "not_accepted": status == CR.NOT_ACCEPTED,
-        "i_applied": mine,
-        "consents": [{"party": p, "at": consented.get(p.role)} for p in dispute.parties.all()],
+        "i_applied": bool(mine) and not missing_mine,
+        "consents": [
+            {"party": p, "at": done[p.pk].consented_at if p.pk in done else None}
+            for p in court_selectors.required_parties(agreement)
+        ],
         "is_party": party is not None,
         "is_mediator": dispute.mediator_id == getattr(user, "pk", None),
         "may_package": court_selectors.may_download_package(agreement, user),
@@ -82,7 +102,7 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         "is_court_staff": request is not None
         and request.status in court_selectors.COURT_STATUSES
         and court_selectors.is_staff_of_court(request, user),
-        "soon": window.days_left <= 7,
+        "soon": window is not None and window.days_left <= 7,
     }
 
 
@@ -90,7 +110,7 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
 def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any]:
     user = _user(context)
     agreement = _agreement(dispute)
-    if agreement is None or user is None or court_selectors.confirmation_window(agreement) is None:
+    if agreement is None or user is None or agreement.status != Agreement.Status.SIGNED:
         return {"show": False}
     today = timezone.localdate()
     viewer = ObligationViewer(user)

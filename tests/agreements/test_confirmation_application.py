@@ -138,12 +138,27 @@ def test_an_agreement_not_yet_in_force_cannot_be_sent_to_the_court(demo, client)
     assert response.json()["code"] == "agreement_not_in_force"
 
 
-@pytest.mark.parametrize("matter", ["personal_status", "adoption", "marriage_validity"])
-def test_matters_of_status_adoption_and_marriage_validity_cannot_be_confirmed(demo, client, matter):
+@pytest.mark.parametrize(
+    "matter",
+    [
+        "personal_status",
+        "adoption",
+        "marriage_validity",
+        "divorce",
+        "parentage",
+        "property_title",
+        "ip_title",
+        "bankruptcy",
+        "special_procedure",
+    ],
+)
+def test_matters_of_art_355_cannot_be_confirmed(demo, client, matter):
     agreement = factories.agreement_in_force(matter=matter)
     response = _apply(client, agreement, "citizen1@demo.odr")
-    assert response.status_code == 409
-    assert response.json()["code"] == "matter_not_confirmable"
+    # Refused at the door (SPC interpretation of the CPL Art. 355), with the reason.
+    assert response.status_code == 422
+    assert response.json()["code"] == "not_confirmable"
+    assert "355" in response.json()["detail"]
     assert not ConfirmationRequest.objects.exists()
 
 

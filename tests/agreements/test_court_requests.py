@@ -9,7 +9,7 @@ import hashlib
 import io
 import re
 import subprocess
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 import pytest
@@ -20,6 +20,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from agreements.court import services
 from agreements.models import ConfirmationRequest
+from odr import periods
 from odr.errors import DomainError
 from odr.models import AuditEvent, Organisation, Region
 from tests import factories
@@ -165,14 +166,16 @@ def test_the_clerk_dockets_within_three_days_under_the_courts_number_and_overdue
     assert accepted["accepted_by"] == "赵敏"
     assert accepted["overdue"] == ""
     rule_deadline = datetime.fromisoformat(accepted["rule_deadline"])
-    assert timezone.localdate(rule_deadline) == SUBMITTED.date() + timedelta(days=4 + 15)
+    # Docketed on 2026-05-08: the 15th day is Saturday 2026-05-23, so the period ends on
+    # the next working day (Civil Procedure Law Art. 85).
+    assert timezone.localdate(rule_deadline) == date(2026, 5, 25)
     # The clerk's next act is the extension; ruling is the judge's.
     assert accepted["actions"] == ["extend"]
     event = AuditEvent.objects.get(action="confirmation.accept", object_id=str(request.pk))
     assert event.actor.email == factories.CLERK
     assert (event.before["status"], event.after["status"]) == ("pending", "accepted")
     assert event.after["case_number"] == "（2026）浙0523民特1号"
-    with time_machine.travel(SUBMITTED + timedelta(days=4 + 16), tick=False):
+    with time_machine.travel(SUBMITTED.replace(day=26), tick=False):  # the day after 05-25
         assert client.get("/api/v1/court/requests").json()["items"][0]["overdue"] == "rule"
     # Accepting twice is a conflict, not a second case number.
     again = _accept(client, request, "（2026）浙0523民特2号")
@@ -246,7 +249,9 @@ def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
     assert extended.status_code == 200
     before = datetime.fromisoformat(accepted["rule_deadline"])
     after = datetime.fromisoformat(extended.json()["rule_deadline"])
-    assert after - before == timedelta(days=10)
+    # Ten days more, the last one moved off a rest day or holiday.
+    assert after - before >= timedelta(days=10)
+    assert timezone.localdate(after) == periods.last_day(timezone.localdate(before), 10)
     assert extended.json()["extension_reason"] == "需要核实当事人身份"
     twice = client.post(path, {"reason": "再次延长"}, content_type="application/json")
     assert twice.status_code == 409 and twice.json()["code"] == "already_extended"

@@ -5,17 +5,19 @@ application and the ruling PDFs they store.
 
 A request moves only through `agreements.court.transitions.MACHINE.apply`, which locks
 the row, checks the move and who makes it, saves and writes the audit event; e-mails go
-after commit (DESIGN.md §2, §4). The law (DESIGN.md §3): both parties apply jointly to the
-basic court where the mediation organisation sits, within 30 days of the agreement taking
-effect; the court decides on acceptance within 3 days and rules within 15, extendable
-once by 10; personal status, adoption and marriage validity cannot be confirmed."""
+after commit (DESIGN.md §2, §4). The law (DESIGN.md §3): every party applies, jointly,
+within 30 days of the agreement taking effect, to the competent court of CPL 2023
+Art. 205 (agreements.court.jurisdiction); the court decides on acceptance within 3 days
+and rules within 15, extendable by 10; every period ends on the next working day when its
+last day is a rest day or holiday (agreements.court.deadlines, odr.periods); the matters
+of SPC interpretation of the CPL Art. 355 are refused at the door (agreements.content_check)."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -25,15 +27,21 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agreements.court import case_numbers, deadlines, documents
+from agreements.content_check import confirmation_bar
+from agreements.court import case_numbers, deadlines, documents, jurisdiction
 from agreements.court import selectors as court_selectors
-from agreements.court.transitions import CONSENT_FIELDS, DECISIONS, MACHINE, window_closed
-from agreements.models import Agreement, ConfirmationRequest
+from agreements.court.transitions import (
+    CONSENT_FIELDS,
+    DECISIONS,
+    MACHINE,
+    not_confirmable,
+    window_closed,
+)
+from agreements.models import Agreement, ConfirmationConsent, ConfirmationRequest
 from odr import people
-from odr import selectors as odr_selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid
-from odr.models import Dispute, Membership, Organisation
+from odr.models import Dispute, Membership, Organisation, Party
 from odr.notifications import notify
 from odr.text import clean_text
 
@@ -139,33 +147,21 @@ def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, 
 # --- the parties' joint application ------------------------------------------------------
 
 
-def _require_confirmable(agreement: Agreement, now: datetime) -> Organisation:
-    """The agreement must be in force, of a confirmable matter, within its window, and
-    there must be a competent court. Returns that court."""
+def _require_confirmable(agreement: Agreement, now: datetime) -> None:
+    """The agreement must be in force, of a matter a court accepts (SPC interpretation of
+    the CPL Art. 355: refused at the door with the reason, 422 `not_confirmable`), and
+    within its window (30 days; a last day on a rest day or holiday moves to the next
+    working day)."""
     if agreement.status != Agreement.Status.SIGNED or agreement.effective_at is None:
         raise DomainError(
             "agreement_not_in_force",
             _("Only an agreement signed by everyone and in force can be confirmed by a court."),
         )
-    if agreement.matter != Agreement.Matter.CIVIL:
-        raise DomainError(
-            "matter_not_confirmable",
-            _(
-                "A court cannot confirm an agreement about personal status, adoption or the "
-                "validity of a marriage (%(matter)s)."
-            )
-            % {"matter": agreement.get_matter_display()},
-        )
+    bar = confirmation_bar(agreement)
+    if bar:
+        raise not_confirmable(bar).error()
     if now > deadlines.confirmation_window_closes(agreement.effective_at):
         raise window_closed(agreement).error()
-    organisation = agreement.dispute.organisation
-    court = odr_selectors.court_for_organisation(organisation) if organisation else None
-    if court is None:
-        raise DomainError(
-            "no_competent_court",
-            _("No basic people's court covers where the mediation organisation sits."),
-        )
-    return court
 
 
 def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationRequest], dict]:
@@ -173,7 +169,7 @@ def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationR
         values = {
             "status": CR.PENDING,
             "submitted_at": now,
-            "accept_deadline": deadlines.end_of_period(now, deadlines.ACCEPT_DAYS),
+            "accept_deadline": deadlines.accept_deadline(now),
         }
         stored = _application(_as_it_will_be(locked, **values))
         # Read by the kernel when it writes the audit event, after this returns.
@@ -184,39 +180,102 @@ def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationR
     return prepare
 
 
-def confirmation_consent(*, agreement: Agreement, actor: AbstractBaseUser) -> ConfirmationRequest:
-    """A party asks for judicial confirmation. The first party's request waits for the
-    other's consent; with both it is a joint application and goes to the court. Asking
-    again is harmless: the request is returned as it is."""
+def _consents(
+    parties: list[Party], actor: AbstractBaseUser, now: datetime
+) -> Callable[[ConfirmationRequest], dict]:
+    """Records, under the request's lock, the application of each party the actor acts
+    for who has not applied yet; fills the first applicant's and the first respondent's
+    columns (kept for what still reads them)."""
+
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        done = court_selectors.consents_of(locked)
+        values: dict[str, Any] = {}
+        for party in parties:
+            if party.pk in done:
+                continue
+            ConfirmationConsent.objects.create(
+                request=locked, party=party, user=actor, consented_at=now
+            )
+            field = CONSENT_FIELDS.get(party.role)
+            if field and getattr(locked, field) is None and field not in values:
+                values[field] = now
+        return values
+
+    return prepare
+
+
+def _chosen(
+    dispute: Dispute, basis: str | None, region: str | None, court: int | None
+) -> jurisdiction.Competent:
+    return jurisdiction.competent_court(dispute, basis=basis, region_code=region, court_id=court)
+
+
+def confirmation_consent(
+    *,
+    agreement: Agreement,
+    actor: AbstractBaseUser,
+    basis: str | None = None,
+    region: str | None = None,
+    court: int | None = None,
+) -> ConfirmationRequest:
+    """A party applies for judicial confirmation (for themselves, and for any party whose
+    agent with special authorisation they are). The first to apply chooses the competent
+    court (CPL 2023 Art. 205, agreements.court.jurisdiction: `basis` and, for a party's
+    domicile or the property, the `region` code; default the organisation's place; the
+    inviting court when a court invited the mediation); the others join that choice. When
+    every party who signed the agreement has applied it is their joint application and
+    goes to the court. Applying again is harmless: the request is returned as it is."""
     with transaction.atomic():
-        # Lock the agreement: two parties consenting at the same instant serialize here,
-        # so the second always sees the first's consent and submits.
+        # Lock the agreement: parties applying at the same instant serialize here, so the
+        # last always sees the others' applications and submits.
         locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
         dispute = Dispute.objects.prefetch_related("parties").get(pk=locked.dispute_id)
         locked.dispute = dispute
-        party = odr_selectors.party_of(dispute, actor)
-        field = CONSENT_FIELDS.get(party.role) if party is not None else None
-        if field is None:
+        parties = court_selectors.parties_acting_for(locked, actor)
+        if not parties:
             raise Forbidden(
                 _("Only the parties to the agreement can apply for its confirmation."),
                 code="not_a_party",
             )
         now = timezone.now()
         request = ConfirmationRequest.objects.filter(agreement=locked).first()
-        if request is not None and getattr(request, field) is not None:
-            return request
-        court = _require_confirmable(locked, now)
+        chose = basis or region or court is not None
+        if request is not None:
+            done = court_selectors.consents_of(request)
+            if all(p.pk in done for p in parties):
+                return request
+        _require_confirmable(locked, now)
         if request is None:
-            # The first consent makes the request; its audit event (below) records both.
+            competent = _chosen(dispute, basis, region, court)
+            # The first application makes the request; its audit event (below) records it.
             request = ConfirmationRequest.objects.create(
-                agreement=locked, court=court, created_at=now
+                agreement=locked,
+                court=competent.court,
+                basis=competent.basis,
+                basis_region=competent.region,
+                created_at=now,
             )
+        elif chose and request.status == CR.AWAITING_CONSENT:
+            competent = _chosen(dispute, basis, region, court)
+            if competent.court.pk != request.court_id:
+                raise DomainError(
+                    "court_already_chosen",
+                    _(
+                        "The first party to apply chose %(court)s; every party applies to "
+                        "the same court."
+                    )
+                    % {"court": request.court.name},
+                )
         request = MACHINE.apply(
             "consent",
             instance=request,
             actor=actor,
-            changes={field: now},
-            extra={"role": party.role},
+            prepare=_consents(parties, actor, now),
+            extra={
+                "role": parties[0].role,
+                "parties": [p.pk for p in parties],
+                "basis": request.basis,
+            },
         )
         if MACHINE.refusal("submit", request, actor) is None:
             extra: dict[str, Any] = {}
@@ -240,7 +299,7 @@ def confirmation_consent(*, agreement: Agreement, actor: AbstractBaseUser) -> Co
                 "confirmation_consent_requested",
                 {
                     **request_context(request),
-                    "asked_by": party.name,
+                    "asked_by": "、".join(p.name for p in parties),
                     "window_closes": _fmt(
                         deadlines.confirmation_window_closes(locked.effective_at)
                     ),
@@ -287,7 +346,7 @@ def confirmation_accept(
             "accepted_at": now,
             "accepted_by": actor,
             "case_number": _docket_number(locked, court_case_number, now),
-            "rule_deadline": deadlines.end_of_period(now, deadlines.RULE_DAYS),
+            "rule_deadline": deadlines.rule_deadline(now),
         }
 
     with transaction.atomic():
@@ -311,7 +370,7 @@ def confirmation_extend(
         if not reason:
             raise Invalid(_("Give the reason for extending the period."), code="reason_required")
         return {
-            "rule_deadline": locked.rule_deadline + timedelta(days=deadlines.EXTENSION_DAYS),
+            "rule_deadline": deadlines.extended(locked.rule_deadline, deadlines.EXTENSION_DAYS),
             "rule_extended_at": timezone.now(),
             "extension_reason": reason,
             # A new deadline deserves a new reminder.
