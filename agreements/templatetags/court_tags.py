@@ -73,6 +73,7 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         "before_court": status in court_selectors.OPEN_STATUSES,
         "confirmed": status == CR.CONFIRMED,
         "not_accepted": status == CR.NOT_ACCEPTED,
+        "withdrawn": status == CR.WITHDRAWN,
         "i_applied": mine,
         "consents": [{"party": p, "at": consented.get(p.role)} for p in dispute.parties.all()],
         "is_party": party is not None,
