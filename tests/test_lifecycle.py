@@ -291,6 +291,8 @@ def whole_case(demo, settings, tmp_path):
         "token": Invitation.objects.first().token if Invitation.objects.exists() else "x",
         "document_id": Agreement.objects.get(pk=agreement.pk).document_id,
         "action": "open",
+        # The court's acts on the request (none yet: their pages only take POST).
+        "inquiry_id": 1,
     }
 
 

@@ -330,6 +330,12 @@ def test_a_judge_hosts_the_hearing_room_and_the_parties_may_join_it(
     ticket = client.post(f"/api/v1/sessions/{session.pk}/ticket")
     assert ticket.status_code == 200, ticket.content
     assert ticket_redeem(session_id=session.pk, token=ticket.json()["ticket"]) == _judge()
+    # The room's page opens for the judge and the parties, from their court pages.
+    assert client.get(session.room_url).status_code == 200
+    client.force_login(_citizen(2))
+    assert client.get(session.room_url).status_code == 200
+    acts = client.get(f"/court/requests/{request.pk}/acts/").content.decode()
+    assert session.room_url in acts
 
 
 # --- the ruling's preview ---------------------------------------------------------------
@@ -371,3 +377,105 @@ def test_a_ruling_is_issued_only_after_its_preview(demo, client):
     issued = _api(client, _judge(), "post", f"{base}/decision", {**body, "preview": token})
     assert issued.status_code == 200, issued.content
     assert issued.json()["status"] == CR.REJECTED
+
+
+# --- the pages --------------------------------------------------------------------------
+
+
+def test_the_parties_answer_and_withdraw_on_their_page_and_the_judge_orders_it(demo, client):
+    request = factories.confirmation_accepted()
+    services.confirmation_supplement_ask(
+        request=request,
+        actor=_clerk(),
+        what="补充借条原件照片",
+        deadline=timezone.localdate() + timedelta(days=5),
+    )
+    acts = f"/court/requests/{request.pk}/acts/"
+    client.force_login(_citizen(1))
+    case_page = client.get(f"/disputes/{request.agreement.dispute_id}/").content.decode()
+    assert acts in case_page
+    page = client.get(acts).content.decode()
+    assert 'id="supplement-answer-form"' in page and 'id="withdraw-form"' in page
+    assert "补充借条原件照片" in page
+    png = factories.signature_png()
+    answered = client.post(
+        f"{acts}answer/",
+        {"answer": "借条照片见附件", "file": io.BytesIO(png)},
+        follow=True,
+    )
+    assert 'class="msg success"' in answered.content.decode()
+    supplement = request.supplements.get()
+    assert not supplement.is_open and len(supplement.evidence_ids) == 1
+    client.post(f"{acts}withdraw/", {"reason": "双方已自行履行"})
+    request.refresh_from_db()
+    assert request.withdrawal_requested_by == _citizen(1)
+    # The court's portal is not the parties' page.
+    assert client.get(f"/court/requests/{request.pk}/").status_code == 404
+
+    client.force_login(_judge())
+    detail = client.get(f"/court/requests/{request.pk}/").content.decode()
+    assert 'id="withdraw-allow-form"' in detail and "双方已自行履行" in detail
+    client.post(f"/court/requests/{request.pk}/withdrawal/")
+    request.refresh_from_db()
+    assert request.status == CR.WITHDRAWN and request.withdrawal_order_pdf
+    client.force_login(_citizen(2))
+    case_page = client.get(f"/disputes/{request.agreement.dispute_id}/").content.decode()
+    assert 'id="withdrawn"' in case_page
+    assert (
+        f"/api/v1/court/requests/{request.pk}/withdrawal.pdf" in client.get(acts).content.decode()
+    )
+
+
+def test_the_president_decides_the_extension_on_the_portal(demo, client, president):
+    request = factories.confirmation_accepted()
+    client.force_login(_judge())
+    client.post(f"/court/requests/{request.pk}/extend/", {"reason": "需要询问当事人"})
+    request.refresh_from_db()
+    assert request.extension_requested_at is not None and request.rule_extended_at is None
+    client.force_login(_clerk())
+    assert (
+        'id="extension-decision-form"'
+        not in client.get(f"/court/requests/{request.pk}/").content.decode()
+    )
+    client.post(f"/court/requests/{request.pk}/extension/decision/", {"approve": "1"})
+    request.refresh_from_db()
+    assert request.rule_extended_at is None
+    client.force_login(president)
+    assert client.get("/court/").status_code == 200
+    page = client.get(f"/court/requests/{request.pk}/").content.decode()
+    assert 'id="extension-decision-form"' in page and "需要询问当事人" in page
+    client.post(f"/court/requests/{request.pk}/extension/decision/", {"approve": "1"})
+    request.refresh_from_db()
+    assert request.rule_extended_at is not None and request.extension_approved_by == president
+
+
+def test_the_record_is_written_and_signed_on_the_pages(demo, client):
+    request = factories.confirmation_accepted()
+    inquiry = services.confirmation_inquiry_schedule(
+        request=request,
+        actor=_judge(),
+        scheduled_at=timezone.now() + timedelta(days=1),
+        place="本院第三调解室",
+    )
+    parties = list(request.agreement.dispute.parties.all())
+    client.force_login(_clerk())
+    client.post(
+        f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/record/",
+        {"record": "问：是否自愿？\n答：自愿。", "present": [p.pk for p in parties]},
+    )
+    inquiry.refresh_from_db()
+    assert inquiry.record and inquiry.present == sorted(p.pk for p in parties)
+    for user in (_citizen(1), _citizen(2), _judge(), _clerk()):
+        client.force_login(user)
+        where = (
+            f"/court/requests/{request.pk}/acts/"
+            if user in (_citizen(1), _citizen(2))
+            else f"/court/requests/{request.pk}/"
+        )
+        assert 'class="sign-form"' in client.get(where).content.decode()
+        client.post(
+            f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/sign/",
+            {"password": factories.PASSWORD},
+        )
+    inquiry.refresh_from_db()
+    assert inquiry.closed_at is not None and inquiry.record_sha256
