@@ -251,6 +251,7 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         "agreements/court/request.html",
         {
             **_acts_context(found, request.user),
+            "is_court": True,
             "req": found,
             "dispute": found.agreement.dispute,
             "agreement": found.agreement,

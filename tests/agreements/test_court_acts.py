@@ -169,7 +169,7 @@ def test_a_supplement_stops_the_clock_for_the_days_it_was_open(demo, client, mai
     assert event.after["paused_days"] == 4
 
 
-def test_a_supplement_answer_can_carry_files_that_join_the_evidence(demo):
+def test_a_supplement_answer_can_carry_files_that_join_the_evidence(demo, client):
     request = factories.confirmation_accepted()
     supplement = services.confirmation_supplement_ask(
         request=request,
@@ -177,16 +177,30 @@ def test_a_supplement_answer_can_carry_files_that_join_the_evidence(demo):
         what="补充收据",
         deadline=timezone.localdate() + timedelta(days=5),
     )
-    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-    answered = services.confirmation_supplement_answer(
-        request=request,
-        actor=_citizen(2),
-        answer="收据见附件",
-        files=[(io.BytesIO(pdf), "收据.pdf", len(pdf))],
+    png = factories.signature_png()
+    files = [io.BytesIO(png), io.BytesIO(png)]
+    files[0].name, files[1].name = "收据1.png", "收据2.png"
+    client.force_login(_citizen(2))
+    answered = client.post(
+        f"/api/v1/court/requests/{request.pk}/supplements/{supplement.pk}/answer",
+        {"answer": "收据见附件", "files": files},
     )
-    assert answered.pk == supplement.pk and not answered.is_open
-    assert len(answered.evidence_ids) == 1
-    assert request.agreement.dispute.evidence.filter(pk=answered.evidence_ids[0]).exists()
+    assert answered.status_code == 200, answered.content
+    body = answered.json()
+    assert body["open"] is False and len(body["evidence"]) == 2
+    dispute = request.agreement.dispute
+    assert dispute.evidence.filter(pk__in=body["evidence"]).count() == 2
+    # The court's packet lists them.
+    client.force_login(_clerk())
+    listed = client.get(f"/api/v1/court/requests/{request.pk}").json()["evidence"]
+    assert {e["name"] for e in listed} >= {"收据1.png", "收据2.png"}
+    # Answered once: a second answer finds nothing open.
+    client.force_login(_citizen(1))
+    again = client.post(
+        f"/api/v1/court/requests/{request.pk}/supplements/{supplement.pk}/answer",
+        {"answer": "再次答复"},
+    )
+    assert again.status_code == 404
 
 
 def test_an_unanswered_supplement_lets_the_judge_treat_the_application_as_withdrawn(demo):
