@@ -227,6 +227,16 @@ class ConfirmationRequest(models.Model):
     extension_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # The president refused the judge's request: the period stays as it was.
+    extension_refused_at = models.DateTimeField(null=True, blank=True)
+    # A party asked to withdraw the application (撤回), before a ruling; the judge's order
+    # allowing it ends the request.
+    withdrawal_requested_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    withdrawal_reason = models.TextField(blank=True)
+    withdrawal_order_sha256 = models.CharField(max_length=64, blank=True)
     # 撤回: the parties withdrew; the court's order allowing it.
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_order_pdf = models.FileField(upload_to="rulings/", blank=True)
@@ -286,6 +296,9 @@ class SupplementRequest(models.Model):
     answer = models.TextField(blank=True)
     # Evidence ids (odr.Evidence) the parties supplied with the answer.
     evidence_ids = models.JSONField(default=list, blank=True)
+    # The 补正通知书 served on the parties.
+    notice_pdf = models.FileField(upload_to="rulings/", blank=True)
+    notice_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["asked_at", "pk"]
@@ -312,6 +325,13 @@ class Inquiry(models.Model):
     judge = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     scheduled_at = models.DateTimeField()
     place = models.CharField(max_length=200, blank=True)
+    # Held online, in a mediation room the judge hosts as the hearing room.
+    online = models.BooleanField(default=False)
+    # The clerk who keeps the record (书记员), and who was present (odr.Party ids).
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    present = models.JSONField(default=list, blank=True)
     record = models.TextField(_("record of the inquiry"), blank=True)
     # Who signed the record (users' ids with the time), and the record's PDF.
     signed = models.JSONField(default=list, blank=True)

@@ -14,7 +14,11 @@ class MediationConfig(AppConfig):
         from odr.lifecycle import transitioned
         from odr.models import Dispute
         from sessions import receivers, selectors, transitions  # noqa: F401  (the machine)
+        from sessions.services import hearing
 
+        # A judge's inquiry held online opens a hearing room (any sender: this app does
+        # not import the confirmation request's; the receiver picks its own move).
+        transitioned.connect(hearing.open_hearing_rooms, dispatch_uid="sessions.hearing_rooms")
         transitioned.connect(
             receivers.close_sessions_when_case_leaves_mediation,
             sender=Dispute,

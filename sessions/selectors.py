@@ -80,20 +80,27 @@ def next_session_for(dispute: Dispute) -> MediationSession | None:
     )
 
 
+def host_id_of(session: MediationSession) -> int | None:
+    """Who hosts the room: the judge of a hearing (询问) held in it, else the case's
+    mediator. The host takes the mediator's place in the room's protocol (CONTRACT §4)."""
+    return session.host_id or session.dispute.mediator_id
+
+
 def room_role_of(session: MediationSession, user: AbstractBaseUser) -> str | None:
-    """Who may join a room: the dispute's parties (as applicant/respondent) and its
-    mediator. Staff who merely see the case do not enter the room."""
+    """Who may join a room: the dispute's parties (as applicant/respondent) and its host
+    (the mediator, or the judge of a hearing). Staff who merely see the case do not enter
+    the room."""
     if not user.is_authenticated:
         return None
     dispute = session.dispute
-    if dispute.mediator_id == user.pk:
+    if host_id_of(session) == user.pk:
         return MEDIATOR
     party = Party.objects.filter(dispute_id=dispute.pk, user=user).first()
     return party.role if party is not None else None
 
 
 def is_session_mediator(session: MediationSession, user: AbstractBaseUser) -> bool:
-    return user.is_authenticated and session.dispute.mediator_id == user.pk
+    return user.is_authenticated and host_id_of(session) == user.pk
 
 
 def is_session_party(session: MediationSession, user: AbstractBaseUser) -> bool:
@@ -103,8 +110,9 @@ def is_session_party(session: MediationSession, user: AbstractBaseUser) -> bool:
 def case_refusal(session: MediationSession) -> Refusal | None:
     """A session lives only while its case is in mediation: once the case is withdrawn,
     failed, settled or sent up, its sessions were closed (sessions.receivers) and nobody
-    may act on one, even from a page opened before."""
-    if session.dispute.status == Dispute.Status.IN_MEDIATION:
+    may act on one, even from a page opened before. A hearing the court holds in a room
+    is the court's, after mediation ended: its case is settled."""
+    if session.host_id is not None or session.dispute.status == Dispute.Status.IN_MEDIATION:
         return None
     return Refusal(409, "case_not_in_mediation", _("This case is no longer in mediation."))
 

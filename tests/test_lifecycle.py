@@ -294,6 +294,8 @@ def whole_case(demo, settings, tmp_path):
         "party_id": dispute.parties.get(role="respondent").pk,
         # No agent is named on this case: the power of attorney's page answers 404.
         "agent_id": 987654,
+        # The court's acts on the request (none yet: their pages only take POST).
+        "inquiry_id": 1,
     }
 
 

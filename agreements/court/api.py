@@ -12,7 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 from ninja import File as FileParam
-from ninja import Form, Router, Schema
+from ninja import Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -20,7 +20,7 @@ from agreements.court import package, services
 from agreements.court import selectors as court_selectors
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.court.transitions import Viewer, allowed_actions
-from agreements.models import ConfirmationRequest, Performance
+from agreements.models import ConfirmationRequest, Inquiry, Performance, SupplementRequest
 from odr import people
 from odr.errors import DomainError, Invalid, NotFound
 
@@ -123,6 +123,11 @@ class DecisionIn(Schema):
         '"not_accepted" (不予受理) on a pending one'
     )
     reason: str = Field(default="", max_length=5000)
+    preview: str = Field(
+        default="",
+        description="The token (header X-Ruling-Preview) of a preview of this decision with "
+        "these reasons (POST …/decision/preview); without it the ruling is not issued",
+    )
 
 
 class ExtensionIn(Schema):
@@ -349,8 +354,12 @@ def court_request_decide(
     request: HttpRequest, request_id: int, payload: DecisionIn
 ) -> dict[str, Any]:
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
-    services.confirmation_decide(
-        request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+    services.confirmation_ruling_issue(
+        request=found,
+        actor=request.auth,
+        decision=payload.decision,
+        reason=payload.reason,
+        preview=payload.preview,
     )
     return request_out(
         court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
@@ -506,3 +515,357 @@ def obligation_proof(request: HttpRequest, obligation_id: int) -> FileResponse:
         filename=obligation.proof_filename or "proof",
         as_attachment=True,
     )
+
+
+# --- the court's acts: extension, 补正, 撤回, 询问, the ruling's preview ------------------------
+
+
+class ExtensionDecisionIn(Schema):
+    approve: bool = Field(description="true: the president approves; false: refuses")
+
+
+class SupplementIn(Schema):
+    what: str = Field(max_length=5000, description="The materials the court needs")
+    deadline: str = Field(description="The day by which to supply them (YYYY-MM-DD)")
+
+
+class SupplementOut(Schema):
+    id: int
+    what: str
+    deadline: datetime
+    asked_at: datetime
+    asked_by: str
+    open: bool
+    answered_at: datetime | None
+    answered_by: str
+    answer: str
+    evidence: list[int]
+    notice_url: str
+    notice_sha256: str
+
+
+class WithdrawIn(Schema):
+    reason: str = Field(default="", max_length=2000)
+
+
+class InquiryIn(Schema):
+    scheduled_at: datetime
+    place: str = Field(default="", max_length=200)
+    online: bool = Field(default=False, description="held in a hearing room the judge hosts")
+
+
+class RecordIn(Schema):
+    record: str = Field(max_length=20000, description="questions and answers")
+    present: list[int] = Field(description="ids of the parties present")
+
+
+class SignIn(Schema):
+    password: str = ""
+    code: str = Field(default="", description="the authenticator's code, with two-factor on")
+
+
+class SignedOut(Schema):
+    name: str
+    role: str
+    at: datetime
+
+
+class InquiryOut(Schema):
+    id: int
+    scheduled_at: datetime
+    place: str
+    online: bool
+    room_url: str
+    judge: str
+    clerk: str
+    record: str
+    present: list[int]
+    signed: list[SignedOut]
+    closed_at: datetime | None
+    record_url: str
+    record_sha256: str
+
+
+class WithdrawalOut(Schema):
+    requested_at: datetime | None
+    reason: str
+    withdrawn_at: datetime | None
+    order_url: str
+    order_sha256: str
+
+
+class ExtensionOut(Schema):
+    requested_at: datetime | None
+    reason: str
+    approved_at: datetime | None
+    refused_at: datetime | None
+
+
+class ActsOut(Schema):
+    id: int
+    status: str
+    case_number: str
+    accept_deadline: datetime | None
+    rule_deadline: datetime | None
+    extension: ExtensionOut
+    supplements: list[SupplementOut]
+    inquiries: list[InquiryOut]
+    withdrawal: WithdrawalOut
+    actions: list[str]
+
+
+def supplement_out(s: SupplementRequest) -> dict[str, Any]:
+    base = f"/api/v1/court/requests/{s.request_id}/supplements/{s.pk}"
+    return {
+        "id": s.pk,
+        "what": s.what,
+        "deadline": s.deadline,
+        "asked_at": s.asked_at,
+        "asked_by": people.display_name(s.asked_by),
+        "open": s.is_open,
+        "answered_at": s.answered_at,
+        "answered_by": people.display_name(s.answered_by) if s.answered_by_id else "",
+        "answer": s.answer,
+        "evidence": list(s.evidence_ids or []),
+        "notice_url": f"{base}/notice.pdf" if s.notice_pdf else "",
+        "notice_sha256": s.notice_sha256,
+    }
+
+
+def inquiry_out(i: Inquiry) -> dict[str, Any]:
+    base = f"/api/v1/court/requests/{i.request_id}/inquiries/{i.pk}"
+    return {
+        "id": i.pk,
+        "scheduled_at": i.scheduled_at,
+        "place": i.place,
+        "online": i.online,
+        "room_url": f"/sessions/{i.session_id}/room/" if i.session_id else "",
+        "judge": people.display_name(i.judge),
+        "clerk": people.display_name(i.clerk) if i.clerk_id else "",
+        "record": i.record,
+        "present": list(i.present or []),
+        "signed": [
+            {"name": e.get("name", ""), "role": e.get("role", ""), "at": e.get("at")}
+            for e in i.signed or []
+        ],
+        "closed_at": i.closed_at,
+        "record_url": f"{base}/record.pdf" if i.record_pdf else "",
+        "record_sha256": i.record_sha256,
+    }
+
+
+def acts_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[str, Any]:
+    base = f"/api/v1/court/requests/{request.pk}"
+    return {
+        "id": request.pk,
+        "status": request.status,
+        "case_number": request.case_number,
+        "accept_deadline": request.accept_deadline,
+        "rule_deadline": request.rule_deadline,
+        "extension": {
+            "requested_at": request.extension_requested_at,
+            "reason": request.extension_reason,
+            "approved_at": request.rule_extended_at,
+            "refused_at": request.extension_refused_at,
+        },
+        "supplements": [supplement_out(s) for s in request.supplements.all()],
+        "inquiries": [inquiry_out(i) for i in request.inquiries.all()],
+        "withdrawal": {
+            "requested_at": request.withdrawal_requested_at,
+            "reason": request.withdrawal_reason,
+            "withdrawn_at": request.withdrawn_at,
+            "order_url": f"{base}/withdrawal.pdf" if request.withdrawal_order_pdf else "",
+            "order_sha256": request.withdrawal_order_sha256,
+        },
+        "actions": allowed_actions(request, user),
+    }
+
+
+def _court_out(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    return request_out(
+        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
+        request.auth,
+    )
+
+
+def _acts(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    found = court_selectors.request_for_acts(user=request.auth, request_id=request_id)
+    return acts_out(found, request.auth)
+
+
+@router.post("/court/requests/{request_id}/extension/decision", response=ConfirmationOut)
+def court_request_extension_decide(
+    request: HttpRequest, request_id: int, payload: ExtensionDecisionIn
+) -> dict[str, Any]:
+    """The court president approves or refuses the judge's request to extend the period."""
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_extension_decide(
+        request=found, actor=request.auth, approve=payload.approve
+    )
+    return _court_out(request, request_id)
+
+
+@router.get("/court/requests/{request_id}/acts", response=ActsOut)
+def court_request_acts(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    """The court's acts on the request, for its court and its parties: the supplements
+    asked for, the inquiries and their records, the withdrawal, the extension."""
+    return _acts(request, request_id)
+
+
+@router.post("/court/requests/{request_id}/supplements", response={201: SupplementOut})
+def court_supplement_ask(
+    request: HttpRequest, request_id: int, payload: SupplementIn
+) -> Status[dict[str, Any]]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    made = services.confirmation_supplement_ask(
+        request=found, actor=request.auth, what=payload.what, deadline=payload.deadline
+    )
+    return Status(201, supplement_out(made))
+
+
+@router.post(
+    "/court/requests/{request_id}/supplements/{supplement_id}/answer", response=SupplementOut
+)
+def court_supplement_answer(
+    request: HttpRequest,
+    request_id: int,
+    supplement_id: int,
+    answer: Form[str],
+    evidence: Form[list[int]] = None,  # type: ignore[assignment]
+    files: list[UploadedFile] = _OPTIONAL_FILE,  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """A party answers (multipart: `answer`, `evidence` ids of the case's evidence, and
+    `files` to add to it)."""
+    found = court_selectors.request_for_party(user=request.auth, request_id=request_id)
+    if not found.supplements.filter(pk=supplement_id, answered_at__isnull=True).exists():
+        raise NotFound()
+    done = services.confirmation_supplement_answer(
+        request=found,
+        actor=request.auth,
+        answer=answer,
+        evidence_ids=evidence or [],
+        files=[(f, f.name, f.size) for f in files or []],
+    )
+    return supplement_out(done)
+
+
+@router.get("/court/requests/{request_id}/supplements/{supplement_id}/notice.pdf")
+def court_supplement_notice(request: HttpRequest, request_id: int, supplement_id: int):
+    found = court_selectors.request_for_acts(user=request.auth, request_id=request_id)
+    supplement = found.supplements.filter(pk=supplement_id).first()
+    if supplement is None:
+        raise NotFound()
+    return _pdf(supplement.notice_pdf, f"supplement-{supplement.pk}.pdf")
+
+
+@router.post("/court/requests/{request_id}/withdraw", response=ActsOut)
+def court_request_withdraw(
+    request: HttpRequest, request_id: int, payload: WithdrawIn | None = None
+) -> dict[str, Any]:
+    """A party asks to withdraw the application before the ruling (撤回)."""
+    found = court_selectors.request_for_acts(user=request.auth, request_id=request_id)
+    services.confirmation_withdraw(
+        request=found, actor=request.auth, reason=payload.reason if payload else ""
+    )
+    return _acts(request, request_id)
+
+
+@router.post("/court/requests/{request_id}/withdrawal", response=ConfirmationOut)
+def court_request_withdrawal_allow(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    """The judge's order allowing the withdrawal (准许撤回): the request is withdrawn."""
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_withdraw_allow(request=found, actor=request.auth)
+    return _court_out(request, request_id)
+
+
+@router.post("/court/requests/{request_id}/supplements/lapse", response=ConfirmationOut)
+def court_supplement_lapse(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    """The materials were not supplied in time: the judge treats the application as
+    withdrawn (按撤回处理)."""
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    services.confirmation_supplement_lapse(request=found, actor=request.auth)
+    return _court_out(request, request_id)
+
+
+@router.get("/court/requests/{request_id}/withdrawal.pdf")
+def court_withdrawal_pdf(request: HttpRequest, request_id: int) -> FileResponse:
+    found = court_selectors.request_for_acts(user=request.auth, request_id=request_id)
+    return _pdf(found.withdrawal_order_pdf, f"withdrawal-{found.pk}.pdf")
+
+
+@router.post("/court/requests/{request_id}/inquiries", response={201: InquiryOut})
+def court_inquiry_schedule(
+    request: HttpRequest, request_id: int, payload: InquiryIn
+) -> Status[dict[str, Any]]:
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    made = services.confirmation_inquiry_schedule(
+        request=found,
+        actor=request.auth,
+        scheduled_at=payload.scheduled_at,
+        place=payload.place,
+        online=payload.online,
+    )
+    return Status(201, inquiry_out(made))
+
+
+def _inquiry(request: HttpRequest, request_id: int, inquiry_id: int) -> tuple:
+    found = court_selectors.request_for_acts(user=request.auth, request_id=request_id)
+    inquiry = found.inquiries.filter(pk=inquiry_id).first()
+    if inquiry is None:
+        raise NotFound()
+    return found, inquiry
+
+
+@router.post("/court/requests/{request_id}/inquiries/{inquiry_id}/record", response=InquiryOut)
+def court_inquiry_record(
+    request: HttpRequest, request_id: int, inquiry_id: int, payload: RecordIn
+) -> dict[str, Any]:
+    found, inquiry = _inquiry(request, request_id, inquiry_id)
+    done = services.confirmation_inquiry_record(
+        request=found,
+        actor=request.auth,
+        inquiry=inquiry,
+        record=payload.record,
+        present=payload.present,
+    )
+    return inquiry_out(done)
+
+
+@router.post("/court/requests/{request_id}/inquiries/{inquiry_id}/sign", response=InquiryOut)
+def court_inquiry_sign(
+    request: HttpRequest, request_id: int, inquiry_id: int, payload: SignIn
+) -> dict[str, Any]:
+    found, inquiry = _inquiry(request, request_id, inquiry_id)
+    done = services.confirmation_inquiry_sign(
+        request=found,
+        actor=request.auth,
+        inquiry=inquiry,
+        password=payload.password,
+        code=payload.code,
+    )
+    return inquiry_out(done)
+
+
+@router.get("/court/requests/{request_id}/inquiries/{inquiry_id}/record.pdf")
+def court_inquiry_record_pdf(request: HttpRequest, request_id: int, inquiry_id: int):
+    _found, inquiry = _inquiry(request, request_id, inquiry_id)
+    return _pdf(inquiry.record_pdf, f"inquiry-{inquiry.pk}.pdf")
+
+
+@router.post("/court/requests/{request_id}/decision/preview")
+def court_request_decision_preview(
+    request: HttpRequest, request_id: int, payload: DecisionIn
+) -> HttpResponse:
+    """The ruling as it would be issued, marked 预览 and stored nowhere. The header
+    `X-Ruling-Preview` carries the token the decision needs (`preview`)."""
+    found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
+    preview = services.confirmation_ruling_preview(
+        request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+    )
+    response = HttpResponse(preview.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        False, f"ruling-preview-{found.pk}.pdf"
+    )
+    response["X-Ruling-Preview"] = preview.token
+    response["Cache-Control"] = "no-store"
+    return response

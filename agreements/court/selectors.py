@@ -20,12 +20,19 @@ from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party
 
 CR = ConfirmationRequest.Status
 # What a court sees: from the moment both parties have asked (CONTRACT §3).
-COURT_STATUSES = (CR.PENDING, CR.ACCEPTED, CR.CONFIRMED, CR.REJECTED, CR.NOT_ACCEPTED)
+COURT_STATUSES = (
+    CR.PENDING,
+    CR.ACCEPTED,
+    CR.CONFIRMED,
+    CR.REJECTED,
+    CR.NOT_ACCEPTED,
+    CR.WITHDRAWN,
+)
 # Still before the court: docketing or a ruling is due.
 OPEN_STATUSES = (CR.PENDING, CR.ACCEPTED)
-# A court's people (DESIGN.md §3): the clerk dockets, the judge rules; both see the
-# requests sent to their court and the cases behind them.
-COURT_ROLES = (Membership.Role.CLERK, Membership.Role.JUDGE)
+# A court's people (DESIGN.md §3): the clerk dockets, the judge rules, the president
+# approves extensions; they see the requests sent to their court.
+COURT_ROLES = (Membership.Role.CLERK, Membership.Role.JUDGE, Membership.Role.PRESIDENT)
 
 
 def court_roles_of(user: AbstractBaseUser) -> dict[str, set[int]]:
@@ -55,7 +62,7 @@ def _requests() -> QuerySet[ConfirmationRequest]:
         "accepted_by__profile",
         "decided_by__profile",
         "basis_region",
-    ).prefetch_related("agreement__dispute__parties", "consents")
+    ).prefetch_related("agreement__dispute__parties", "consents", "supplements", "inquiries")
 
 
 def court_requests_for(
@@ -186,6 +193,26 @@ def request_for_documents(*, user: AbstractBaseUser, request_id: int) -> Confirm
         return request
     dispute = request.agreement.dispute
     if party_of(request.agreement, user) is not None or dispute.mediator_id == user.pk:
+        return request
+    raise NotFound()
+
+
+def request_for_party(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:
+    """A request before the court as one of its parties sees it: to answer the court's
+    request for materials, to ask to withdraw, to sign the record of an inquiry."""
+    request = _requests().filter(pk=request_id, status__in=COURT_STATUSES).first()
+    if request is None or party_of(request.agreement, user) is None:
+        raise NotFound()
+    return request
+
+
+def request_for_acts(*, user: AbstractBaseUser, request_id: int) -> ConfirmationRequest:
+    """A request as the court's staff or its parties see it (the court's acts' pages and
+    documents)."""
+    request = _requests().filter(pk=request_id, status__in=COURT_STATUSES).first()
+    if request is None:
+        raise NotFound()
+    if is_staff_of_court(request, user) or party_of(request.agreement, user) is not None:
         return request
     raise NotFound()
 

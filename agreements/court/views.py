@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from agreements.court import selectors as court_selectors
 from agreements.court import services
 from agreements.court.documents import party_infos
-from agreements.court.transitions import allowed_actions
+from agreements.court.transitions import allowed_actions, inquiries_to_sign
 from agreements.models import ConfirmationRequest
 from odr.errors import DomainError
 
@@ -42,6 +42,78 @@ class AcceptForm(forms.Form):
 
 class ExtendForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000)
+
+
+class SupplementForm(forms.Form):
+    what = forms.CharField(
+        label=gettext_lazy("Materials the parties must supply"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    deadline = forms.DateField(
+        label=gettext_lazy("To be supplied by"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class SupplementAnswerForm(forms.Form):
+    answer = forms.CharField(
+        label=gettext_lazy("Your answer to the court"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    file = forms.FileField(
+        label=gettext_lazy("A file to supply (PDF, image, audio, video)"), required=False
+    )
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Why you withdraw the application"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class InquiryForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=gettext_lazy("Time"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    place = forms.CharField(label=gettext_lazy("Place"), max_length=200, required=False)
+    online = forms.BooleanField(
+        label=gettext_lazy("Online, in a hearing room I host"), required=False
+    )
+
+
+class RecordForm(forms.Form):
+    record = forms.CharField(
+        label=gettext_lazy("Questions and answers"),
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 10}),
+    )
+    present = forms.TypedMultipleChoiceField(
+        label=gettext_lazy("Present"), coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, parties=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["present"].choices = [(p.pk, p.name) for p in parties if p.user_id]
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label=gettext_lazy("Your password"),
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    code = forms.CharField(
+        label=gettext_lazy("Authenticator code (if two-factor is on)"),
+        required=False,
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
 
 
 class DecisionForm(forms.Form):
@@ -143,6 +215,33 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _acts_context(found: ConfirmationRequest, user) -> dict:
+    """What the court's and the parties' pages show of the court's acts."""
+    parties = list(found.agreement.dispute.parties.all())
+    names = {p.pk: p.name for p in parties}
+    to_sign = {i.pk for i in inquiries_to_sign(found, user)}
+    return {
+        "supplements": list(found.supplements.all()),
+        "inquiries": [
+            {
+                "i": i,
+                "present": [names.get(pk, "") for pk in i.present or []],
+                "mine_to_sign": i.pk in to_sign,
+                "record_form": RecordForm(
+                    parties=parties,
+                    initial={"record": i.record, "present": i.present or [p.pk for p in parties]},
+                ),
+            }
+            for i in found.inquiries.all()
+        ],
+        "supplement_form": SupplementForm(),
+        "answer_form": SupplementAnswerForm(),
+        "withdraw_form": WithdrawForm(),
+        "inquiry_form": InquiryForm(),
+        "sign_form": SignForm(),
+    }
+
+
 @login_required
 def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
@@ -151,6 +250,8 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         request,
         "agreements/court/request.html",
         {
+            **_acts_context(found, request.user),
+            "is_court": True,
             "req": found,
             "dispute": found.agreement.dispute,
             "agreement": found.agreement,
@@ -210,31 +311,290 @@ def request_extend(request: HttpRequest, request_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("The period to rule is extended by 10 days."))
+        messages.success(request, _("The court president is asked to approve the extension."))
     return _back(found.pk)
+
+
+@login_required
+@require_POST
+def extension_decide(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    approve = request.POST.get("approve") == "1"
+    try:
+        services.confirmation_extension_decide(request=found, actor=request.user, approve=approve)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The period to rule is extended.") if approve else _("The extension is refused."),
+        )
+    return _back(found.pk)
+
+
+# --- the ruling: preview, then issue -------------------------------------------------------
+
+
+def _decision_of(request: HttpRequest) -> tuple[str, str] | None:
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return None
+    return form.cleaned_data["decision"], form.cleaned_data["reason"]
+
+
+@login_required
+@require_POST
+def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The judge's decision and reasons as they will be issued, the ruling's preview (PDF)
+    one click away, and only then the button that issues it. Writes nothing."""
+    found = _court_request(request, request_id)
+    chosen = _decision_of(request)
+    if chosen is None:
+        messages.error(request, _("Choose to confirm or to reject."))
+        return _back(found.pk)
+    decision, reason = chosen
+    try:
+        preview = services.confirmation_ruling_preview(
+            request=found, actor=request.user, decision=decision, reason=reason
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back(found.pk)
+    return render(
+        request,
+        "agreements/court/ruling_preview.html",
+        {
+            "req": found,
+            "dispute": found.agreement.dispute,
+            "decision": decision,
+            "decision_label": dict(DecisionForm.base_fields["decision"].choices)[decision],
+            "reason": reason,
+            "token": preview.token,
+        },
+    )
+
+
+@login_required
+@require_POST
+def ruling_preview_pdf(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    chosen = _decision_of(request)
+    if chosen is None:
+        messages.error(request, _("Choose to confirm or to reject."))
+        return _back(found.pk)
+    try:
+        preview = services.confirmation_ruling_preview(
+            request=found, actor=request.user, decision=chosen[0], reason=chosen[1]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return _back(found.pk)
+    response = HttpResponse(preview.pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="ruling-preview-{found.pk}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
 @require_POST
 def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
+    chosen = _decision_of(request)
+    if chosen is None:
         messages.error(request, _("Choose to confirm or to reject."))
         return _back(found.pk)
-    decision = form.cleaned_data["decision"]
     try:
-        services.confirmation_decide(
+        services.confirmation_ruling_issue(
             request=found,
             actor=request.user,
-            decision=decision,
-            reason=form.cleaned_data["reason"],
+            decision=chosen[0],
+            reason=chosen[1],
+            preview=request.POST.get("preview", ""),
         )
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("The ruling is issued, sealed and served on the parties."))
     return _back(found.pk)
+
+
+# --- 补正, 撤回, 询问 ------------------------------------------------------------------------
+
+
+def _acts_back(request_id: int) -> HttpResponse:
+    return redirect(reverse("court:acts", args=[request_id]))
+
+
+@login_required
+@require_POST
+def supplement_ask(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    form = SupplementForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Say which materials are needed, and by when."))
+        return _back(found.pk)
+    try:
+        services.confirmation_supplement_ask(
+            request=found,
+            actor=request.user,
+            what=form.cleaned_data["what"],
+            deadline=form.cleaned_data["deadline"],
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The parties are asked for the materials."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def supplement_lapse(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    try:
+        services.confirmation_supplement_lapse(request=found, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The application is treated as withdrawn."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def withdraw_allow(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    try:
+        services.confirmation_withdraw_allow(request=found, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The order allowing the withdrawal is issued."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def inquiry_schedule(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    form = InquiryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the time of the inquiry."))
+        return _back(found.pk)
+    try:
+        services.confirmation_inquiry_schedule(
+            request=found, actor=request.user, **form.cleaned_data
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The inquiry is scheduled and the parties are told."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def inquiry_record(request: HttpRequest, request_id: int, inquiry_id: int) -> HttpResponse:
+    found = _court_request(request, request_id)
+    form = RecordForm(request.POST, parties=list(found.agreement.dispute.parties.all()))
+    if not form.is_valid():
+        messages.error(request, _("Write the record and tick who was present."))
+        return _back(found.pk)
+    try:
+        services.confirmation_inquiry_record(
+            request=found,
+            actor=request.user,
+            inquiry=inquiry_id,
+            record=form.cleaned_data["record"],
+            present=form.cleaned_data["present"],
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The record is saved; those present sign it now."))
+    return _back(found.pk)
+
+
+@login_required
+@require_POST
+def inquiry_sign(request: HttpRequest, request_id: int, inquiry_id: int) -> HttpResponse:
+    found = court_selectors.request_for_acts(user=request.user, request_id=request_id)
+    form = SignForm(request.POST)
+    form.is_valid()
+    try:
+        services.confirmation_inquiry_sign(
+            request=found,
+            actor=request.user,
+            inquiry=inquiry_id,
+            password=form.cleaned_data.get("password", ""),
+            code=form.cleaned_data.get("code", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("You signed the record of the inquiry."))
+    if court_selectors.is_staff_of_court(found, request.user):
+        return _back(found.pk)
+    return _acts_back(found.pk)
+
+
+@login_required
+def acts(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The court's acts as a party (or the court) sees them: the materials asked for and
+    the answer, the withdrawal, the inquiries with their room and record to sign."""
+    found = court_selectors.request_for_acts(user=request.user, request_id=request_id)
+    actions = allowed_actions(found, request.user)
+    return render(
+        request,
+        "agreements/court/acts.html",
+        {
+            **_acts_context(found, request.user),
+            "req": found,
+            "dispute": found.agreement.dispute,
+            "actions": actions,
+            "is_court": court_selectors.is_staff_of_court(found, request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def supplement_answer(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = court_selectors.request_for_party(user=request.user, request_id=request_id)
+    form = SupplementAnswerForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Write your answer to the court."))
+        return _acts_back(found.pk)
+    upload = form.cleaned_data["file"]
+    try:
+        services.confirmation_supplement_answer(
+            request=found,
+            actor=request.user,
+            answer=form.cleaned_data["answer"],
+            files=[(upload, upload.name, upload.size)] if upload else [],
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your answer is sent to the court."))
+    return _acts_back(found.pk)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
+    found = court_selectors.request_for_party(user=request.user, request_id=request_id)
+    form = WithdrawForm(request.POST)
+    form.is_valid()
+    try:
+        services.confirmation_withdraw(
+            request=found, actor=request.user, reason=form.cleaned_data.get("reason", "")
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your request to withdraw is sent to the court."))
+    return _acts_back(found.pk)
 
 
 # --- the parties, from the case page -----------------------------------------------------

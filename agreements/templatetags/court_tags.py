@@ -90,6 +90,7 @@ def case_confirmation(context: dict[str, Any], dispute: Dispute) -> dict[str, An
         "before_court": status in court_selectors.OPEN_STATUSES,
         "confirmed": status == CR.CONFIRMED,
         "not_accepted": status == CR.NOT_ACCEPTED,
+        "withdrawn": status == CR.WITHDRAWN,
         "i_applied": bool(mine) and not missing_mine,
         "consents": [
             {"party": p, "at": done[p.pk].consented_at if p.pk in done else None}

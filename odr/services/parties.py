@@ -303,8 +303,6 @@ def parties_sync_from_profile(
     return changed
 
 
-
-
 # --- the respondent's statement -----------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -100,13 +101,16 @@ def ticket_redeem(*, session_id: int, token: str) -> AbstractBaseUser | None:
         return None
     now = timezone.now()
     digest = _ticket_hash(token)
-    used = RoomTicket.objects.filter(
-        token_hash=digest,
-        session_id=session_id,
-        used_at__isnull=True,
-        expires_at__gt=now,
-        session__dispute__status=Dispute.Status.IN_MEDIATION,
-    ).update(used_at=now)
+    used = (
+        RoomTicket.objects.filter(
+            token_hash=digest, session_id=session_id, used_at__isnull=True, expires_at__gt=now
+        )
+        # A hearing room (hosted by a judge) outlives the mediation it follows.
+        .filter(
+            Q(session__dispute__status=Dispute.Status.IN_MEDIATION) | Q(session__host__isnull=False)
+        )
+        .update(used_at=now)
+    )
     if used != 1:
         return None
     ticket = RoomTicket.objects.select_related("user", "session__dispute").get(token_hash=digest)

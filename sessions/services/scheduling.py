@@ -314,9 +314,10 @@ def sessions_close_with_case(*, dispute: Dispute) -> list[MediationSession]:
     cancelled, its unused tickets voided, whoever is in its room disconnected with `ended`,
     and everyone told with the calendar's CANCEL. A cancelled session is never reminded."""
     closed = []
-    ids = MediationSession.objects.filter(dispute_id=dispute.pk, status__in=OPEN).values_list(
-        "pk", flat=True
-    )
+    # A hearing room the court holds (its host a judge) is not the mediation's to close.
+    ids = MediationSession.objects.filter(
+        dispute_id=dispute.pk, status__in=OPEN, host__isnull=True
+    ).values_list("pk", flat=True)
     for pk in list(ids):
         with transaction.atomic():
             session = lock_session(pk)
@@ -345,7 +346,7 @@ def sessions_close_orphaned(*, now: datetime) -> int:
     session whose case is no longer in mediation (its close was missed, say a worker
     stopped mid-way) is closed now. Returns how many were closed."""
     dispute_ids = (
-        MediationSession.objects.filter(status__in=OPEN)
+        MediationSession.objects.filter(status__in=OPEN, host__isnull=True)
         .exclude(dispute__status=Dispute.Status.IN_MEDIATION)
         .values_list("dispute_id", flat=True)
         .distinct()

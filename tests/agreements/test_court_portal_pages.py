@@ -5,6 +5,7 @@ before the window closes."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -38,6 +39,20 @@ def test_the_portal_is_for_court_staff_and_asks_strangers_to_log_in(demo, client
     client.force_login(factories.demo_user("clerk@demo.odr"))
     page = _page(client, "/court/")
     assert 'id="court-queue-empty"' in page
+
+
+def _rule_through_the_preview(client, request, decision: str, reason: str) -> None:
+    """The judge's way to a ruling: the decision form leads to the preview page (the PDF
+    one click away), whose issue form carries the preview's token."""
+    body = {"decision": decision, "reason": reason}
+    response = client.post(f"/court/requests/{request.pk}/ruling-preview/", body)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="issue-form"' in page and 'id="preview-pdf-form"' in page
+    pdf = client.post(f"/court/requests/{request.pk}/ruling-preview.pdf", body)
+    assert pdf["Content-Type"] == "application/pdf"
+    token = re.search(r'name="preview" value="([^"]+)"', page).group(1)
+    client.post(f"/court/requests/{request.pk}/decide/", {**body, "preview": token})
 
 
 def test_the_clerk_dockets_and_the_judge_rules_through_the_portal(demo, client):
@@ -93,7 +108,16 @@ def test_the_clerk_dockets_and_the_judge_rules_through_the_portal(demo, client):
     request.refresh_from_db()
     assert request.status == CR.ACCEPTED
     assert 'class="msg error"' in no_reason.content.decode()
-    client.post(f"/court/requests/{request.pk}/decide/", {"decision": "confirmed", "reason": ""})
+    # Issuing straight away, without the preview, is refused (issue 8: never one click).
+    direct = client.post(
+        f"/court/requests/{request.pk}/decide/",
+        {"decision": "confirmed", "reason": ""},
+        follow=True,
+    )
+    assert 'class="msg error"' in direct.content.decode()
+    request.refresh_from_db()
+    assert request.status == CR.ACCEPTED
+    _rule_through_the_preview(client, request, "confirmed", "")
     request.refresh_from_db()
     assert request.status == CR.CONFIRMED and request.ruling_sha256
     assert request.decided_by.email == factories.JUDGE
@@ -107,9 +131,8 @@ def test_the_judge_does_not_accept_a_pending_application_through_the_portal(demo
     client.force_login(factories.demo_user(factories.JUDGE))
     detail = _page(client, f"/court/requests/{request.pk}/")
     assert 'id="not-accept-form"' in detail and 'id="accept-button"' not in detail
-    client.post(
-        f"/court/requests/{request.pk}/decide/",
-        {"decision": "not_accepted", "reason": "本案涉及确认房屋所有权，不属于司法确认的范围。"},
+    _rule_through_the_preview(
+        client, request, "not_accepted", "本案涉及确认房屋所有权，不属于司法确认的范围。"
     )
     request.refresh_from_db()
     assert request.status == CR.NOT_ACCEPTED and request.ruling_sha256

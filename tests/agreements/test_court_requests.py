@@ -66,11 +66,13 @@ def _judge():
 
 
 def _decide(client, request, decision, reason=""):
-    return client.post(
-        f"/api/v1/court/requests/{request.pk}/decision",
-        {"decision": decision, "reason": reason},
-        content_type="application/json",
-    )
+    """The judge's ruling as the API takes it: the preview first (its token in the header
+    X-Ruling-Preview), then the decision with that token (issue 8: never one click)."""
+    base = f"/api/v1/court/requests/{request.pk}/decision"
+    body = {"decision": decision, "reason": reason}
+    preview = client.post(f"{base}/preview", body, content_type="application/json")
+    token = preview.get("X-Ruling-Preview", "") if preview.status_code == 200 else ""
+    return client.post(base, {**body, "preview": token}, content_type="application/json")
 
 
 def _accept(client, request, number="（2026）浙0523民特1号"):
@@ -152,7 +154,8 @@ def test_the_clerk_dockets_within_three_days_under_the_courts_number_and_overdue
     with time_machine.travel(SUBMITTED + timedelta(days=3, hours=14), tick=False):
         item = client.get("/api/v1/court/requests").json()["items"][0]
         assert item["overdue"] == ""
-        assert item["actions"] == ["accept"]
+        # The clerk dockets it, or first asks the parties for materials (补正).
+        assert item["actions"] == ["accept", "supplement_ask"]
     with time_machine.travel(SUBMITTED + timedelta(days=4), tick=False):
         item = client.get("/api/v1/court/requests?status=pending").json()["items"][0]
         assert item["overdue"] == "accept"
@@ -169,8 +172,8 @@ def test_the_clerk_dockets_within_three_days_under_the_courts_number_and_overdue
     # Docketed on 2026-05-08: the 15th day is Saturday 2026-05-23, so the period ends on
     # the next working day (Civil Procedure Law Art. 85).
     assert timezone.localdate(rule_deadline) == date(2026, 5, 25)
-    # The clerk's next act is the extension; ruling is the judge's.
-    assert accepted["actions"] == ["extend"]
+    # The clerk keeps the record: asks for materials (补正); the judge asks to extend.
+    assert accepted["actions"] == ["supplement_ask"]
     event = AuditEvent.objects.get(action="confirmation.accept", object_id=str(request.pk))
     assert event.actor.email == factories.CLERK
     assert (event.before["status"], event.after["status"]) == ("pending", "accepted")
@@ -239,23 +242,32 @@ def test_a_court_case_number_is_used_once_in_its_court(demo, client):
 
 
 def test_the_ruling_period_extends_once_by_ten_days_with_a_reason(demo, client):
+    """The judge asks, with a reason; the court president approves (SPC rules on judicial
+    confirmation, Art. 7: 经本院院长批准，可以延长十日)."""
     request = factories.confirmation_pending()
+    president = factories.make_user(org=request.court, role="president")
     client.force_login(_clerk())
     accepted = _accept(client, request).json()
     path = f"/api/v1/court/requests/{request.pk}/extension"
+    client.force_login(_judge())
     no_reason = client.post(path, {"reason": "  "}, content_type="application/json")
     assert no_reason.status_code == 400 and no_reason.json()["code"] == "reason_required"
-    extended = client.post(path, {"reason": "需要核实当事人身份"}, content_type="application/json")
+    asked = client.post(path, {"reason": "需要核实当事人身份"}, content_type="application/json")
+    assert asked.status_code == 200
+    assert asked.json()["rule_deadline"] == accepted["rule_deadline"]
+    assert asked.json()["extension_reason"] == "需要核实当事人身份"
+    client.force_login(president)
+    extended = client.post(f"{path}/decision", {"approve": True}, content_type="application/json")
     assert extended.status_code == 200
     before = datetime.fromisoformat(accepted["rule_deadline"])
     after = datetime.fromisoformat(extended.json()["rule_deadline"])
     # Ten days more, the last one moved off a rest day or holiday.
     assert after - before >= timedelta(days=10)
-    assert timezone.localdate(after) == periods.last_day(timezone.localdate(before), 10)
-    assert extended.json()["extension_reason"] == "需要核实当事人身份"
+    assert after == periods.extended(before, 10)
+    client.force_login(_judge())
     twice = client.post(path, {"reason": "再次延长"}, content_type="application/json")
     assert twice.status_code == 409 and twice.json()["code"] == "already_extended"
-    assert AuditEvent.objects.filter(action="confirmation.extend").count() == 1
+    assert AuditEvent.objects.filter(action="confirmation.extension_approve").count() == 1
 
 
 def test_a_judge_does_not_docket_a_request(demo, client):
@@ -360,7 +372,12 @@ def test_the_judge_confirms_and_the_sealed_ruling_is_served_on_the_parties(
 ):
     request = factories.confirmation_accepted(number="（2026）浙0523民特12号")
     client.force_login(_judge())
-    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == ["decide"]
+    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == [
+        "extension_request",
+        "supplement_ask",
+        "inquiry_schedule",
+        "decide",
+    ]
     with django_capture_on_commit_callbacks(execute=True):
         decided = _decide(client, request, "confirmed")
     assert decided.status_code == 200, decided.content
@@ -432,7 +449,10 @@ def test_a_judge_does_not_accept_a_pending_request_by_its_own_ruling(
 ):
     request = factories.confirmation_pending()
     client.force_login(_judge())
-    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == ["not_accept"]
+    assert client.get(f"/api/v1/court/requests/{request.pk}").json()["actions"] == [
+        "supplement_ask",
+        "not_accept",
+    ]
     reason = "本案系确认房屋所有权的纠纷，不属于司法确认调解协议的范围"
     with django_capture_on_commit_callbacks(execute=True):
         response = _decide(client, request, "not_accepted", reason)

@@ -37,6 +37,7 @@ CALLERS = (
     "judge",
     "other_clerk",
     "other_judge",
+    "president",
     "stranger",
 )
 
@@ -64,6 +65,10 @@ def callers(demo) -> dict:
         "judge": factories.demo_user("judge@demo.odr"),
         "other_clerk": factories.make_user(org=other_court, role=Membership.Role.CLERK),
         "other_judge": factories.make_user(org=other_court, role=Membership.Role.JUDGE),
+        "president": factories.make_user(
+            org=factories.demo_user("clerk@demo.odr").memberships.get().organisation,
+            role=Membership.Role.PRESIDENT,
+        ),
         "stranger": factories.make_user(),
     }
 
@@ -202,6 +207,11 @@ def test_the_platform_alone_puts_an_agreement_in_force_and_only_once_all_have_si
 # --- the confirmation request ------------------------------------------------------------
 
 
+def _last_inquiry(request) -> int:
+    last = request.inquiries.order_by("-pk").first()
+    return last.pk if last is not None else 0
+
+
 CONFIRMATION_ATTEMPTS = {
     "consent": lambda request, user: court_services.confirmation_consent(
         agreement=request.agreement, actor=user
@@ -209,8 +219,45 @@ CONFIRMATION_ATTEMPTS = {
     "accept": lambda request, user: court_services.confirmation_accept(
         request=request, actor=user, court_case_number="（2026）浙0523民特999号"
     ),
-    "extend": lambda request, user: court_services.confirmation_extend(
+    "extension_request": lambda request, user: court_services.confirmation_extend(
         request=request, actor=user, reason="案情复杂，需要询问当事人"
+    ),
+    "extension_approve": lambda request, user: court_services.confirmation_extension_decide(
+        request=request, actor=user, approve=True
+    ),
+    "extension_refuse": lambda request, user: court_services.confirmation_extension_decide(
+        request=request, actor=user, approve=False
+    ),
+    "supplement_ask": lambda request, user: court_services.confirmation_supplement_ask(
+        request=request,
+        actor=user,
+        what="补充借条原件",
+        deadline=timezone.localdate() + timedelta(days=5),
+    ),
+    "supplement_answer": lambda request, user: court_services.confirmation_supplement_answer(
+        request=request, actor=user, answer="借条原件照片已上传"
+    ),
+    "supplement_lapse": lambda request, user: court_services.confirmation_supplement_lapse(
+        request=request, actor=user
+    ),
+    "withdraw": lambda request, user: court_services.confirmation_withdraw(
+        request=request, actor=user, reason="已自行履行"
+    ),
+    "withdraw_allow": lambda request, user: court_services.confirmation_withdraw_allow(
+        request=request, actor=user
+    ),
+    "inquiry_schedule": lambda request, user: court_services.confirmation_inquiry_schedule(
+        request=request, actor=user, scheduled_at=timezone.now() + timedelta(days=2), place="本院"
+    ),
+    "inquiry_record": lambda request, user: court_services.confirmation_inquiry_record(
+        request=request,
+        actor=user,
+        inquiry=_last_inquiry(request),
+        record="问：是否自愿？\n答：是。",
+        present=[p.pk for p in request.agreement.dispute.parties.all()],
+    ),
+    "inquiry_sign": lambda request, user: court_services.confirmation_inquiry_sign(
+        request=request, actor=user, inquiry=_last_inquiry(request), password=factories.PASSWORD
     ),
     "decide": lambda request, user: court_services.confirmation_decide(
         request=request, actor=user, decision="confirmed", reason=""
@@ -220,16 +267,82 @@ CONFIRMATION_ATTEMPTS = {
     ),
 }
 
+PARTIES_WITHDRAW = {"applicant": ["withdraw"], "respondent": ["withdraw"]}
 CONFIRMATION_OFFERS = {
     "awaiting_consent": {"respondent": ["consent"]},
     "awaiting_consent_window_closed": {},
-    # The clerk dockets and extends; the judge rules, or refuses before docketing.
-    "pending": {"clerk": ["accept"], "judge": ["not_accept"]},
-    "accepted": {"clerk": ["extend"], "judge": ["decide"]},
-    "extended": {"judge": ["decide"]},
+    # The clerk dockets and keeps the record; the judge rules, or refuses before
+    # docketing; either asks for materials; any party may ask to withdraw before the
+    # ruling; only the president approves an extension (issue 8).
+    "pending": {
+        "clerk": ["accept", "supplement_ask"],
+        "judge": ["supplement_ask", "not_accept"],
+        **PARTIES_WITHDRAW,
+    },
+    "accepted": {
+        "clerk": ["supplement_ask"],
+        "judge": ["extension_request", "supplement_ask", "inquiry_schedule", "decide"],
+        **PARTIES_WITHDRAW,
+    },
+    "extension_asked": {
+        "clerk": ["supplement_ask"],
+        "judge": ["supplement_ask", "inquiry_schedule", "decide"],
+        "president": ["extension_approve", "extension_refuse"],
+        **PARTIES_WITHDRAW,
+    },
+    "extended": {
+        "clerk": ["supplement_ask"],
+        "judge": ["supplement_ask", "inquiry_schedule", "decide"],
+        **PARTIES_WITHDRAW,
+    },
+    "supplement_open": {
+        "judge": ["extension_request", "inquiry_schedule", "decide"],
+        "applicant": ["supplement_answer", "withdraw"],
+        "respondent": ["supplement_answer", "withdraw"],
+    },
+    "supplement_lapsed": {
+        "judge": ["extension_request", "supplement_lapse", "inquiry_schedule", "decide"],
+        "applicant": ["supplement_answer", "withdraw"],
+        "respondent": ["supplement_answer", "withdraw"],
+    },
+    "withdrawal_asked": {
+        "clerk": ["supplement_ask"],
+        "judge": [
+            "extension_request",
+            "supplement_ask",
+            "withdraw_allow",
+            "inquiry_schedule",
+            "decide",
+        ],
+    },
+    "inquiry_scheduled": {
+        "clerk": ["supplement_ask", "inquiry_record"],
+        "judge": [
+            "extension_request",
+            "supplement_ask",
+            "inquiry_schedule",
+            "inquiry_record",
+            "decide",
+        ],
+        **PARTIES_WITHDRAW,
+    },
+    "inquiry_recorded": {
+        "clerk": ["supplement_ask", "inquiry_record", "inquiry_sign"],
+        "judge": [
+            "extension_request",
+            "supplement_ask",
+            "inquiry_schedule",
+            "inquiry_record",
+            "inquiry_sign",
+            "decide",
+        ],
+        "applicant": ["withdraw", "inquiry_sign"],
+        "respondent": ["withdraw", "inquiry_sign"],
+    },
     "confirmed": {},
     "rejected": {},
     "not_accepted": {},
+    "withdrawn": {},
 }
 
 
@@ -241,13 +354,60 @@ def _requests(callers) -> dict[str, int]:
         agreement = factories.agreement_in_force(**kwargs)
         return court_services.confirmation_consent(agreement=agreement, actor=callers["applicant"])
 
+    clerk, judge = callers["clerk"], callers["judge"]
     with time_machine.travel(EFFECTIVE - timedelta(days=40), tick=False):
         late = asked_by_the_applicant()
+    with time_machine.travel(EFFECTIVE - timedelta(days=10), tick=False):
+        lapsed = factories.confirmation_accepted()
+        court_services.confirmation_supplement_ask(
+            request=lapsed, actor=clerk, what="补充身份证明", deadline=timezone.localdate()
+        )
     awaiting = asked_by_the_applicant()
     pending = factories.confirmation_pending()
     accepted = factories.confirmation_accepted()
-    extended = court_services.confirmation_extend(
-        request=factories.confirmation_accepted(), actor=callers["clerk"], reason="需要补充材料"
+    asked = court_services.confirmation_extend(
+        request=factories.confirmation_accepted(), actor=judge, reason="需要补充材料"
+    )
+    extended = court_services.confirmation_extension_decide(
+        request=court_services.confirmation_extend(
+            request=factories.confirmation_accepted(), actor=judge, reason="需要补充材料"
+        ),
+        actor=callers["president"],
+        approve=True,
+    )
+    supplement_open = factories.confirmation_accepted()
+    court_services.confirmation_supplement_ask(
+        request=supplement_open,
+        actor=clerk,
+        what="补充借条原件",
+        deadline=timezone.localdate() + timedelta(days=5),
+    )
+    withdrawal_asked = court_services.confirmation_withdraw(
+        request=factories.confirmation_accepted(), actor=callers["respondent"], reason="已履行"
+    )
+    scheduled = factories.confirmation_accepted()
+    court_services.confirmation_inquiry_schedule(
+        request=scheduled,
+        actor=judge,
+        scheduled_at=timezone.now() + timedelta(days=1),
+        place="本院",
+    )
+    recorded = factories.confirmation_accepted()
+    inquiry = court_services.confirmation_inquiry_schedule(
+        request=recorded, actor=judge, scheduled_at=timezone.now() + timedelta(days=1), place="本院"
+    )
+    court_services.confirmation_inquiry_record(
+        request=recorded,
+        actor=clerk,
+        inquiry=inquiry,
+        record="问：是否自愿？\n答：是。",
+        present=[p.pk for p in recorded.agreement.dispute.parties.all()],
+    )
+    withdrawn = court_services.confirmation_withdraw_allow(
+        request=court_services.confirmation_withdraw(
+            request=factories.confirmation_pending(), actor=callers["applicant"], reason="撤回"
+        ),
+        actor=judge,
     )
     confirmed = factories.confirmation_decided(decision="confirmed")
     rejected = factories.confirmation_decided(decision="rejected", reason="协议内容不明确")
@@ -257,10 +417,17 @@ def _requests(callers) -> dict[str, int]:
         "awaiting_consent_window_closed": late.pk,
         "pending": pending.pk,
         "accepted": accepted.pk,
+        "extension_asked": asked.pk,
         "extended": extended.pk,
+        "supplement_open": supplement_open.pk,
+        "supplement_lapsed": lapsed.pk,
+        "withdrawal_asked": withdrawal_asked.pk,
+        "inquiry_scheduled": scheduled.pk,
+        "inquiry_recorded": recorded.pk,
         "confirmed": confirmed.pk,
         "rejected": rejected.pk,
         "not_accepted": not_accepted.pk,
+        "withdrawn": withdrawn.pk,
     }
 
 

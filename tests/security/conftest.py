@@ -85,6 +85,10 @@ class World:
     other_court: object
     caucus_peers: dict[str, str] = field(default_factory=dict)
     agent: object = None  # the respondent's agent, with a power of attorney on file
+    # The court's acts on the (pending) request: an open 补正 with its notice, and an
+    # inquiry whose record file is attached, so that their documents can be fetched.
+    supplement: object = None
+    inquiry: object = None
 
     def client(self, role: str, **kwargs) -> Client:
         """A browser signed in as `role` (none for anonymous)."""
@@ -203,6 +207,23 @@ def _build() -> World:
     # The ruling endpoint needs a ruling to refuse: the file is attached while the request
     # stays pending, so that the clerk's other moves are probed in the same state.
     confirmation.ruling_pdf.save("ruling.pdf", ContentFile(PDF), save=True)
+    confirmation.withdrawal_order_pdf.save("withdrawal.pdf", ContentFile(PDF), save=True)
+    supplement = court_services.confirmation_supplement_ask(
+        request=confirmation,
+        actor=users["clerk"],
+        what="请补充借条原件照片",
+        deadline=timezone.localdate() + timedelta(days=7),
+    )
+    from agreements.models import Inquiry
+
+    inquiry = Inquiry.objects.create(
+        request=confirmation,
+        judge=users["judge"],
+        clerk=users["clerk"],
+        scheduled_at=timezone.now() + timedelta(days=2),
+        place="本院第三调解室",
+    )
+    inquiry.record_pdf.save("inquiry.pdf", ContentFile(PDF), save=True)
     court_services.performance_schedule(agreement=agreement)
     obligations = list(obligations_of(agreement))
     owed = [o for o in obligations if o.obligor_role == "respondent"]
@@ -241,6 +262,8 @@ def _build() -> World:
         other_court=other_court,
         caucus_peers=peers,
         agent=agent,
+        supplement=supplement,
+        inquiry=inquiry,
     )
 
 

@@ -355,8 +355,60 @@ MATRIX: dict[str, list[Entry]] = {
             refused=frozenset({403}),
         )
     ],
+    # The judge asks the president to extend (the pending request: 409 for the judge);
+    # a clerk answers 403. Only the court president approves: no role of the world.
     "api:court_request_extend": [
-        post(COURT, CLERKS, body={"reason": "案情复杂，需延长审查期限"}, refused=frozenset({403}))
+        post(COURT, JUDGES, body={"reason": "案情复杂，需延长审查期限"}, refused=frozenset({403}))
+    ],
+    "api:court_request_extension_decide": [
+        post(COURT, NOBODY, body={"approve": True}, refused=frozenset({403}))
+    ],
+    # The court's acts (issue 8): the court and the parties read them.
+    "api:court_request_acts": [get(COURT | PARTIES)],
+    "api:court_supplement_ask": [
+        post(COURT, body={"what": "补充身份证明", "deadline": "2099-01-01"})
+    ],
+    "api:court_supplement_answer": [
+        post(PARTIES, form=True, body={"answer": "借条照片已上传"}),
+    ],
+    "api:court_supplement_notice": [get(COURT | PARTIES)],
+    "api:court_supplement_lapse": [post(COURT, JUDGES, refused=frozenset({403}))],
+    "api:court_request_withdraw": [post(COURT | PARTIES, PARTIES, body={"reason": "已履行"})],
+    "api:court_request_withdrawal_allow": [post(COURT, JUDGES, refused=frozenset({403}))],
+    "api:court_withdrawal_pdf": [get(COURT | PARTIES)],
+    "api:court_inquiry_schedule": [
+        post(
+            COURT,
+            JUDGES,
+            body=lambda w: {"scheduled_at": _future(), "place": "本院"},
+            refused=frozenset({403}),
+        )
+    ],
+    "api:court_inquiry_record": [
+        post(
+            COURT | PARTIES,
+            COURT,
+            params={"inquiry_id": lambda w: w.inquiry.pk},
+            body={"record": "问：是否自愿？答：是。", "present": []},
+        )
+    ],
+    "api:court_inquiry_sign": [
+        post(
+            COURT | PARTIES,
+            params={"inquiry_id": lambda w: w.inquiry.pk},
+            body={"password": "not-the-password"},
+        )
+    ],
+    "api:court_inquiry_record_pdf": [
+        get(COURT | PARTIES, params={"inquiry_id": lambda w: w.inquiry.pk})
+    ],
+    "api:court_request_decision_preview": [
+        post(
+            COURT,
+            JUDGES,
+            body={"decision": "not_accepted", "reason": "本案不属于本院管辖"},
+            refused=frozenset({403}),
+        )
     ],
     # The judge rules (a pending request: 不予受理, or 409 for confirm/reject before
     # docketing); the clerk answers 403 whatever the decision, and nothing is written.
@@ -487,7 +539,37 @@ MATRIX: dict[str, list[Entry]] = {
     "court:accept": [
         post(COURT, CLERKS, body=lambda w: {"court_case_number": _court_case_number()})
     ],
-    "court:extend": [post(COURT, CLERKS, body={"reason": "案情复杂，需延长审查期限"})],
+    "court:extend": [post(COURT, JUDGES, body={"reason": "案情复杂，需延长审查期限"})],
+    "court:extension_decide": [post(COURT, NOBODY, body={"approve": "1"})],
+    # The judge's ruling goes through its preview (a page, then the PDF) before the issue.
+    "court:ruling_preview": [
+        post(COURT, JUDGES, body={"decision": "not_accepted", "reason": "本案不属于本院管辖"})
+    ],
+    "court:ruling_preview_pdf": [
+        post(COURT, JUDGES, body={"decision": "not_accepted", "reason": "本案不属于本院管辖"})
+    ],
+    "court:supplement_ask": [post(COURT, body={"what": "补充身份证明", "deadline": "2099-01-01"})],
+    "court:supplement_lapse": [post(COURT, JUDGES)],
+    "court:withdraw_allow": [post(COURT, JUDGES)],
+    "court:inquiry_schedule": [post(COURT, JUDGES, body=lambda w: {"scheduled_at": _future()})],
+    "court:inquiry_record": [
+        post(
+            COURT,
+            params={"inquiry_id": lambda w: w.inquiry.pk},
+            body={"record": "问：是否自愿？答：是。"},
+        )
+    ],
+    "court:inquiry_sign": [
+        post(
+            COURT | PARTIES,
+            params={"inquiry_id": lambda w: w.inquiry.pk},
+            body={"password": "not-the-password"},
+        )
+    ],
+    # The parties' side of the court's acts.
+    "court:acts": [get(COURT | PARTIES)],
+    "court:supplement_answer": [post(PARTIES, body={"answer": "借条照片已上传"})],
+    "court:withdraw": [post(PARTIES, body={"reason": "已履行"})],
     "court:decide": [
         post(COURT, JUDGES, body={"decision": "not_accepted", "reason": "本案不属于本院管辖"}),
         post(COURT, JUDGES, body={"decision": "rejected", "reason": "协议内容违反法律规定"}),
@@ -556,6 +638,8 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "document_id": lambda w: w.agreement.document_id,
     "party_id": lambda w: w.agent.party_id,
     "agent_id": lambda w: w.agent.pk,
+    "supplement_id": lambda w: w.supplement.pk,
+    "inquiry_id": lambda w: w.inquiry.pk,
 }
 GHOSTS: dict[str, Any] = {
     "dispute_id": 987654,
@@ -569,6 +653,8 @@ GHOSTS: dict[str, Any] = {
     "document_id": uuid.UUID(int=7),
     "party_id": 987654,
     "agent_id": 987654,
+    "supplement_id": 987654,
+    "inquiry_id": 987654,
 }
 # Django views, not ninja operations: like the read-only pages they answer any method.
 ANY_METHOD = {"api:api-root", "api:openapi-json", "api:openapi-view"}

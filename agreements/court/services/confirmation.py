@@ -362,7 +362,9 @@ def confirmation_accept(
 def confirmation_extend(
     *, request: ConfirmationRequest, actor: AbstractBaseUser, reason: str
 ) -> ConfirmationRequest:
-    """Extends the period to rule by 10 days, once, for a stated reason."""
+    """The judge asks the president of the court to extend the period to rule, once, for
+    a stated reason (SPC rules on judicial confirmation, Art. 7: 经本院院长批准，可以延长十日).
+    The deadline moves only when the president approves (services.acts)."""
     reason = clean_text(reason, multiline=True)
 
     def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
@@ -370,23 +372,29 @@ def confirmation_extend(
         if not reason:
             raise Invalid(_("Give the reason for extending the period."), code="reason_required")
         return {
-            "rule_deadline": deadlines.extended(locked.rule_deadline, deadlines.EXTENSION_DAYS),
-            "rule_extended_at": timezone.now(),
+            "extension_requested_at": timezone.now(),
+            "extension_requested_by": actor,
             "extension_reason": reason,
-            # A new deadline deserves a new reminder.
-            "rule_reminded_at": None,
         }
 
     with transaction.atomic():
-        extended = MACHINE.apply(
-            "extend", instance=request, actor=actor, prepare=prepare, extra={"reason": reason}
+        asked = MACHINE.apply(
+            "extension_request",
+            instance=request,
+            actor=actor,
+            prepare=prepare,
+            extra={"reason": reason},
         )
         notify(
-            people.party_recipients(extended.agreement.dispute),
-            "court_extended",
-            {**request_context(extended), "extension_reason": reason},
+            court_staff(asked.court, Membership.Role.PRESIDENT),
+            "court_extension_requested",
+            {
+                **request_context(asked),
+                "extension_reason": reason,
+                "judge": people.display_name(actor),
+            },
         )
-    return extended
+    return asked
 
 
 def confirmation_decide(
