@@ -36,9 +36,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--disputes", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=40, help="requests per list and client")
-    parser.add_argument(
-        "--database-url", default="postgres://postgres@127.0.0.1:5432/postgres"
-    )
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     return parser.parse_args()
 
@@ -148,7 +146,8 @@ def seed(n: int, n_requests: int) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"seeded {n:,} disputes, {len(agreements):,} requests in {time.perf_counter() - t0:.0f} s")
+    took = time.perf_counter() - t0
+    print(f"seeded {n:,} disputes, {len(agreements):,} requests in {took:.0f} s")
 
 
 def client_for(email: str | None) -> Client:
