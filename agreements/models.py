@@ -253,6 +253,8 @@ class ConfirmationRequest(models.Model):
                 name="court_case_number_once",
             )
         ]
+        # The court queue reads a court's requests by status.
+        indexes = [models.Index(fields=["court", "status"], name="confirmation_court_status")]
 
     def __str__(self) -> str:
         return f"Confirmation {self.pk} ({self.status})"

@@ -15,7 +15,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import EmailStr, Field, model_validator
 
-from odr import composition, selectors, services, stats
+from odr import composition, pagination, selectors, services, stats
 from odr.categories import Category
 from odr.errors import Invalid
 from odr.identity import birth_date_from_id
@@ -78,8 +78,9 @@ class DisputeOut(Schema):
 
 
 class DisputeList(Schema):
-    count: int
+    count: int = Field(description="How many disputes the caller may see (with the filter)")
     items: list[DisputeOut]
+    next: str | None = Field(description="The `cursor` of the next page; null on the last")
 
 
 class PartyIn(Schema):
@@ -406,8 +407,17 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
 
 
 @router.get("/disputes", response=DisputeList)
-def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
-    qs = selectors.disputes_visible_to(request.auth).prefetch_related("parties")
+def dispute_list(
+    request: HttpRequest,
+    status: str | None = None,
+    limit: int = pagination.limit_param(),
+    cursor: str | None = pagination.cursor_param(),
+) -> dict[str, Any]:
+    """One page of the disputes the caller may see, newest first (CONTRACT §3): `next` is
+    the `cursor` of the following page, null on the last. A `limit` outside 1–200 answers
+    422 (validation_error); a cursor this list did not give out answers 422
+    (invalid_cursor)."""
+    visible = selectors.disputes_visible_to(request.auth)
     if status:
         if status not in Dispute.Status.values:
             raise Invalid(
@@ -415,10 +425,17 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
                 % {"status": status, "choices": ", ".join(Dispute.Status.values)},
                 code="invalid_status_filter",
             )
-        qs = qs.filter(status=status)
-    disputes = list(qs)
+        visible = visible.filter(status=status)
+    page = pagination.paginate(
+        visible,
+        keys=pagination.NEWEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+        load=lambda ids: visible.filter(pk__in=ids).prefetch_related("parties"),
+    )
+    disputes = page.items
     summaries = composition.summaries_of_many([d.pk for d in disputes])
-    # Read once for the whole list: who asks, and which organisations have one above.
+    # Read once for the whole page: who asks, and which organisations have one above.
     viewer, cache = Viewer.of(request.auth), {}
     items = [
         dispute_out(
@@ -430,7 +447,7 @@ def dispute_list(request: HttpRequest, status: str | None = None) -> dict[str, A
         )
         for d in disputes
     ]
-    return {"count": len(items), "items": items}
+    return {"count": page.count, "items": items, "next": page.next}
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

@@ -251,7 +251,12 @@ class Dispute(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "organisation"])]
+        indexes = [
+            models.Index(fields=["status", "organisation"]),
+            # Keyset pages of the lists (odr.pagination), newest first, at any depth.
+            models.Index(fields=["created_at", "id"], name="dispute_created_id"),
+            models.Index(fields=["status", "created_at", "id"], name="dispute_status_created_id"),
+        ]
         verbose_name = _("dispute")
         verbose_name_plural = _("disputes")
 

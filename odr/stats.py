@@ -4,13 +4,39 @@ A public figure never counts fewer than `SMALLEST_SHOWN` cases (issue 11, row I)
 a village's row of a category is a person. A count of 1–4 is published as null ("fewer
 than 5"), and a rate or a median is published only when it rests on at least that many
 cases. Places and kinds with fewer cases than that are left out of the breakdowns (they
-stay in the totals)."""
+stay in the totals).
+
+Everything is counted in the database (issue 14): COUNT … GROUP BY for the totals, the
+categories and the areas, and the median of the days from filing to settlement with
+`percentile_cont` on PostgreSQL, or on SQLite with a window (ROW_NUMBER and COUNT over the
+group) that returns only the one or two middle rows of each group. No dispute row is read
+into Python, so a request costs the same few queries however many cases there are; the
+answer is cached for `ODR_STATS_CACHE_SECONDS` (60 by default; 0 under tests)."""
 
 from __future__ import annotations
 
-from statistics import median
+from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import RowNumber
+from django.utils.translation import get_language
 from ninja import Schema
 
 from odr.categories import Category
@@ -20,6 +46,12 @@ S = Dispute.Status
 
 
 SMALLEST_SHOWN = 5
+# Regions are counted at county level and, under it, township level: a dispute counts in
+# the nearest of its region and the region's ancestors that is a township or a county.
+AREA_LEVELS = (Region.Level.TOWNSHIP, Region.Level.COUNTY)
+# Deep enough for the five levels (province … village): a village's area is one step up.
+_AREA_DEPTH = 4
+SECONDS_PER_DAY = 86400
 
 
 class Bucket(Schema):
@@ -40,23 +72,123 @@ class StatsOut(Schema):
     by_region: list[Bucket]
 
 
-def _summary(rows: list[tuple[str, Any, Any]]) -> dict[str, Any]:
-    """rows: (status, created_at, closed_at). Success rate is settled over the cases that
-    mediation ended (settled + failed); median days counts filing to settlement."""
-    received = len(rows)
-    settled = [r for r in rows if r[0] == S.SETTLED]
-    failed = sum(1 for r in rows if r[0] == S.FAILED)
-    days = [
-        (closed - created).total_seconds() / 86400
-        for _s, created, closed in settled
-        if closed is not None
-    ]
-    ended = len(settled) + failed
+# --- SQL pieces --------------------------------------------------------------------------
+
+
+class SecondsBetween(Func):
+    """Seconds from the second datetime to the first, as a float, in SQL."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM (%(expressions)s))::double precision)",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+
+class Median(Aggregate):
+    """PostgreSQL's continuous median (the mean of the two middle values of an even set,
+    as statistics.median)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+
+def _area() -> Case:
+    """The id of the dispute's area (township or county), or null above county level."""
+    whens = []
+    path = "region"
+    for _depth in range(_AREA_DEPTH + 1):
+        whens.append(When(**{f"{path}__level__in": AREA_LEVELS}, then=F(f"{path}_id")))
+        path += "__parent"
+    return Case(*whens, default=Value(None), output_field=IntegerField())
+
+
+_SETTLED_WITH_DAYS = Q(status=S.SETTLED, closed_at__isnull=False)
+
+
+def _counts() -> dict[str, Any]:
+    out = {
+        "received": Count("pk"),
+        "settled": Count("pk", filter=Q(status=S.SETTLED)),
+        "failed": Count("pk", filter=Q(status=S.FAILED)),
+        "timed": Count("pk", filter=_SETTLED_WITH_DAYS),
+    }
+    if connection.vendor == "postgresql":
+        out["median_seconds"] = Median(
+            SecondsBetween("closed_at", "created_at"), filter=_SETTLED_WITH_DAYS
+        )
+    return out
+
+
+def _medians_by_window(disputes: QuerySet, group: Any | None) -> dict[Any, float]:
+    """The median seconds from filing to settlement per group, from the one or two middle
+    rows of each group (ROW_NUMBER over the durations in order); `group` None: one group."""
+    partition = {"partition_by": [group]} if group is not None else {}
+    rows = (
+        disputes.filter(_SETTLED_WITH_DAYS)
+        .annotate(
+            key=group if group is not None else Value(None, output_field=IntegerField()),
+            seconds=SecondsBetween("closed_at", "created_at"),
+        )
+        .annotate(
+            position=Window(RowNumber(), order_by=[F("seconds").asc(), F("pk").asc()], **partition),
+            size=Window(Count("pk"), **partition),
+        )
+        # The middle row of an odd group, the two middle rows of an even one.
+        .filter(position__gte=(F("size") + 1) / 2, position__lte=(F("size") + 2) / 2)
+        .order_by()
+        .values_list("key", "seconds")
+    )
+    middle: dict[Any, list[float]] = defaultdict(list)
+    for key, seconds in rows:
+        middle[key].append(seconds)
+    return {key: sum(values) / len(values) for key, values in middle.items()}
+
+
+def _grouped(disputes: QuerySet, group: Any | None) -> dict[Any, dict[str, Any]]:
+    """The counts (and medians) per value of `group`; `group` None: the whole set."""
+    if group is None:
+        rows = [{"key": None, **disputes.aggregate(**_counts())}]
+    else:
+        rows = list(disputes.annotate(key=group).values("key").annotate(**_counts()).order_by())
+    out = {row["key"]: row for row in rows}
+    if connection.vendor != "postgresql":
+        medians = _medians_by_window(disputes, group)
+        for key, row in out.items():
+            row["median_seconds"] = medians.get(key)
+    return out
+
+
+def _summary(row: dict[str, Any] | None) -> dict[str, Any]:
+    """Success rate is settled over the cases that mediation ended (settled + failed);
+    median days counts filing to settlement."""
+    row = row or {"received": 0, "settled": 0, "failed": 0, "timed": 0}
+    ended = row["settled"] + row["failed"]
+    median_seconds = row.get("median_seconds")
     return {
-        "received": _count(received),
-        "resolved": _count(len(settled)),
-        "success_rate": round(len(settled) / ended, 4) if ended >= SMALLEST_SHOWN else None,
-        "median_days": round(median(days), 1) if len(days) >= SMALLEST_SHOWN else None,
+        "received": _count(row["received"]),
+        "resolved": _count(row["settled"]),
+        "success_rate": round(row["settled"] / ended, 4) if ended >= SMALLEST_SHOWN else None,
+        "median_days": round(median_seconds / SECONDS_PER_DAY, 1)
+        if row["timed"] >= SMALLEST_SHOWN and median_seconds is not None
+        else None,
     }
 
 
@@ -65,37 +197,41 @@ def _count(n: int) -> int | None:
     return n if n == 0 or n >= SMALLEST_SHOWN else None
 
 
-def public_stats() -> dict[str, Any]:
-    rows = list(
-        Dispute.objects.values_list("status", "created_at", "closed_at", "category", "region__code")
-    )
-    # Regions are counted at county level and, under it, township level.
-    regions = {r.code: r for r in Region.objects.select_related("parent")}
+# --- the figures -------------------------------------------------------------------------
 
-    def area_of(code: str) -> Region | None:
-        region = regions.get(code)
-        while region is not None and region.level not in (
-            Region.Level.TOWNSHIP,
-            Region.Level.COUNTY,
-        ):
-            region = regions.get(region.parent.code) if region.parent_id else None
-        return region
 
-    by_category = []
-    for category in Category:
-        subset = [r[:3] for r in rows if r[3] == category.value]
-        if len(subset) >= SMALLEST_SHOWN:
-            by_category.append(
-                {"code": category.value, "name": str(category.label), **_summary(subset)}
-            )
-    grouped: dict[str, list] = {}
-    for row in rows:
-        area = area_of(row[4])
-        if area is not None:
-            grouped.setdefault(area.code, []).append(row[:3])
-    by_region = [
-        {"code": code, "name": regions[code].name, **_summary(subset)}
-        for code, subset in sorted(grouped.items())
-        if len(subset) >= SMALLEST_SHOWN
+def compute_public_stats() -> dict[str, Any]:
+    """The figures, counted now (uncached)."""
+    disputes = Dispute.objects.order_by()
+    total = _grouped(disputes, None).get(None)
+    categories = _grouped(disputes, F("category"))
+    by_category = [
+        {"code": category.value, "name": str(category.label), **_summary(row)}
+        for category in Category
+        if (row := categories.get(category.value)) and row["received"] >= SMALLEST_SHOWN
     ]
-    return {**_summary([r[:3] for r in rows]), "by_category": by_category, "by_region": by_region}
+    areas = {
+        key: row
+        for key, row in _grouped(disputes, _area()).items()
+        if key is not None and row["received"] >= SMALLEST_SHOWN
+    }
+    regions = Region.objects.filter(pk__in=list(areas)).only("code", "name")
+    by_region = sorted(
+        ({"code": r.code, "name": r.name, **_summary(areas[r.pk])} for r in regions),
+        key=lambda bucket: bucket["code"],
+    )
+    return {**_summary(total), "by_category": by_category, "by_region": by_region}
+
+
+def public_stats() -> dict[str, Any]:
+    """The figures as published: cached for a short time (the category names are in the
+    reader's language, so each language has its own copy)."""
+    seconds = getattr(settings, "ODR_STATS_CACHE_SECONDS", 0 if settings.TESTING else 60)
+    if not seconds:
+        return compute_public_stats()
+    key = f"odr:public-stats:v2:{get_language()}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = compute_public_stats()
+        cache.set(key, figures, seconds)
+    return figures

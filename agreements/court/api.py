@@ -21,7 +21,7 @@ from agreements.court import selectors as court_selectors
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Inquiry, Performance, SupplementRequest
-from odr import people
+from odr import pagination, people
 from odr.errors import DomainError, Invalid, NotFound
 
 router = Router(tags=["court"])
@@ -86,8 +86,9 @@ class ConfirmationOut(Schema):
 
 
 class RequestList(Schema):
-    count: int
+    count: int = Field(description="How many requests are before the caller's court")
     items: list[ConfirmationOut]
+    next: str | None = Field(description="The `cursor` of the next page; null on the last")
 
 
 class ConsentIn(Schema):
@@ -301,20 +302,39 @@ def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
 # --- the court ---------------------------------------------------------------------------
 
 
+# The court queue's order (court_selectors.court_requests_for): open requests first, the
+# nearest deadline on top; decided ones after, newest decision first; the id breaks ties.
+QUEUE_ORDER = (
+    pagination.Key("open_first"),
+    pagination.Key("due", kind="datetime", nullable=True),
+    pagination.Key("decided_at", descending=True, kind="datetime", nullable=True),
+    pagination.Key("pk"),
+)
+
+
 @router.get("/court/requests", response=RequestList)
-def court_requests(request: HttpRequest, status: str | None = None) -> dict[str, Any]:
+def court_requests(
+    request: HttpRequest,
+    status: str | None = None,
+    limit: int = pagination.limit_param(),
+    cursor: str | None = pagination.cursor_param(),
+) -> dict[str, Any]:
+    """One page of the court's queue, paged like the disputes (CONTRACT §3)."""
     if status and status not in CR.values:
         raise Invalid(
             f"Unknown status {status!r}; use one of {', '.join(CR.values)}.",
             code="invalid_status_filter",
         )
+    page = pagination.paginate(
+        court_selectors.court_requests_for(request.auth, status=status),
+        keys=QUEUE_ORDER,
+        limit=limit,
+        cursor=cursor,
+    )
     # Who is asking is read once for the whole page, not once per request.
     viewer = Viewer.of(request.auth)
-    items = [
-        request_out(r, request.auth, viewer=viewer)
-        for r in court_selectors.court_requests_for(request.auth, status=status)
-    ]
-    return {"count": len(items), "items": items}
+    items = [request_out(r, request.auth, viewer=viewer) for r in page.items]
+    return {"count": page.count, "items": items, "next": page.next}
 
 
 @router.get("/court/requests/{request_id}", response=ConfirmationOut)

@@ -96,7 +96,8 @@ def test_a_court_other_than_the_competent_one_sees_nothing(demo, client, other_c
     base = f"/api/v1/court/requests/{request.pk}"
     for stranger in (other_clerk, other_judge):
         client.force_login(stranger)
-        assert client.get("/api/v1/court/requests").json() == {"count": 0, "items": []}
+        empty = {"count": 0, "items": [], "next": None}
+        assert client.get("/api/v1/court/requests").json() == empty
         for method, path in [
             ("get", base),
             ("post", f"{base}/accept"),

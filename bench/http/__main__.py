@@ -1,0 +1,243 @@
+"""Lists and statistics at a province's caseload (issue 14): p50/p95 and queries per
+request, in process (Django's test client: the view, the ORM and the database, without
+the network or the ASGI server), at 1 and at 8 concurrent clients.
+
+A scratch PostgreSQL database (dropped afterwards unless --keep) gets the demo data and
+`--disputes` more cases by bulk inserts, all at the county centre: 2,000 of them the demo
+mediator's, filed by the demo citizen, and `--requests` judicial confirmation requests
+before the demo court. `GET /api/v1/me` is measured in the same run as the yardstick (the
+cost of any authenticated request on this machine).
+
+    .venv/bin/python -m bench.http [--disputes 100000] [--requests 2000] [--rounds 40]
+        [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--disputes", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=40, help="requests per list and client")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    return parser.parse_args()
+
+
+ARGS = _parse()
+_server, _, _admin_db = ARGS.database_url.rpartition("/")
+DB_NAME = f"odr_bench_http_{uuid.uuid4().hex[:8]}"
+_tmp = tempfile.mkdtemp(prefix="odr-bench-http-")
+os.environ.update(
+    {
+        "DATABASE_URL": f"{_server}/{DB_NAME}",
+        "ODR_DATA_DIR": _tmp,
+        "ODR_EMAIL_DIR": str(Path(_tmp) / "mail"),
+        "ODR_LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "1",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+)
+os.environ.pop("REDIS_URL", None)
+
+import psycopg  # noqa: E402
+
+ADMIN_URL = ARGS.database_url.replace("postgres://", "postgresql://", 1)
+with psycopg.connect(ADMIN_URL, autocommit=True) as _conn:
+    _conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections, reset_queries  # noqa: E402
+from django.test import Client  # noqa: E402
+
+settings.ODR_STATS_CACHE_SECONDS = 0  # every statistics request counts (the worst case)
+
+
+def seed(n: int, n_requests: int) -> None:
+    from django.contrib.auth import get_user_model
+
+    from agreements.models import Agreement, ConfirmationRequest
+    from odr.categories import Category
+    from odr.models import Dispute, Organisation, Party, Region
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    users = get_user_model().objects
+    citizen, mediator = users.get(email="citizen1@demo.odr"), users.get(email="mediator@demo.odr")
+    filer = users.create_user(username="bench@example.com", email="bench@example.com")
+    centre = Organisation.objects.get(kind=Organisation.Kind.COUNTY_CENTRE)
+    court = Organisation.objects.get(kind=Organisation.Kind.COURT)
+    regions = list(Region.objects.filter(code__startswith="330523").values_list("pk", flat=True))
+    rng = random.Random(14)
+    statuses = list(Dispute.Status.values)
+    start = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+    made = 0
+    t0 = time.perf_counter()
+    while made < n:
+        size = min(5000, n - made)
+        rows = []
+        for i in range(made, made + size):
+            mine = i % (n // 2000 or 1) == 0
+            status = rng.choice(statuses)
+            filed = start + dt.timedelta(seconds=i * 900 + rng.randint(0, 600))
+            closed = (
+                filed + dt.timedelta(seconds=rng.randint(3600, 60 * 86400))
+                if status in ("settled", "failed")
+                else None
+            )
+            rows.append(
+                Dispute(
+                    case_number=f"（2026）批第{i + 1}号",
+                    status=status,
+                    category=rng.choice(list(Category.values)),
+                    title=f"批量{i}",
+                    description="批量数据",
+                    region_id=rng.choice(regions),
+                    organisation=centre,
+                    mediator=mediator if mine else None,
+                    filed_by=citizen if mine else filer,
+                    created_at=filed,
+                    closed_at=closed,
+                )
+            )
+        disputes = Dispute.objects.bulk_create(rows)
+        parties = []
+        for d in disputes:
+            user = citizen if d.filed_by_id == citizen.pk else None
+            parties.append(Party(dispute=d, role="applicant", user=user, name="张三"))
+            parties.append(Party(dispute=d, role="respondent", name="李四"))
+        Party.objects.bulk_create(parties)
+        made += size
+    settled = list(Dispute.objects.filter(status="settled").order_by("pk")[:n_requests])
+    agreements = Agreement.objects.bulk_create(
+        Agreement(dispute=d, status="signed", created_by=mediator) for d in settled
+    )
+    ConfirmationRequest.objects.bulk_create(
+        ConfirmationRequest(
+            agreement=a,
+            court=court,
+            status="pending",
+            submitted_at=a.dispute.created_at,
+            accept_deadline=a.dispute.created_at + dt.timedelta(days=3),
+        )
+        for a in agreements
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    took = time.perf_counter() - t0
+    print(f"seeded {n:,} disputes, {len(agreements):,} requests in {took:.0f} s")
+
+
+def client_for(email: str | None) -> Client:
+    from django.contrib.auth import get_user_model
+
+    client = Client(HTTP_HOST="localhost")
+    if email:
+        client.force_login(get_user_model().objects.get(email=email))
+    return client
+
+
+def measure(email: str | None, url: str, rounds: int, workers: int) -> tuple[float, float, int]:
+    """p50 and p95 in ms over `rounds` requests per client, and queries per request."""
+    times: list[float] = []
+    lock = threading.Lock()
+    queries = [0]
+
+    def run(_worker: int) -> None:
+        client = client_for(email)
+        client.get(url)  # warm: the session, the connection
+        for _ in range(rounds):
+            reset_queries()
+            started = time.perf_counter()
+            response = client.get(url)
+            took = (time.perf_counter() - started) * 1000
+            assert response.status_code == 200, (url, response.status_code)
+            with lock:
+                times.append(took)
+                queries[0] = len(connection.queries)
+        connections.close_all()
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, range(workers)))
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1], queries[0]
+
+
+def deep_cursor(email: str, depth: int) -> str:
+    """The cursor that starts the page after the `depth`-th case the user sees."""
+    client = client_for(email)
+    body = client.get("/api/v1/disputes?limit=200").json()
+    seen = len(body["items"])
+    while body["next"] and seen < depth:
+        body = client.get(f"/api/v1/disputes?limit=200&cursor={body['next']}").json()
+        seen += len(body["items"])
+    return body["next"] or ""
+
+
+def main() -> None:
+    settings.DEBUG = True  # connection.queries is recorded
+    seed(ARGS.disputes, ARGS.requests)
+    mediator, coordinator = "mediator@demo.odr", "coordinator@demo.odr"
+    deep_mediator = deep_cursor(mediator, 1800)
+    # The coordinator's deep page: resume from a case 90% down the list.
+    from odr.models import Dispute
+    from odr.pagination import encode_cursor
+
+    deep = Dispute.objects.order_by("-created_at", "-pk")[int(ARGS.disputes * 0.9)]
+    deep_coordinator = encode_cursor([deep.created_at, deep.pk])
+    cases = [
+        ("GET /api/v1/me (mediator)", mediator, "/api/v1/me"),
+        ("GET /api/v1/disputes (mediator)", mediator, "/api/v1/disputes"),
+        ("… ?status=in_mediation", mediator, "/api/v1/disputes?status=in_mediation"),
+        ("… page after 1,800 (mediator)", mediator, f"/api/v1/disputes?cursor={deep_mediator}"),
+        ("GET /api/v1/disputes (coordinator)", coordinator, "/api/v1/disputes"),
+        (
+            "… page 90% down (coordinator)",
+            coordinator,
+            f"/api/v1/disputes?cursor={deep_coordinator}",
+        ),
+        ("GET /api/v1/court/requests (clerk)", "clerk@demo.odr", "/api/v1/court/requests"),
+        ("GET /api/v1/stats (uncached)", None, "/api/v1/stats"),
+        ("GET /stats/ (uncached)", None, "/stats/"),
+    ]
+    print(f"\n{ARGS.disputes:,} disputes on PostgreSQL, in process, {ARGS.rounds} requests each")
+    print("| request | 1 client p50 / p95 | 8 clients p50 / p95 | queries |")
+    print("|---|---|---|---|")
+    for label, email, url in cases:
+        p50, p95, n_queries = measure(email, url, ARGS.rounds, 1)
+        c50, c95, _ = measure(email, url, max(ARGS.rounds // 4, 5), 8)
+        print(f"| {label} | {p50:.1f} / {p95:.1f} ms | {c50:.1f} / {c95:.1f} ms | {n_queries} |")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        connections.close_all()
+        if not ARGS.keep:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        else:
+            print(f"kept database {DB_NAME}")

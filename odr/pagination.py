@@ -1,0 +1,185 @@
+"""Keyset (cursor) pages for the API's lists (CONTRACT §3: `{count, items, next}`).
+
+A page is read as "the first `limit` rows after the last row of the previous page" in a
+fixed, total order (the last key is always the primary key, so ties on a timestamp never
+drop or repeat a row). The database answers that with an index range scan from the cursor
+on, so page 1,000 costs what page 1 costs; no OFFSET is ever used.
+
+The cursor is opaque to clients: base64url of the last row's key values. It is not a
+secret and needs no signature: it only says where to resume, and every page is still
+read through the caller's own visibility queryset. A cursor that does not decode to the
+keys of this list answers 422 `invalid_cursor`.
+
+Each list reads a page in two bounded queries: the keys of at most `limit + 1` rows (to
+know whether there is a next page), then the full objects of those rows with the list's
+own select/prefetch (`load`). The first query selects only the key columns, so a
+`DISTINCT` over a visibility join stays narrow."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F, Q, QuerySet
+from django.utils.translation import gettext as _
+from ninja import Query
+
+from odr.errors import DomainError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def limit_param() -> Any:
+    """The `?limit=` of every list: 50 by default; outside 1–200 the API answers 422
+    (`validation_error`) rather than silently giving another size than asked."""
+    return Query(
+        DEFAULT_LIMIT,
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Rows per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})",
+    )
+
+
+def cursor_param() -> Any:
+    return Query(None, description="The `next` of the previous page (omit for the first)")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One column of a list's order. `kind` says how the cursor stores its value
+    ("datetime" or "int"); `nullable` keys sort their nulls last on every database."""
+
+    field: str
+    descending: bool = False
+    kind: str = "int"
+    nullable: bool = False
+
+    def order(self) -> Any:
+        expression = F(self.field)
+        if self.nullable:
+            # Spelled out so that PostgreSQL and SQLite agree (their defaults differ).
+            return (
+                expression.desc(nulls_last=True)
+                if self.descending
+                else expression.asc(nulls_last=True)
+            )
+        # Left as the plain order, so that an index on the column serves it backwards.
+        return expression.desc() if self.descending else expression.asc()
+
+
+# The order of the dispute list: newest first; the id breaks ties on the same instant.
+NEWEST_FIRST = (Key("created_at", descending=True, kind="datetime"), Key("pk", descending=True))
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next: str | None
+    count: int
+
+
+class InvalidCursor(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "invalid_cursor",
+            _("This cursor is not one this list gave out; start again without it."),
+            status=422,
+        )
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    out = []
+    for value in values:
+        out.append(value.isoformat() if isinstance(value, datetime) else value)
+    raw = json.dumps(out, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str, keys: Sequence[Key]) -> list[Any]:
+    """The key values a cursor holds, each checked against its key's kind."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidCursor() from None
+    if not isinstance(values, list) or len(values) != len(keys):
+        raise InvalidCursor()
+    out: list[Any] = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None and key.nullable:
+            out.append(None)
+        elif key.kind == "datetime" and isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise InvalidCursor() from None
+            if parsed.tzinfo is None:
+                raise InvalidCursor()
+            out.append(parsed)
+        elif key.kind == "int" and type(value) is int and -(2**63) <= value < 2**63:
+            out.append(value)
+        else:
+            raise InvalidCursor()
+    return out
+
+
+def _after(keys: Sequence[Key], values: Sequence[Any]) -> Q:
+    """Rows strictly after `values` in the order of `keys` (nulls last):
+    k1 > v1 OR (k1 = v1 AND k2 > v2) OR ..."""
+    condition = Q(pk__in=[])  # false
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            # Nothing sorts after a null in this column (nulls last); ties go on.
+            equal &= Q(**{f"{key.field}__isnull": True})
+            continue
+        lookup = "lt" if key.descending else "gt"
+        later = Q(**{f"{key.field}__{lookup}": value})
+        if key.nullable:
+            later |= Q(**{f"{key.field}__isnull": True})
+        condition |= equal & later
+        equal &= Q(**{key.field: value})
+    first, first_value = keys[0], values[0]
+    if not first.nullable and first_value is not None:
+        # Redundant, but it gives the planner the range for an index scan on the first key.
+        bound = "lte" if first.descending else "gte"
+        condition &= Q(**{f"{first.field}__{bound}": first_value})
+    return condition
+
+
+def paginate(
+    queryset: QuerySet,
+    *,
+    keys: Sequence[Key],
+    limit: int,
+    cursor: str | None = None,
+    load: Callable[[list[int]], QuerySet] | None = None,
+) -> Page:
+    """One page of `queryset` in the order of `keys` (the last of which must be `pk`).
+    `load(ids)` returns the page's rows with whatever the list needs prefetched; by default
+    the queryset itself filtered to those ids."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    if keys[-1].field != "pk":
+        raise ValueError("the last key must be the primary key")
+    # Only the ids are counted: a DISTINCT over every column would sort the whole rows.
+    count = queryset.order_by().values("pk").count()
+    rows = queryset.prefetch_related(None).order_by(*(k.order() for k in keys))
+    if cursor:
+        rows = rows.filter(_after(keys, decode_cursor(cursor, keys)))
+    found = list(rows.values_list(*(k.field for k in keys))[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    ids = [row[-1] for row in found]
+    if not ids:
+        return Page(items=[], next=None, count=count)
+    loader = load or (lambda page_ids: queryset.filter(pk__in=page_ids))
+    loaded = {obj.pk: obj for obj in loader(ids)}
+    items = [loaded[pk] for pk in ids if pk in loaded]
+    return Page(items=items, next=encode_cursor(found[-1]) if more else None, count=count)
