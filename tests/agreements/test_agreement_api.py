@@ -60,6 +60,8 @@ def _sign_body(**overrides):
 
 def test_the_mediator_creates_the_draft_with_the_contract_fields(demo, client):
     dispute = factories.dispute_in_mediation()
+    # The profiles gave addresses and ethnicity at filing: here the parties have none yet.
+    dispute.parties.update(address="", ethnicity="")
     response = _put(
         _as(client, "mediator@demo.odr"),
         dispute.pk,
@@ -202,6 +204,7 @@ def test_open_then_revise_through_the_api_with_status_and_audit(demo, client):
 
 def test_open_refuses_an_incomplete_draft_naming_what_is_missing(demo, client):
     agreement = factories.agreement_draft(performance_method="", party_details={})
+    agreement.dispute.parties.update(address="")  # no profile gave one either
     response = _post(_as(client, "mediator@demo.odr"), f"/agreements/{agreement.pk}/actions/open")
     assert response.status_code == 400
     body = response.json()

@@ -107,10 +107,12 @@ def test_addresses_disputed_matters_and_place_are_printed_in_full(signed, tmp_pa
     applicant = signed.dispute.applicant
     applicant.address = "安吉县递铺街道胜利西路1号"
     applicant.save()
+    # A respondent without an address of their own (none in the profile either): the one
+    # the draft stated for the side.
+    signed.dispute.parties.filter(role="respondent").update(address="")
     text = re.sub(r"\s+", "", _run("pdftotext", render_agreement_pdf(signed), tmp_path))
     assert "住安吉县递铺街道胜利西路1号" in text
-    # A respondent without an address of their own: the one the draft stated for the side.
-    assert "被申请人：李四，住安吉县孝丰镇三里村8号" in text
+    assert "个体工商户，住安吉县孝丰镇三里村8号，公民身份号码" in text
     assert "争议事项：双方就借款的归还数额和期限发生争议。" in text
     assert "履行地点为安吉县递铺街道" in text
 

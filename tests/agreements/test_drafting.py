@@ -220,11 +220,13 @@ MISSING_CASES = [
     ("code", "change", "words"), MISSING_CASES, ids=[c[0] for c in MISSING_CASES]
 )
 def test_open_names_each_missing_element(dispute, mediator, code, change, words):
-    agreement = factories.agreement_draft(dispute, **change)
     if code.endswith("_particulars"):
-        # Each party's gap is named by the party's record: party_<id>_particulars.
+        # Each party's gap is named by the party's record: party_<id>_particulars. The
+        # filing copied the profile's address there: a party without one is drafted here.
         party = dispute.parties.get(role=code.removesuffix("_particulars"))
+        dispute.parties.filter(pk=party.pk).update(address="")
         code = f"party_{party.pk}_particulars"
+    agreement = factories.agreement_draft(dispute, **change)
     assert code in [m.code for m in missing_elements(agreement)]
     with pytest.raises(DomainError) as refused:
         services.agreement_open(agreement=agreement, actor=mediator)
@@ -241,7 +243,8 @@ def test_missing_names_and_id_numbers_come_from_the_parties_identity_records(dis
     Profile.objects.filter(user__email="citizen2@demo.odr").update(id_number="")
     assert missing_elements(agreement) == []
     dispute.parties.filter(role="applicant").update(name="")
-    dispute.parties.filter(role="respondent").update(id_number="")
+    # No ID number, and no sex or birth date recorded apart from it.
+    dispute.parties.filter(role="respondent").update(id_number="", sex="", birth_date=None)
     applicant, respondent = dispute.applicant, dispute.respondent
     gaps = {m.code: m.label for m in missing_elements(agreement)}
     assert list(gaps) == [
@@ -262,6 +265,7 @@ def test_missing_names_and_id_numbers_come_from_the_parties_identity_records(dis
 
 
 def test_every_missing_element_is_named_in_one_error(dispute, mediator):
+    dispute.parties.update(address="")  # neither the profiles nor the draft gave one
     agreement = factories.agreement_draft(
         dispute,
         facts="",
@@ -334,6 +338,7 @@ def test_a_time_limit_already_past_is_named(dispute, mediator):
 
 
 def test_the_content_check_speaks_chinese_by_default(dispute, mediator):
+    dispute.parties.update(address="")
     agreement = factories.agreement_draft(dispute, party_details={}, performance_method="")
     with translation.override("zh-hans"), pytest.raises(DomainError) as refused:
         services.agreement_open(agreement=agreement, actor=mediator)
