@@ -29,7 +29,7 @@ def _media(settings, tmp_path):
 @pytest.fixture
 def places(demo):
     """Another county of 湖州 (长兴县) with its basic court and a township, the city's
-    intermediate court, and a county with no basic court of its own."""
+    intermediate court (seeded), and a county with no basic court of its own."""
     city = Region.objects.get(code="330500000000")
     changxing = Region.objects.create(
         code="330522000000", name="长兴县", level=Region.Level.COUNTY, parent=city
@@ -43,9 +43,8 @@ def places(demo):
     court = Organisation.objects.create(
         name="长兴县人民法院", kind=Kind.COURT, region=changxing, case_code="浙0522民特"
     )
-    intermediate = Organisation.objects.create(
-        name="湖州市中级人民法院", kind=Kind.INTERMEDIATE_COURT, region=city, case_code="浙05民特"
-    )
+    # The demo seeds the city's intermediate court.
+    intermediate = Organisation.objects.get(kind=Kind.INTERMEDIATE_COURT, region=city)
     return {
         "township": township,
         "bare": bare,

@@ -113,8 +113,13 @@ def test_the_court_periods_of_a_request_are_counted_with_holidays(demo):
     # Docketed Monday 09-28: 15 days = 10-13, a Tuesday: no move.
     assert timezone.localdate(request.rule_deadline) == date(2026, 10, 13)
     with time_machine.travel(_at(2026, 10, 9), tick=False):
-        extended = services.confirmation_extend(
-            request=request, actor=factories.demo_user(factories.CLERK), reason="需要核实"
+        services.confirmation_extend(
+            request=request, actor=factories.demo_user(factories.JUDGE), reason="需要核实"
+        )
+        # The president approves (SPC rules on judicial confirmation, Art. 7).
+        president = factories.make_user(org=request.court, role="president")
+        extended = services.confirmation_extension_decide(
+            request=request, actor=president, approve=True
         )
     # The extension: 10 more days = 10-23, a Friday.
     assert timezone.localdate(extended.rule_deadline) == date(2026, 10, 23)
