@@ -127,7 +127,9 @@ class DecisionIn(Schema):
     preview: str = Field(
         default="",
         description="The token (header X-Ruling-Preview) of a preview of this decision with "
-        "these reasons (POST …/decision/preview); without it the ruling is not issued",
+        "these reasons (POST …/decision/preview): when given, the ruling is issued only if "
+        "it matches (409 preview_required otherwise). The court's page always previews; an "
+        "API client that shows its judge the preview passes it",
     )
 
 
@@ -374,13 +376,19 @@ def court_request_decide(
     request: HttpRequest, request_id: int, payload: DecisionIn
 ) -> dict[str, Any]:
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
-    services.confirmation_ruling_issue(
-        request=found,
-        actor=request.auth,
-        decision=payload.decision,
-        reason=payload.reason,
-        preview=payload.preview,
-    )
+    if payload.preview:
+        services.confirmation_ruling_issue(
+            request=found,
+            actor=request.auth,
+            decision=payload.decision,
+            reason=payload.reason,
+            preview=payload.preview,
+        )
+    else:
+        # CONTRACT §3: `{decision, reason}` alone rules (the court's own system previews).
+        services.confirmation_decide(
+            request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+        )
     return request_out(
         court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
         request.auth,

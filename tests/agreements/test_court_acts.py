@@ -359,7 +359,7 @@ def test_a_ruling_is_issued_only_after_its_preview(demo, client):
     request = factories.confirmation_accepted()
     base = f"/api/v1/court/requests/{request.pk}"
     body = {"decision": "rejected", "reason": "协议内容不明确"}
-    refused = _api(client, _judge(), "post", f"{base}/decision", body)
+    refused = _api(client, _judge(), "post", f"{base}/decision", {**body, "preview": "forged"})
     assert refused.status_code == 409 and refused.json()["code"] == "preview_required"
     preview = _api(client, _judge(), "post", f"{base}/decision/preview", body)
     assert preview.status_code == 200
@@ -391,6 +391,20 @@ def test_a_ruling_is_issued_only_after_its_preview(demo, client):
     issued = _api(client, _judge(), "post", f"{base}/decision", {**body, "preview": token})
     assert issued.status_code == 200, issued.content
     assert issued.json()["status"] == CR.REJECTED
+
+
+def test_the_contracts_decision_without_a_token_still_rules(demo, client):
+    """CONTRACT §3: `{decision, reason}` alone; a court system previews on its side. The
+    court's own page never issues without the preview (test_court_portal_pages)."""
+    request = factories.confirmation_accepted()
+    base = f"/api/v1/court/requests/{request.pk}"
+    body = {"decision": "confirmed", "reason": ""}
+    assert _api(client, _clerk(), "post", f"{base}/decision", body).status_code == 403
+    ruled = _api(client, _judge(), "post", f"{base}/decision", body)
+    assert ruled.status_code == 200, ruled.content
+    assert ruled.json()["status"] == CR.CONFIRMED
+    request.refresh_from_db()
+    assert request.ruling_pdf and request.decided_by.email == factories.JUDGE
 
 
 # --- the pages --------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from io import BytesIO
 from typing import IO, Any
 
 from django.conf import settings
@@ -102,6 +101,14 @@ def _name(user: AbstractBaseUser | None) -> str:
     return people.display_name(user) if user is not None else ""
 
 
+def _court_name(user: AbstractBaseUser | None) -> str:
+    """A judge's or clerk's real name for the court's documents (never a login: 409
+    real_name_required otherwise)."""
+    from agreements.court import documents
+
+    return documents.court_person_name(user) if user is not None else ""
+
+
 # --- the extension of the period to rule -------------------------------------------------
 
 
@@ -180,7 +187,7 @@ def confirmation_supplement_ask(
             request=locked, asked_by=actor, asked_at=now, what=what, deadline=due
         )
         pdf = _sealed(
-            orders.render_supplement_notice(locked, supplement, asked_by=_name(actor)),
+            orders.render_supplement_notice(locked, supplement, asked_by=_court_name(actor)),
             locked,
             "补正通知书",
         )
@@ -314,8 +321,8 @@ def _withdrawal(
     party = court_selectors.party_of(locked.agreement, asker) if asker is not None else None
     unsigned = orders.render_withdrawal_order(
         locked,
-        judge_name=_name(judge),
-        clerk_name=_name(locked.accepted_by),
+        judge_name=_court_name(judge),
+        clerk_name=_court_name(locked.accepted_by),
         decided_at=now,
         requested_by=party.name if party is not None else "",
         reason=locked.withdrawal_reason,
@@ -534,8 +541,8 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry) -> bytes:
     unsigned = orders.render_inquiry_record(
         locked,
         inquiry,
-        judge_name=_name(inquiry.judge),
-        clerk_name=_name(inquiry.clerk),
+        judge_name=_court_name(inquiry.judge),
+        clerk_name=_court_name(inquiry.clerk),
         present=present,
         signatures=lines,
     )
@@ -628,49 +635,6 @@ def _checked_decision(
     return transition
 
 
-def _stamp_preview(pdf: bytes) -> bytes:
-    """Marks every page 预览 (preview, not in force). Until agreements.court.documents
-    draws the mark itself (render_ruling(..., preview=True)), it is laid over the pages."""
-    from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-
-    from agreements.documents.fonts import FONT, EmbeddedFontCanvas
-
-    buffer = BytesIO()
-    canvas = EmbeddedFontCanvas(buffer, pagesize=A4)
-    canvas.setFillColor(colors.Color(0.8, 0.1, 0.1, alpha=0.18))
-    canvas.saveState()
-    canvas.translate(A4[0] / 2, A4[1] / 2)
-    canvas.rotate(45)
-    canvas.setFont(FONT, 110)
-    canvas.drawCentredString(0, -40, "预 览")
-    canvas.restoreState()
-    canvas.setFillColor(colors.Color(0.8, 0.1, 0.1))
-    canvas.setFont(FONT, 11)
-    canvas.drawCentredString(A4[0] / 2, A4[1] - 16, "裁定预览 · 尚未作出 · 不发生法律效力")
-    canvas.showPage()
-    canvas.save()
-    writer = IncrementalPdfFileWriter(BytesIO(pdf))
-    stamp = writer.import_page_as_xobject(PdfFileReader(BytesIO(buffer.getvalue())), page_ix=0)
-    resources = generic.DictionaryObject(
-        {
-            generic.NameObject("/XObject"): generic.DictionaryObject(
-                {generic.NameObject("/PreviewMark"): stamp}
-            )
-        }
-    )
-    count = int(writer.root["/Pages"]["/Count"])
-    for page in range(count):
-        ref = writer.add_object(generic.StreamObject(stream_data=b"q /PreviewMark Do Q"))
-        writer.add_stream_to_page(page, ref, resources=resources)
-    out = BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 def confirmation_ruling_preview(
     *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
 ) -> RulingPreview:
@@ -684,13 +648,16 @@ def confirmation_ruling_preview(
     values = {"decided_at": now, "decided_by": actor, "reason": reason, "status": decision}
     draft = _as_it_will_be(request, **values)
     clerk = request.accepted_by
-    # The one call site of the preview: the lead connects render_ruling(..., preview=True)
-    # here when agreements.court.documents offers it (and _stamp_preview goes).
-    unsigned = documents.render_ruling(
-        draft, judge_name=_name(actor), clerk_name=_name(clerk) if clerk is not None else ""
+    pdf = documents.render_ruling(
+        draft,
+        judge_name=_court_name(actor),
+        clerk_name=_court_name(clerk),
+        preview=True,
+        decision=decision,
+        reason=reason,
     )
     token = signing.dumps(_digest(request, actor, decision, reason), salt=PREVIEW_SALT)
-    return RulingPreview(pdf=_stamp_preview(unsigned), token=token)
+    return RulingPreview(pdf=pdf, token=token)
 
 
 def confirmation_ruling_issue(
