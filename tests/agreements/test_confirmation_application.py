@@ -158,7 +158,7 @@ def test_matters_of_art_355_cannot_be_confirmed(demo, client, matter):
     # Refused at the door (SPC interpretation of the CPL Art. 355), with the reason.
     assert response.status_code == 422
     assert response.json()["code"] == "not_confirmable"
-    assert "355" in response.json()["detail"]
+    assert "第三百五十五条" in response.json()["detail"]
     assert not ConfirmationRequest.objects.exists()
 
 
