@@ -87,6 +87,12 @@ def test_parties_apply_on_a_phone_the_clerk_dockets_and_the_judge_confirms(
     assert page.locator("#accept-button").count() == 0
     page.check("#decision-form input[value=confirmed]")
     page.click("#decision-form button")
+    # The preview first: nothing issued yet, the PDF one click away, then the issue.
+    page.wait_for_selector("#ruling-preview")
+    request.refresh_from_db()
+    assert request.status == ConfirmationRequest.Status.ACCEPTED
+    assert page.locator("#preview-pdf").count() == 1
+    page.click("#issue-ruling")
     page.wait_for_load_state()
     request.refresh_from_db()
     assert request.status == ConfirmationRequest.Status.CONFIRMED
@@ -118,6 +124,9 @@ def test_the_judge_does_not_accept_a_pending_application_on_a_phone(
         "#not-accept-form textarea[name=reason]", "本案涉及确认房屋所有权，不属于司法确认的范围。"
     )
     page.click("#not-accept-form button")
+    page.wait_for_selector("#ruling-preview")
+    assert "不属于司法确认的范围" in page.inner_text("#preview-reason")
+    page.click("#issue-ruling")
     page.wait_for_load_state()
     request.refresh_from_db()
     assert request.status == ConfirmationRequest.Status.NOT_ACCEPTED
