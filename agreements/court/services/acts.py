@@ -37,8 +37,10 @@ from agreements.court import deadlines, orders
 from agreements.court import selectors as court_selectors
 from agreements.court.services.confirmation import (
     _as_it_will_be,
+    _docket_number,
     confirmation_decide,
     court_staff,
+    not_accepted_number,
     request_context,
 )
 from agreements.court.transitions import (
@@ -606,17 +608,27 @@ def confirmation_inquiry_sign(
 class RulingPreview:
     pdf: bytes
     token: str
+    # The court's number the ruling not to accept prints, normalised; "" otherwise.
+    court_case_number: str = ""
 
 
 def _digest(
-    request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+    request: ConfirmationRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    reason: str,
+    number: str = "",
 ) -> dict:
-    return {
+    digest = {
         "r": request.pk,
         "u": actor.pk,
         "d": decision,
         "h": hashlib.sha256(reason.encode()).hexdigest(),
     }
+    # The number a ruling not to accept prints is part of what the judge saw.
+    if number:
+        digest["n"] = number
+    return digest
 
 
 def _checked_decision(
@@ -636,16 +648,25 @@ def _checked_decision(
 
 
 def confirmation_ruling_preview(
-    *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+    *,
+    request: ConfirmationRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    reason: str,
+    court_case_number: str = "",
 ) -> RulingPreview:
     """The ruling as it would be issued, marked as a preview and stored nowhere, with the
-    token that lets this judge issue this decision with these reasons. Writes nothing."""
+    token that lets this judge issue this decision with these reasons (and, not accepting,
+    under this court's number, checked as the ruling will check it). Writes nothing."""
     from agreements.court import documents
 
     reason = clean_text(reason or "", multiline=True)
     _checked_decision(request, actor, decision, reason)
+    number = not_accepted_number(decision, court_case_number)
     now = timezone.now()
     values = {"decided_at": now, "decided_by": actor, "reason": reason, "status": decision}
+    if number:
+        number = values["case_number"] = _docket_number(request, number, now, lock=False)
     draft = _as_it_will_be(request, **values)
     clerk = request.accepted_by
     pdf = documents.render_ruling(
@@ -656,8 +677,8 @@ def confirmation_ruling_preview(
         decision=decision,
         reason=reason,
     )
-    token = signing.dumps(_digest(request, actor, decision, reason), salt=PREVIEW_SALT)
-    return RulingPreview(pdf=pdf, token=token)
+    token = signing.dumps(_digest(request, actor, decision, reason, number), salt=PREVIEW_SALT)
+    return RulingPreview(pdf=pdf, token=token, court_case_number=number)
 
 
 def confirmation_ruling_issue(
@@ -667,19 +688,31 @@ def confirmation_ruling_issue(
     decision: str,
     reason: str,
     preview: str,
+    court_case_number: str = "",
 ) -> ConfirmationRequest:
     """Issues the ruling only with the token of a preview of this very decision and
-    these reasons, by this judge: 作出裁定 is never one click."""
+    these reasons (and number), by this judge: 作出裁定 is never one click."""
+    from agreements.court import case_numbers
+
     reason = clean_text(reason or "", multiline=True)
     _checked_decision(request, actor, decision, reason)
+    number = not_accepted_number(decision, court_case_number)
+    # Half-width brackets typed again compare as the preview's normalised number.
+    number = case_numbers.normalised(number)
     try:
         seen = signing.loads(preview or "", salt=PREVIEW_SALT, max_age=PREVIEW_MAX_AGE)
     except signing.BadSignature:
         seen = None
-    if seen != _digest(request, actor, decision, reason):
+    if seen != _digest(request, actor, decision, reason, number):
         raise DomainError(
             "preview_required",
             _("Preview the ruling with this decision and these reasons before issuing it."),
             status=409,
         )
-    return confirmation_decide(request=request, actor=actor, decision=decision, reason=reason)
+    return confirmation_decide(
+        request=request,
+        actor=actor,
+        decision=decision,
+        reason=reason,
+        court_case_number=number,
+    )
