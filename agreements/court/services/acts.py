@@ -51,7 +51,6 @@ from agreements.court.transitions import (
     open_supplement,
 )
 from agreements.models import ConfirmationRequest, Inquiry, SupplementRequest
-from agreements.selectors import document_parties
 from odr import people
 from odr import selectors as odr_selectors
 from odr.audit import log_action
@@ -518,20 +517,26 @@ def confirmation_inquiry_record(
 _SIGNER_LABELS = {"party": "申请人", "judge": "审判员", "clerk": "书记员"}
 
 
-def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry) -> bytes:
+def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) -> bytes:
+    from agreements.court import documents
+
     parties = list(locked.agreement.dispute.parties.all())
-    by_user = {p.user_id: p for p in parties}
-    # Those present, named in full as the agreement's documents name them.
-    present = [i for i in document_parties(locked.agreement) if i.party_id in inquiry.present]
+    # Those present, named in full as the agreement's documents name them (no e-mail
+    # address for a name).
+    identities = {i.party_id: i for i in documents.parties_of(locked.agreement)}
+    present = [identities[pk] for pk in identities if pk in inquiry.present]
+    party_of_user = {p.user_id: p.pk for p in parties if p.user_id}
+    court_people = {inquiry.judge_id: inquiry.judge, inquiry.clerk_id: inquiry.clerk}
     signed = {entry["user"]: entry for entry in inquiry.signed}
     lines = []
     for user_id, role in inquiry_signers(inquiry, parties):
         entry = signed.get(user_id, {})
-        name = (
-            by_user[user_id].name
-            if role == "party" and user_id in by_user
-            else entry.get("name", "")
-        )
+        if role == "party":
+            identity = identities.get(party_of_user.get(user_id))
+            name = identity.name if identity is not None else entry.get("name", "")
+        else:
+            # The judge and the clerk sign by their real names, as on the court's orders.
+            name = _court_name(court_people.get(user_id))
         at = entry.get("at")
         lines.append(
             orders.SignatureLine(
@@ -547,6 +552,7 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry) -> bytes:
         clerk_name=_court_name(inquiry.clerk),
         present=present,
         signatures=lines,
+        closed_at=now,
     )
     return _sealed(unsigned, locked, "询问笔录")
 
@@ -588,7 +594,7 @@ def confirmation_inquiry_sign(
         everyone = {uid for uid, _r in inquiry_signers(found, parties)}
         fields = ["signed"]
         if everyone <= {e["user"] for e in found.signed}:
-            pdf = _record_pdf(locked, found)
+            pdf = _record_pdf(locked, found, now)
             found.record_sha256 = hashlib.sha256(pdf).hexdigest()
             found.record_pdf = _store(found, "record_pdf", f"inquiry-{found.pk}.pdf", pdf)
             found.closed_at = now
