@@ -11,8 +11,9 @@ agreement prints it, page numbers 第n页　共N页, the document's own date as 
 creation date. An order is signed off by its 审判员 and 书记员 by their real names, a
 notice by the court; either way the date is in Chinese numerals under the court's seal,
 and a sign-off that would stand alone on a page opens it with （此页无正文）. The law:
-the SPC interpretation of the Civil Procedure Law, Art. 356 (补充陈述、补充证明材料, 询问)
-and Art. 357 (撤回; 按撤回申请处理)."""
+the SPC interpretation of the Civil Procedure Law, Art. 354 (materials missing from the
+application: 限期补交), Art. 356 (补充陈述、补充证明材料, 询问) and Art. 357 (撤回;
+按撤回申请处理)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ from agreements.models import ConfirmationRequest, Inquiry, SupplementRequest
 from odr.identity import PartyIdentity
 
 LAW_INTERPRETATION = "《最高人民法院关于适用〈中华人民共和国民事诉讼法〉的解释》"
+# Before docketing the court asks for the materials an application must bring (Art. 354:
+# 限期补交); once docketed, for further statements and proof (Art. 356: 限期补充).
+ART_MATERIALS = f"{LAW_INTERPRETATION}第三百五十四条"
 ART_SUPPLEMENT = f"{LAW_INTERPRETATION}第三百五十六条"
 ART_WITHDRAWAL = f"{LAW_INTERPRETATION}第三百五十七条"
 
@@ -105,23 +109,39 @@ def render_supplement_notice(
     s = _styles()
     parties = parties_of(request.agreement)
     story = _heading(request, "补　正　通　知　书", s)
-    story += [
-        _p(f"{'、'.join(p.name for p in parties)}：", s["body"]),
-        _p(
-            f"你们于{cn_date(request.submitted_at)}向本院申请对你们{_agreement(request)}"
-            "进行司法确认。"
-            "经审查，本院认为申请材料不充分、不完备。依照"
-            f"{ART_SUPPLEMENT}的规定，请你们于{cn_date(supplement.deadline)}前通过本平台"
-            "补充提交下列材料或者补充陈述：",
-            s["indent"],
-        ),
-        _p(supplement.what, s["indent"]),
-        _p(
-            "补正期间不计入本院审查期限。无正当理由逾期未补正的，依照"
-            f"{ART_WITHDRAWAL}的规定，本院可以按撤回申请处理；尚未受理的，本院可以裁定不予受理。",
-            s["indent"],
-        ),
-    ]
+    applied = (
+        f"你们于{cn_date(request.submitted_at)}向本院申请对你们{_agreement(request)}进行司法确认。"
+    )
+    if request.accepted_at:
+        asked = [
+            _p(
+                f"{applied}本院于{cn_date(request.accepted_at)}立案受理。经审查，本院认为你们的"
+                f"陈述或者提供的证明材料不充分、不完备。依照{ART_SUPPLEMENT}的规定，请你们于"
+                f"{cn_date(supplement.deadline)}前通过本平台补充提交下列材料或者补充陈述：",
+                s["indent"],
+            ),
+            _p(supplement.what, s["indent"]),
+            _p(
+                "补正期间不计入本院审查期限。无正当理由逾期未补正的，依照"
+                f"{ART_WITHDRAWAL}的规定，本院可以按撤回申请处理。",
+                s["indent"],
+            ),
+        ]
+    else:
+        asked = [
+            _p(
+                f"{applied}经审查，申请材料不完备。依照{ART_MATERIALS}的规定，请你们于"
+                f"{cn_date(supplement.deadline)}前通过本平台补交下列材料：",
+                s["indent"],
+            ),
+            _p(supplement.what, s["indent"]),
+            _p(
+                "补交期间不计入本院决定是否受理的期限。无正当理由逾期未补交的，本院可以"
+                "按撤回申请处理或者裁定不予受理。",
+                s["indent"],
+            ),
+        ]
+    story += [_p(f"{'、'.join(p.name for p in parties)}：", s["body"]), *asked]
     if asked_by.strip():
         story.append(_p(f"经办人：{_named(asked_by)}", s["indent"]))
     story.append(_sign_off(_p("特此通知。", s["indent"]), request, supplement.asked_at))

@@ -134,6 +134,9 @@ def test_the_supplement_notice_is_addressed_to_the_applicants_and_signed_off_by_
     assert f"{_mediation(request)}调解协议进行司法确认" in flat
     assert "请你们于2026年6月15日前通过本平台补充提交下列材料或者补充陈述：" in flat
     assert "请补充提交借条原件的照片。" in flat and "第三百五十六条" in flat
+    # Docketed: Art. 356 and its consequence, Art. 357; nothing of an undocketed case.
+    assert "本院于2026年6月8日立案受理。" in flat and "按撤回申请处理。" in flat
+    assert "第三百五十四条" not in flat and "尚未受理" not in flat and "不予受理" not in flat
     assert "经办人：赵敏" in flat
     # Signed off by the court, not by a judge: 特此通知, the court's name, the date.
     assert "特此通知。" in flat
@@ -141,6 +144,26 @@ def test_the_supplement_notice_is_addressed_to_the_applicants_and_signed_off_by_
     assert "安吉县人民法院" in tail and "二〇二六年六月八日" in tail
     assert "审判员" not in flat
     assert _creation(pdf).startswith("D:20260608")
+
+
+def test_a_supplement_notice_before_docketing_asks_for_the_missing_materials(demo, tmp_path):
+    with time_machine.travel(MONDAY, tick=False):
+        request = factories.confirmation_pending()
+        supplement = services.confirmation_supplement_ask(
+            request=request,
+            actor=_clerk(),
+            what="请补交调解组织主持调解的证明。",
+            deadline="2026-06-10",
+        )
+    pdf = _read(supplement.notice_pdf)
+    _dump("order-supplement-pending.pdf", pdf)
+    _, flat = _court_form(pdf, tmp_path, day=supplement.asked_at)
+    # No number before docketing; Art. 354's 限期补交, not Art. 356's review.
+    assert flat.startswith("安吉县人民法院补正通知书张三、李四：")
+    assert "民特" not in flat and "立案受理" not in flat
+    assert "第三百五十四条的规定，请你们于2026年6月10日前通过本平台补交下列材料：" in flat
+    assert "第三百五十六条" not in flat and "本院审查期限" not in flat
+    assert "补交期间不计入本院决定是否受理的期限。" in flat
 
 
 # --- 民事裁定书（准许撤回） -----------------------------------------------------------------------
