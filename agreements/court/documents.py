@@ -716,7 +716,8 @@ def render_ruling(
 
     Issued (preview=False): the request as decided — `request.status` confirmed or
     rejected on a docketed request (under the court's own case number, request.
-    case_number), or not_accepted (不予受理) before docketing; dated `request.decided_at`;
+    case_number), or not_accepted (不予受理) before docketing (under the number the judge
+    gave the refusal, if any); dated `request.decided_at`;
     the court's seal (pki.court_seal: the court's own image in production, the 样章
     specimen in development) drawn over the date. The caller seals the bytes (pki.seal_pdf)
     and stores them.
@@ -746,8 +747,9 @@ def render_ruling(
         _p(court.name, s["court"]),
         _p("民　事　裁　定　书", s["doc_title"]),
     ]
-    # The court's own number, as its clerk typed it at docketing; a request refused before
-    # docketing never had one here, and its ruling prints none rather than an invented one.
+    # The court's own number, as its clerk typed it at docketing, or as the judge typed it
+    # for a refusal before docketing (services.confirmation_decide); a refusal without one
+    # prints none rather than an invented one.
     if request.case_number:
         story.append(_p(request.case_number, s["number"]))
     else:
