@@ -777,7 +777,7 @@ def render_ruling(
     return _build(
         story,
         title="民事裁定书（预览）" if preview else "民事裁定书",
-        subject=request.case_number or dispute.case_number,
+        subject=request.case_number or mediation_number(dispute),
         author=court.name,
         issued=when,
         preview=preview,

@@ -358,3 +358,12 @@ def test_a_ruling_not_to_accept_prints_the_courts_number_under_its_title(demo, t
         flat = _flat(_text(pdf, tmp_path))
         assert "民事裁定书（2026）浙0523民特12号申请人：" in flat, flat[:80]
         assert "本院不予受理" in flat
+
+
+def test_the_packets_particulars_name_the_mediation_as_the_documents_do(demo):
+    from agreements.court import package
+
+    request = factories.confirmation_pending()
+    text = package.particulars_text(request.agreement)
+    assert text.startswith(f"当事人基本情况\n调解案号{_mediation(request)}\n")
+    assert "(" not in text and ")" not in text
