@@ -277,14 +277,13 @@ def render_inquiry_record(
     story += [_p(line, s["indent"]) for line in party_lines(present)]
     story.append(Spacer(1, 8))
     story.append(_p("记录如下：", s["body"]))
-    for line in inquiry.record.splitlines():
-        if line.strip():
-            story.append(_p(line.strip(), s["indent"]))
-    story.append(Spacer(1, 10))
-    story.append(_p("以上笔录经到场人员阅读无误，签名确认：", s["body"]))
+    record = [_p(line.strip(), s["indent"]) for line in inquiry.record.splitlines() if line.strip()]
+    signed_off: list = [Spacer(1, 10), _p("以上笔录经到场人员阅读无误，签名确认：", s["body"])]
     for sig in signatures:
         when = f"（电子签名，{cn_time(sig.signed_at)}）" if sig.signed_at else "（未签名）"
-        story.append(_p(f"{sig.label}：{_named(sig.name)}{when}", s["right"]))
+        signed_off.append(_p(f"{sig.label}：{_named(sig.name)}{when}", s["right"]))
+    # The signatures never stand alone on a page: the record's last line goes with them.
+    story += [*record[:-1], KeepTogether([*record[-1:], *signed_off])]
     signed = [sig.signed_at for sig in signatures if sig.signed_at]
     issued = closed_at or (max(signed) if signed else None) or inquiry.scheduled_at
     return _build(

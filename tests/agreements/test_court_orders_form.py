@@ -367,3 +367,37 @@ def test_the_packets_particulars_name_the_mediation_as_the_documents_do(demo):
     text = package.particulars_text(request.agreement)
     assert text.startswith(f"当事人基本情况\n调解案号{_mediation(request)}\n")
     assert "(" not in text and ")" not in text
+
+
+def test_the_records_signatures_never_stand_alone_on_a_page(demo, tmp_path):
+    request = _docketed()
+    identities = documents.parties_of(request.agreement)
+    signatures = [
+        orders.SignatureLine(label, name, MONDAY)
+        for label, name in (("申请人", "张三"), ("申请人", "李四"), ("审判员", "周明"))
+    ]
+    paged = 0
+    for n in range(20, 56, 2):
+        inquiry = Inquiry(
+            request=request,
+            judge=_judge(),
+            scheduled_at=MONDAY,
+            place="本院第三询问室",
+            record="\n".join(
+                f"问：第{i}个问题？" if i % 2 else f"答：第{i}个回答。" for i in range(n)
+            ),
+        )
+        pdf = orders.render_inquiry_record(
+            request,
+            inquiry,
+            judge_name="周明",
+            clerk_name="赵敏",
+            present=identities,
+            signatures=signatures,
+        )
+        pages = _pages(_text(pdf, tmp_path))
+        paged += len(pages) > 1
+        last = pages[-1]
+        assert "以上笔录经到场人员阅读无误" in last
+        assert re.search(r"[问答]：第\d+个", last.split("以上笔录")[0]), (n, last[:80])
+    assert paged

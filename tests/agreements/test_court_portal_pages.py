@@ -148,6 +148,7 @@ def test_the_judge_gives_the_refusal_the_courts_number_on_the_portal(demo, clien
     client.force_login(factories.demo_user(factories.JUDGE))
     detail = _page(client, f"/court/requests/{request.pk}/")
     assert 'id="not-accept-form"' in detail and 'name="court_case_number"' in detail
+    assert "法院案号（选填）" in detail and "不填则裁定书不印案号" in detail
     body = {
         "decision": "not_accepted",
         "reason": "本案涉及确认房屋所有权，不属于司法确认的范围。",
