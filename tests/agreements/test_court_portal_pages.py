@@ -160,7 +160,9 @@ def test_the_judge_gives_the_refusal_the_courts_number_on_the_portal(demo, clien
         {**body, "court_case_number": "（2026）浙0523民特012号"},
         follow=True,
     )
-    assert "（2026）浙0523民特1号" in bad.content.decode()
+    assert "案件序号前不加“0”。" in bad.content.decode()
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
     response = client.post(f"/court/requests/{request.pk}/ruling-preview/", body)
     page = response.content.decode()
     assert 'id="preview-court-case-number">（2026）浙0523民特12号<' in page

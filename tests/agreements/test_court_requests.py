@@ -548,6 +548,19 @@ def test_a_ruling_not_to_accept_carries_the_courts_number_when_the_judge_gives_i
         _tool("pdftotext", _pdf(client, f"/api/v1/court/requests/{other.pk}/ruling.pdf"), tmp_path),
     )
     assert "民特" not in text and text.startswith("安吉县人民法院民事裁定书申请人：")
+    # The CONTRACT's form with the number, without a preview, rules under it too.
+    third = factories.confirmation_pending(title="第三件借款纠纷")
+    numbered = client.post(
+        f"/api/v1/court/requests/{third.pk}/decision",
+        {
+            "decision": "not_accepted",
+            "reason": "不属本院管辖",
+            "court_case_number": "（2026）浙0523民特13号",
+        },
+        content_type="application/json",
+    )
+    assert numbered.status_code == 200, numbered.content
+    assert numbered.json()["case_number"] == "（2026）浙0523民特13号"
 
 
 @pytest.mark.parametrize(
