@@ -124,6 +124,14 @@ class DecisionIn(Schema):
         '"not_accepted" (不予受理) on a pending one'
     )
     reason: str = Field(default="", max_length=5000)
+    court_case_number: str = Field(
+        default="",
+        max_length=60,
+        description='With "not_accepted" only, optional: the court\'s own number for the '
+        "refusal, e.g. （2026）浙0523民特12号, checked as docketing checks it (400 "
+        "invalid_court_case_number, 409 court_case_number_taken), kept on the request and "
+        "printed on the ruling; without it the ruling prints none",
+    )
     preview: str = Field(
         default="",
         description="The token (header X-Ruling-Preview) of a preview of this decision with "
@@ -383,11 +391,16 @@ def court_request_decide(
             decision=payload.decision,
             reason=payload.reason,
             preview=payload.preview,
+            court_case_number=payload.court_case_number,
         )
     else:
         # CONTRACT §3: `{decision, reason}` alone rules (the court's own system previews).
         services.confirmation_decide(
-            request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+            request=found,
+            actor=request.auth,
+            decision=payload.decision,
+            reason=payload.reason,
+            court_case_number=payload.court_case_number,
         )
     return request_out(
         court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
@@ -888,7 +901,11 @@ def court_request_decision_preview(
     `X-Ruling-Preview` carries the token the decision needs (`preview`)."""
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
     preview = services.confirmation_ruling_preview(
-        request=found, actor=request.auth, decision=payload.decision, reason=payload.reason
+        request=found,
+        actor=request.auth,
+        decision=payload.decision,
+        reason=payload.reason,
+        court_case_number=payload.court_case_number,
     )
     response = HttpResponse(preview.pdf, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(

@@ -49,6 +49,16 @@ def example_for(court: Organisation, year: int) -> str:
     return f"（{year}）{court_code_of(court) or '浙0523'}{KIND}1号"
 
 
+def normalised(raw: str) -> str:
+    """The number with half-width brackets typed on an ordinary keyboard made full-width,
+    the court's form; nothing else changes (parse checks the rest)."""
+    text = clean_text(raw or "")
+    # Both brackets half-width: the court's form is full-width.
+    if text.startswith("(") and ")" in text and "）" not in text:
+        text = "（" + text[1:].replace(")", "）", 1)
+    return text
+
+
 def parse(raw: str, *, court: Organisation, earliest_year: int, year: int) -> CaseNumber:
     """The clerk's number checked for form and normalised; `Invalid` (400,
     invalid_court_case_number) saying what is wrong otherwise. Its year lies between the
@@ -66,9 +76,7 @@ def parse(raw: str, *, court: Organisation, earliest_year: int, year: int) -> Ca
 
     if not text:
         raise refuse(_("Type the court's case number."))
-    # Both brackets half-width (an ordinary keyboard): the court's form is full-width.
-    if text.startswith("(") and ")" in text and "）" not in text:
-        text = "（" + text[1:].replace(")", "）", 1)
+    text = normalised(text)
     found = FORM.match(text)
     if found is None:
         if "(" in text or ")" in text:

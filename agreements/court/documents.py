@@ -210,6 +210,14 @@ def term_lines(agreement: Agreement) -> list[str]:
     return lines
 
 
+def mediation_number(dispute: Dispute) -> str:
+    """The mediation's case number as every court document prints it, in full-width
+    brackets as the agreement does: （2026）安吉矛调第0001号."""
+    from agreements.documents.pdf import document_number
+
+    return document_number(dispute.case_number)
+
+
 def _mediation_date(agreement: Agreement) -> str:
     return cn_date(agreement.effective_at or agreement.opened_at or agreement.created_at)
 
@@ -426,13 +434,17 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
     story += [
         _p(cn_numeral_date(submitted), s["right"]),
         _p("附：", s["body"]),
-        _p(f"1. 人民调解协议书一份，调解案号{dispute.case_number}；", s["body"]),
-        _p(f"2. 证据清单一份（证据{len(evidence)}份）；", s["body"]),
+        _p(f"1. 人民调解协议书一份，调解案号{mediation_number(dispute)}；", s["body"]),
+        # No evidence: the list says so; the attachments count none rather than 0份.
+        _p(
+            f"2. 证据清单一份，证据{len(evidence)}份；" if evidence else "2. 证据：无；",
+            s["body"],
+        ),
         _p("3. 申请人身份证明、委托代理人的授权委托书；", s["body"]),
         _p("4. 当事人送达地址确认书。", s["body"]),
         PageBreak(),
         _p("证据清单", s["doc_title"]),
-        _p(f"调解案号{dispute.case_number}", s["number"]),
+        _p(f"调解案号{mediation_number(dispute)}", s["number"]),
     ]
     rows: list[list] = [["序号", "名称", "证明内容", "提交人", "大小", "校验值"]]
     submitters = _submitters(dispute)
@@ -478,7 +490,7 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
     return _build(
         story,
         title="司法确认申请书",
-        subject=dispute.case_number,
+        subject=mediation_number(dispute),
         author=names,
         issued=submitted,
     )
@@ -586,17 +598,21 @@ def _person(name: str) -> str:
 class _SignOff(Flowable):
     """The sign-off at the right as a court prints it: 审判员 and the judge, the date in
     Chinese numerals with the court's seal over it (骑年盖月), then 书记员 and the clerk.
-    Placed first on a page (the body ended on the page before), it prints （此页无正文）
-    at the page's top first."""
+    A notice the court itself signs (`court`, no judge) puts the court's name where the
+    judge's line stands. Placed first on a page (the body ended on the page before), it
+    prints （此页无正文） at the page's top first."""
 
     SIZE = 12
     TOP = 10 * mm  # space above the judge's line
     GAPS = (13 * mm, 17 * mm)  # judge → date, date → clerk (the seal's lower half)
 
-    def __init__(self, *, judge: str, date: str, clerk: str, seal: Callable | None) -> None:
+    def __init__(
+        self, *, judge: str, date: str, clerk: str, seal: Callable | None, court: str = ""
+    ) -> None:
         super().__init__()
         self.judge, self.date, self.clerk, self.seal = judge, date, clerk, seal
-        self.lines = [f"{_spaced('审判员')}　{_person(judge)}", date]
+        first = f"{_spaced('审判员')}　{_person(judge)}" if judge else court
+        self.lines = [first, date]
         if clerk:
             self.lines.append(f"{_spaced('书记员')}　{_person(clerk)}")
         self.block = self.TOP + sum(self.GAPS[: len(self.lines) - 1]) + 8 * mm
@@ -700,7 +716,8 @@ def render_ruling(
 
     Issued (preview=False): the request as decided — `request.status` confirmed or
     rejected on a docketed request (under the court's own case number, request.
-    case_number), or not_accepted (不予受理) before docketing; dated `request.decided_at`;
+    case_number), or not_accepted (不予受理) before docketing (under the number the judge
+    gave the refusal, if any); dated `request.decided_at`;
     the court's seal (pki.court_seal: the court's own image in production, the 样章
     specimen in development) drawn over the date. The caller seals the bytes (pki.seal_pdf)
     and stores them.
@@ -730,8 +747,9 @@ def render_ruling(
         _p(court.name, s["court"]),
         _p("民　事　裁　定　书", s["doc_title"]),
     ]
-    # The court's own number, as its clerk typed it at docketing; a request refused before
-    # docketing never had one here, and its ruling prints none rather than an invented one.
+    # The court's own number, as its clerk typed it at docketing, or as the judge typed it
+    # for a refusal before docketing (services.confirmation_decide); a refusal without one
+    # prints none rather than an invented one.
     if request.case_number:
         story.append(_p(request.case_number, s["number"]))
     else:
@@ -759,7 +777,7 @@ def render_ruling(
     return _build(
         story,
         title="民事裁定书（预览）" if preview else "民事裁定书",
-        subject=request.case_number or dispute.case_number,
+        subject=request.case_number or mediation_number(dispute),
         author=court.name,
         issued=when,
         preview=preview,

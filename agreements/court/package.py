@@ -18,6 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from agreements.court import selectors as court_selectors
+from agreements.court.documents import mediation_number
 from agreements.models import Agreement, ConfirmationRequest, Performance
 from agreements.selectors import document_parties
 from odr import selectors
@@ -230,7 +231,8 @@ def build_evidence_package(agreement: Agreement) -> tuple[str, bytes]:
 def particulars_text(agreement: Agreement) -> str:
     """当事人基本情况: each party as the agreement names them (the identities frozen when it
     was opened for signing), in full: this file is for the court (DESIGN.md §3)."""
-    lines = [f"当事人基本情况（{agreement.dispute.case_number}）", ""]
+    # The mediation's number as every court document prints it: full-width brackets.
+    lines = ["当事人基本情况", f"调解案号{mediation_number(agreement.dispute)}", ""]
     for identity in document_parties(agreement):
         lines += describe(identity)
         lines.append("")

@@ -133,6 +133,8 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy("Required for a rejection; printed in the ruling."),
     )
+    # Not accepting only (services.confirmation_decide): the court's number of the refusal.
+    court_case_number = forms.CharField(required=False, max_length=60)
 
 
 class RulingForm(DecisionForm):
@@ -143,6 +145,7 @@ class RulingForm(DecisionForm):
         self.fields["decision"].choices = [
             c for c in self.fields["decision"].choices if c[0] != CR.NOT_ACCEPTED
         ]
+        del self.fields["court_case_number"]
 
 
 class NotAcceptForm(forms.Form):
@@ -156,6 +159,16 @@ class NotAcceptForm(forms.Form):
         help_text=gettext_lazy(
             "For example: a matter of personal status, or outside this court's jurisdiction. "
             "Printed in the ruling."
+        ),
+    )
+    court_case_number = forms.CharField(
+        label=gettext_lazy("The court's case number (optional)"),
+        required=False,
+        max_length=60,
+        widget=forms.TextInput(attrs={"placeholder": "（2026）浙0523民特12号"}),
+        help_text=gettext_lazy(
+            "The number the court's case system gave the refusal, printed on the ruling "
+            "under its title. Left empty, the ruling prints none."
         ),
     )
 
@@ -335,11 +348,13 @@ def extension_decide(request: HttpRequest, request_id: int) -> HttpResponse:
 # --- the ruling: preview, then issue -------------------------------------------------------
 
 
-def _decision_of(request: HttpRequest) -> tuple[str, str] | None:
+def _decision_of(request: HttpRequest) -> tuple[str, str, str] | None:
+    """The decision, its reasons and, not accepting, the court's number typed for it."""
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return None
-    return form.cleaned_data["decision"], form.cleaned_data["reason"]
+    data = form.cleaned_data
+    return data["decision"], data["reason"], data["court_case_number"]
 
 
 @login_required
@@ -352,10 +367,14 @@ def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
     if chosen is None:
         messages.error(request, _("Choose to confirm or to reject."))
         return _back(found.pk)
-    decision, reason = chosen
+    decision, reason, number = chosen
     try:
         preview = services.confirmation_ruling_preview(
-            request=found, actor=request.user, decision=decision, reason=reason
+            request=found,
+            actor=request.user,
+            decision=decision,
+            reason=reason,
+            court_case_number=number,
         )
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -369,6 +388,7 @@ def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
             "decision": decision,
             "decision_label": dict(DecisionForm.base_fields["decision"].choices)[decision],
             "reason": reason,
+            "court_case_number": preview.court_case_number,
             "token": preview.token,
         },
     )
@@ -384,7 +404,11 @@ def ruling_preview_pdf(request: HttpRequest, request_id: int) -> HttpResponse:
         return _back(found.pk)
     try:
         preview = services.confirmation_ruling_preview(
-            request=found, actor=request.user, decision=chosen[0], reason=chosen[1]
+            request=found,
+            actor=request.user,
+            decision=chosen[0],
+            reason=chosen[1],
+            court_case_number=chosen[2],
         )
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -410,6 +434,7 @@ def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
             decision=chosen[0],
             reason=chosen[1],
             preview=request.POST.get("preview", ""),
+            court_case_number=chosen[2],
         )
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -143,6 +143,42 @@ def test_the_judge_does_not_accept_a_pending_application_through_the_portal(demo
     assert f"/api/v1/court/requests/{request.pk}/ruling.pdf" in page
 
 
+def test_the_judge_gives_the_refusal_the_courts_number_on_the_portal(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(factories.demo_user(factories.JUDGE))
+    detail = _page(client, f"/court/requests/{request.pk}/")
+    assert 'id="not-accept-form"' in detail and 'name="court_case_number"' in detail
+    assert "法院案号（选填）" in detail and "不填则裁定书不印案号" in detail
+    body = {
+        "decision": "not_accepted",
+        "reason": "本案涉及确认房屋所有权，不属于司法确认的范围。",
+        "court_case_number": "(2026)浙0523民特12号",
+    }
+    # A number not in the court's form goes back to the page with what is wrong.
+    bad = client.post(
+        f"/court/requests/{request.pk}/ruling-preview/",
+        {**body, "court_case_number": "（2026）浙0523民特012号"},
+        follow=True,
+    )
+    assert "案件序号前不加“0”。" in bad.content.decode()
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
+    response = client.post(f"/court/requests/{request.pk}/ruling-preview/", body)
+    page = response.content.decode()
+    assert 'id="preview-court-case-number">（2026）浙0523民特12号<' in page
+    assert page.count('name="court_case_number" value="（2026）浙0523民特12号"') == 2
+    token = re.search(r'name="preview" value="([^"]+)"', page).group(1)
+    pdf = client.post(f"/court/requests/{request.pk}/ruling-preview.pdf", body)
+    assert pdf["Content-Type"] == "application/pdf"
+    client.post(
+        f"/court/requests/{request.pk}/decide/",
+        {**body, "court_case_number": "（2026）浙0523民特12号", "preview": token},
+    )
+    request.refresh_from_db()
+    assert request.status == CR.NOT_ACCEPTED and request.case_number == "（2026）浙0523民特12号"
+    assert request.accepted_at is None and request.ruling_sha256
+
+
 def test_the_case_page_counts_down_the_window_and_takes_the_joint_application(demo, client):
     with time_machine.travel(EFFECTIVE, tick=False):
         agreement = factories.agreement_in_force()

@@ -501,6 +501,146 @@ def test_not_accepting_needs_reasons(demo, client):
     assert request.status == CR.PENDING
 
 
+def _decide_with_number(client, request, number, decision="not_accepted", reason="不属本院管辖"):
+    """The ruling not to accept under the court's number: preview, then issue."""
+    base = f"/api/v1/court/requests/{request.pk}/decision"
+    body = {"decision": decision, "reason": reason, "court_case_number": number}
+    preview = client.post(f"{base}/preview", body, content_type="application/json")
+    if preview.status_code != 200:
+        return preview
+    token = preview["X-Ruling-Preview"]
+    return client.post(base, {**body, "preview": token}, content_type="application/json")
+
+
+def test_a_ruling_not_to_accept_carries_the_courts_number_when_the_judge_gives_it(
+    demo, client, tmp_path
+):
+    with time_machine.travel(SUBMITTED, tick=False):
+        request = factories.confirmation_pending()
+        client.force_login(_judge())
+        # Typed with half-width brackets, kept in the court's form.
+        response = _decide_with_number(client, request, "(2026)浙0523民特12号")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "not_accepted" and body["case_number"] == "（2026）浙0523民特12号"
+    assert body["accepted_at"] is None
+    request.refresh_from_db()
+    assert request.case_number == "（2026）浙0523民特12号"
+    event = AuditEvent.objects.get(action="confirmation.not_accept", object_id=str(request.pk))
+    assert event.after["court_case_number"] == "（2026）浙0523民特12号"
+    client.force_login(_judge())
+    pdf = _pdf(client, f"/api/v1/court/requests/{request.pk}/ruling.pdf")
+    text = re.sub(r"\s+", "", _tool("pdftotext", pdf, tmp_path))
+    # Under 民事裁定书, before the parties, as on a docketed ruling.
+    assert text.startswith("安吉县人民法院民事裁定书（2026）浙0523民特12号申请人：")
+    assert "本院不予受理" in text
+    # The CONTRACT's form without a number still rules, printing none.
+    other = factories.confirmation_pending(title="另一件借款纠纷")
+    plain = client.post(
+        f"/api/v1/court/requests/{other.pk}/decision",
+        {"decision": "not_accepted", "reason": "不属本院管辖"},
+        content_type="application/json",
+    )
+    assert plain.status_code == 200 and plain.json()["case_number"] == ""
+    text = re.sub(
+        r"\s+",
+        "",
+        _tool("pdftotext", _pdf(client, f"/api/v1/court/requests/{other.pk}/ruling.pdf"), tmp_path),
+    )
+    assert "民特" not in text and text.startswith("安吉县人民法院民事裁定书申请人：")
+    # The CONTRACT's form with the number, without a preview, rules under it too.
+    third = factories.confirmation_pending(title="第三件借款纠纷")
+    numbered = client.post(
+        f"/api/v1/court/requests/{third.pk}/decision",
+        {
+            "decision": "not_accepted",
+            "reason": "不属本院管辖",
+            "court_case_number": "（2026）浙0523民特13号",
+        },
+        content_type="application/json",
+    )
+    assert numbered.status_code == 200, numbered.content
+    assert numbered.json()["case_number"] == "（2026）浙0523民特13号"
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "code"),
+    [
+        ("（2026）浙0523民特012号", 400, "invalid_court_case_number"),
+        ("（2026）浙0522民特12号", 400, "invalid_court_case_number"),
+        ("浙0523民特12号", 400, "invalid_court_case_number"),
+        ("（2026）浙0523民特12号" * 5, 422, "validation_error"),
+    ],
+)
+def test_a_number_not_in_the_courts_form_refuses_the_ruling_not_to_accept_and_writes_nothing(
+    demo, client, number, status, code
+):
+    with time_machine.travel(SUBMITTED, tick=False):
+        request = factories.confirmation_pending()
+        client.force_login(_judge())
+        for path in ("/decision/preview", "/decision"):
+            response = client.post(
+                f"/api/v1/court/requests/{request.pk}{path}",
+                {"decision": "not_accepted", "reason": "不属本院管辖", "court_case_number": number},
+                content_type="application/json",
+            )
+            assert response.status_code == status, (path, response.content)
+            assert response.json()["code"] == code
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
+    assert not request.ruling_pdf and request.decided_at is None
+    assert "confirmation.not_accept" not in _events(request)
+
+
+def test_a_number_another_case_has_refuses_the_ruling_not_to_accept(demo, client):
+    first = factories.confirmation_pending()
+    second = factories.confirmation_pending(title="另一件借款纠纷")
+    client.force_login(_clerk())
+    assert _accept(client, first, "（2026）浙0523民特5号").status_code == 200
+    client.force_login(_judge())
+    for path in ("/decision/preview", "/decision"):
+        taken = client.post(
+            f"/api/v1/court/requests/{second.pk}{path}",
+            {
+                "decision": "not_accepted",
+                "reason": "不属本院管辖",
+                "court_case_number": "（2026）浙0523民特5号",
+            },
+            content_type="application/json",
+        )
+        assert taken.status_code == 409 and taken.json()["code"] == "court_case_number_taken"
+    second.refresh_from_db()
+    assert second.status == CR.PENDING and second.case_number == "" and not second.ruling_pdf
+    assert "confirmation.not_accept" not in _events(second)
+    # A docketed application's ruling takes no other number.
+    wrong = _decide_with_number(client, first, "（2026）浙0523民特6号", decision="confirmed")
+    assert wrong.status_code == 400 and wrong.json()["code"] == "court_case_number_not_expected"
+    first.refresh_from_db()
+    assert first.status == CR.ACCEPTED and first.case_number == "（2026）浙0523民特5号"
+
+
+def test_the_preview_token_is_for_the_number_the_judge_saw(demo, client):
+    request = factories.confirmation_pending()
+    client.force_login(_judge())
+    base = f"/api/v1/court/requests/{request.pk}/decision"
+    body = {
+        "decision": "not_accepted",
+        "reason": "不属本院管辖",
+        "court_case_number": "（2026）浙0523民特12号",
+    }
+    token = client.post(f"{base}/preview", body, content_type="application/json")[
+        "X-Ruling-Preview"
+    ]
+    changed = client.post(
+        base,
+        {**body, "court_case_number": "（2026）浙0523民特13号", "preview": token},
+        content_type="application/json",
+    )
+    assert changed.status_code == 409 and changed.json()["code"] == "preview_required"
+    request.refresh_from_db()
+    assert request.status == CR.PENDING and request.case_number == ""
+
+
 def test_the_court_is_reminded_of_its_deadlines_once_each(
     demo, mailoutbox, django_capture_on_commit_callbacks
 ):

@@ -37,8 +37,10 @@ from agreements.court import deadlines, orders
 from agreements.court import selectors as court_selectors
 from agreements.court.services.confirmation import (
     _as_it_will_be,
+    _docket_number,
     confirmation_decide,
     court_staff,
+    not_accepted_number,
     request_context,
 )
 from agreements.court.transitions import (
@@ -49,7 +51,6 @@ from agreements.court.transitions import (
     open_supplement,
 )
 from agreements.models import ConfirmationRequest, Inquiry, SupplementRequest
-from agreements.selectors import document_parties
 from odr import people
 from odr import selectors as odr_selectors
 from odr.audit import log_action
@@ -516,20 +517,26 @@ def confirmation_inquiry_record(
 _SIGNER_LABELS = {"party": "申请人", "judge": "审判员", "clerk": "书记员"}
 
 
-def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry) -> bytes:
+def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) -> bytes:
+    from agreements.court import documents
+
     parties = list(locked.agreement.dispute.parties.all())
-    by_user = {p.user_id: p for p in parties}
-    # Those present, named in full as the agreement's documents name them.
-    present = [i for i in document_parties(locked.agreement) if i.party_id in inquiry.present]
+    # Those present, named in full as the agreement's documents name them (no e-mail
+    # address for a name).
+    identities = {i.party_id: i for i in documents.parties_of(locked.agreement)}
+    present = [identities[pk] for pk in identities if pk in inquiry.present]
+    party_of_user = {p.user_id: p.pk for p in parties if p.user_id}
+    court_people = {inquiry.judge_id: inquiry.judge, inquiry.clerk_id: inquiry.clerk}
     signed = {entry["user"]: entry for entry in inquiry.signed}
     lines = []
     for user_id, role in inquiry_signers(inquiry, parties):
         entry = signed.get(user_id, {})
-        name = (
-            by_user[user_id].name
-            if role == "party" and user_id in by_user
-            else entry.get("name", "")
-        )
+        if role == "party":
+            identity = identities.get(party_of_user.get(user_id))
+            name = identity.name if identity is not None else entry.get("name", "")
+        else:
+            # The judge and the clerk sign by their real names, as on the court's orders.
+            name = _court_name(court_people.get(user_id))
         at = entry.get("at")
         lines.append(
             orders.SignatureLine(
@@ -545,6 +552,7 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry) -> bytes:
         clerk_name=_court_name(inquiry.clerk),
         present=present,
         signatures=lines,
+        closed_at=now,
     )
     return _sealed(unsigned, locked, "询问笔录")
 
@@ -586,7 +594,7 @@ def confirmation_inquiry_sign(
         everyone = {uid for uid, _r in inquiry_signers(found, parties)}
         fields = ["signed"]
         if everyone <= {e["user"] for e in found.signed}:
-            pdf = _record_pdf(locked, found)
+            pdf = _record_pdf(locked, found, now)
             found.record_sha256 = hashlib.sha256(pdf).hexdigest()
             found.record_pdf = _store(found, "record_pdf", f"inquiry-{found.pk}.pdf", pdf)
             found.closed_at = now
@@ -606,17 +614,27 @@ def confirmation_inquiry_sign(
 class RulingPreview:
     pdf: bytes
     token: str
+    # The court's number the ruling not to accept prints, normalised; "" otherwise.
+    court_case_number: str = ""
 
 
 def _digest(
-    request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+    request: ConfirmationRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    reason: str,
+    number: str = "",
 ) -> dict:
-    return {
+    digest = {
         "r": request.pk,
         "u": actor.pk,
         "d": decision,
         "h": hashlib.sha256(reason.encode()).hexdigest(),
     }
+    # The number a ruling not to accept prints is part of what the judge saw.
+    if number:
+        digest["n"] = number
+    return digest
 
 
 def _checked_decision(
@@ -636,16 +654,25 @@ def _checked_decision(
 
 
 def confirmation_ruling_preview(
-    *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+    *,
+    request: ConfirmationRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    reason: str,
+    court_case_number: str = "",
 ) -> RulingPreview:
     """The ruling as it would be issued, marked as a preview and stored nowhere, with the
-    token that lets this judge issue this decision with these reasons. Writes nothing."""
+    token that lets this judge issue this decision with these reasons (and, not accepting,
+    under this court's number, checked as the ruling will check it). Writes nothing."""
     from agreements.court import documents
 
     reason = clean_text(reason or "", multiline=True)
     _checked_decision(request, actor, decision, reason)
+    number = not_accepted_number(decision, court_case_number)
     now = timezone.now()
     values = {"decided_at": now, "decided_by": actor, "reason": reason, "status": decision}
+    if number:
+        number = values["case_number"] = _docket_number(request, number, now, lock=False)
     draft = _as_it_will_be(request, **values)
     clerk = request.accepted_by
     pdf = documents.render_ruling(
@@ -656,8 +683,8 @@ def confirmation_ruling_preview(
         decision=decision,
         reason=reason,
     )
-    token = signing.dumps(_digest(request, actor, decision, reason), salt=PREVIEW_SALT)
-    return RulingPreview(pdf=pdf, token=token)
+    token = signing.dumps(_digest(request, actor, decision, reason, number), salt=PREVIEW_SALT)
+    return RulingPreview(pdf=pdf, token=token, court_case_number=number)
 
 
 def confirmation_ruling_issue(
@@ -667,19 +694,31 @@ def confirmation_ruling_issue(
     decision: str,
     reason: str,
     preview: str,
+    court_case_number: str = "",
 ) -> ConfirmationRequest:
     """Issues the ruling only with the token of a preview of this very decision and
-    these reasons, by this judge: 作出裁定 is never one click."""
+    these reasons (and number), by this judge: 作出裁定 is never one click."""
+    from agreements.court import case_numbers
+
     reason = clean_text(reason or "", multiline=True)
     _checked_decision(request, actor, decision, reason)
+    number = not_accepted_number(decision, court_case_number)
+    # Half-width brackets typed again compare as the preview's normalised number.
+    number = case_numbers.normalised(number)
     try:
         seen = signing.loads(preview or "", salt=PREVIEW_SALT, max_age=PREVIEW_MAX_AGE)
     except signing.BadSignature:
         seen = None
-    if seen != _digest(request, actor, decision, reason):
+    if seen != _digest(request, actor, decision, reason, number):
         raise DomainError(
             "preview_required",
             _("Preview the ruling with this decision and these reasons before issuing it."),
             status=409,
         )
-    return confirmation_decide(request=request, actor=actor, decision=decision, reason=reason)
+    return confirmation_decide(
+        request=request,
+        actor=actor,
+        decision=decision,
+        reason=reason,
+        court_case_number=number,
+    )

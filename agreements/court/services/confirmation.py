@@ -311,11 +311,16 @@ def confirmation_consent(
 # --- the court ---------------------------------------------------------------------------
 
 
-def _docket_number(locked: ConfirmationRequest, raw: str, now: datetime) -> str:
-    """The clerk's number for the court's case, checked for form (agreements.court.
-    case_numbers) and unique in the court. The court's row is locked while it is checked,
-    so that two clerks typing the same number at once do not both have it."""
-    court = Organisation.objects.select_for_update().get(pk=locked.court_id)
+def _docket_number(
+    locked: ConfirmationRequest, raw: str, now: datetime, *, lock: bool = True
+) -> str:
+    """The court's number for the case, checked for form (agreements.court.case_numbers)
+    and unique in the court: the clerk's at docketing, or the judge's on a ruling not to
+    accept (不予受理), which the court registers under a number of its own too. The court's
+    row is locked while it is checked, so that two typing the same number at once do not
+    both have it; a preview (`lock=False`) checks without locking and writes nothing."""
+    courts = Organisation.objects.select_for_update() if lock else Organisation.objects
+    court = courts.get(pk=locked.court_id)
     submitted = locked.submitted_at or now
     number = case_numbers.parse(
         raw,
@@ -397,14 +402,38 @@ def confirmation_extend(
     return asked
 
 
+def not_accepted_number(decision: str, court_case_number: str | None) -> str:
+    """The court's number typed for a ruling not to accept, cleaned; "" when none was
+    typed. Only that ruling takes one: a docketed application already has its number,
+    so a number with another decision is refused (400 court_case_number_not_expected)."""
+    number = clean_text(court_case_number or "")
+    if number and decision != CR.NOT_ACCEPTED:
+        raise Invalid(
+            _(
+                "Only a ruling not to accept takes the court's case number: a docketed "
+                "application has its number already."
+            ),
+            code="court_case_number_not_expected",
+        )
+    return number
+
+
 def confirmation_decide(
-    *, request: ConfirmationRequest, actor: AbstractBaseUser, decision: str, reason: str
+    *,
+    request: ConfirmationRequest,
+    actor: AbstractBaseUser,
+    decision: str,
+    reason: str,
+    court_case_number: str = "",
 ) -> ConfirmationRequest:
     """A judge of the court rules (CONTRACT §3): on a docketed application, the agreement
     is confirmed as valid or the application rejected with reasons (驳回); before
-    docketing, the application is not accepted (不予受理), with reasons, by its own ruling.
-    The ruling PDF is sealed with the court's key, its hash stored for verification, and
-    it is served on the parties. A clerk is refused (403) before anything is written."""
+    docketing, the application is not accepted (不予受理), with reasons, by its own ruling,
+    under the court's own case number when the judge gives it (`court_case_number`,
+    checked as docketing checks it: form, this court's code, not another case's), which
+    the ruling prints and the request keeps. The ruling PDF is sealed with the court's
+    key, its hash stored for verification, and it is served on the parties. A clerk is
+    refused (403) before anything is written."""
     reason = clean_text(reason, multiline=True)
     transition = DECISIONS.get(decision)
     if transition is None:
@@ -412,6 +441,7 @@ def confirmation_decide(
             _("The decision is “confirmed”, “rejected” or “not_accepted”."),
             code="invalid_decision",
         )
+    number = not_accepted_number(decision, court_case_number)
     now = timezone.now()
     extra: dict[str, Any] = {"decision": decision, "reason": reason}
 
@@ -422,6 +452,9 @@ def confirmation_decide(
                 _("A ruling against the application must give its reasons."), code="reason_required"
             )
         values = {"status": decision, "decided_at": now, "decided_by": actor, "reason": reason}
+        if number:
+            values["case_number"] = _docket_number(locked, number, now)
+            extra["court_case_number"] = values["case_number"]
         stored = _ruling(_as_it_will_be(locked, **values), actor)
         # Read by the kernel when it writes the audit event, after this returns.
         extra["ruling_sha256"] = stored["ruling_sha256"]
