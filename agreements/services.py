@@ -627,10 +627,11 @@ def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = ""
 class VersionChanged(DomainError):
     """The signer read another version than the one that is open for signing now (issue
     9, point 3): 409 `version_changed`, nothing written. `read` is the version the
-    request named, `current` the agreement's, `open` whether that one is out for
-    signature (else the mediator is still revising it)."""
+    request named (None: it named none), `current` the agreement's, `state` the
+    agreement's status now: `signing` (another version is out for signature), `draft`
+    (the mediator is still revising it) or `signed` (another version is in force)."""
 
-    def __init__(self, *, read: int | None, current: int, open: bool) -> None:
+    def __init__(self, *, read: int | None, current: int, state: str) -> None:
         if read is None:
             # The signing page always names the version it shows: a form without it
             # (a page kept from before, or made by hand) signs nothing.
@@ -638,11 +639,17 @@ class VersionChanged(DomainError):
                 "This form did not say which version of the agreement you read. The "
                 "current version is %(current)s: read it again before you sign."
             )
-        elif open:
+        elif state == S.SIGNING:
             message = _(
                 "You read version %(read)s of the agreement, but the current version is "
                 "%(current)s: the mediator changed it. Read the current version again before "
                 "you sign."
+            )
+        elif state == S.SIGNED:
+            message = _(
+                "You read version %(read)s of the agreement, but version %(current)s has "
+                "since been signed by everyone and is in force. Read it on the agreement's "
+                "page."
             )
         else:
             message = _(
@@ -655,19 +662,24 @@ class VersionChanged(DomainError):
         )
         self.read = read
         self.current = current
-        self.open = open
+        self.state = state
+
+    @property
+    def open(self) -> bool:
+        return self.state == S.SIGNING
 
 
 def check_version_read(agreement: Agreement, read: int | None) -> None:
     """Refuses a signature over another version than the one read: the version named
     must be the agreement's current one, and that one out for signature. A signed
     agreement at the version read is left to the machine's own refusal (nothing about it
-    changed). None (a request that names no version) passes: see agreement_sign."""
+    changed: "already signed" or "in force"). None (a request that names no version)
+    passes: see agreement_sign."""
     if read is None:
         return
     if read == agreement.version and agreement.status != S.DRAFT:
         return
-    raise VersionChanged(read=read, current=agreement.version, open=agreement.status == S.SIGNING)
+    raise VersionChanged(read=read, current=agreement.version, state=agreement.status)
 
 
 def agreement_sign(

@@ -260,9 +260,7 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
         try:
             if data["version"] is None:
                 raise services.VersionChanged(
-                    read=None,
-                    current=agreement.version,
-                    open=agreement.status == Agreement.Status.SIGNING,
+                    read=None, current=agreement.version, state=agreement.status
                 )
             services.agreement_sign(
                 agreement=agreement,
@@ -338,6 +336,7 @@ def version_change(agreement: Agreement, exc: services.VersionChanged) -> dict[s
         "read": read,
         "current": agreement.version,
         "open": agreement.status == Agreement.Status.SIGNING,
+        "in_force": agreement.status == Agreement.Status.SIGNED,
         "revised_at": revision.created_at if revision else agreement.updated_at,
         "revised_by": people.display_name(
             revision.author if revision else agreement.dispute.mediator

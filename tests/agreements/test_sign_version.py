@@ -411,3 +411,22 @@ def test_each_signers_signature_names_the_version_and_hash_they_read(v3, client)
         assert len(signature.document_sha256) == 64
         [reason] = [r for name, r in reasons.items() if name.endswith("_" + signature.role)]
         assert reason.endswith(f"第5版 SHA-256 {signature.document_sha256}"), reason
+
+
+def test_a_page_left_open_on_an_old_version_after_the_new_one_is_in_force(v3, client):
+    agreement = _revise_to_50000(v3)
+    for email in (PARTY, "citizen2@demo.odr", MEDIATOR):
+        _service_sign(Agreement.objects.get(pk=agreement.pk), email, version=5)
+    client.force_login(factories.demo_user(PARTY))
+    stale = _api_sign(client, agreement, version=3)
+    assert stale.status_code == 409 and stale.json()["code"] == "version_changed"
+    assert "version 5 has since been signed by everyone and is in force" in stale.json()["detail"]
+    # The version read, signed already: the machine's own refusal, not a changed version.
+    again = _api_sign(client, agreement, version=5)
+    assert again.status_code == 409 and again.json()["code"] != "version_changed"
+    page = client.post(f"/agreements/{agreement.pk}/sign/", _form("3"))
+    assert page.status_code == 409
+    html = page.content.decode()
+    assert 'id="version-changed"' in html and "is in force" in html
+    assert "not open for signing yet" not in html and 'id="sign-form"' not in html
+    assert Signature.objects.filter(agreement=agreement).count() == 3
