@@ -430,3 +430,56 @@ def test_a_page_left_open_on_an_old_version_after_the_new_one_is_in_force(v3, cl
     assert 'id="version-changed"' in html and "is in force" in html
     assert "not open for signing yet" not in html and 'id="sign-form"' not in html
     assert Signature.objects.filter(agreement=agreement).count() == 3
+
+
+# --- the page in a browser -----------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_the_drawn_signature_is_not_carried_to_the_new_text(
+    live_server, transactional_db, v3, phone_context
+):
+    """The reviewer's case on a phone: the party loads version 3, draws, types the
+    password and ticks the consent; the mediator revises and reopens meanwhile; the
+    submit comes back with the change at the top and an empty pad, so the drawing made
+    for version 3 cannot sign version 5 without being drawn again."""
+    from tests.agreements.browser import assert_clean, watch
+    from tests.agreements.test_browser_signing import _draw, _log_in
+
+    base = live_server.url
+    page = phone_context.new_page()
+    problems = watch(page)
+    _log_in(page, base, PARTY, f"/agreements/{v3.pk}/sign/")
+    assert page.input_value('input[name="version"]') == "3"
+    assert "5,000.00" in page.inner_text("#agreement-text")
+    page.fill('input[name="password"]', factories.PASSWORD)
+    page.check('input[name="consent"]')
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    _draw(page, "#signature-pad")
+
+    agreement = _revise_to_50000(v3)
+    page.click("#sign-submit")
+    page.wait_for_selector("#version-changed")
+    assert not Signature.objects.exists()
+    alert = page.inner_text("#version-changed")
+    assert "3" in alert and "5" in alert
+    assert page.locator("#version-diff ins").count() >= 1
+    assert "50,000.00" in page.inner_text("#agreement-text")
+    assert page.input_value('input[name="version"]') == "5"
+    assert page.input_value('input[name="password"]') == ""
+    assert not page.is_checked('input[name="consent"]')
+
+    # Consent and password again, but no new drawing: the page stops it.
+    page.fill('input[name="password"]', factories.PASSWORD)
+    page.check('input[name="consent"]')
+    page.click("#sign-submit")
+    assert page.inner_text("#signature-error").strip()
+    assert not Signature.objects.exists()
+
+    page.locator("#signature-pad").scroll_into_view_if_needed()
+    _draw(page, "#signature-pad")
+    page.click("#sign-submit")
+    page.wait_for_url(f"{base}/agreements/{agreement.pk}/")
+    assert Signature.objects.get().version == 5
+    assert_clean(problems)
