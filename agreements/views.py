@@ -330,7 +330,7 @@ def version_change(agreement: Agreement, exc: services.VersionChanged) -> dict[s
     new = versions.get(agreement.version)
     current = new.snapshot if new is not None and new.snapshot else services.content_of(agreement)
     kept = old is not None and bool(old.snapshot)
-    _kind, _sep, reason = (revision.note if revision else "").partition(":")
+    kind, _sep, reason = (revision.note if revision else "").partition(":")
     return {
         "message": exc.message,
         "read": read,
@@ -341,7 +341,7 @@ def version_change(agreement: Agreement, exc: services.VersionChanged) -> dict[s
         "revised_by": people.display_name(
             revision.author if revision else agreement.dispute.mediator
         ),
-        "reason": reason if _kind == "revise" else "",
+        "reason": reason if kind == "revise" else "",
         "kept": kept,
         "sections": [s for s in compare(old.snapshot, current) if s.changed] if kept else [],
         "compare_url": (

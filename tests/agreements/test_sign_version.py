@@ -373,6 +373,28 @@ def test_the_page_says_so_when_the_agreement_is_still_being_revised(v3, client):
     _nothing_written(agreement)
 
 
+def test_when_the_version_read_is_not_kept_the_page_says_when_it_was_revised(v3, client):
+    """No copy of the version read (a version number the platform never kept): no
+    difference to show, but when and by whom it was revised, and the current text."""
+    from agreements.models import AgreementVersion
+
+    client.force_login(factories.demo_user(PARTY))
+    agreement = _revise_to_50000(v3)
+    AgreementVersion.objects.filter(agreement=agreement, number=3).delete()
+    response = client.post(f"/agreements/{agreement.pk}/sign/", _form("3"))
+    assert response.status_code == 409
+    html = response.content.decode()
+    alert = html[
+        html.index('id="version-changed"') : html.index(
+            "</div>", html.index('id="version-changed"')
+        )
+    ]
+    assert "Revised by the mediator" in alert and "金额有误" in alert
+    assert "The current text is below." in alert and 'id="version-diff"' not in alert
+    assert "50,000.00" in html and _hidden_version(html) == "5"
+    _nothing_written(agreement)
+
+
 def test_a_page_without_the_version_signs_nothing(v3, client):
     client.force_login(factories.demo_user(PARTY))
     response = client.post(f"/agreements/{v3.pk}/sign/", _form(None))
