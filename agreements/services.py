@@ -693,6 +693,7 @@ def agreement_sign(
     typed_name: str | None = None,
     ip: str | None = None,
     version: int | None = None,
+    require_version: bool = False,
 ) -> Agreement:
     """One signer signs: each party who takes part (every applicant and every
     respondent, for itself), in any order, and the mediator last; the mediator's
@@ -704,16 +705,21 @@ def agreement_sign(
     was wrong), and again under the row lock, so that a revision committed while this
     request re-authenticates cannot slip through. A request that names no version (the
     API's clients before the contract's two-step signing) signs the current version;
-    the audit event records the version signed and the version named (None then).
+    the audit event records the version signed and the version named (None then). The
+    signing page, which always names it, passes `require_version`: a form without it
+    signs nothing.
 
     Everything that can be refused without the lock (re-authentication, consent, the
     image) is checked first; then the agreement's row is locked so that two parties
     signing at the same instant queue and both count."""
-    if version is not None and selectors.signer_role(agreement, actor) is not None:
+    if (version is not None or require_version) and selectors.signer_role(
+        agreement, actor
+    ) is not None:
         # A fresh read: the caller's copy may be older than the request.
-        check_version_read(
-            Agreement.objects.only("version", "status").get(pk=agreement.pk), version
-        )
+        fresh = Agreement.objects.only("version", "status").get(pk=agreement.pk)
+        if version is None:
+            raise VersionChanged(read=None, current=fresh.version, state=fresh.status)
+        check_version_read(fresh, version)
     MACHINE.check("sign", agreement, actor)
     reauthenticate(user=actor, password=password, code=code)
     if consent is not True:

@@ -258,10 +258,6 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
         data = form.cleaned_data
         typed = data["method"] == "typed"
         try:
-            if data["version"] is None:
-                raise services.VersionChanged(
-                    read=None, current=agreement.version, state=agreement.status
-                )
             services.agreement_sign(
                 agreement=agreement,
                 actor=request.user,
@@ -272,6 +268,8 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
                 typed_name=data["typed_name"] if typed else None,
                 ip=client_ip_of(request),
                 version=data["version"],
+                # The page always names the version it shows.
+                require_version=True,
             )
         except services.VersionChanged as exc:
             # The page shows the current text with the change at the top. What the signer

@@ -404,6 +404,15 @@ def test_a_page_without_the_version_signs_nothing(v3, client):
     _nothing_written(v3)
 
 
+def test_a_page_post_by_someone_who_does_not_sign_is_refused_as_before(v3, client):
+    client.force_login(factories.demo_user("coordinator@demo.odr"))
+    for version in (None, "3", "99"):
+        response = client.post(f"/agreements/{v3.pk}/sign/", _form(version))
+        assert response.status_code in (200, 403, 404), version
+        assert 'id="version-changed"' not in response.content.decode()
+    _nothing_written(v3)
+
+
 def test_the_page_shows_the_change_in_chinese(v3, client):
     client.force_login(factories.demo_user(PARTY))
     agreement = _revise_to_50000(v3)
