@@ -9,8 +9,12 @@ signer read."""
 from __future__ import annotations
 
 import re
+import secrets
+import shutil
+import tempfile
 from datetime import timedelta
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -21,6 +25,7 @@ from agreements import services
 from agreements.models import Agreement, Signature, SigningAttempts
 from odr.models import AuditEvent
 from tests import factories
+from tests.agreements.subprocess_race import run_race
 
 pytestmark = pytest.mark.django_db
 
@@ -272,6 +277,58 @@ def test_a_revision_committed_while_the_signer_reauthenticates_is_caught_under_t
     agreement = Agreement.objects.get(pk=v3.pk)
     assert agreement.version == 5
     assert agreement.status == (Agreement.Status.SIGNING if reopen else Agreement.Status.DRAFT)
+
+
+def _assert_never_another_version(result: dict) -> None:
+    """Whichever came first, the signature binds the version read or nothing: signed
+    first, the revision voids it; revised first, the signer gets version_changed."""
+    assert result["errors"] == []
+    assert len(result["rounds"]) == 6
+    for r in result["rounds"]:
+        assert r["final_version"] == r["read"] + 2, r
+        assert r["wrong_signatures"] == [] and r["events_binding_another_version"] == [], r
+        assert r["live_signatures_on_read"] == [], r
+        assert r["signer"] in ("signed", "version_changed"), r
+        assert r["signatures"] == (1 if r["signer"] == "signed" else 0), r
+
+
+def _race(tmp_path: Path, data_dir: Path, database_url: str | None) -> dict:
+    return run_race(
+        "tests.agreements.race_version",
+        tmp_path=tmp_path,
+        data_dir=data_dir,
+        database_url=database_url,
+    )
+
+
+def test_a_signer_and_a_revision_at_the_same_instant_on_the_file_database(tmp_path):
+    """Real threads with their own connections on the platform's default file database:
+    the signature never lands on the revised version."""
+    shm = Path("/dev/shm")
+    data_dir = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else tmp_path))
+    try:
+        _assert_never_another_version(_race(tmp_path, data_dir, None))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.scaleout
+def test_a_signer_and_a_revision_at_the_same_instant_on_postgresql(tmp_path):
+    """The same on PostgreSQL, where SELECT ... FOR UPDATE is a real row lock. Needs
+    PostgreSQL on 127.0.0.1 (it runs in CI); unreachable, the test fails, not skips."""
+    import psycopg
+
+    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+    name = f"odr_version_race_{secrets.token_hex(4)}"
+    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        _assert_never_another_version(
+            _race(tmp_path, tmp_path / "data", f"postgres://postgres@127.0.0.1:5432/{name}")
+        )
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- the page ------------------------------------------------------------------------------
