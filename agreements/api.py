@@ -72,6 +72,10 @@ class SignIn(Schema):
     typed_name: str | None = Field(default=None, max_length=100)
     # The authenticator code of a user with two-factor authentication on.
     code: str | None = Field(default=None, max_length=20)
+    # The agreement version the signer read (CONTRACT §3): another answers 409
+    # `version_changed`. Optional until the contract's two-step signing: without it the
+    # current version is signed (the audit event says which).
+    version: int | None = Field(default=None, ge=1)
 
 
 class TermOut(Schema):
@@ -286,6 +290,7 @@ def agreement_sign(request: HttpRequest, agreement_id: int, payload: SignIn) -> 
         signature_png=payload.signature_png,
         typed_name=payload.typed_name,
         ip=client_ip_of(request),
+        version=payload.version,
     )
     return _fresh(request, agreement_id)
 

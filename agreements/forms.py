@@ -216,3 +216,10 @@ class SignForm(forms.Form):
     )
     signature_png = forms.CharField(required=False, widget=forms.HiddenInput)
     typed_name = forms.CharField(label=_("Your full name"), required=False, max_length=100)
+    # The version of the agreement the page showed: a signature binds that version only
+    # (issue 9, point 3). Anything but a version number reads as none named.
+    version = forms.CharField(required=False, max_length=10, widget=forms.HiddenInput)
+
+    def clean_version(self) -> int | None:
+        value = (self.cleaned_data.get("version") or "").strip()
+        return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None

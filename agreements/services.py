@@ -624,6 +624,64 @@ def reauthenticate(*, user: AbstractBaseUser, password: str = "", code: str = ""
     SigningAttempts.objects.filter(user_id=user.pk).delete()
 
 
+class VersionChanged(DomainError):
+    """The signer read another version than the one that is open for signing now (issue
+    9, point 3): 409 `version_changed`, nothing written. `read` is the version the
+    request named (None: it named none), `current` the agreement's, `state` the
+    agreement's status now: `signing` (another version is out for signature), `draft`
+    (the mediator is still revising it) or `signed` (another version is in force)."""
+
+    def __init__(self, *, read: int | None, current: int, state: str) -> None:
+        if read is None:
+            # The signing page always names the version it shows: a form without it
+            # (a page kept from before, or made by hand) signs nothing.
+            message = _(
+                "This form did not say which version of the agreement you read. The "
+                "current version is %(current)s: read it again before you sign."
+            )
+        elif state == S.SIGNING:
+            message = _(
+                "You read version %(read)s of the agreement, but the current version is "
+                "%(current)s: the mediator changed it. Read the current version again before "
+                "you sign."
+            )
+        elif state == S.SIGNED:
+            message = _(
+                "You read version %(read)s of the agreement, but version %(current)s has "
+                "since been signed by everyone and is in force. Read it on the agreement's "
+                "page."
+            )
+        else:
+            message = _(
+                "You read version %(read)s of the agreement; the current version is "
+                "%(current)s, which the mediator is still revising and which is not open for "
+                "signing. Read it again once it is reopened."
+            )
+        super().__init__(
+            "version_changed", message % {"read": read, "current": current}, status=409
+        )
+        self.read = read
+        self.current = current
+        self.state = state
+
+    @property
+    def open(self) -> bool:
+        return self.state == S.SIGNING
+
+
+def check_version_read(agreement: Agreement, read: int | None) -> None:
+    """Refuses a signature over another version than the one read: the version named
+    must be the agreement's current one, and that one out for signature. A signed
+    agreement at the version read is left to the machine's own refusal (nothing about it
+    changed: "already signed" or "in force"). None (a request that names no version)
+    passes: see agreement_sign."""
+    if read is None:
+        return
+    if read == agreement.version and agreement.status != S.DRAFT:
+        return
+    raise VersionChanged(read=read, current=agreement.version, state=agreement.status)
+
+
 def agreement_sign(
     *,
     agreement: Agreement,
@@ -634,14 +692,34 @@ def agreement_sign(
     signature_png: str | None = None,
     typed_name: str | None = None,
     ip: str | None = None,
+    version: int | None = None,
+    require_version: bool = False,
 ) -> Agreement:
     """One signer signs: each party who takes part (every applicant and every
     respondent, for itself), in any order, and the mediator last; the mediator's
     signature seals the PDF and puts the agreement in force in the same transaction.
 
+    `version` is the version the signer read (CONTRACT §3): any other answers 409
+    `version_changed` and writes nothing. It is checked first, on the row as it stands
+    (so a stale page neither spends a re-authentication try nor is told the password
+    was wrong), and again under the row lock, so that a revision committed while this
+    request re-authenticates cannot slip through. A request that names no version (the
+    API's clients before the contract's two-step signing) signs the current version;
+    the audit event records the version signed and the version named (None then). The
+    signing page, which always names it, passes `require_version`: a form without it
+    signs nothing.
+
     Everything that can be refused without the lock (re-authentication, consent, the
     image) is checked first; then the agreement's row is locked so that two parties
     signing at the same instant queue and both count."""
+    if (version is not None or require_version) and selectors.signer_role(
+        agreement, actor
+    ) is not None:
+        # A fresh read: the caller's copy may be older than the request.
+        fresh = Agreement.objects.only("version", "status").get(pk=agreement.pk)
+        if version is None:
+            raise VersionChanged(read=None, current=fresh.version, state=fresh.status)
+        check_version_read(fresh, version)
     MACHINE.check("sign", agreement, actor)
     reauthenticate(user=actor, password=password, code=code)
     if consent is not True:
@@ -702,6 +780,9 @@ def agreement_sign(
             role=role,
             party=party.pk if party is not None else None,
             signature=signature.pk,
+            # The version signed is the snapshot's `version`; this is the one the request
+            # named (None when it named none).
+            version_read=version,
             method=method,
             document_sha256=seen_sha256,
             certificate_serial=signature.certificate_serial,
@@ -710,6 +791,11 @@ def agreement_sign(
     stored_name: str | None = None
     try:
         with transaction.atomic():
+            if version is not None:
+                # Under the lock, before the machine's own checks: a revision that
+                # committed since the first check (the status may be draft again) is a
+                # changed version, not a refusal of the state.
+                check_version_read(MACHINE.lock(agreement), version)
             agreement = MACHINE.apply(
                 "sign", instance=agreement, actor=actor, prepare=prepare, extra=extra
             )

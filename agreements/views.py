@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -249,7 +250,10 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
     uses_totp = Authenticator.objects.filter(
         user=request.user, type=Authenticator.Type.TOTP
     ).exists()
-    form = SignForm(request.POST or None)
+    # The hidden `version` is the version whose text this page shows: the signature binds
+    # that one, and any other answers 409 with what changed (issue 9, point 3).
+    form = SignForm(request.POST or None, initial={"version": agreement.version})
+    changed: dict[str, Any] | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         typed = data["method"] == "typed"
@@ -263,6 +267,23 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
                 signature_png=None if typed else data["signature_png"],
                 typed_name=data["typed_name"] if typed else None,
                 ip=client_ip_of(request),
+                version=data["version"],
+                # The page always names the version it shows.
+                require_version=True,
+            )
+        except services.VersionChanged as exc:
+            # The page shows the current text with the change at the top. What the signer
+            # typed is kept where it binds nothing (the way they sign, a typed name);
+            # the password, the code, the consent and the drawn signature are not: they
+            # were given to another text.
+            agreement = _agreement(request, agreement_id)
+            changed = version_change(agreement, exc)
+            form = SignForm(
+                initial={
+                    "version": agreement.version,
+                    "method": data["method"] or "drawn",
+                    "typed_name": data["typed_name"],
+                }
             )
         except DomainError as exc:
             messages.error(request, exc.message)
@@ -286,8 +307,47 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
             "refused": why.message if why else None,
             "signs_last": selectors.signer_role(agreement, request.user) == Signature.Role.MEDIATOR,
             "signer_name": people.display_name(request.user),
+            "version_change": changed,
         },
+        # As the API answers: the signature was refused because the version changed.
+        status=409 if changed else 200,
     )
+
+
+def version_change(agreement: Agreement, exc: services.VersionChanged) -> dict[str, Any]:
+    """What the signing page says when the signer read another version than the current
+    one: both numbers, when and by whom it was revised, and each element of the text that
+    differs between the version read and the current one (from the versions kept for the
+    visible difference). When the version read is not kept (or none was named), the
+    page says when it was revised and shows the current text below."""
+    versions = {v.number: v for v in selectors.agreement_versions(agreement)}
+    read = exc.read
+    later = [v for n, v in sorted(versions.items()) if read is not None and n > read]
+    revision = later[0] if later else None
+    old = versions.get(read) if read is not None else None
+    new = versions.get(agreement.version)
+    current = new.snapshot if new is not None and new.snapshot else services.content_of(agreement)
+    kept = old is not None and bool(old.snapshot)
+    kind, _sep, reason = (revision.note if revision else "").partition(":")
+    return {
+        "message": exc.message,
+        "read": read,
+        "current": agreement.version,
+        "open": agreement.status == Agreement.Status.SIGNING,
+        "in_force": agreement.status == Agreement.Status.SIGNED,
+        "revised_at": revision.created_at if revision else agreement.updated_at,
+        "revised_by": people.display_name(
+            revision.author if revision else agreement.dispute.mediator
+        ),
+        "reason": reason if kind == "revise" else "",
+        "kept": kept,
+        "sections": [s for s in compare(old.snapshot, current) if s.changed] if kept else [],
+        "compare_url": (
+            f"{reverse('agreements:versions', args=[agreement.pk])}?a={read}&b={agreement.version}"
+            if kept and agreement.version in versions
+            else ""
+        ),
+    }
 
 
 @login_required

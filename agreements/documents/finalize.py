@@ -28,6 +28,16 @@ def signature_field_name(index: int, role: str) -> str:
     return f"Signature{index}_{role}"
 
 
+def signature_reason(sig) -> str:
+    """The signature's /Reason: the role, and the version and SHA-256 of the document as
+    that signer read it when signing (Signature.version, .document_sha256, the audit
+    event's too). The signature dictionary lies inside the bytes the signature covers, so
+    what the signer's signature binds is named in the signed file itself (issue 9,
+    point 3), e.g. "申请人签署；第3版 SHA-256 9f86d0…"."""
+    reason = f"{ROLE_SHORT.get(sig.role, sig.role)}签署；第{sig.version}版"
+    return f"{reason} SHA-256 {sig.document_sha256}" if sig.document_sha256 else reason
+
+
 def _checked_key(agreement, sig) -> KeyPair:
     if not sig.certificate_serial:
         raise DomainError(
@@ -69,7 +79,7 @@ def seal_agreement(agreement) -> tuple[bytes, str]:
             pdf,
             pair,
             field_name=signature_field_name(index, sig.role),
-            reason=f"{ROLE_SHORT.get(sig.role, sig.role)}签署",
+            reason=signature_reason(sig),
         )
     organisation = agreement.dispute.organisation
     if organisation is not None:

@@ -61,7 +61,13 @@ def test_a_typed_name_signs_from_the_page(signing, client):
     _as(client, "citizen1@demo.odr")
     response = client.post(
         f"/agreements/{signing.pk}/sign/",
-        {"password": factories.PASSWORD, "consent": "on", "method": "typed", "typed_name": "张三"},
+        {
+            "password": factories.PASSWORD,
+            "consent": "on",
+            "method": "typed",
+            "typed_name": "张三",
+            "version": signing.version,
+        },
     )
     assert response.status_code == 302 and response["Location"] == f"/agreements/{signing.pk}/"
     assert Signature.objects.get().method == "typed"
@@ -75,6 +81,8 @@ def test_the_page_shows_the_reason_and_records_nothing_without_consent(signing, 
             "password": factories.PASSWORD,
             "method": "drawn",
             "signature_png": "data:image/png;base64," + factories.signature_png_b64(),
+            # The version the page showed (its hidden field).
+            "version": signing.version,
         },
     )
     assert response.status_code == 200
@@ -93,6 +101,8 @@ def test_the_mediator_signing_last_from_the_page_puts_it_in_force(signing, clien
             "consent": "on",
             "method": "drawn",
             "signature_png": "data:image/png;base64," + factories.signature_png_b64(),
+            # The version the page showed (its hidden field).
+            "version": signing.version,
         },
         follow=True,
     )

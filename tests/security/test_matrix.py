@@ -525,7 +525,14 @@ MATRIX: dict[str, list[Entry]] = {
         post(
             CASE,
             PARTICIPANTS,
-            body={"password": "not-the-password", "consent": "on", "method": "typed"},
+            # The version the page showed (its hidden field), so that the wrong password
+            # is what answers.
+            body=lambda w: {
+                "password": "not-the-password",
+                "consent": "on",
+                "method": "typed",
+                "version": w.agreement.version,
+            },
             ok=frozenset({200}),
             refused=frozenset({200, 403}),
         ),
