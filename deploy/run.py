@@ -223,20 +223,26 @@ def build_env(args: argparse.Namespace, turn: bool) -> dict[str, str]:
 # --- one-off steps ---------------------------------------------------------------------
 
 
-def manage(env: dict[str, str], *args: str, quiet: bool = False) -> str:
-    done = subprocess.run(
+# Run by `manage.py shell -c` in one process (each Django start costs seconds): the deploy
+# checks (warnings printed, errors stop), the migrations, the demo accounts on request.
+PREPARE = """
+from django.core.management import call_command
+call_command("check", deploy=True)
+call_command("migrate", interactive=False, verbosity=0)
+if {demo}:
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+"""
+
+
+def spawn_manage(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if done.returncode != 0:
-        raise Refusal(f"manage.py {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-    if not quiet and done.stdout.strip():
-        print(done.stdout.rstrip(), flush=True)
-    return done.stdout
 
 
 def create_database(url: str) -> None:
@@ -443,16 +449,21 @@ def main(argv: list[str] | None = None) -> int:
 
     create_database(env["DATABASE_URL"])
     check_redis(env["REDIS_URL"])
-    say("checking the deployment settings (manage.py check --deploy)")
-    manage(env, "check", "--deploy")
-    say("migrating")
-    manage(env, "migrate", "--noinput", "-v0")
-    if args.demo:
-        manage(env, "seed_demo", quiet=True)
-    say("collecting static files")
-    manage(env, "collectstatic", "--noinput", "-v0")
+    # Two Django processes side by side: the deploy checks, migrations (and the demo
+    # accounts) in one; collectstatic, which needs no database, in the other.
+    say("checking the deployment settings, migrating, collecting static files")
+    collect = spawn_manage(env, "collectstatic", "--noinput", "-v0")
+    prepare = spawn_manage(env, "shell", "-c", PREPARE.format(demo=args.demo))
+    for step, proc in (("check --deploy and migrate", prepare), ("collectstatic", collect)):
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            collect.kill()
+            prepare.kill()
+            raise Refusal(f"{step} failed:\n{out[-2000:]}{err[-3000:]}")
+        if err.strip():
+            print(err.rstrip(), file=sys.stderr, flush=True)
     static_root = Path(env["ODR_DATA_DIR"]).resolve() / "static"
-    say(f"precompressed {precompress(static_root)} static files")
+    say(f"migrated; precompressed {precompress(static_root)} static files")
 
     sockets = [args.state / "run" / f"daphne-{i}.sock" for i in range(args.daphne)]
     conf = args.state / "nginx" / "nginx.conf"
