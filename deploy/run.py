@@ -404,6 +404,8 @@ class Supervisor:
                 say(f"{name} did not stop in time: killing it")
                 proc.kill()
                 proc.wait()
+            else:
+                say(f"{name} stopped ({proc.returncode})")
 
 
 def wait_until(check, what: str, sup: Supervisor, timeout: float = 60) -> None:
@@ -498,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 env,
             )
+        # The worker and the reminders start once the Daphne processes are up: on a small
+        # machine, five Django processes importing at once slow every one of them.
+        for sock in sockets:
+            wait_until(lambda s=sock: connects(str(s)), f"Daphne on {sock}", sup)
         sup.start(
             "worker",
             [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--no-reload"],
@@ -510,8 +516,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         if turn:
             sup.start("turnserver", [turnserver, "-c", str(turn_conf(args, env))], env)
-        for sock in sockets:
-            wait_until(lambda s=sock: connects(str(s)), f"Daphne on {sock}", sup)
         (args.state / "run" / "nginx.pid").unlink(missing_ok=True)
         sup.start("nginx", nginx_cmd, env)
         host, port = split_address(args.listen)

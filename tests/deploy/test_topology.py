@@ -36,6 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from tests import factories
@@ -151,21 +152,15 @@ def topology(tmp_path_factory) -> Iterator[dict]:
         for k, v in os.environ.items()
         if not k.startswith(("DJANGO_", "ODR_", "PYTEST_")) and k not in ("DATABASE_URL", "REDIS_URL")
     }
-    # A CA and platform seal as an operator would be given them: files named by settings.
+    # A CA and platform seal as an operator would be given them: files named by settings
+    # (made here by the development code path, in this test process).
     pki = tmp / "pki"
-    subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "shell",
-            "-c",
-            "from agreements.documents import pki; pki.ca(); pki.platform_seal()",
-        ],
-        cwd=ROOT,
-        env={**base, "DJANGO_DEBUG": "1", "ODR_PKI_DIR": str(pki), "ODR_DATA_DIR": str(tmp / "d")},
-        check=True,
-        timeout=120,
-    )
+    with override_settings(ODR_PKI_DIR=pki):
+        from agreements.documents import pki as platform_pki
+
+        platform_pki.ca()
+        platform_pki.platform_seal()
+    # The template holds the demo accounts already (seed_demo): no `--demo` needed.
     template = _template_database(base, tmp)
     with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -205,7 +200,6 @@ def topology(tmp_path_factory) -> Iterator[dict]:
             "2",
             "--turn-port",
             str(turn_port),
-            "--demo",
             "--reminders-every",
             "30",
         ],
