@@ -9,7 +9,8 @@ credentials; Ctrl-C (SIGINT) stops every process.
 
 Needs nginx and coturn (Debian's packages, which `./dev test` installs), PostgreSQL and
 Redis on 127.0.0.1. Under CI (CI set, as .ci/run does) a missing nginx or coturn FAILS
-the test; elsewhere it skips with the command that installs them. PostgreSQL and Redis missing always fail."""
+the test; elsewhere it skips with the command that installs them. PostgreSQL and Redis
+missing always fail."""
 
 from __future__ import annotations
 
@@ -150,7 +151,8 @@ def topology(tmp_path_factory) -> Iterator[dict]:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "ODR_", "PYTEST_")) and k not in ("DATABASE_URL", "REDIS_URL")
+        if not k.startswith(("DJANGO_", "ODR_", "PYTEST_"))
+        and k not in ("DATABASE_URL", "REDIS_URL")
     }
     # A CA and platform seal as an operator would be given them: files named by settings
     # (made here by the development code path, in this test process).
@@ -472,9 +474,10 @@ def test_ctrl_c_stops_every_process(topology):
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-            f"/proc/{pid}/status"
-        ).read_text().lower(), pid
+        assert (
+            not Path(f"/proc/{pid}").exists()
+            or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        ), pid
     assert not (state / "run" / "nginx.pid").exists()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", topology["port"]), timeout=1).close()
