@@ -73,8 +73,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=Path(os.environ.get("ODR_STATE_DIR", ROOT / "var" / "prod")),
         help="pid files, logs, sockets, nginx's config and temp files (default var/prod)",
     )
-    p.add_argument("--tls-cert", default=os.environ.get("ODR_TLS_CERT", ""))
-    p.add_argument("--tls-key", default=os.environ.get("ODR_TLS_KEY", ""))
+    p.add_argument(
+        "--tls-cert",
+        default=os.environ.get("ODR_TLS_CERT", ""),
+        help="certificate chain (PEM) for nginx's TLS (ODR_TLS_CERT)",
+    )
+    p.add_argument(
+        "--tls-key",
+        default=os.environ.get("ODR_TLS_KEY", ""),
+        help="its private key (ODR_TLS_KEY)",
+    )
     p.add_argument(
         "--http-redirect",
         default="",
@@ -86,9 +94,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="scheme",
         help="`https` when an outer load balancer terminates TLS in front of this nginx",
     )
-    p.add_argument("--turn-ip", default=os.environ.get("ODR_TURN_IP", "127.0.0.1"))
-    p.add_argument("--turn-port", type=int, default=int(os.environ.get("ODR_TURN_PORT", 3478)))
-    p.add_argument("--turn-external-ip", default=os.environ.get("ODR_TURN_EXTERNAL_IP", ""))
+    p.add_argument(
+        "--turn-ip",
+        default=os.environ.get("ODR_TURN_IP", "127.0.0.1"),
+        help="coturn's listening and relay address (default 127.0.0.1; ODR_TURN_IP)",
+    )
+    p.add_argument(
+        "--turn-port",
+        type=int,
+        default=int(os.environ.get("ODR_TURN_PORT", 3478)),
+        help="coturn's port, UDP and TCP (default 3478)",
+    )
+    p.add_argument(
+        "--turn-external-ip",
+        default=os.environ.get("ODR_TURN_EXTERNAL_IP", ""),
+        help="the public address in front of --turn-ip (1:1 NAT); browsers are given it",
+    )
     p.add_argument("--no-turn", action="store_true", help="do not start coturn")
     p.add_argument("--reminders-every", type=int, default=300, help="seconds (default 300)")
     p.add_argument(
@@ -315,7 +336,7 @@ def nginx_conf(args: argparse.Namespace, env: dict[str, str], sockets: list[Path
         redirect = (
             "    server {\n"
             f"        listen {rhost}:{rport};\n"
-            "        return 301 https://$host$request_uri;\n"
+            f"        return 301 https://$host{'' if port == 443 else f':{port}'}$request_uri;\n"
             "    }"
         )
     hosts = [h for h in env["DJANGO_ALLOWED_HOSTS"].split(",") if h.strip() and h != "*"]

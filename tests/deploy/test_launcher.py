@@ -155,3 +155,85 @@ def test_precompressed_static_files(tmp_path):
     )
     assert not (tmp_path / "tiny.js.gz").exists() and not (tmp_path / "logo.png.gz").exists()
     assert run.precompress(tmp_path) == 0  # up to date: nothing rewritten
+
+
+def test_nginx_accepts_the_tls_configuration_and_serves_static_files_over_https(
+    clean_env, tmp_path
+):
+    """The TLS branch of the template, checked by nginx itself and served: a self-signed
+    certificate, a static file over HTTPS, HTTP redirected to HTTPS."""
+    import shutil
+    import signal
+    import ssl
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.deploy.test_topology import _require_nginx
+    from tests.sessions.test_scaleout import _free_port
+
+    _require_nginx()
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    cert, key = tmp_path / "tls.pem", tmp_path / "tls.key"
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    subprocess.run(
+        [*openssl, "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    for name, value in PRODUCTION.items():
+        clean_env.setenv(name, value)
+    port, http_port = _free_port(), _free_port()
+    args = _args(
+        tmp_path,
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        "--http-redirect",
+        f"127.0.0.1:{http_port}",
+    )
+    env = run.build_env(args, turn=False)
+    static = tmp_path / "data" / "static"
+    static.mkdir(parents=True)
+    (static / "app.0123456789ab.js").write_text("console.log('odr');\n" * 50)
+    run.precompress(static)
+    for sub in ("run", "log", "nginx"):
+        (args.state / sub).mkdir(parents=True, exist_ok=True)
+    conf = args.state / "nginx" / "nginx.conf"
+    conf.write_text(run.nginx_conf(args, env, [tmp_path / "d0.sock"]))
+    command = [nginx, "-p", str(args.state / "nginx"), "-e", str(args.state / "log" / "e.log")]
+    command += ["-c", str(conf)]
+    tested = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stderr
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not run.connects(("127.0.0.1", port)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        request = urllib.request.Request(f"https://127.0.0.1:{port}/static/app.0123456789ab.js")
+        request.add_header("Accept-Encoding", "gzip")
+        response = urllib.request.urlopen(request, context=context, timeout=10)
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert "immutable" in response.headers["Cache-Control"]
+        assert gzip.decompress(response.read()).startswith(b"console.log")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):
+                return None
+
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(f"http://localhost:{http_port}/disputes/?x=1", timeout=10)
+            raise AssertionError("plain HTTP was not redirected")
+        except urllib.error.HTTPError as redirect:
+            assert redirect.code == 301
+            assert redirect.headers["Location"] == f"https://localhost:{port}/disputes/?x=1"
+    finally:
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(timeout=10)
