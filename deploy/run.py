@@ -167,7 +167,11 @@ def dev_secrets(args: argparse.Namespace, env: dict[str, str]) -> None:
     for name, value in defaults.items():
         if not env.get(name):
             env[name] = value
-    if not all(env.get(n) for n in PKI_FILES):
+    pki = Path(env.get("ODR_PKI_DIR") or Path.home() / ".local/share/odr-pki").resolve()
+    made_before = all(
+        (pki / "ca" / f"{k}.{p}.pem").is_file() for k in ("root", "seal") for p in ("cert", "key")
+    )
+    if not all(env.get(n) for n in PKI_FILES) and not made_before:
         # A development CA and platform seal, generated once under ODR_PKI_DIR (outside
         # the repository), loaded by the production processes as if a CA had issued them.
         made = subprocess.run(
@@ -188,13 +192,15 @@ def dev_secrets(args: argparse.Namespace, env: dict[str, str]) -> None:
         if made.returncode != 0:
             raise Refusal(f"could not make a development CA:\n{made.stderr[-2000:]}")
         pki = Path(made.stdout.strip().splitlines()[-1])
+    if not all(env.get(n) for n in PKI_FILES):
         for name, stem in (
             ("ODR_CA_CERT", "root.cert.pem"),
             ("ODR_CA_KEY", "root.key.pem"),
             ("ODR_SEAL_CERT", "seal.cert.pem"),
             ("ODR_SEAL_KEY", "seal.key.pem"),
         ):
-            env.setdefault(name, str(pki / "ca" / stem))
+            if not env.get(name):
+                env[name] = str(pki / "ca" / stem)
     say(f"--dev-secrets: a trial's secrets in {path} (never use them in production)")
 
 
