@@ -255,7 +255,7 @@ from django.core.management import call_command
 call_command("check", deploy=True)
 call_command("migrate", interactive=False, verbosity=0)
 if {demo}:
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo")
 """
 
 
@@ -493,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
             raise Refusal(f"{step} failed:\n{out[-2000:]}{err[-3000:]}")
         if err.strip():
             print(err.rstrip(), file=sys.stderr, flush=True)
+        # The demo's logins, when asked for (shell's own chatter left out).
+        shown = [line for line in out.splitlines() if "objects imported" not in line]
+        if proc is prepare and any(line.strip() for line in shown):
+            print("\n".join(shown), flush=True)
     static_root = Path(env["ODR_DATA_DIR"]).resolve() / "static"
     say(f"migrated; precompressed {precompress(static_root)} static files")
 
