@@ -166,6 +166,13 @@ def topology(tmp_path_factory) -> Iterator[dict]:
     template = _template_database(base, tmp)
     with psycopg.connect(dbname="postgres", autocommit=True, **PG) as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    # Redis pub/sub channels ignore the database number: a room group named after session 1
+    # would be shared with a scale-out test running at the same time. Our ids start apart.
+    with psycopg.connect(dbname=name, autocommit=True, **PG) as scratch:
+        scratch.execute(
+            "SELECT setval(pg_get_serial_sequence('mediation_mediationsession', 'id'), %s)",
+            (secrets.randbelow(10**6) + 10**6,),
+        )
     turn_secret = secrets.token_urlsafe(32)
     env = {
         **base,
