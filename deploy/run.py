@@ -400,6 +400,15 @@ def turn_conf(args: argparse.Namespace, env: dict[str, str]) -> Path:
 # --- the processes ---------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the launcher dies, even by SIGKILL, so no
+    Daphne or nginx outlives it (Linux's PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
 class Supervisor:
     def __init__(self, state: Path) -> None:
         self.state = state
@@ -409,10 +418,28 @@ class Supervisor:
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = self.state / "log" / f"{name}.log"
         with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         self.children.append((name, proc, log))
         say(f"started {name} (pid {proc.pid}, log {log})")
         return proc
+
+    def watch(self) -> int:
+        """Until a signal asks to stop (0) or a child dies (1)."""
+        while not self.stopping:
+            gone = self.dead()
+            if gone is not None:
+                name, proc, log = gone
+                say(f"{name} exited ({proc.returncode}); see {log}. Stopping the rest.")
+                return 1
+            time.sleep(0.5)
+        return 0
 
     def dead(self) -> tuple[str, subprocess.Popen, Path] | None:
         return next((c for c in self.children if c[1].poll() is not None), None)
@@ -563,14 +590,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(lambda: connects((host, port)), f"nginx on {args.listen}", sup)
         scheme = "https" if args.tls_cert else "http"
         say(f"ready: {scheme}://{args.listen}/ ({args.daphne} Daphne processes; Ctrl-C stops)")
-        while not sup.stopping:
-            gone = sup.dead()
-            if gone is not None:
-                name, proc, log = gone
-                say(f"{name} exited ({proc.returncode}); see {log}. Stopping the rest.")
-                return 1
-            time.sleep(0.5)
-        return 0
+        return sup.watch()
     finally:
         sup.stop_all()
         say("stopped")

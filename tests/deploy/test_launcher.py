@@ -237,3 +237,48 @@ def test_nginx_accepts_the_tls_configuration_and_serves_static_files_over_https(
     finally:
         proc.send_signal(signal.SIGQUIT)
         proc.wait(timeout=10)
+
+
+def test_a_dead_child_stops_the_rest_and_a_killed_launcher_takes_its_children(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "log").mkdir()
+    sup = run.Supervisor(tmp_path)
+    sleeper = sup.start("sleeper", ["sleep", "60"], dict(os.environ))
+    short = sup.start("short", [sys.executable, "-c", "import time; time.sleep(0.3)"], {})
+    assert sup.watch() == 1  # `short` exited: the watch ends
+    assert sup.dead()[0] == "short"
+    sup.stop_all()
+    assert sleeper.poll() == -signal.SIGTERM and short.returncode == 0
+
+    # A launcher killed outright (SIGKILL: no handler runs) still takes its children along.
+    script = (
+        "import sys; sys.path.insert(0, 'deploy'); import run, pathlib, time; "
+        f"s = run.Supervisor(pathlib.Path({str(tmp_path)!r})); "
+        "p = s.start('orphan', ['sleep', '60'], {}); "
+        "print(f'PID={p.pid}', flush=True); time.sleep(60)"
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    line = ""
+    while not line.startswith("PID="):
+        line = launcher.stdout.readline()
+        assert line, "the launcher said nothing"
+    child = int(line[4:])
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and "zombie" not in _state(child):
+        assert time.monotonic() < deadline, "the child outlived its launcher"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
