@@ -106,7 +106,7 @@ def _template_database(env: dict[str, str], tmp: Path) -> str:
             build = f"odr_topology_build_{secrets.token_hex(4)}"
             admin.execute(f'CREATE DATABASE "{build}"')
             try:
-                subprocess.run(
+                built = subprocess.run(
                     [
                         sys.executable,
                         "manage.py",
@@ -123,10 +123,12 @@ def _template_database(env: dict[str, str], tmp: Path) -> str:
                         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{build}",
                         "ODR_DATA_DIR": str(tmp / "template-data"),
                     },
-                    check=True,
                     capture_output=True,
+                    text=True,
                     timeout=300,
                 )
+                if built.returncode != 0:
+                    pytest.fail(f"building the template database failed:\n{built.stderr[-3000:]}")
                 admin.execute(f'ALTER DATABASE "{build}" RENAME TO "{name}"')
             finally:
                 admin.execute(f'DROP DATABASE IF EXISTS "{build}" WITH (FORCE)')
@@ -371,7 +373,22 @@ def _turn_allocate(port: int, username: str, password: str) -> int:
     return struct.unpack("!H", answer[:2])[0]
 
 
+def _logs(topology: dict) -> str:
+    """The tail of every process's log, for a failure's message."""
+    out = []
+    for log in sorted((topology["state"] / "log").glob("*.log")):
+        out.append(f"--- {log.name}\n{log.read_text(errors='replace')[-1500:]}")
+    return "\n".join(out)
+
+
 def test_file_invite_accept_room_sign_through_nginx(topology):
+    try:
+        _walk(topology)
+    except (AssertionError, OSError, TimeoutError) as exc:
+        raise AssertionError(f"{exc}\n\nThe topology's logs:\n{_logs(topology)}") from exc
+
+
+def _walk(topology: dict) -> None:
     url, port = topology["url"], topology["port"]
     citizen1 = Http(url, "citizen1@demo.odr")
     citizen2 = Http(url, "citizen2@demo.odr")
