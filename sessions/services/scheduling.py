@@ -321,8 +321,12 @@ def sessions_close_with_case(*, dispute: Dispute) -> list[MediationSession]:
     for pk in list(ids):
         with transaction.atomic():
             session = lock_session(pk)
-            # It may have ended or been cancelled since the list was read.
+            # It may have ended or been cancelled since the list was read; the case may be
+            # back in mediation (a worker ran the queued close late, after the case was
+            # accepted again and a session scheduled): that session is the case's as it is now.
             if MACHINE.refusal("close", session, None) is not None:
+                continue
+            if session.dispute.status == Dispute.Status.IN_MEDIATION:
                 continue
             voided = void_tickets(session)
             session = apply_transition(

@@ -387,3 +387,25 @@ def test_a_close_that_was_missed_is_made_by_the_reminders_run(demo):
     assert session.status == MediationSession.Status.CANCELLED
     assert AuditEvent.objects.filter(action="session.close", object_id=str(session.pk)).count() == 1
     assert session_services.sessions_close_orphaned(now=timezone.now()) == 0
+
+
+def test_a_close_queued_when_the_case_left_mediation_spares_a_session_scheduled_since(demo):
+    """The close is queued when the case leaves mediation (respondent accepted: awaiting
+    intake); a busy worker runs it after the case was accepted again and a session
+    scheduled. That session stays open (found by the topology test: the task worker runs
+    seconds late in production)."""
+    from sessions.tasks import close_sessions_of_case
+
+    dispute = factories.dispute_in_mediation()
+    session = services.session_schedule(
+        dispute=dispute, actor=dispute.mediator, scheduled_at=timezone.now() + timedelta(hours=1)
+    )
+    close_sessions_of_case.call(dispute_id=dispute.pk)
+    session.refresh_from_db()
+    assert session.status == S.SCHEDULED
+    assert not AuditEvent.objects.filter(action="session.close", object_id=str(session.pk)).exists()
+    # Once the case has really left mediation, the same task closes it.
+    Dispute.objects.filter(pk=dispute.pk).update(status=Dispute.Status.WITHDRAWN)
+    assert close_sessions_of_case.call(dispute_id=dispute.pk) == 1
+    session.refresh_from_db()
+    assert session.status == S.CANCELLED
