@@ -67,6 +67,46 @@ class Run:
     p95: float
     cpu_ms: float  # this process's CPU (all threads) per call
     db_cpu_ms: float  # the database server processes' CPU per call (same machine)
+    lock_share: float  # of the database's busy backends sampled, the share waiting on a lock
+
+
+class LockSampler:
+    """Samples, from a connection of its own, the database's server processes that are
+    busy with a statement: how often they wait on a row lock (the case-number counter,
+    the audit chain's head) rather than work or wait for the disk."""
+
+    def __init__(self) -> None:
+        self.busy = self.locked = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        from django.db import connections as conns
+
+        with conns["default"].cursor() as cursor:
+            while not self._stop.is_set():
+                cursor.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock') "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                )
+                busy, locked = cursor.fetchone()
+                self.busy += busy
+                self.locked += locked
+                time.sleep(0.005)
+        conns["default"].close()
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def share(self) -> float:
+        return self.locked / self.busy if self.busy else 0.0
 
 
 def _server_cpu() -> float:
@@ -94,8 +134,12 @@ def _run(call, workers: int, per_client: int) -> Run:
     barrier = threading.Barrier(workers + 1)
 
     def work(_index: int) -> None:
-        client = _client()
-        call(client)  # warm: the session, the pooled connection
+        try:
+            client = _client()
+            call(client)  # warm: the session, the pooled connection
+        except BaseException:
+            barrier.abort()  # the others, and the clock, do not wait for this one
+            raise
         barrier.wait()
         mine = []
         for _ in range(per_client):
@@ -108,13 +152,19 @@ def _run(call, workers: int, per_client: int) -> Run:
 
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(work, i) for i in range(workers)]
-        barrier.wait()
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            for future in futures:
+                future.result()  # raises the worker's error
+            raise
         # The warm-up calls made the pool's connections: all of them are counted.
         db_started = _server_cpu()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for future in futures:
-            future.result()
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        with LockSampler() as sampler:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for future in futures:
+                future.result()
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         db_cpu = _server_cpu() - db_started
     times.sort()
     n = len(times)
@@ -124,6 +174,7 @@ def _run(call, workers: int, per_client: int) -> Run:
         times[int(n * 0.95) - 1],
         cpu * 1000 / n,
         db_cpu * 1000 / n,
+        sampler.share,
     )
 
 
@@ -159,15 +210,20 @@ def report(per_client: int, concurrency: tuple[int, ...] = (1, 4, 8)) -> None:
         print(f"  {i:2d}. {sql[:110]}")
     print(
         "| clients | filings/s | filing p50 / p95 | CPU per filing: Python / PostgreSQL "
-        "| `GET /api/v1/me`/s | me p50 / p95 | CPU per me | filing p50 ÷ me p50 |"
+        "| waiting on a lock | `GET /api/v1/me`/s | me p50 / p95 | CPU per me "
+        "| filing p50 ÷ me p50 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for workers, filing, me in rows:
         print(
             f"| {workers} | {filing.per_second:.1f} | {filing.p50:.1f} / {filing.p95:.1f} ms "
-            f"| {filing.cpu_ms:.1f} / {filing.db_cpu_ms:.1f} ms "
+            f"| {filing.cpu_ms:.1f} / {filing.db_cpu_ms:.1f} ms | {filing.lock_share:.0%} "
             f"| {me.per_second:.1f} | {me.p50:.1f} / {me.p95:.1f} ms "
             f"| {me.cpu_ms:.1f} / {me.db_cpu_ms:.1f} ms | {filing.p50 / me.p50:.1f}× |"
         )
     queued = DBTaskResult.objects.count()
     print(f"{queued:,} e-mails waiting in the task queue (enqueued after commit)")
+    print(
+        "waiting on a lock: the share of the database's busy server processes, sampled every"
+        " 5 ms, that waited on a row lock (the case-number counter, the audit chain's head)"
+    )
