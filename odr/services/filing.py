@@ -32,8 +32,8 @@ def _next_case_number(organisation: Organisation, year: int) -> str:
     at its first case or moved on by one, and its row stays locked until the filing
     commits. Two racing filings wait for each other rather than draw the same number
     (the unique constraint on the case number is the backstop), and a filing that rolls
-    back gives its number back: the numbers stay contiguous. The lock is held to the
-    commit, so the filing draws it as late as it can (issue 14)."""
+    back gives its number back: the numbers stay contiguous. (get_or_create under
+    select_for_update took two statements; issue 14.)"""
     quote = connection.ops.quote_name
     table, last = quote(CaseCounter._meta.db_table), quote("last")
     with connection.cursor() as cursor:
