@@ -126,12 +126,39 @@ _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
 }
+# PostgreSQL connections come from psycopg's pool (issue 14): under ASGI each request runs
+# in a thread of its own, so CONN_MAX_AGE kept nothing and every request opened (and
+# authenticated) a new server process. The pool is per process: Daphne processes times
+# ODR_DB_POOL_MAX, plus the worker's, must stay under the server's max_connections. A
+# request that finds every connection busy waits up to ODR_DB_POOL_TIMEOUT seconds, then
+# fails; connections above ODR_DB_POOL_MIN idle for ODR_DB_POOL_MAX_IDLE seconds close.
+# ODR_DB_POOL=0 goes back to one connection per request (behind PgBouncer, say).
+ODR_DB_POOL = env_bool("ODR_DB_POOL", True)
+ODR_DB_POOL_MIN = env_int("ODR_DB_POOL_MIN", 2, minimum=0)
+ODR_DB_POOL_MAX = env_int("ODR_DB_POOL_MAX", 20, minimum=1)
+ODR_DB_POOL_TIMEOUT = env_int("ODR_DB_POOL_TIMEOUT", 10, minimum=1)
+ODR_DB_POOL_MAX_IDLE = env_int("ODR_DB_POOL_MAX_IDLE", 300, minimum=1)
+if ODR_DB_POOL_MIN > ODR_DB_POOL_MAX:
+    raise ImproperlyConfigured(
+        f"ODR_DB_POOL_MIN ({ODR_DB_POOL_MIN}) must not exceed ODR_DB_POOL_MAX ({ODR_DB_POOL_MAX})"
+    )
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # A SQLite file named by URL needs the same settings as the default one.
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["OPTIONS"] = dict(_SQLITE_OPTIONS)
+    elif ODR_DB_POOL:
+        # Django hands a connection back to the pool when it would close it: at the end
+        # of each request, so CONN_MAX_AGE must stay 0 (Django refuses a pool otherwise).
+        DATABASES["default"]["OPTIONS"] = {
+            **DATABASES["default"].get("OPTIONS", {}),
+            "pool": {
+                "min_size": ODR_DB_POOL_MIN,
+                "max_size": ODR_DB_POOL_MAX,
+                "timeout": ODR_DB_POOL_TIMEOUT,
+                "max_idle": ODR_DB_POOL_MAX_IDLE,
+            },
+        }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import prefetch_related_objects
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -398,12 +399,11 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
         request=payload.request or "",
         claim_amount=payload.claim_amount,
     )
-    return Status(
-        201,
-        dispute_out(
-            selectors.dispute_get_for(user=request.auth, dispute_id=dispute.pk), request.auth
-        ),
-    )
+    # The filer is its applicant: the dispute the service made (its region's chain, its
+    # organisation) answers as it is, without reading it again (issue 14); its parties
+    # are read once for the answer and its actions.
+    prefetch_related_objects([dispute], "parties")
+    return Status(201, dispute_out(dispute, request.auth))
 
 
 @router.get("/disputes", response=DisputeList)

@@ -104,16 +104,20 @@ def log_action(
     (odr.lifecycle.register_events): an undeclared one is a programming error."""
     if words_for(action) is None:
         raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
-    with transaction.atomic():
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    if not actor_label and actor_id is not None:
+        actor_label = actor.get_username()
+    before_json = _jsonable(before or {})
+    after_json = _jsonable(after or {})
+    ip = ip or get_client_ip()
+    # The head's lock serialises every audited write of the platform until its transaction
+    # commits: what does not need the lock is done before it. No savepoint: a failure here
+    # fails the caller's whole write, which is what it must do anyway (issue 14: two
+    # queries less on every audited write).
+    with transaction.atomic(savepoint=False):
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         seq = head.last_seq + 1
         now = timezone.now()
-        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-        if not actor_label and actor_id is not None:
-            actor_label = actor.get_username()
-        before_json = _jsonable(before or {})
-        after_json = _jsonable(after or {})
-        ip = ip or get_client_ip()
         digest = event_digest(
             seq=seq,
             created_at=now,

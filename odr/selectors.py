@@ -204,6 +204,18 @@ def regions_under(parent_code: str | None) -> QuerySet[Region]:
     return Region.objects.filter(parent__isnull=True)
 
 
+# A region's parents, as deep as the tree goes (village > township > county > city >
+# province): select_related over them reads the whole chain in the region's own query.
+REGION_ANCESTORS = "parent__parent__parent__parent"
+
+
+def region_with_ancestors(code: str) -> Region | None:
+    """The region of this code with every region above it, in one query: routing walks
+    the chain (route_dispute) and the case's place is named by it (Region.full_name)
+    without a query per level."""
+    return Region.objects.select_related(REGION_ANCESTORS).filter(code=code).first()
+
+
 def route_dispute(*, region: Region, category: str) -> Organisation | None:
     """The lowest-level mediation organisation whose area covers the region and that
     handles the category: a village dispute stays in the village (DESIGN.md §2)."""

@@ -10,6 +10,11 @@ cost of any authenticated request on this machine).
 
     .venv/bin/python -m bench.http [--disputes 100000] [--requests 2000] [--rounds 40]
         [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--keep]
+        [--filing] [--filing-only] [--filings 100]
+
+`--filing` adds filing throughput (bench/http/filing.py): `POST /api/v1/disputes` from
+1, 4 and 8 clients, `--filings` each, beside `GET /api/v1/me`; `--filing-only` skips
+the lists.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=40, help="requests per list and client")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--filing", action="store_true", help="measure filing throughput too")
+    parser.add_argument("--filing-only", action="store_true", help="filing, not the lists")
+    parser.add_argument("--filings", type=int, default=100, help="filings per client")
     return parser.parse_args()
 
 
@@ -199,6 +207,11 @@ def deep_cursor(email: str, depth: int) -> str:
 def main() -> None:
     settings.DEBUG = True  # connection.queries is recorded
     seed(ARGS.disputes, ARGS.requests)
+    if ARGS.filing_only:
+        from bench.http import filing
+
+        filing.report(ARGS.filings)
+        return
     mediator, coordinator = "mediator@demo.odr", "coordinator@demo.odr"
     deep_mediator = deep_cursor(mediator, 1800)
     # The coordinator's deep page: resume from a case 90% down the list.
@@ -229,6 +242,10 @@ def main() -> None:
         p50, p95, n_queries = measure(email, url, ARGS.rounds, 1)
         c50, c95, _ = measure(email, url, max(ARGS.rounds // 4, 5), 8)
         print(f"| {label} | {p50:.1f} / {p95:.1f} ms | {c50:.1f} / {c95:.1f} ms | {n_queries} |")
+    if ARGS.filing:
+        from bench.http import filing
+
+        filing.report(ARGS.filings)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import IO
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,22 +20,32 @@ from odr.categories import Category
 from odr.errors import DomainError, Forbidden, Invalid
 from odr.evidence import CheckedFile, check_upload
 from odr.idnumber import is_valid_id_number
-from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party, Region
+from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party
 from odr.services.common import lock
-from odr.services.invitations import invitation_create, invitation_send
+from odr.services.invitations import invitation_send, invitations_create
 from odr.services.party_input import PartyInput, checked_parties, identity_require, particulars_of
 from odr.text import clean_text
 
 
 def _next_case_number(organisation: Organisation, year: int) -> str:
-    """Locks the organisation's counter for the year: two racing filings wait for each
-    other rather than draw the same number (the unique constraint is the backstop)."""
-    counter, _created = CaseCounter.objects.select_for_update().get_or_create(
-        organisation=organisation, year=year
-    )
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"({year}){organisation.case_code}第{counter.last:04d}号"
+    """One statement draws the number: the organisation's counter for the year is made
+    at its first case or moved on by one, and its row stays locked until the filing
+    commits. Two racing filings wait for each other rather than draw the same number
+    (the unique constraint on the case number is the backstop), and a filing that rolls
+    back gives its number back: the numbers stay contiguous. (get_or_create under
+    select_for_update took two statements; issue 14.)"""
+    quote = connection.ops.quote_name
+    table, last = quote(CaseCounter._meta.db_table), quote("last")
+    with connection.cursor() as cursor:
+        # PostgreSQL and SQLite (3.35+) both speak this upsert.
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('organisation_id')}, {quote('year')}, {last}) "
+            f"VALUES (%s, %s, 1) ON CONFLICT ({quote('organisation_id')}, {quote('year')}) "
+            f"DO UPDATE SET {last} = {table}.{last} + 1 RETURNING {last}",
+            [organisation.pk, year],
+        )
+        (number,) = cursor.fetchone()
+    return f"({year}){organisation.case_code}第{number:04d}号"
 
 
 def dispute_file(
@@ -80,7 +90,8 @@ def dispute_file(
         ]
     if claim_amount is not None and claim_amount < 0:
         raise Invalid(_("The claim amount cannot be negative."), code="invalid_amount")
-    region = Region.objects.filter(code=region_code).first()
+    # With the regions above it: routing walks them, the answer names them.
+    region = selectors.region_with_ancestors(region_code)
     if region is None:
         raise Invalid(_("Choose the place from the list."), code="invalid_region")
     given_id = clean_text(id_number).upper()
@@ -116,8 +127,14 @@ def dispute_file(
     with _files_removed_on_error() as stored, transaction.atomic():
         # The name and ID number typed on the filing page reach the profile with the
         # filing, or not at all.
-        profile = identity_require(user=applicant, real_name=real_name, id_number=given_id)
+        profile = identity_require(
+            user=applicant, real_name=real_name, id_number=given_id, profile=profile
+        )
         now = timezone.now()
+        applicant_fields = particulars_of(applicant, profile)
+        # From the case number on, the organisation's counter is locked until the commit
+        # (and from log_action on, the audit chain's head): what follows is only the rows
+        # the filing writes, each kind in one statement.
         dispute = Dispute.objects.create(
             case_number=_next_case_number(organisation, timezone.localdate(now).year),
             category=category,
@@ -130,26 +147,30 @@ def dispute_file(
             filed_by=applicant,
             created_at=now,
         )
-        Party.objects.create(
-            dispute=dispute,
-            role=Party.Role.APPLICANT,
-            position=0,
-            user=applicant,
-            email=applicant.email,
-            **particulars_of(applicant, profile),
-            accepted=True,
-            consented_online_at=now,
+        invited = [
+            Party(dispute=dispute, role=role, position=position, **fields)
+            for role, parties, first in (
+                (Party.Role.APPLICANT, co_parties, 1),
+                (Party.Role.RESPONDENT, respondent_parties, 0),
+            )
+            for position, fields in enumerate(parties, start=first)
+        ]
+        Party.objects.bulk_create(
+            [
+                Party(
+                    dispute=dispute,
+                    role=Party.Role.APPLICANT,
+                    position=0,
+                    user=applicant,
+                    email=applicant.email,
+                    **applicant_fields,
+                    accepted=True,
+                    consented_online_at=now,
+                ),
+                *invited,
+            ]
         )
-        invitations = []
-        for role, parties, first in (
-            (Party.Role.APPLICANT, co_parties, 1),
-            (Party.Role.RESPONDENT, respondent_parties, 0),
-        ):
-            for position, fields in enumerate(parties, start=first):
-                party = Party.objects.create(
-                    dispute=dispute, role=role, position=position, **fields
-                )
-                invitations.append(invitation_create(party=party, now=now))
+        invitations = invitations_create(parties=invited, now=now)
         log_action(
             action="dispute.file",
             obj=dispute,

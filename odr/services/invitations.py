@@ -40,6 +40,15 @@ def invitation_create(*, party: Party, now: datetime) -> Invitation:
     )
 
 
+def invitations_create(*, parties: list[Party], now: datetime) -> list[Invitation]:
+    """A fresh link for each party, as invitation_create makes one, in one statement
+    (the filing invites every other party at once)."""
+    expires_at = now + timedelta(days=settings.ODR_INVITATION_DAYS)
+    return Invitation.objects.bulk_create(
+        [Invitation(party=party, expires_at=expires_at) for party in parties]
+    )
+
+
 def invitation_url(invitation: Invitation) -> str:
     return f"{settings.SITE_URL}/invitations/{invitation.token}/"
 

@@ -198,24 +198,29 @@ def checked_parties(
 
 
 def identity_require(
-    *, user: AbstractBaseUser, real_name: str = "", id_number: str = ""
+    *,
+    user: AbstractBaseUser,
+    real_name: str = "",
+    id_number: str = "",
+    profile: Profile | None = None,
 ) -> Profile:
     """The user's profile with a real name and a valid resident ID number: those given
     here are saved to it first (odr.services.profile, audited); without them the answer
-    is 422 `identity_required` (a court names every party by both)."""
+    is 422 `identity_required` (a court names every party by both). `profile` is the
+    user's profile when the caller has just read it (it is not read again)."""
     from odr.services.profile import profile_update
 
     real_name, id_number = clean_text(real_name), clean_text(id_number).upper()
-    profile = selectors.profile_of(user)
+    if profile is None:
+        profile = selectors.profile_of(user)
     if real_name or id_number:
-        profile_update(
+        profile = profile_update(
             user=user,
             real_name=real_name or (profile.real_name if profile else ""),
             phone=profile.phone if profile else "",
             id_number=id_number or (profile.id_number if profile else ""),
             language=profile.language if profile else Profile._meta.get_field("language").default,
         )
-        profile = selectors.profile_of(user)
     if profile is None or not profile.real_name or not is_valid_id_number(profile.id_number):
         raise DomainError(
             "identity_required",
@@ -225,6 +230,9 @@ def identity_require(
             ),
             status=422,
         )
+    # Held on the user too: the e-mails that name them next (display_name) read it here
+    # instead of from the database.
+    user.profile = profile
     return profile
 
 

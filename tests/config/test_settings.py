@@ -60,6 +60,9 @@ PRODUCTION = {
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with"),
         ("ODR_SITE_URL", "odr.example.cn", "ODR_SITE_URL must start with"),
         ("ODR_TRUST_X_FORWARDED_FOR", "sometimes", "ODR_TRUST_X_FORWARDED_FOR must be"),
+        ("ODR_DB_POOL_MAX", "0", "ODR_DB_POOL_MAX must be at least 1"),
+        ("ODR_DB_POOL_MIN", "30", "ODR_DB_POOL_MIN (30) must not exceed ODR_DB_POOL_MAX (20)"),
+        ("ODR_DB_POOL", "perhaps", "ODR_DB_POOL must be one of"),
     ],
 )
 def test_a_bad_environment_value_stops_the_start_with_a_clear_message(
@@ -189,6 +192,60 @@ def test_a_sqlite_database_url_gets_wal_and_immediate_transactions(tmp_path):
     result = run(["-c", code], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["IMMEDIATE", "True"]
+
+
+def database_settings(env: dict[str, str]) -> dict:
+    code = (
+        "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; "
+        "from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'], default=str))"
+    )
+    result = run(["-c", code], env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+PG_URL = "postgres://odr@db.example.cn:5432/odr"
+
+
+def test_postgresql_connections_come_from_a_pool_with_sensible_defaults(tmp_path):
+    db = database_settings(clean_env(tmp_path, DJANGO_DEBUG="1", DATABASE_URL=PG_URL))
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    # Django hands connections back to the pool only when it closes them.
+    assert db["CONN_MAX_AGE"] == 0
+    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10, "max_idle": 300}
+
+
+def test_the_pool_is_sized_from_the_environment_or_switched_off(tmp_path):
+    sized = database_settings(
+        clean_env(
+            tmp_path,
+            DJANGO_DEBUG="1",
+            DATABASE_URL=PG_URL,
+            ODR_DB_POOL_MIN="4",
+            ODR_DB_POOL_MAX="40",
+            ODR_DB_POOL_TIMEOUT="3",
+            ODR_DB_POOL_MAX_IDLE="60",
+        )
+    )
+    assert sized["OPTIONS"]["pool"] == {"min_size": 4, "max_size": 40, "timeout": 3, "max_idle": 60}
+    off = database_settings(
+        clean_env(tmp_path, DJANGO_DEBUG="1", DATABASE_URL=PG_URL, ODR_DB_POOL="0")
+    )
+    assert "pool" not in off.get("OPTIONS", {})
+    # Without the pool a connection lives for one request (threads do not outlive it
+    # under ASGI, so a longer CONN_MAX_AGE only left connections behind).
+    assert off["CONN_MAX_AGE"] == 0
+
+
+def test_sqlite_gets_no_pool(tmp_path):
+    for env in (
+        clean_env(tmp_path, DJANGO_DEBUG="1"),
+        clean_env(tmp_path, DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path}/x.db"),
+    ):
+        db = database_settings(env)
+        assert db["ENGINE"] == "django.db.backends.sqlite3"
+        assert "pool" not in db["OPTIONS"]
 
 
 # --- the helpers themselves, in this process ---------------------------------------------

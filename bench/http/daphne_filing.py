@@ -1,0 +1,195 @@
+"""Filing through one Daphne process (issue 14 §4): a scratch PostgreSQL database,
+migrated and seeded, one Daphne on loopback, then `POST /api/v1/disputes` from 1, 4 and 8
+keep-alive clients (the demo citizen with a session token, from a village, to the county
+centre) beside `GET /api/v1/me` at the same concurrency. No task worker runs: the
+invitation e-mails wait in the database queue.
+
+    .venv/bin/python -m bench.http.daphne_filing [--clients 1,4,8] [--filings 50]
+        [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="1,4,8")
+    parser.add_argument("--filings", type=int, default=50, help="requests per client")
+    parser.add_argument("--no-pool", action="store_true", help="ODR_DB_POOL=0")
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    return parser.parse_args()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, port: int, token: str) -> None:
+        self.port, self.token = port, token
+        self._serial = itertools.count()
+
+    def dispute(self) -> str:
+        n = next(self._serial)
+        return json.dumps(
+            {
+                "category": "debt",
+                "title": f"借款纠纷{n}",
+                "description": "2025年3月借给对方一万元，至今未还。",
+                "region": "330523100201",
+                "respondent": {"name": "李四", "email": f"bench-daphne-{n}@example.com"},
+            }
+        )
+
+    def run(self, workers: int, per_client: int, filing: bool) -> tuple[float, float, float]:
+        """Requests per second of wall time, p50 and p95 in ms."""
+        times: list[float] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(workers + 1)
+        headers = {"Content-Type": "application/json", "X-Session-Token": self.token}
+
+        def one(conn: http.client.HTTPConnection) -> None:
+            if filing:
+                conn.request("POST", "/api/v1/disputes", self.dispute(), headers)
+            else:
+                conn.request("GET", "/api/v1/me", None, headers)
+            response = conn.getresponse()
+            content = response.read()
+            assert response.status in (200, 201), (response.status, content[:300])
+
+        def work() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                one(conn)  # warm: the connection
+            except BaseException:
+                barrier.abort()
+                raise
+            barrier.wait()
+            mine = []
+            for _ in range(per_client):
+                started = time.perf_counter()
+                one(conn)
+                mine.append((time.perf_counter() - started) * 1000)
+            with lock:
+                times.extend(mine)
+            conn.close()
+
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        times.sort()
+        assert len(times) == workers * per_client, "a client failed"
+        return len(times) / wall, statistics.median(times), times[int(len(times) * 0.95) - 1]
+
+
+def main() -> None:
+    args = _parse()
+    server_url, _, _admin_db = args.database_url.rpartition("/")
+    admin = args.database_url.replace("postgres://", "postgresql://", 1)
+    name = f"odr_bench_daphne_{uuid.uuid4().hex[:8]}"
+    tmp = Path(tempfile.mkdtemp(prefix="odr-bench-daphne-"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "ODR_", "DATABASE_URL", "REDIS_URL"))
+    }
+    env.update(
+        DJANGO_DEBUG="1",
+        ODR_TESTING="0",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=f"{server_url}/{name}",
+        ODR_DATA_DIR=str(tmp / "data"),
+        ODR_EMAIL_DIR=str(tmp / "mail"),
+        ODR_LOG_LEVEL="WARNING",
+        ODR_DB_POOL="0" if args.no_pool else "1",
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    daphne = None
+    try:
+        for command in (["migrate", "-v0"], ["seed_demo"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        port = _free_port()
+        with open(tmp / "daphne.log", "w") as log:
+            daphne = subprocess.Popen(
+                [
+                    str(BIN / "daphne"),
+                    "-e",
+                    f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+                    "config.asgi:application",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        for _ in range(600):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request(
+            "POST",
+            "/_allauth/app/v1/auth/login",
+            json.dumps({"email": "citizen1@demo.odr", "password": "odr-demo-2026"}),
+            {"Content-Type": "application/json"},
+        )
+        token = json.loads(conn.getresponse().read())["meta"]["session_token"]
+        server = Server(port, token)
+        pool = "no pool" if args.no_pool else "pooled connections"
+        print(f"Filing through one Daphne process, {pool}, {args.filings} requests per client")
+        print("| clients | filings/s | filing p50 / p95 | `GET /api/v1/me`/s | me p50 / p95 |")
+        print("|---|---|---|---|---|")
+        for workers in (int(c) for c in args.clients.split(",")):
+            f_rate, f50, f95 = server.run(workers, args.filings, filing=True)
+            m_rate, m50, m95 = server.run(workers, args.filings, filing=False)
+            print(
+                f"| {workers} | {f_rate:.1f} | {f50:.1f} / {f95:.1f} ms "
+                f"| {m_rate:.1f} | {m50:.1f} / {m95:.1f} ms |",
+                flush=True,
+            )
+    finally:
+        if daphne is not None:
+            daphne.terminate()
+            daphne.wait(timeout=10)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

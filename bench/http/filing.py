@@ -1,0 +1,229 @@
+"""Filing throughput (issue 14 §4): `POST /api/v1/disputes` from 1, 4 and 8 clients at
+once in this one process, beside `GET /api/v1/me` at the same concurrency, and the
+queries one filing costs. Imported by bench.http after Django is set up.
+
+Every filing is the demo citizen's, from a village (the deepest routing walk), a debt
+case routed to the county centre: all of them draw from one case-number counter, the
+worst case for the counter's lock. The e-mail to the respondent is enqueued in the task
+queue after commit (a row in the database queue, as in production: no worker runs)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+FILER = "citizen1@demo.odr"
+REGION = "330523100201"  # 横溪坞村: village → township → county → city → province
+_serial = itertools.count()
+
+
+def _dispute() -> str:
+    n = next(_serial)
+    return json.dumps(
+        {
+            "category": "debt",
+            "title": f"借款纠纷{n}",
+            "description": "2025年3月借给对方一万元，至今未还。",
+            "region": REGION,
+            "claim_amount": "10000.00",
+            "respondent": {"name": "李四", "email": f"bench-respondent-{n}@example.com"},
+        }
+    )
+
+
+def _client() -> Client:
+    from django.contrib.auth import get_user_model
+
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(get_user_model().objects.get(email=FILER))
+    return client
+
+
+def _file(client: Client) -> None:
+    response = client.post("/api/v1/disputes", _dispute(), content_type="application/json")
+    assert response.status_code == 201, response.content[:500]
+
+
+def _me(client: Client) -> None:
+    response = client.get("/api/v1/me")
+    assert response.status_code == 200, response.content[:500]
+
+
+@dataclass
+class Run:
+    per_second: float
+    p50: float
+    p95: float
+    cpu_ms: float  # this process's CPU (all threads) per call
+    db_cpu_ms: float  # the database server processes' CPU per call (same machine)
+    lock_share: float  # of the database's busy backends sampled, the share waiting on a lock
+
+
+class LockSampler:
+    """Samples, from a connection of its own, the database's server processes that are
+    busy with a statement: how often they wait on a row lock (the case-number counter,
+    the audit chain's head) rather than work or wait for the disk."""
+
+    def __init__(self) -> None:
+        self.busy = self.locked = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        from django.db import connections as conns
+
+        with conns["default"].cursor() as cursor:
+            while not self._stop.is_set():
+                cursor.execute(
+                    "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock') "
+                    "FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"
+                )
+                busy, locked = cursor.fetchone()
+                self.busy += busy
+                self.locked += locked
+                time.sleep(0.005)
+        conns["default"].close()
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def share(self) -> float:
+        return self.locked / self.busy if self.busy else 0.0
+
+
+def _server_cpu() -> float:
+    """CPU seconds used so far by the PostgreSQL processes serving this database (read
+    from /proc: the bench runs on the database's machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cursor.fetchall()]
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _run(call, workers: int, per_client: int) -> Run:
+    """`per_client` calls from each of `workers` clients started together: calls per
+    second of wall time, and each call's p50/p95 in ms."""
+    times: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers + 1)
+
+    def work(_index: int) -> None:
+        try:
+            client = _client()
+            call(client)  # warm: the session, the pooled connection
+        except BaseException:
+            barrier.abort()  # the others, and the clock, do not wait for this one
+            raise
+        barrier.wait()
+        mine = []
+        for _ in range(per_client):
+            started = time.perf_counter()
+            call(client)
+            mine.append((time.perf_counter() - started) * 1000)
+        with lock:
+            times.extend(mine)
+        connections.close_all()
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(work, i) for i in range(workers)]
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            for future in futures:
+                future.result()  # raises the worker's error
+            raise
+        # The warm-up calls made the pool's connections: all of them are counted.
+        db_started = _server_cpu()
+        with LockSampler() as sampler:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for future in futures:
+                future.result()
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        db_cpu = _server_cpu() - db_started
+    times.sort()
+    n = len(times)
+    return Run(
+        n / wall,
+        statistics.median(times),
+        times[int(n * 0.95) - 1],
+        cpu * 1000 / n,
+        db_cpu * 1000 / n,
+        sampler.share,
+    )
+
+
+def queries_per_filing() -> tuple[int, list[str]]:
+    client = _client()
+    _file(client)
+    with CaptureQueriesContext(connection) as captured:
+        _file(client)
+    return len(captured), [q["sql"] for q in captured.captured_queries]
+
+
+def report(per_client: int, concurrency: tuple[int, ...] = (1, 4, 8)) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from odr.models import Dispute
+
+    n_queries, sqls = queries_per_filing()
+    before = Dispute.objects.count()
+    # Query logging off, as in production (the lists above are measured with it on).
+    debug, settings.DEBUG = settings.DEBUG, False
+    try:
+        rows = []
+        for workers in concurrency:
+            filing = _run(_file, workers, per_client)
+            me = _run(_me, workers, per_client)
+            rows.append((workers, filing, me))
+    finally:
+        settings.DEBUG = debug
+    filed = Dispute.objects.count() - before
+    print(f"\nFiling, in process, {per_client} filings per client ({filed:,} filed)")
+    print(f"{n_queries} queries per filing (the request, the filing, the answer):")
+    for i, sql in enumerate(sqls, 1):
+        print(f"  {i:2d}. {sql[:110]}")
+    print(
+        "| clients | filings/s | filing p50 / p95 | CPU per filing: Python / PostgreSQL "
+        "| waiting on a lock | `GET /api/v1/me`/s | me p50 / p95 | CPU per me "
+        "| filing p50 ÷ me p50 |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for workers, filing, me in rows:
+        print(
+            f"| {workers} | {filing.per_second:.1f} | {filing.p50:.1f} / {filing.p95:.1f} ms "
+            f"| {filing.cpu_ms:.1f} / {filing.db_cpu_ms:.1f} ms | {filing.lock_share:.0%} "
+            f"| {me.per_second:.1f} | {me.p50:.1f} / {me.p95:.1f} ms "
+            f"| {me.cpu_ms:.1f} / {me.db_cpu_ms:.1f} ms | {filing.p50 / me.p50:.1f}× |"
+        )
+    queued = DBTaskResult.objects.count()
+    print(f"{queued:,} e-mails waiting in the task queue (enqueued after commit)")
+    print(
+        "waiting on a lock: the share of the database's busy server processes, sampled every"
+        " 5 ms, that waited on a row lock (the case-number counter, the audit chain's head)"
+    )
