@@ -103,10 +103,15 @@ class ListFilterForm(forms.Form):
         data = data or {}
         super().__init__({k: data[k] for k in self.base_fields if k in data})
         self.fields["status"].choices = [("", _("All statuses")), *statuses]
-        # Read only when a page draws the form (the API never does).
-        self.fields["region"].widget = forms.Select(
-            choices=lambda: [("", _("All regions")), *region_choices()]
-        )
+        # Read only when a page draws the form (the API never does), and once.
+        read: list[tuple[str, str]] = []
+
+        def regions() -> list[tuple[str, str]]:
+            if not read:
+                read.extend([("", _("All regions")), *region_choices()])
+            return read
+
+        self.fields["region"].widget = forms.Select(choices=regions)
         if date_label == "submitted":
             self.fields["filed_from"].label = _("Submitted from")
             self.fields["filed_to"].label = _("Submitted to")
