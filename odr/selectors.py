@@ -224,10 +224,14 @@ def route_dispute(*, region: Region, category: str) -> Organisation | None:
     return _first_handler(region.ancestors_and_self(), category, exclude=None)
 
 
-def organisation_above(organisation: Organisation, category: str) -> Organisation | None:
+def organisation_above(
+    organisation: Organisation, category: str, *, chain: list[Region] | None = None
+) -> Organisation | None:
     """The organisation one level up from this one for escalation: the nearest handler
-    above the organisation's own region."""
-    chain = region_chain(organisation.region_id)
+    above the organisation's own region. A list passes the region's `chain` it read once
+    for all its cases of this organisation."""
+    if chain is None:
+        chain = region_chain(organisation.region_id)
     # Organisations at the same region but of a higher kind come first (a county centre
     # above an industry body of the same county), then the regions above.
     return _first_handler(chain, category, exclude=organisation)
