@@ -262,8 +262,13 @@ def court_case_access(user: AbstractBaseUser, org_ids_by_role: dict[str, set[int
     if not court_orgs:
         return None
     before_court = ConfirmationRequest.Status.AWAITING_CONSENT
-    return Q(agreement__confirmation_request__court_id__in=court_orgs) & ~Q(
-        agreement__confirmation_request__status=before_court
+    # A subquery rather than joins, like the parties' rule (issue 14): the list's query
+    # keeps one row per case and the planner a plain `pk IN (...)`.
+    return Q(
+        pk__in=ConfirmationRequest.objects.filter(court_id__in=court_orgs)
+        .exclude(status=before_court)
+        .order_by()
+        .values("agreement__dispute_id")
     )
 
 

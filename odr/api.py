@@ -12,11 +12,12 @@ from django.db.models import prefetch_related_objects
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import EmailStr, Field, model_validator
 
 from odr import composition, pagination, selectors, services, stats
+from odr import filters as list_filters
 from odr.categories import Category
 from odr.errors import Invalid
 from odr.identity import birth_date_from_id
@@ -410,13 +411,19 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
 def dispute_list(
     request: HttpRequest,
     status: str | None = None,
+    category: str | None = Query(None, description="A category code"),
+    region: str | None = Query(None, description="A region code: its cases and those under it"),
+    filed_from: str | None = Query(None, description="Filed on or after this day (YYYY-MM-DD)"),
+    filed_to: str | None = Query(None, description="Filed on or before this day (YYYY-MM-DD)"),
+    q: str | None = Query(None, description="The start of a case number or a party's name"),
     limit: int = pagination.limit_param(),
     cursor: str | None = pagination.cursor_param(),
 ) -> dict[str, Any]:
     """One page of the disputes the caller may see, newest first (CONTRACT §3): `next` is
     the `cursor` of the following page, null on the last. A `limit` outside 1–200 answers
     422 (validation_error); a cursor this list did not give out answers 422
-    (invalid_cursor)."""
+    (invalid_cursor); a bad filter answers 422 with its code (invalid_category_filter,
+    invalid_region_filter, invalid_date_filter, invalid_search)."""
     visible = selectors.disputes_visible_to(request.auth)
     if status:
         if status not in Dispute.Status.values:
@@ -426,6 +433,14 @@ def dispute_list(
                 code="invalid_status_filter",
             )
         visible = visible.filter(status=status)
+    given = {"category": category, "region": region, "filed_from": filed_from}
+    given |= {"filed_to": filed_to, "q": q}
+    filters = list_filters.filters_or_422(
+        list_filters.ListFilterForm({k: v for k, v in given.items() if v is not None})
+    )
+    visible = list_filters.filter_dates(
+        list_filters.filter_disputes(visible, filters), filters, "created_at"
+    )
     page = pagination.paginate(
         visible,
         keys=pagination.NEWEST_FIRST,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -29,27 +30,68 @@ class Region(models.Model):
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
+    # The codes from the top down to this region, "/330000000000/.../330523000000/": a
+    # list filters "in this region or under it" by a prefix of one column (issue 14: no
+    # query joins the tree more than once). Kept by save(), for the region's subtree too.
+    path = models.CharField(_("path"), max_length=255, blank=True, editable=False)
+    # The names from the top down ("浙江省湖州市德清县"): a page names a case's place
+    # without reading the region's ancestors.
+    full_name = models.CharField(_("full name"), max_length=500, blank=True, editable=False)
 
     class Meta:
         ordering = ["code"]
+        indexes = [
+            # A prefix (LIKE 'x%') is an index range scan on PostgreSQL with pattern_ops.
+            models.Index(fields=["path"], name="region_path", opclasses=["varchar_pattern_ops"]),
+        ]
         verbose_name = _("region")
         verbose_name_plural = _("regions")
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        before = None
+        if self.pk is not None:
+            before = Region.objects.filter(pk=self.pk).values_list("path", "full_name").first()
+        self.path, self.full_name = self._derived()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "path", "full_name"}
+        super().save(*args, **kwargs)
+        if before is not None and before != (self.path, self.full_name):
+            # A renamed or moved region carries its subtree along.
+            for child in Region.objects.filter(parent=self):
+                child.parent = self
+                child.save()
+
+    def _derived(self) -> tuple[str, str]:
+        parent = self.parent
+        if parent is None:
+            return f"/{self.code}/", self.name
+        return f"{parent.path}{self.code}/", f"{parent.full_name}{self.name}"
+
+    def path_codes(self) -> list[str]:
+        return [code for code in self.path.split("/") if code]
+
     def ancestors_and_self(self) -> list[Region]:
-        """From this region up to the top: the order routing and escalation walk in."""
+        """From this region up to the top: the order routing and escalation walk in. The
+        ancestors not already loaded come in one query (by the stored path)."""
+        parent_field = Region._meta.get_field("parent")
+        if self.parent_id is not None and not parent_field.is_cached(self) and self.path:
+            codes = self.path_codes()[:-1]
+            found = {r.code: r for r in Region.objects.filter(code__in=codes)}
+            if len(found) == len(codes):
+                node = self
+                for code in reversed(codes):
+                    node.parent = found[code]
+                    node = node.parent
         chain: list[Region] = []
         node: Region | None = self
         while node is not None:
             chain.append(node)
             node = node.parent
         return chain
-
-    @property
-    def full_name(self) -> str:
-        return "".join(r.name for r in reversed(self.ancestors_and_self()))
 
 
 class Organisation(models.Model):
@@ -256,6 +298,22 @@ class Dispute(models.Model):
             # Keyset pages of the lists (odr.pagination), newest first, at any depth.
             models.Index(fields=["created_at", "id"], name="dispute_created_id"),
             models.Index(fields=["status", "created_at", "id"], name="dispute_status_created_id"),
+            # The lists' filters (issue 14): by category, by region (the regions under one
+            # are found by their path), and the search by the start of a case number.
+            models.Index(
+                fields=["category", "created_at", "id"], name="dispute_category_created_id"
+            ),
+            models.Index(fields=["region", "created_at", "id"], name="dispute_region_created_id"),
+            # The intake queue: an organisation's cases of one status, oldest first.
+            models.Index(
+                fields=["organisation", "status", "created_at", "id"],
+                name="dispute_org_status_created_id",
+            ),
+            models.Index(
+                fields=["case_number"],
+                name="dispute_case_number_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
         verbose_name = _("dispute")
         verbose_name_plural = _("disputes")
@@ -352,6 +410,12 @@ class Party(models.Model):
 
     class Meta:
         ordering = ["dispute", "role", "position", "pk"]
+        indexes = [
+            # The lists' search by the start of a party's name (issue 14).
+            models.Index(
+                fields=["name"], name="party_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
+        ]
         verbose_name = _("party")
         verbose_name_plural = _("parties")
 

@@ -7,7 +7,8 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models.functions import Length
 
 from odr import composition
 from odr.errors import NotFound
@@ -101,25 +102,26 @@ def court_for_organisation(organisation: Organisation) -> Organisation | None:
 def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     """A party, its mediator, its organisation's staff, and the court of a confirmation
     request about it see a dispute; a superuser sees all."""
-    # The region's ancestors (for its full name) and the mediator's profile (for their
-    # name) come in the same query: a list of disputes must not query per row.
-    base = Dispute.objects.select_related(
-        "region__parent__parent__parent__parent",
-        "organisation__region__parent__parent__parent__parent",
-        "mediator__profile",
-    )
+    # The region (its full name is stored on it), the organisation and the mediator's
+    # profile (for their name) come in the same query: a list must not query per row, and
+    # joins the region table once (issue 14).
+    base = Dispute.objects.select_related("region", "organisation", "mediator__profile")
     if not user.is_authenticated:
         return base.none()
     if user.is_superuser:
         return base.all()
     by_role = user_org_ids_by_role(user)
     staff_orgs = by_role.get(Role.COORDINATOR, set()) | by_role.get(Role.MEDIATOR, set())
-    condition = Q(parties__user=user) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
-    # Other apps widen it (a court sees the cases whose confirmation is before it).
+    # The parties by a subquery, not a join: a join repeats a case per party and would
+    # need a DISTINCT, which sorts every visible case before the first page (issue 14).
+    as_party = Party.objects.filter(user=user).order_by().values("dispute_id")
+    condition = Q(pk__in=as_party) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
+    # Other apps widen it (a court sees the cases whose confirmation is before it); their
+    # rules are single-valued or subqueries too, so no row repeats.
     extra = composition.extra_access(user, by_role)
     if extra is not None:
         condition |= extra
-    return base.filter(condition).distinct()
+    return base.filter(condition)
 
 
 def dispute_get_for(*, user: AbstractBaseUser, dispute_id: int) -> Dispute:
@@ -194,7 +196,19 @@ def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
         # The page names each case's mediator: their profile comes in the same query.
         .select_related("region", "mediator__profile")
         .prefetch_related("parties")
-        .order_by("status", "created_at")
+        .order_by("status", "created_at", "pk")
+    )
+
+
+def region_chain(region_id: int) -> list[Region]:
+    """The region and its ancestors, nearest first, in one query: those whose stored path
+    the region's path starts with (no walk up the tree, no join per level)."""
+    target = Region.objects.filter(pk=region_id).values("path")[:1]
+    return list(
+        Region.objects.annotate(target=Subquery(target))
+        .filter(target__startswith=F("path"))
+        .annotate(depth=Length("path"))
+        .order_by("-depth")
     )
 
 
@@ -222,10 +236,14 @@ def route_dispute(*, region: Region, category: str) -> Organisation | None:
     return _first_handler(region.ancestors_and_self(), category, exclude=None)
 
 
-def organisation_above(organisation: Organisation, category: str) -> Organisation | None:
+def organisation_above(
+    organisation: Organisation, category: str, *, chain: list[Region] | None = None
+) -> Organisation | None:
     """The organisation one level up from this one for escalation: the nearest handler
-    above the organisation's own region."""
-    chain = organisation.region.ancestors_and_self()
+    above the organisation's own region. A list passes the region's `chain` it read once
+    for all its cases of this organisation."""
+    if chain is None:
+        chain = region_chain(organisation.region_id)
     # Organisations at the same region but of a higher kind come first (a county centre
     # above an industry body of the same county), then the regions above.
     return _first_handler(chain, category, exclude=organisation)

@@ -319,7 +319,13 @@ def _has_organisation_above(dispute: Dispute, cache: dict) -> bool:
         return False
     key = ("above", dispute.organisation_id, dispute.category)
     if key not in cache:
-        above = selectors.organisation_above(dispute.organisation, dispute.category)
+        # The organisation's chain of regions is read once, whatever the categories.
+        chain_key = ("region_chain", dispute.organisation_id)
+        if chain_key not in cache:
+            cache[chain_key] = selectors.region_chain(dispute.organisation.region_id)
+        above = selectors.organisation_above(
+            dispute.organisation, dispute.category, chain=cache[chain_key]
+        )
         cache[key] = above is not None
     return cache[key]
 

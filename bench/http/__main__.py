@@ -232,6 +232,28 @@ def main() -> None:
             f"/api/v1/disputes?cursor={deep_coordinator}",
         ),
         ("GET /api/v1/court/requests (clerk)", "clerk@demo.odr", "/api/v1/court/requests"),
+        # The filters and the search (issue 14): a township with its villages, a category,
+        # a case number, a party's name, a range of filing days.
+        (
+            "… ?region=township&category=debt (coordinator)",
+            coordinator,
+            "/api/v1/disputes?region=330523101000&category=debt",
+        ),
+        ("… ?q=case number (coordinator)", coordinator, "/api/v1/disputes?q=（2026）批第777号"),
+        ("… ?q=party name (mediator)", mediator, "/api/v1/disputes?q=李"),
+        (
+            "… ?filed_from=&filed_to= (coordinator)",
+            coordinator,
+            "/api/v1/disputes?filed_from=2024-03-01&filed_to=2024-03-31",
+        ),
+        ("/disputes/ (mediator)", mediator, "/disputes/"),
+        (
+            "/disputes/?region=&category= (coordinator)",
+            coordinator,
+            "/disputes/?region=330523101000&category=debt",
+        ),
+        ("/intake/ (coordinator)", coordinator, "/intake/"),
+        ("/court/ (clerk)", "clerk@demo.odr", "/court/"),
         ("GET /api/v1/stats (uncached)", None, "/api/v1/stats"),
         ("GET /stats/ (uncached)", None, "/stats/"),
     ]

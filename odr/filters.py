@@ -1,0 +1,203 @@
+"""The filters and the search of the lists (issue 14): status, category, region (the
+region and everything under it), the filing date range, and a case number or a party's
+name. One form reads them for the pages and for the API, so both accept and refuse the
+same values: a page shows the form's message and keeps what was typed, the API answers
+422 with the field's code (CONTRACT §3 errors)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from odr.categories import Category
+from odr.errors import DomainError
+from odr.models import Dispute, Party, Region
+
+# The codes the API answers for a bad value, one per parameter.
+ERROR_CODES = {
+    "status": "invalid_status_filter",
+    "category": "invalid_category_filter",
+    "region": "invalid_region_filter",
+    "filed_from": "invalid_date_filter",
+    "filed_to": "invalid_date_filter",
+    "q": "invalid_search",
+}
+# Longer than any case number or name: a search that long is not one.
+SEARCH_MAX = 60
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: str = ""
+    category: str = ""
+    region: Region | None = None
+    filed_from: dt.date | None = None
+    filed_to: dt.date | None = None
+    q: str = ""
+
+    @property
+    def active(self) -> bool:
+        """Any filter besides the status (the page opens its filter block then)."""
+        return bool(self.category or self.region or self.filed_from or self.filed_to or self.q)
+
+
+class RegionCodeField(forms.CharField):
+    default_error_messages = {"unknown": _("There is no region with the code “%(code)s”.")}
+
+    def clean(self, value: str) -> Region | None:  # type: ignore[override]
+        code = super().clean(value)
+        if not code:
+            return None
+        region = Region.objects.filter(code=code).first()
+        if region is None:
+            raise forms.ValidationError(
+                self.error_messages["unknown"], code="unknown", params={"code": code}
+            )
+        return region
+
+
+class ListFilterForm(forms.Form):
+    """Read from the query string; every field may be left out."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    category = forms.ChoiceField(
+        label=_("Category"),
+        required=False,
+        choices=[("", _("All categories")), *Category.choices],
+    )
+    region = RegionCodeField(label=_("Region"), required=False, max_length=12)
+    filed_from = forms.DateField(
+        label=_("Filed from"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    filed_to = forms.DateField(
+        label=_("Filed to"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    q = forms.CharField(
+        label=_("Case number or party name"),
+        required=False,
+        max_length=SEARCH_MAX,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+    def __init__(
+        self,
+        data: Mapping[str, str] | None = None,
+        *,
+        statuses: Sequence[tuple[str, str]] = Dispute.Status.choices,
+        date_label: str | None = None,
+    ) -> None:
+        # Only the parameters of the filters: `page`, `cursor`, `limit` are the list's.
+        data = data or {}
+        super().__init__({k: data[k] for k in self.base_fields if k in data})
+        self.fields["status"].choices = [("", _("All statuses")), *statuses]
+        # Read only when a page draws the form (the API never does), and once.
+        read: list[tuple[str, str]] = []
+
+        def regions() -> list[tuple[str, str]]:
+            if not read:
+                read.extend([("", _("All regions")), *region_choices()])
+            return read
+
+        self.fields["region"].widget = forms.Select(choices=regions)
+        if date_label == "submitted":
+            self.fields["filed_from"].label = _("Submitted from")
+            self.fields["filed_to"].label = _("Submitted to")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("filed_from"), cleaned.get("filed_to")
+        if start and end and start > end:
+            self.add_error("filed_to", _("The end date is before the start date."))
+        return cleaned
+
+    def filters(self) -> ListFilters:
+        """The valid filters; a bad one is left out (the page says why)."""
+        if not hasattr(self, "cleaned_data"):
+            self.is_valid()
+        data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return ListFilters(
+            status=data.get("status") or "",
+            category=data.get("category") or "",
+            region=data.get("region"),
+            filed_from=data.get("filed_from"),
+            filed_to=data.get("filed_to"),
+            q=data.get("q") or "",
+        )
+
+    def query_string(self) -> str:
+        """The filters as typed, for the links to the other pages."""
+        return urlencode({k: v for k, v in self.data.items() if v})
+
+
+class InvalidFilter(DomainError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(ERROR_CODES.get(field, "invalid_filter"), message, status=422)
+
+
+def filters_or_422(form: ListFilterForm) -> ListFilters:
+    """The API's reading: a bad value is refused (422), never silently dropped."""
+    if not form.is_valid():
+        field, errors = next(iter(form.errors.items()))
+        label = form.fields[field].label if field in form.fields else field
+        raise InvalidFilter(field, f"{field} ({label}): {errors[0]}")
+    return form.filters()
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """The regions a list may be narrowed to, down to the townships (a village's cases are
+    under its township), by their place in the tree."""
+    levels = [Region.Level.PROVINCE, Region.Level.CITY, Region.Level.COUNTY, Region.Level.TOWNSHIP]
+    return list(
+        Region.objects.filter(level__in=levels).order_by("path").values_list("code", "full_name")
+    )
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def search_condition(q: str, *, prefix: str = "") -> Q:
+    """A case number or a party's name, from its start (an index range scan on both); the
+    parties are read by a subquery, so no join can repeat a case."""
+    return Q(**{f"{prefix}case_number__startswith": q}) | Q(
+        **{
+            f"{prefix}pk__in": Party.objects.filter(name__startswith=q)
+            .order_by()
+            .values("dispute_id")
+        }
+    )
+
+
+def filter_disputes(qs: QuerySet[Dispute], filters: ListFilters, *, prefix: str = "") -> QuerySet:
+    """`qs` (disputes, or rows reaching their dispute through `prefix`, such as
+    "agreement__dispute__") narrowed by `filters`, all but the dates; each condition is
+    one indexed column, and the region's is a prefix of its path (one join at most)."""
+    if filters.category:
+        qs = qs.filter(**{f"{prefix}category": filters.category})
+    if filters.region is not None:
+        qs = qs.filter(**{f"{prefix}region__path__startswith": filters.region.path})
+    if filters.q:
+        qs = qs.filter(search_condition(filters.q, prefix=prefix))
+    return qs
+
+
+def filter_dates(qs: QuerySet, filters: ListFilters, field: str) -> QuerySet:
+    """From the start of `filed_from` to the end of `filed_to`, both local days."""
+    if filters.filed_from:
+        qs = qs.filter(**{f"{field}__gte": day_start(filters.filed_from)})
+    if filters.filed_to:
+        qs = qs.filter(**{f"{field}__lt": day_start(filters.filed_to + dt.timedelta(days=1))})
+    return qs

@@ -1,0 +1,322 @@
+"""The lists stay fast at any size (issue 14): my cases (`/disputes/`), the intake queue
+(`/intake/`) and `GET /api/v1/disputes` answer a bounded page in the same number of
+queries at 10 cases and at 5,000; the filters (status, category, region with what lies
+under it, filing dates) and the search (case number, party name) narrow exactly; a bad
+filter is a 422 on the API and a message on a page; no list query joins the region table
+twice or sorts with DISTINCT."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from odr.categories import Category
+from odr.models import Dispute, Party, Region
+from odr.views.lists import PAGE_SIZE
+from tests import factories
+from tests.odr.api_support import assert_error, role_clients
+from tests.odr.bulk_data import bulk_disputes
+
+pytestmark = pytest.mark.django_db
+S = Dispute.Status
+
+TOWNSHIP = "330523101000"  # 天荒坪镇
+ITS_VILLAGES = ("330523101201", "330523101202")  # 余村, 大溪村
+OTHER_VILLAGE = "330523100201"  # 横溪坞村, under 孝丰镇
+COUNTY = "330523000000"
+REGIONS = (COUNTY, TOWNSHIP, *ITS_VILLAGES, OTHER_VILLAGE)
+CATEGORIES = (Category.DEBT, Category.NEIGHBOUR, Category.LAND)
+INTAKE = (S.AWAITING_INTAKE, S.IN_MEDIATION, S.FILED)
+LINK = re.compile(r'href="/disputes/(\d+)/"')
+
+
+@pytest.fixture
+def clients(demo):
+    return role_clients()
+
+
+@pytest.fixture
+def applicant(demo):
+    return factories.demo_user("citizen1@demo.odr")
+
+
+def _mixed(n: int, applicant, *, seed: int = 0, statuses=INTAKE) -> list[Dispute]:
+    return bulk_disputes(
+        n,
+        applicant=applicant,
+        statuses=statuses,
+        categories=CATEGORIES,
+        region_codes=REGIONS,
+        seed=seed,
+    )
+
+
+def _get(client, url: str):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return response, captured
+
+
+def _ids_on_page(response) -> list[int]:
+    return [int(i) for i in LINK.findall(response.content.decode())]
+
+
+def _api_ids(client, url: str) -> list[int]:
+    body = client.get(url + ("&" if "?" in url else "?") + "limit=200").json()
+    assert body["next"] is None, "the test expects one page"
+    assert body["count"] == len(body["items"])
+    return [item["id"] for item in body["items"]]
+
+
+def _newest_first(disputes) -> list[int]:
+    return [d.pk for d in sorted(disputes, key=lambda d: (d.created_at, d.pk), reverse=True)]
+
+
+# --- the same queries at 10 and at 5,000 ------------------------------------------------
+
+
+LIST_URLS = [
+    ("applicant", "/disputes/"),
+    ("applicant", f"/disputes/?status=filed&category=debt&region={TOWNSHIP}&q=张"),
+    ("coordinator", "/intake/"),
+    ("coordinator", f"/intake/?category=debt&region={TOWNSHIP}&filed_from=2026-01-05"),
+    ("applicant", f"/api/v1/disputes?limit=20&category=debt&region={TOWNSHIP}&q=张"),
+    ("coordinator", "/api/v1/disputes?limit=20&filed_from=2026-01-01&filed_to=2030-12-31"),
+]
+
+
+def _every_section(applicant) -> None:
+    """One case of each intake status that every filter of LIST_URLS lets through: an
+    empty section or page skips its row queries, which is not what is being compared."""
+    for status in INTAKE:
+        bulk_disputes(
+            1,
+            applicant=applicant,
+            statuses=[status],
+            categories=[Category.DEBT],
+            region_codes=[ITS_VILLAGES[0]],
+            created_at=dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC),
+        )
+
+
+@pytest.mark.parametrize("role,url", LIST_URLS)
+def test_a_list_answers_a_bounded_page_in_the_same_queries_at_10_and_at_5000(
+    clients, applicant, role, url
+):
+    _every_section(applicant)
+    _mixed(7, applicant)
+    _, small = _get(clients[role], url)
+    _mixed(4990, applicant, seed=1)
+    response, large = _get(clients[role], url)
+    if url.startswith("/api/"):
+        body = response.json()
+        assert len(body["items"]) == 20 and body["next"]
+    else:
+        # A page of at most 20 a section (the intake queue has three).
+        ids = _ids_on_page(response)
+        assert 0 < len(ids) <= 3 * PAGE_SIZE
+        assert "上一页" not in response.content.decode() or "?page=1" in url
+    assert len(small) == len(large), [q["sql"] for q in large.captured_queries]
+
+
+def test_a_deep_page_costs_what_the_first_costs(clients, applicant):
+    _mixed(5000, applicant, statuses=[S.IN_MEDIATION])
+    first, q_first = _get(clients["applicant"], "/disputes/")
+    deep, q_deep = _get(clients["applicant"], "/disputes/?page=200")
+    assert len(_ids_on_page(first)) == len(_ids_on_page(deep)) == PAGE_SIZE
+    assert len(q_first) == len(q_deep)
+    page = deep.content.decode()
+    assert "上一页" in page and "下一页" in page and "第 200 页，共 250 页" in page
+
+
+# --- the filters narrow exactly ---------------------------------------------------------
+
+
+def test_every_filter_narrows_the_api_list_exactly(clients, applicant):
+    disputes = _mixed(120, applicant, statuses=[S.IN_MEDIATION, S.SETTLED, S.FILED], seed=7)
+    regions = dict(Region.objects.filter(code__in=REGIONS).values_list("pk", "code"))
+    client = clients["applicant"]
+
+    def expect(keep) -> list[int]:
+        return _newest_first([d for d in disputes if keep(d)])
+
+    assert _api_ids(client, "/api/v1/disputes?category=land") == expect(
+        lambda d: d.category == Category.LAND
+    )
+    # A township covers its villages' cases, and none of another township's.
+    township = _api_ids(client, f"/api/v1/disputes?region={TOWNSHIP}")
+    assert township == expect(lambda d: regions[d.region_id] in (TOWNSHIP, *ITS_VILLAGES))
+    assert {regions[d.region_id] for d in disputes if d.pk in township} >= set(ITS_VILLAGES)
+    # The county covers everything here; a village only itself.
+    assert len(_api_ids(client, f"/api/v1/disputes?region={COUNTY}")) == 120
+    village = ITS_VILLAGES[0]
+    assert _api_ids(client, f"/api/v1/disputes?region={village}") == expect(
+        lambda d: regions[d.region_id] == village
+    )
+    # Filing dates are whole local days, both ends included.
+    day = lambda d: dt.datetime.fromisoformat(str(d.created_at)).astimezone().date()  # noqa: E731
+    middle = sorted(disputes, key=lambda d: d.created_at)[60]
+    start = day(middle)
+    end = start + dt.timedelta(days=1)
+    assert _api_ids(
+        client, f"/api/v1/disputes?filed_from={start.isoformat()}&filed_to={end.isoformat()}"
+    ) == expect(lambda d: start <= day(d) <= end)
+    assert _api_ids(client, f"/api/v1/disputes?filed_to={start.isoformat()}") == expect(
+        lambda d: day(d) <= start
+    )
+    # All together, with the status.
+    url = f"/api/v1/disputes?status=settled&category=debt&region={TOWNSHIP}"
+    assert _api_ids(client, url) == expect(
+        lambda d: (
+            d.status == S.SETTLED
+            and d.category == Category.DEBT
+            and regions[d.region_id] in (TOWNSHIP, *ITS_VILLAGES)
+        )
+    )
+
+
+def test_the_search_finds_a_case_by_its_number_or_a_party_by_name(clients, applicant):
+    disputes = _mixed(30, applicant, seed=2)
+    target, other = disputes[4], disputes[17]
+    Party.objects.filter(dispute=other, role=Party.Role.RESPONDENT).update(name="欧阳修")
+    client = clients["applicant"]
+    assert _api_ids(client, f"/api/v1/disputes?q={target.case_number}") == [target.pk]
+    assert _api_ids(client, "/api/v1/disputes?q=欧阳") == [other.pk]
+    assert _api_ids(client, "/api/v1/disputes?q=欧阳修") == [other.pk]
+    # Every case names 张三 as its applicant: a party's name finds each case once.
+    assert _api_ids(client, "/api/v1/disputes?q=张三") == _newest_first(disputes)
+    assert _api_ids(client, "/api/v1/disputes?q=无此人") == []
+    # The page finds the same.
+    response, _ = _get(client, "/disputes/?q=欧阳")
+    assert _ids_on_page(response) == [other.pk]
+    response, _ = _get(client, f"/disputes/?q={target.case_number}")
+    assert _ids_on_page(response) == [target.pk]
+
+
+def test_the_pages_filter_as_the_api_does(clients, applicant):
+    disputes = _mixed(40, applicant, seed=5)
+    url = f"category=neighbour&region={TOWNSHIP}"
+    api = _api_ids(clients["applicant"], f"/api/v1/disputes?{url}")
+    assert 0 < len(api) < 40
+    response, _ = _get(clients["applicant"], f"/disputes/?{url}")
+    assert _ids_on_page(response) == api[:PAGE_SIZE]
+    # The intake queue: each section keeps only what the filters let through.
+    response, _ = _get(clients["coordinator"], f"/intake/?{url}&status=awaiting_intake")
+    page = response.content.decode()
+    waiting = {d.pk for d in disputes if d.pk in api and d.status == S.AWAITING_INTAKE}
+    assert set(_ids_on_page(response)) == waiting
+    assert 'id="in-mediation"' not in page and 'id="filed"' not in page
+    # The filter block is folded unless a filter is set, and labelled in Chinese.
+    response, _ = _get(clients["coordinator"], "/intake/")
+    assert '<details class="list-filters" id="list-filters">' in response.content.decode()
+    assert "<summary>筛选" in response.content.decode()
+
+
+def test_the_pages_links_keep_the_filters(clients, applicant):
+    bulk_disputes(60, applicant=applicant, categories=[Category.DEBT])
+    response, _ = _get(clients["applicant"], "/disputes/?category=debt&q=张")
+    page = response.content.decode()
+    assert "下一页" in page
+    link = re.search(r'href="\?([^"]+)" *>下一页|href="\?([^"]+)"[^>]*>下一页', page)
+    assert link is not None
+    target = (link.group(1) or link.group(2)).replace("&amp;", "&")
+    assert "category=debt" in target and "page=2" in target
+
+
+# --- bad values --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query,code",
+    [
+        ("category=nonsense", "invalid_category_filter"),
+        ("region=999999999999", "invalid_region_filter"),
+        ("region=" + "9" * 20, "invalid_region_filter"),
+        ("filed_from=2026-13-01", "invalid_date_filter"),
+        ("filed_to=yesterday", "invalid_date_filter"),
+        ("filed_from=2026-03-02&filed_to=2026-03-01", "invalid_date_filter"),
+        ("q=" + "号" * 61, "invalid_search"),
+    ],
+)
+def test_a_bad_filter_answers_422_with_its_code(clients, applicant, query, code):
+    _mixed(3, applicant)
+    body = assert_error(clients["applicant"].get(f"/api/v1/disputes?{query}"), 422, code)
+    # The message names the parameter at fault.
+    assert body["detail"].split(" ")[0] in [p.split("=")[0] for p in query.split("&")]
+
+
+def test_a_bad_filter_on_a_page_is_named_and_the_others_still_apply(clients, applicant):
+    disputes = _mixed(30, applicant, seed=4)
+    before = Dispute.objects.count()
+    response, _ = _get(
+        clients["applicant"], "/disputes/?category=land&region=999999999999&filed_from=2026-13-40"
+    )
+    page = response.content.decode()
+    assert 'id="filter-errors"' in page and " open>" in page
+    assert "999999999999" in page  # what was typed is kept, named in the message
+    assert "2026-13-40" in page
+    lands = [d for d in disputes if d.category == Category.LAND]
+    assert set(_ids_on_page(response)) == {d.pk for d in lands}
+    assert Dispute.objects.count() == before
+    response, _ = _get(clients["coordinator"], "/intake/?filed_to=not-a-day")
+    assert 'id="filter-errors"' in response.content.decode()
+
+
+# --- the shape of the queries -----------------------------------------------------------
+
+REGION_TABLE = re.compile(r'(?:FROM|JOIN)\s+"odr_region"', re.IGNORECASE)
+
+
+def _list_queries(captured) -> list[str]:
+    """The queries that read the list's rows (not the session, the user or the roles)."""
+    return [q["sql"] for q in captured.captured_queries if 'FROM "odr_dispute"' in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    "role,url",
+    [
+        ("applicant", f"/disputes/?region={TOWNSHIP}&q=张&category=debt"),
+        ("coordinator", f"/intake/?region={TOWNSHIP}&q=张"),
+        ("applicant", f"/api/v1/disputes?region={TOWNSHIP}&q=张&category=debt"),
+        ("case_mediator", f"/api/v1/disputes?region={COUNTY}"),
+        ("coordinator", "/api/v1/disputes"),
+    ],
+)
+def test_no_list_query_joins_the_region_table_twice_or_uses_distinct(clients, applicant, role, url):
+    mediator = factories.demo_user("mediator@demo.odr")
+    bulk_disputes(
+        30,
+        applicant=applicant,
+        mediator=mediator,
+        statuses=INTAKE,
+        region_codes=REGIONS,
+        categories=CATEGORIES,
+    )
+    _, captured = _get(clients[role], url)
+    listed = _list_queries(captured)
+    assert listed
+    for sql in listed:
+        assert len(REGION_TABLE.findall(sql)) <= 1, sql
+    for q in captured.captured_queries:
+        assert "DISTINCT" not in q["sql"].upper(), q["sql"]
+
+
+def test_regions_keep_their_path_and_full_name_when_renamed_or_moved(demo):
+    township = Region.objects.get(code=TOWNSHIP)
+    village = Region.objects.get(code=ITS_VILLAGES[0])
+    assert village.path == "/330000000000/330500000000/330523000000/330523101000/330523101201/"
+    assert village.full_name == "浙江省湖州市安吉县天荒坪镇余村"
+    township.name = "天荒坪新镇"
+    township.save()
+    village.refresh_from_db()
+    assert village.full_name == "浙江省湖州市安吉县天荒坪新镇余村"
+    village.parent = Region.objects.get(code="330523100000")
+    village.save(update_fields=["parent"])
+    village.refresh_from_db()
+    assert village.path.startswith("/330000000000/330500000000/330523000000/330523100000/")
+    assert [r.code for r in village.ancestors_and_self()][1] == "330523100000"
