@@ -512,6 +512,45 @@ def _decide_with_number(client, request, number, decision="not_accepted", reason
     return client.post(base, {**body, "preview": token}, content_type="application/json")
 
 
+def test_the_ruling_e_mails_name_the_courts_number_when_it_gave_one(
+    demo, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    from agreements.court.services.confirmation import request_context
+    from odr.notifications import render_email
+
+    number = "（2026）浙0523民特12号"
+    with time_machine.travel(SUBMITTED, tick=False):
+        request = factories.confirmation_pending()
+        mediation = request.agreement.dispute.case_number
+        client.force_login(_judge())
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _decide_with_number(client, request, number)
+    assert response.status_code == 200, response.content
+    served = [m for m in mailoutbox if "ruling.pdf" in m.body]
+    assert served
+    for mail in served:
+        assert mail.subject.startswith(number) and mediation not in mail.subject, mail.subject
+        assert f"{number}民事裁定书" in mail.body or f"{number} 民事裁定书" in mail.body
+    request.refresh_from_db()
+    context = {**request_context(request), "order_url": "https://example.org/withdrawal.pdf"}
+    for language, ruling, order in (
+        ("zh-hans", f"经法院电子签章的{number}民事裁定书：", f"已以{number}民事裁定书结束"),
+        ("en", f"The ruling ({number} 民事裁定书)", f"by an order ({number} 民事裁定书)"),
+    ):
+        subject, body = render_email(template="court_ruling", context=context, language=language)
+        assert subject.startswith(number) and mediation not in subject, subject
+        assert ruling in body, body
+        subject, body = render_email(template="court_withdrawn", context=context, language=language)
+        assert subject.startswith(number) and mediation not in subject, subject
+        assert order in body, body
+    # Without the court's number, the mediation's, as before.
+    context.update(court_case_number="", ruling_number=mediation)
+    subject, body = render_email(template="court_ruling", context=context, language="zh-hans")
+    assert subject == f"{mediation}：法院裁定不予受理" and "经法院电子签章的民事裁定书：" in body
+    subject, body = render_email(template="court_withdrawn", context=context, language="zh-hans")
+    assert subject == f"{mediation}：司法确认申请已撤回" and "已以民事裁定书结束" in body
+
+
 def test_a_ruling_not_to_accept_carries_the_courts_number_when_the_judge_gives_it(
     demo, client, tmp_path
 ):

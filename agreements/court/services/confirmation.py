@@ -78,6 +78,9 @@ def request_context(request: ConfirmationRequest) -> dict[str, Any]:
         "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
         "court": request.court.name,
         "court_case_number": request.case_number,
+        # The number a ruling or an order goes by: the court's own once it gave one,
+        # otherwise the mediation's.
+        "ruling_number": request.case_number or dispute.case_number,
         "portal_url": f"{settings.SITE_URL}/court/requests/{request.pk}/",
         "accept_deadline": _fmt(request.accept_deadline),
         "rule_deadline": _fmt(request.rule_deadline),
