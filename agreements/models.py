@@ -337,6 +337,9 @@ class Inquiry(models.Model):
     record = models.TextField(_("record of the inquiry"), blank=True)
     # Who signed the record (users' ids with the time), and the record's PDF.
     signed = models.JSONField(default=list, blank=True)
+    # When the record was written (last rewritten): the inquiry's end, as the record
+    # prints it ("时间：…14时30分至15时05分").
+    recorded_at = models.DateTimeField(null=True, blank=True)
     record_pdf = models.FileField(upload_to="rulings/", blank=True)
     record_sha256 = models.CharField(max_length=64, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)

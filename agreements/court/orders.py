@@ -58,6 +58,16 @@ def cn_time(value: datetime | None) -> str:
     return f"{cn_date(local)}{local.hour}时{local:%M}分"
 
 
+def _span(start: datetime, end: datetime | None) -> str:
+    """From when to when, as a record writes it: 2026年6月10日14时30分至15时05分 (the
+    date again only when the end falls on another day)."""
+    if end is None or end <= start:
+        return cn_time(start)
+    a, b = timezone.localtime(start), timezone.localtime(end)
+    until = f"{b.hour}时{b:%M}分" if a.date() == b.date() else cn_time(end)
+    return f"{cn_time(start)}至{until}"
+
+
 def _named(name: str) -> str:
     return UNNAMED if "@" in (name or "") or not (name or "").strip() else name
 
@@ -266,7 +276,7 @@ def render_inquiry_record(
     else:
         place = inquiry.place
     story += [
-        _p(f"时间：{cn_time(inquiry.scheduled_at)}", s["body"]),
+        _p(f"时间：{_span(inquiry.scheduled_at, inquiry.recorded_at)}", s["body"]),
         _p(f"地点：{place}", s["body"]),
         _p("案由：申请司法确认调解协议", s["body"]),
         _p(f"调解协议：{mediation_number(dispute)}（{committee_of(dispute)}）", s["body"]),

@@ -270,7 +270,14 @@ def inquiries_to_sign(request: ConfirmationRequest, user: AbstractBaseUser) -> l
     ]
 
 
+def inquiry_started(inquiry: Inquiry) -> bool:
+    """An inquiry's record is written once it has begun, never before its time."""
+    return inquiry.scheduled_at <= timezone.now()
+
+
 def _inquiry_to_record(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
+    # Whether this inquiry has begun is the service's check (`inquiry_not_started`): the
+    # court's page shows, for one not begun, when its record can be written.
     if not any(i.closed_at is None and not i.signed for i in request.inquiries.all()):
         return Refusal(
             409, "no_inquiry", _("There is no inquiry whose record can still be written.")
@@ -285,6 +292,10 @@ def _inquiry_to_sign(request: ConfirmationRequest, viewer: Viewer, cache: dict) 
         )
     return None
 
+
+INQUIRY_NOT_STARTED = gettext_lazy(
+    "The inquiry has not begun: its record can be written from its scheduled time."
+)
 
 # A clerk asking to rule answers 403 (CONTRACT §3).
 JUDGE_ONLY = ("judge_only", gettext_lazy("Only a judge of this court rules on an application."))

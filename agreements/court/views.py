@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from agreements.court import selectors as court_selectors
 from agreements.court import services
 from agreements.court.documents import party_infos
-from agreements.court.transitions import allowed_actions, inquiries_to_sign
+from agreements.court.transitions import allowed_actions, inquiries_to_sign, inquiry_started
 from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
 from odr.errors import DomainError
@@ -251,6 +251,7 @@ def _acts_context(found: ConfirmationRequest, user) -> dict:
                 "i": i,
                 "present": [names.get(pk, "") for pk in i.present or []],
                 "mine_to_sign": i.pk in to_sign,
+                "started": inquiry_started(i),
                 "record_form": RecordForm(
                     parties=parties,
                     initial={"record": i.record, "present": i.present or [p.pk for p in parties]},

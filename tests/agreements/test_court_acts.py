@@ -275,45 +275,57 @@ def test_the_inquiry_record_is_signed_by_everyone_and_its_pdf_is_hashed(demo, cl
     assert made.status_code == 201, made.content
     inquiry_id = made.json()["id"]
     parties = list(request.agreement.dispute.parties.all())
-    recorded = _api(
-        client,
-        _clerk(),
-        "post",
-        f"{base}/inquiries/{inquiry_id}/record",
-        {
-            "record": "问：调解协议是否是你们自愿达成的？\n答：是的，自愿。",
-            "present": [p.pk for p in parties],
-        },
-    )
-    assert recorded.status_code == 200, recorded.content
-    # Signing asks the password again.
-    wrong = _api(
-        client, _citizen(1), "post", f"{base}/inquiries/{inquiry_id}/sign", {"password": "nope"}
-    )
-    assert wrong.status_code == 403
-    for user in (_citizen(1), _citizen(2), _judge(), _clerk()):
-        signed = _api(
-            client,
-            user,
-            "post",
-            f"{base}/inquiries/{inquiry_id}/sign",
-            {"password": factories.PASSWORD},
+    body = {
+        "record": "问：调解协议是否是你们自愿达成的？\n答：是的，自愿。",
+        "present": [p.pk for p in parties],
+    }
+    # Not before the inquiry's time: the signatures would precede the time it prints.
+    client.force_login(_clerk())
+    for language, words in (("zh-hans", "询问尚未开始"), ("en", "has not begun")):
+        with time_machine.travel(when - timedelta(minutes=1), tick=False):
+            early = client.post(
+                f"{base}/inquiries/{inquiry_id}/record",
+                body,
+                content_type="application/json",
+                headers={"accept-language": language},
+            )
+        assert early.status_code == 409, early.content
+        assert early.json()["code"] == "inquiry_not_started"
+        assert words in early.json()["detail"], early.json()
+    untouched = Inquiry.objects.get(pk=inquiry_id)
+    assert not untouched.record and not untouched.present and untouched.recorded_at is None
+    assert not _events(request, "confirmation.inquiry_record").exists()
+    with time_machine.travel(when + timedelta(minutes=35), tick=False):
+        recorded = _api(client, _clerk(), "post", f"{base}/inquiries/{inquiry_id}/record", body)
+        assert recorded.status_code == 200, recorded.content
+        # Signing asks the password again.
+        wrong = _api(
+            client, _citizen(1), "post", f"{base}/inquiries/{inquiry_id}/sign", {"password": "nope"}
         )
-        assert signed.status_code == 200, (user, signed.content)
-    inquiry = Inquiry.objects.get(pk=inquiry_id)
-    assert inquiry.closed_at is not None and len(inquiry.signed) == 4
-    data = inquiry.record_pdf.read()
-    assert hashlib.sha256(data).hexdigest() == inquiry.record_sha256
-    text = _pdftotext(data)
-    assert "询 问 笔 录" in text and "自愿达成" in text
-    assert "审判员" in text and "书记员" in text
-    for party in parties:
-        assert party.name in text
-    signs = _events(request, "confirmation.inquiry_sign")
-    assert signs.count() == 4
-    assert signs.order_by("-pk").first().after["record_sha256"] == inquiry.record_sha256
-    pdf = _api(client, _citizen(2), "get", f"{base}/inquiries/{inquiry_id}/record.pdf")
-    assert pdf.status_code == 200
+        assert wrong.status_code == 403
+        for user in (_citizen(1), _citizen(2), _judge(), _clerk()):
+            signed = _api(
+                client,
+                user,
+                "post",
+                f"{base}/inquiries/{inquiry_id}/sign",
+                {"password": factories.PASSWORD},
+            )
+            assert signed.status_code == 200, (user, signed.content)
+        inquiry = Inquiry.objects.get(pk=inquiry_id)
+        assert inquiry.closed_at is not None and len(inquiry.signed) == 4
+        data = inquiry.record_pdf.read()
+        assert hashlib.sha256(data).hexdigest() == inquiry.record_sha256
+        text = _pdftotext(data)
+        assert "询 问 笔 录" in text and "自愿达成" in text
+        assert "审判员" in text and "书记员" in text
+        for party in parties:
+            assert party.name in text
+        signs = _events(request, "confirmation.inquiry_sign")
+        assert signs.count() == 4
+        assert signs.order_by("-pk").first().after["record_sha256"] == inquiry.record_sha256
+        pdf = _api(client, _citizen(2), "get", f"{base}/inquiries/{inquiry_id}/record.pdf")
+        assert pdf.status_code == 200
 
 
 def test_a_judge_hosts_the_hearing_room_and_the_parties_may_join_it(
@@ -479,31 +491,35 @@ def test_the_president_decides_the_extension_on_the_portal(demo, client, preside
 
 def test_the_record_is_written_and_signed_on_the_pages(demo, client):
     request = factories.confirmation_accepted()
+    when = timezone.now() + timedelta(days=1)
     inquiry = services.confirmation_inquiry_schedule(
-        request=request,
-        actor=_judge(),
-        scheduled_at=timezone.now() + timedelta(days=1),
-        place="本院第三调解室",
+        request=request, actor=_judge(), scheduled_at=when, place="本院第三调解室"
     )
     parties = list(request.agreement.dispute.parties.all())
     client.force_login(_clerk())
-    client.post(
-        f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/record/",
-        {"record": "问：是否自愿？\n答：自愿。", "present": [p.pk for p in parties]},
-    )
-    inquiry.refresh_from_db()
-    assert inquiry.record and inquiry.present == sorted(p.pk for p in parties)
-    for user in (_citizen(1), _citizen(2), _judge(), _clerk()):
-        client.force_login(user)
-        where = (
-            f"/court/requests/{request.pk}/acts/"
-            if user in (_citizen(1), _citizen(2))
-            else f"/court/requests/{request.pk}/"
-        )
-        assert 'class="sign-form"' in client.get(where).content.decode()
+    # Before its time the page says when the record can be written, and offers no form.
+    page = client.get(f"/court/requests/{request.pk}/").content.decode()
+    assert "询问尚未开始" in page and 'class="record-form"' not in page
+    with time_machine.travel(when + timedelta(minutes=30), tick=False):
+        page = client.get(f"/court/requests/{request.pk}/").content.decode()
+        assert "询问尚未开始" not in page and 'class="record-form"' in page
         client.post(
-            f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/sign/",
-            {"password": factories.PASSWORD},
+            f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/record/",
+            {"record": "问：是否自愿？\n答：自愿。", "present": [p.pk for p in parties]},
         )
-    inquiry.refresh_from_db()
-    assert inquiry.closed_at is not None and inquiry.record_sha256
+        inquiry.refresh_from_db()
+        assert inquiry.record and inquiry.present == sorted(p.pk for p in parties)
+        for user in (_citizen(1), _citizen(2), _judge(), _clerk()):
+            client.force_login(user)
+            where = (
+                f"/court/requests/{request.pk}/acts/"
+                if user in (_citizen(1), _citizen(2))
+                else f"/court/requests/{request.pk}/"
+            )
+            assert 'class="sign-form"' in client.get(where).content.decode()
+            client.post(
+                f"/court/requests/{request.pk}/inquiries/{inquiry.pk}/sign/",
+                {"password": factories.PASSWORD},
+            )
+        inquiry.refresh_from_db()
+        assert inquiry.closed_at is not None and inquiry.record_sha256

@@ -276,7 +276,8 @@ def test_the_inquiry_record_says_when_where_who_asked_who_recorded_and_who_signe
     assert not re.search(r"[A-Za-z@]", text.replace(CREDIT, ""))
     assert "(" not in text
     assert flat.startswith(f"安吉县人民法院询问笔录{NUMBER}")
-    assert "时间：2026年6月10日14时30分" in flat
+    # From the inquiry's time to the record's: never a signature before the time printed.
+    assert "时间：2026年6月10日14时30分至15时05分" in flat
     assert "地点：本院在线询问室（通过本平台以视频方式进行）" in flat
     assert "案由：申请司法确认调解协议" in flat
     assert f"调解协议：{_mediation(request)}（" in flat

@@ -45,9 +45,11 @@ from agreements.court.services.confirmation import (
 )
 from agreements.court.transitions import (
     DECISIONS,
+    INQUIRY_NOT_STARTED,
     MACHINE,
     inquiries_to_sign,
     inquiry_signers,
+    inquiry_started,
     open_supplement,
 )
 from agreements.models import ConfirmationRequest, Inquiry, SupplementRequest
@@ -494,11 +496,14 @@ def confirmation_inquiry_record(
         found = locked.inquiries.select_for_update().filter(pk=inquiry_id).first()
         if found is None or found.closed_at is not None or found.signed:
             raise DomainError("inquiry_closed", _("This record can no longer be changed."))
+        # Never before its time: the signatures would precede the time the record prints.
+        if not inquiry_started(found):
+            raise DomainError("inquiry_not_started", str(INQUIRY_NOT_STARTED))
         parties = {p.pk for p in locked.agreement.dispute.parties.all() if p.user_id}
         chosen = sorted({int(p) for p in present or []})
         if not chosen or set(chosen) - parties:
             raise Invalid(_("Tick the parties who were present."), code="present_required")
-        changes = {"record": record, "present": chosen}
+        changes = {"record": record, "present": chosen, "recorded_at": timezone.now()}
         if locked.court_id in odr_selectors.user_org_ids(actor, Membership.Role.CLERK):
             changes["clerk"] = actor
         for attr, value in changes.items():
