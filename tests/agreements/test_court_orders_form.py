@@ -293,6 +293,70 @@ def test_the_inquiry_record_says_when_where_who_asked_who_recorded_and_who_signe
     assert _creation(pdf).startswith("D:20260610")
 
 
+@pytest.mark.parametrize(
+    ("signer", "agent", "line"),
+    [
+        ("陈青山", False, "安吉青山竹木制品有限公司（法定代表人陈青山）"),
+        ("刘律", True, "安吉青山竹木制品有限公司（委托代理人刘律）"),
+        # By real name, the agent signing from the company's own account.
+        ("刘律", False, "安吉青山竹木制品有限公司（委托代理人刘律）"),
+        # Neither: named, with no capacity the record cannot vouch for.
+        ("王经理", False, "安吉青山竹木制品有限公司（王经理）"),
+    ],
+)
+def test_an_organisation_signs_the_record_by_the_person_who_signed_for_it(
+    demo, tmp_path, signer, agent, line
+):
+    from odr.models import Agent
+
+    with time_machine.travel(MONDAY, tick=False):
+        request = _docketed()
+        inquiry = services.confirmation_inquiry_schedule(
+            request=request,
+            actor=_judge(),
+            scheduled_at=datetime(2026, 6, 10, 14, 30, tzinfo=TZ),
+            place="本院第三询问室",
+        )
+    dispute = request.agreement.dispute
+    company = dispute.parties.get(kind="organisation")
+    account = factories.make_user(
+        f"{'agent' if agent else 'boss'}@qingshan.example.org", name=signer
+    )
+    company.user = account
+    company.save(update_fields=["user"])
+    if agent:
+        Agent.objects.filter(party=company).update(user=account)
+    request = ConfirmationRequest.objects.get(pk=request.pk)
+    present = list(
+        Party.objects.filter(dispute=dispute, user__isnull=False).values_list("pk", flat=True)
+    )
+    with time_machine.travel(datetime(2026, 6, 10, 15, 5, tzinfo=TZ), tick=False):
+        services.confirmation_inquiry_record(
+            request=request,
+            actor=_clerk(),
+            inquiry=inquiry,
+            record="审：是否自愿？\n答：自愿。",
+            present=present,
+        )
+        for user in (
+            factories.demo_user("citizen1@demo.odr"),
+            factories.demo_user("citizen2@demo.odr"),
+            account,
+            _judge(),
+            _clerk(),
+        ):
+            services.confirmation_inquiry_sign(
+                request=request, actor=user, inquiry=inquiry, password=factories.PASSWORD
+            )
+    inquiry = Inquiry.objects.get(pk=inquiry.pk)
+    entry = next(e for e in inquiry.signed if e["user"] == account.pk)
+    assert entry["role"] == "party" and entry["name"] == signer
+    flat = _flat(_text(_read(inquiry.record_pdf), tmp_path))
+    # The company signs by the person who signed for it, named with the capacity.
+    assert f"申请人：{line}（电子签名，2026年6月10日15时05分）" in flat, flat
+    assert "申请人：张三（电子签名" in flat
+
+
 def test_a_record_names_no_one_by_an_e_mail_address(demo, tmp_path):
     request = _docketed()
     Party.objects.filter(dispute=request.agreement.dispute, name="李四").update(

@@ -58,6 +58,7 @@ from odr import selectors as odr_selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Invalid
 from odr.evidence import check_upload
+from odr.identity import PartyIdentity
 from odr.models import Evidence, Membership
 from odr.notifications import notify
 from odr.text import clean_text
@@ -522,6 +523,24 @@ def confirmation_inquiry_record(
 _SIGNER_LABELS = {"party": "申请人", "judge": "审判员", "clerk": "书记员"}
 
 
+def _signed_for(identity: PartyIdentity, user_id: int, entry: dict, agents: dict[int, str]) -> str:
+    """Who signed for an organisation, as the record names them: its agent (委托代理人),
+    by the account the agent was given or by the signer's real name, or else its legal
+    representative (法定代表人), whose account the organisation's own is; a signer who is
+    neither is named by their real name alone."""
+    signer = (entry.get("name") or "").strip()
+    if "@" in signer:
+        signer = ""  # no real name given: an e-mail address names no one
+    if user_id in agents:
+        return f"（委托代理人{agents[user_id]}）"
+    for agent in identity.agents:
+        if signer and agent.name == signer:
+            return f"（委托代理人{agent.name}）"
+    if identity.representative and (not signer or signer == identity.representative):
+        return f"（法定代表人{identity.representative}）"
+    return f"（{signer}）" if signer else ""
+
+
 def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) -> bytes:
     from agreements.court import documents
 
@@ -533,12 +552,21 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) ->
     party_of_user = {p.user_id: p.pk for p in parties if p.user_id}
     court_people = {inquiry.judge_id: inquiry.judge, inquiry.clerk_id: inquiry.clerk}
     signed = {entry["user"]: entry for entry in inquiry.signed}
+    # The accounts of the organisations' agents, by party: whose signature is an agent's.
+    agent_users: dict[int, dict[int, str]] = {}
+    for p in parties:
+        for agent in p.agents.all():
+            if agent.user_id and agent.revoked_at is None:
+                agent_users.setdefault(p.pk, {})[agent.user_id] = agent.name
     lines = []
     for user_id, role in inquiry_signers(inquiry, parties):
         entry = signed.get(user_id, {})
         if role == "party":
-            identity = identities.get(party_of_user.get(user_id))
+            party_id = party_of_user.get(user_id)
+            identity = identities.get(party_id)
             name = identity.name if identity is not None else entry.get("name", "")
+            if identity is not None and not identity.is_person:
+                name += _signed_for(identity, user_id, entry, agent_users.get(party_id, {}))
         else:
             # The judge and the clerk sign by their real names, as on the court's orders.
             name = _court_name(court_people.get(user_id))
