@@ -621,6 +621,9 @@ class InquiryOut(Schema):
     clerk: str
     record: str
     present: list[int]
+    recorded_at: datetime | None = Field(
+        default=None, description="when the record was written: the inquiry's end"
+    )
     signed: list[SignedOut]
     closed_at: datetime | None
     record_url: str
@@ -685,6 +688,7 @@ def inquiry_out(i: Inquiry) -> dict[str, Any]:
         "clerk": people.display_name(i.clerk) if i.clerk_id else "",
         "record": i.record,
         "present": list(i.present or []),
+        "recorded_at": i.recorded_at,
         "signed": [
             {"name": e.get("name", ""), "role": e.get("role", ""), "at": e.get("at")}
             for e in i.signed or []
@@ -861,6 +865,8 @@ def _inquiry(request: HttpRequest, request_id: int, inquiry_id: int) -> tuple:
 def court_inquiry_record(
     request: HttpRequest, request_id: int, inquiry_id: int, payload: RecordIn
 ) -> dict[str, Any]:
+    """Write (or rewrite, until the first signature) an inquiry's record. Not before the
+    inquiry's scheduled time: 409 `inquiry_not_started`."""
     found, inquiry = _inquiry(request, request_id, inquiry_id)
     done = services.confirmation_inquiry_record(
         request=found,

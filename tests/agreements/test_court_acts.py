@@ -298,6 +298,8 @@ def test_the_inquiry_record_is_signed_by_everyone_and_its_pdf_is_hashed(demo, cl
     with time_machine.travel(when + timedelta(minutes=35), tick=False):
         recorded = _api(client, _clerk(), "post", f"{base}/inquiries/{inquiry_id}/record", body)
         assert recorded.status_code == 200, recorded.content
+        recorded_at = datetime.fromisoformat(recorded.json()["recorded_at"])
+        assert recorded_at == when + timedelta(minutes=35)
         # Signing asks the password again.
         wrong = _api(
             client, _citizen(1), "post", f"{base}/inquiries/{inquiry_id}/sign", {"password": "nope"}
