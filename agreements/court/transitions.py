@@ -276,12 +276,14 @@ def inquiry_started(inquiry: Inquiry) -> bool:
 
 
 def _inquiry_to_record(request: ConfirmationRequest, viewer: object, cache: dict) -> Refusal | None:
-    # Whether this inquiry has begun is the service's check (`inquiry_not_started`): the
-    # court's page shows, for one not begun, when its record can be written.
-    if not any(i.closed_at is None and not i.signed for i in request.inquiries.all()):
+    open_ = [i for i in request.inquiries.all() if i.closed_at is None and not i.signed]
+    if not open_:
         return Refusal(
             409, "no_inquiry", _("There is no inquiry whose record can still be written.")
         )
+    # Never before its time (the service checks the very inquiry too).
+    if not any(inquiry_started(i) for i in open_):
+        return Refusal(409, "inquiry_not_started", str(INQUIRY_NOT_STARTED))
     return None
 
 

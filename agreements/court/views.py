@@ -22,7 +22,12 @@ from django.views.decorators.http import require_POST
 from agreements.court import selectors as court_selectors
 from agreements.court import services
 from agreements.court.documents import party_infos
-from agreements.court.transitions import allowed_actions, inquiries_to_sign, inquiry_started
+from agreements.court.transitions import (
+    MACHINE,
+    allowed_actions,
+    inquiries_to_sign,
+    inquiry_started,
+)
 from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
 from odr.errors import DomainError
@@ -244,6 +249,9 @@ def _acts_context(found: ConfirmationRequest, user) -> dict:
     parties = list(found.agreement.dispute.parties.all())
     names = {p.pk: p.name for p in parties}
     to_sign = {i.pk for i in inquiries_to_sign(found, user)}
+    # The court's staff see, for an inquiry not begun, when its record can be written.
+    refused = MACHINE.refusal("inquiry_record", found, user)
+    may_record = refused is None or refused.code == "inquiry_not_started"
     return {
         "supplements": list(found.supplements.all()),
         "inquiries": [
@@ -252,6 +260,7 @@ def _acts_context(found: ConfirmationRequest, user) -> dict:
                 "present": [names.get(pk, "") for pk in i.present or []],
                 "mine_to_sign": i.pk in to_sign,
                 "started": inquiry_started(i),
+                "record_waits": may_record and not inquiry_started(i),
                 "record_form": RecordForm(
                     parties=parties,
                     initial={"record": i.record, "present": i.present or [p.pk for p in parties]},

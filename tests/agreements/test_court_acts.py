@@ -502,6 +502,9 @@ def test_the_record_is_written_and_signed_on_the_pages(demo, client):
     # Before its time the page says when the record can be written, and offers no form.
     page = client.get(f"/court/requests/{request.pk}/").content.decode()
     assert "询问尚未开始" in page and 'class="record-form"' not in page
+    client.force_login(_citizen(1))
+    assert "询问尚未开始" not in client.get(f"/court/requests/{request.pk}/acts/").content.decode()
+    client.force_login(_clerk())
     with time_machine.travel(when + timedelta(minutes=30), tick=False):
         page = client.get(f"/court/requests/{request.pk}/").content.decode()
         assert "询问尚未开始" not in page and 'class="record-form"' in page

@@ -315,6 +315,12 @@ CONFIRMATION_OFFERS = {
             "decide",
         ],
     },
+    # No record before the inquiry's time.
+    "inquiry_not_begun": {
+        "clerk": ["supplement_ask"],
+        "judge": ["extension_request", "supplement_ask", "inquiry_schedule", "decide"],
+        **PARTIES_WITHDRAW,
+    },
     "inquiry_scheduled": {
         "clerk": ["supplement_ask", "inquiry_record"],
         "judge": [
@@ -385,17 +391,26 @@ def _requests(callers) -> dict[str, int]:
     withdrawal_asked = court_services.confirmation_withdraw(
         request=factories.confirmation_accepted(), actor=callers["respondent"], reason="已履行"
     )
-    scheduled = factories.confirmation_accepted()
+    not_begun = factories.confirmation_accepted()
     court_services.confirmation_inquiry_schedule(
-        request=scheduled,
+        request=not_begun,
         actor=judge,
         scheduled_at=timezone.now() + timedelta(days=1),
         place="本院",
     )
-    recorded = factories.confirmation_accepted()
-    inquiry = court_services.confirmation_inquiry_schedule(
-        request=recorded, actor=judge, scheduled_at=timezone.now() + timedelta(days=1), place="本院"
-    )
+    # Scheduled the day before for an hour ago: its record can be written now.
+    with time_machine.travel(EFFECTIVE - timedelta(days=1), tick=False):
+        scheduled = factories.confirmation_accepted()
+        court_services.confirmation_inquiry_schedule(
+            request=scheduled,
+            actor=judge,
+            scheduled_at=EFFECTIVE - timedelta(hours=1),
+            place="本院",
+        )
+        recorded = factories.confirmation_accepted()
+        inquiry = court_services.confirmation_inquiry_schedule(
+            request=recorded, actor=judge, scheduled_at=EFFECTIVE - timedelta(hours=1), place="本院"
+        )
     court_services.confirmation_inquiry_record(
         request=recorded,
         actor=clerk,
@@ -422,6 +437,7 @@ def _requests(callers) -> dict[str, int]:
         "supplement_open": supplement_open.pk,
         "supplement_lapsed": lapsed.pk,
         "withdrawal_asked": withdrawal_asked.pk,
+        "inquiry_not_begun": not_begun.pk,
         "inquiry_scheduled": scheduled.pk,
         "inquiry_recorded": recorded.pk,
         "confirmed": confirmed.pk,
