@@ -543,12 +543,20 @@ def test_the_ruling_e_mails_name_the_courts_number_when_it_gave_one(
         subject, body = render_email(template="court_withdrawn", context=context, language=language)
         assert subject.startswith(number) and mediation not in subject, subject
         assert order in body, body
-    # Without the court's number, the mediation's, as before.
-    context.update(court_case_number="", ruling_number=mediation)
-    subject, body = render_email(template="court_ruling", context=context, language="zh-hans")
-    assert subject == f"{mediation}：法院裁定不予受理" and "经法院电子签章的民事裁定书：" in body
-    subject, body = render_email(template="court_withdrawn", context=context, language="zh-hans")
-    assert subject == f"{mediation}：司法确认申请已撤回" and "已以民事裁定书结束" in body
+    # Without the court's number, the mediation's, as before (also for an e-mail queued
+    # before `ruling_number` was in the context).
+    for without in ({"ruling_number": mediation}, {}):
+        context = {**context, "court_case_number": ""}
+        context.pop("ruling_number", None)
+        context.update(without)
+        subject, body = render_email(template="court_ruling", context=context, language="zh-hans")
+        assert (
+            subject == f"{mediation}：法院裁定不予受理" and "经法院电子签章的民事裁定书：" in body
+        )
+        subject, body = render_email(
+            template="court_withdrawn", context=context, language="zh-hans"
+        )
+        assert subject == f"{mediation}：司法确认申请已撤回" and "已以民事裁定书结束" in body
 
 
 def test_a_ruling_not_to_accept_carries_the_courts_number_when_the_judge_gives_it(
