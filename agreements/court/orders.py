@@ -261,6 +261,7 @@ def render_inquiry_record(
     present: list[PartyIdentity],
     signatures: list[SignatureLine],
     closed_at: datetime | None = None,
+    attended_by: dict[int, str] | None = None,
 ) -> bytes:
     """The record of an inquiry as a court keeps it: when and where (the place, or the
     platform's online hearing room), the case, the judge who asked and the clerk who kept
@@ -269,6 +270,9 @@ def render_inquiry_record(
     s = _styles()
     dispute = request.agreement.dispute
     story = _heading(request, "询　问　笔　录", s)
+    # Who came for an organisation: "（法定代表人陈青山）", by party id.
+    by = attended_by or {}
+    came = "、".join(f"申请人{p.name}{by.get(p.party_id, '')}" for p in present)
     if inquiry.online:
         place = "本院在线询问室（通过本平台以视频方式进行）"
         if inquiry.place:
@@ -282,7 +286,7 @@ def render_inquiry_record(
         _p(f"调解协议：{mediation_number(dispute)}（{committee_of(dispute)}）", s["body"]),
         _p(f"审判员：{_named(judge_name)}", s["body"]),
         _p(f"书记员：{_named(clerk_name)}（记录）" if clerk_name else "书记员：", s["body"]),
-        _p(f"到场人员：{'、'.join(f'申请人{p.name}' for p in present)}", s["body"]),
+        _p(f"到场人员：{came}", s["body"]),
     ]
     story += [_p(line, s["indent"]) for line in party_lines(present)]
     story.append(Spacer(1, 8))

@@ -354,6 +354,8 @@ def test_an_organisation_signs_the_record_by_the_person_who_signed_for_it(
     flat = _flat(_text(_read(inquiry.record_pdf), tmp_path))
     # The company signs by the person who signed for it, named with the capacity.
     assert f"申请人：{line}（电子签名，2026年6月10日15时05分）" in flat, flat
+    # And came to the inquiry by that person.
+    assert f"到场人员：申请人张三、申请人李四、申请人{line}" in flat, flat
     assert "申请人：张三（电子签名" in flat
 
 

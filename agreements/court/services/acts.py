@@ -559,6 +559,7 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) ->
             if agent.user_id and agent.revoked_at is None:
                 agent_users.setdefault(p.pk, {})[agent.user_id] = agent.name
     lines = []
+    attended_by: dict[int, str] = {}
     for user_id, role in inquiry_signers(inquiry, parties):
         entry = signed.get(user_id, {})
         if role == "party":
@@ -566,7 +567,9 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) ->
             identity = identities.get(party_id)
             name = identity.name if identity is not None else entry.get("name", "")
             if identity is not None and not identity.is_person:
-                name += _signed_for(identity, user_id, entry, agent_users.get(party_id, {}))
+                signer = _signed_for(identity, user_id, entry, agent_users.get(party_id, {}))
+                attended_by[party_id] = signer
+                name += signer
         else:
             # The judge and the clerk sign by their real names, as on the court's orders.
             name = _court_name(court_people.get(user_id))
@@ -586,6 +589,7 @@ def _record_pdf(locked: ConfirmationRequest, inquiry: Inquiry, now: datetime) ->
         present=present,
         signatures=lines,
         closed_at=now,
+        attended_by=attended_by,
     )
     return _sealed(unsigned, locked, "询问笔录")
 
