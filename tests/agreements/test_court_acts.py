@@ -528,3 +528,31 @@ def test_the_record_is_written_and_signed_on_the_pages(demo, client):
             )
         inquiry.refresh_from_db()
         assert inquiry.closed_at is not None and inquiry.record_sha256
+
+
+def test_once_docketed_the_acts_e_mails_name_the_courts_number(
+    demo, mailoutbox, django_capture_on_commit_callbacks
+):
+    """补正 and 询问 e-mails name the court's case number once it docketed the request
+    (the mediation's number before), as its rulings' and orders' e-mails do."""
+    request = factories.confirmation_accepted()
+    assert request.case_number
+    with django_capture_on_commit_callbacks(execute=True):
+        services.confirmation_supplement_ask(
+            request=request,
+            actor=_clerk(),
+            what="补充收据",
+            deadline=timezone.localdate() + timedelta(days=5),
+        )
+        services.confirmation_inquiry_schedule(
+            request=request,
+            actor=_judge(),
+            scheduled_at=timezone.now() + timedelta(days=1),
+            place="本院第三调解室",
+        )
+    subjects = [m.subject for m in mailoutbox]
+    mediation_number = request.agreement.dispute.case_number
+    assert any("补正材料" in s for s in subjects), subjects
+    assert any("询问" in s for s in subjects), subjects
+    for subject in subjects:
+        assert request.case_number in subject and mediation_number not in subject, subject
