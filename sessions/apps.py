@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,9 +16,14 @@ class MediationConfig(AppConfig):
         from sessions import receivers, selectors, transitions  # noqa: F401  (the machine)
         from sessions.services import hearing
 
-        # A judge's inquiry held online opens a hearing room (any sender: this app does
-        # not import the confirmation request's; the receiver picks its own move).
-        transitioned.connect(hearing.open_hearing_rooms, dispatch_uid="sessions.hearing_rooms")
+        # A judge's inquiry held online opens a hearing room: the confirmation request's
+        # moves only (its model looked up by label: this app does not import agreements);
+        # the receiver picks its own move.
+        transitioned.connect(
+            hearing.open_hearing_rooms,
+            sender=apps.get_model("agreements", "ConfirmationRequest"),
+            dispatch_uid="sessions.hearing_rooms",
+        )
         transitioned.connect(
             receivers.close_sessions_when_case_leaves_mediation,
             sender=Dispute,

@@ -347,6 +347,14 @@ def court_requests(
     return {"count": page.count, "items": items, "next": page.next}
 
 
+def _court_out(request: HttpRequest, request_id: int) -> dict[str, Any]:
+    """The request as the caller sees it now, read afresh after an act."""
+    return request_out(
+        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
+        request.auth,
+    )
+
+
 @router.get("/court/requests/{request_id}", response=ConfirmationOut)
 def court_request_detail(request: HttpRequest, request_id: int) -> dict[str, Any]:
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
@@ -361,10 +369,7 @@ def court_request_accept(
     services.confirmation_accept(
         request=found, actor=request.auth, court_case_number=payload.court_case_number
     )
-    return request_out(
-        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
-        request.auth,
-    )
+    return _court_out(request, request_id)
 
 
 @router.post("/court/requests/{request_id}/extension", response=ConfirmationOut)
@@ -373,10 +378,7 @@ def court_request_extend(
 ) -> dict[str, Any]:
     found = court_selectors.court_request_get_for(user=request.auth, request_id=request_id)
     services.confirmation_extend(request=found, actor=request.auth, reason=payload.reason)
-    return request_out(
-        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
-        request.auth,
-    )
+    return _court_out(request, request_id)
 
 
 @router.post("/court/requests/{request_id}/decision", response=ConfirmationOut)
@@ -402,10 +404,7 @@ def court_request_decide(
             reason=payload.reason,
             court_case_number=payload.court_case_number,
         )
-    return request_out(
-        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
-        request.auth,
-    )
+    return _court_out(request, request_id)
 
 
 @router.get("/court/requests/{request_id}/ruling.pdf")
@@ -724,13 +723,6 @@ def acts_out(request: ConfirmationRequest, user: AbstractBaseUser) -> dict[str, 
         },
         "actions": allowed_actions(request, user),
     }
-
-
-def _court_out(request: HttpRequest, request_id: int) -> dict[str, Any]:
-    return request_out(
-        court_selectors.court_request_get_for(user=request.auth, request_id=request_id),
-        request.auth,
-    )
 
 
 def _acts(request: HttpRequest, request_id: int) -> dict[str, Any]:

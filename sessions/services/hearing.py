@@ -73,7 +73,7 @@ def open_hearing_rooms(
     sender: Any, machine: Any, instance: Any, transition: Any, **kwargs: Any
 ) -> None:
     """After an inquiry to be held online is scheduled: its room, linked to it."""
-    if (getattr(machine, "name", None), getattr(transition, "name", None)) != HEARING_MOVE:
+    if (machine.name, transition.name) != HEARING_MOVE:
         return
     dispute = instance.agreement.dispute
     for inquiry in instance.inquiries.filter(online=True, session__isnull=True):
