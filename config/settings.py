@@ -281,6 +281,16 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ODR <noreply@odr.localhost>")
 
+# --- SMS (odr.sms) ---
+# ODR_SMS_GATEWAY_URL sends through an HTTP gateway (production: the county's SMS
+# provider behind a small adapter, or the provider's own JSON endpoint); otherwise every
+# text is a file in ODR_SMS_DIR (default var/sms), as ODR_EMAIL_DIR does for e-mail.
+ODR_SMS_GATEWAY_URL = env_url("ODR_SMS_GATEWAY_URL", schemes=("http", "https"))
+ODR_SMS_GATEWAY_TOKEN = env_str("ODR_SMS_GATEWAY_TOKEN")
+ODR_SMS_GATEWAY_TIMEOUT = env_int("ODR_SMS_GATEWAY_TIMEOUT", 10)
+ODR_SMS_SIGNATURE = env_str("ODR_SMS_SIGNATURE", "【矛调中心】")
+ODR_SMS_DIR = env_str("ODR_SMS_DIR") or str(DATA_DIR / "sms")
+
 # --- Internationalisation: Simplified Chinese first, English second. ---
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]

@@ -147,7 +147,7 @@ class DisputeAdmin(admin.ModelAdmin):
         "mediator",
         "created_at",
     ]
-    list_filter = ["status", "category", "organisation"]
+    list_filter = ["status", "category", "channel", "organisation"]
     search_fields = ["case_number", "title"]
     readonly_fields = [
         "case_number",

@@ -76,6 +76,7 @@ class DisputeOut(Schema):
     agreement: AgreementRef | None
     actions: list[str]
     mediation_deadline: datetime | None
+    channel: str = Field(description="How it came in: online, walk_in, grid or hotline")
     created_at: datetime
 
 
@@ -310,6 +311,7 @@ def dispute_out(
         **(composition.summaries_of(dispute) if summaries is None else summaries),
         "actions": allowed_actions(dispute, user, viewer=viewer, cache=cache),
         "mediation_deadline": dispute.mediation_deadline,
+        "channel": dispute.channel,
         "created_at": dispute.created_at,
     }
 

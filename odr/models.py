@@ -243,6 +243,14 @@ class Dispute(models.Model):
         DECLINED = "declined", _("Respondent declined")
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
+    class Channel(models.TextChoices):
+        """How the case came in (CONTRACT §3 `channel`)."""
+
+        ONLINE = "online", _("Filed online")
+        WALK_IN = "walk_in", _("Reception window")
+        GRID = "grid", _("Grid worker report")
+        HOTLINE = "hotline", _("12345 hotline")
+
     case_number = models.CharField(_("case number"), max_length=60, unique=True)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.FILED
@@ -288,6 +296,9 @@ class Dispute(models.Model):
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     mediation_deadline = models.DateTimeField(_("mediation deadline"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.ONLINE
+    )
     closing_reason = models.TextField(_("reason"), blank=True)
     deadline_reminded_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,16 @@ def _pki_dir(tmp_path_factory) -> Iterator[None]:
 
     with override_settings(ODR_PKI_DIR=tmp_path_factory.mktemp("pki")):
         yield
+
+
+@pytest.fixture(autouse=True)
+def sms_dir(tmp_path_factory, settings) -> Path:
+    """Every test's texts go to its own folder (odr.sms file backend), never to var/sms;
+    `odr.sms.sent_texts()` reads them."""
+    folder = tmp_path_factory.mktemp("sms")
+    settings.ODR_SMS_DIR = str(folder)
+    settings.ODR_SMS_GATEWAY_URL = ""
+    return folder
 
 
 def pytest_collection_modifyitems(items: list) -> None:

@@ -22,6 +22,7 @@ S = Dispute.Status
 DISPUTE_KEYS = {
     "id",
     "case_number",
+    "channel",
     "status",
     "category",
     "title",
@@ -219,6 +220,8 @@ def test_a_citizen_files_a_dispute_and_gets_201_with_the_dispute(clients):
     assert body["case_number"].startswith("(")
     assert body["claim_amount"] == "10000.00"
     assert body["actions"] == ["withdraw"]
+    # A citizen's own filing came in online (CONTRACT §3 `channel`).
+    assert body["channel"] == "online"
     assert Dispute.objects.get(pk=body["id"]).filed_by.email == "citizen1@demo.odr"
 
 
