@@ -12,7 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 from ninja import File as FileParam
-from ninja import Form, Router, Schema, Status
+from ninja import Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -21,6 +21,7 @@ from agreements.court import selectors as court_selectors
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.court.transitions import Viewer, allowed_actions
 from agreements.models import ConfirmationRequest, Inquiry, Performance, SupplementRequest
+from odr import filters as list_filters
 from odr import pagination, people
 from odr.errors import DomainError, Invalid, NotFound
 
@@ -326,17 +327,32 @@ QUEUE_ORDER = (
 def court_requests(
     request: HttpRequest,
     status: str | None = None,
+    category: str | None = Query(None, description="The case's category code"),
+    region: str | None = Query(None, description="A region code: its cases and those under it"),
+    submitted_from: str | None = Query(None, description="Submitted on or after (YYYY-MM-DD)"),
+    submitted_to: str | None = Query(None, description="Submitted on or before (YYYY-MM-DD)"),
+    q: str | None = Query(None, description="The start of a case number or a party's name"),
     limit: int = pagination.limit_param(),
     cursor: str | None = pagination.cursor_param(),
 ) -> dict[str, Any]:
-    """One page of the court's queue, paged like the disputes (CONTRACT §3)."""
+    """One page of the court's queue, paged like the disputes (CONTRACT §3) and filtered
+    as the court's page is (issue 14): a bad filter answers 422 with its code
+    (invalid_status_filter, invalid_category_filter, invalid_region_filter,
+    invalid_date_filter, invalid_search)."""
     if status and status not in CR.values:
         raise Invalid(
             f"Unknown status {status!r}; use one of {', '.join(CR.values)}.",
             code="invalid_status_filter",
         )
+    given = {"category": category, "region": region, "q": q}
+    given |= {"filed_from": submitted_from, "filed_to": submitted_to}
+    filters = list_filters.filters_or_422(
+        list_filters.ListFilterForm({k: v for k, v in given.items() if v is not None})
+    )
     page = pagination.paginate(
-        court_selectors.court_requests_for(request.auth, status=status),
+        court_selectors.filtered(
+            court_selectors.court_requests_for(request.auth, status=status), filters
+        ),
         keys=QUEUE_ORDER,
         limit=limit,
         cursor=cursor,

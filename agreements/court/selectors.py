@@ -99,12 +99,20 @@ def court_queue_page_rows(
     by the list filters (the case's category, region and number or party name; the dates
     are the submission's), reading only what a row shows: the region table is joined once
     at most (by the region filter), and nothing is prefetched."""
-    qs = (
+    return filtered(
         court_requests_for(user, status=filters.status or None)
         .select_related(None)
         .select_related("agreement__dispute")
-        .prefetch_related(None)
+        .prefetch_related(None),
+        filters,
     )
+
+
+def filtered(
+    qs: QuerySet[ConfirmationRequest], filters: list_filters.ListFilters
+) -> QuerySet[ConfirmationRequest]:
+    """The court queue narrowed by the list filters, for the page and the API alike: the
+    case's category, region and number or party name; the dates are the submission's."""
     qs = list_filters.filter_disputes(qs, filters, prefix="agreement__dispute__")
     return list_filters.filter_dates(qs, filters, "submitted_at")
 

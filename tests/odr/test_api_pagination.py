@@ -254,3 +254,31 @@ def test_a_court_queue_page_costs_the_same_queries_at_10_and_at_5000(clients):
     large_next, _ = _queries(clients["clerk"], f"{url}&cursor={body['next']}")
     assert small_first == large_first
     assert small_next == large_next
+
+
+def test_the_court_queue_api_filters_as_the_court_page_does(clients):
+    requests = _bulk_requests(6)
+    first = requests[0].agreement.dispute
+    Dispute.objects.filter(pk=first.pk).update(category="labour")
+    ConfirmationRequest.objects.filter(pk=requests[1].pk).update(
+        submitted_at=dt.datetime(2026, 7, 2, 9, tzinfo=dt.UTC)
+    )
+
+    def ids(query: str) -> set[int]:
+        response = clients["clerk"].get(f"/api/v1/court/requests?{query}")
+        assert response.status_code == 200, response.content
+        return {item["id"] for item in response.json()["items"]}
+
+    assert ids("category=labour") == {requests[0].pk}
+    assert ids("submitted_from=2026-07-01") == {requests[1].pk}
+    assert ids("submitted_to=2026-06-30") == {r.pk for r in requests} - {requests[1].pk}
+    assert ids(f"q={first.case_number}") == {requests[0].pk}
+    assert ids(f"region={first.region.code}&status=pending") == {
+        r.pk for r in requests[::2] if r.agreement.dispute.region_id == first.region_id
+    }
+    for query, code in (
+        ("category=alien", "invalid_category_filter"),
+        ("region=999999999999", "invalid_region_filter"),
+        ("submitted_from=2026-13-01", "invalid_date_filter"),
+    ):
+        assert_error(clients["clerk"].get(f"/api/v1/court/requests?{query}"), 422, code)
