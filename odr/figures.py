@@ -177,18 +177,16 @@ def dashboard_area(user: AbstractBaseUser) -> Region | bool | None:
         return False
     if user.is_superuser:
         return True
-    orgs = (
-        Organisation.objects.filter(
-            memberships__user=user,
-            memberships__is_active=True,
-        )
-        .filter(
-            Q(memberships__role=Membership.Role.COORDINATOR)
-            | Q(kind=Organisation.Kind.COUNTY_CENTRE, memberships__role__in=DASHBOARD_ROLES)
-        )
-        .select_related("region")
-    )
-    regions = [org.region for org in orgs]
+    # One membership must carry both conditions (a join per filter() would let another
+    # person's membership of the same organisation qualify).
+    memberships = Membership.objects.filter(
+        Q(role=Membership.Role.COORDINATOR)
+        | Q(organisation__kind=Organisation.Kind.COUNTY_CENTRE, role__in=DASHBOARD_ROLES),
+        user=user,
+        is_active=True,
+        organisation__is_active=True,
+    ).select_related("organisation__region")
+    regions = [m.organisation.region for m in memberships]
     if not regions:
         return False
     return min(regions, key=lambda r: len(r.path))

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.security import HttpBearer
 
-from odr import selectors
+from odr import figures, selectors
 from odr.errors import NotFound
 from odr.models import HotlineTicket, HotlineToken
 from odr.services import hotline
@@ -137,18 +137,20 @@ def _staff_out(ticket: HotlineTicket, user: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/hotline/tickets/{ticket_id}/case", response=TicketStaffOut)
-def ticket_for_staff(request: HttpRequest, ticket_id: str) -> dict[str, Any]:
-    """The ticket as the case's people see it, with the actions they may take."""
-    return _staff_out(_staff_ticket(request, ticket_id), request.auth)
+@router.get("/hotline/tickets/{number}/case", response=TicketStaffOut)
+def ticket_for_staff(request: HttpRequest, number: str) -> dict[str, Any]:
+    """The ticket (by its `ticket_id`) as the case's people see it, with the actions they
+    may take; 404 for anyone who does not see the case."""
+    return _staff_out(_staff_ticket(request, number), request.auth)
 
 
-@router.post("/hotline/tickets/{ticket_id}/actions/{action}", response=TicketStaffOut)
+@router.post("/hotline/tickets/{number}/actions/{action}", response=TicketStaffOut)
 def ticket_action(
-    request: HttpRequest, ticket_id: str, action: str, payload: TicketActionIn | None = None
+    request: HttpRequest, number: str, action: str, payload: TicketActionIn | None = None
 ) -> dict[str, Any]:
-    """`respond` (first contact made now), `resolve`, `close_unresolved` (`{reason}`)."""
-    ticket = _staff_ticket(request, ticket_id)
+    """`respond` (first contact made now), `resolve`, `close_unresolved` (`{reason}`), by
+    the staff of the case's organisation (its coordinators and mediators)."""
+    ticket = _staff_ticket(request, number)
     if action not in TICKET_MACHINE:
         raise NotFound()
     hotline.ticket_action(
@@ -157,7 +159,7 @@ def ticket_action(
         action=action,
         data=payload.dict() if payload else {},
     )
-    return _staff_out(_staff_ticket(request, ticket_id), request.auth)
+    return _staff_out(_staff_ticket(request, number), request.auth)
 
 
 @router.post("/hotline/surveys/{token}", response={204: None}, auth=None)
@@ -165,3 +167,10 @@ def survey_answer(request: HttpRequest, token: str, payload: SurveyIn) -> Status
     """The caller's answer (1–5 and a comment), once: a second answer is 410."""
     hotline.survey_submit(token=token, score=payload.score, comment=payload.comment)
     return Status(204, None)
+
+
+@router.get("/dashboard", response=dict, tags=["statistics"])
+def dashboard(request: HttpRequest) -> dict[str, Any]:
+    """The county's figures for the centre's staff and intake coordinators (the dashboard
+    page's, unsuppressed, for their organisation's area); anyone else 404."""
+    return figures.dashboard(request.auth)

@@ -64,7 +64,7 @@ def dashboard_workbook(data: dict[str, Any]) -> bytes:
         (_("Area"), data["area"] or _("All areas"), False),
         (_("Visits"), data["visits"], False),
         (_("Disputes accepted"), data["received"], False),
-        (_("Resolved"), data["resolved"], False),
+        (_("Disputes settled"), data["resolved"], False),
         (_("Success rate"), data["success_rate"], True),
         (_("Median days"), data["median_days"], False),
         (_("Resolved at village level"), data["by_level"]["village"], False),
@@ -86,7 +86,7 @@ def dashboard_workbook(data: dict[str, Any]) -> bytes:
         if is_percent:
             ws.cell(row=ws.max_row, column=2).number_format = PERCENT
     ws.column_dimensions["A"].width = 40
-    cases = [_("Name"), _("Accepted"), _("Resolved"), _("Success rate"), _("Median days")]
+    cases = [_("Name"), _("Accepted"), _("Disputes settled"), _("Success rate"), _("Median days")]
     _sheet(wb, _("By month"), cases, _case_rows(data["by_month"]), {4})
     _sheet(wb, _("By category"), cases, _case_rows(data["by_category"]), {4})
     _sheet(wb, _("By township"), cases, _case_rows(data["by_township"]), {4})
