@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from odr import selectors
 from odr.models import HotlineTicket
 from odr.transitions import TICKET_MACHINE
 
@@ -22,4 +23,9 @@ def hotline_ticket(dispute: Any, user: Any) -> dict[str, Any] | None:
     if ticket is None:
         return None
     ticket.dispute = dispute
-    return {"ticket": ticket, "actions": TICKET_MACHINE.actions(ticket, user)}
+    return {
+        "ticket": ticket,
+        "actions": TICKET_MACHINE.actions(ticket, user),
+        # The staff who call the caller back read the number in full (as a party's).
+        "full_phone": selectors.may_see_particulars(dispute, user),
+    }

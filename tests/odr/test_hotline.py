@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -329,3 +330,23 @@ def test_the_ticket_closes_with_its_case(demo, django_capture_on_commit_callback
     assert ticket.status == "unresolved" and ticket.closed_at is not None
     assert AuditEvent.objects.filter(action="hotline.close_unresolved", actor=None).count() == 1
     assert len(sms.sent_texts()) == 1
+
+
+def test_the_admin_makes_a_token_shows_it_once_and_revokes_it(demo):
+    from django.contrib.messages import get_messages
+
+    admin = Client()
+    admin.force_login(factories.demo_user("admin@demo.odr"))
+    answer = admin.post("/admin/odr/hotlinetoken/add/", {"name": "市12345热线"})
+    assert answer.status_code == 302, answer.content[:2000]
+    shown = " ".join(str(m) for m in get_messages(answer.wsgi_request))
+    token = HotlineToken.objects.get(name="市12345热线")
+    value = re.search(r"odr-hl-[\w-]+", shown).group(0)
+    assert hotline.token_authenticate(value) == token
+    answer = admin.post(
+        "/admin/odr/hotlinetoken/",
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert answer.status_code == 302
+    assert hotline.token_authenticate(value) is None
+    assert HotlineToken.objects.filter(pk=token.pk, revoked_at__isnull=False).exists()
