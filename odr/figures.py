@@ -130,6 +130,15 @@ def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _ranking_key(by: str) -> Any:
+    return _area("dispute__region") if by == "township" else F("dispute__organisation_id")
+
+
+def _named(by: str, keys: set[int]) -> dict[int, str]:
+    model = Region if by == "township" else Organisation
+    return dict(model.objects.filter(pk__in=list(keys)).values_list("pk", "name"))
+
+
 def hotline_ranking(
     tickets: QuerySet[HotlineTicket], *, by: str, month: date | None = None
 ) -> list[dict[str, Any]]:
@@ -138,30 +147,38 @@ def hotline_ranking(
     case), for the tickets received in `month` (None: all)."""
     if month is not None:
         tickets = tickets.filter(received_at__year=month.year, received_at__month=month.month)
-    key = _area("dispute__region") if by == "township" else F("dispute__organisation_id")
     rows = (
-        tickets.order_by().annotate(key=key).values("key").annotate(**_rate_counts(timezone.now()))
+        tickets.order_by()
+        .annotate(key=_ranking_key(by))
+        .values("key")
+        .annotate(**_rate_counts(timezone.now()))
     )
     counted = {row["key"]: row for row in rows if row["key"] is not None}
-    model = Region if by == "township" else Organisation
-    names = dict(model.objects.filter(pk__in=list(counted)).values_list("pk", "name"))
+    names = _named(by, set(counted))
     return _ranked(
         [{"id": pk, "name": names.get(pk, "?"), **rates_of(row)} for pk, row in counted.items()]
     )
 
 
 def monthly_ranking(tickets: QuerySet[HotlineTicket], *, by: str) -> list[dict[str, Any]]:
-    """The ranking of each month that has tickets, newest first."""
-    months = (
+    """The ranking of each month that has tickets, newest first: one query grouped by
+    month and township (or organisation), one for the names."""
+    rows = list(
         tickets.order_by()
-        .annotate(month=TruncMonth("received_at"))
-        .values_list("month", flat=True)
-        .distinct()
+        .annotate(month=TruncMonth("received_at"), key=_ranking_key(by))
+        .values("month", "key")
+        .annotate(**_rate_counts(timezone.now()))
     )
-    out = []
-    for month in sorted({m.date() if isinstance(m, datetime) else m for m in months}, reverse=True):
-        out.append({"month": month, "rows": hotline_ranking(tickets, by=by, month=month)})
-    return out
+    names = _named(by, {row["key"] for row in rows if row["key"] is not None})
+    months: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["key"] is None:
+            continue
+        month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+        months.setdefault(month, []).append(
+            {"id": row["key"], "name": names.get(row["key"], "?"), **rates_of(row)}
+        )
+    return [{"month": m, "rows": _ranked(months[m])} for m in sorted(months, reverse=True)]
 
 
 # --- who sees the dashboard, and of what area --------------------------------------------
