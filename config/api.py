@@ -62,10 +62,12 @@ def _register_routers() -> None:
     from agreements.court.api import router as court_router
     from agreements.documents.api import router as documents_router
     from odr.api import router as odr_router
+    from odr.hotline_api import router as hotline_router
     from sessions.api import router as sessions_router
     from sessions.media.api import router as media_router
 
     api.add_router("", odr_router)
+    api.add_router("", hotline_router)
     api.add_router("", sessions_router)
     api.add_router("", media_router)
     api.add_router("", agreements_router)

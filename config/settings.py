@@ -42,6 +42,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 ODR_TRUST_X_FORWARDED_FOR = env_bool("ODR_TRUST_X_FORWARDED_FOR", False)
 # The demo accounts' password (seed_demo; CONTRACT §1).
 ODR_DEMO_PASSWORD = env_str("ODR_DEMO_PASSWORD") or "odr-demo-2026"
+ODR_DEMO_HOTLINE_TOKEN = env_str("ODR_DEMO_HOTLINE_TOKEN") or "odr-demo-hotline-2026"
 # The public address used in e-mails, QR codes and ICS files.
 # In production it defaults to https:// and the first allowed host, never to a local
 # address that would put dead links in every e-mail.
@@ -290,6 +291,14 @@ ODR_SMS_GATEWAY_TOKEN = env_str("ODR_SMS_GATEWAY_TOKEN")
 ODR_SMS_GATEWAY_TIMEOUT = env_int("ODR_SMS_GATEWAY_TIMEOUT", 10)
 ODR_SMS_SIGNATURE = env_str("ODR_SMS_SIGNATURE", "【矛调中心】")
 ODR_SMS_DIR = env_str("ODR_SMS_DIR") or str(DATA_DIR / "sms")
+
+# --- The 12345 hotline bridge (odr.hotline) ---
+# First contact with the caller is due within this many hours of the ticket's arrival when
+# the ticket gives no `respond_by` of its own.
+ODR_HOTLINE_RESPOND_HOURS = env_int("ODR_HOTLINE_RESPOND_HOURS", 24, minimum=1)
+# The weights of the three rates (response, resolution, satisfaction) in a township's or an
+# organisation's score: Beijing's 接诉即办 assessment as published at its start (2019).
+ODR_HOTLINE_WEIGHTS = (0.2, 0.4, 0.4)
 
 # --- Internationalisation: Simplified Chinese first, English second. ---
 LANGUAGE_CODE = "zh-hans"

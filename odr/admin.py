@@ -1,10 +1,16 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from odr.models import (
     Agent,
     AuditEvent,
     Dispute,
     Evidence,
+    HotlineTicket,
+    HotlineToken,
     Invitation,
     Membership,
     Organisation,
@@ -13,6 +19,7 @@ from odr.models import (
     Region,
     Statement,
 )
+from odr.services.hotline import token_create, token_revoke
 
 
 @admin.register(Region)
@@ -185,4 +192,57 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HotlineToken)
+class HotlineTokenAdmin(admin.ModelAdmin):
+    """Made here or with `manage.py hotline_token NAME`: the value is shown once, in the
+    message after saving; revoked with the list's action (never deleted: the tickets it
+    brought keep naming it)."""
+
+    list_display = ["name", "prefix", "created_at", "revoked_at"]
+    fields = ["name", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, "name"] if obj else self.readonly_fields
+
+    def save_model(self, request: Any, obj: HotlineToken, form: Any, change: bool) -> None:
+        if change:
+            return
+        token, value = token_create(name=obj.name)
+        obj.pk, obj.key_hash, obj.prefix, obj.user_id = (
+            token.pk,
+            token.key_hash,
+            token.prefix,
+            token.user_id,
+        )
+        self.message_user(
+            request,
+            _("The token's value, shown only now: %(value)s") % {"value": value},
+            messages.WARNING,
+        )
+
+    @admin.action(description=gettext_lazy("Revoke the selected tokens"))
+    def revoke(self, request: Any, queryset: Any) -> None:
+        for token in queryset:
+            token_revoke(token=token)
+
+
+@admin.register(HotlineTicket)
+class HotlineTicketAdmin(admin.ModelAdmin):
+    list_display = ["ticket_id", "status", "received_at", "respond_by", "responded_at"]
+    list_filter = ["status"]
+    search_fields = ["ticket_id"]
+    readonly_fields = [f.name for f in HotlineTicket._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False

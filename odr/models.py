@@ -621,3 +621,109 @@ class AuditHead(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
+
+
+# --- the 12345 hotline bridge (接诉即办, issue 10) ----------------------------------------
+
+
+class HotlineToken(models.Model):
+    """A hotline system's API key (CONTRACT §1): only its SHA-256 is kept, so the value is
+    shown once, when it is made (`manage.py hotline_token NAME` or the admin). Each token
+    has a service account that the disputes it files are filed by, so that the audit trail
+    names the hotline; it cannot log in."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, to tell tokens apart in the admin without revealing them.
+    prefix = models.CharField(_("starts with"), max_length=8, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="hotline_token",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("made at"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("hotline token")
+        verbose_name_plural = _("hotline tokens")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class HotlineTicket(models.Model):
+    """A 12345 ticket (工单) and the dispute it made. First contact with the caller is due
+    by `respond_by`; the ticket closes as resolved or not, and the caller is then sent a
+    single-use survey link (`survey_token`)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for first contact")
+        RESPONDED = "responded", _("Caller contacted")
+        RESOLVED = "resolved", _("Resolved")
+        UNRESOLVED = "unresolved", _("Closed unresolved")
+
+    ticket_id = models.CharField(_("ticket number"), max_length=64, unique=True)
+    token = models.ForeignKey(
+        HotlineToken, on_delete=models.PROTECT, related_name="tickets", null=True, blank=True
+    )
+    dispute = models.OneToOneField(Dispute, on_delete=models.CASCADE, related_name="hotline_ticket")
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
+    )
+    caller_name = models.CharField(_("caller"), max_length=100)
+    caller_phone = models.CharField(_("caller's phone"), max_length=30)
+    text = models.TextField(_("what the caller said"))
+    received_at = models.DateTimeField(_("received at"))
+    respond_by = models.DateTimeField(_("first contact due by"))
+    responded_at = models.DateTimeField(_("first contact at"), null=True, blank=True)
+    responded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    survey_token = models.CharField(max_length=64, unique=True, default=_new_token)
+    survey_sent_at = models.DateTimeField(null=True, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1–5)"), null=True, blank=True)
+    survey_comment = models.TextField(_("comment"), blank=True)
+    surveyed_at = models.DateTimeField(_("survey answered at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["received_at"], name="hotline_ticket_received")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(satisfaction__isnull=True)
+                | models.Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="hotline_satisfaction_1_5",
+            )
+        ]
+        verbose_name = _("hotline ticket")
+        verbose_name_plural = _("hotline tickets")
+
+    def __str__(self) -> str:
+        return self.ticket_id
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (self.Status.RESOLVED, self.Status.UNRESOLVED)
+
+    @property
+    def resolved_at(self):
+        return self.closed_at if self.status == self.Status.RESOLVED else None
+
+    @property
+    def responded_late(self) -> bool | None:
+        """None while first contact is not yet due or made."""
+        if self.responded_at is not None:
+            return self.responded_at > self.respond_by
+        return True if timezone.now() > self.respond_by else None

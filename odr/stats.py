@@ -4,7 +4,8 @@ A public figure never counts fewer than `SMALLEST_SHOWN` cases (issue 11, row I)
 a village's row of a category is a person. A count of 1–4 is published as null ("fewer
 than 5"), and a rate or a median is published only when it rests on at least that many
 cases. Places and kinds with fewer cases than that are left out of the breakdowns (they
-stay in the totals).
+stay in the totals). The same holds for `by_level` (a count of 1–4 is null) and the
+hotline's three rates (null when the tickets they rest on are fewer than 5).
 
 Everything is counted in the database (issue 14): COUNT … GROUP BY for the totals, the
 categories and the areas, and the median of the days from filing to settlement with
@@ -63,6 +64,22 @@ class Bucket(Schema):
     median_days: float | None
 
 
+class LevelsOut(Schema):
+    """Settled cases by the level of the organisation that settled them; null: 1 to 4."""
+
+    village: int | None
+    township: int | None
+    county: int | None
+
+
+class HotlineOut(Schema):
+    """The 12345 tickets' three rates (odr.figures); null when resting on fewer than 5."""
+
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+
+
 class StatsOut(Schema):
     received: int | None
     resolved: int | None
@@ -70,6 +87,8 @@ class StatsOut(Schema):
     median_days: float | None
     by_category: list[Bucket]
     by_region: list[Bucket]
+    by_level: LevelsOut
+    hotline: HotlineOut
 
 
 # --- SQL pieces --------------------------------------------------------------------------
@@ -110,10 +129,12 @@ class Median(Aggregate):
     allow_distinct = False
 
 
-def _area() -> Case:
-    """The id of the dispute's area (township or county), or null above county level."""
+def _area(region: str = "region") -> Case:
+    """The id of the dispute's area (township or county), or null above county level.
+    `region`: the lookup of the region from the rows counted (a ticket's is
+    "dispute__region")."""
     whens = []
-    path = "region"
+    path = region
     for _depth in range(_AREA_DEPTH + 1):
         whens.append(When(**{f"{path}__level__in": AREA_LEVELS}, then=F(f"{path}_id")))
         path += "__parent"
@@ -220,7 +241,20 @@ def compute_public_stats() -> dict[str, Any]:
         ({"code": r.code, "name": r.name, **_summary(areas[r.pk])} for r in regions),
         key=lambda bucket: bucket["code"],
     )
-    return {**_summary(total), "by_category": by_category, "by_region": by_region}
+    from odr import figures
+    from odr.models import HotlineTicket
+
+    levels = figures.resolved_by_level(disputes)
+    rates = figures.hotline_rates(HotlineTicket.objects.all(), smallest=SMALLEST_SHOWN)
+    return {
+        **_summary(total),
+        "by_category": by_category,
+        "by_region": by_region,
+        "by_level": {level: _count(n) for level, n in levels.items()},
+        "hotline": {
+            key: rates[key] for key in ("response_rate", "resolution_rate", "satisfaction_rate")
+        },
+    }
 
 
 def public_stats() -> dict[str, Any]:
@@ -229,7 +263,7 @@ def public_stats() -> dict[str, Any]:
     seconds = getattr(settings, "ODR_STATS_CACHE_SECONDS", 0 if settings.TESTING else 60)
     if not seconds:
         return compute_public_stats()
-    key = f"odr:public-stats:v2:{get_language()}"
+    key = f"odr:public-stats:v3:{get_language()}"
     figures = cache.get(key)
     if figures is None:
         figures = compute_public_stats()

@@ -345,3 +345,100 @@ def _mediator_ids(dispute: Dispute, cache: dict) -> set[int]:
             ).values_list("user_id", flat=True)
         )
     return cache[key]
+
+
+# --- the 12345 hotline ticket (issue 10) ---------------------------------------------------
+
+from odr.models import HotlineTicket  # noqa: E402
+
+T = HotlineTicket.Status
+
+
+def _ticket_staff(ticket: HotlineTicket, viewer: Viewer) -> bool:
+    """The staff of the organisation that has the ticket's case (its coordinators and
+    mediators), unless they are a party to it."""
+    dispute = ticket.dispute
+    org = dispute.organisation_id
+    return (
+        org is not None
+        and (org in viewer.coordinator_orgs or org in viewer.mediator_orgs)
+        and _party_role(dispute, viewer) is None
+    )
+
+
+def _ticket_snapshot(ticket: HotlineTicket) -> dict:
+    return {
+        "status": ticket.status,
+        "ticket_id": ticket.ticket_id,
+        "responded_at": ticket.responded_at.isoformat() if ticket.responded_at else None,
+        "closed_at": ticket.closed_at.isoformat() if ticket.closed_at else None,
+    }
+
+
+def _ticket_state_refusal(ticket: HotlineTicket) -> str:
+    return _("This cannot be done while the hotline ticket is “%(status)s”.") % {
+        "status": ticket.get_status_display()
+    }
+
+
+TICKET_MACHINE: Machine[HotlineTicket] = Machine(
+    name="hotline_ticket",
+    model=HotlineTicket,
+    snapshot=_ticket_snapshot,
+    dispute_of=lambda ticket: ticket.dispute,
+    state_refusal=_ticket_state_refusal,
+    viewer_of=Viewer.of,
+    forbidden=(
+        "not_ticket_staff",
+        gettext_noop("Only the staff of the organisation handling the case can do this."),
+    ),
+    transitions=[
+        # First contact with the caller (响应): what the response rate counts.
+        Transition(
+            "respond",
+            frozenset({T.OPEN}),
+            T.RESPONDED,
+            _ticket_staff,
+            action="hotline.respond",
+            words=Words(
+                "热线工单首次联系来电人",
+                gettext_noop("%(actor)s made first contact with the 12345 caller."),
+            ),
+        ),
+        # Closed by staff, or by the platform when the case ends (settled: resolved; any
+        # other end: not resolved).
+        Transition(
+            "resolve",
+            frozenset({T.OPEN, T.RESPONDED}),
+            T.RESOLVED,
+            _ticket_staff,
+            action="hotline.resolve",
+            words=Words(
+                "热线工单办结（已解决）",
+                gettext_noop("The 12345 ticket was closed as resolved."),
+            ),
+            system=True,
+        ),
+        Transition(
+            "close_unresolved",
+            frozenset({T.OPEN, T.RESPONDED}),
+            T.UNRESOLVED,
+            _ticket_staff,
+            action="hotline.close_unresolved",
+            words=Words(
+                "热线工单办结（未解决）",
+                gettext_noop("The 12345 ticket was closed as not resolved: %(reason)s"),
+            ),
+            system=True,
+        ),
+    ],
+)
+
+register_events(
+    {
+        "hotline.receive": Words(
+            "12345热线工单转入", gettext_noop("The case came in as 12345 hotline ticket.")
+        ),
+        "hotline.survey": Words("来电人评价", gettext_noop("The caller answered the survey.")),
+    }
+)

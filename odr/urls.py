@@ -1,6 +1,6 @@
 from django.urls import path
 
-from odr.views import cases, filing, invitations, lists, profile, public
+from odr.views import cases, filing, hotline, invitations, lists, profile, public
 
 app_name = "odr"
 
@@ -59,4 +59,12 @@ urlpatterns = [
     ),
     path("intake/", lists.intake, name="intake"),
     path("stats/", public.stats_page, name="stats"),
+    path(
+        "disputes/<int:dispute_id>/hotline/<str:action>/",
+        hotline.ticket_action,
+        name="hotline_action",
+    ),
+    path("survey/<str:token>/", hotline.survey, name="hotline_survey"),
+    path("dashboard/", hotline.dashboard, name="dashboard"),
+    path("dashboard/export.xlsx", hotline.dashboard_export, name="dashboard_export"),
 ]

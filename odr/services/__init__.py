@@ -5,7 +5,7 @@ dispute machine of odr.transitions (lock, check, save, audit, signal after commi
 The public functions are re-exported here, so that callers in every app write
 `from odr import services; services.dispute_file(...)` without knowing the modules."""
 
-from odr.services.filing import dispute_file, evidence_add
+from odr.services.filing import dispute_file, dispute_file_for_caller, evidence_add
 from odr.services.intake import (
     REFERRAL_GUIDANCE,
     dispute_accept,
@@ -43,6 +43,7 @@ __all__ = [
     "dispute_escalate",
     "dispute_fail",
     "dispute_file",
+    "dispute_file_for_caller",
     "dispute_reject",
     "dispute_run_action",
     "dispute_settle",

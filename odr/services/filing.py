@@ -264,3 +264,82 @@ def evidence_add(
         )
         stored.append(item)
     return item
+
+
+def dispute_file_for_caller(
+    *,
+    filer: AbstractBaseUser,
+    channel: str,
+    caller_name: str,
+    caller_phone: str,
+    category: str,
+    title: str,
+    description: str,
+    region_code: str,
+    received_at=None,
+) -> Dispute:
+    """File a dispute for a caller known only by name and phone (a 12345 hotline ticket):
+    routed like any dispute, numbered, the caller its applicant with no account. There is
+    no respondent to wait for, so the case goes straight to its organisation's intake.
+    `filer` is the service account that brought it (the audit trail names it). The caller
+    must use the transaction the caller of this function opened."""
+    if category not in Category.values:
+        raise Invalid(_("Choose a category from the list."), code="invalid_category")
+    title = clean_text(title)
+    description = clean_text(description, multiline=True)
+    caller_name = clean_text(caller_name)
+    caller_phone = clean_text(caller_phone)
+    if not caller_name:
+        raise Invalid(_("Give the caller's name."), code="caller_name_required")
+    if not caller_phone:
+        raise Invalid(_("Give the caller's phone number."), code="caller_phone_required")
+    if not description:
+        raise Invalid(_("Describe what happened."), code="description_required")
+    region = selectors.region_with_ancestors(region_code)
+    if region is None:
+        raise Invalid(_("Choose the place from the list."), code="invalid_region")
+    organisation = selectors.route_dispute(region=region, category=category)
+    if organisation is None:
+        raise DomainError(
+            "no_organisation",
+            _("No mediation organisation covers this place and kind of dispute yet."),
+            status=400,
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        dispute = Dispute.objects.create(
+            case_number=_next_case_number(organisation, timezone.localdate(now).year),
+            status=Dispute.Status.AWAITING_INTAKE,
+            category=category,
+            title=(title or description)[:200],
+            description=description,
+            region=region,
+            organisation=organisation,
+            filed_by=filer,
+            channel=channel,
+            created_at=received_at or now,
+            intake_at=now,
+        )
+        Party.objects.create(
+            dispute=dispute,
+            role=Party.Role.APPLICANT,
+            position=0,
+            name=caller_name[:100],
+            phone=caller_phone[:30],
+            accepted=True,
+        )
+        log_action(
+            action="dispute.file",
+            obj=dispute,
+            actor=filer,
+            dispute=dispute,
+            after={
+                "status": dispute.status,
+                "case_number": dispute.case_number,
+                "organisation": organisation.pk,
+                "category": category,
+                "region": region.code,
+                "channel": channel,
+            },
+        )
+    return dispute

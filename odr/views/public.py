@@ -57,5 +57,13 @@ def stats_page(request: HttpRequest) -> HttpResponse:
             else round(data["success_rate"] * 100),
             "by_category": _chart(data["by_category"]),
             "by_region": _chart(data["by_region"]),
+            "hotline": {
+                key: "—" if rate is None else f"{round(rate * 100)}%"
+                for key, rate in (
+                    ("response", data["hotline"]["response_rate"]),
+                    ("resolution", data["hotline"]["resolution_rate"]),
+                    ("satisfaction", data["hotline"]["satisfaction_rate"]),
+                )
+            },
         },
     )

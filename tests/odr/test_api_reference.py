@@ -150,6 +150,8 @@ def test_stats_of_an_empty_platform(clients):
         "median_days": None,
         "by_category": [],
         "by_region": [],
+        "by_level": {"village": 0, "township": 0, "county": 0},
+        "hotline": {"response_rate": None, "resolution_rate": None, "satisfaction_rate": None},
     }
 
 
@@ -168,6 +170,8 @@ def test_openapi_document_lists_the_contract_paths(clients):
         "/api/v1/invitations/{token}/accept",
         "/api/v1/invitations/{token}/decline",
         "/api/v1/stats",
+        "/api/v1/hotline/tickets",
+        "/api/v1/hotline/tickets/{ticket_id}",
     ):
         assert path in paths, path
     action = paths["/api/v1/disputes/{dispute_id}/actions/{action}"]["post"]

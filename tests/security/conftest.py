@@ -89,6 +89,8 @@ class World:
     # inquiry whose record file is attached, so that their documents can be fetched.
     supplement: object = None
     inquiry: object = None
+    # A 12345 ticket on the case, waiting for first contact (issue 10).
+    ticket: object = None
 
     def client(self, role: str, **kwargs) -> Client:
         """A browser signed in as `role` (none for anonymous)."""
@@ -247,7 +249,19 @@ def _build() -> World:
         client = Client()
         client.force_login(user)
         cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    from odr.models import HotlineTicket
+
+    ticket = HotlineTicket.objects.create(
+        ticket_id=f"MATRIX-{MARK}",
+        dispute=dispute,
+        caller_name="来电人",
+        caller_phone="13800000009",
+        text="热线工单",
+        received_at=timezone.now(),
+        respond_by=timezone.now() + timedelta(hours=24),
+    )
     return World(
+        ticket=ticket,
         users=users,
         cookies=cookies,
         dispute=dispute,

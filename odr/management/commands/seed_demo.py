@@ -1,14 +1,16 @@
 """Demo data of CONTRACT §1: regions, organisations and accounts. Idempotent: running it
 again updates what is there and creates nothing twice."""
 
+from argparse import BooleanOptionalAction
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from odr.demo_history import demo_hotline_token, seed_history
 from odr.identity import sex_from_id
 from odr.idnumber import id_check_char
 from odr.models import Membership, Organisation, Profile, Region
@@ -183,6 +185,16 @@ ACCOUNTS: list[dict[str, Any]] = [
 class Command(BaseCommand):
     help = "Create or update the demo regions, organisations and accounts (idempotent)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        # The past cases are made unless asked not to; the test suite's demo (ODR_TESTING)
+        # leaves them out unless asked for, so that its counts and case numbers start clean.
+        parser.add_argument(
+            "--history",
+            action=BooleanOptionalAction,
+            default=not settings.TESTING,
+            help="Make (or not) twelve months of past cases behind the dashboard.",
+        )
+
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         password = settings.ODR_DEMO_PASSWORD
@@ -239,7 +251,15 @@ class Command(BaseCommand):
                     role=spec["role"],
                     defaults={"is_active": True},
                 )
+        token = demo_hotline_token()
+        if options["history"]:
+            made = seed_history(orgs=orgs, token=token)
+            if made:
+                self.stdout.write(f"Made {made} past cases for the dashboard.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
         for spec in ACCOUNTS:
             role = spec.get("role") or ("superuser" if spec.get("superuser") else "citizen")
             self.stdout.write(f"  {spec['email']:<40} {password}   ({role})")
+        self.stdout.write(
+            f"  12345 hotline: Authorization: Bearer {settings.ODR_DEMO_HOTLINE_TOKEN}"
+        )
