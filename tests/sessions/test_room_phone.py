@@ -193,6 +193,14 @@ def test_in_a_call_on_a_phone_the_video_fills_the_screen_without_site_chrome(
         assert "ms" in staff_words and "kbit/s" in staff_words
         shot(party, "call-390")
 
+        # At 320 px every control still fits on the bar, nothing spills sideways.
+        party.set_viewport_size(SMALL_PHONE)
+        party.wait_for_timeout(300)
+        for control in ("#mic-toggle", "#cam-toggle", "#side-toggle", "#leave"):
+            assert in_viewport(party, control), control
+        assert party.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+        shot(party, "call-320")
+
         # The way back after the session leads to the case.
         mediator.click("#end-session")
         mediator.click("#end-confirm-yes")
@@ -234,6 +242,8 @@ def test_the_caucus_banner_follows_the_server_for_every_participant(
         assert wait_until(respondent, "() => window.odrRoom.caucusBanner")["kind"] == "apart"
         assert wait_until(mediator, "() => window.odrRoom.caucusBanner")["kind"] == "caucus"
         shot(respondent, "caucus-apart-390")
+        shot(applicant, "caucus-in-390")
+        shot(mediator, "caucus-mediator-desktop")
         mediator.click("#caucus-end")
         for page in (mediator, applicant, respondent):
             wait_until(page, "() => window.odrRoom.caucusBanner === null")
