@@ -181,12 +181,13 @@ def test_in_a_call_on_a_phone_the_video_fills_the_screen_without_site_chrome(
         assert party.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
 
         # Network quality in words for the party; words and figures for the mediator.
-        party.evaluate("async () => { await window.odrRoom.networkTick(); }")
-        party.wait_for_timeout(1200)
-        party.evaluate("async () => { await window.odrRoom.networkTick(); }")
-        mediator.evaluate("async () => { await window.odrRoom.networkTick(); }")
-        mediator.wait_for_timeout(1200)
-        mediator.evaluate("async () => { await window.odrRoom.networkTick(); }")
+        # (Once a call has settled for some seconds, two getStats readings make a sample.)
+        measured = (
+            "async () => { await window.odrRoom.networkTick();"
+            " return !document.querySelector('#net-indicator').hidden; }"
+        )
+        wait_until(party, measured)
+        wait_until(mediator, measured)
         words = party.inner_text("#net-indicator").strip()
         assert words in ("网络：良好", "网络：一般", "网络：较差"), words
         staff_words = mediator.inner_text("#net-indicator")
@@ -306,6 +307,24 @@ def test_a_party_can_join_with_sound_only_and_sends_no_video(server, chromium, c
         assert frames_from(mediator, party_id, 10) > 10
         encodings = party.evaluate("() => window.odrRoom.videoEncodings()")
         assert encodings and encodings[0][0]["maxBitrate"] < 900_000
+
+        # A network that cannot carry video: the lowest step first, then sound only by
+        # itself after three poor readings, and the party is told.
+        hopeless = {"lossPct": 25, "rttMs": 900, "availableKbps": 60}
+        for _ in range(2):
+            party.evaluate("(s) => window.odrRoom.applyNetworkSample(s)", hopeless)
+        assert party.evaluate("() => window.odrRoom.videoEncodings()")[0] == [
+            {"maxBitrate": 120_000, "scaleResolutionDownBy": 4}
+        ]
+        assert party.locator("#net-audio-only").is_visible()
+        party.evaluate("(s) => window.odrRoom.applyNetworkSample(s)", hopeless)
+        assert party.evaluate("() => window.odrRoom.network.audioOnly") is True
+        assert "只用声音" in party.inner_text("#net-banner-words")
+        kinds = party.evaluate(
+            "async (id) => (await window.odrRoom.sending())[id].kinds", mediator_id
+        )
+        assert kinds == ["audio"]
+        assert party.locator("#net-video-again").is_visible()
     finally:
         desk.close()
         mobile.close()

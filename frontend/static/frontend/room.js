@@ -590,6 +590,7 @@ function onPcState(p, pc) {
   if (p.pc !== pc) return;
   const s = pc.connectionState;
   if (s === "connected") {
+    if (!p.everConnected || !p.connectedAt) p.connectedAt = performance.now();
     p.everConnected = true;
     clearTimeout(p.recallTimer);
     clearTimeout(p.restartTimer);
@@ -741,6 +742,7 @@ $("#audio-unlock").addEventListener("click", () => {
 // the lowest step cannot be kept. People read the quality in words; staff also see the
 // figures.
 const NET_EVERY_MS = 3000;
+const SETTLE_MS = 8000;
 const adapt = { state: netadapt.initialState(), applied: null, last: null, timer: null, reports: new Map() };
 const GRADE_WORDS = { good: () => gettext("Network: good"), fair: () => gettext("Network: fair"), poor: () => gettext("Network: poor") };
 
@@ -786,20 +788,28 @@ async function networkTick() {
   if (me.state !== "room") return;
   const samples = [];
   for (const [id, p] of peers) {
-    if (!p.pc || p.pc.connectionState !== "connected") continue;
+    // A new call's bandwidth estimate starts low and ramps up for some seconds: it is not
+    // read as a weak network until the call has settled.
+    if (!p.pc || p.pc.connectionState !== "connected" || performance.now() - (p.connectedAt || performance.now()) < SETTLE_MS) continue;
     const report = [];
     (await p.pc.getStats()).forEach((st) => report.push(st));
     const previous = adapt.reports.get(id);
     adapt.reports.set(id, report);
     if (!previous) continue;
     const sample = netadapt.sampleFrom(previous, report);
+    // Sending sound only, the sender does not probe for more bandwidth: its estimate
+    // says nothing about whether video would fit.
+    if (!p.pc.getSenders().some((x) => x.track && x.track.kind === "video")) sample.availableKbps = null;
     samples.push(sample);
     // Each call's own quality is for the mediator and staff (who is on a weak line);
     // a party sees one word for its own connection.
     if (cfg.staff) showQuality(p.tile.querySelector(".quality"), netadapt.grade(sample), sample);
   }
-  if (!samples.length) return;
-  const sample = netadapt.worst(samples);
+  if (samples.length) await applyNetworkSample(netadapt.worst(samples));
+}
+
+// One reading of the network (the worst of the calls) decides and is applied.
+async function applyNetworkSample(sample) {
   const wasAudioOnly = adapt.state.audioOnly;
   const out = netadapt.decide(adapt.state, sample);
   adapt.state = out.state;
@@ -1270,6 +1280,8 @@ window.odrRoom = {
   },
   // Runs one round of the network watch now (tests; the room runs it every few seconds).
   networkTick,
+  // Applies one reading as if getStats had given it (tests of the fall-back to sound).
+  applyNetworkSample,
   // Drops the signaling socket as a network failure would (tests of the reconnect).
   dropConnection() {
     if (ws) ws.close();
