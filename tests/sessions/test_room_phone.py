@@ -301,10 +301,15 @@ def test_a_party_can_join_with_sound_only_and_sends_no_video(server, chromium, c
         assert party.evaluate("() => window.odrRoom.network.audioOnly") is True
         assert mediator.evaluate("async () => window.odrRoom.framesDecoded()")[party_id] == 0
         assert party.locator("#net-banner").is_visible()
+        # The mediator sees the party's initial where the picture would be.
+        no_video = "(id) => document.querySelector(`.tile[data-peer-id='${id}']`)"
+        no_video += ".classList.contains('no-video')"
+        assert mediator.evaluate(no_video, party_id) is True
 
         # Video again, from the banner's button: now it is sent, at a lowered step.
         party.click("#net-video-again")
         assert frames_from(mediator, party_id, 10) > 10
+        wait_until(mediator, f"(id) => !({no_video})(id)", party_id)
         encodings = party.evaluate("() => window.odrRoom.videoEncodings()")
         assert encodings and encodings[0][0]["maxBitrate"] < 900_000
 

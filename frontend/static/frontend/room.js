@@ -472,7 +472,7 @@ function ensurePeer(info) {
     // A long name is cut with an ellipsis on the picture; the whole name stays in the
     // tooltip and in what a screen reader reads out.
     const name = info.name || gettext("Participant");
-    const tile = el("figure", { class: "tile", "data-peer-id": info.peer_id, "data-role": info.role || "", "data-state": "connecting" },
+    const tile = el("figure", { class: "tile no-video", "data-peer-id": info.peer_id, "data-role": info.role || "", "data-state": "connecting", "data-initial": [...name][0] },
       video,
       el("figcaption", {}, el("span", { class: "name", title: name }, name),
         el("span", { class: "role" }, roleWord(info.role)), el("span", { class: "state" }, STATE_WORDS.connecting()),
@@ -489,6 +489,7 @@ function ensurePeer(info) {
     const nameEl = p.tile.querySelector(".name");
     nameEl.textContent = info.name;
     nameEl.title = info.name;
+    p.tile.dataset.initial = [...info.name][0];
     p.tile.dataset.role = p.info.role || "";
   }
   chooseFocus();
@@ -537,6 +538,13 @@ function createPc(p, callId, caller) {
   pc.ontrack = ({ track }) => {
     p.stream.addTrack(track);
     if (track.kind === "audio") watchLevel(p.stream, id);
+    if (track.kind === "video") {
+      // A peer on sound only sends no frames: its track is muted; show its initial.
+      const shown = () => p.tile.classList.toggle("no-video", track.muted);
+      track.addEventListener("mute", shown);
+      track.addEventListener("unmute", shown);
+      shown();
+    }
     playMedia(p.video);
   };
   pc.onnegotiationneeded = async () => {
@@ -936,9 +944,15 @@ function updateCaucusBanner() {
 function renderCaucusChoices() {
   const list = $("#caucus-list");
   if (!list) return;
+  // Rebuilt whenever a peer's details arrive (every signal): keep what the mediator ticked,
+  // and do not touch the list when nothing in it changed.
+  const ticked = new Set([...list.querySelectorAll("input:checked")].map((x) => x.value));
+  const key = [...peers.values()].map((p) => `${p.info.peer_id}:${p.info.name || ""}:${p.info.role || ""}`).join("|");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
   list.replaceChildren();
   for (const p of peers.values()) {
-    const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "" });
+    const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "", checked: ticked.has(p.info.peer_id) ? "" : null });
     list.append(el("li", {}, el("label", { class: "check who" }, box, el("span", {}, `${p.info.name || gettext("Participant")} · ${roleWord(p.info.role)}`))));
   }
 }
