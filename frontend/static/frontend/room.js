@@ -170,6 +170,9 @@ function showLocal() {
     v.classList.toggle("mirror", !local.screen);
   }
   $("#preview-off").hidden = Boolean(localTrack("video"));
+  const tile = $("#tile-local");
+  tile.classList.toggle("no-video", !video);
+  tile.dataset.initial = [...(cfg.name || "·")][0];
 }
 
 $("#camera-select").addEventListener("change", (e) => openDevice("video", e.target.value).catch(() => toast(gettext("That camera cannot be used."))));
