@@ -86,6 +86,10 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
             and session.scheduled_at is not None
             and session.status != S.CANCELLED,
             "attendance": selectors.attendance_of(session) if staff else [],
+            # The network figures behind a grade are for the mediator and staff; the
+            # parties read the grade in words (issue 13).
+            "show_network_figures": role == selectors.MEDIATOR
+            or odr_selectors.user_is_staff_member(user),
             "chat": selectors.chat_visible_to(session, user) if staff else [],
             "recordings": selectors.recordings_of(session) if staff else [],
             "show_minutes": staff,

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.i18n import JavaScriptCatalog
 
+from odr import selectors as odr_selectors
 from odr.people import display_name
 from sessions.media.recording import recording_active
 from sessions.media.selectors import consent_of, session_for_participant
@@ -31,6 +32,8 @@ def room(request: HttpRequest, session_id: int) -> HttpResponse:
         "sessionId": session.pk,
         "role": role,
         "isMediator": role == MEDIATOR,
+        # Network figures (ms, %, kbit/s) are for staff; parties read words (issue 13).
+        "staff": role == MEDIATOR or odr_selectors.user_is_staff_member(request.user),
         "name": display_name(request.user),
         "wsPath": f"/ws/sessions/{session.pk}/",
         "api": f"/api/v1/sessions/{session.pk}",

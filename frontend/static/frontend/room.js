@@ -3,6 +3,8 @@
 // mesh among those in the room (the newcomer calls), trickle ICE, perfect negotiation.
 // The page gives its configuration in <script id="room-config" type="application/json">.
 
+import * as netadapt from "./netadapt.js";
+
 const cfg = JSON.parse(document.getElementById("room-config").textContent);
 const $ = (sel) => document.querySelector(sel);
 const app = $("#room-app");
@@ -73,7 +75,9 @@ function iceDone(pc, ms) {
 }
 
 // ---------------------------------------------------------------- local media
-const local = { stream: new MediaStream(), screen: null, audioOn: true, videoOn: true };
+// audioOnly: the party chose sound only (pre-join or in the call), or the room gave up
+// video on a network that could not carry it; no video is sent then.
+const local = { stream: new MediaStream(), screen: null, audioOn: true, videoOn: true, audioOnly: false };
 let audioCtx = null;
 
 function ensureAudioCtx() {
@@ -91,6 +95,7 @@ function localTrack(kind) {
 
 // The video that peers get: the shared screen while sharing, else the camera.
 function outgoingVideo() {
+  if (local.audioOnly) return null;
   return local.screen || localTrack("video") || null;
 }
 
@@ -112,7 +117,7 @@ async function openDevice(kind, deviceId) {
   for (const p of peers.values()) {
     if (!p.pc) continue;
     const sender = p.pc.getSenders().find((s) => s.track && s.track.kind === kind);
-    if (sender && !(kind === "video" && local.screen)) sender.replaceTrack(track).catch(() => {});
+    if (sender && !(kind === "video" && (local.screen || local.audioOnly))) sender.replaceTrack(track).catch(() => {});
   }
   if (recorder.pc) {
     const sender = recorder.pc.getSenders().find((s) => s.track && s.track.kind === kind);
@@ -165,6 +170,9 @@ function showLocal() {
     v.classList.toggle("mirror", !local.screen);
   }
   $("#preview-off").hidden = Boolean(localTrack("video"));
+  const tile = $("#tile-local");
+  tile.classList.toggle("no-video", !video);
+  tile.dataset.initial = [...(cfg.name || "·")][0];
 }
 
 $("#camera-select").addEventListener("change", (e) => openDevice("video", e.target.value).catch(() => toast(gettext("That camera cannot be used."))));
@@ -194,7 +202,12 @@ function watchLevel(stream, key) {
       $("#mic-level").style.width = `${Math.min(100, Math.round(rms * 400))}%`;
       $("#tile-local").classList.toggle("speaking", speaking);
     } else {
-      peers.get(key)?.tile?.classList.toggle("speaking", speaking);
+      const p = peers.get(key);
+      p?.tile?.classList.toggle("speaking", speaking);
+      if (p && speaking) {
+        p.spokeAt = performance.now();
+        chooseFocus();
+      }
     }
   }, 150);
   levelWatchers.set(key, { timer, source });
@@ -298,7 +311,8 @@ async function runSelfTest() {
     $("#fig-loss").textContent = `${result.loss_pct} %`;
     $("#fig-bitrate").textContent = result.bitrate_kbps >= 1000
       ? `${(result.bitrate_kbps / 1000).toFixed(1)} Mbit/s` : `${Math.round(result.bitrate_kbps)} kbit/s`;
-    $("#selftest-figures").hidden = false;
+    // Parties read the grade in words; the figures are for the mediator and staff.
+    $("#selftest-figures").hidden = !cfg.staff;
     window.odrRoom.selfTest = result;
   } catch (err) {
     box.dataset.grade = "poor";
@@ -381,8 +395,8 @@ function handle(msg) {
       me.name = msg.name;
       iceServers = msg.ice_servers || [];
       if (msg.state === "room") {
-        if (me.role === "mediator" && typeof msg.caucus === "boolean") caucusActive = msg.caucus;
-        enterRoom(msg.peers || [], msg.caucus);
+        setCaucus(msg.caucus, msg.side);
+        enterRoom(msg.peers || []);
       } else {
         me.state = "lobby";
         setStage("lobby");
@@ -397,7 +411,8 @@ function handle(msg) {
       syncLobby(msg.peers || []);
       break;
     case "admitted":
-      enterRoom(msg.peers || [], msg.caucus);
+      setCaucus(msg.caucus, msg.side);
+      enterRoom(msg.peers || []);
       syncRecording();
       break;
     case "removed":
@@ -410,12 +425,13 @@ function handle(msg) {
     case "peer-left":
       removeLobby(msg.peer_id);
       hangUp(msg.peer_id);
+      updateCaucusBanner();
       break;
     case "signal":
       onSignal(msg.from, msg.data || {}).catch((err) => console.warn("signal", err));
       break;
     case "caucus":
-      onCaucus(msg.peers || [], msg.call, msg.active);
+      onCaucus(msg.peers || [], msg.call, msg.active, msg.side);
       break;
     case "chat":
       addChat(msg);
@@ -440,7 +456,6 @@ const tiles = $("#tiles");
 // The layout follows the number of pictures (one to one: the other fills the view).
 new MutationObserver(() => (tiles.dataset.count = String(tiles.children.length))).observe(tiles, { childList: true });
 tiles.dataset.count = String(tiles.children.length);
-let visibleBefore = new Set();
 
 const STATE_WORDS = {
   connecting: () => gettext("Connecting…"),
@@ -457,10 +472,14 @@ function ensurePeer(info) {
   if (!p) {
     p = { info, pc: null, callId: null, caller: false, makingOffer: false, pending: [], state: "connecting" };
     const video = el("video", { autoplay: "", playsinline: "" });
-    const tile = el("figure", { class: "tile", "data-peer-id": info.peer_id, "data-state": "connecting" },
+    // A long name is cut with an ellipsis on the picture; the whole name stays in the
+    // tooltip and in what a screen reader reads out.
+    const name = info.name || gettext("Participant");
+    const tile = el("figure", { class: "tile no-video", "data-peer-id": info.peer_id, "data-role": info.role || "", "data-state": "connecting", "data-initial": [...name][0] },
       video,
-      el("figcaption", {}, el("span", { class: "name" }, info.name || gettext("Participant")),
-        el("span", { class: "role" }, roleWord(info.role)), el("span", { class: "state" }, STATE_WORDS.connecting())));
+      el("figcaption", {}, el("span", { class: "name", title: name }, name),
+        el("span", { class: "role" }, roleWord(info.role)), el("span", { class: "state" }, STATE_WORDS.connecting()),
+        el("span", { class: "quality", hidden: "" })));
     if (me.role === "mediator") {
       tile.append(el("button", { type: "button", class: "tile-remove", onclick: () => send({ type: "remove", peer_id: info.peer_id }) }, gettext("Remove")));
     }
@@ -470,8 +489,13 @@ function ensurePeer(info) {
     peers.set(info.peer_id, p);
   } else if (info.name) {
     p.info = { ...p.info, ...info };
-    p.tile.querySelector(".name").textContent = info.name;
+    const nameEl = p.tile.querySelector(".name");
+    nameEl.textContent = info.name;
+    nameEl.title = info.name;
+    p.tile.dataset.initial = [...info.name][0];
+    p.tile.dataset.role = p.info.role || "";
   }
+  chooseFocus();
   renderCaucusChoices();
   return p;
 }
@@ -517,7 +541,14 @@ function createPc(p, callId, caller) {
   pc.ontrack = ({ track }) => {
     p.stream.addTrack(track);
     if (track.kind === "audio") watchLevel(p.stream, id);
-    p.video.play().catch(() => {});
+    if (track.kind === "video") {
+      // A peer on sound only sends no frames: its track is muted; show its initial.
+      const shown = () => p.tile.classList.toggle("no-video", track.muted);
+      track.addEventListener("mute", shown);
+      track.addEventListener("unmute", shown);
+      shown();
+    }
+    playMedia(p.video);
   };
   pc.onnegotiationneeded = async () => {
     try {
@@ -538,7 +569,13 @@ function addLocalTracks(pc) {
   const audio = localTrack("audio");
   const video = outgoingVideo();
   if (audio) pc.addTrack(audio, local.stream);
-  if (video) pc.addTrack(video, local.stream);
+  if (video) {
+    const sender = pc.addTrack(video, local.stream);
+    if (adapt.applied) applyStep(sender, adapt.applied);
+  } else if (pc.signalingState === "stable" && !pc.remoteDescription) {
+    // Sound only (or no camera): still see the others, without a renegotiation.
+    pc.addTransceiver("video", { direction: "recvonly" });
+  }
 }
 
 // The newcomer calls (CONTRACT §4): a fresh RTCPeerConnection with a fresh call id, so the
@@ -557,12 +594,14 @@ function hangUp(peerId) {
   p.tile.remove();
   peers.delete(peerId);
   renderCaucusChoices();
+  chooseFocus();
 }
 
 function onPcState(p, pc) {
   if (p.pc !== pc) return;
   const s = pc.connectionState;
   if (s === "connected") {
+    if (!p.everConnected || !p.connectedAt) p.connectedAt = performance.now();
     p.everConnected = true;
     clearTimeout(p.recallTimer);
     clearTimeout(p.restartTimer);
@@ -635,17 +674,17 @@ async function onSignal(from, data) {
   }
 }
 
-function enterRoom(list, caucus) {
+function enterRoom(list) {
   me.state = "room";
   setStage("room");
   ensureAudioCtx();
   const ids = new Set(list.map((x) => x.peer_id));
   for (const id of [...peers.keys()]) if (!ids.has(id)) hangUp(id);
   for (const info of list) if (info.peer_id !== me.peer_id) call(info);
-  visibleBefore = new Set([...ids].filter((id) => id !== me.peer_id));
-  updateCaucusBanner(list, null, caucus);
+  updateCaucusBanner();
   renderCaucusChoices();
   openSideOnDesktop();
+  startNetworkWatch();
 }
 
 function peerJoined(info) {
@@ -655,13 +694,202 @@ function peerJoined(info) {
   closePc(p);
   p.callId = null;
   setPeerState(p, "connecting");
-  visibleBefore.add(info.peer_id);
+  updateCaucusBanner();
 }
 
-// ---------------------------------------------------------------- caucus
-let caucusActive = false;
+// ---------------------------------------------------------------- who is shown large
+// On a phone one picture fills the screen: whoever spoke last (held for a few seconds so
+// it does not flicker), else the mediator, else the first other person; the rest are
+// small pictures above the controls. Alone in the room, you fill it yourself.
+const FOCUS_HOLD_MS = 3000;
+let focusId = null;
 
-function onCaucus(list, callList, active) {
+function chooseFocus() {
+  const now = performance.now();
+  const list = [...peers.values()];
+  const current = focusId && peers.get(focusId);
+  const speaker = list.filter((p) => p.spokeAt && now - p.spokeAt < FOCUS_HOLD_MS).sort((a, b) => b.spokeAt - a.spokeAt)[0];
+  let next;
+  if (speaker && (!current || !current.spokeAt || now - current.spokeAt >= FOCUS_HOLD_MS || speaker === current)) next = speaker;
+  else if (current && current.spokeAt && now - current.spokeAt < FOCUS_HOLD_MS) next = current;
+  else next = list.find((p) => p.info.role === "mediator") || list[0] || null;
+  focusId = next ? next.info.peer_id : null;
+  for (const p of list) p.tile.classList.toggle("focus", p === next);
+  $("#tile-local").classList.toggle("focus", !next);
+}
+
+// ---------------------------------------------------------------- playing sound
+// Browsers that block autoplay with sound (iOS Safari, WeChat's in-app browser) reject
+// play() until the person touches the page: then a button asks for that touch.
+const blocked = new Set();
+
+function playMedia(video) {
+  const attempt = video.play();
+  if (!attempt || !attempt.then) return;
+  attempt.then(() => {
+    blocked.delete(video);
+    if (!blocked.size) $("#audio-unlock").hidden = true;
+  }).catch((err) => {
+    if (err && err.name === "NotAllowedError") {
+      blocked.add(video);
+      $("#audio-unlock").hidden = false;
+    }
+  });
+}
+
+$("#audio-unlock").addEventListener("click", () => {
+  ensureAudioCtx();
+  const videos = [...blocked];
+  blocked.clear();
+  $("#audio-unlock").hidden = true;
+  for (const p of peers.values()) if (!videos.includes(p.video)) videos.push(p.video);
+  for (const v of videos) playMedia(v);
+});
+
+// ---------------------------------------------------------------- poor networks
+// Every few seconds the room reads getStats of each call, takes the worst, and lets
+// netadapt.js decide: a smaller picture and a lower bitrate for the video it sends,
+// an offer of sound only when the network is poor, and sound only by itself when even
+// the lowest step cannot be kept. People read the quality in words; staff also see the
+// figures.
+const NET_EVERY_MS = 3000;
+const SETTLE_MS = 8000;
+const adapt = { state: netadapt.initialState(), applied: null, last: null, timer: null, reports: new Map() };
+const GRADE_WORDS = { good: () => gettext("Network: good"), fair: () => gettext("Network: fair"), poor: () => gettext("Network: poor") };
+
+function applyStep(sender, step) {
+  if (!sender || !sender.getParameters) return;
+  const params = sender.getParameters();
+  params.encodings = netadapt.encodingsFor(params.encodings, step);
+  sender.setParameters(params).catch(() => {});
+}
+
+function videoSenders() {
+  const out = [];
+  for (const p of peers.values()) {
+    if (!p.pc) continue;
+    for (const sender of p.pc.getSenders()) if (sender.track && sender.track.kind === "video") out.push(sender);
+  }
+  return out;
+}
+
+function figuresText(sample) {
+  const parts = [];
+  if (typeof sample.rttMs === "number") parts.push(`${Math.round(sample.rttMs)} ms`);
+  if (typeof sample.lossPct === "number") parts.push(`${sample.lossPct.toFixed(1)} %`);
+  if (typeof sample.availableKbps === "number") parts.push(`${Math.round(sample.availableKbps)} kbit/s`);
+  return parts.join(" · ");
+}
+
+function showQuality(target, grade, sample) {
+  target.hidden = false;
+  target.dataset.grade = grade;
+  const words = GRADE_WORDS[grade]();
+  target.textContent = cfg.staff && sample ? `${words} (${figuresText(sample)})` : words;
+}
+
+function showNetBanner(text, { offer = false, again = false } = {}) {
+  $("#net-banner").hidden = !text;
+  $("#net-banner-words").textContent = text || "";
+  $("#net-audio-only").hidden = !offer;
+  $("#net-video-again").hidden = !again;
+}
+
+async function networkTick() {
+  if (me.state !== "room") return;
+  const samples = [];
+  for (const [id, p] of peers) {
+    // A new call's bandwidth estimate starts low and ramps up for some seconds: it is not
+    // read as a weak network until the call has settled.
+    if (!p.pc || p.pc.connectionState !== "connected" || performance.now() - (p.connectedAt || performance.now()) < SETTLE_MS) continue;
+    const report = [];
+    (await p.pc.getStats()).forEach((st) => report.push(st));
+    const previous = adapt.reports.get(id);
+    adapt.reports.set(id, report);
+    if (!previous) continue;
+    const sample = netadapt.sampleFrom(previous, report);
+    // Sending sound only, the sender does not probe for more bandwidth: its estimate
+    // says nothing about whether video would fit.
+    if (!p.pc.getSenders().some((x) => x.track && x.track.kind === "video")) sample.availableKbps = null;
+    samples.push(sample);
+    // Each call's own quality is for the mediator and staff (who is on a weak line);
+    // a party sees one word for its own connection.
+    if (cfg.staff) showQuality(p.tile.querySelector(".quality"), netadapt.grade(sample), sample);
+  }
+  if (samples.length) await applyNetworkSample(netadapt.worst(samples));
+}
+
+// One reading of the network (the worst of the calls) decides and is applied.
+async function applyNetworkSample(sample) {
+  const wasAudioOnly = adapt.state.audioOnly;
+  const out = netadapt.decide(adapt.state, sample);
+  adapt.state = out.state;
+  adapt.last = { ...out, sample };
+  showQuality($("#net-indicator"), out.grade, sample);
+  if (out.changed || !adapt.applied) {
+    adapt.applied = { maxBitrate: out.maxBitrate, scaleResolutionDownBy: out.scaleResolutionDownBy };
+    for (const sender of videoSenders()) applyStep(sender, adapt.applied);
+  }
+  if (out.fellBack && !wasAudioOnly && !local.audioOnly) {
+    await setAudioOnly(true);
+    showNetBanner(gettext("Your network cannot carry video now: the room switched to sound only. The others still hear you."), { again: true });
+  } else if (!local.audioOnly) {
+    showNetBanner(out.offerAudioOnly ? gettext("Your network is poor. Sound only keeps the conversation clear.") : "", { offer: out.offerAudioOnly });
+  }
+}
+
+function startNetworkWatch() {
+  if (adapt.timer) return;
+  adapt.timer = setInterval(() => networkTick().catch((err) => console.warn("network", err)), NET_EVERY_MS);
+}
+
+// Sound only: the camera's track is no longer sent (the senders send nothing) and the
+// camera is released; back to video, it is opened again and sent at a low step first.
+async function setAudioOnly(on) {
+  local.audioOnly = on;
+  adapt.state = { ...netadapt.initialState(), audioOnly: on, level: on ? adapt.state.level : netadapt.LADDER.length - 2 };
+  adapt.applied = on ? adapt.applied : { ...netadapt.LADDER[adapt.state.level] };
+  if (on) {
+    const cam = localTrack("video");
+    if (cam) {
+      local.stream.removeTrack(cam);
+      cam.stop();
+    }
+    await setOutgoingVideo(null);
+  } else {
+    if (!localTrack("video")) await openDevice("video", selectedDevice("video")).catch(() => toast(gettext("We cannot use your camera. You can still join with sound only.")));
+    await setOutgoingVideo(outgoingVideo());
+    for (const sender of videoSenders()) applyStep(sender, adapt.applied);
+  }
+  showLocal();
+  local.videoOn = !on && Boolean(localTrack("video"));
+  setToggle($("#cam-toggle"), !local.videoOn, local.videoOn ? gettext("Camera off") : gettext("Camera on"));
+}
+
+$("#net-audio-only").addEventListener("click", async () => {
+  await setAudioOnly(true);
+  showNetBanner(gettext("Sound only: you send no video now."), { again: true });
+});
+$("#net-video-again").addEventListener("click", async () => {
+  await setAudioOnly(false);
+  showNetBanner("");
+});
+
+// ---------------------------------------------------------------- caucus
+// The caucus as the server last said it (`welcome`, `admitted`, `caucus`): whether one is
+// on and, when the server says so, on which side of it this client is. `peer-joined` and
+// `peer-left` never change it. The banner is worked out from this and from who is
+// visible now, at every message, never from what this client saw earlier: a party who
+// comes back before the mediator, with no caucus on, is not told one is.
+const room = { caucus: false, side: null };
+
+function setCaucus(active, side) {
+  if (typeof active === "boolean") room.caucus = active;
+  room.side = side === "caucus" || side === "apart" || side === "all" ? side : null;
+}
+
+function onCaucus(list, callList, active, side) {
+  setCaucus(active, side);
   const ids = new Set(list.map((x) => x.peer_id).filter((id) => id !== me.peer_id));
   for (const id of [...peers.keys()]) if (!ids.has(id)) hangUp(id);
   // Peers that appear: both sides see the other as new. The server may say whom to call
@@ -673,48 +901,61 @@ function onCaucus(list, callList, active) {
     if (mustCall ? mustCall.has(info.peer_id) : me.peer_id < info.peer_id) call(info);
     else setPeerState(ensurePeer(info), "connecting");
   }
-  if (me.role === "mediator" && typeof active === "boolean") caucusActive = active;
-  updateCaucusBanner(list, visibleBefore, active);
-  visibleBefore = ids;
+  updateCaucusBanner();
   renderCaucusChoices();
 }
 
-function updateCaucusBanner(list, before, active) {
-  const banner = $("#caucus-banner");
-  const others = list.filter((x) => x.peer_id !== me.peer_id);
-  if (me.role === "mediator") {
-    if (typeof active !== "boolean" && before !== null) {
-      caucusActive = before.size > others.length ? true : before.size < others.length ? false : caucusActive;
-    }
-    banner.hidden = !caucusActive;
-    banner.className = "banner";
-    banner.textContent = fmt(gettext("Private caucus with %(names)s. The others wait apart and cannot see or hear you."), {
-      names: others.map((x) => x.name).join("、") || "—",
-    });
-    $("#caucus-end") && ($("#caucus-end").hidden = !caucusActive);
-    $("#caucus-start") && ($("#caucus-start").textContent = caucusActive ? gettext("Change caucus") : gettext("Start caucus"));
-    return;
+// What the banner says, from the server's caucus state and who is visible: a pure
+// function of its arguments (window.odrRoom.caucusBanner shows the result to tests).
+function caucusBannerFor(role, caucus, side, visible) {
+  if (role === "mediator") {
+    if (!caucus) return null;
+    return {
+      kind: "caucus",
+      text: fmt(gettext("Private caucus with %(names)s. The others wait apart and cannot see or hear you."), {
+        names: visible.map((x) => x.name).join("、") || "—",
+      }),
+    };
   }
-  const mediatorHere = list.some((x) => x.role === "mediator");
-  if (!mediatorHere) {
-    banner.hidden = false;
-    banner.className = "banner apart";
-    banner.textContent = gettext("The mediator is talking privately with the other side. Please wait; you will be back in the room soon.");
-  } else if (active === true || (active === undefined && before !== null && before.size > others.length)) {
-    banner.hidden = false;
-    banner.className = "banner";
-    banner.textContent = gettext("You are in a private caucus with the mediator. The other side cannot see or hear you.");
-  } else if (active === false || (active === undefined && before !== null && before.size < others.length)) {
-    banner.hidden = true;
+  const mediatorHere = visible.some((x) => x.role === "mediator");
+  if (!caucus) {
+    if (mediatorHere) return null;
+    return { kind: "waiting", text: gettext("The mediator is not in the room at the moment. Please wait here.") };
+  }
+  // Without the server's `side`: the mediator is with those in the caucus.
+  const mySide = side || (mediatorHere ? "caucus" : "apart");
+  if (mySide === "apart") {
+    return { kind: "apart", text: gettext("The mediator is talking privately with the other side. Please wait; you will be back in the room soon.") };
+  }
+  return { kind: "caucus", text: gettext("You are in a private caucus with the mediator. The other side cannot see or hear you.") };
+}
+
+function updateCaucusBanner() {
+  const banner = $("#caucus-banner");
+  const visible = [...peers.values()].map((p) => p.info);
+  const shown = me.state === "room" ? caucusBannerFor(me.role, room.caucus, room.side, visible) : null;
+  banner.hidden = !shown;
+  banner.className = shown && shown.kind !== "caucus" ? "banner apart" : "banner";
+  banner.dataset.kind = shown ? shown.kind : "";
+  banner.textContent = shown ? shown.text : "";
+  if (me.role === "mediator") {
+    $("#caucus-end") && ($("#caucus-end").hidden = !room.caucus);
+    $("#caucus-start") && ($("#caucus-start").textContent = room.caucus ? gettext("Change caucus") : gettext("Start caucus"));
   }
 }
 
 function renderCaucusChoices() {
   const list = $("#caucus-list");
   if (!list) return;
+  // Rebuilt whenever a peer's details arrive (every signal): keep what the mediator ticked,
+  // and do not touch the list when nothing in it changed.
+  const ticked = new Set([...list.querySelectorAll("input:checked")].map((x) => x.value));
+  const key = [...peers.values()].map((p) => `${p.info.peer_id}:${p.info.name || ""}:${p.info.role || ""}`).join("|");
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
   list.replaceChildren();
   for (const p of peers.values()) {
-    const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "" });
+    const box = el("input", { type: "checkbox", value: p.info.peer_id, "aria-label": p.info.name || "", checked: ticked.has(p.info.peer_id) ? "" : null });
     list.append(el("li", {}, el("label", { class: "check who" }, box, el("span", {}, `${p.info.name || gettext("Participant")} · ${roleWord(p.info.role)}`))));
   }
 }
@@ -726,11 +967,9 @@ if (cfg.isMediator) {
       toast(gettext("Choose who stays with you in the caucus."));
       return;
     }
-    caucusActive = true;
     send({ type: "caucus", peer_ids: ids });
   });
   $("#caucus-end").addEventListener("click", () => {
-    caucusActive = false;
     send({ type: "caucus_end" });
   });
 }
@@ -809,7 +1048,13 @@ $("#mic-toggle").addEventListener("click", () => {
   setToggle($("#mic-toggle"), !local.audioOn, local.audioOn ? gettext("Mute") : gettext("Unmute"));
 });
 
-$("#cam-toggle").addEventListener("click", () => {
+$("#cam-toggle").addEventListener("click", async () => {
+  if (local.audioOnly) {
+    // Sound only was chosen (or forced by the network): the camera comes back.
+    await setAudioOnly(false);
+    showNetBanner("");
+    return;
+  }
   local.videoOn = !local.videoOn;
   const track = localTrack("video");
   if (track) track.enabled = local.videoOn;
@@ -886,6 +1131,11 @@ function finish(why) {
   if (ws) ws.close(1000);
   me.state = why;
   setRecordingIndicator(false);
+  clearInterval(adapt.timer);
+  adapt.timer = null;
+  $("#net-indicator").hidden = true;
+  $("#audio-unlock").hidden = true;
+  showNetBanner("");
   if (why === "superseded") {
     $("#ended-title").textContent = gettext("You joined from another window");
     $("#ended-words").textContent = gettext("This window has left the room; carry on in the other one.");
@@ -989,6 +1239,10 @@ $("#join").addEventListener("click", async () => {
     await api("POST", "/consent", { online: true, recording: Boolean(rec && rec.checked) });
     consent.online = true;
     consent.recording = Boolean(rec && rec.checked);
+    if ($("#audio-only").checked) {
+      await setAudioOnly(true);
+      showNetBanner(gettext("Sound only: you send no video now."), { again: true });
+    }
     setStage(cfg.isMediator ? "room" : "lobby");
     me.state = cfg.isMediator ? "room" : "lobby";
     if (cfg.isMediator) openSideOnDesktop();
@@ -1016,6 +1270,35 @@ window.odrRoom = {
   },
   recording,
   selfTest: null,
+  get caucusBanner() {
+    const b = $("#caucus-banner");
+    return b.hidden ? null : { kind: b.dataset.kind, text: b.textContent };
+  },
+  get network() {
+    return { ...adapt.last, audioOnly: local.audioOnly };
+  },
+  // What this client sends on each call: the kinds of the senders' tracks and the
+  // outbound-rtp bytes per kind (tests of sound-only joins).
+  async sending() {
+    const out = {};
+    for (const [id, p] of peers) {
+      const kinds = p.pc ? p.pc.getSenders().filter((x) => x.track).map((x) => x.track.kind) : [];
+      const bytes = { audio: 0, video: 0 };
+      if (p.pc) (await p.pc.getStats()).forEach((st) => {
+        if (st.type === "outbound-rtp") bytes[st.kind] += st.bytesSent || 0;
+      });
+      out[id] = { kinds, bytes };
+    }
+    return out;
+  },
+  // The encodings of the video this client sends (maxBitrate, scaleResolutionDownBy).
+  videoEncodings() {
+    return videoSenders().map((x) => x.getParameters().encodings.map((e) => ({ maxBitrate: e.maxBitrate, scaleResolutionDownBy: e.scaleResolutionDownBy })));
+  },
+  // Runs one round of the network watch now (tests; the room runs it every few seconds).
+  networkTick,
+  // Applies one reading as if getStats had given it (tests of the fall-back to sound).
+  applyNetworkSample,
   // Drops the signaling socket as a network failure would (tests of the reconnect).
   dropConnection() {
     if (ws) ws.close();
