@@ -531,8 +531,9 @@ def agreement_revise(
         extra["voided_signatures"] = [role for role, _party in voided]
         extra["voided_parties"] = [party for _role, party in voided if party]
         current.update(voided_at=now)
-        # Signings begun over the old text can never complete.
-        PendingSigning.objects.filter(agreement=locked).delete()
+        # Signings begun over the old text can never complete: their version is not
+        # the current one (agreement_sign_complete says 409 `version_changed`), and the
+        # next signing clears them away.
         # The identities are read again at the next `open`, and the document rendered
         # again then: nothing signed so far carries over.
         return {
@@ -696,6 +697,12 @@ class VersionChanged(DomainError):
         return self.state == S.SIGNING
 
 
+def signer_may_read(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    """Whether `user` signs this agreement (a party who takes part, or its mediator): only
+    they are told of a version change."""
+    return selectors.signer_role(agreement, user) is not None
+
+
 def check_version_read(agreement: Agreement, read: int | None) -> None:
     """Refuses a signature over another version than the one read: the version named
     must be the agreement's current one, and that one out for signature. A signed
@@ -823,8 +830,11 @@ def agreement_sign(
                 role=role, version=locked.version, document_sha256=locked.unsigned_pdf_sha256
             ),
         )
-        # One pending signing per signer: starting again replaces the last.
-        PendingSigning.objects.filter(agreement=locked, signer=actor).delete()
+        # One pending signing per signer: starting again replaces the last; those of
+        # another version or expired can never complete.
+        PendingSigning.objects.filter(agreement=locked).filter(
+            Q(signer=actor) | ~Q(version=locked.version) | Q(expires_at__lte=now)
+        ).delete()
         pending = PendingSigning.objects.create(
             agreement=locked,
             signer=actor,
@@ -895,6 +905,7 @@ def agreement_sign_complete(
             )
             if pending is None or pending.expires_at <= timezone.now():
                 raise _signing_gone()
+            # The text was revised since step 1: what this signer read is not open.
             check_version_read(locked, pending.version)
             base = bytes(locked.signing_pdf)
             if hashlib.sha256(base).hexdigest() != pending.base_sha256:

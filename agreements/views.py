@@ -32,7 +32,6 @@ from odr import people
 from odr import selectors as odr_selectors
 from odr.errors import DomainError, NotFound
 from odr.models import Party
-from odr.request_context import client_ip_of
 
 
 def _agreement(request: HttpRequest, agreement_id: int) -> Agreement:
@@ -276,10 +275,16 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
                 "makes your signing key on your device."
             ),
         )
-    read = request.GET.get("read", "")
-    if read.isascii() and read.isdigit():
+    read = request.GET.get("read")
+    if read is not None and services.signer_may_read(agreement, request.user):
+        number = int(read) if read.isascii() and read.isdigit() and int(read) > 0 else None
         try:
-            services.check_version_read(agreement, int(read))
+            if number is None:
+                # The request named no version: it signed nothing.
+                raise services.VersionChanged(
+                    read=None, current=agreement.version, state=agreement.status
+                )
+            services.check_version_read(agreement, number)
         except services.VersionChanged as exc:
             changed = version_change(agreement, exc)
     why = refusal("sign", agreement, request.user)

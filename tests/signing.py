@@ -51,23 +51,33 @@ def sign_agreement(
         version = Agreement.objects.only("version").get(pk=agreement.pk).version
     if signature_png is None and typed_name is None:
         signature_png = signature_png_b64()
-    pending = services.agreement_sign(
-        agreement=agreement,
-        actor=actor,
-        password=PASSWORD if password is None else password,
-        consent=consent,
-        public_key=public_pem(key),
-        version=version,
-        signature_png=signature_png,
-        typed_name=typed_name,
-        **kwargs,
-    )
-    return services.agreement_sign_complete(
-        agreement=agreement,
-        actor=actor,
-        signing_id=pending.signing_id,
-        signature=sign_bytes(key, bytes(pending.signed_attrs)),
-    )
+    from odr.errors import DomainError
+
+    for attempt in range(5):
+        pending = services.agreement_sign(
+            agreement=agreement,
+            actor=actor,
+            password=PASSWORD if password is None else password,
+            consent=consent,
+            public_key=public_pem(key),
+            version=version,
+            signature_png=signature_png,
+            typed_name=typed_name,
+            **kwargs,
+        )
+        try:
+            return services.agreement_sign_complete(
+                agreement=agreement,
+                actor=actor,
+                signing_id=pending.signing_id,
+                signature=sign_bytes(key, bytes(pending.signed_attrs)),
+            )
+        except DomainError as exc:
+            # Another signer's signature went in between the two steps: as a client
+            # does, start again over the document as it now stands.
+            if exc.code != "signing_restart" or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 def api_sign(client, agreement_id: int, *, key=None, **payload: Any):
@@ -75,18 +85,22 @@ def api_sign(client, agreement_id: int, *, key=None, **payload: Any):
     the response of step 2, or of step 1 when it failed."""
     key = key or new_key()
     body = {"public_key": public_pem(key), "consent": True, **payload}
-    first = client.post(
-        f"/api/v1/agreements/{agreement_id}/sign", body, content_type="application/json"
-    )
-    if first.status_code != 200:
-        return first
-    data = first.json()
-    signature = sign_bytes(key, base64.b64decode(data["to_sign"]))
-    return client.post(
-        f"/api/v1/agreements/{agreement_id}/sign/complete",
-        {"signing_id": data["signing_id"], "signature": base64.b64encode(signature).decode()},
-        content_type="application/json",
-    )
+    for _attempt in range(5):
+        first = client.post(
+            f"/api/v1/agreements/{agreement_id}/sign", body, content_type="application/json"
+        )
+        if first.status_code != 200:
+            return first
+        data = first.json()
+        signature = sign_bytes(key, base64.b64decode(data["to_sign"]))
+        second = client.post(
+            f"/api/v1/agreements/{agreement_id}/sign/complete",
+            {"signing_id": data["signing_id"], "signature": base64.b64encode(signature).decode()},
+            content_type="application/json",
+        )
+        if second.status_code != 409 or second.json().get("code") != "signing_restart":
+            return second
+    return second
 
 
 def sign_directly(agreement, *, users: dict, roles, start=None) -> None:
@@ -116,7 +130,7 @@ def sign_directly(agreement, *, users: dict, roles, start=None) -> None:
     for n, role in enumerate(roles):
         when = start + timedelta(seconds=n)
         key = new_key()
-        with time_machine.travel(when, tick=False):
+        with time_machine.travel(when.timestamp(), tick=False):
             cert = certify_signer_key(
                 public_key=key.public_key(), user=users[role], agreement=agreement, role=role
             )

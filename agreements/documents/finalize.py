@@ -43,6 +43,7 @@ from agreements.documents.pdf import (
     ROLE_SHORT,
     issuer_name,
     render_agreement_pdf,
+    signing_state,
 )
 from agreements.documents.pki import (
     ca,
@@ -254,6 +255,13 @@ def seal_agreement(agreement, pdf: bytes | None = None) -> tuple[bytes, str]:
     Agreement.signing_pdf): the
     committee's seal and the platform's seal follow, each its own incremental update.
     Returns the sealed PDF and its SHA-256 (hex); storing them is agreements.services'."""
+    # Every party the document names (several per side) and the mediator.
+    state = signing_state(agreement)
+    if not state.complete:
+        raise DomainError(
+            "agreement_not_fully_signed",
+            f"Missing signatures: {', '.join(state.missing) or 'the parties'}.",
+        )
     if pdf is None:
         pdf = bytes(agreement.signing_pdf)
     if not pdf:

@@ -177,15 +177,20 @@ export function attachSignaturePad({ form, canvas, clear, output, error, message
     if (button) button.disabled = true;
     if (fieldErrors.general) fieldErrors.general.textContent = form.dataset.busyMessage || "";
     let result;
-    try {
-      result = await signWithDeviceKey({
-        signUrl,
-        completeUrl: form.dataset.completeUrl,
-        body,
-        csrf: value("csrfmiddlewaretoken"),
-      });
-    } catch (exc) {
-      result = { ok: false, data: { detail: form.dataset.failedMessage || String(exc) } };
+    // Another signer's signature may go in between the two steps (409 signing_restart):
+    // then sign again over the document as it now stands, with what the form holds.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        result = await signWithDeviceKey({
+          signUrl,
+          completeUrl: form.dataset.completeUrl,
+          body,
+          csrf: value("csrfmiddlewaretoken"),
+        });
+      } catch (exc) {
+        result = { ok: false, data: { detail: form.dataset.failedMessage || String(exc) } };
+      }
+      if (result.data?.code !== "signing_restart") break;
     }
     if (fieldErrors.general) fieldErrors.general.textContent = "";
     if (result.ok) {
