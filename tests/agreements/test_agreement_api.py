@@ -320,11 +320,15 @@ def test_an_app_client_signs_with_its_session_token(demo):
         content_type="application/json",
     )
     token = login.json()["meta"]["session_token"]
-    response = Client(enforce_csrf_checks=True).post(
-        f"/api/v1/agreements/{agreement.pk}/sign",
-        _sign_body(),
-        content_type="application/json",
-        HTTP_X_SESSION_TOKEN=token,
+    from tests.signing import api_sign
+
+    client = Client(enforce_csrf_checks=True, HTTP_X_SESSION_TOKEN=token)
+    response = api_sign(
+        client,
+        agreement.pk,
+        password=factories.PASSWORD,
+        signature_png=factories.signature_png_b64(),
+        version=agreement.version,
     )
     assert response.status_code == 200, response.content
     assert [s["role"] for s in response.json()["signatures"]] == ["respondent"]

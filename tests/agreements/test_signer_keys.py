@@ -363,3 +363,15 @@ def test_the_server_keeps_no_signer_key(signing, client, settings):
     assert {p.parent.name for p in key_files() - before} <= {"orgs"}
     for sig in Signature.objects.all():
         assert "PRIVATE KEY" not in sig.certificate_pem and sig.certificate_pem
+
+
+def test_the_verification_masks_the_names_the_certificates_carry_in_full(signing):
+    from agreements.documents.verify import verify_pdf
+
+    for email in SIGNERS:
+        factories.agreement_sign_as(Agreement.objects.get(pk=signing.pk), email)
+    agreement = Agreement.objects.get(pk=signing.pk)
+    result = verify_pdf(agreement.pdf.read())
+    signers = [c.signer for c in result.signatures[:3]]
+    assert signers == ["张*", "李*", "李**"]
+    assert all(c.ok for c in result.signatures)
