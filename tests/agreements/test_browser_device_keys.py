@@ -61,9 +61,14 @@ def test_each_signer_signs_in_the_browser_with_a_key_that_never_leaves_it(
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert page.is_enabled("#sign-submit")  # the browser can make a key
         page.fill('input[name="password"]', factories.PASSWORD)
-        page.check('input[name="consent"]')
         page.locator("#signature-pad").scroll_into_view_if_needed()
         _draw_by_touch(page, "#signature-pad")
+        if n == 0:
+            # Without the tick the page asks for it at the box, and keeps the drawing.
+            page.click("#sign-submit")
+            assert "请勾选" in page.inner_text("#consent-error")
+            assert not Signature.objects.exists()
+        page.check('input[name="consent"]')
         if shots and n == 0:
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / "signing-device-key.png"), full_page=True)
