@@ -3,6 +3,7 @@ see (404 otherwise), call one service, answer the agreement."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
 from typing import Any
 
@@ -72,10 +73,25 @@ class SignIn(Schema):
     typed_name: str | None = Field(default=None, max_length=100)
     # The authenticator code of a user with two-factor authentication on.
     code: str | None = Field(default=None, max_length=20)
-    # The agreement version the signer read (CONTRACT §3): another answers 409
-    # `version_changed`. Optional until the contract's two-step signing: without it the
-    # current version is signed (the audit event says which).
+    # The signer's own EC P-256 public key (PEM), made on their device for this
+    # signature (CONTRACT §3): without it, 422 `signer_key_required`.
+    public_key: str | None = Field(default=None, max_length=4096)
+    # The agreement version the signer read (CONTRACT §3): another, or none, answers 409
+    # `version_changed`.
     version: int | None = Field(default=None, ge=1)
+
+
+class SigningOut(Schema):
+    signing_id: str
+    # Base64 of the DER CMS signed attributes: sign them with ECDSA-SHA256.
+    to_sign: str
+    expires_at: datetime
+
+
+class SignCompleteIn(Schema):
+    signing_id: str = Field(max_length=64)
+    # Base64 of the DER ECDSA-SHA256 signature over the bytes of `to_sign`.
+    signature: str = Field(max_length=1024)
 
 
 class TermOut(Schema):
@@ -278,19 +294,41 @@ def agreement_action(
     return _fresh(request, agreement_id)
 
 
-@router.post("/agreements/{agreement_id}/sign", response=AgreementOut)
+@router.post("/agreements/{agreement_id}/sign", response=SigningOut)
 def agreement_sign(request: HttpRequest, agreement_id: int, payload: SignIn) -> dict[str, Any]:
+    """Step 1 of 2: re-authenticate, consent, certify the signer's public key and get the
+    bytes to sign."""
     agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
-    services.agreement_sign(
+    pending = services.agreement_sign(
         agreement=agreement,
         actor=request.auth,
         password=payload.password,
         code=payload.code or "",
         consent=payload.consent,
+        public_key=payload.public_key,
         signature_png=payload.signature_png,
         typed_name=payload.typed_name,
         ip=client_ip_of(request),
         version=payload.version,
+    )
+    return {
+        "signing_id": str(pending.signing_id),
+        "to_sign": base64.b64encode(bytes(pending.signed_attrs)).decode(),
+        "expires_at": pending.expires_at,
+    }
+
+
+@router.post("/agreements/{agreement_id}/sign/complete", response=AgreementOut)
+def agreement_sign_complete(
+    request: HttpRequest, agreement_id: int, payload: SignCompleteIn
+) -> dict[str, Any]:
+    """Step 2 of 2: the signer's signature over `to_sign`, embedded in the document."""
+    agreement = selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    services.agreement_sign_complete(
+        agreement=agreement,
+        actor=request.auth,
+        signing_id=payload.signing_id,
+        signature=payload.signature,
     )
     return _fresh(request, agreement_id)
 

@@ -72,6 +72,13 @@ class Agreement(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True)
     effective_at = models.DateTimeField(_("in force since"), null=True, blank=True)
     unsigned_pdf_sha256 = models.CharField(max_length=64, blank=True)
+    # The document being signed (issue 9, point 2): rendered once when the agreement opens
+    # for signing, then each signer's signature appended as an incremental update at that
+    # signer's moment. Emptied by `revise`; the sealed result goes to `pdf`.
+    signing_pdf = models.BinaryField(default=b"", blank=True, editable=False)
+    # Where each signer's visible signature field sits in `signing_pdf`: signer key
+    # ("party:<id>", "mediator") -> [page index, x1, y1, x2, y2] in PDF points.
+    signature_boxes = models.JSONField(default=dict, blank=True)
     pdf = models.FileField(upload_to="agreements/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     # The parties' reminders of the 30 days to apply for judicial confirmation, sent once
@@ -138,6 +145,9 @@ class Signature(models.Model):
     method = models.CharField(max_length=10, choices=Method.choices, default=Method.DRAWN)
     ip = models.GenericIPAddressField(null=True, blank=True)
     certificate_serial = models.CharField(max_length=64, blank=True)
+    # The certificate the platform CA issued for the signer's own public key (PEM); the
+    # private key never left the signer's device.
+    certificate_pem = models.TextField(blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -434,6 +444,42 @@ class Performance(models.Model):
         """Past its due date and not done: a default (the day after the due date)."""
         today = today or timezone.localdate()
         return not self.is_done and self.due_date is not None and self.due_date < today
+
+
+class PendingSigning(models.Model):
+    """The first of the two signing steps (CONTRACT §3): the signer re-authenticated and
+    consented, the CA certified their public key and the server prepared their signature
+    over `base_sha256` (the signing document as it stood). `prepared_pdf` is that document
+    with the signature's placeholder, `signed_attrs` the CMS signed attributes the signer
+    signs; `sign/complete` embeds the signature and turns this into a Signature row. It
+    expires after PENDING_SIGNING_MINUTES and is voided with the version it names."""
+
+    signing_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="+")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    role = models.CharField(max_length=20, choices=Signature.Role.choices)
+    party = models.ForeignKey(
+        "odr.Party", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    signer_name = models.CharField(max_length=100, blank=True)
+    version = models.PositiveIntegerField()
+    document_sha256 = models.CharField(max_length=64, blank=True)
+    base_sha256 = models.CharField(max_length=64)
+    signature_png = models.BinaryField()
+    method = models.CharField(max_length=10, choices=Signature.Method.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    certificate_pem = models.TextField()
+    field_name = models.CharField(max_length=100)
+    prepared_pdf = models.BinaryField()
+    document_digest = models.BinaryField()
+    reserved_start = models.PositiveIntegerField()
+    reserved_end = models.PositiveIntegerField()
+    signed_attrs = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
 
 
 class SigningAttempts(models.Model):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -22,7 +24,13 @@ from django.utils.translation import gettext as _
 from agreements import selectors
 from agreements.content_check import TERM_KINDS, check_before_open
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
-from agreements.models import Agreement, AgreementVersion, Signature, SigningAttempts
+from agreements.models import (
+    Agreement,
+    AgreementVersion,
+    PendingSigning,
+    Signature,
+    SigningAttempts,
+)
 from agreements.signature_image import decode_signature_png, render_typed_name
 from agreements.transitions import MACHINE
 from odr import people
@@ -43,6 +51,8 @@ MAX_TEXT = 20000
 # Passwords or codes checked on the signing form per window before it waits (per user).
 REAUTH_MAX_FAILURES = 5
 REAUTH_LOCKOUT_SECONDS = 15 * 60
+# How long a signing begun (step 1) waits for the signer's signature (step 2).
+PENDING_SIGNING_MINUTES = 10
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -78,14 +88,19 @@ def _snapshot_version(agreement: Agreement, *, author: AbstractBaseUser, note: s
 
 
 def render_pdf(agreement: Agreement) -> bytes:
+    """The agreement as a PDF now: while it is out for signature, the document rendered
+    when it opened with the signatures given so far; a draft, rendered as it stands."""
+    if agreement.status == S.SIGNING and agreement.signing_pdf:
+        return bytes(agreement.signing_pdf)
     from agreements.documents.pdf import render_agreement_pdf
 
     return render_agreement_pdf(agreement)
 
 
-def document_sha256(agreement: Agreement) -> str:
-    """The hash of the agreement as it reads now (with the signatures it has so far)."""
-    return hashlib.sha256(render_pdf(agreement)).hexdigest()
+def render_for_signing(agreement: Agreement) -> tuple[bytes, dict]:
+    from agreements.documents.finalize import render_for_signing as render
+
+    return render(agreement)
 
 
 def _as_it_will_be(agreement: Agreement, **values: Any) -> Agreement:
@@ -469,11 +484,18 @@ def agreement_open(*, agreement: Agreement, actor: AbstractBaseUser) -> Agreemen
         now = timezone.now()
         frozen = [i.as_dict() for i in identities_of(locked.dispute, accepted_only=True)]
         values = {"opened_at": now, "updated_at": now, "parties": frozen}
-        # The hash of the text as the signers will read it (no longer a draft).
-        sha256 = document_sha256(_as_it_will_be(locked, status=S.SIGNING, **values))
+        # The document the signers read and sign, rendered once now (issue 9, point 2):
+        # every signature is an incremental update of these bytes.
+        pdf, boxes = render_for_signing(_as_it_will_be(locked, status=S.SIGNING, **values))
+        sha256 = hashlib.sha256(pdf).hexdigest()
         extra["document_sha256"] = sha256
         extra["parties"] = [i["party_id"] for i in frozen]
-        return {**values, "unsigned_pdf_sha256": sha256}
+        return {
+            **values,
+            "unsigned_pdf_sha256": sha256,
+            "signing_pdf": pdf,
+            "signature_boxes": boxes,
+        }
 
     with transaction.atomic():
         agreement = MACHINE.apply(
@@ -509,11 +531,17 @@ def agreement_revise(
         extra["voided_signatures"] = [role for role, _party in voided]
         extra["voided_parties"] = [party for _role, party in voided if party]
         current.update(voided_at=now)
-        # The identities are read again at the next `open`.
+        # Signings begun over the old text can never complete: their version is not
+        # the current one (agreement_sign_complete says 409 `version_changed`), and the
+        # next signing clears them away.
+        # The identities are read again at the next `open`, and the document rendered
+        # again then: nothing signed so far carries over.
         return {
             "version": locked.version + 1,
             "opened_at": None,
             "unsigned_pdf_sha256": "",
+            "signing_pdf": b"",
+            "signature_boxes": {},
             "parties": [],
             "updated_at": now,
         }
@@ -669,6 +697,12 @@ class VersionChanged(DomainError):
         return self.state == S.SIGNING
 
 
+def signer_may_read(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    """Whether `user` signs this agreement (a party who takes part, or its mediator): only
+    they are told of a version change."""
+    return selectors.signer_role(agreement, user) is not None
+
+
 def check_version_read(agreement: Agreement, read: int | None) -> None:
     """Refuses a signature over another version than the one read: the version named
     must be the agreement's current one, and that one out for signature. A signed
@@ -682,6 +716,23 @@ def check_version_read(agreement: Agreement, read: int | None) -> None:
     raise VersionChanged(read=read, current=agreement.version, state=agreement.status)
 
 
+def _signature_image(
+    *, actor: AbstractBaseUser, signature_png: str | None, typed_name: str | None
+) -> tuple[bytes, str]:
+    name = people.display_name(actor)
+    if signature_png:
+        return decode_signature_png(signature_png), Signature.Method.DRAWN
+    if typed_name is not None and clean_text(typed_name):
+        typed_name = clean_text(typed_name)
+        if typed_name != clean_text(name):
+            raise Invalid(
+                _("Type your name exactly as the agreement states it: %(name)s.") % {"name": name},
+                code="typed_name_mismatch",
+            )
+        return render_typed_name(typed_name), Signature.Method.TYPED
+    raise Invalid(_("Draw your signature or type your name."), code="invalid_signature_image")
+
+
 def agreement_sign(
     *,
     agreement: Agreement,
@@ -689,116 +740,235 @@ def agreement_sign(
     password: str = "",
     code: str = "",
     consent: bool,
+    public_key: str | None,
+    version: int | None,
     signature_png: str | None = None,
     typed_name: str | None = None,
     ip: str | None = None,
-    version: int | None = None,
-    require_version: bool = False,
-) -> Agreement:
-    """One signer signs: each party who takes part (every applicant and every
-    respondent, for itself), in any order, and the mediator last; the mediator's
-    signature seals the PDF and puts the agreement in force in the same transaction.
+) -> PendingSigning:
+    """The first of the two signing steps (CONTRACT §3, issue 9): each party who takes
+    part (every applicant and every respondent, for itself), in any order, and the
+    mediator last.
 
-    `version` is the version the signer read (CONTRACT §3): any other answers 409
+    `version` is the version the signer read: any other (or none) answers 409
     `version_changed` and writes nothing. It is checked first, on the row as it stands
     (so a stale page neither spends a re-authentication try nor is told the password
-    was wrong), and again under the row lock, so that a revision committed while this
-    request re-authenticates cannot slip through. A request that names no version (the
-    API's clients before the contract's two-step signing) signs the current version;
-    the audit event records the version signed and the version named (None then). The
-    signing page, which always names it, passes `require_version`: a form without it
-    signs nothing.
-
-    Everything that can be refused without the lock (re-authentication, consent, the
-    image) is checked first; then the agreement's row is locked so that two parties
-    signing at the same instant queue and both count."""
-    if (version is not None or require_version) and selectors.signer_role(
-        agreement, actor
-    ) is not None:
+    was wrong). Then the signer re-authenticates and consents; `public_key` is the key
+    they made on their own device for this signature (EC P-256, PEM): without it, 422
+    `signer_key_required`. The platform CA certifies it under the signer's real name, and
+    the signer's signature is prepared over the stored signing document (their field,
+    with the drawn signature as its appearance). Returns the pending signing: its
+    `signing_id` and `signed_attrs`, the bytes the signer signs for agreement_sign_complete.
+    Nothing counts as signed until then."""
+    if selectors.signer_role(agreement, actor) is not None:
         # A fresh read: the caller's copy may be older than the request.
         fresh = Agreement.objects.only("version", "status").get(pk=agreement.pk)
         if version is None:
             raise VersionChanged(read=None, current=fresh.version, state=fresh.status)
         check_version_read(fresh, version)
     MACHINE.check("sign", agreement, actor)
+    if not (public_key or "").strip():
+        raise DomainError(
+            "signer_key_required",
+            _(
+                "Signing needs a key made on your own device: send your EC P-256 public key "
+                "(PEM) as public_key. A current browser makes one for you."
+            ),
+            status=422,
+        )
+    from agreements.documents.finalize import (
+        prepare_signature,
+        signature_field_name,
+        signature_reason,
+    )
+    from agreements.documents.pki import certify_signer_key, load_signer_public_key
+
+    key = load_signer_public_key(public_key)
     reauthenticate(user=actor, password=password, code=code)
     if consent is not True:
         raise Invalid(
             _("Tick the box to confirm that you have read the agreement and sign it freely."),
             code="consent_required",
         )
+    image, method = _signature_image(
+        actor=actor, signature_png=signature_png, typed_name=typed_name
+    )
     name = people.display_name(actor)
-    if signature_png:
-        image, method = decode_signature_png(signature_png), Signature.Method.DRAWN
-    elif typed_name is not None and clean_text(typed_name):
-        typed_name = clean_text(typed_name)
-        if typed_name != clean_text(name):
-            raise Invalid(
-                _("Type your name exactly as the agreement states it: %(name)s.") % {"name": name},
-                code="typed_name_mismatch",
-            )
-        image, method = render_typed_name(typed_name), Signature.Method.TYPED
-    else:
-        raise Invalid(_("Draw your signature or type your name."), code="invalid_signature_image")
-    from agreements.documents.pki import issue_signer_certificate
-
-    # Read by the kernel when it writes the audit event, after `prepare` fills it in.
-    extra: dict[str, Any] = {}
-
-    def prepare(locked: Agreement) -> None:
-        # The party this signer signs for (each party of a side signs for itself), or
-        # none for the mediator.
+    with transaction.atomic():
+        locked = MACHINE.lock(agreement)
+        # Under the lock: a revision committed since the first check is a changed version.
+        check_version_read(locked, version)
+        MACHINE.check("sign", locked, actor)
         party = selectors.signer_party(locked, actor)
         role = party.role if party is not None else Role.MEDIATOR
-        seen_sha256 = document_sha256(locked)
-        try:
-            with transaction.atomic():
-                signature = Signature.objects.create(
-                    agreement=locked,
-                    signer=actor,
-                    role=role,
-                    party=party,
-                    signer_name=name[:100],
-                    version=locked.version,
-                    signed_at=timezone.now(),
-                    signature_png=image,
-                    method=method,
-                    ip=ip,
-                    document_sha256=seen_sha256,
-                )
-        except IntegrityError:
-            # The lock makes this unreachable on a real database; the constraint is the
-            # backstop should a second writer slip past it.
+        base = bytes(locked.signing_pdf)
+        if not base:
             raise DomainError(
-                "already_signed", _("You have already signed this version of the agreement.")
-            ) from None
-        signature.certificate_serial = issue_signer_certificate(
-            user=actor, agreement=locked, role=role
-        )
-        signature.save(update_fields=["certificate_serial"])
-        extra.update(
+                "signing_document_missing",
+                _("This agreement has no document to sign: the mediator must reopen it."),
+            )
+        cert = certify_signer_key(
+            public_key=key,
+            user=actor,
+            agreement=locked,
             role=role,
-            party=party.pk if party is not None else None,
-            signature=signature.pk,
-            # The version signed is the snapshot's `version`; this is the one the request
-            # named (None when it named none).
-            version_read=version,
-            method=method,
-            document_sha256=seen_sha256,
-            certificate_serial=signature.certificate_serial,
+            party_id=party.pk if party is not None else None,
         )
+        now = timezone.now()
+        index = len(selectors.current_signatures(locked)) + 1
+        field = signature_field_name(index, role)
+        signer_key = selectors.party_key(party.pk) if party is not None else Role.MEDIATOR
+        boxes = locked.signature_boxes or {}
+        prepared = prepare_signature(
+            base,
+            cert=cert,
+            field_name=field,
+            box=boxes.get(signer_key) or boxes.get(role),
+            image_png=image,
+            when=timezone.localtime(now),
+            reason=signature_reason(
+                role=role, version=locked.version, document_sha256=locked.unsigned_pdf_sha256
+            ),
+        )
+        # One pending signing per signer: starting again replaces the last; those of
+        # another version or expired can never complete.
+        PendingSigning.objects.filter(agreement=locked).filter(
+            Q(signer=actor) | ~Q(version=locked.version) | Q(expires_at__lte=now)
+        ).delete()
+        pending = PendingSigning.objects.create(
+            agreement=locked,
+            signer=actor,
+            role=role,
+            party=party,
+            signer_name=name[:100],
+            version=locked.version,
+            document_sha256=locked.unsigned_pdf_sha256,
+            base_sha256=hashlib.sha256(base).hexdigest(),
+            signature_png=image,
+            method=method,
+            ip=ip,
+            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            field_name=field,
+            prepared_pdf=prepared.pdf,
+            document_digest=prepared.digest,
+            reserved_start=prepared.reserved_start,
+            reserved_end=prepared.reserved_end,
+            signed_attrs=prepared.signed_attrs,
+            created_at=now,
+            expires_at=now + timedelta(minutes=PENDING_SIGNING_MINUTES),
+        )
+    return pending
 
+
+def _signing_gone() -> DomainError:
+    return DomainError(
+        "signing_expired",
+        _("This signing has expired or was replaced: nothing was signed. Sign again."),
+        status=409,
+    )
+
+
+def agreement_sign_complete(
+    *, agreement: Agreement, actor: AbstractBaseUser, signing_id: Any, signature: str | bytes
+) -> Agreement:
+    """The second signing step: `signature` is the signer's ECDSA-SHA256 signature (DER,
+    base64 from the API) over the signed attributes of their pending signing. It must
+    verify against the key the CA certified in step 1 (422 `signature_invalid` else,
+    nothing changes); it is embedded in the stored document as that signer's incremental
+    update and the Signature row is written through the machine. When another signer's
+    signature went in since step 1, the prepared bytes no longer extend the document: 409
+    `signing_restart`, sign again. The mediator's signature, last, seals the PDF and puts
+    the agreement in force in the same transaction."""
+    import base64
+    import binascii
+
+    from cryptography import x509
+
+    from agreements.documents.finalize import PreparedSignature, complete_signature
+
+    if isinstance(signature, str):
+        try:
+            signature = base64.b64decode(signature.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid(
+                _("The signature must be base64 (DER ECDSA signature)."), code="signature_invalid"
+            ) from None
+    extra: dict[str, Any] = {}
     stored_name: str | None = None
     try:
         with transaction.atomic():
-            if version is not None:
-                # Under the lock, before the machine's own checks: a revision that
-                # committed since the first check (the status may be draft again) is a
-                # changed version, not a refusal of the state.
-                check_version_read(MACHINE.lock(agreement), version)
-            agreement = MACHINE.apply(
-                "sign", instance=agreement, actor=actor, prepare=prepare, extra=extra
+            locked = MACHINE.lock(agreement)
+            pending = (
+                PendingSigning.objects.select_for_update()
+                .filter(signing_id=_uuid(signing_id), agreement=locked, signer=actor)
+                .first()
             )
+            if pending is None or pending.expires_at <= timezone.now():
+                raise _signing_gone()
+            # The text was revised since step 1: what this signer read is not open.
+            check_version_read(locked, pending.version)
+            base = bytes(locked.signing_pdf)
+            if hashlib.sha256(base).hexdigest() != pending.base_sha256:
+                raise DomainError(
+                    "signing_restart",
+                    _(
+                        "Someone else signed while you were signing: nothing was signed. "
+                        "Sign again."
+                    ),
+                    status=409,
+                )
+            cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
+            signed_pdf = complete_signature(
+                PreparedSignature(
+                    pdf=bytes(pending.prepared_pdf),
+                    digest=bytes(pending.document_digest),
+                    reserved_start=pending.reserved_start,
+                    reserved_end=pending.reserved_end,
+                    signed_attrs=bytes(pending.signed_attrs),
+                ),
+                cert=cert,
+                signature=signature,
+            )
+
+            def prepare(row: Agreement) -> dict[str, Any]:
+                try:
+                    with transaction.atomic():
+                        created = Signature.objects.create(
+                            agreement=row,
+                            signer=actor,
+                            role=pending.role,
+                            party=pending.party,
+                            signer_name=pending.signer_name,
+                            version=pending.version,
+                            signed_at=pending.created_at,
+                            signature_png=bytes(pending.signature_png),
+                            method=pending.method,
+                            ip=pending.ip,
+                            document_sha256=pending.document_sha256,
+                            certificate_serial=format(cert.serial_number, "x"),
+                            certificate_pem=pending.certificate_pem,
+                        )
+                except IntegrityError:
+                    raise DomainError(
+                        "already_signed",
+                        _("You have already signed this version of the agreement."),
+                    ) from None
+                extra.update(
+                    role=pending.role,
+                    party=pending.party_id,
+                    signature=created.pk,
+                    version_read=pending.version,
+                    method=pending.method,
+                    document_sha256=pending.document_sha256,
+                    certificate_serial=created.certificate_serial,
+                    signed_pdf_sha256=hashlib.sha256(signed_pdf).hexdigest(),
+                )
+                return {"signing_pdf": signed_pdf}
+
+            agreement = MACHINE.apply(
+                "sign", instance=locked, actor=actor, prepare=prepare, extra=extra
+            )
+            pending.delete()
             if extra["role"] == Role.MEDIATOR:
                 agreement, stored_name = _seal(agreement)
             elif selectors.parties_all_signed(agreement) and agreement.dispute.mediator is not None:
@@ -815,12 +985,19 @@ def agreement_sign(
     return agreement
 
 
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        raise _signing_gone() from None
+
+
 def _seal(agreement: Agreement) -> tuple[Agreement, str]:
     """The last signature is in: seal the PDF, put the agreement in force, settle the
     case, tell everyone. Returns the agreement and the stored file's name."""
     from agreements.documents.finalize import seal_agreement
 
-    pdf_bytes, sha256 = seal_agreement(agreement)
+    pdf_bytes, sha256 = seal_agreement(agreement, bytes(agreement.signing_pdf))
     field = Agreement._meta.get_field("pdf")
     name = field.storage.save(
         field.generate_filename(agreement, f"{agreement.document_id}.pdf"),

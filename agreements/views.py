@@ -32,7 +32,6 @@ from odr import people
 from odr import selectors as odr_selectors
 from odr.errors import DomainError, NotFound
 from odr.models import Party
-from odr.request_context import client_ip_of
 
 
 def _agreement(request: HttpRequest, agreement_id: int) -> Agreement:
@@ -84,6 +83,14 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement = _agreement(request, agreement_id)
     context = text_context(agreement)
     is_draft = context["is_draft"]
+    if request.GET.get("signed") and any(
+        s.signer_id == request.user.pk for s in selectors.current_signatures(agreement)
+    ):
+        # Where the signing page's script lands after step 2 (a GET: it says, never does).
+        if agreement.status == Agreement.Status.SIGNED:
+            messages.success(request, _("You signed last: the agreement is sealed and in force."))
+        else:
+            messages.success(request, _("Thank you: your signature is recorded."))
     return render(
         request,
         "agreements/agreement_detail.html",
@@ -251,51 +258,35 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
         user=request.user, type=Authenticator.Type.TOTP
     ).exists()
     # The hidden `version` is the version whose text this page shows: the signature binds
-    # that one, and any other answers 409 with what changed (issue 9, point 3).
-    form = SignForm(request.POST or None, initial={"version": agreement.version})
+    # that one. The page signs with a key made in the browser (frontend/signature-pad.js
+    # and device-signing.js through the API's two steps); a refusal because the version
+    # changed brings the signer back here with `?read=<version>`, and the page then
+    # says what changed, as the API answers 409 (issue 9, point 3).
+    form = SignForm(initial={"version": agreement.version})
     changed: dict[str, Any] | None = None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        typed = data["method"] == "typed"
+    no_script_post = request.method == "POST"
+    if no_script_post:
+        # A form sent without the page's script: nothing can be signed without a key
+        # made on the signer's device.
+        messages.error(
+            request,
+            _(
+                "Nothing was signed: signing needs a current browser with JavaScript, which "
+                "makes your signing key on your device."
+            ),
+        )
+    read = request.GET.get("read")
+    if read is not None and services.signer_may_read(agreement, request.user):
+        number = int(read) if read.isascii() and read.isdigit() and int(read) > 0 else None
         try:
-            services.agreement_sign(
-                agreement=agreement,
-                actor=request.user,
-                password=data["password"],
-                code=data["code"],
-                consent=data["consent"],
-                signature_png=None if typed else data["signature_png"],
-                typed_name=data["typed_name"] if typed else None,
-                ip=client_ip_of(request),
-                version=data["version"],
-                # The page always names the version it shows.
-                require_version=True,
-            )
-        except services.VersionChanged as exc:
-            # The page shows the current text with the change at the top. What the signer
-            # typed is kept where it binds nothing (the way they sign, a typed name);
-            # the password, the code, the consent and the drawn signature are not: they
-            # were given to another text.
-            agreement = _agreement(request, agreement_id)
-            changed = version_change(agreement, exc)
-            form = SignForm(
-                initial={
-                    "version": agreement.version,
-                    "method": data["method"] or "drawn",
-                    "typed_name": data["typed_name"],
-                }
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            agreement.refresh_from_db()
-            if agreement.status == Agreement.Status.SIGNED:
-                messages.success(
-                    request, _("You signed last: the agreement is sealed and in force.")
+            if number is None:
+                # The request named no version: it signed nothing.
+                raise services.VersionChanged(
+                    read=None, current=agreement.version, state=agreement.status
                 )
-            else:
-                messages.success(request, _("Thank you: your signature is recorded."))
-            return redirect("agreements:detail", agreement.pk)
+            services.check_version_read(agreement, number)
+        except services.VersionChanged as exc:
+            changed = version_change(agreement, exc)
     why = refusal("sign", agreement, request.user)
     return render(
         request,
@@ -308,9 +299,10 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
             "signs_last": selectors.signer_role(agreement, request.user) == Signature.Role.MEDIATOR,
             "signer_name": people.display_name(request.user),
             "version_change": changed,
+            "no_script_post": no_script_post,
         },
         # As the API answers: the signature was refused because the version changed.
-        status=409 if changed else 200,
+        status=409 if changed else 400 if no_script_post else 200,
     )
 
 

@@ -256,15 +256,10 @@ def agreement_signing(dispute: Dispute | None = None):
 
 
 def agreement_sign_as(agreement, email: str):
-    from agreements import services as agreement_services
+    """Both signing steps as `email`, with a key made in the test (tests/signing.py)."""
+    from tests.signing import sign_agreement
 
-    return agreement_services.agreement_sign(
-        agreement=agreement,
-        actor=demo_user(email),
-        password=PASSWORD,
-        consent=True,
-        signature_png=signature_png_b64(),
-    )
+    return sign_agreement(agreement=agreement, actor=demo_user(email))
 
 
 def signature_png(seed: int = 0) -> bytes:
@@ -286,13 +281,11 @@ def signature_png(seed: int = 0) -> bytes:
 def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple = ()) -> object:
     """An agreement on `dispute` with money, act and instalment terms, built on the models
     directly; `signers` (roles, in signing order) sign it with certificates issued by the
-    platform CA, a second apart."""
-    from datetime import timedelta
-
+    platform CA for keys made in the test, a second apart, each an incremental update of
+    the document rendered once (Agreement.signing_pdf)."""
     from django.utils import timezone
 
-    from agreements.documents.pki import issue_signer_certificate
-    from agreements.models import Agreement, Signature
+    from agreements.models import Agreement
 
     mediator = dispute.mediator
     agreement = Agreement.objects.create(
@@ -338,19 +331,10 @@ def agreement_for(dispute: Dispute, *, status: str = "signing", signers: tuple =
         "respondent": dispute.respondent.user,
         "mediator": mediator,
     }
-    start = timezone.now().replace(microsecond=0)
-    for n, role in enumerate(signers):
-        serial = issue_signer_certificate(user=users[role], agreement=agreement, role=role)
-        Signature.objects.create(
-            agreement=agreement,
-            signer=users[role],
-            role=role,
-            version=agreement.version,
-            signed_at=start + timedelta(seconds=n),
-            signature_png=signature_png(n),
-            certificate_serial=serial,
-            signer_name=users[role].profile.real_name,
-        )
+    if signers or status != "draft":
+        from tests.signing import sign_directly
+
+        sign_directly(agreement, users=users, roles=signers)
     return agreement
 
 

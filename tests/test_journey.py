@@ -7,6 +7,7 @@ records it all (and notices a raw-SQL edit)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -161,20 +162,43 @@ def test_a_case_goes_from_filing_to_a_confirmed_ruling_through_the_api_and_the_a
     assert opened["status"] == "signing"
 
     # 6. Both parties and the mediator sign; a wrong password signs nothing.
+    # Each signs in two steps with a key of their own (CONTRACT §3, tests/signing.py).
+    from tests.signing import new_key, public_pem, sign_bytes
+
+    version = opened["version"]
     wrong = citizen1.post(
         f"/api/v1/agreements/{agreement_id}/sign",
-        {"password": "wrong", "consent": True, "signature_png": factories.signature_png_b64()},
+        {
+            "password": "wrong",
+            "consent": True,
+            "signature_png": factories.signature_png_b64(),
+            "public_key": public_pem(new_key()),
+            "version": version,
+        },
     )
     assert 400 <= wrong.status_code < 500 and wrong.json()["code"]
     for signer in (citizen1, citizen2, mediator):
+        key = new_key()
+        step1 = ok(
+            signer.post(
+                f"/api/v1/agreements/{agreement_id}/sign",
+                {
+                    "password": PASSWORD,
+                    "consent": True,
+                    "signature_png": factories.signature_png_b64(),
+                    "public_key": public_pem(key),
+                    "version": version,
+                },
+            )
+        )
+        signature = sign_bytes(key, base64.b64decode(step1["to_sign"]))
         with django_capture_on_commit_callbacks(execute=True):
             signed = ok(
                 signer.post(
-                    f"/api/v1/agreements/{agreement_id}/sign",
+                    f"/api/v1/agreements/{agreement_id}/sign/complete",
                     {
-                        "password": PASSWORD,
-                        "consent": True,
-                        "signature_png": factories.signature_png_b64(),
+                        "signing_id": step1["signing_id"],
+                        "signature": base64.b64encode(signature).decode(),
                     },
                 )
             )

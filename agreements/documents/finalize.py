@@ -1,11 +1,43 @@
-"""Sealing a fully signed agreement: the final PDF, then each signer's own PAdES signature
-in signing order, the committee's seal, and the platform's seal (with an RFC 3161
-timestamp when a TSA is configured) last, every one an incremental update so that each
-earlier signature stays verifiable (Electronic Signature Law Art. 13)."""
+"""The signed agreement, built up one incremental update at a time (issue 9, DESIGN §3).
+
+1. When the agreement opens for signing its PDF is rendered once (`render_for_signing`)
+   and stored: the text, the parties, the audit page as known at that moment, and an
+   empty box in the signature table for each signer.
+2. Each signer signs in two steps (CONTRACT §3). `prepare_signature` adds the signer's
+   signature field (their drawn signature and the signing time as its appearance) to the
+   stored bytes, reserves room for the CMS and returns the CMS signed attributes, which
+   the signer signs on their own device with their own key. `complete_signature` checks
+   that signature against the certificate the platform CA issued for that key and embeds
+   it. The server never holds a signer's private key.
+3. After the last signer, `seal_agreement` adds the committee's seal and the platform's
+   seal (timestamped when ODR_TSA_URL is set), each its own incremental update. Nothing
+   is ever rendered again over what was signed.
+"""
 
 from __future__ import annotations
 
-from cryptography.x509.oid import NameOID
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from io import BytesIO
+
+from asn1crypto import algos, cms
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from django.utils.translation import gettext as _
+from pyhanko.pdf_utils.images import PdfImage
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
+from pyhanko.stamp import TextStampStyle
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agreements.documents.pdf import (
     ROLE_SHORT,
@@ -14,57 +46,215 @@ from agreements.documents.pdf import (
     signing_state,
 )
 from agreements.documents.pki import (
-    KeyPair,
+    ca,
+    off_loop,
     organisation_key,
     seal_pdf,
     sha256,
     sign_with,
-    signer_key,
+    timestamper,
 )
 from odr.errors import DomainError
+
+# Room for the CMS in the PDF (hex, so twice its DER size): a signer's CMS (two EC
+# certificates and a signature) is about 1.6 KB; a TSA's token and chain add several.
+_RESERVED = 8192
+_RESERVED_WITH_TSA = 32768
 
 
 def signature_field_name(index: int, role: str) -> str:
     return f"Signature{index}_{role}"
 
 
-def signature_reason(sig) -> str:
+def signature_reason(*, role: str, version: int, document_sha256: str) -> str:
     """The signature's /Reason: the role, and the version and SHA-256 of the document as
-    that signer read it when signing (Signature.version, .document_sha256, the audit
-    event's too). The signature dictionary lies inside the bytes the signature covers, so
-    what the signer's signature binds is named in the signed file itself (issue 9,
-    point 3), e.g. "申请人签署；第3版 SHA-256 9f86d0…"."""
-    reason = f"{ROLE_SHORT.get(sig.role, sig.role)}签署；第{sig.version}版"
-    return f"{reason} SHA-256 {sig.document_sha256}" if sig.document_sha256 else reason
+    that signer read it when signing. The signature dictionary lies inside the bytes the
+    signature covers, so what the signer's signature binds is named in the signed file
+    itself (issue 9, point 3), e.g. "申请人签署；第3版 SHA-256 9f86d0…"."""
+    reason = f"{ROLE_SHORT.get(role, role)}签署；第{version}版"
+    return f"{reason} SHA-256 {document_sha256}" if document_sha256 else reason
 
 
-def _checked_key(agreement, sig) -> KeyPair:
-    if not sig.certificate_serial:
-        raise DomainError(
-            "signer_certificate_missing",
-            f"The {sig.role}'s signature has no certificate: issue one with "
-            "issue_signer_certificate() when they sign.",
+def render_for_signing(agreement) -> tuple[bytes, dict]:
+    """The document as it goes out for signature, rendered once, and where each signer's
+    signature field sits in it."""
+    boxes: dict = {}
+    pdf = render_agreement_pdf(agreement, boxes)
+    return pdf, boxes
+
+
+@dataclass(frozen=True)
+class PreparedSignature:
+    """Everything `complete_signature` needs, kept between the two steps."""
+
+    pdf: bytes  # the document with the signer's field and a placeholder for the CMS
+    digest: bytes  # SHA-256 over the /ByteRange
+    reserved_start: int
+    reserved_end: int
+    signed_attrs: bytes  # DER of the CMS signed attributes: what the signer signs
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _external_signer(cert: x509.Certificate, signature: bytes | None) -> signers.ExternalSigner:
+    chain = [_asn1(cert), ca().asn1_cert()]
+    return signers.ExternalSigner(
+        signing_cert=chain[0],
+        cert_registry=SimpleCertificateStore.from_certs(chain),
+        # Step 1 needs no signature value: only the signed attributes are made.
+        signature_value=signature if signature is not None else 72,
+        signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),
+    )
+
+
+def _stamp(image_png: bytes) -> TextStampStyle:
+    """The signer's drawn signature as the field's appearance, the signing time below."""
+    from PIL import Image
+
+    image = Image.open(BytesIO(image_png))
+    image.load()
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA")
+    return TextStampStyle(
+        stamp_text="%(when)s",
+        text_box_style=TextBoxStyle(font_size=7),
+        inner_content_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MAX,
+            y_align=AxisAlignment.ALIGN_MIN,
+            margins=Margins(right=2, bottom=1),
+        ),
+        background=PdfImage(image),
+        background_opacity=1.0,
+        background_layout=SimpleBoxLayoutRule(
+            x_align=AxisAlignment.ALIGN_MIN,
+            y_align=AxisAlignment.ALIGN_MAX,
+            margins=Margins(left=2, top=2, bottom=9, right=2),
+        ),
+        border_width=0,
+    )
+
+
+def prepare_signature(
+    pdf: bytes,
+    *,
+    cert: x509.Certificate,
+    field_name: str,
+    box: list | None,
+    image_png: bytes,
+    when: datetime,
+    reason: str,
+) -> PreparedSignature:
+    """Step 1: the signer's field (visible in `box`, [page, x1, y1, x2, y2], with the
+    drawn signature), the signature dictionary (its /M is this moment, /Reason names the
+    version and hash read) and the placeholder, as an incremental update of `pdf`; and the
+    signed attributes over that document's digest for the signer to sign."""
+    stamper = timestamper()
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+    )
+    spec = fields.SigFieldSpec(sig_field_name=field_name)
+    if box:
+        page, x1, y1, x2, y2 = box
+        spec = fields.SigFieldSpec(
+            sig_field_name=field_name,
+            on_page=int(page),
+            box=(int(x1), int(y1), int(x2), int(y2)),
         )
-    pair = signer_key(sig.certificate_serial)
-    # The certificate names the agreement and role it was issued for; a serial copied
-    # from another agreement must not sign this one.
-    pseudonyms = pair.cert.subject.get_attributes_for_oid(NameOID.PSEUDONYM)
-    expected = f"{agreement.document_id}/{sig.role}"
-    # With several parties on a side a certificate may also name the party: ".../<id>".
-    if not pseudonyms or (
-        pseudonyms[0].value != expected and not pseudonyms[0].value.startswith(expected + "/")
-    ):
-        raise DomainError(
-            "signer_certificate_mismatch",
-            f"The certificate {sig.certificate_serial} was not issued for this agreement's "
-            f"{sig.role}.",
+    external = _external_signer(cert, None)
+    pdf_signer = signers.PdfSigner(
+        meta, signer=external, stamp_style=_stamp(image_png), new_field_spec=spec
+    )
+
+    async def run() -> PreparedSignature:
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        digest, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
+            writer,
+            bytes_reserved=_RESERVED_WITH_TSA if stamper else _RESERVED,
+            appearance_text_params={"when": when.strftime("%Y-%m-%d %H:%M:%S")},
         )
-    return pair
+        attrs = await external.signed_attrs(digest.document_digest, "sha256", use_pades=True)
+        return PreparedSignature(
+            pdf=output.getvalue(),
+            digest=digest.document_digest,
+            reserved_start=digest.reserved_region_start,
+            reserved_end=digest.reserved_region_end,
+            signed_attrs=attrs.dump(),
+        )
+
+    return off_loop(asyncio.run, run())
 
 
-def seal_agreement(agreement) -> tuple[bytes, str]:
-    """Called once the last signature is in. Returns the sealed PDF and its SHA-256 (hex);
-    storing them on the agreement is the caller's (agreements.services) job."""
+def check_signer_signature(cert: x509.Certificate, signed_attrs: bytes, signature: bytes) -> None:
+    """The signature must be an ECDSA-SHA256 signature (DER) by the certified key over
+    exactly the signed attributes the server handed out; anything else is refused and
+    nothing is embedded."""
+    try:
+        decode_dss_signature(signature)
+        key = cert.public_key()
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise InvalidSignature
+        key.verify(signature, signed_attrs, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        raise DomainError(
+            "signature_invalid",
+            _(
+                "The signature does not verify against your key over the bytes to sign: "
+                "nothing was signed. Start again."
+            ),
+            status=422,
+        ) from None
+
+
+def complete_signature(
+    prepared: PreparedSignature, *, cert: x509.Certificate, signature: bytes
+) -> bytes:
+    """Step 2: the signer's signature checked, wrapped in a CMS with the signed
+    attributes of step 1 (and a signature timestamp when ODR_TSA_URL is set), and written
+    into the placeholder. Returns the signed document."""
+    check_signer_signature(cert, prepared.signed_attrs, signature)
+    external = _external_signer(cert, signature)
+    stamper = timestamper()
+
+    async def run() -> bytes:
+        signed_cms = await external.async_sign_prescribed_attributes(
+            "sha256",
+            signed_attrs=cms.CMSAttributes.load(prepared.signed_attrs),
+            timestamper=stamper,
+        )
+        output = BytesIO(prepared.pdf)
+        await PdfTBSDocument.async_finish_signing(
+            output,
+            PreparedByteRangeDigest(
+                document_digest=prepared.digest,
+                reserved_region_start=prepared.reserved_start,
+                reserved_region_end=prepared.reserved_end,
+            ),
+            signed_cms,
+        )
+        return output.getvalue()
+
+    try:
+        return off_loop(asyncio.run, run())
+    except (OSError, ValueError) as exc:
+        if stamper is None:
+            raise
+        raise DomainError(
+            "timestamp_unavailable",
+            _("The timestamp authority did not answer; nothing was signed. Try again shortly."),
+            status=503,
+        ) from exc
+
+
+def seal_agreement(agreement, pdf: bytes | None = None) -> tuple[bytes, str]:
+    """Called once the last signature is in `pdf` (default: the stored signing document,
+    Agreement.signing_pdf): the
+    committee's seal and the platform's seal follow, each its own incremental update.
+    Returns the sealed PDF and its SHA-256 (hex); storing them is agreements.services'."""
     # Every party the document names (several per side) and the mediator.
     state = signing_state(agreement)
     if not state.complete:
@@ -72,14 +262,11 @@ def seal_agreement(agreement) -> tuple[bytes, str]:
             "agreement_not_fully_signed",
             f"Missing signatures: {', '.join(state.missing) or 'the parties'}.",
         )
-    keys = [(sig, _checked_key(agreement, sig)) for sig in state.signatures]
-    pdf = render_agreement_pdf(agreement)
-    for index, (sig, pair) in enumerate(keys, start=1):
-        pdf = sign_with(
-            pdf,
-            pair,
-            field_name=signature_field_name(index, sig.role),
-            reason=signature_reason(sig),
+    if pdf is None:
+        pdf = bytes(agreement.signing_pdf)
+    if not pdf:
+        raise DomainError(
+            "signing_document_missing", "The agreement has no signed document to seal."
         )
     organisation = agreement.dispute.organisation
     if organisation is not None:

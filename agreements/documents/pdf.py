@@ -388,6 +388,36 @@ class _SealBlock(Flowable):
             c.drawRightString(right, 16, "（各方签署完成后加盖印章）")
 
 
+# The visible signature field of each signer: wide enough for a drawn signature and the
+# signing time that the signer's PAdES signature shows as its appearance (issue 9, 4).
+FIELD_W, FIELD_H = 200, 46
+
+
+class _FieldBox(Flowable):
+    """An empty place in the signature table where a signer's signature field will sit.
+    The document is rendered once when the agreement opens for signing; each signature
+    is added later as an incremental update whose widget is this box, so the box records
+    where it was drawn (page index and rectangle in PDF points) into `boxes`."""
+
+    def __init__(self, key: str, boxes: dict | None, *, width: float = FIELD_W) -> None:
+        super().__init__()
+        self.key, self.boxes = key, boxes
+        self.width, self.height = width, FIELD_H
+
+    def draw(self) -> None:
+        c = self.canv
+        c.saveState()
+        c.setStrokeColor(colors.Color(0.75, 0.75, 0.75))
+        c.setDash(2, 2)
+        c.setLineWidth(0.5)
+        c.rect(0, 0, self.width, self.height)
+        c.restoreState()
+        if self.boxes is not None:
+            x1, y1 = c.absolutePosition(0, 0)
+            x2, y2 = c.absolutePosition(self.width, self.height)
+            self.boxes[self.key] = [c.getPageNumber() - 1, x1, y1, x2, y2]
+
+
 def _signature_cell(sig, st, *, party_name: str = ""):
     """The signature image (or typed name), with who signed when it is not the party
     itself (an organisation's representative or an agent)."""
@@ -400,7 +430,9 @@ def _signature_cell(sig, st, *, party_name: str = ""):
     return cell
 
 
-def _signature_table(ctx: _Context, st, width: float) -> Table:
+def _signature_table(ctx: _Context, st, width: float, boxes: dict | None = None) -> Table:
+    field_w = min(FIELD_W, width * 0.60 - 12)
+    spans = []
     rows = [
         [
             _p("<b>当事人（签名或盖章）</b>", st["cell"]),
@@ -417,7 +449,10 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
             label += f"<br/><font size=8.5>委托代理人：{_esc(agent.name)}"
             label += f"（{scope}）</font>" if scope else "</font>"
         if sig is None:
-            rows.append([_p(label, st["cell"]), _p("（待签署）", st["cell"]), ""])
+            # The signer's signature field: their drawn signature and signing time.
+            key = f"party:{identity.party_id}" if identity.party_id else identity.role
+            spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
+            rows.append([_p(label, st["cell"]), _FieldBox(key, boxes, width=field_w), ""])
         else:
             rows.append(
                 [
@@ -434,7 +469,8 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
         name = _real_name(ctx.dispute.mediator) or NO_NAME
     label = _p(f"{ROLE_LABELS[R.MEDIATOR]}：{_esc(name)}", st["cell"])
     if mediator is None:
-        rows.append([label, _p("（待签署）", st["cell"]), ""])
+        spans.append(("SPAN", (1, len(rows)), (2, len(rows))))
+        rows.append([label, _FieldBox(R.MEDIATOR, boxes, width=field_w), ""])
     else:
         rows.append(
             [label, _signature_cell(mediator, st), _p(cn_datetime(mediator.signed_at), st["cell"])]
@@ -453,6 +489,7 @@ def _signature_table(ctx: _Context, st, width: float) -> Table:
                 ("LEFTPADDING", (0, 0), (-1, -1), 5),
                 ("TOPPADDING", (0, 1), (-1, -1), 5),
                 ("BOTTOMPADDING", (0, 1), (-1, -1), 5),
+                *spans,
             ]
         )
     )
@@ -517,9 +554,23 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
                 _p(_esc((getattr(sig, "document_sha256", "") or "—")[:16]), st["cell_mono"]),
             ]
         )
-    signer_table = Table(rows, colWidths=[w * width for w in (0.11, 0.19, 0.24, 0.08, 0.20, 0.18)])
-    signer_table.setStyle(_grid_style())
-    out += [signer_table, Spacer(1, 8), BoldLine("审计事件", size=12)]
+    if ctx.signatures:
+        signer_table = Table(
+            rows, colWidths=[w * width for w in (0.11, 0.19, 0.24, 0.08, 0.20, 0.18)]
+        )
+        signer_table.setStyle(_grid_style())
+        out.append(signer_table)
+    else:
+        # Rendered once when the agreement opens for signing: each signature is added
+        # afterwards, and carries its own signer, time and certificate.
+        out.append(
+            _p(
+                "本文书于开放签署时生成；各签名人的电子签名按签署顺序以增量更新方式逐一附加，"
+                "签名人、签署时间、证书及所签文本的版本和哈希见各电子签名。",
+                st["small"],
+            )
+        )
+    out += [Spacer(1, 8), BoldLine("审计事件", size=12)]
     rows = [[_p(f"<b>{h}</b>", st["cell"]) for h in ("序号", "时间", "操作人", "操作", "哈希")]]
     events = ctx.dispute.audit_events.select_related("actor__profile").order_by("seq")
     for event in events:
@@ -690,9 +741,11 @@ def _build(
     return buffer.getvalue()
 
 
-def render_agreement_pdf(agreement) -> bytes:
-    """The 人民调解协议书 as it stands (draft preview, signing copy or the final text) as
-    PDF bytes, in Chinese only. Deterministic: the same rows give the same bytes."""
+def render_agreement_pdf(agreement, boxes: dict | None = None) -> bytes:
+    """The 人民调解协议书 as it stands (draft preview, or the document rendered once when
+    it opens for signing) as PDF bytes, in Chinese only. Deterministic: the same rows give
+    the same bytes. `boxes`, when given, receives where each signer's signature field
+    sits (signer key -> [page index, x1, y1, x2, y2])."""
     register_fonts()
     st = _styles()
     ctx = _context(agreement)
@@ -728,7 +781,7 @@ def render_agreement_pdf(agreement) -> bytes:
         KeepTogether(
             [
                 Spacer(1, 6),
-                _signature_table(ctx, st, width),
+                _signature_table(ctx, st, width, boxes),
                 Spacer(1, 4),
                 Table(
                     [

@@ -1,9 +1,10 @@
 """The platform's certificate authority, the keys it issues, and PAdES signing.
 
 Electronic Signature Law Art. 13 asks that a signature be under the signer's sole control
-and that any later change be detectable. So each signer gets a key and a certificate of
-their own, issued by the platform's CA after re-authentication, and each signature is a
-PAdES signature over the document (see finalize.py); people's mediation
+and that any later change be detectable. So each signer makes a key of their own on their
+device at the signing moment, the platform's CA certifies its public key after
+re-authentication, and each signature is a PAdES signature over the document made in two
+steps (see finalize.py); people's mediation
 committees and the platform itself seal with their own keys from the same CA. A court's
 seal is the court's own (court_seal): loaded from ODR_COURT_SEALS in production, a
 development specimen marked 样章 otherwise; the platform never mints it.
@@ -12,13 +13,14 @@ Key material never lives in the repository or the database. In development the r
 and the platform seal are generated on first use under settings.ODR_PKI_DIR; in
 production they are loaded from the files named by ODR_CA_CERT / ODR_CA_KEY /
 ODR_SEAL_CERT / ODR_SEAL_KEY (a licensed CA's certificates) and nothing is ever
-generated in their place. Keys the CA issues (signers, organisations) are written under
-ODR_PKI_DIR with owner-only permissions.
+generated in their place. Organisations' seal keys the CA issues are written under
+ODR_PKI_DIR with owner-only permissions. Signers' keys are made on the signer's own
+device and never reach the server: the CA only certifies their public key
+(certify_signer_key).
 
 Layout of ODR_PKI_DIR:
     ca/root.{key,cert}.pem     development root CA
     ca/seal.{key,cert}.pem     development platform seal
-    signers/<serial>.{key,cert}.pem
     orgs/<organisation id>.{key,cert}.pem
     orgs/court-<id>-specimen.{key,cert}.pem   development court seal (样章)
 """
@@ -57,7 +59,6 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from odr import people
 from odr.errors import DomainError
-from odr.idnumber import mask_email, mask_name
 
 PLATFORM_NAME = "ODR 在线矛盾纠纷多元化解平台"
 _CA_YEARS = 30
@@ -73,7 +74,8 @@ class PkiError(ImproperlyConfigured):
 @dataclass(frozen=True)
 class KeyPair:
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    # None for a certificate issued to a key the platform does not hold (a signer's).
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None
 
     @property
     def serial(self) -> str:
@@ -243,28 +245,35 @@ def _issue(
     time_stamping: bool = False,
     email: str = "",
     rsa_key: bool = False,
+    public_key: ec.EllipticCurvePublicKey | None = None,
+    days: int | None = None,
 ) -> KeyPair:
-    # EC P-256 by default: signing is several times faster than RSA-2048 and every PDF
-    # validator accepts it; RSA only for peers that need it (some TSAs).
-    key = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if rsa_key
-        else ec.generate_private_key(ec.SECP256R1())
-    )
+    """Issues a certificate, for a new key (EC P-256 by default: signing is several times
+    faster than RSA-2048 and every PDF validator accepts it; RSA only for peers that need
+    it, some TSAs), or for `public_key`, a key someone else holds (a signer's own: the
+    pair returned then has no private key)."""
+    key = None
+    if public_key is None:
+        key = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if rsa_key
+            else ec.generate_private_key(ec.SECP256R1())
+        )
+        public_key = key.public_key()
     now = datetime.now(UTC).replace(microsecond=0)
     signing_key = issuer.key if issuer else key
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         # A little slack backwards: a signature made right after issue must not fall
         # before the certificate's start on a machine whose clock is a second behind.
         .not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(days=365 * years))
+        .not_valid_after(now + timedelta(days=days if days is not None else 365 * years))
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=not is_ca,
@@ -371,35 +380,51 @@ def trust_roots() -> list[asn1_x509.Certificate]:
     return [ca().asn1_cert(), *court_trust_roots()]
 
 
-def issue_signer_certificate(*, user, agreement, role: str) -> str:
-    """Issues a fresh key and certificate to one signer of one agreement and returns the
-    certificate's serial (hex), to be kept on the Signature row. Call it only after the
-    signer re-authenticated: issuing is what puts the key under their sole control.
+# A signer's certificate lives as long as a signing takes and a little more: it certifies
+# a key made for one signature, which the signer's device never reuses (DESIGN §3).
+SIGNER_CERT_DAYS = 30
 
-    The certificate names the signer masked (the PDF is shown to anyone verifying it),
-    the agreement's document id and the role."""
-    email = mask_email(user.email or "")
+
+class SignerKeyError(DomainError):
+    """The public key a signer submitted cannot be certified."""
+
+
+def load_signer_public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    """The signer's own public key (SPKI PEM) as CONTRACT §3 asks: EC on P-256."""
+    try:
+        key = serialization.load_pem_public_key(pem.strip().encode())
+    except (ValueError, TypeError, UnicodeError):
+        raise SignerKeyError(
+            "invalid_public_key",
+            _("The public key is not a PEM-encoded public key (SPKI)."),
+            status=422,
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise SignerKeyError(
+            "invalid_public_key",
+            _("The public key must be an EC key on the P-256 curve."),
+            status=422,
+        )
+    return key
+
+
+def certify_signer_key(
+    *, public_key: ec.EllipticCurvePublicKey, user, agreement, role: str, party_id=None
+) -> x509.Certificate:
+    """The platform CA's certificate for the key the signer made on their own device at
+    the signing moment, issued only after they re-authenticated. It names the signer by
+    their verified real name, unmasked (masking belongs to the verification page, not to
+    a certificate), the agreement's document id and the role (and party) it signs for.
+    The server never sees the private key: there is no signer key to keep."""
+    pseudonym = f"{agreement.document_id}/{role}" + (f"/{party_id}" if party_id else "")
     pair = _issue(
-        subject=_name(
-            mask_name(people.display_name(user)),
-            unit=str(role),
-            email=email,
-            pseudonym=f"{agreement.document_id}/{role}",
-        ),
+        subject=_name(people.display_name(user), unit=str(role), pseudonym=pseudonym),
         issuer=ca(),
-        email=email if "@" in email and "*" not in email.split("@")[1] else "",
+        email=user.email or "",
+        public_key=public_key,
+        days=SIGNER_CERT_DAYS,
     )
-    _save_pair(pki_dir() / "signers" / pair.serial, pair)
-    return pair.serial
-
-
-def signer_key(serial: str) -> KeyPair:
-    if not serial or not all(c in "0123456789abcdef" for c in serial):
-        raise PkiError(f"Not a certificate serial: {serial!r}")
-    pair = _load_stem(pki_dir() / "signers" / serial)
-    if pair is None:
-        raise PkiError(f"No key for the signer certificate {serial} under {pki_dir()}.")
-    return pair
+    return pair.cert
 
 
 def organisation_key(organisation) -> KeyPair:

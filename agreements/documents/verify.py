@@ -190,7 +190,14 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
             SignatureCheck(
                 field=sig.field_name or "",
                 label=field_label(sig.field_name or ""),
-                signer=str(common_name),
+                # A signer's certificate names them in full (issue 9): masking belongs
+                # here, on the page anyone may open, not in the certificate. Seals name
+                # institutions and stay as they are.
+                signer=(
+                    mask_name(str(common_name))
+                    if re.match(r"^Signature\d+_", sig.field_name or "")
+                    else str(common_name)
+                ),
                 intact=bool(status.intact),
                 valid=bool(status.valid),
                 trusted=bool(status.trusted),

@@ -34,6 +34,7 @@ def main() -> None:
     from agreements.models import Agreement, Signature
     from odr.models import AuditEvent
     from tests import factories
+    from tests.signing import sign_agreement
 
     call_command("migrate", verbosity=0)
     factories.seed_demo()
@@ -55,7 +56,7 @@ def main() -> None:
         ) -> None:
             try:
                 barrier.wait(timeout=30)
-                services.agreement_sign(
+                sign_agreement(
                     agreement=Agreement.objects.get(pk=pk),
                     actor=party,
                     password=factories.PASSWORD,

@@ -49,10 +49,14 @@ def _post(client, path, body=None):
 
 
 def _sign_body(**overrides):
+    """Step 1 of signing (CONTRACT §3), with a public key made here."""
+    from tests.signing import new_key, public_pem
+
     body = {
         "password": factories.PASSWORD,
         "consent": True,
         "signature_png": factories.signature_png_b64(),
+        "public_key": public_pem(new_key()),
     }
     body.update(overrides)
     return body
@@ -223,18 +227,23 @@ def test_actions_are_refused_once_the_case_is_closed(demo, client):
 def test_sign_endpoint_errors_are_clear_and_record_nothing(demo, client):
     agreement = factories.agreement_signing()
     _as(client, "citizen1@demo.odr")
+    v = agreement.version
     cases = [
-        (_sign_body(password="wrong"), 403, "wrong_password"),
-        (_sign_body(consent=False), 400, "consent_required"),
-        (_sign_body(signature_png="aGVsbG8="), 400, "invalid_signature_image"),
-        (_sign_body(signature_png=None), 400, "invalid_signature_image"),
+        (_sign_body(password="wrong", version=v), 403, "wrong_password"),
+        (_sign_body(consent=False, version=v), 400, "consent_required"),
+        (_sign_body(signature_png="aGVsbG8=", version=v), 400, "invalid_signature_image"),
+        (_sign_body(signature_png=None, version=v), 400, "invalid_signature_image"),
+        (_sign_body(public_key=None, version=v), 422, "signer_key_required"),
+        (_sign_body(), 409, "version_changed"),
     ]
     for body, status, code in cases:
         response = _post(client, f"/agreements/{agreement.pk}/sign", body)
         assert (response.status_code, response.json()["code"]) == (status, code)
     assert not Signature.objects.exists()
     response = _post(
-        _as(client, "mediator@demo.odr"), f"/agreements/{agreement.pk}/sign", _sign_body()
+        _as(client, "mediator@demo.odr"),
+        f"/agreements/{agreement.pk}/sign",
+        _sign_body(version=agreement.version),
     )
     assert response.status_code == 409 and response.json()["code"] == "parties_sign_first"
     response = _post(
@@ -263,8 +272,17 @@ def test_both_parties_and_the_mediator_sign_through_the_api_and_the_case_settles
     _as(client, "mediator@demo.odr")
     agreement_id = _put(client, dispute.pk, factories.complete_agreement_data()).json()["id"]
     assert _post(client, f"/agreements/{agreement_id}/actions/open").status_code == 200
+    from tests.signing import api_sign
+
+    version = client.get(f"/api/v1/agreements/{agreement_id}").json()["version"]
     for email in ("citizen2@demo.odr", "citizen1@demo.odr", "mediator@demo.odr"):
-        response = _post(_as(client, email), f"/agreements/{agreement_id}/sign", _sign_body())
+        response = api_sign(
+            _as(client, email),
+            agreement_id,
+            password=factories.PASSWORD,
+            signature_png=factories.signature_png_b64(),
+            version=version,
+        )
         assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "signed" and body["effective_at"]
@@ -302,11 +320,15 @@ def test_an_app_client_signs_with_its_session_token(demo):
         content_type="application/json",
     )
     token = login.json()["meta"]["session_token"]
-    response = Client(enforce_csrf_checks=True).post(
-        f"/api/v1/agreements/{agreement.pk}/sign",
-        _sign_body(),
-        content_type="application/json",
-        HTTP_X_SESSION_TOKEN=token,
+    from tests.signing import api_sign
+
+    client = Client(enforce_csrf_checks=True, HTTP_X_SESSION_TOKEN=token)
+    response = api_sign(
+        client,
+        agreement.pk,
+        password=factories.PASSWORD,
+        signature_png=factories.signature_png_b64(),
+        version=agreement.version,
     )
     assert response.status_code == 200, response.content
     assert [s["role"] for s in response.json()["signatures"]] == ["respondent"]

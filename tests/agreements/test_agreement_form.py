@@ -21,7 +21,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from agreements.documents.finalize import seal_agreement
 from agreements.documents.pdf import render_agreement_pdf, signing_state
-from agreements.documents.pki import issue_signer_certificate
+from agreements.documents.pki import certify_signer_key
 from agreements.documents.translation import render_agreement_translation_pdf
 from agreements.models import Signature
 from odr.identity import credit_check_char
@@ -203,7 +203,12 @@ def _user_for(party: Party):
 
 def _sign(agreement, *, party, user, at):
     role = party.role if party is not None else "mediator"
-    serial = issue_signer_certificate(user=user, agreement=agreement, role=role)
+    from tests.signing import new_key
+
+    cert = certify_signer_key(
+        public_key=new_key().public_key(), user=user, agreement=agreement, role=role
+    )
+    serial = format(cert.serial_number, "x")
     Signature.objects.create(
         agreement=agreement,
         signer=user,
@@ -307,7 +312,7 @@ def test_the_serif_is_embedded_and_subset_and_no_other_font_is_used(crowded, tmp
 
 def test_the_creation_and_modification_dates_are_the_documents_own_recent_time(crowded, tmp_path):
     unsigned = render_agreement_pdf(crowded)
-    sealed, _digest = seal_agreement(crowded)
+    sealed, _digest = seal_agreement(crowded, unsigned)
     _dump("crowded-sealed", sealed)
     now = timezone.now()
     last_signature = max(s.signed_at for s in crowded.signatures.all())

@@ -13,6 +13,7 @@ from agreements.models import Agreement
 from odr.errors import DomainError
 from odr.models import AuditEvent
 from tests import factories
+from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ def test_the_reason_for_revising_is_cleaned(demo, mediator):
 
 def test_a_typed_name_with_invisible_characters_matches_the_name(demo):
     agreement = factories.agreement_signing()
-    services.agreement_sign(
+    sign_agreement(
         agreement=agreement,
         actor=factories.demo_user("citizen2@demo.odr"),
         password=factories.PASSWORD,

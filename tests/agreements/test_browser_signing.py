@@ -116,8 +116,17 @@ def test_a_party_signs_on_a_phone_with_a_drawn_signature(
     _draw(page, "#signature-pad")
     page.fill('input[name="password"]', "wrong-password")
     page.click("#sign-submit")
-    page.wait_for_load_state()
-    assert page.locator(".msg.error").count() == 1
+    # The error shows at the password field; the page is not reloaded, so the drawn
+    # signature and the tick stay (issue 12).
+    page.wait_for_function("() => document.getElementById('password-error').textContent.trim()")
+    assert page.locator(".msg.error").count() == 0
+    assert page.is_checked('input[name="consent"]')
+    ink = page.evaluate(
+        """() => { const c = document.getElementById('signature-pad');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 128) n++; return n; }"""
+    )
+    assert ink > 300
     assert not Signature.objects.exists()
 
     # Now for real.
@@ -130,7 +139,7 @@ def test_a_party_signs_on_a_phone_with_a_drawn_signature(
         Path(shots).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(shots) / "signing.png"), full_page=True)
     page.click("#sign-submit")
-    page.wait_for_url(f"{base}/agreements/{agreement.pk}/")
+    page.wait_for_url(f"{base}/agreements/{agreement.pk}/?signed=1")
 
     signature = Signature.objects.get()
     assert (signature.role, signature.method, signature.signer_name) == (

@@ -121,7 +121,9 @@ def test_a_draft_carries_a_draft_watermark_and_no_seal(demo, tmp_path):
     draft = factories.agreement_for(factories.dispute_in_mediation(), status="draft")
     text = _run("pdftotext", render_agreement_pdf(draft), tmp_path)
     assert "草" in text and "稿" in text  # the rotated watermark comes out per glyph
-    assert "待签署" in text
+    # The signature table waits with an empty field box per signer (filled by each
+    # signer's own signature appearance, issue 9).
+    assert "当事人（签名或盖章）" in text
     assert "人民调解专用章" not in text
 
 

@@ -25,6 +25,7 @@ from odr import services as odr_services
 from odr.errors import DomainError
 from odr.models import AuditEvent, Membership, Organisation, Region
 from tests import factories
+from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
 EFFECTIVE = datetime(2026, 8, 3, 10, 0, tzinfo=timezone.get_fixed_timezone(8 * 60))
@@ -116,7 +117,7 @@ def _mismatches(machine, instance_of, attempts, callers, states) -> tuple[dict, 
 
 
 def _sign(agreement: Agreement, user) -> Agreement:
-    return services.agreement_sign(
+    return sign_agreement(
         agreement=agreement,
         actor=user,
         password=factories.PASSWORD,

@@ -19,6 +19,7 @@ from odr.identity import identity_of
 from odr.management.commands.seed_demo import demo_id_number
 from odr.models import AuditEvent, Party, Profile
 from tests import factories
+from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +83,7 @@ def four(demo):
 
 
 def _sign(agreement, user):
-    return services.agreement_sign(
+    return sign_agreement(
         agreement=agreement,
         actor=user,
         password=factories.PASSWORD,

@@ -4,6 +4,7 @@ in order, the platform seal last over the whole file; production never makes its
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 
@@ -63,39 +64,38 @@ def test_every_signature_is_intact_valid_and_trusted_and_the_seal_covers_the_fil
     assert digest == pki.sha256(pdf)
 
 
-def test_each_signer_signs_with_the_certificate_issued_to_them(agreement, sealed):
+def test_each_signer_signs_with_the_certificate_issued_for_their_own_key(agreement, sealed):
     pdf, _ = sealed
     results = _validated(pdf)
     serials = [format(status.signing_cert.serial_number, "x") for _s, status in results[:3]]
     by_role = {s.role: s.certificate_serial for s in agreement.signatures.all()}
     assert serials == [by_role["respondent"], by_role["applicant"], by_role["mediator"]]
+    # The verified real names, unmasked: masking belongs to the verification page.
     names = [status.signing_cert.subject.native["common_name"] for _s, status in results[:3]]
-    assert names == ["李*", "张*", "李**"]
+    assert names == ["李四", "张三", "李调解"]
 
 
-def test_signer_certificates_hold_masked_names_and_the_agreement(agreement):
+def test_a_signer_certificate_names_the_signer_the_agreement_and_holds_the_key_given(agreement):
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.signing import new_key
+
     user = agreement.dispute.applicant.user
-    serial = pki.issue_signer_certificate(user=user, agreement=agreement, role="applicant")
-    cert = pki.signer_key(serial).cert
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张*"
-    email = cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)[0].value
-    assert email == "c******1@demo.odr" and user.email not in cert.subject.rfc4514_string()
+    key = new_key()
+    cert = pki.certify_signer_key(
+        public_key=key.public_key(), user=user, agreement=agreement, role="applicant"
+    )
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "张三"
     pseudonym = cert.subject.get_attributes_for_oid(NameOID.PSEUDONYM)[0].value
     assert pseudonym == f"{agreement.document_id}/applicant"
-    key_file = pki.pki_dir() / "signers" / f"{serial}.key.pem"
-    assert key_file.stat().st_mode & 0o077 == 0
-
-
-def test_a_certificate_issued_for_another_agreement_cannot_sign_this_one(agreement, demo):
-    other = factories.agreement_for(factories.dispute_in_mediation(title="另一案"))
-    sig = agreement.signatures.get(role="applicant")
-    sig.certificate_serial = pki.issue_signer_certificate(
-        user=sig.signer, agreement=other, role="applicant"
+    der = serialization.Encoding.DER
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+    # Short-lived, and issued by the platform CA.
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc <= timedelta(
+        days=pki.SIGNER_CERT_DAYS, hours=1
     )
-    sig.save()
-    with pytest.raises(DomainError) as err:
-        seal_agreement(agreement)
-    assert err.value.code == "signer_certificate_mismatch"
+    assert cert.issuer == pki.ca().cert.subject
 
 
 def test_sealing_refuses_an_agreement_missing_a_signature(demo):
@@ -105,17 +105,6 @@ def test_sealing_refuses_an_agreement_missing_a_signature(demo):
     with pytest.raises(DomainError) as err:
         seal_agreement(agreement)
     assert err.value.code == "agreement_not_fully_signed"
-
-
-def test_the_mediator_signs_after_the_parties_whatever_the_clock_says(demo):
-    # The mediator's row is (wrongly) older than the parties': the order of the PAdES
-    # signatures still puts the mediator last.
-    agreement = factories.agreement_for(
-        factories.dispute_in_mediation(), signers=("mediator", "applicant", "respondent")
-    )
-    pdf, _ = seal_agreement(agreement)
-    fields = [sig.field_name for sig in PdfFileReader(BytesIO(pdf)).embedded_signatures]
-    assert fields[:3] == ["Signature1_applicant", "Signature2_respondent", "Signature3_mediator"]
 
 
 def test_a_byte_changed_anywhere_fails_verification(sealed):
@@ -264,22 +253,23 @@ def test_keys_are_never_kept_inside_the_repository(settings):
 
 
 def test_issued_keys_are_encrypted_at_rest_when_a_key_password_is_set(agreement, tmp_path):
-    user = agreement.dispute.applicant.user
+    organisation = agreement.dispute.organisation
     with override_settings(ODR_PKI_DIR=tmp_path / "enc", ODR_PKI_KEY_PASSWORD="s3cret-pass"):
-        serial = pki.issue_signer_certificate(user=user, agreement=agreement, role="applicant")
-        key_file = tmp_path / "enc" / "signers" / f"{serial}.key.pem"
+        pair = pki.organisation_key(organisation)
+        key_file = tmp_path / "enc" / "orgs" / f"{organisation.pk}.key.pem"
         assert key_file.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert key_file.stat().st_mode & 0o077 == 0
         assert (
             (tmp_path / "enc" / "ca" / "root.key.pem")
             .read_bytes()
             .startswith(b"-----BEGIN ENCRYPTED")
         )
-        assert pki.signer_key(serial).serial == serial
+        assert pki.organisation_key(organisation).serial == pair.serial
     with (
         override_settings(ODR_PKI_DIR=tmp_path / "enc", ODR_PKI_KEY_PASSWORD=""),
         pytest.raises(pki.PkiError, match="ODR_PKI_KEY_PASSWORD"),
     ):
-        pki.signer_key(serial)
+        pki.organisation_key(organisation)
 
 
 def test_a_second_validator_poppler_finds_every_signature_valid(sealed, tmp_path):

@@ -8,6 +8,7 @@ signer read."""
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import shutil
@@ -26,6 +27,7 @@ from agreements.models import Agreement, Signature, SigningAttempts
 from odr.models import AuditEvent
 from tests import factories
 from tests.agreements.subprocess_race import run_race
+from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
 
@@ -109,15 +111,16 @@ def _tries(email: str) -> int | None:
 
 
 def _api_sign(client, agreement: Agreement, **body):
+    """Both signing steps through the API with a key made here (tests/signing.py): the
+    answer of step 2, or of step 1 when that refused."""
+    from tests.signing import api_sign
+
     payload = {
         "password": factories.PASSWORD,
-        "consent": True,
         "signature_png": factories.signature_png_b64(),
         **body,
     }
-    return client.post(
-        f"/api/v1/agreements/{agreement.pk}/sign", payload, content_type="application/json"
-    )
+    return api_sign(client, agreement.pk, **payload)
 
 
 def test_the_api_refuses_the_version_read_before_the_revision_and_signs_the_current_one(v3, client):
@@ -200,15 +203,14 @@ def test_an_agreement_taken_back_for_changes_answers_version_changed(v3, client)
     _nothing_written(agreement)
 
 
-def test_a_request_naming_no_version_signs_the_current_one_and_the_audit_says_which(v3, client):
-    """Kept until the contract's two-step signing: API clients written before `version`
-    existed still sign, and the audit event records what was signed and that no version
-    was named."""
+def test_a_request_naming_no_version_signs_nothing_now_that_signing_has_two_steps(v3, client):
+    """With the contract's two-step signing a `sign` must name the version read: one
+    without answers 409 `version_changed` and writes nothing."""
     client.force_login(factories.demo_user(PARTY))
-    assert _api_sign(client, v3).status_code == 200
-    event = AuditEvent.objects.get(action="agreement.sign")
-    assert event.after["version"] == 3 and event.after["version_read"] is None
-    assert Signature.objects.get().version == 3
+    response = _api_sign(client, v3)
+    assert response.status_code == 409 and response.json()["code"] == "version_changed"
+    assert "did not say which version" in response.json()["detail"]
+    _nothing_written(v3)
 
 
 def test_a_version_that_is_no_number_is_refused_as_input(v3, client):
@@ -230,7 +232,7 @@ def test_someone_who_does_not_sign_is_refused_as_before_whatever_version(v3, cli
 
 
 def _service_sign(agreement: Agreement, email: str = PARTY, **kwargs):
-    return services.agreement_sign(
+    return sign_agreement(
         agreement=agreement,
         actor=factories.demo_user(email),
         password=factories.PASSWORD,
@@ -359,6 +361,43 @@ def _form(version: str | None, **more) -> dict:
     return data
 
 
+def _page_submit(client, agreement_pk: int, form: dict, **headers):
+    """What the signing page's script does with the form (frontend/signature-pad.js):
+    step 1 through the API with a key made here; on 409 `version_changed` it loads the
+    page again with `?read=<the version sent>`, which shows what changed; on success it
+    completes step 2 and lands on the agreement (returned as is: a 200 JSON)."""
+    from tests.signing import new_key, public_pem, sign_bytes
+
+    key = new_key()
+    version = form.get("version")
+    body = {
+        "password": form.get("password", ""),
+        "consent": form.get("consent") == "on",
+        "version": int(version) if version and str(version).isdigit() else None,
+        "public_key": public_pem(key),
+    }
+    if form.get("method") == "typed":
+        body["typed_name"] = form.get("typed_name", "")
+    else:
+        body["signature_png"] = form.get("signature_png", "")
+    first = client.post(
+        f"/api/v1/agreements/{agreement_pk}/sign", body, content_type="application/json", **headers
+    )
+    if first.status_code == 409 and first.json()["code"] == "version_changed":
+        return client.get(
+            f"/agreements/{agreement_pk}/sign/?read={body['version'] or 0}", **headers
+        )
+    if first.status_code != 200:
+        return first
+    data = first.json()
+    signature = sign_bytes(key, base64.b64decode(data["to_sign"]))
+    return client.post(
+        f"/api/v1/agreements/{agreement_pk}/sign/complete",
+        {"signing_id": data["signing_id"], "signature": base64.b64encode(signature).decode()},
+        content_type="application/json",
+    )
+
+
 def test_the_page_refuses_the_version_loaded_before_the_revision_and_shows_the_change(v3, client):
     client.force_login(factories.demo_user(PARTY))
     loaded = _page(client, v3)
@@ -367,7 +406,7 @@ def test_the_page_refuses_the_version_loaded_before_the_revision_and_shows_the_c
     agreement = _revise_to_50000(v3)
     _earlier_wrong_tries(PARTY)
 
-    response = client.post(f"/agreements/{agreement.pk}/sign/", _form(_hidden_version(loaded)))
+    response = _page_submit(client, agreement.pk, _form(_hidden_version(loaded)))
     assert response.status_code == 409
     html = response.content.decode()
     _nothing_written(agreement)
@@ -398,30 +437,15 @@ def test_the_page_refuses_the_version_loaded_before_the_revision_and_shows_the_c
     consent_input = re.search(r'<input type="checkbox" name="consent"[^>]*>', html)
     assert consent_input and "checked" not in consent_input.group(0)
 
-    response = client.post(f"/agreements/{agreement.pk}/sign/", _form(_hidden_version(html)))
-    assert response.status_code == 302
+    response = _page_submit(client, agreement.pk, _form(_hidden_version(html)))
+    assert response.status_code == 200
     assert Signature.objects.get(agreement=agreement).version == 5
-
-
-def test_the_page_keeps_a_typed_name_but_not_the_consent(v3, client):
-    client.force_login(factories.demo_user(PARTY))
-    agreement = _revise_to_50000(v3)
-    response = client.post(
-        f"/agreements/{agreement.pk}/sign/",
-        _form("3", method="typed", typed_name="张三", signature_png=""),
-    )
-    assert response.status_code == 409
-    html = response.content.decode()
-    assert re.search(r'name="method" value="typed" checked', html)
-    assert re.search(r'name="typed_name"[^>]*value="张三"', html)
-    assert "checked" not in re.search(r'<input type="checkbox" name="consent"[^>]*>', html).group(0)
-    _nothing_written(agreement)
 
 
 def test_the_page_says_so_when_the_agreement_is_still_being_revised(v3, client):
     client.force_login(factories.demo_user(PARTY))
     agreement = _revise_to_50000(v3, reopen=False)
-    response = client.post(f"/agreements/{agreement.pk}/sign/", _form("3"))
+    response = _page_submit(client, agreement.pk, _form("3"))
     assert response.status_code == 409
     html = response.content.decode()
     assert 'id="version-changed"' in html and "not open for signing" in html
@@ -438,7 +462,7 @@ def test_when_the_version_read_is_not_kept_the_page_says_when_it_was_revised(v3,
     client.force_login(factories.demo_user(PARTY))
     agreement = _revise_to_50000(v3)
     AgreementVersion.objects.filter(agreement=agreement, number=3).delete()
-    response = client.post(f"/agreements/{agreement.pk}/sign/", _form("3"))
+    response = _page_submit(client, agreement.pk, _form("3"))
     assert response.status_code == 409
     html = response.content.decode()
     alert = html[
@@ -454,7 +478,7 @@ def test_when_the_version_read_is_not_kept_the_page_says_when_it_was_revised(v3,
 
 def test_a_page_without_the_version_signs_nothing(v3, client):
     client.force_login(factories.demo_user(PARTY))
-    response = client.post(f"/agreements/{v3.pk}/sign/", _form(None))
+    response = _page_submit(client, v3.pk, _form(None))
     assert response.status_code == 409
     html = response.content.decode()
     assert "did not say which version" in html and _hidden_version(html) == "3"
@@ -464,8 +488,8 @@ def test_a_page_without_the_version_signs_nothing(v3, client):
 def test_a_page_post_by_someone_who_does_not_sign_is_refused_as_before(v3, client):
     client.force_login(factories.demo_user("coordinator@demo.odr"))
     for version in (None, "3", "99"):
-        response = client.post(f"/agreements/{v3.pk}/sign/", _form(version))
-        assert response.status_code in (200, 403, 404), version
+        response = _page_submit(client, v3.pk, _form(version))
+        assert response.status_code in (403, 404, 409), version
         assert 'id="version-changed"' not in response.content.decode()
     _nothing_written(v3)
 
@@ -474,9 +498,7 @@ def test_the_page_shows_the_change_in_chinese(v3, client):
     client.force_login(factories.demo_user(PARTY))
     agreement = _revise_to_50000(v3)
     with translation.override("zh-hans"):
-        response = client.post(
-            f"/agreements/{agreement.pk}/sign/", _form("3"), HTTP_ACCEPT_LANGUAGE="zh-hans"
-        )
+        response = _page_submit(client, agreement.pk, _form("3"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     html = response.content.decode()
     assert response.status_code == 409
     assert "您打开本页后协议已被修改" in html and "第3版至第5版的改动" in html
@@ -512,7 +534,7 @@ def test_a_page_left_open_on_an_old_version_after_the_new_one_is_in_force(v3, cl
     # The version read, signed already: the machine's own refusal, not a changed version.
     again = _api_sign(client, agreement, version=5)
     assert again.status_code == 409 and again.json()["code"] != "version_changed"
-    page = client.post(f"/agreements/{agreement.pk}/sign/", _form("3"))
+    page = _page_submit(client, agreement.pk, _form("3"))
     assert page.status_code == 409
     html = page.content.decode()
     assert 'id="version-changed"' in html and "is in force" in html
@@ -568,6 +590,6 @@ def test_in_a_browser_the_drawn_signature_is_not_carried_to_the_new_text(
     page.locator("#signature-pad").scroll_into_view_if_needed()
     _draw(page, "#signature-pad")
     page.click("#sign-submit")
-    page.wait_for_url(f"{base}/agreements/{agreement.pk}/")
+    page.wait_for_url(f"{base}/agreements/{agreement.pk}/?signed=1")
     assert Signature.objects.get().version == 5
     assert_clean(problems)

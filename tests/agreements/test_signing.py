@@ -27,6 +27,7 @@ from odr.errors import DomainError
 from odr.models import AuditEvent, Dispute
 from tests import factories
 from tests.agreements.subprocess_race import run_race
+from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def _sign(agreement, email, **overrides):
         "signature_png": factories.signature_png_b64(),
     }
     kwargs.update(overrides)
-    return services.agreement_sign(**kwargs)
+    return sign_agreement(**kwargs)
 
 
 def test_open_freezes_the_terms_records_the_document_hash_and_tells_the_parties(
@@ -229,7 +230,9 @@ def test_a_draft_cannot_be_signed(demo):
     agreement = factories.agreement_draft()
     with pytest.raises(DomainError) as refused:
         _sign(agreement, "citizen1@demo.odr")
-    assert refused.value.code == "invalid_status" and refused.value.status == 409
+    # The signer names the version they read, which is not open for signing: nothing
+    # to sign until the mediator opens it.
+    assert refused.value.code == "version_changed" and refused.value.status == 409
 
 
 def test_revise_voids_every_signature_and_moves_the_version_on(

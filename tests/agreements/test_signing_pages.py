@@ -13,6 +13,7 @@ from agreements.models import Agreement, Signature
 from odr.errors import DomainError
 from odr.models import Dispute
 from tests import factories
+from tests.signing import api_sign, sign_agreement
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +58,22 @@ def test_the_mediator_is_told_to_wait_for_both_parties(signing, client):
     assert 'id="sign-form"' not in html
 
 
-def test_a_typed_name_signs_from_the_page(signing, client):
+def test_a_typed_name_signs_through_the_two_steps_the_page_makes(signing, client):
+    """The page's script sends what the form holds through the API's two steps from the
+    signer's session (tests/signing.py does what the browser does)."""
+    _as(client, "citizen1@demo.odr")
+    response = api_sign(
+        client,
+        signing.pk,
+        password=factories.PASSWORD,
+        typed_name="张三",
+        version=signing.version,
+    )
+    assert response.status_code == 200, response.content
+    assert Signature.objects.get().method == "typed"
+
+
+def test_a_form_posted_without_the_script_signs_nothing_and_says_why(signing, client):
     _as(client, "citizen1@demo.odr")
     response = client.post(
         f"/agreements/{signing.pk}/sign/",
@@ -69,24 +85,24 @@ def test_a_typed_name_signs_from_the_page(signing, client):
             "version": signing.version,
         },
     )
-    assert response.status_code == 302 and response["Location"] == f"/agreements/{signing.pk}/"
-    assert Signature.objects.get().method == "typed"
+    assert response.status_code == 400
+    assert "signing needs a current browser with JavaScript" in response.content.decode()
+    assert not Signature.objects.exists()
 
 
-def test_the_page_shows_the_reason_and_records_nothing_without_consent(signing, client):
+def test_without_consent_the_answer_names_the_consent_and_records_nothing(signing, client):
     _as(client, "citizen1@demo.odr")
-    response = client.post(
-        f"/agreements/{signing.pk}/sign/",
-        {
-            "password": factories.PASSWORD,
-            "method": "drawn",
-            "signature_png": "data:image/png;base64," + factories.signature_png_b64(),
-            # The version the page showed (its hidden field).
-            "version": signing.version,
-        },
+    response = api_sign(
+        client,
+        signing.pk,
+        password=factories.PASSWORD,
+        consent=False,
+        signature_png=factories.signature_png_b64(),
+        version=signing.version,
     )
-    assert response.status_code == 200
-    assert "Tick the box to confirm" in response.content.decode()
+    assert response.status_code == 400
+    assert response.json()["code"] == "consent_required"
+    assert "Tick the box to confirm" in response.json()["detail"]
     assert not Signature.objects.exists()
 
 
@@ -94,19 +110,17 @@ def test_the_mediator_signing_last_from_the_page_puts_it_in_force(signing, clien
     factories.agreement_sign_as(signing, "citizen1@demo.odr")
     factories.agreement_sign_as(signing, "citizen2@demo.odr")
     _as(client, "mediator@demo.odr")
-    response = client.post(
-        f"/agreements/{signing.pk}/sign/",
-        {
-            "password": factories.PASSWORD,
-            "consent": "on",
-            "method": "drawn",
-            "signature_png": "data:image/png;base64," + factories.signature_png_b64(),
-            # The version the page showed (its hidden field).
-            "version": signing.version,
-        },
-        follow=True,
+    response = api_sign(
+        client,
+        signing.pk,
+        password=factories.PASSWORD,
+        signature_png=factories.signature_png_b64(),
+        version=signing.version,
     )
-    assert "sealed and in force" in response.content.decode()
+    assert response.status_code == 200, response.content
+    # Where the page's script lands after step 2.
+    landed = client.get(f"/agreements/{signing.pk}/?signed=1").content.decode()
+    assert "sealed and in force" in landed
     agreement = Agreement.objects.get(pk=signing.pk)
     assert agreement.status == Agreement.Status.SIGNED
     assert agreement.dispute.status == Dispute.Status.SETTLED
@@ -120,7 +134,7 @@ def test_repeated_wrong_passwords_lock_signing_for_a_while(signing):
     user = factories.demo_user("citizen1@demo.odr")
     for _ in range(services.REAUTH_MAX_FAILURES):
         with pytest.raises(DomainError) as refused:
-            services.agreement_sign(
+            sign_agreement(
                 agreement=signing,
                 actor=user,
                 password="guess",

@@ -443,11 +443,27 @@ def _walk(topology: dict) -> None:
         "PUT", f"/api/v1/disputes/{dispute['id']}/agreement", factories.complete_agreement_data()
     )
     mediator.request("POST", f"/api/v1/agreements/{draft['id']}/actions/open")
+    # Each signs in two steps with a key of their own (CONTRACT §3, tests/signing.py).
+    from tests.signing import new_key, public_pem, sign_bytes
+
     for signer in (citizen1, citizen2, mediator):
-        signed = signer.request(
+        key = new_key()
+        step1 = signer.request(
             "POST",
             f"/api/v1/agreements/{draft['id']}/sign",
-            {"password": PASSWORD, "consent": True, "signature_png": factories.signature_png_b64()},
+            {
+                "password": PASSWORD,
+                "consent": True,
+                "signature_png": factories.signature_png_b64(),
+                "public_key": public_pem(key),
+                "version": draft["version"],
+            },
+        )
+        signature = sign_bytes(key, base64.b64decode(step1["to_sign"]))
+        signed = signer.request(
+            "POST",
+            f"/api/v1/agreements/{draft['id']}/sign/complete",
+            {"signing_id": step1["signing_id"], "signature": base64.b64encode(signature).decode()},
         )
     assert signed["status"] == "signed"
     assert citizen2.request("GET", f"/api/v1/disputes/{dispute['id']}")["status"] == "settled"

@@ -353,6 +353,17 @@ MATRIX: dict[str, list[Entry]] = {
             body={"password": "not-the-password", "consent": True, "typed_name": "张三"},
         )
     ],
+    # Step 2 of signing: a signing id nobody began answers 409 `signing_expired`.
+    "api:agreement_sign_complete": [
+        post(
+            CASE,
+            PARTICIPANTS,
+            body={
+                "signing_id": "00000000-0000-0000-0000-000000000000",
+                "signature": "MAYCAQECAQE=",
+            },
+        )
+    ],
     "api:agreement_pdf": [get(CASE)],
     "api:agreement_translation_pdf": [get(CASE)],
     "api:verify_by_hash": [get(PUBLIC)],
@@ -549,19 +560,19 @@ MATRIX: dict[str, list[Entry]] = {
     # The signing page shows anyone who sees the case why they cannot sign now.
     "agreements:sign": [
         get(CASE),
+        # The page signs through the API's two steps with a key made in the browser; a
+        # form posted without the script signs nothing and says why (400), to anyone.
         post(
             CASE,
             PARTICIPANTS,
-            # The version the page showed (its hidden field), so that the wrong password
-            # is what answers.
             body=lambda w: {
                 "password": "not-the-password",
                 "consent": "on",
                 "method": "typed",
                 "version": w.agreement.version,
             },
-            ok=frozenset({200}),
-            refused=frozenset({200, 403}),
+            ok=frozenset({400}),
+            refused=frozenset({400}),
         ),
     ],
     "agreements:pdf": [get(CASE)],

@@ -5,6 +5,13 @@
 //
 // The page loads this file as a module and the form carries the options as data-
 // attributes: no inline script, so it works under the strict Content-Security-Policy.
+//
+// A form with data-sign-url signs with a key made on this device (device-signing.js):
+// the page posts the two steps itself and never reloads on a refusal, so a wrong
+// password or a missing tick keeps the drawn signature (issue 12); each error shows at
+// its own field.
+
+import { signWithDeviceKey, supported } from "./device-signing.js";
 
 const INK = "#14205a";
 
@@ -105,13 +112,109 @@ export function attachSignaturePad({ form, canvas, clear, output, error, message
   }
   radios.forEach((radio) => radio.addEventListener("change", showPane));
 
+  const byId = (id) => (id ? document.getElementById(id) : null);
+  const fieldErrors = {
+    password: byId(form.dataset.passwordError),
+    code: byId(form.dataset.codeError),
+    consent: byId(form.dataset.consentError),
+    signature: error,
+    general: byId(form.dataset.generalError),
+  };
+  // Which field an API refusal belongs to, by its code.
+  const FIELD_OF = {
+    password_required: "password",
+    wrong_password: "password",
+    too_many_attempts: "password",
+    code_required: "code",
+    wrong_code: "code",
+    consent_required: "consent",
+    invalid_signature_image: "signature",
+    typed_name_mismatch: "signature",
+  };
+  function clearErrors() {
+    Object.values(fieldErrors).forEach((el) => {
+      if (el) el.textContent = "";
+    });
+    form.querySelectorAll(".has-error").forEach((el) => el.classList.remove("has-error"));
+  }
+  function showError(code, detail) {
+    const field = FIELD_OF[code] || "general";
+    const target = fieldErrors[field] || fieldErrors.general || error;
+    if (target) {
+      target.textContent = detail || "";
+      target.closest(".field")?.classList.add("has-error");
+      target.scrollIntoView?.({ block: "center" });
+    }
+    const input =
+      field === "password" || field === "code" || field === "consent"
+        ? form.querySelector(`[name="${field}"]`)
+        : null;
+    input?.focus();
+  }
+
+  const button = form.querySelector('button:not([type="button"])');
+  const signUrl = form.dataset.signUrl;
+  if (signUrl) {
+    if (supported()) {
+      if (button) button.disabled = false;
+      form.querySelector("[data-needs-browser]")?.setAttribute("hidden", "");
+    } else {
+      form.querySelector("[data-needs-browser]")?.removeAttribute("hidden");
+    }
+  }
+
+  async function signOnDevice() {
+    const chosen = form.querySelector('input[name="method"]:checked')?.value || "drawn";
+    const value = (name) => form.querySelector(`[name="${name}"]`)?.value || "";
+    const body = {
+      password: value("password"),
+      code: value("code") || null,
+      consent: true,
+      version: Number.parseInt(value("version"), 10) || null,
+    };
+    if (chosen === "drawn") body.signature_png = output.value;
+    else body.typed_name = value("typed_name");
+    if (button) button.disabled = true;
+    if (fieldErrors.general) fieldErrors.general.textContent = form.dataset.busyMessage || "";
+    let result;
+    // Another signer's signature may go in between the two steps (409 signing_restart):
+    // then sign again over the document as it now stands, with what the form holds.
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        result = await signWithDeviceKey({
+          signUrl,
+          completeUrl: form.dataset.completeUrl,
+          body,
+          csrf: value("csrfmiddlewaretoken"),
+        });
+      } catch (exc) {
+        result = { ok: false, data: { detail: form.dataset.failedMessage || String(exc) } };
+      }
+      if (result.data?.code !== "signing_restart") break;
+    }
+    if (fieldErrors.general) fieldErrors.general.textContent = "";
+    if (result.ok) {
+      window.location.assign(form.dataset.doneUrl);
+      return;
+    }
+    if (result.data?.code === "version_changed") {
+      // The text changed under the signer: the page shows what changed (nothing signed).
+      const url = new URL(form.dataset.changedUrl, window.location.href);
+      url.searchParams.set("read", String(body.version || 0));
+      window.location.assign(url.toString());
+      return;
+    }
+    if (button) button.disabled = false;
+    showError(result.data?.code, result.data?.detail);
+  }
+
   form.addEventListener("submit", (event) => {
+    clearErrors();
     const chosen = form.querySelector('input[name="method"]:checked')?.value || "drawn";
     const consent = form.querySelector('input[name="consent"]');
     if (consent && !consent.checked) {
       event.preventDefault();
-      if (error) error.textContent = messages?.consent || "";
-      consent.focus();
+      showError("consent_required", messages?.consent || "");
       return;
     }
     if (chosen === "drawn") {
@@ -125,7 +228,11 @@ export function attachSignaturePad({ form, canvas, clear, output, error, message
     } else {
       output.value = "";
     }
-    const button = form.querySelector('button:not([type="button"])');
+    if (signUrl) {
+      event.preventDefault();
+      signOnDevice();
+      return;
+    }
     if (button) button.disabled = true;
   });
 
