@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from cryptography.x509.oid import NameOID
 
+from agreements.documents.ltv import embed_validation_data
 from agreements.documents.pdf import (
     ROLE_SHORT,
     issuer_name,
@@ -92,4 +93,9 @@ def seal_agreement(agreement) -> tuple[bytes, str]:
             name=issuer_name(agreement.dispute),
         )
     pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章")
+    # --- after the last seal: the validation data (issue 9, point 4) --------------------
+    # The CA chain and CRL in a DSS (and a document timestamp with a TSA), so that the
+    # sealed PDF validates as PAdES B-LT offline years from now. Always the very last
+    # update: nothing may follow it but later DSS renewals.
+    pdf = embed_validation_data(pdf)
     return pdf, sha256(pdf)
