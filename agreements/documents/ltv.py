@@ -70,24 +70,10 @@ def _signature_contents(pdf: bytes, writer: IncrementalPdfFileWriter) -> list[by
             found.append(binascii.unhexlify(gap[1:-1]))
     except (ValueError, binascii.Error):
         found = []
-    if found and len(found) == _filled_signature_fields(writer.prev):
+    filled = [f for f in pki.signature_fields(writer.prev) if "/V" in f]
+    if found and len(found) == len(filled):
         return found
     return [sig.pkcs7_content for sig in writer.prev.embedded_signatures]
-
-
-def _filled_signature_fields(reader) -> int:
-    """How many top-level signature fields hold a value, without resolving the values
-    (that would parse each /Contents again): the cross-check of _signature_contents."""
-    try:
-        fields = reader.root["/AcroForm"]["/Fields"]
-    except KeyError:
-        return 0
-    count = 0
-    for ref in fields:
-        field = ref.get_object()
-        if field.get("/FT") == "/Sig" and "/V" in field:
-            count += 1
-    return count
 
 
 def embed_validation_data(pdf: bytes) -> bytes:

@@ -79,17 +79,27 @@ class KeyPair:
     def serial(self) -> str:
         return format(self.cert.serial_number, "x")
 
+    # The asn1crypto forms pyHanko signs with, made once per pair: the CA's and the seals'
+    # pairs are cached for the process and sign or validate on every agreement.
     def asn1_cert(self) -> asn1_x509.Certificate:
-        return asn1_x509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+        cached = self.__dict__.get("_asn1_cert")
+        if cached is None:
+            cached = asn1_x509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+            object.__setattr__(self, "_asn1_cert", cached)
+        return cached
 
     def asn1_key(self) -> asn1_keys.PrivateKeyInfo:
-        return asn1_keys.PrivateKeyInfo.load(
-            self.key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
+        cached = self.__dict__.get("_asn1_key")
+        if cached is None:
+            cached = asn1_keys.PrivateKeyInfo.load(
+                self.key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
             )
-        )
+            object.__setattr__(self, "_asn1_key", cached)
+        return cached
 
 
 # --- where things live ---------------------------------------------------------------
@@ -802,14 +812,29 @@ def _field_names(pdf: bytes) -> set[str]:
     """Signature field names already in the file (form fields only: parsing the signatures
     themselves would cost more than signing)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
 
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
-        return {name for name, _value, _ref in enumerate_sig_fields(reader, filled_status=None)}
+        return {str(field["/T"]) for field in signature_fields(reader)}
     except (PdfError, ValueError, KeyError, TypeError):
         # An unreadable PDF fails loudly when it is signed, with pyHanko's own message.
         return set()
+
+
+def signature_fields(reader) -> list:
+    """The top-level signature fields of the file, without resolving their values:
+    pyHanko's enumerate_sig_fields reads each one's signature dictionary, whose /Contents
+    its parser takes a byte at a time (the platform's fields are all top-level)."""
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return []
+    found = []
+    for ref in fields:
+        field = ref.get_object()
+        if field.get("/FT") == "/Sig" and "/T" in field:
+            found.append(field)
+    return found
 
 
 def sha256(data: bytes) -> str:
