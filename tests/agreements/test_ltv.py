@@ -6,6 +6,7 @@ fails."""
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 from datetime import timedelta
 from io import BytesIO, StringIO
@@ -300,3 +301,37 @@ def test_a_pdf_without_signatures_comes_back_unchanged(agreement):
 
     pdf = render_agreement_pdf(agreement)
     assert embed_validation_data(pdf) == pdf
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_verify_page_says_a_revoked_signature_is_not_valid(
+    settings, tmp_path, live_server, phone_context
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    factories.seed_demo()
+    agreement = factories.agreement_for(
+        factories.dispute_in_mediation(), signers=("applicant", "respondent", "mediator")
+    )
+    pdf, digest = seal_agreement(agreement)
+    agreement.pdf.save(f"{agreement.document_id}.pdf", ContentFile(pdf), save=False)
+    agreement.pdf_sha256 = digest
+    agreement.status = Agreement.Status.SIGNED
+    agreement.save()
+    page = phone_context.new_page()
+    page.goto(f"{live_server.url}/verify/{agreement.document_id}/")
+    assert page.locator("section.verdict.valid").count() == 1
+    crl_link = page.locator("a[href='/pki/ca.crl']")
+    assert crl_link.count() == 1 and "吊销列表" in page.content()
+
+    serial = agreement.signatures.get(role="respondent").certificate_serial
+    revocation.certificate_revoke(serial=serial, reason="key_compromise", actor=None)
+    page.goto(f"{live_server.url}/verify/{agreement.document_id}/")
+    verdict = page.locator("section.verdict").first
+    assert page.locator("section.verdict.valid").count() == 0
+    assert "证书已被平台 CA 吊销" in verdict.inner_text()
+    # Nothing wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "revoked.png"), full_page=True)
+    if shot := os.environ.get("ODR_SCREENSHOT_DIR"):
+        page.screenshot(path=f"{shot}/verify-revoked.png", full_page=True)
