@@ -177,7 +177,9 @@ def current_crl() -> Crl:
     now = datetime.now(UTC)
     with _lock:
         cached = _crls.get(key)
-        if cached and cached.state == state and now - cached.issued_at < _REISSUE_AFTER:
+        # A CRL issued "after" now (the clock was set back) would not be current yet.
+        fresh = cached is not None and timedelta(0) <= now - cached.issued_at < _REISSUE_AFTER
+        if fresh and cached.state == state:
             return cached
     entries = [
         pki.RevokedEntry(serial=r.serial, revoked_at=r.revoked_at, reason=r.reason)
