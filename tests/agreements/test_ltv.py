@@ -335,3 +335,29 @@ def test_on_a_phone_the_verify_page_says_a_revoked_signature_is_not_valid(
     page.screenshot(path=str(tmp_path / "revoked.png"), full_page=True)
     if shot := os.environ.get("ODR_SCREENSHOT_DIR"):
         page.screenshot(path=f"{shot}/verify-revoked.png", full_page=True)
+
+
+def test_the_dss_reads_each_signatures_cms_exactly_as_pyhanko_does(in_force):
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from agreements.documents.ltv import _signature_contents
+
+    _agreement, pdf = in_force
+    expected = [s.pkcs7_content for s in PdfFileReader(BytesIO(pdf)).embedded_signatures]
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    assert _signature_contents(pdf, writer) == expected and len(expected) == 5
+
+
+def test_validation_data_added_again_later_extends_the_same_dss(in_force):
+    _agreement, pdf = in_force
+    revocation.certificate_revoke(
+        serial=pki.platform_seal().serial, reason="superseded", actor=None
+    )
+    again = embed_validation_data(pdf)
+    assert again.startswith(pdf) and len(again) > len(pdf)
+    reader = PdfFileReader(BytesIO(again))
+    dss = DocumentSecurityStore.read_dss(reader)
+    # The newer CRL joins the first; the certificates are not repeated.
+    assert len(dss.crls) == 2 and len(dss.certs) == len(
+        DocumentSecurityStore.read_dss(PdfFileReader(BytesIO(pdf))).certs
+    )
