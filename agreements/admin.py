@@ -3,7 +3,7 @@ change only through agreements.services (DESIGN.md §2), so those fields are rea
 
 from django.contrib import admin
 
-from agreements.models import Agreement, AgreementVersion, Signature
+from agreements.models import Agreement, AgreementVersion, RevokedCertificate, Signature
 
 
 class SignatureInline(admin.TabularInline):
@@ -61,6 +61,41 @@ class AgreementAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RevokedCertificate)
+class RevokedCertificateAdmin(admin.ModelAdmin):
+    """Revoking goes through revocation.certificate_revoke (validated, audited, the CRL
+    reissued); rows are never changed or deleted: a CRL never forgets a revocation."""
+
+    list_display = ("serial", "reason", "revoked_at", "revoked_by")
+    list_filter = ("reason",)
+    search_fields = ("serial", "note")
+    fields = ("serial", "reason", "note", "revoked_at", "revoked_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else ("revoked_at", "revoked_by")
+
+    def save_model(self, request, obj, form, change) -> None:
+        from agreements.documents.revocation import certificate_revoke
+
+        if change:
+            return
+        row = certificate_revoke(
+            serial=obj.serial, reason=obj.reason, actor=request.user, note=obj.note
+        )
+        obj.pk, obj.serial, obj.revoked_at, obj.revoked_by = (
+            row.pk,
+            row.serial,
+            row.revoked_at,
+            row.revoked_by,
+        )
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -12,6 +12,7 @@ class AgreementsConfig(AppConfig):
         from agreements import selectors, transitions  # noqa: F401
         from agreements.court import performance_transitions  # noqa: F401
         from agreements.court import transitions as court_transitions  # noqa: F401
+        from agreements.documents import revocation  # noqa: F401  (certificate.revoke)
         from odr.composition import (
             CaseSummary,
             register_access,

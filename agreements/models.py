@@ -493,3 +493,40 @@ class SigningAttempts(models.Model):
     )
     taken = models.PositiveSmallIntegerField(default=0)
     window_started_at = models.DateTimeField()
+
+
+class RevokedCertificate(models.Model):
+    """A certificate the platform CA has revoked (issue 9, point 4): the CA's CRL lists
+    every row here, and verification treats a signature under one as invalid. Rows are
+    only ever added (agreements.documents.revocation.certificate_revoke): a CRL never
+    forgets a revocation."""
+
+    class Reason(models.TextChoices):
+        # The RFC 5280 reason codes a signer's or an organisation's certificate may carry.
+        UNSPECIFIED = "unspecified", _("Unspecified")
+        KEY_COMPROMISE = "key_compromise", _("Key compromised")
+        AFFILIATION_CHANGED = "affiliation_changed", _("Affiliation changed")
+        SUPERSEDED = "superseded", _("Superseded")
+        CESSATION_OF_OPERATION = "cessation_of_operation", _("Cessation of operation")
+
+    # Hexadecimal, lower case, no leading zeros: as pki.KeyPair.serial and
+    # Signature.certificate_serial write it.
+    serial = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=30, choices=Reason.choices, default=Reason.UNSPECIFIED)
+    revoked_at = models.DateTimeField(default=timezone.now)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["revoked_at", "pk"]
+        verbose_name = _("revoked certificate")
+        verbose_name_plural = _("revoked certificates")
+
+    def __str__(self) -> str:
+        return f"{self.serial} ({self.reason})"

@@ -39,6 +39,7 @@ from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from agreements.documents.ltv import embed_validation_data
 from agreements.documents.pdf import (
     ROLE_SHORT,
     issuer_name,
@@ -279,4 +280,9 @@ def seal_agreement(agreement, pdf: bytes | None = None) -> tuple[bytes, str]:
             name=issuer_name(agreement.dispute),
         )
     pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章")
+    # --- after the last seal: the validation data (issue 9, point 4) --------------------
+    # The CA chain and CRL in a DSS (and a document timestamp with a TSA), so that the
+    # sealed PDF validates as PAdES B-LT offline years from now. Always the very last
+    # update: nothing may follow it but later DSS renewals.
+    pdf = embed_validation_data(pdf)
     return pdf, sha256(pdf)

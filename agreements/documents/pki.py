@@ -47,7 +47,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
@@ -81,17 +81,27 @@ class KeyPair:
     def serial(self) -> str:
         return format(self.cert.serial_number, "x")
 
+    # The asn1crypto forms pyHanko signs with, made once per pair: the CA's and the seals'
+    # pairs are cached for the process and sign or validate on every agreement.
     def asn1_cert(self) -> asn1_x509.Certificate:
-        return asn1_x509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+        cached = self.__dict__.get("_asn1_cert")
+        if cached is None:
+            cached = asn1_x509.Certificate.load(self.cert.public_bytes(serialization.Encoding.DER))
+            object.__setattr__(self, "_asn1_cert", cached)
+        return cached
 
     def asn1_key(self) -> asn1_keys.PrivateKeyInfo:
-        return asn1_keys.PrivateKeyInfo.load(
-            self.key.private_bytes(
-                serialization.Encoding.DER,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
+        cached = self.__dict__.get("_asn1_key")
+        if cached is None:
+            cached = asn1_keys.PrivateKeyInfo.load(
+                self.key.private_bytes(
+                    serialization.Encoding.DER,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
             )
-        )
+            object.__setattr__(self, "_asn1_key", cached)
+        return cached
 
 
 # --- where things live ---------------------------------------------------------------
@@ -302,11 +312,103 @@ def _issue(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
         )
+    if issuer is not None:
+        # Where a validator finds whether this certificate was revoked (the CA's CRL) and
+        # the certificate of its issuer: absolute URLs on the platform's public address.
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(crl_url())],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            critical=False,
+        ).add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier(ca_certificate_url()),
+                    )
+                ]
+            ),
+            critical=False,
+        )
     cert = builder.sign(signing_key, hashes.SHA256())
     return KeyPair(cert=cert, key=key)
 
 
 _cache: dict[tuple[str, str], KeyPair] = {}
+
+
+# Fixed paths (agreements/documents/urls.py serves them): they are written into every
+# certificate the CA issues, so they must never move.
+CRL_PATH = "/pki/ca.crl"
+CA_CERT_PATH = "/pki/ca.cer"
+
+
+def crl_url() -> str:
+    return f"{settings.SITE_URL}{CRL_PATH}"
+
+
+def ca_certificate_url() -> str:
+    return f"{settings.SITE_URL}{CA_CERT_PATH}"
+
+
+# How long a CRL stays current. Validators refuse one past its nextUpdate, so the platform
+# issues a fresh one well before (revocation.current_crl: daily, and at once on a
+# revocation).
+CRL_VALIDITY = timedelta(days=7)
+
+# RevokedCertificate.Reason's values as RFC 5280 reason codes.
+_CRL_REASONS = {
+    "unspecified": x509.ReasonFlags.unspecified,
+    "key_compromise": x509.ReasonFlags.key_compromise,
+    "affiliation_changed": x509.ReasonFlags.affiliation_changed,
+    "superseded": x509.ReasonFlags.superseded,
+    "cessation_of_operation": x509.ReasonFlags.cessation_of_operation,
+}
+
+
+@dataclass(frozen=True)
+class RevokedEntry:
+    serial: str  # hex, as KeyPair.serial
+    revoked_at: datetime
+    reason: str  # a key of _CRL_REASONS
+
+
+def build_crl(entries: list[RevokedEntry], *, now: datetime | None = None) -> bytes:
+    """The platform CA's CRL (DER) listing `entries`, valid from now for CRL_VALIDITY. Its
+    number is the issue time in seconds, so a later CRL always has a higher one."""
+    authority = ca()
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(authority.cert.subject)
+        .last_update(now)
+        .next_update(now + CRL_VALIDITY)
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()),
+            critical=False,
+        )
+    )
+    for entry in entries:
+        revoked = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(entry.serial, 16))
+            .revocation_date(entry.revoked_at.astimezone(UTC).replace(microsecond=0))
+        )
+        reason = _CRL_REASONS.get(entry.reason, x509.ReasonFlags.unspecified)
+        if reason is not x509.ReasonFlags.unspecified:
+            # RFC 5280 5.3.1: "unspecified" is expressed by leaving the extension out.
+            revoked = revoked.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(revoked.build())
+    return builder.sign(authority.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 # The settings naming each platform pair's files, for the messages that ask for them.
@@ -720,25 +822,44 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
             raise
         # The TSA is down or answered nonsense: refuse cleanly so the caller's transaction
         # rolls back and the step can be retried, instead of sealing without the time.
-        raise DomainError(
-            "timestamp_unavailable",
-            _("The timestamp authority did not answer; nothing was sealed. Try again shortly."),
-            status=503,
-        ) from exc
+        raise timestamp_unavailable() from exc
+
+
+def timestamp_unavailable() -> DomainError:
+    return DomainError(
+        "timestamp_unavailable",
+        _("The timestamp authority did not answer; nothing was sealed. Try again shortly."),
+        status=503,
+    )
 
 
 def _field_names(pdf: bytes) -> set[str]:
     """Signature field names already in the file (form fields only: parsing the signatures
     themselves would cost more than signing)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.fields import enumerate_sig_fields
 
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
-        return {name for name, _value, _ref in enumerate_sig_fields(reader, filled_status=None)}
+        return {str(field["/T"]) for field in signature_fields(reader)}
     except (PdfError, ValueError, KeyError, TypeError):
         # An unreadable PDF fails loudly when it is signed, with pyHanko's own message.
         return set()
+
+
+def signature_fields(reader) -> list:
+    """The top-level signature fields of the file, without resolving their values:
+    pyHanko's enumerate_sig_fields reads each one's signature dictionary, whose /Contents
+    its parser takes a byte at a time (the platform's fields are all top-level)."""
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return []
+    found = []
+    for ref in fields:
+        field = ref.get_object()
+        if field.get("/FT") == "/Sig" and "/T" in field:
+            found.append(field)
+    return found
 
 
 def sha256(data: bytes) -> str:

@@ -16,13 +16,15 @@ from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from agreements.documents.ltv import DOC_TIMESTAMP_FIELD
 from agreements.documents.pdf import current_signatures, signer_name
 from agreements.documents.pdf_limits import structure_problem
 from agreements.documents.pki import off_loop, trust_roots
+from agreements.documents.revocation import current_crl
 from agreements.models import Agreement, ConfirmationRequest, Signature
 from odr.errors import Invalid
 from odr.idnumber import mask_name
@@ -40,6 +42,8 @@ def field_label(field: str) -> str:
             "respondent": _("Respondent's signature"),
             "mediator": _("Mediator's signature"),
         }[match.group(1)]
+    if field.startswith(DOC_TIMESTAMP_FIELD):
+        return _("Document timestamp")
     if field.startswith("PlatformSeal"):
         return _("Platform seal")
     if field.startswith("Seal"):
@@ -81,9 +85,41 @@ class Verification:
         return asdict(self)
 
 
-def _coverage_ok(status, is_last: bool) -> bool:
+# What a PDF writer sets in /Info by itself (pyHanko does on every update).
+_WRITER_INFO_KEYS = {"/ModDate", "/Producer"}
+
+
+def _info(handler) -> dict[str, str]:
+    from pyhanko.pdf_utils import generic
+
+    trailer = handler.trailer_view
+    if "/Info" not in trailer:
+        return {}
+    info = trailer.raw_get("/Info")
+    # Resolved in that revision: an indirect object's get_object() reads the newest one.
+    if isinstance(info, generic.IndirectObject):
+        info = handler.get_object(info.reference)
+    return {str(k): str(v) for k, v in info.items() if k not in _WRITER_INFO_KEYS}
+
+
+def _info_unchanged_since(sig) -> bool:
+    """pyHanko files a changed /Info (a forged title) under "LTA updates", as it does the
+    DSS: so what follows the last signature must also leave /Info as it was signed."""
+    reader = sig.reader
+    return _info(reader.get_historical_resolver(sig.signed_revision)) == _info(reader)
+
+
+def _coverage_ok(status, is_last: bool, sig) -> bool:
     if is_last:
-        return status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        # The last signature covers the whole file, or only long-term validation data
+        # follows it (a DSS, a document timestamp: ltv.embed_validation_data), which
+        # pyHanko's difference analysis tells apart from any other change.
+        return status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+            status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION
+            and status.modification_level is not None
+            and status.modification_level <= ModificationLevel.LTA_UPDATES
+            and _info_unchanged_since(sig)
+        )
     # An earlier signature covers its own revision; what came after it may only add
     # signatures (form filling), never change the text.
     return status.coverage >= SignatureCoverageLevel.ENTIRE_REVISION and (
@@ -140,11 +176,20 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
     checks: list[SignatureCheck] = []
     problem = ""
     roots = trust_roots()
+    # The platform CA's current CRL, not the copy in the file's DSS: a certificate revoked
+    # after sealing makes its signatures invalid from then on (issue 9, point 4). Other
+    # CAs' certificates (a court's own) are checked as before: no network, soft-fail.
+    crls = [current_crl().parsed]
     for index, sig in enumerate(embedded):
         is_last = index == len(embedded) - 1
-        context = ValidationContext(trust_roots=roots, allow_fetching=False)
+        context = ValidationContext(trust_roots=roots, allow_fetching=False, crls=crls)
+        is_doc_timestamp = sig.sig_object_type == "/DocTimeStamp"
         try:
-            status = off_loop(validate_pdf_signature, sig, context)
+            status = (
+                off_loop(validate_pdf_timestamp, sig, context)
+                if is_doc_timestamp
+                else off_loop(validate_pdf_signature, sig, context)
+            )
         except RecursionError:
             raise _endless() from None
         except PARSER_ERRORS as exc:
@@ -168,13 +213,21 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
             continue
         cert = status.signing_cert
         common_name = cert.subject.native.get("common_name", "") if cert else ""
-        coverage_ok = _coverage_ok(status, is_last)
-        ok = bool(status.bottom_line and coverage_ok)
+        coverage_ok = _coverage_ok(status, is_last, sig)
+        # A document timestamp has no signer policy to meet: intact, valid and trusted.
+        bottom_line = (
+            status.intact and status.valid and status.trusted
+            if is_doc_timestamp
+            else status.bottom_line
+        )
+        ok = bool(bottom_line and coverage_ok)
         reason = ""
         if not status.intact:
             reason = _("the signed content was changed after signing")
         elif not status.valid:
             reason = _("the signature value does not match its certificate")
+        elif status.revoked:
+            reason = _("the certificate was revoked by the platform's CA")
         elif not status.trusted:
             reason = _("the certificate was not issued by the platform's CA")
         elif not coverage_ok:
@@ -183,9 +236,9 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
                 if is_last
                 else _("the document was changed after this signature, beyond adding signatures")
             )
-        elif not status.bottom_line:
+        elif not bottom_line:
             reason = _("the signature does not meet the validation policy")
-        ts = status.timestamp_validity
+        ts = None if is_doc_timestamp else status.timestamp_validity
         checks.append(
             SignatureCheck(
                 field=sig.field_name or "",
@@ -202,8 +255,8 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
                 valid=bool(status.valid),
                 trusted=bool(status.trusted),
                 covers_entire_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
-                signed_at=status.signer_reported_dt,
-                timestamp=ts.timestamp if ts is not None else None,
+                signed_at=status.timestamp if is_doc_timestamp else status.signer_reported_dt,
+                timestamp=status.timestamp if is_doc_timestamp else (ts.timestamp if ts else None),
                 ok=ok,
                 problem=reason,
             )

@@ -60,6 +60,41 @@ def ca_certificate(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@require_http_methods(["GET", "HEAD"])
+def ca_crl(request: HttpRequest) -> HttpResponse:
+    """The platform CA's certificate revocation list (DER, RFC 5280), at the address every
+    certificate it issues names: validators read it to learn which were revoked."""
+    from django.utils.http import http_date
+
+    from agreements.documents.pki import CRL_VALIDITY
+    from agreements.documents.revocation import current_crl
+
+    crl = current_crl()
+    response = HttpResponse(crl.der, content_type="application/pkix-crl")
+    response["Content-Disposition"] = 'inline; filename="odr-platform-ca.crl"'
+    response["Last-Modified"] = http_date(crl.issued_at.timestamp())
+    response["Expires"] = http_date((crl.issued_at + CRL_VALIDITY).timestamp())
+    # Short: a revocation must reach validators within minutes, not at nextUpdate.
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def ca_certificate_der(request: HttpRequest) -> HttpResponse:
+    """The CA's certificate in DER, where the certificates' Authority Information Access
+    points (caIssuers): validators that build the chain themselves fetch it there."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from agreements.documents.pki import ca
+
+    response = HttpResponse(
+        ca().cert.public_bytes(Encoding.DER), content_type="application/pkix-cert"
+    )
+    response["Content-Disposition"] = 'inline; filename="odr-platform-ca.cer"'
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 def verify_document_page(request: HttpRequest, document_id: UUID) -> HttpResponse:
     results = verify_document(document_id)
     if results is None:

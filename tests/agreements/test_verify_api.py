@@ -58,7 +58,9 @@ def test_an_issued_pdf_uploaded_by_anyone_is_valid_with_masked_names(client, in_
     assert "张三" not in response.content.decode()
     assert len(body["signatures"]) == 5
     assert all(s["ok"] and s["intact"] and s["trusted"] for s in body["signatures"])
-    assert body["signatures"][-1]["covers_entire_file"] is True
+    # Only the DSS (ltv.py: CA chain and CRL) follows the platform seal: the seal is ok
+    # though it no longer covers the file's last bytes.
+    assert body["signatures"][-1]["ok"] and body["signatures"][-1]["covers_entire_file"] is False
 
 
 def test_the_hash_endpoint_checks_the_stored_file(client, in_force):

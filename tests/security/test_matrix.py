@@ -483,6 +483,8 @@ MATRIX: dict[str, list[Entry]] = {
     "media:jsi18n": [get(PUBLIC)],
     "documents:verify": [get(PUBLIC), post(PUBLIC, body={}, ok=frozenset({400}))],
     "documents:ca_certificate": [get(PUBLIC)],
+    "documents:ca_crl": [get(PUBLIC)],
+    "documents:ca_certificate_der": [get(PUBLIC)],
     "documents:verify_document": [get(PUBLIC)],
     # The invitation's page is the link's: whoever holds it reads what it is about.
     "odr:invitation": [get(PUBLIC)],

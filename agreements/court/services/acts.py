@@ -95,10 +95,12 @@ def _store(instance, field_name: str, filename: str, data: bytes) -> str:
 
 def _sealed(pdf: bytes, request: ConfirmationRequest, reason: str) -> bytes:
     """The court's seal over one of its documents, as on the ruling."""
+    from agreements.documents.ltv import embed_validation_data
     from agreements.documents.pki import ca, seal_pdf
 
     ca()  # before organisation_key(): the PKI lock is not reentrant
-    return seal_pdf(pdf, organisation=request.court, reason=reason)
+    # With its validation data (CA chain, CRL), as the ruling (issue 9, point 4).
+    return embed_validation_data(seal_pdf(pdf, organisation=request.court, reason=reason))
 
 
 def _name(user: AbstractBaseUser | None) -> str:

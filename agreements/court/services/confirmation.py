@@ -132,6 +132,7 @@ def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, 
     """The ruling's PDF sealed with the court's own seal, stored; the fields to save. It
     is signed off by the judge who ruled and the clerk who docketed it (DESIGN.md §3),
     each by their real name (documents.court_person_name)."""
+    from agreements.documents.ltv import embed_validation_data
     from agreements.documents.pki import seal_pdf
 
     clerk = request.accepted_by
@@ -141,6 +142,9 @@ def _ruling(request: ConfirmationRequest, judge: AbstractBaseUser) -> dict[str, 
         clerk_name=documents.court_person_name(clerk) if clerk is not None else "",
     )
     sealed = seal_pdf(unsigned, organisation=request.court, reason="民事裁定书")
+    # The ruling's validation data (CA chain, CRL; a document timestamp with a TSA), so
+    # that it validates as PAdES B-LT offline like the agreement (issue 9, point 4).
+    sealed = embed_validation_data(sealed)
     return {
         "ruling_sha256": hashlib.sha256(sealed).hexdigest(),
         "ruling_pdf": _store(request, "ruling_pdf", f"ruling-{request.pk}.pdf", sealed),
