@@ -179,11 +179,26 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
     # The platform CA's current CRL, not the copy in the file's DSS: a certificate revoked
     # after sealing makes its signatures invalid from then on (issue 9, point 4). Other
     # CAs' certificates (a court's own) are checked as before: no network, soft-fail.
-    crls = [current_crl().parsed]
+    crl = current_crl().parsed
+    crls = [crl]
+    revoked_serials = {
+        entry["user_certificate"].native for entry in crl["tbs_cert_list"]["revoked_certificates"]
+    }
     for index, sig in enumerate(embedded):
         is_last = index == len(embedded) - 1
-        context = ValidationContext(trust_roots=roots, allow_fetching=False, crls=crls)
         is_doc_timestamp = sig.sig_object_type == "/DocTimeStamp"
+        # A signer's certificate lives 30 days (issue 9): it is judged at the moment the
+        # signature says it was made (the signer's own clock, fixed under the seals that
+        # follow it, and a TSA's token when one is configured), not at today's date, so an
+        # agreement still verifies years later. Revocation is judged apart, below: a
+        # revoked certificate's signatures are invalid whenever they were made.
+        context = ValidationContext(
+            trust_roots=roots,
+            allow_fetching=False,
+            crls=crls,
+            moment=None if is_doc_timestamp else sig.self_reported_timestamp,
+            retroactive_revinfo=True,
+        )
         try:
             status = (
                 off_loop(validate_pdf_timestamp, sig, context)
@@ -214,19 +229,24 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
         cert = status.signing_cert
         common_name = cert.subject.native.get("common_name", "") if cert else ""
         coverage_ok = _coverage_ok(status, is_last, sig)
+        revoked = bool(status.revoked) or (
+            cert is not None
+            and cert.serial_number in revoked_serials
+            and cert.issuer == crl["tbs_cert_list"]["issuer"]
+        )
         # A document timestamp has no signer policy to meet: intact, valid and trusted.
         bottom_line = (
             status.intact and status.valid and status.trusted
             if is_doc_timestamp
             else status.bottom_line
         )
-        ok = bool(bottom_line and coverage_ok)
+        ok = bool(bottom_line and coverage_ok and not revoked)
         reason = ""
         if not status.intact:
             reason = _("the signed content was changed after signing")
         elif not status.valid:
             reason = _("the signature value does not match its certificate")
-        elif status.revoked:
+        elif revoked:
             reason = _("the certificate was revoked by the platform's CA")
         elif not status.trusted:
             reason = _("the certificate was not issued by the platform's CA")
@@ -253,7 +273,7 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
                 ),
                 intact=bool(status.intact),
                 valid=bool(status.valid),
-                trusted=bool(status.trusted),
+                trusted=bool(status.trusted) and not revoked,
                 covers_entire_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
                 signed_at=status.timestamp if is_doc_timestamp else status.signer_reported_dt,
                 timestamp=status.timestamp if is_doc_timestamp else (ts.timestamp if ts else None),

@@ -185,6 +185,25 @@ def test_revoking_a_signer_certificate_makes_validation_fail(in_force, client):
     assert "吊销" in page.content.decode()
 
 
+def test_an_agreement_still_verifies_long_after_its_signers_certificates_expired(in_force):
+    """Signer certificates live 30 days; each is judged at its signature's moment, so the
+    court can check the file years later (and revocation still counts: the test above)."""
+    import time_machine
+
+    _agreement, pdf = in_force
+    signers = [
+        s for s in PdfFileReader(BytesIO(pdf)).embedded_signatures if "_" in (s.field_name or "")
+    ]
+    later = timezone.now() + timedelta(days=400)
+    assert signers
+    for sig in signers:
+        assert sig.signer_cert["tbs_certificate"]["validity"]["not_after"].native < later
+    with time_machine.travel(later, tick=False):
+        result = verify_pdf(pdf)
+    assert result.valid, result.reason
+    assert all(check.ok for check in result.signatures)
+
+
 def test_the_crl_url_serves_der_that_lists_the_revoked_serial(agreement, client):
     response = client.get("/pki/ca.crl")
     assert response.status_code == 200 and response["Content-Type"] == "application/pkix-crl"
@@ -206,8 +225,9 @@ def test_the_crl_url_serves_der_that_lists_the_revoked_serial(agreement, client)
 
 
 def test_every_issued_certificate_names_the_crl_and_the_ca_certificate(agreement, client, settings):
-    serial = agreement.signatures.get(role="mediator").certificate_serial
-    cert = pki.signer_key(serial).cert
+    signature = agreement.signatures.get(role="mediator")
+    cert = x509.load_pem_x509_certificate(signature.certificate_pem.encode())
+    assert format(cert.serial_number, "x") == signature.certificate_serial
     points = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
     assert [p.full_name[0].value for p in points] == [f"{settings.SITE_URL}/pki/ca.crl"]
     access = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
