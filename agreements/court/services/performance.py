@@ -15,7 +15,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +28,7 @@ from odr import people
 from odr.audit import log_action
 from odr.errors import Invalid
 from odr.evidence import check_upload
+from odr.links import site_url
 from odr.models import Dispute, Party
 from odr.notifications import Recipient, notify
 from odr.text import clean_text
@@ -173,7 +173,7 @@ def _context(obligation: Performance, dispute: Dispute, **more: Any) -> dict[str
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/#obligation-{obligation.pk}",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/#obligation-{obligation.pk}",
         "obligation": obligation.description,
         **more,
     }

@@ -1,0 +1,32 @@
+"""allauth's sign-up page in the platform's words (issue 12). A module of its own:
+allauth's forms module imports odr.accounts.SignupBase while it loads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from django.utils.translation import gettext_lazy as _
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up page in the platform's words: the mobile number first (most
+    people have one), the e-mail after it, "optional" said once (odr/_field.html), and
+    the passwords kept when the page comes back with an error."""
+
+    field_order = ["phone", "email", "password1", "password2"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "email" in self.fields:
+            self.fields["email"].label = _("E-mail")
+            self.fields["email"].help_text = _("Optional if you give a mobile number.")
+        if "phone" in self.fields:
+            self.fields["phone"].label = _("Mobile phone")
+            self.fields["phone"].help_text = _(
+                "We text you a code to confirm it. Optional if you give an e-mail."
+            )
+        for name in ("password1", "password2"):
+            if name in self.fields:
+                self.fields[name].widget.render_value = True
+        self.order_fields(self.field_order)
