@@ -336,6 +336,8 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 # App catalogues are found in each app's locale/; these sub-packages keep their own.
 LOCALE_PATHS = [
+    # allauth's words as the platform says them (退出登录, 手机号, 验证码): issue 12.
+    BASE_DIR / "odr" / "accounts_locale",
     BASE_DIR / "agreements" / "documents" / "locale",
     BASE_DIR / "agreements" / "court" / "locale",
     BASE_DIR / "sessions" / "media" / "locale",

@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context
 from django.utils.translation import gettext_lazy as _
+
+from odr.accounts import national
+from odr.models import Invitation
 
 
 class SignupForm(AllauthSignupForm):
@@ -30,3 +34,25 @@ class SignupForm(AllauthSignupForm):
             if name in self.fields:
                 self.fields[name].widget.render_value = True
         self.order_fields(self.field_order)
+        if not self.is_bound:
+            self._prefill_invited()
+
+    def _prefill_invited(self) -> None:
+        """Opened from an invitation ("Create an account" carries its token): the address
+        and the number it was sent to, so that the new account is the invited one."""
+        request = getattr(context, "request", None)
+        token = request.GET.get("invitation", "") if request is not None else ""
+        if not token:
+            return
+        party = (
+            Invitation.objects.filter(token=token, used_at__isnull=True)
+            .select_related("party")
+            .first()
+        )
+        if party is None:
+            return
+        invited = party.party
+        if invited.email and "email" in self.fields:
+            self.initial["email"] = invited.email
+        if national(invited.phone) and "phone" in self.fields:
+            self.initial["phone"] = national(invited.phone)
