@@ -7,7 +7,9 @@ summary, moves the focus and keeps what was typed."""
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -29,6 +31,14 @@ def sized_context(chromium, request):
     )
     yield context
     context.close()
+
+
+def _shoot(page, name: str) -> None:
+    """README screenshots at 390x844 when ODR_SCREENSHOTS_DIR is set (docs/screenshots/take.py)."""
+    folder = os.environ.get("ODR_SCREENSHOTS_DIR")
+    if folder and page.viewport_size["width"] == 390:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def fits_the_screen(page) -> bool:
@@ -55,6 +65,7 @@ def test_a_villager_signs_up_with_a_mobile_number_and_the_texted_code(live_serve
     page.wait_for_url(f"{base}/accounts/phone/verify/")
     assert fits_the_screen(page)
     page.fill('input[name="code"]', texted_code())
+    _shoot(page, "signup-code.png")
     page.click('main button[type="submit"]')
     page.wait_for_url(f"{base}/")
     profile = Profile.objects.get(phone="13912345678")
@@ -74,6 +85,7 @@ def test_a_wrong_mobile_number_is_said_plainly_and_the_focus_goes_to_the_summary
     page.wait_for_selector(".error-summary")
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
     assert "手机号应为11位数字" in page.inner_text(".error-summary")
+    _shoot(page, "signup-errors.png")
     phone = page.locator('input[name="phone"]')
     assert phone.get_attribute("aria-invalid") == "true"
     assert "id_phone_error" in phone.get_attribute("aria-describedby")
@@ -174,6 +186,7 @@ def test_a_filing_with_every_field_wrong_shows_the_summary_moves_focus_and_keeps
     assert "请选择纠纷类型" in text
     assert "请填写完整的电子邮箱" in text
     assert "这个字段是必填项" not in page.inner_text("main")
+    _shoot(page, "filing-errors.png")
     # Each entry links to its field.
     links = page.locator(".error-summary a")
     assert links.count() >= 4
