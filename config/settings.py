@@ -255,7 +255,7 @@ AUTHENTICATION_BACKENDS = [
 # in the profile, read and written by odr.accounts.AccountAdapter.
 ACCOUNT_ADAPTER = "odr.accounts.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "odr.accounts.SignupBase"
-ACCOUNT_FORMS = {"signup": "odr.signup_form.SignupForm"}
+ACCOUNT_FORMS = {"signup": "odr.signup_form.SignupForm", "login": "odr.signup_form.LoginForm"}
 ACCOUNT_LOGIN_METHODS = {"email", "phone"}
 ACCOUNT_SIGNUP_FIELDS = ["email", "phone", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True

@@ -1,10 +1,11 @@
-"""allauth's sign-up page in the platform's words (issue 12). A module of its own:
+"""allauth's sign-up and log-in pages in the platform's words (issue 12). A module of its own:
 allauth's forms module imports odr.accounts.SignupBase while it loads."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
 from django.utils.translation import gettext_lazy as _
@@ -56,3 +57,12 @@ class SignupForm(AllauthSignupForm):
             self.initial["email"] = invited.email
         if national(invited.phone) and "phone" in self.fields:
             self.initial["phone"] = national(invited.phone)
+
+
+class LoginForm(AllauthLoginForm):
+    """allauth's log-in with the field named for what it takes: a number or an address."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "login" in self.fields:
+            self.fields["login"].label = _("Mobile number or e-mail")

@@ -92,3 +92,16 @@ def test_staff_land_on_their_queue_after_logging_in(live_server, demo, chromium)
         _log_in(page, base, email)
         assert page.url == base + landing, email
         context.close()
+
+
+def test_header_controls_are_at_least_44px_tall(live_server, demo, chromium):
+    context = chromium.new_context(viewport=SMALL, is_mobile=True, locale="zh-CN")
+    page = context.new_page()
+    _log_in(page, live_server.url, "citizen1@demo.odr")
+    page.goto(live_server.url + "/")
+    heights = page.evaluate(
+        """() => [...document.querySelectorAll('.site-header a, .site-header button')]
+             .map((e) => [e.textContent.trim(), e.getBoundingClientRect().height])"""
+    )
+    context.close()
+    assert heights and all(h >= 44 for _, h in heights), heights
