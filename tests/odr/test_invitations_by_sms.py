@@ -108,3 +108,15 @@ def test_notifications_go_by_text_where_the_person_has_a_phone_and_by_email_wher
     # The e-mail's subject and the one link, in Chinese.
     assert "http://127.0.0.1:8000/disputes/1/" in text["text"]
     assert "（2026）安调1号" in text["text"]
+
+
+def test_the_filer_is_told_the_link_was_texted_and_may_pass_it_on_too(demo):
+    dispute = file_against_a_phone()
+    client = Client()
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    page = client.get(f"/disputes/{dispute.pk}/").content.decode()
+    assert "我们已把链接用短信发到 13711112222" in page
+    landline = file_against_a_phone("0572-5123456")
+    page = client.get(f"/disputes/{landline.pk}/").content.decode()
+    # A landline cannot be texted: the filer passes the link on, as before.
+    assert "0572-5123456" in page and "用短信发到" not in page
