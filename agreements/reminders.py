@@ -22,6 +22,7 @@ from agreements.court import deadlines, services
 from agreements.court import selectors as court_selectors
 from agreements.models import Agreement, ConfirmationRequest, Performance
 from odr.errors import DomainError
+from odr.links import site_url
 from odr.models import Dispute
 from odr.notifications import notify
 
@@ -50,7 +51,7 @@ def _case(dispute: Dispute) -> dict:
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/",
     }
 
 

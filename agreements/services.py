@@ -38,6 +38,7 @@ from odr import selectors as odr_selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.identity import identities_of
+from odr.links import site_url
 from odr.models import Dispute, Party
 from odr.notifications import notify
 from odr.services import dispute_settle
@@ -118,9 +119,9 @@ def _context(agreement: Agreement) -> dict[str, Any]:
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
-        "agreement_url": f"{settings.SITE_URL}/agreements/{agreement.pk}/",
-        "sign_url": f"{settings.SITE_URL}/agreements/{agreement.pk}/sign/",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/",
+        "agreement_url": f"{site_url()}/agreements/{agreement.pk}/",
+        "sign_url": f"{site_url()}/agreements/{agreement.pk}/sign/",
         "organisation": dispute.organisation.name if dispute.organisation else "",
     }
 

@@ -55,6 +55,11 @@ SITE_URL = (
         else "http://127.0.0.1:8000"
     )
 ).rstrip("/")
+# Without ODR_SITE_URL, development links follow the address each request came to
+# (odr.links.site_url): a server on another port sends links to that port.
+ODR_SITE_URL_FROM_REQUEST = env_bool(
+    "ODR_SITE_URL_FROM_REQUEST", DEBUG and not TESTING and not env_str("ODR_SITE_URL")
+)
 
 INSTALLED_APPS = [
     "daphne",
@@ -117,6 +122,9 @@ TEMPLATES = [
         },
     },
 ]
+
+# Every form's errors in plain words, with aria-invalid/aria-describedby (issue 12).
+FORM_RENDERER = "odr.forms_render.FormRenderer"
 
 # --- Database: SQLite (WAL, immediate transactions) unless DATABASE_URL is set. ---
 DATABASE_URL = env_url("DATABASE_URL", schemes=("postgres", "postgresql", "sqlite"))
@@ -243,15 +251,47 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# An account is opened and used with an e-mail or a mobile number (issue 12): both are
+# optional to allauth and odr.accounts.SignupBase asks for at least one; the phone lives
+# in the profile, read and written by odr.accounts.AccountAdapter.
+ACCOUNT_ADAPTER = "odr.accounts.AccountAdapter"
+ACCOUNT_SIGNUP_FORM_CLASS = "odr.accounts.SignupBase"
+ACCOUNT_FORMS = {"signup": "odr.signup_form.SignupForm", "login": "odr.signup_form.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"email", "phone"}
+ACCOUNT_SIGNUP_FIELDS = ["email", "phone", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = "mandatory" if not DEBUG else "optional"
+# allauth could make verification mandatory only by making e-mail required; the adapter's
+# login stage makes it mandatory (in production) for the accounts that have an address.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ODR_EMAIL_VERIFICATION_MANDATORY = env_bool("ODR_EMAIL_VERIFICATION_MANDATORY", not DEBUG)
+# A phone number is proven by a texted code: valid 10 minutes, 3 tries, one use (allauth).
+ACCOUNT_PHONE_VERIFICATION_ENABLED = True
+ACCOUNT_PHONE_VERIFICATION_TIMEOUT = 10 * 60
+ACCOUNT_PHONE_VERIFICATION_MAX_ATTEMPTS = 3
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = 3
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+# Log-in codes (texted or e-mailed) the same: six digits, as people know them.
+ALLAUTH_USER_CODE_FORMAT = {"numeric": True, "length": 6, "dashed": False}
+# Log in with a texted (or e-mailed) code instead of the password.
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
+# Texts cost money and can be used to pester someone: a code may be asked for once in
+# 30 seconds and 3 times a minute per number ("key"), 10 times a minute per address
+# ("ip"). Development and tests run without limits (many log-ins a minute); the tests
+# of the limits switch these on.
+ODR_CODE_RATE_LIMITS = {
+    "verify_phone": "1/30s/key,10/m/ip",
+    "request_login_code": "10/m/ip,3/m/key",
+}
+ACCOUNT_RATE_LIMITS = False if (DEBUG or TESTING) else dict(ODR_CODE_RATE_LIMITS)
+# account.W001 says that no login method is a required sign-up field: SignupBase
+# requires one of the two.
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
 ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if not DEBUG else "http"
-ACCOUNT_RATE_LIMITS = False if (DEBUG or TESTING) else {}
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 HEADLESS_CLIENTS = ("app", "browser")
@@ -305,6 +345,8 @@ LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 # App catalogues are found in each app's locale/; these sub-packages keep their own.
 LOCALE_PATHS = [
+    # allauth's words as the platform says them (退出登录, 手机号, 验证码): issue 12.
+    BASE_DIR / "odr" / "accounts_locale",
     BASE_DIR / "agreements" / "documents" / "locale",
     BASE_DIR / "agreements" / "court" / "locale",
     BASE_DIR / "sessions" / "media" / "locale",

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.utils.cache import add_never_cache_headers
 
 from odr.errors import NotFound
+from odr.links import origin_of, reset_origin, set_origin
 from odr.request_context import client_ip_of, reset_client_ip, set_client_ip
 from odr.selectors import user_is_staff_member
 
@@ -44,11 +45,13 @@ class RequireStaffMFAMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = set_client_ip(client_ip_of(request))
+        origin = set_origin(origin_of(request))
         try:
             return self._respond(request)
         finally:
             # The address belongs to this request only, never to the next one the same
             # worker serves.
+            reset_origin(origin)
             reset_client_ip(token)
 
     def _respond(self, request: HttpRequest) -> HttpResponse:

@@ -211,6 +211,10 @@ class Profile(models.Model):
     )
     real_name = models.CharField(_("real name"), max_length=100, blank=True)
     phone = models.CharField(_("mobile phone"), max_length=30, blank=True)
+    # True once the person typed the code texted to `phone` (sign-up or log-in by phone,
+    # odr.accounts); a change of `phone` makes it False again. The phone itself lives only
+    # here: allauth reads and writes it through the platform's adapter.
+    phone_verified = models.BooleanField(_("mobile phone verified"), default=False)
     id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     ethnicity = models.CharField(_("ethnicity"), max_length=20, blank=True)

@@ -40,6 +40,11 @@ SEX_CHOICES = [("", _("Let the ID number say")), *Sex.choices]
 TEL = forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "tel"})
 
 
+# Said next to a field the form lets you leave empty but the case will ask for later
+# (odr/_field.html shows it instead of "optional"): issue 12.
+NEEDED_TO_SIGN = _("needed before an agreement can be signed")
+
+
 class ProfileForm(forms.Form):
     real_name = forms.CharField(
         label=_("Your real name"),
@@ -77,6 +82,11 @@ class ProfileForm(forms.Form):
         help_text=_("Where you live: province, county, township, village, house number."),
     )
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+
+
+# Real name and ID number may wait, but not past the agreement: the page says so.
+ProfileForm.base_fields["real_name"].needed_for = NEEDED_TO_SIGN
+ProfileForm.base_fields["id_number"].needed_for = NEEDED_TO_SIGN
 
 
 class PartyForm(forms.Form):

@@ -32,8 +32,10 @@ def party_recipients(
             continue
         if party.user is not None:
             out.append(party.user)
-        elif party.email:
-            out.append(Recipient(email=party.email))
+        elif party.email or party.phone:
+            # No account yet (an invited party, a hotline caller): the e-mail address and
+            # the mobile number the case holds; notify() texts and mails whichever exists.
+            out.append(Recipient(email=party.email, phone=party.phone))
     return out
 
 

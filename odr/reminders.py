@@ -13,10 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from odr.audit import log_action
+from odr.links import site_url
 from odr.models import Dispute, Invitation, Membership, Party
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
 from odr.services.common import case_context
+from odr.sms import normalise_mobile
 
 # How long before the mediation deadline the mediator and coordinators hear of it.
 DEADLINE_REMINDER_DAYS = 5
@@ -52,11 +54,15 @@ def _remind_invitation(invitation_id: int, now: datetime) -> bool:
             **case_context(dispute),
             "applicant": applicant.name if applicant else "",
             "respondent": invited.name,
-            "invitation_url": f"{settings.SITE_URL}/invitations/{invitation.token}/",
+            "invitation_url": f"{site_url()}/invitations/{invitation.token}/",
             "expires_at": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d"),
         }
-        if invited.email:
-            notify([Recipient(email=invited.email)], "invitation_reminder", context)
+        if invited.email or normalise_mobile(invited.phone):
+            notify(
+                [Recipient(email=invited.email, phone=invited.phone)],
+                "invitation_reminder",
+                context,
+            )
         elif applicant is not None:
             # Invited by phone only: the filer passed the link on and is asked to again.
             notify(

@@ -28,6 +28,7 @@ from odr.models import (
     Region,
     Statement,
 )
+from odr.sms import normalise_mobile
 
 Role = Membership.Role
 
@@ -327,11 +328,19 @@ def invitation_by_token(token: str) -> Invitation | None:
 
 def invitation_is_addressed_to(invitation: Invitation, user: AbstractBaseUser) -> bool:
     """Whether the account is the one the invitation was sent to: its e-mail, or another
-    address of the account that it verified, is the invited address (case-insensitive).
-    A phone number does not count: the platform does not verify phones, and anyone can
-    type someone else's into a profile."""
+    address of the account that it verified, is the invited address (case-insensitive);
+    or the account's phone, proven by a texted code (Profile.phone_verified), is the
+    invited mobile number. A phone merely typed into a profile does not count: anyone can
+    type someone else's."""
+    if not user.is_authenticated:
+        return False
+    invited_phone = normalise_mobile(invitation.party.phone)
+    if invited_phone:
+        profile = Profile.objects.filter(user=user, phone_verified=True).first()
+        if profile is not None and normalise_mobile(profile.phone) == invited_phone:
+            return True
     invited = (invitation.party.email or "").strip()
-    if not invited or not user.is_authenticated:
+    if not invited:
         return False
     if (user.email or "").strip().lower() == invited.lower():
         return True

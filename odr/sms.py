@@ -27,6 +27,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_tasks import task
 
+from odr.links import site_url
+
 logger = logging.getLogger(__name__)
 
 # A mainland mobile number: 11 digits starting with 1 (an optional +86/86 prefix).
@@ -58,7 +60,7 @@ def text(
     to = normalise_mobile(phone)
     if to is None:
         return False
-    context = {**context, "site_url": settings.SITE_URL}
+    context = {**context, "site_url": site_url()}
     transaction.on_commit(
         lambda: send_sms.enqueue(to=to, language=language, template=template, context=context)
     )
@@ -83,7 +85,8 @@ def _file(*, to: str, text: str) -> None:
     folder = Path(settings.ODR_SMS_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     now = timezone.now()
-    path = folder / f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}.json"
+    # Microseconds in the name: texts sent within one second still sort in order.
+    path = folder / f"{now:%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:12]}.json"
     payload = {"to": to, "text": text, "sent_at": now.isoformat()}
     # Written whole then renamed, so a reader never sees half a text.
     tmp = path.with_suffix(".tmp")
@@ -121,4 +124,5 @@ def sent_texts(folder: str | Path | None = None) -> list[dict]:
     path = Path(folder or settings.ODR_SMS_DIR)
     if not path.is_dir():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(path.glob("*.json"))]
+    texts = [json.loads(p.read_text(encoding="utf-8")) for p in path.glob("*.json")]
+    return sorted(texts, key=lambda t: t["sent_at"])

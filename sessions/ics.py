@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from odr.links import site_url
 from sessions.models import MediationSession
 
 PRODID = "-//ODR platform//Mediation sessions//ZH"
@@ -74,7 +75,7 @@ def session_ics(
     if start is None:
         raise ValueError("A session without a time has no calendar entry.")
     end = start + timedelta(minutes=session.duration_minutes)
-    room = f"{settings.SITE_URL}{session.room_url}"
+    room = f"{site_url()}{session.room_url}"
     organizer_mail = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
     organizer = "ORGANIZER"
     if organizer_name:
@@ -105,5 +106,5 @@ def session_ics(
 
 
 def _host() -> str:
-    host = settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    host = site_url().split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     return bare_value(host) or "odr"

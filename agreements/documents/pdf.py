@@ -24,7 +24,6 @@ from decimal import Decimal, InvalidOperation
 from io import BytesIO
 from xml.sax.saxutils import escape
 
-from django.conf import settings
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -63,6 +62,7 @@ from agreements.documents.fonts import (
 from agreements.models import Agreement, Signature
 from odr.identity import SCOPE_LABELS, PartyIdentity, describe
 from odr.lifecycle import words_for
+from odr.links import site_url
 from odr.models import Dispute, Party
 
 PAGE_W, PAGE_H = A4
@@ -78,7 +78,7 @@ NO_NAME = "（姓名未登记）"
 
 
 def verification_url(document_id) -> str:
-    return f"{settings.SITE_URL}/verify/{document_id}/"
+    return f"{site_url()}/verify/{document_id}/"
 
 
 def _p(text: str, style) -> Paragraph:

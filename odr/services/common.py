@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from odr.links import site_url
 from odr.models import Dispute
 from odr.transitions import MACHINE
 
@@ -25,7 +25,7 @@ def case_context(dispute: Dispute) -> dict[str, Any]:
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/",
         "organisation": dispute.organisation.name if dispute.organisation else "",
     }
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from odr import selectors
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.links import site_url
 from odr.models import Dispute, Invitation, Membership, Party, Profile
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
@@ -50,18 +51,17 @@ def invitations_create(*, parties: list[Party], now: datetime) -> list[Invitatio
 
 
 def invitation_url(invitation: Invitation) -> str:
-    return f"{settings.SITE_URL}/invitations/{invitation.token}/"
+    return f"{site_url()}/invitations/{invitation.token}/"
 
 
 def invitation_send(*, invitation: Invitation, dispute: Dispute, sender: AbstractBaseUser) -> None:
-    """The e-mail with the link, to the address the party was named with (they may have
-    no account yet). A party named with a phone only gets no e-mail: the filer sees the
-    link on the case page and passes it on (selectors.invitations_to_pass_on)."""
+    """The link, to the address and the mobile number the party was named with (they may
+    have no account yet): an e-mail, a text (odr/sms/invitation.txt). A party named with
+    neither (a landline only) gets nothing: the filer sees the link on the case page and
+    passes it on (selectors.invitations_to_pass_on)."""
     invited = invitation.party
-    if not invited.email:
-        return
     notify(
-        [Recipient(email=invited.email)],
+        [Recipient(email=invited.email, phone=invited.phone)],
         "invitation",
         {
             **case_context(dispute),

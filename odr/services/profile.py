@@ -65,6 +65,9 @@ def profile_update(
         for key, value in texts.items():
             if value is not None:
                 setattr(profile, key, clean_text(value)[: _LENGTHS[key]])
+        if profile.phone != before["phone"]:
+            # A number typed in the profile is not proven: the texted code proves it.
+            profile.phone_verified = False
         if id_number is not None:
             profile.id_number = id_number
         if sex is None and profile.sex and sex_from_id(profile.id_number) not in ("", profile.sex):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from odr import people, selectors
 from odr.idnumber import mask_phone as _mask_phone
 from odr.models import Membership
+from odr.sms import normalise_mobile
 
 register = template.Library()
 
@@ -37,6 +38,12 @@ def days_left(when: datetime | None) -> int | None:
     if when is None:
         return None
     return (timezone.localdate(when) - timezone.localdate()).days
+
+
+@register.filter
+def is_mobile(value: str) -> bool:
+    """Whether a text can reach this number (a mainland mobile, odr.sms)."""
+    return normalise_mobile(value or "") is not None
 
 
 @register.filter

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from odr import selectors, services
 from odr.errors import DomainError
 from odr.forms import DisputeForm, add_domain_error
+from odr.forms_render import plain_errors
 from odr.idnumber import is_valid_id_number
 from odr.services.party_input import CO_APPLICANT, MAX_PER_SIDE, RESPONDENT
 
@@ -97,12 +98,7 @@ def dispute_new(request: HttpRequest) -> HttpResponse:
                     return redirect(url)
             if _is_xhr(request):
                 return JsonResponse(
-                    {
-                        "errors": {
-                            field: [e["message"] for e in errs]
-                            for field, errs in form.errors.get_json_data().items()
-                        }
-                    },
+                    {"errors": plain_errors(form)},
                     status=400,
                 )
     else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,7 +56,10 @@ def valid_duration(minutes: int) -> int:
 def local_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") + f" ({settings.TIME_ZONE})"
+    # "北京时间", not the zone's database name (issue 12).
+    return _("%(time)s Beijing time") % {
+        "time": timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    }
 
 
 def participant_for_update(

@@ -12,7 +12,6 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid
+from odr.links import site_url
 from odr.models import Dispute
 from odr.notifications import Recipient, notify
 from odr.people import case_people, display_name, party_recipients
@@ -54,8 +54,8 @@ def session_mail_context(session: MediationSession, **extra: Any) -> dict[str, A
         "mediator": display_name(dispute.mediator) if dispute.mediator else "",
         "when": local_time(session.scheduled_at),
         "duration_minutes": session.duration_minutes,
-        "session_url": f"{settings.SITE_URL}/sessions/{session.pk}/",
-        "room_url": f"{settings.SITE_URL}{session.room_url}",
+        "session_url": f"{site_url()}/sessions/{session.pk}/",
+        "room_url": f"{site_url()}{session.room_url}",
         "proposed": [local_time(datetime.fromisoformat(t)) for t in session.proposed_times or []],
         **extra,
     }
@@ -72,7 +72,7 @@ def ics_attachment(session: MediationSession, *, cancel: bool = False) -> tuple[
     description = _("Online mediation session of case %(case)s (%(title)s). Join at %(url)s") % {
         "case": case_number,
         "title": clean_text(dispute.title),
-        "url": f"{settings.SITE_URL}{session.room_url}",
+        "url": f"{site_url()}{session.room_url}",
     }
     text = ics.session_ics(
         session,

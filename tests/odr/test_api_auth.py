@@ -23,7 +23,7 @@ def app_login(client: Client, email: str, password: str):
 
 def test_app_signup_then_login_gives_a_session_token_that_works_on_the_api(demo, settings):
     # Development: e-mail verification is optional, a fresh signup can use the API at once.
-    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    settings.ODR_EMAIL_VERIFICATION_MANDATORY = False
     client = Client()
     signup = post(
         client, "/_allauth/app/v1/auth/signup", {"email": "new@example.com", "password": PASSWORD}
@@ -52,7 +52,7 @@ def test_app_signup_then_login_gives_a_session_token_that_works_on_the_api(demo,
 
 
 def test_in_production_a_fresh_signup_must_verify_its_email_first(demo, settings):
-    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    settings.ODR_EMAIL_VERIFICATION_MANDATORY = True
     signup = post(
         Client(),
         "/_allauth/app/v1/auth/signup",

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from odr import reminders, services
+from odr import reminders, services, sms
 from odr.identity import credit_check_char, identities_of
 from odr.idnumber import id_check_char
 from odr.models import AuditEvent, Dispute, Invitation, Party, Profile
@@ -456,7 +456,7 @@ def test_one_person_cannot_answer_for_two_parties(two_respondents):
 # --- reminders --------------------------------------------------------------------------
 
 
-def test_each_unanswered_invitation_is_reminded_and_a_phone_only_one_through_the_filer(
+def test_each_unanswered_invitation_is_reminded_and_a_phone_only_one_by_text(
     api, settings, django_capture_on_commit_callbacks
 ):
     settings.ODR_INVITATION_REMINDER_DAYS = 3
@@ -464,15 +464,17 @@ def test_each_unanswered_invitation_is_reminded_and_a_phone_only_one_through_the
     dispute = Dispute.objects.get(pk=body["id"])
     answer(dispute, "李四", factories.demo_user("citizen2@demo.odr"), accept=True)
     mail.outbox.clear()
+    before = len(sms.sent_texts())
     expires = invitation_of(dispute, "赵六").expires_at
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders.send_due(now=expires - timedelta(days=1)) == 3
     assert sorted(m.to[0] for m in mail.outbox) == [
-        "citizen1@demo.odr",  # pass the link on to 赵六
         "office@zhumu.example.com",
         "wife@example.com",
     ]
-    to_filer = next(m for m in mail.outbox if m.to == ["citizen1@demo.odr"])
-    assert invitation_of(dispute, "赵六").token in to_filer.body
+    # 赵六, known by a mobile number only, is texted the link himself (issue 12).
+    [text] = sms.sent_texts()[before:]
+    assert text["to"] == "+8613700000006"
+    assert invitation_of(dispute, "赵六").token in text["text"]
     assert AuditEvent.objects.filter(dispute=dispute, action="invitation.remind").count() == 3
     assert timezone.now() < expires

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import IO, Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.core.files import File
@@ -59,6 +58,7 @@ from odr.audit import log_action
 from odr.errors import DomainError, Invalid
 from odr.evidence import check_upload
 from odr.identity import PartyIdentity
+from odr.links import site_url
 from odr.models import Evidence, Membership
 from odr.notifications import notify
 from odr.text import clean_text
@@ -71,7 +71,7 @@ PREVIEW_SALT = "agreements.court.ruling_preview"
 
 
 def _acts_url(request: ConfirmationRequest) -> str:
-    return f"{settings.SITE_URL}/court/requests/{request.pk}/acts/"
+    return f"{site_url()}/court/requests/{request.pk}/acts/"
 
 
 def _context(request: ConfirmationRequest, **extra: Any) -> dict[str, Any]:
@@ -353,7 +353,7 @@ def _tell_withdrawn(request: ConfirmationRequest) -> None:
         "court_withdrawn",
         _context(
             request,
-            order_url=f"{settings.SITE_URL}/api/v1/court/requests/{request.pk}/withdrawal.pdf",
+            order_url=f"{site_url()}/api/v1/court/requests/{request.pk}/withdrawal.pdf",
         ),
     )
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -41,6 +40,7 @@ from agreements.models import Agreement, ConfirmationConsent, ConfirmationReques
 from odr import people
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid
+from odr.links import site_url
 from odr.models import Dispute, Membership, Organisation, Party
 from odr.notifications import notify
 from odr.text import clean_text
@@ -75,22 +75,22 @@ def request_context(request: ConfirmationRequest) -> dict[str, Any]:
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/",
         "court": request.court.name,
         "court_case_number": request.case_number,
         # The number a ruling or an order goes by: the court's own once it gave one,
         # otherwise the mediation's.
         "ruling_number": request.case_number or dispute.case_number,
-        "portal_url": f"{settings.SITE_URL}/court/requests/{request.pk}/",
+        "portal_url": f"{site_url()}/court/requests/{request.pk}/",
         "accept_deadline": _fmt(request.accept_deadline),
         "rule_deadline": _fmt(request.rule_deadline),
         "reason": request.reason,
         "decision": request.status,
         "confirmed": request.status == CR.CONFIRMED,
         "not_accepted": request.status == CR.NOT_ACCEPTED,
-        "ruling_url": f"{settings.SITE_URL}/api/v1/court/requests/{request.pk}/ruling.pdf",
+        "ruling_url": f"{site_url()}/api/v1/court/requests/{request.pk}/ruling.pdf",
         "ruling_sha256": request.ruling_sha256,
-        "verify_url": f"{settings.SITE_URL}/verify/",
+        "verify_url": f"{site_url()}/verify/",
     }
 
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import IO, Any
 
-from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +28,7 @@ from odr import people
 from odr.audit import log_action
 from odr.errors import Invalid
 from odr.evidence import check_upload
+from odr.links import site_url
 from odr.models import Dispute, Party
 from odr.notifications import Recipient, notify
 from odr.text import clean_text
@@ -173,7 +173,7 @@ def _context(obligation: Performance, dispute: Dispute, **more: Any) -> dict[str
     return {
         "case_number": dispute.case_number,
         "title": dispute.title,
-        "case_url": f"{settings.SITE_URL}/disputes/{dispute.pk}/#obligation-{obligation.pk}",
+        "case_url": f"{site_url()}/disputes/{dispute.pk}/#obligation-{obligation.pk}",
         "obligation": obligation.description,
         **more,
     }
@@ -193,7 +193,9 @@ def _answerers(obligation: Performance, dispute: Dispute, actor: AbstractBaseUse
             return []
         if party.user is not None:
             return [party.user]
-        return [Recipient(email=party.email)] if party.email else []
+        return (
+            [Recipient(email=party.email, phone=party.phone)] if party.email or party.phone else []
+        )
     if obligation.obligee_role:
         return people.party_recipients(dispute, obligation.obligee_role, exclude=actor)
     others = [r for r in Role.values if r != obligation.reported_role]

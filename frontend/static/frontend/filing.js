@@ -78,7 +78,10 @@ function showErrors(errors) {
     if (field) field.classList.add("has-error");
     first = first || slot;
   }
-  if (first) first.closest(".field, p").scrollIntoView({ behavior: "smooth", block: "center" });
+  // form-errors.js (every page) puts the summary at the top, linking each field, and
+  // moves the focus there.
+  form.dispatchEvent(new CustomEvent("odr:errors"));
+  if (!first) return;
 }
 
 function setupUpload() {
