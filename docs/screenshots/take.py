@@ -1,5 +1,5 @@
-"""Takes the README's screenshots (filing.png, case.png) at phone size (390×844) by
-running the browser test with ODR_SCREENSHOTS_DIR pointing here.
+"""Takes the README's screenshots (filing.png, case.png, grid-report-phone.png) at phone
+size (390×844) by running the browser tests with ODR_SCREENSHOTS_DIR pointing here.
 
     .venv/bin/python docs/screenshots/take.py
 """
@@ -14,5 +14,5 @@ ROOT = HERE.parent.parent
 
 if __name__ == "__main__":
     env = {**os.environ, "ODR_SCREENSHOTS_DIR": str(HERE)}
-    test = "tests/odr/test_browser_filing.py"
-    sys.exit(subprocess.call([sys.executable, "-m", "pytest", test, "-q"], cwd=ROOT, env=env))
+    tests = ["tests/odr/test_browser_filing.py", "tests/odr/test_browser_grid.py"]
+    sys.exit(subprocess.call([sys.executable, "-m", "pytest", *tests, "-q"], cwd=ROOT, env=env))

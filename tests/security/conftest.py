@@ -89,6 +89,10 @@ class World:
     # inquiry whose record file is attached, so that their documents can be fetched.
     supplement: object = None
     inquiry: object = None
+    # Issue 10: a visit at the county centre's reception (no role of the probe works
+    # there) and a possible duplicate between the case and the pending one.
+    visit: object = None
+    duplicate: object = None
 
     def client(self, role: str, **kwargs) -> Client:
         """A browser signed in as `role` (none for anonymous)."""
@@ -241,6 +245,17 @@ def _build() -> World:
         applicant=users["applicant"], respondent_email=EMAILS["invitee"], title="邻里纠纷"
     )
     invited_party = pending.parties.get(role="respondent")
+    from odr.models import DuplicateLink, Visit
+
+    visit = Visit.objects.create(
+        organisation=centre,
+        staff=factories.demo_user("reception@demo.odr"),
+        name="来访人",
+        purpose="咨询",
+    )
+    duplicate = DuplicateLink.objects.create(
+        dispute=dispute, original=pending, matched_on=["phone"]
+    )
 
     cookies = {}
     for role, user in users.items():
@@ -264,6 +279,8 @@ def _build() -> World:
         agent=agent,
         supplement=supplement,
         inquiry=inquiry,
+        visit=visit,
+        duplicate=duplicate,
     )
 
 
