@@ -170,3 +170,41 @@ def test_a_party_cannot_hand_the_case_off(demo, client):
     )
     assert_error(response, 403, "action_not_allowed")
     assert not AuditEvent.objects.filter(action="dispute.handoff").exists()
+
+
+def test_the_reception_pages_register_a_visit_file_for_it_and_print_the_receipt(demo, client):
+    _client(client, "reception@demo.odr")
+    assert client.get("/reception/").status_code == 200
+    response = client.post("/reception/", {**VISITOR, "purpose": "邻居借款不还"})
+    assert response.status_code == 302
+    visit = Visit.objects.get()
+    form = client.get(f"/reception/visits/{visit.pk}/file/").content.decode()
+    assert VISITOR["id_number"] in form  # the visit's particulars are carried over
+    response = client.post(
+        f"/reception/visits/{visit.pk}/file/",
+        {
+            "applicant_name": VISITOR["name"],
+            "applicant_id_number": VISITOR["id_number"],
+            "applicant_phone": VISITOR["phone"],
+            "window": _window("family").pk,
+            "category": "debt",
+            "region": "330523101201",
+            "title": "借款未还",
+            "description": "2025年借给李四一万元未还。",
+            "respondent_name": "李四",
+            "respondent_phone": "13800000002",
+        },
+    )
+    dispute = Dispute.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/reception/receipt/{dispute.pk}/"
+    assert dispute.channel == Dispute.Channel.WALK_IN and dispute.window == _window("family")
+    assert Visit.objects.get().dispute == dispute
+    receipt = client.get(response["Location"]).content.decode()
+    assert dispute.case_number in receipt and "二楼8号窗口" in receipt
+
+
+def test_the_reception_pages_are_the_receptions_only(demo, client):
+    _client(client, "citizen1@demo.odr")
+    assert client.get("/reception/").status_code == 403
+    assert client.get("/grid/report/").status_code == 403
