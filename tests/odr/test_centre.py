@@ -208,3 +208,15 @@ def test_the_reception_pages_are_the_receptions_only(demo, client):
     _client(client, "citizen1@demo.odr")
     assert client.get("/reception/").status_code == 403
     assert client.get("/grid/report/").status_code == 403
+
+
+def test_the_case_page_hands_the_case_to_another_window(demo, client):
+    _client(client, "reception@demo.odr")
+    body = _walk_in(client)
+    page = client.get(f"/disputes/{body['id']}/").content.decode()
+    assert 'id="handoff-window"' in page and "劳动争议调解窗口" in page
+    response = client.post(f"/disputes/{body['id']}/handoff/", {"window": _window("labour").pk})
+    assert response.status_code == 302
+    dispute = Dispute.objects.get(pk=body["id"])
+    assert dispute.window == _window("labour") and dispute.case_number == body["case_number"]
+    assert AuditEvent.objects.filter(dispute=dispute, action="dispute.handoff").count() == 1
