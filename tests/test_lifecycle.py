@@ -255,7 +255,7 @@ def whole_case(demo, settings, tmp_path):
     obligations and a confirmation request before the court."""
     from agreements.models import Agreement, AgreementVersion
     from odr import services as odr_services
-    from odr.models import Invitation
+    from odr.models import Invitation, Visit
     from sessions import services as session_services
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -296,6 +296,16 @@ def whole_case(demo, settings, tmp_path):
         "agent_id": 987654,
         # The court's acts on the request (none yet: their pages only take POST).
         "inquiry_id": 1,
+        # Issue 10: a visit at the centre's reception; no possible duplicate on this case
+        # (its decision page only takes POST).
+        "visit_id": Visit.objects.create(
+            organisation=dispute.organisation,
+            staff=factories.demo_user("reception@demo.odr"),
+            name="来访人",
+            purpose="咨询",
+        ).pk,
+        "link_id": 987654,
+        "decision": "keep_apart",
     }
 
 
@@ -305,6 +315,8 @@ VIEWERS = [
     "mediator@demo.odr",
     "coordinator@demo.odr",
     "clerk@demo.odr",
+    "reception@demo.odr",
+    "gridworker@demo.odr",
 ]
 
 

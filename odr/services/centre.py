@@ -122,17 +122,14 @@ def receipt_text(*, dispute: Dispute) -> bool:
     if applicant is None or not applicant.phone:
         return False
     window = dispute.window
-    return sms.text(
-        applicant.phone,
-        "walk_in_receipt",
-        {
-            "case_number": dispute.case_number,
-            "window": window.name if window else "",
-            "location": window.location if window else "",
-            "bring": window.bring if window else "",
-            "dispute_id": dispute.pk,
-        },
-    )
+    receipt = {
+        "case_number": dispute.case_number,
+        "window": window.name if window else "",
+        "location": window.location if window else "",
+        "bring": window.bring if window else "",
+    }
+    # A text (odr/sms/walk_in_receipt.txt), not an e-mail: the visitor may have none.
+    return sms.text(applicant.phone, "walk_in_receipt", receipt)
 
 
 def dispute_handoff(*, dispute: Dispute, actor: AbstractBaseUser, window_id: int | None) -> Dispute:
