@@ -8,7 +8,10 @@ from odr.models import (
     Agent,
     AuditEvent,
     Dispute,
+    DuplicateLink,
     Evidence,
+    Grid,
+    GridReport,
     HotlineTicket,
     HotlineToken,
     Invitation,
@@ -18,6 +21,8 @@ from odr.models import (
     Profile,
     Region,
     Statement,
+    Visit,
+    Window,
 )
 from odr.services.hotline import token_create, token_revoke
 
@@ -164,6 +169,8 @@ class DisputeAdmin(admin.ModelAdmin):
         "accepted_at",
         "closed_at",
         "filed_by",
+        # Moved between windows only by the audited hand-off (issue 10).
+        "window",
     ]
     inlines = [PartyInline]
 
@@ -246,3 +253,51 @@ class HotlineTicketAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+# --- issue 10: the one-stop centre and the grid --------------------------------------------
+
+
+@admin.register(Window)
+class WindowAdmin(admin.ModelAdmin):
+    """A centre's stationed bodies: set up here (name, where, what to bring)."""
+
+    list_display = ["name", "kind", "organisation", "location", "is_active"]
+    list_filter = ["kind", "organisation", "is_active"]
+
+
+@admin.register(Grid)
+class GridAdmin(admin.ModelAdmin):
+    list_display = ["name", "village"]
+    filter_horizontal = ["workers"]
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written by the services (audited): read here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Visit)
+class VisitAdmin(_ReadOnly):
+    list_display = ["created_at", "name", "organisation", "staff", "dispute"]
+    list_filter = ["organisation"]
+
+
+@admin.register(GridReport)
+class GridReportAdmin(_ReadOnly):
+    list_display = ["created_at", "grid", "worker", "outcome", "dispute"]
+    list_filter = ["outcome", "grid"]
+
+
+@admin.register(DuplicateLink)
+class DuplicateLinkAdmin(_ReadOnly):
+    list_display = ["created_at", "dispute", "original", "decision"]
+    list_filter = ["decision"]

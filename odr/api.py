@@ -115,6 +115,12 @@ class DisputeIn(Schema):
     respondent: PartyIn | None = None
     respondents: list[PartyIn] | None = Field(default=None, max_length=50)
     co_applicants: list[PartyIn] = Field(default_factory=list, max_length=50)
+    # Staff filing for someone else (CONTRACT §3; issue 10): the applicant, how the case
+    # came in, and at a window which of the centre's windows takes it and the visit.
+    applicant: PartyIn | None = None
+    channel: Literal["online", "walk_in", "grid"] = "online"
+    window: int | None = None
+    visit: int | None = None
 
     @model_validator(mode="after")
     def _someone_to_mediate_with(self) -> DisputeIn:
@@ -391,17 +397,40 @@ def regions(request: HttpRequest, parent: str | None = None) -> list[dict[str, s
 
 @router.post("/disputes", response={201: DisputeOut})
 def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str, Any]]:
-    dispute = services.dispute_file(
-        applicant=request.auth,
-        category=payload.category,
-        title=payload.title,
-        description=payload.description,
-        region_code=payload.region,
-        respondents=[p.as_input() for p in (payload.respondents or [payload.respondent])],
-        co_applicants=[p.as_input() for p in payload.co_applicants],
-        request=payload.request or "",
-        claim_amount=payload.claim_amount,
-    )
+    respondents = [p.as_input() for p in (payload.respondents or [payload.respondent])]
+    if payload.channel == Dispute.Channel.WALK_IN:
+        # A citizen is refused by the service (403 reception_only).
+        dispute = services.walk_in_file(
+            staff=request.auth,
+            visit=selectors.visit_for(user=request.auth, visit_id=payload.visit)
+            if payload.visit
+            else None,
+            applicant=payload.applicant.as_input() if payload.applicant else None,
+            window=selectors.window_for(user=request.auth, window_id=payload.window)
+            if payload.window
+            else None,
+            category=payload.category,
+            title=payload.title,
+            description=payload.description,
+            region_code=payload.region,
+            respondents=respondents,
+            request=payload.request or "",
+            claim_amount=payload.claim_amount,
+        )
+    else:
+        dispute = services.dispute_file(
+            applicant=request.auth,
+            category=payload.category,
+            title=payload.title,
+            description=payload.description,
+            region_code=payload.region,
+            respondents=respondents,
+            co_applicants=[p.as_input() for p in payload.co_applicants],
+            request=payload.request or "",
+            claim_amount=payload.claim_amount,
+            on_behalf_of=payload.applicant.as_input() if payload.applicant else None,
+            channel=payload.channel,
+        )
     # The filer is its applicant: the dispute the service made (its region's chain, its
     # organisation) answers as it is, without reading it again (issue 14); its parties
     # are read once for the answer and its actions.
@@ -708,3 +737,9 @@ def invitation_decline(request: HttpRequest, token: str, payload: DeclineIn) -> 
 @router.get("/stats", response=stats.StatsOut, auth=None, tags=["statistics"])
 def public_stats(request: HttpRequest) -> dict[str, Any]:
     return stats.public_stats()
+
+
+# The one-stop centre's and the grid's endpoints (issue 10) hang on this router.
+from odr.api_centre import router as centre_router  # noqa: E402
+
+router.add_router("", centre_router)

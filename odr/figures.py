@@ -30,7 +30,15 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from odr.categories import Category
-from odr.models import Dispute, HotlineTicket, Membership, Organisation, Region
+from odr.models import (
+    Dispute,
+    GridReport,
+    HotlineTicket,
+    Membership,
+    Organisation,
+    Region,
+    Visit,
+)
 from odr.stats import SECONDS_PER_DAY, _area, _grouped
 
 S = Dispute.Status
@@ -219,10 +227,21 @@ def _scoped(area: Region | bool) -> tuple[QuerySet[Dispute], QuerySet[HotlineTic
 
 
 def visit_count(area: Region | bool) -> int:
-    """Visitors registered at the reception windows. The Visit model comes with the
-    reception windows (issue 10, point 1, another branch); until it is merged there are
-    none to count."""
-    return 0
+    """Visitors registered at the reception windows of the centres in `area` (every
+    visit counts, whether or not a dispute followed: issue 10, point 1)."""
+    visits = Visit.objects.all()
+    if isinstance(area, Region):
+        visits = visits.filter(organisation__region__path__startswith=area.path)
+    return visits.count()
+
+
+def settled_on_the_spot(area: Region | bool) -> int:
+    """Grid reports settled on the spot by the grid worker (no case was opened: the matter
+    was over), counted as settled in the village (小事不出村, issue 10, point 2)."""
+    reports = GridReport.objects.filter(outcome=GridReport.Outcome.SETTLED)
+    if isinstance(area, Region):
+        reports = reports.filter(grid__village__path__startswith=area.path)
+    return reports.count()
 
 
 # --- the dashboard -----------------------------------------------------------------------
@@ -276,6 +295,7 @@ def dashboard(user: AbstractBaseUser) -> dict[str, Any]:
     return {
         "area": area.full_name if isinstance(area, Region) else None,
         "visits": visit_count(area),
+        "settled_on_the_spot": settled_on_the_spot(area),
         **total,
         "by_month": by_month,
         "by_category": by_category,

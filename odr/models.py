@@ -304,6 +304,16 @@ class Dispute(models.Model):
         _("channel"), max_length=10, choices=Channel.choices, default=Channel.ONLINE
     )
     closing_reason = models.TextField(_("reason"), blank=True)
+    # The stationed body (窗口) of a one-stop centre that has the case now: set by the
+    # reception at filing, moved by the `handoff` transition (one case, one number).
+    window = models.ForeignKey(
+        "Window",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disputes",
+        verbose_name=_("window"),
+    )
     deadline_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -731,3 +741,169 @@ class HotlineTicket(models.Model):
         if self.responded_at is not None:
             return self.responded_at > self.respond_by
         return True if timezone.now() > self.respond_by else None
+
+
+# --- the one-stop centre and the grassroots (issue 10) ------------------------------------
+
+
+class Window(models.Model):
+    """A stationed body (进驻单位) working at a window (窗口) of a one-stop centre: the
+    centre's reception hands a case to it, and it hands the case on to another window,
+    the case keeping its one number and timeline (the `handoff` transition)."""
+
+    class Kind(models.TextChoices):
+        MEDIATION_COMMITTEE = "mediation_committee", _("People's mediation committee")
+        PETITIONS = "petitions", _("Petitions (信访)")
+        LEGAL_AID = "legal_aid", _("Legal aid")
+        TRAFFIC = "traffic", _("Traffic accident mediation")
+        MEDICAL = "medical", _("Medical dispute mediation")
+        LABOUR = "labour", _("Labour dispute mediation")
+        FAMILY = "family", _("Marriage and family mediation")
+        LITIGATION = "litigation", _("Court litigation service")
+        ARBITRATION = "arbitration", _("Arbitration")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="windows")
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=200)
+    # Where the visitor goes and what they bring: printed on the receipt.
+    location = models.CharField(_("where"), max_length=200, blank=True)
+    bring = models.TextField(_("what to bring"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["organisation", "pk"]
+        verbose_name = _("window")
+        verbose_name_plural = _("windows")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Visit(models.Model):
+    """A walk-in visitor registered at a centre's reception: counted as a visit (来访)
+    whether or not a dispute is filed for them."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="visits")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("name"), max_length=100)
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    id_number = models.CharField(_("resident ID number"), max_length=18, blank=True)
+    purpose = models.TextField(_("purpose of the visit"))
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    dispute = models.ForeignKey(
+        Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="visits"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["organisation", "created_at"], name="visit_org_created")]
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.created_at:%Y-%m-%d}"
+
+
+class Grid(models.Model):
+    """A grid (网格): an area of a village with its grid worker(s)."""
+
+    village = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="grids")
+    name = models.CharField(_("name"), max_length=100)
+    workers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="grids", blank=True, verbose_name=_("grid workers")
+    )
+
+    class Meta:
+        ordering = ["village", "name"]
+        verbose_name = _("grid")
+        verbose_name_plural = _("grids")
+
+    def __str__(self) -> str:
+        return f"{self.village.name} {self.name}"
+
+
+class GridReport(models.Model):
+    """What a grid worker found on rounds. A quarrel settled on the spot stays a report
+    row (counted, with what was agreed; no case is opened for what is over); one not
+    settled is filed as a dispute of the village (channel `grid`), linked here.
+    `client_uuid` is made on the phone: the same report sent twice is one row."""
+
+    class Outcome(models.TextChoices):
+        NOT_TRIED = "not_tried", _("No on-the-spot mediation tried")
+        SETTLED = "settled", _("Settled on the spot")
+        NOT_SETTLED = "not_settled", _("Tried, not settled")
+
+    client_uuid = models.UUIDField(unique=True)
+    grid = models.ForeignKey(Grid, on_delete=models.PROTECT, related_name="reports")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="grid_reports"
+    )
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    place = models.CharField(_("place"), max_length=300)
+    facts = models.TextField(_("what happened"))
+    parties = models.JSONField(_("parties"), default=list)
+    outcome = models.CharField(_("on-the-spot mediation"), max_length=12, choices=Outcome.choices)
+    settlement = models.TextField(_("what was agreed"), blank=True)
+    dispute = models.OneToOneField(
+        Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="grid_report"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["grid", "created_at"], name="gridreport_grid_created")]
+        verbose_name = _("grid report")
+        verbose_name_plural = _("grid reports")
+
+    def __str__(self) -> str:
+        return f"{self.grid} {self.created_at:%Y-%m-%d}"
+
+
+def _grid_photo_path(instance: GridReportPhoto, filename: str) -> str:
+    return f"grid/{instance.report_id}/{secrets.token_hex(16)}{instance.extension}"
+
+
+class GridReportPhoto(models.Model):
+    """A photo of a report settled on the spot (a report filed as a dispute keeps its
+    photos as the case's evidence). Checked by content like evidence."""
+
+    report = models.ForeignKey(GridReport, on_delete=models.CASCADE, related_name="photos")
+    file = models.FileField(upload_to=_grid_photo_path, max_length=200)
+    filename = models.CharField(max_length=200)
+    extension = models.CharField(max_length=10)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+
+class DuplicateLink(models.Model):
+    """A new case that may be the same matter as an open one (a party's phone or ID
+    number, the same village, within 30 days): linked for staff to merge or keep apart,
+    never silently opened twice."""
+
+    class Decision(models.TextChoices):
+        OPEN = "open", _("Possible duplicate")
+        MERGED = "merged", _("Merged")
+        KEPT_APART = "kept_apart", _("Kept apart")
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="duplicate_of")
+    original = models.ForeignKey(
+        Dispute, on_delete=models.CASCADE, related_name="possible_duplicates"
+    )
+    matched_on = models.JSONField(default=list)
+    decision = models.CharField(
+        _("decision"), max_length=12, choices=Decision.choices, default=Decision.OPEN
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["dispute", "original"], name="duplicate_link_unique")
+        ]
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")

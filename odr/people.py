@@ -32,10 +32,12 @@ def party_recipients(
             continue
         if party.user is not None:
             out.append(party.user)
-        elif party.email or party.phone:
-            # No account yet (an invited party, a hotline caller): the e-mail address and
-            # the mobile number the case holds; notify() texts and mails whichever exists.
-            out.append(Recipient(email=party.email, phone=party.phone))
+        elif party.email:
+            # No account yet: the address they were invited at. A party known only by a
+            # phone (a hotline caller, a walk-in visitor) is not sent case links they
+            # could not open; the hotline texts its caller the survey, the reception its
+            # visitor the receipt.
+            out.append(Recipient(email=party.email))
     return out
 
 

@@ -18,7 +18,10 @@ from odr.models import (
     Agent,
     AuditEvent,
     Dispute,
+    DuplicateLink,
     Evidence,
+    Grid,
+    GridReport,
     Invitation,
     Membership,
     Message,
@@ -27,6 +30,8 @@ from odr.models import (
     Profile,
     Region,
     Statement,
+    Visit,
+    Window,
 )
 from odr.sms import normalise_mobile
 
@@ -112,11 +117,19 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     if user.is_superuser:
         return base.all()
     by_role = user_org_ids_by_role(user)
-    staff_orgs = by_role.get(Role.COORDINATOR, set()) | by_role.get(Role.MEDIATOR, set())
+    # A centre's reception sees the centre's cases: it hands them between windows.
+    staff_orgs = (
+        by_role.get(Role.COORDINATOR, set())
+        | by_role.get(Role.MEDIATOR, set())
+        | by_role.get(Role.RECEPTION, set())
+    )
     # The parties by a subquery, not a join: a join repeats a case per party and would
     # need a DISTINCT, which sorts every visible case before the first page (issue 14).
     as_party = Party.objects.filter(user=user).order_by().values("dispute_id")
     condition = Q(pk__in=as_party) | Q(mediator=user) | Q(organisation_id__in=staff_orgs)
+    if Role.GRID_WORKER in by_role or Role.RECEPTION in by_role:
+        # Staff who filed for someone else follow what they filed (issue 10).
+        condition |= Q(filed_by=user)
     # Other apps widen it (a court sees the cases whose confirmation is before it); their
     # rules are single-valued or subqueries too, so no row repeats.
     extra = composition.extra_access(user, by_role)
@@ -484,3 +497,61 @@ def agent_record(agent: Agent, *, masked: bool) -> dict[str, Any]:
         "created_at": agent.created_at,
         "revoked_at": agent.revoked_at,
     }
+
+
+# --- the one-stop centre and the grid (issue 10) ------------------------------------------
+
+
+def reception_centre_ids(user: AbstractBaseUser) -> set[int]:
+    return user_org_ids(user, Role.RECEPTION)
+
+
+def windows_of(organisation_id: int | None) -> QuerySet[Window]:
+    """A centre's active windows, in the order its hall numbers them."""
+    if organisation_id is None:
+        return Window.objects.none()
+    return Window.objects.filter(organisation_id=organisation_id, is_active=True)
+
+
+def window_for(*, user: AbstractBaseUser, window_id: int) -> Window:
+    """One of the windows of the user's own centres (reception), else NotFound."""
+    window = Window.objects.filter(
+        pk=window_id, is_active=True, organisation_id__in=reception_centre_ids(user)
+    ).first()
+    if window is None:
+        raise NotFound()
+    return window
+
+
+def visits_of(user: AbstractBaseUser) -> QuerySet[Visit]:
+    """The visits registered at the user's centres (reception staff), newest first."""
+    return Visit.objects.filter(organisation_id__in=reception_centre_ids(user)).select_related(
+        "dispute", "staff__profile"
+    )
+
+
+def visit_for(*, user: AbstractBaseUser, visit_id: int) -> Visit:
+    visit = visits_of(user).filter(pk=visit_id).first()
+    if visit is None:
+        raise NotFound()
+    return visit
+
+
+def grids_of(user: AbstractBaseUser) -> QuerySet[Grid]:
+    if not user.is_authenticated:
+        return Grid.objects.none()
+    return Grid.objects.filter(workers=user).select_related("village")
+
+
+def grid_reports_of(user: AbstractBaseUser) -> QuerySet[GridReport]:
+    """The reports of the user's grids (their grid worker reads them back)."""
+    return GridReport.objects.filter(grid__in=grids_of(user)).select_related("dispute", "grid")
+
+
+def duplicate_links_of(dispute: Dispute) -> list[DuplicateLink]:
+    """The open cases this one may repeat, and the later ones that may repeat it."""
+    return list(
+        DuplicateLink.objects.filter(Q(dispute=dispute) | Q(original=dispute)).select_related(
+            "dispute", "original", "decided_by__profile"
+        )
+    )

@@ -27,6 +27,7 @@ class Viewer:
     user_id: int | None
     coordinator_orgs: frozenset[int]
     mediator_orgs: frozenset[int]
+    reception_orgs: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, user: AbstractBaseUser) -> Viewer:
@@ -37,6 +38,7 @@ class Viewer:
             user.pk,
             frozenset(by_role.get(Membership.Role.COORDINATOR, ())),
             frozenset(by_role.get(Membership.Role.MEDIATOR, ())),
+            frozenset(by_role.get(Membership.Role.RECEPTION, ())),
         )
 
 
@@ -77,6 +79,16 @@ def _mediator(dispute: Dispute, viewer: Viewer) -> bool:
     return (
         viewer.user_id is not None
         and dispute.mediator_id == viewer.user_id
+        and _party_role(dispute, viewer) is None
+    )
+
+
+def _window_staff(dispute: Dispute, viewer: Viewer) -> bool:
+    """The centre's reception or its coordinator moves a case between its windows (issue
+    10): never a party to it (回避, as above)."""
+    return (
+        dispute.organisation_id is not None
+        and dispute.organisation_id in (viewer.reception_orgs | viewer.coordinator_orgs)
         and _party_role(dispute, viewer) is None
     )
 
@@ -260,6 +272,34 @@ MACHINE: Machine[Dispute] = Machine(
                 gettext_noop("%(actor)s ended the mediation without agreement: %(reason)s"),
             ),
         ),
+        # A one-stop centre's case moves between its stationed bodies (窗口) as one record:
+        # the same number and timeline, never re-filed (issue 10). Its own endpoint (it
+        # needs the window), so not in `actions`.
+        Transition(
+            "handoff",
+            OPEN,
+            None,
+            _window_staff,
+            action="dispute.handoff",
+            words=Words(
+                "移交窗口", gettext_noop("%(actor)s handed the case to the window %(window)s.")
+            ),
+            public=False,
+        ),
+        # A possible duplicate (odr.services.duplicates) merged into the open case it
+        # repeats: this record closes, pointing to the one that goes on.
+        Transition(
+            "merge",
+            OPEN,
+            S.WITHDRAWN,
+            _coordinator,
+            action="dispute.merge",
+            words=Words(
+                "并案处理",
+                gettext_noop("%(actor)s merged this case into %(original)s."),
+            ),
+            public=False,
+        ),
         # Taken by the platform when every signature is on the agreement (the agreements
         # app listens to its own agreement's transition and settles the case).
         Transition(
@@ -296,6 +336,15 @@ register_events(
             "提醒调解期限", gettext_noop("The mediator was reminded of the deadline.")
         ),
         "profile.update": Words("更新个人信息"),
+        "visit.register": Words("来访登记"),
+        "grid_report.submit": Words("网格员上报"),
+        "duplicate.link": Words(
+            "疑似重复案件", gettext_noop("Possibly the same matter as case %(original)s.")
+        ),
+        "duplicate.keep_apart": Words(
+            "确认非重复案件",
+            gettext_noop("%(actor)s kept this case apart from case %(original)s."),
+        ),
     }
 )
 

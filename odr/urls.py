@@ -1,6 +1,6 @@
 from django.urls import path
 
-from odr.views import cases, filing, hotline, invitations, lists, profile, public
+from odr.views import cases, centre, filing, hotline, invitations, lists, profile, public
 
 app_name = "odr"
 
@@ -67,4 +67,16 @@ urlpatterns = [
     path("survey/<str:token>/", hotline.survey, name="hotline_survey"),
     path("dashboard/", hotline.dashboard, name="dashboard"),
     path("dashboard/export.xlsx", hotline.dashboard_export, name="dashboard_export"),
+    # The one-stop centre's reception and the grid worker's phone page (issue 10).
+    path("reception/", centre.reception, name="reception"),
+    path("reception/visits/<int:visit_id>/file/", centre.reception_file, name="reception_file"),
+    path("reception/receipt/<int:dispute_id>/", centre.reception_receipt, name="reception_receipt"),
+    path("disputes/<int:dispute_id>/handoff/", centre.dispute_handoff, name="dispute_handoff"),
+    path(
+        "disputes/<int:dispute_id>/duplicates/<int:link_id>/<str:decision>/",
+        centre.duplicate_decide,
+        name="duplicate_decide",
+    ),
+    path("grid/report/", centre.grid_report, name="grid_report"),
+    path("grid/sw.js", centre.grid_sw, name="grid_sw"),
 ]

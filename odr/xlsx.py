@@ -63,6 +63,7 @@ def dashboard_workbook(data: dict[str, Any]) -> bytes:
     summary = [
         (_("Area"), data["area"] or _("All areas"), False),
         (_("Visits"), data["visits"], False),
+        (_("Settled on the spot by grid workers"), data["settled_on_the_spot"], False),
         (_("Disputes accepted"), data["received"], False),
         (_("Disputes settled"), data["resolved"], False),
         (_("Success rate"), data["success_rate"], True),

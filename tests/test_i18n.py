@@ -273,6 +273,9 @@ def test_every_declared_timeline_sentence_shows_on_the_case_page_in_chinese(demo
         "filename": "收据.pdf",
         "mediator": dispute.mediator_id,
         "organisation": dispute.organisation_id,
+        # Issue 10: the window a case is handed to, the case it may repeat.
+        "window_name": "劳动争议调解窗口",
+        "original": "(2026)安吉矛调第0001号",
     }
     sentences = {a: w.timeline for a, w in audit_actions().items() if w.timeline}
     assert {"dispute.file", "dispute.accept", "agreement.sign"} <= set(sentences)
@@ -284,6 +287,8 @@ def test_every_declared_timeline_sentence_shows_on_the_case_page_in_chinese(demo
         "filename": "收据.pdf",
         "mediator": "李调解",
         "organisation": dispute.organisation.name,
+        "window": "劳动争议调解窗口",
+        "original": "(2026)安吉矛调第0001号",
     }
     client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
     client.force_login(citizen)

@@ -68,9 +68,9 @@ def test_sessions_and_agreements_do_not_import_each_other():
 
 
 def test_every_state_machine_is_declared_once_in_the_app_of_its_model():
-    """The dispute, the session, the agreement, the confirmation request, and the
+    """The dispute, the session, the agreement, the confirmation request, the
     obligation to perform (reported by the debtor, confirmed or disputed by the
-    creditor)."""
+    creditor), and the 12345 hotline ticket (answered, then closed resolved or not)."""
     by_model = {m.model._meta.label: m for m in machines().values()}
     assert len(by_model) == len(machines())
     assert set(by_model) == {
@@ -79,6 +79,7 @@ def test_every_state_machine_is_declared_once_in_the_app_of_its_model():
         "agreements.Agreement",
         "agreements.ConfirmationRequest",
         "agreements.Performance",
+        "odr.HotlineTicket",
     }
     for machine in by_model.values():
         assert machine.model._meta.app_config.name in {"odr", "sessions", "agreements"}
@@ -255,7 +256,7 @@ def whole_case(demo, settings, tmp_path):
     obligations and a confirmation request before the court."""
     from agreements.models import Agreement, AgreementVersion
     from odr import services as odr_services
-    from odr.models import Invitation
+    from odr.models import Invitation, Visit
     from sessions import services as session_services
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -296,6 +297,16 @@ def whole_case(demo, settings, tmp_path):
         "agent_id": 987654,
         # The court's acts on the request (none yet: their pages only take POST).
         "inquiry_id": 1,
+        # Issue 10: a visit at the centre's reception; no possible duplicate on this case
+        # (its decision page only takes POST).
+        "visit_id": Visit.objects.create(
+            organisation=dispute.organisation,
+            staff=factories.demo_user("reception@demo.odr"),
+            name="来访人",
+            purpose="咨询",
+        ).pk,
+        "link_id": 987654,
+        "decision": "keep_apart",
     }
 
 
@@ -305,6 +316,8 @@ VIEWERS = [
     "mediator@demo.odr",
     "coordinator@demo.odr",
     "clerk@demo.odr",
+    "reception@demo.odr",
+    "gridworker@demo.odr",
 ]
 
 

@@ -5,7 +5,10 @@ dispute machine of odr.transitions (lock, check, save, audit, signal after commi
 The public functions are re-exported here, so that callers in every app write
 `from odr import services; services.dispute_file(...)` without knowing the modules."""
 
+from odr.services.centre import dispute_handoff, receipt_text, visit_register, walk_in_file
+from odr.services.duplicates import duplicate_keep_apart, duplicate_merge
 from odr.services.filing import dispute_file, dispute_file_for_caller, evidence_add
+from odr.services.grid import grid_report_submit
 from odr.services.intake import (
     REFERRAL_GUIDANCE,
     dispute_accept,
@@ -44,11 +47,15 @@ __all__ = [
     "dispute_fail",
     "dispute_file",
     "dispute_file_for_caller",
+    "dispute_handoff",
     "dispute_reject",
     "dispute_run_action",
     "dispute_settle",
     "dispute_withdraw",
+    "duplicate_keep_apart",
+    "duplicate_merge",
     "evidence_add",
+    "grid_report_submit",
     "invitation_accept",
     "invitation_decline",
     "invitation_resend",
@@ -58,5 +65,8 @@ __all__ = [
     "parties_sync_from_profile",
     "party_update",
     "profile_update",
+    "receipt_text",
     "statement_add",
+    "visit_register",
+    "walk_in_file",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
@@ -19,9 +20,11 @@ from odr.audit import log_action
 from odr.categories import Category
 from odr.errors import DomainError, Forbidden, Invalid
 from odr.evidence import CheckedFile, check_upload
+from odr.identity import birth_date_from_id, sex_from_id
 from odr.idnumber import is_valid_id_number
-from odr.models import CaseCounter, Dispute, Evidence, Organisation, Party
+from odr.models import CaseCounter, Dispute, Evidence, Grid, Membership, Organisation, Party, Window
 from odr.services.common import lock
+from odr.services.duplicates import duplicates_link
 from odr.services.invitations import invitation_send, invitations_create
 from odr.services.party_input import PartyInput, checked_parties, identity_require, particulars_of
 from odr.text import clean_text
@@ -65,6 +68,9 @@ def dispute_file(
     request: str = "",
     claim_amount: Decimal | None = None,
     evidence: list[tuple[IO[bytes], str, int | None, str]] | None = None,
+    on_behalf_of: PartyInput | None = None,
+    channel: str = Dispute.Channel.ONLINE,
+    window: Window | None = None,
 ) -> Dispute:
     """File a dispute, route it, number it and invite every other party: each respondent
     and each co-applicant gets its own invitation (by e-mail when it has an address; a
@@ -74,7 +80,17 @@ def dispute_file(
     The filer gives their real name and resident ID number first (`real_name` and
     `id_number` here are saved to their profile): their Party row carries the particulars
     a court names them by. Evidence files are (file, name, size, description); any bad
-    input refuses the whole filing, so nothing is half-saved."""
+    input refuses the whole filing, so nothing is half-saved.
+
+    Staff file for someone else (issue 10): a centre's reception for a walk-in visitor
+    (`channel` walk_in, the visitor's real name, ID number and phone in `on_behalf_of`,
+    optionally the `window` that takes it), a grid worker for the people of their grid
+    (`grid`), the hotline bridge for a caller (`hotline`). `applicant` is then the staff
+    member who files (filed_by); the applicant's Party row has no account. Every filing
+    is matched against the open cases of its place (odr.services.duplicates)."""
+    filing_for = _filing_for(
+        filer=applicant, channel=channel, on_behalf_of=on_behalf_of, window=window
+    )
     if category not in Category.values:
         raise Invalid(_("Choose a category from the list."), code="invalid_category")
     title = clean_text(title)
@@ -100,14 +116,19 @@ def dispute_file(
             _("The resident ID number is not valid: check the 18 characters."),
             code="invalid_id_number",
         )
-    profile = selectors.profile_of(applicant)
+    profile = selectors.profile_of(applicant) if filing_for is None else None
+    filer_id = filing_for.fields.get("id_number", "") if filing_for else ""
     co_parties, respondent_parties = checked_parties(
         filer=applicant,
-        filer_id_number=given_id or (profile.id_number if profile else ""),
+        filer_id_number=filer_id or given_id or (profile.id_number if profile else ""),
         co_applicants=list(co_applicants or []),
         respondents=list(respondents),
     )
-    organisation = selectors.route_dispute(region=region, category=category)
+    organisation = (
+        filing_for.organisation
+        if filing_for and filing_for.organisation
+        else selectors.route_dispute(region=region, category=category)
+    )
     if organisation is None:
         raise DomainError(
             "no_organisation",
@@ -127,11 +148,18 @@ def dispute_file(
     with _files_removed_on_error() as stored, transaction.atomic():
         # The name and ID number typed on the filing page reach the profile with the
         # filing, or not at all.
-        profile = identity_require(
-            user=applicant, real_name=real_name, id_number=given_id, profile=profile
-        )
+        if filing_for is None:
+            profile = identity_require(
+                user=applicant, real_name=real_name, id_number=given_id, profile=profile
+            )
+            applicant_party = {
+                **particulars_of(applicant, profile),
+                "user": applicant,
+                "email": applicant.email,
+            }
+        else:
+            applicant_party = filing_for.fields
         now = timezone.now()
-        applicant_fields = particulars_of(applicant, profile)
         # From the case number on, the organisation's counter is locked until the commit
         # (and from log_action on, the audit chain's head): what follows is only the rows
         # the filing writes, each kind in one statement.
@@ -146,6 +174,8 @@ def dispute_file(
             organisation=organisation,
             filed_by=applicant,
             created_at=now,
+            channel=channel,
+            window=window,
         )
         invited = [
             Party(dispute=dispute, role=role, position=position, **fields)
@@ -155,17 +185,17 @@ def dispute_file(
             )
             for position, fields in enumerate(parties, start=first)
         ]
-        Party.objects.bulk_create(
+        parties = Party.objects.bulk_create(
             [
                 Party(
                     dispute=dispute,
                     role=Party.Role.APPLICANT,
                     position=0,
-                    user=applicant,
-                    email=applicant.email,
-                    **applicant_fields,
+                    **applicant_party,
                     accepted=True,
-                    consented_online_at=now,
+                    # Agreed at the window or to the grid worker, in person: online
+                    # mediation is asked of them when a session is planned.
+                    consented_online_at=now if filing_for is None else None,
                 ),
                 *invited,
             ]
@@ -184,8 +214,11 @@ def dispute_file(
                 "region": region.code,
                 "co_applicants": len(co_parties),
                 "respondents": len(respondent_parties),
+                "channel": channel,
+                "window_name": window.name if window else "",
             },
         )
+        duplicates_link(dispute=dispute, parties=parties)
         for upload, info, desc in checked:
             stored.append(
                 _store_evidence(
@@ -195,6 +228,95 @@ def dispute_file(
         for invitation in invitations:
             invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
     return dispute
+
+
+@dataclass(frozen=True)
+class _FilingFor:
+    """A filing by staff for someone else: the applicant's Party fields and the
+    organisation it is filed at (None: routed by place and category)."""
+
+    fields: dict[str, Any]
+    organisation: Organisation | None
+
+
+def _filing_for(
+    *,
+    filer: AbstractBaseUser,
+    channel: str,
+    on_behalf_of: PartyInput | None,
+    window: Window | None,
+) -> _FilingFor | None:
+    """Who may file through which channel (CONTRACT §3: "staff add `applicant` and
+    `channel`"): a citizen files online for themselves only; a centre's reception files
+    walk-ins at its centre; a grid worker files for their grid's village."""
+    if channel not in Dispute.Channel.values:
+        raise Invalid(_("Unknown channel."), code="invalid_channel")
+    if channel == Dispute.Channel.ONLINE:
+        if on_behalf_of is not None:
+            raise Forbidden(
+                _("Only reception staff and grid workers file for someone else."),
+                code="staff_only",
+            )
+        return None
+    organisation = None
+    if channel == Dispute.Channel.WALK_IN:
+        centres = selectors.organisations_of(filer, Membership.Role.RECEPTION)
+        if not centres:
+            raise Forbidden(
+                _("Only a centre's reception staff file for a walk-in visitor."),
+                code="reception_only",
+            )
+        # The visitor came to this centre ("at most one place to go"): the case is the
+        # centre's, whichever window takes it.
+        organisation = window.organisation if window else centres[0]
+        if window is not None and (
+            window.organisation_id not in {c.pk for c in centres} or not window.is_active
+        ):
+            raise Invalid(_("Choose one of your centre's windows."), code="invalid_window")
+    elif channel == Dispute.Channel.GRID and not Grid.objects.filter(workers=filer).exists():
+        raise Forbidden(_("Only a grid worker files a grid report."), code="grid_worker_only")
+    if window is not None and channel != Dispute.Channel.WALK_IN:
+        raise Invalid(_("Only the reception hands a case to a window."), code="invalid_window")
+    # The hotline channel is the hotline bridge's (its token is checked by its endpoint).
+    if on_behalf_of is None:
+        raise Invalid(
+            _("Give the applicant: the person the case is filed for."), code="applicant_required"
+        )
+    return _FilingFor(
+        fields=applicant_fields(on_behalf_of, id_required=channel == Dispute.Channel.WALK_IN),
+        organisation=organisation,
+    )
+
+
+def applicant_fields(raw: PartyInput, *, id_required: bool) -> dict[str, Any]:
+    """The Party fields of an applicant without an account: a real name, a mobile phone
+    (the receipt and the case's news reach them by it) and, at a window, the resident ID
+    number the visitor shows (issue 10: "with their real name, ID and phone")."""
+    name, phone = clean_text(raw.name), clean_text(raw.phone)
+    id_number = clean_text(raw.id_number).upper().replace(" ", "")
+    if not name:
+        raise Invalid(_("Give the applicant's real name."), code="applicant_name_required")
+    if not phone:
+        raise Invalid(_("Give the applicant's phone number."), code="applicant_phone_required")
+    if id_required and not id_number:
+        raise Invalid(_("Give the applicant's resident ID number."), code="applicant_id_required")
+    if id_number and not is_valid_id_number(id_number):
+        raise Invalid(
+            _("The applicant's resident ID number is not valid: check the 18 characters."),
+            code="invalid_id_number",
+        )
+    fields: dict[str, Any] = {
+        "kind": Party.Kind.PERSON,
+        "name": name[:100],
+        "phone": phone[:30],
+        "email": clean_text(raw.email),
+        "address": clean_text(raw.address)[:300],
+        "id_number": id_number,
+    }
+    if id_number:
+        fields["sex"] = sex_from_id(id_number)
+        fields["birth_date"] = birth_date_from_id(id_number)
+    return fields
 
 
 def _store_evidence(
@@ -320,7 +442,7 @@ def dispute_file_for_caller(
             created_at=received_at or now,
             intake_at=now,
         )
-        Party.objects.create(
+        caller = Party.objects.create(
             dispute=dispute,
             role=Party.Role.APPLICANT,
             position=0,
@@ -342,4 +464,7 @@ def dispute_file_for_caller(
                 "channel": channel,
             },
         )
+        # A caller who rang about an open case of the same place (same number, within
+        # 30 days) is linked to it for staff to merge or keep apart (issue 10, point 4).
+        duplicates_link(dispute=dispute, parties=[caller])
     return dispute

@@ -22,13 +22,22 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"coordinator": False, "court": False, "staff": False}
+        return {
+            "coordinator": False,
+            "court": False,
+            "staff": False,
+            "reception": False,
+            "grid": False,
+        }
     roles = set(selectors.user_roles(user))
     return {
         "coordinator": Membership.Role.COORDINATOR in roles,
         # Clerks docket and judges decide: both work from the court portal.
         "court": bool({Membership.Role.CLERK, Membership.Role.JUDGE} & roles),
         "staff": bool(roles & {r.value for r in Membership.Role}),
+        # Issue 10: the centre's reception desk and the grid worker's report form.
+        "reception": Membership.Role.RECEPTION in roles,
+        "grid": Membership.Role.GRID_WORKER in roles,
     }
 
 

@@ -23,7 +23,7 @@ from odr.models import Dispute, Membership, Party
 from odr.party_forms import AgentForm, PartyForm, StatementForm
 from odr.people import display_name
 from odr.services import parties as parties_rules
-from odr.transitions import PUBLIC_ACTIONS, allowed_actions
+from odr.transitions import MACHINE, PUBLIC_ACTIONS, allowed_actions
 
 # services.REFERRAL_GUIDANCE is plain English; marked here so the catalogue carries it.
 gettext_noop(
@@ -60,6 +60,10 @@ def case_timeline(dispute: Dispute) -> list[dict[str, Any]]:
             "filename": event.after.get("filename", ""),
             "mediator": display_name(mediator) if mediator else "",
             "organisation": organisations.get(event.after.get("organisation"), ""),
+            # Issue 10: the window a case was handed to, the case it may repeat (names
+            # recorded in the event, so the timeline reads no more rows).
+            "window": event.after.get("window_name", ""),
+            "original": event.after.get("original", ""),
         }
         out.append({"at": event.created_at, "text": _(_timeline_words(event.action)) % values})
     return out
@@ -153,8 +157,36 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
             # Mediation failed: the parties are told where they may go next.
             "show_referral": dispute.status == Dispute.Status.FAILED,
             "referral_guidance": _(services.REFERRAL_GUIDANCE),
+            **_centre_context(dispute, user),
         },
     )
+
+
+def _centre_context(dispute: Dispute, user: AbstractBaseUser) -> dict[str, Any]:
+    """Issue 10: the windows the case may be handed to (for who may hand it), and the
+    possible duplicates with the decision for its coordinator."""
+    may_handoff = dispute.window_id is not None or dispute.channel == Dispute.Channel.WALK_IN
+    may_handoff = may_handoff and MACHINE.refusal("handoff", dispute, user) is None
+    links = selectors.duplicate_links_of(dispute)
+    may_decide = bool(links) and MACHINE.refusal("merge", dispute, user) is None
+    return {
+        "handoff_windows": [
+            w for w in selectors.windows_of(dispute.organisation_id) if w.pk != dispute.window_id
+        ]
+        if may_handoff
+        else [],
+        "duplicate_links": [
+            {
+                "link": link,
+                "other": link.original if link.dispute_id == dispute.pk else link.dispute,
+                "decidable": may_decide
+                and link.dispute_id == dispute.pk
+                and link.decision == link.Decision.OPEN,
+            }
+            for link in links
+        ],
+        "receipt": dispute.channel == Dispute.Channel.WALK_IN,
+    }
 
 
 # --- evidence and messages ---------------------------------------------------------------

@@ -4,6 +4,7 @@ counts suppressed."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from io import BytesIO
 
@@ -13,7 +14,16 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from odr import figures
-from odr.models import Dispute, HotlineTicket, Organisation, Party, Region
+from odr.models import (
+    Dispute,
+    Grid,
+    GridReport,
+    HotlineTicket,
+    Organisation,
+    Party,
+    Region,
+    Visit,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -157,7 +167,26 @@ def test_the_dashboard_shows_the_centre_its_counties_figures_and_refuses_citizen
     assert 'id="kpi-resolved">4<' in html
     assert 'id="level-village">2<' in html
     assert "<svg" in html and "ranking-township" in html
-    assert 'id="kpi-visits">0<' in html  # no Visit model yet: see figures.visit_count
+    assert 'id="kpi-visits">0<' in html
+    # Walk-in visits count whether or not a case followed; a quarrel the grid worker
+    # settled on the spot counts as settled in the village, with no case opened.
+    centre = Organisation.objects.get(name="安吉县社会矛盾纠纷调处化解中心")
+    reception = factories.demo_user("reception@demo.odr")
+    for n in range(3):
+        Visit.objects.create(organisation=centre, staff=reception, name=f"访客{n}", purpose="咨询")
+    grid = Grid.objects.get(name="余村第一网格")
+    GridReport.objects.create(
+        client_uuid=uuid.uuid4(),
+        grid=grid,
+        worker=factories.demo_user("gridworker@demo.odr"),
+        category="neighbour",
+        place="余村",
+        facts="邻里因晾晒争执",
+        outcome=GridReport.Outcome.SETTLED,
+        settlement="各让一步",
+    )
+    html = client.get("/dashboard/").content.decode()
+    assert 'id="kpi-visits">3<' in html and 'id="kpi-spot">1<' in html
     citizen = Client()
     citizen.force_login(factories.demo_user("citizen1@demo.odr"))
     assert citizen.get("/dashboard/").status_code == 403

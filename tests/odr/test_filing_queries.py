@@ -22,8 +22,9 @@ from tests import factories
 # 1-2 the session and the user; 3 the region with its ancestors; 4 the filer's profile;
 # 5 the organisations along the chain; 6 BEGIN; 7 the case number; 8 the dispute;
 # 9 the parties; 10 the invitations; 11-13 the audit head, event, head; 14 COMMIT;
-# 15 the parties for the answer; 16-17 sessions and agreement; 18 the filer's roles.
-QUERIES_PER_FILING = 18
+# 15 the parties for the answer; 16-17 sessions and agreement; 18 the filer's roles;
+# 19 the open cases of the place the filing may repeat (issue 10, odr.services.duplicates).
+QUERIES_PER_FILING = 19
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,8 +52,9 @@ def client(demo) -> Client:
     client = Client()
     client.force_login(factories.demo_user("citizen1@demo.odr"))
     # The first request of a process pays for things no filing repeats (the URL
-    # resolver, the translations).
-    client.post("/api/v1/disputes", filing(), content_type="application/json")
+    # resolver, the translations). In another village: the filings measured are no
+    # possible duplicate of it (a duplicate found costs its link and audit event).
+    client.post("/api/v1/disputes", filing(region="330523100202"), content_type="application/json")
     return client
 
 
@@ -88,6 +90,8 @@ def test_more_parties_cost_no_more_queries(client):
             respondent=None,
             respondents=[party(1), party(2), party(3)],
             co_applicants=[party(4), party(5)],
+            # Another village: not a possible duplicate of the first.
+            region="330523101202",
         ),
     )
     assert len(many) == len(few)

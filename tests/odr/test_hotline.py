@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from odr import sms
-from odr.models import AuditEvent, Dispute, HotlineTicket, HotlineToken
+from odr.models import AuditEvent, Dispute, DuplicateLink, HotlineTicket, HotlineToken
 from odr.services import hotline
 from tests import factories
 from tests.odr.api_support import assert_error, post
@@ -89,6 +89,14 @@ def test_the_same_ticket_twice_is_one_ticket(demo):
     assert again.json() == first.json()
     assert HotlineTicket.objects.count() == 1
     assert Dispute.objects.filter(channel="hotline").count() == 1
+
+
+def test_a_second_ticket_from_the_same_caller_is_linked_to_the_open_case(demo):
+    first = send(ticket_body()).json()
+    second = send(ticket_body("AJ-2026-000124", text="同一邻居又在夜间施工")).json()
+    assert first["dispute"] != second["dispute"]
+    (link,) = DuplicateLink.objects.all()
+    assert (link.dispute_id, link.original_id) == (second["dispute"], first["dispute"])
 
 
 def run_race(env_extra: dict[str, str], tmp_path: Path) -> dict:

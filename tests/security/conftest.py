@@ -91,6 +91,10 @@ class World:
     inquiry: object = None
     # A 12345 ticket on the case, waiting for first contact (issue 10).
     ticket: object = None
+    # Issue 10: a visit at the county centre's reception (no role of the probe works
+    # there) and a possible duplicate between the case and the pending one.
+    visit: object = None
+    duplicate: object = None
 
     def client(self, role: str, **kwargs) -> Client:
         """A browser signed in as `role` (none for anonymous)."""
@@ -243,6 +247,17 @@ def _build() -> World:
         applicant=users["applicant"], respondent_email=EMAILS["invitee"], title="邻里纠纷"
     )
     invited_party = pending.parties.get(role="respondent")
+    from odr.models import DuplicateLink, Visit
+
+    visit = Visit.objects.create(
+        organisation=centre,
+        staff=factories.demo_user("reception@demo.odr"),
+        name="来访人",
+        purpose="咨询",
+    )
+    duplicate = DuplicateLink.objects.create(
+        dispute=dispute, original=pending, matched_on=["phone"]
+    )
 
     cookies = {}
     for role, user in users.items():
@@ -278,6 +293,8 @@ def _build() -> World:
         agent=agent,
         supplement=supplement,
         inquiry=inquiry,
+        visit=visit,
+        duplicate=duplicate,
     )
 
 

@@ -279,6 +279,28 @@ MATRIX: dict[str, list[Entry]] = {
         )
     ],
     "api:dispute_detail": [get(CASE)],
+    # Issue 10: the reception's, the grid's and the duplicates' endpoints.
+    "api:window_list": [get(SIGNED_IN)],
+    "api:visit_create": [post(SIGNED_IN, NOBODY, body={"name": "来访人", "purpose": "咨询"})],
+    "api:dispute_handoff": [post(CASE, {"coordinator"}, body={"window": 1})],
+    "api:grid_report_create": [
+        post(
+            SIGNED_IN,
+            NOBODY,
+            form=True,
+            body=lambda w: {
+                "client_uuid": str(uuid.uuid4()),
+                "category": "neighbour",
+                "place": "余村",
+                "facts": "争吵",
+                "outcome": "not_settled",
+                "party_name": ["张三", "王五"],
+                "party_phone": ["13800000001", "13800000055"],
+            },
+        )
+    ],
+    "api:duplicate_list": [get(CASE)],
+    "api:duplicate_decide": [post(CASE, {"coordinator"}, params={"decision": "merge"})],
     "api:dispute_action": _dispute_actions(API),
     "api:evidence_upload": [
         post(CASE, PARTIES, form=True, body=lambda w: {"file": _text_file(), "description": "x"})
@@ -523,6 +545,24 @@ MATRIX: dict[str, list[Entry]] = {
     ],
     # --- pages: the case -------------------------------------------------------------------
     "odr:dispute_detail": [get(CASE)],
+    # Issue 10. The reception's pages are its staff's (no role of the probe): 403, and its
+    # visits are out of sight (404); the grid page is the grid workers' (403 to the rest);
+    # the service worker is a public script.
+    "odr:reception": [
+        get(SIGNED_IN, act=NOBODY, refused=GET_REFUSED[PAGE]),
+        post(SIGNED_IN, NOBODY, body={"name": "来访人", "purpose": "咨询"}),
+    ],
+    "odr:reception_file": [get(NOBODY), post(NOBODY, NOBODY, body={})],
+    "odr:reception_receipt": [get(CASE)],
+    "odr:dispute_handoff": [post(CASE, {"coordinator"}, body={"window": "1"})],
+    "odr:duplicate_decide": [
+        post(CASE, {"coordinator"}, params={"decision": "keep_apart"}),
+    ],
+    "odr:grid_report": [
+        get(SIGNED_IN, act=NOBODY, refused=GET_REFUSED[PAGE]),
+        post(SIGNED_IN, NOBODY, body={}),
+    ],
+    "odr:grid_sw": [get(PUBLIC)],
     "odr:dispute_action": _dispute_actions(PAGE),
     "odr:message_post": [post(CASE, PARTICIPANTS, body={"text": "我同意下周调解。"})],
     "odr:evidence_upload": [post(CASE, PARTIES, body=lambda w: {"file": _text_file()})],
@@ -688,6 +728,8 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "agent_id": lambda w: w.agent.pk,
     "supplement_id": lambda w: w.supplement.pk,
     "inquiry_id": lambda w: w.inquiry.pk,
+    "visit_id": lambda w: w.visit.pk,
+    "link_id": lambda w: w.duplicate.pk,
 }
 GHOSTS: dict[str, Any] = {
     "dispute_id": 987654,
@@ -704,6 +746,8 @@ GHOSTS: dict[str, Any] = {
     "agent_id": 987654,
     "supplement_id": 987654,
     "inquiry_id": 987654,
+    "visit_id": 987654,
+    "link_id": 987654,
 }
 # Django views, not ninja operations: like the read-only pages they answer any method.
 ANY_METHOD = {"api:api-root", "api:openapi-json", "api:openapi-view"}

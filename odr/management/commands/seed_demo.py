@@ -13,7 +13,7 @@ from django.db import transaction
 from odr.demo_history import demo_hotline_token, seed_history
 from odr.identity import sex_from_id
 from odr.idnumber import id_check_char
-from odr.models import Membership, Organisation, Profile, Region
+from odr.models import Grid, Membership, Organisation, Profile, Region, Window
 
 REGIONS = [
     # code, name, level, parent code
@@ -72,6 +72,23 @@ ORGANISATIONS = [
 # The people's mediation committee each organisation hosts, when it is not one itself:
 # its name and seal are on the agreements (DESIGN.md §3).
 COMMITTEES = {"centre": "安吉县人民调解委员会"}
+
+
+# The county centre's stationed bodies (窗口, issue 10): kind, name, where, what to bring.
+_ID_CARD = "居民身份证原件"
+WINDOWS = [
+    (Window.Kind.MEDIATION_COMMITTEE, "人民调解委员会窗口", "一楼1号窗口", _ID_CARD),
+    (Window.Kind.PETITIONS, "信访接待窗口", "一楼2号窗口", _ID_CARD),
+    (Window.Kind.LEGAL_AID, "法律援助窗口", "一楼3号窗口", f"{_ID_CARD}、经济困难证明"),
+    (Window.Kind.TRAFFIC, "交通事故调解窗口", "二楼5号窗口", f"{_ID_CARD}、事故认定书"),
+    (Window.Kind.MEDICAL, "医疗纠纷调解窗口", "二楼6号窗口", f"{_ID_CARD}、病历资料"),
+    (Window.Kind.LABOUR, "劳动争议调解窗口", "二楼7号窗口", f"{_ID_CARD}、劳动合同或工资条"),
+    (Window.Kind.FAMILY, "婚姻家庭调解窗口", "二楼8号窗口", _ID_CARD),
+    (Window.Kind.LITIGATION, "法院诉讼服务窗口", "一楼4号窗口", f"{_ID_CARD}、起诉材料"),
+    (Window.Kind.ARBITRATION, "仲裁窗口", "二楼9号窗口", f"{_ID_CARD}、仲裁协议"),
+]
+# A grid of the demo village and its grid worker (issue 10).
+GRID = ("330523101201", "余村第一网格", "gridworker@demo.odr")
 
 
 def demo_id_number(birth: str, serial: str) -> str:
@@ -256,6 +273,15 @@ class Command(BaseCommand):
             made = seed_history(orgs=orgs, token=token)
             if made:
                 self.stdout.write(f"Made {made} past cases for the dashboard.")
+        for kind, name, location, bring in WINDOWS:
+            Window.objects.update_or_create(
+                organisation=orgs["centre"],
+                kind=kind,
+                defaults={"name": name, "location": location, "bring": bring, "is_active": True},
+            )
+        village, grid_name, worker = GRID
+        grid, _created = Grid.objects.get_or_create(village=regions[village], name=grid_name)
+        grid.workers.add(User.objects.get(username=worker))
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
         for spec in ACCOUNTS:
             role = spec.get("role") or ("superuser" if spec.get("superuser") else "citizen")

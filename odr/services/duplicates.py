@@ -1,0 +1,139 @@
+"""Possible duplicates (issue 10, point 4): a filing, a grid report or a hotline ticket that
+names a party of an open case of the same village (by phone or resident ID number) within
+30 days is linked to it, for staff to merge or keep apart, never silently opened twice.
+
+`duplicates_link` is called by odr.services.filing.dispute_file inside the filing's
+transaction, so every way a case comes in (online, window, grid, hotline) is matched by
+the same rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from odr.audit import log_action
+from odr.errors import DomainError, NotFound
+from odr.models import Dispute, DuplicateLink, Party
+from odr.services.common import apply
+from odr.transitions import OPEN, Viewer, _coordinator
+
+WINDOW_DAYS = 30
+
+
+def _phone_key(phone: str) -> str:
+    """Digits only, without China's +86: "138 0000 0000" and "+8613800000000" match."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[DuplicateLink]:
+    """Link `dispute` (just filed) to each open case of its region filed in the last 30
+    days that has a party with one of these parties' phone numbers or ID numbers. One
+    query finds the candidates (by the region-and-date index, then the parties)."""
+    phones = {_phone_key(p.phone) for p in parties if p.phone} - {""}
+    ids = {p.id_number.upper() for p in parties if p.id_number}
+    if not phones and not ids:
+        return []
+    since = dispute.created_at - timedelta(days=WINDOW_DAYS)
+    # Phones are stored as typed: compare the digits of the few candidate parties here.
+    candidates = (
+        Party.objects.filter(
+            dispute__region_id=dispute.region_id,
+            dispute__status__in=list(OPEN),
+            dispute__created_at__gte=since,
+        )
+        .exclude(dispute_id=dispute.pk)
+        .filter(Q(id_number__in=ids) | ~Q(phone=""))
+        .values_list("dispute_id", "dispute__case_number", "phone", "id_number")
+    )
+    matched: dict[int, tuple[str, set[str]]] = {}
+    for dispute_id, case_number, phone, id_number in candidates:
+        on = set()
+        if phone and _phone_key(phone) in phones:
+            on.add("phone")
+        if id_number and id_number.upper() in ids:
+            on.add("id_number")
+        if on:
+            matched.setdefault(dispute_id, (case_number, set()))[1].update(on)
+    links = DuplicateLink.objects.bulk_create(
+        [
+            DuplicateLink(dispute=dispute, original_id=pk, matched_on=sorted(on))
+            for pk, (_number, on) in sorted(matched.items())
+        ]
+    )
+    for link in links:
+        log_action(
+            action="duplicate.link",
+            obj=link,
+            dispute=dispute,
+            after={"original": matched[link.original_id][0], "matched_on": link.matched_on},
+        )
+    return links
+
+
+def _decidable(*, link_id: int, dispute: Dispute, actor: AbstractBaseUser) -> DuplicateLink:
+    link = (
+        DuplicateLink.objects.select_related("original").filter(pk=link_id, dispute=dispute).first()
+    )
+    if link is None:
+        raise NotFound()
+    if not _coordinator(dispute, Viewer.of(actor)):
+        raise DomainError(
+            "action_not_allowed",
+            _("Only the organisation's coordinator decides about a possible duplicate."),
+            status=403,
+        )
+    if link.decision != DuplicateLink.Decision.OPEN:
+        raise DomainError("already_decided", _("This possible duplicate is already decided."))
+    return link
+
+
+def duplicate_keep_apart(
+    *, dispute: Dispute, link_id: int, actor: AbstractBaseUser
+) -> DuplicateLink:
+    """Two matters after all: the link is closed and both cases go on."""
+    with transaction.atomic():
+        link = _decidable(link_id=link_id, dispute=dispute, actor=actor)
+        link.decision = DuplicateLink.Decision.KEPT_APART
+        link.decided_by, link.decided_at = actor, timezone.now()
+        link.save(update_fields=["decision", "decided_by", "decided_at"])
+        log_action(
+            action="duplicate.keep_apart",
+            obj=link,
+            actor=actor,
+            dispute=dispute,
+            after={"original": link.original.case_number, "decision": link.decision},
+        )
+    return link
+
+
+def duplicate_merge(*, dispute: Dispute, link_id: int, actor: AbstractBaseUser) -> DuplicateLink:
+    """The same matter: this (newer) case closes through the dispute machine's `merge`
+    (withdrawn, its reason naming the case that goes on), the open case carries on. The
+    original must still be open: merging into a closed case would lose the matter."""
+    with transaction.atomic():
+        link = _decidable(link_id=link_id, dispute=dispute, actor=actor)
+        original = link.original
+        if not original.is_open:
+            raise DomainError(
+                "original_closed",
+                _("Case %(number)s is closed: keep this one apart instead.")
+                % {"number": original.case_number},
+            )
+        reason = _("Merged into case %(number)s.") % {"number": original.case_number}
+        apply(
+            "merge",
+            dispute=dispute,
+            actor=actor,
+            changes={"closed_at": timezone.now(), "closing_reason": reason},
+            extra={"original": original.case_number, "reason": reason},
+        )
+        link.decision = DuplicateLink.Decision.MERGED
+        link.decided_by, link.decided_at = actor, timezone.now()
+        link.save(update_fields=["decision", "decided_by", "decided_at"])
+    return link
