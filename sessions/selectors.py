@@ -249,34 +249,47 @@ class RoomSnapshot:
         return {p.peer_id for p in self.visible_to(peer_id)}
 
 
-def room_snapshot(session_id: int) -> RoomSnapshot:
-    """The room as the database holds it now (call inside the service's transaction
-    after locking the session row, to see a consistent room)."""
-    session = MediationSession.objects.filter(pk=session_id).only("status", "caucus_peer_ids")
-    session = session.first()
-    if session is None:
-        raise NotFound()
-    participants = RoomParticipant.objects.filter(session_id=session_id).select_related(
-        "user", "user__profile"
-    )
-    peers = {
-        p.peer_id: Peer(
-            peer_id=p.peer_id,
-            user_id=p.user_id,
-            name=display_name(p.user),
-            role=p.role,
-            state=p.state,
-            connected=p.connected,
-            channel_name=p.channel_name,
+def room_participants(session_id: int) -> list[RoomParticipant]:
+    """The room's participant rows with the names shown (one query)."""
+    return list(
+        RoomParticipant.objects.filter(session_id=session_id).select_related(
+            "user", "user__profile"
         )
-        for p in participants
-    }
+    )
+
+
+def peer_of(p: RoomParticipant) -> Peer:
+    return Peer(
+        peer_id=p.peer_id,
+        user_id=p.user_id,
+        name=display_name(p.user),
+        role=p.role,
+        state=p.state,
+        connected=p.connected,
+        channel_name=p.channel_name,
+    )
+
+
+def snapshot_of(session: MediationSession, participants: list[RoomParticipant]) -> RoomSnapshot:
+    """The room from a session row and its participant rows already read."""
     return RoomSnapshot(
-        session_id=session_id,
+        session_id=session.pk,
         status=session.status,
         caucus=frozenset(session.caucus_peer_ids or []),
-        peers=peers,
+        peers={p.peer_id: peer_of(p) for p in participants},
     )
+
+
+def room_snapshot(session: MediationSession | int) -> RoomSnapshot:
+    """The room as the database holds it now (call inside the service's transaction
+    after locking the session row, to see a consistent room). Given the locked session
+    row itself, it is not read again."""
+    if isinstance(session, int):
+        row = MediationSession.objects.filter(pk=session).only("status", "caucus_peer_ids")
+        session = row.first()
+        if session is None:
+            raise NotFound()
+    return snapshot_of(session, room_participants(session.pk))
 
 
 def recording_active(session_id: int) -> bool:
