@@ -9,6 +9,10 @@ any Daphne process can host any connection of a room.
 Beyond the contract (extra fields and types a client may ignore):
 - `welcome` also has `session_id`, `caucus` (a caucus is on and you are in the room) and
   `recording` (a recording runs); `admitted` also has `caucus`.
+- `welcome`, `admitted` and `caucus` also have `side` ("all", "caucus": in it with the
+  mediator, "apart": waiting while the mediator talks with others) and
+  `caucus_peer_ids` (whom the mediator holds the caucus with; empty when none runs or
+  you are not in the room): the caucus banner is drawn from these, never remembered.
 - `lobby {peers}`: to the mediator, everyone waiting in the lobby, after each change.
 - `caucus {peers, active, call}`: `call` lists the newly visible peers this client calls
   (of two peers the one with the smaller peer id calls, so they never call each other).
@@ -146,6 +150,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "session_id": self.session_id,
                 "caucus": joined.caucus,
                 "recording": joined.recording,
+                **joined.caucus_view,
             }
         )
 

@@ -248,6 +248,17 @@ class RoomSnapshot:
     def visible_ids(self, peer_id: str) -> set[str]:
         return {p.peer_id for p in self.visible_to(peer_id)}
 
+    def caucus_view(self, peer_id: str) -> dict[str, Any]:
+        """What this peer's caucus banner says, from the server's state (issue 13: never
+        remembered by the client): `side` "all" (no caucus, or not in the room), "caucus"
+        (with the mediator in it) or "apart" (waiting while the mediator talks with
+        others), and `caucus_peer_ids`, the peers the mediator holds it with (empty
+        when none runs or this peer is not in the room)."""
+        me = self.peers.get(peer_id)
+        if me is None or not me.in_room or not self.caucus:
+            return {"side": "all", "caucus_peer_ids": []}
+        return {"side": self.side_of(peer_id), "caucus_peer_ids": sorted(self.caucus)}
+
 
 def room_participants(session_id: int) -> list[RoomParticipant]:
     """The room's participant rows with the names shown (one query)."""

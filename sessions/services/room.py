@@ -8,7 +8,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -52,6 +52,8 @@ class Joined:
     # peer id -> channel of whom this connection may signal now (see `_reach`).
     reach: dict[str, str]
     recording: bool = False
+    # The caucus banner's state for this peer (`RoomSnapshot.caucus_view`).
+    caucus_view: dict[str, Any] = field(default_factory=dict)
 
 
 def _send(
@@ -104,6 +106,7 @@ def _room_changes(
                         "peers": [p.public() for p in after.visible_to(peer.peer_id)],
                         "active": bool(after.caucus),
                         "call": sorted(q for q in gained if peer.peer_id < q),
+                        **after.caucus_view(peer.peer_id),
                     },
                     after=after,
                 )
@@ -284,6 +287,7 @@ def _join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Join
         caucus=me.in_room and bool(after.caucus),
         reach=_reach(after, me.peer_id),
         recording=selectors.recording_active(session.pk),
+        caucus_view=after.caucus_view(me.peer_id),
     )
 
 
@@ -348,6 +352,7 @@ def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
                     "type": "admitted",
                     "peers": [p.public() for p in after.visible_to(me.peer_id)],
                     "caucus": bool(after.caucus),
+                    **after.caucus_view(me.peer_id),
                 },
                 after=after,
             )
