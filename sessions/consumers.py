@@ -44,7 +44,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from sessions import services
+from sessions import presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
@@ -112,8 +112,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 CLOSE_UNAUTHENTICATED,
             )
             return
-        # Join the room's group before the room learns of us, so no broadcast is missed.
+        # Join the room's group before the room learns of us, so no broadcast is missed,
+        # and start this connection's heartbeat before the join commits, so no process
+        # takes the newcomer for gone (sessions.presence).
         await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
+        await presence.hold(self.channel_name)
         try:
             # The ticket, the two-factor rule for a ticket's user (issue 11, H2: a ticket
             # connection skips the cookie stack's gate, and a ticket may name another
@@ -127,6 +130,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         except DomainError as exc:
             await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
+            await presence.release(self.channel_name)
             if exc.status == 401:
                 code = CLOSE_UNAUTHENTICATED
             elif exc.status in (403, 404):
@@ -164,6 +168,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             peer_id=self.peer_id,
             channel_name=self.channel_name,
         )
+        await presence.release(self.channel_name)
         self.peer_id = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -305,3 +305,19 @@ def room_snapshot(session: MediationSession | int) -> RoomSnapshot:
 
 def recording_active(session_id: int) -> bool:
     return Recording.objects.filter(session_id=session_id, ended_at__isnull=True).exists()
+
+
+@dataclass(frozen=True)
+class ConnectedPeer:
+    session_id: int
+    peer_id: str
+    channel_name: str
+
+
+def connected_peers() -> list[ConnectedPeer]:
+    """Every participant marked connected to a room that is open (sessions.presence
+    checks each against its heartbeat)."""
+    rows = RoomParticipant.objects.filter(
+        connected=True, session__status__in=OPEN_ROOM
+    ).values_list("session_id", "peer_id", "channel_name")
+    return [ConnectedPeer(*row) for row in rows]

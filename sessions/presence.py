@@ -1,0 +1,117 @@
+"""Who is connected to a room, across Daphne processes: heartbeats with an expiry
+(issue 13; DESIGN.md §1: nothing may assume one process).
+
+A participant row says `connected` from its join to its leave; a process that dies
+never runs the leave. So every process keeps a key with an expiry in the cache (Redis
+with REDIS_URL, shared by every process) for each room connection it holds, set before
+the join and refreshed every heartbeat/6 seconds, and lasting heartbeat/2 seconds. The
+same task in every process sweeps: a participant marked connected whose connection's key
+expired is left through `services.room_leave` (audited, and the others hear `peer-left`),
+so nobody stays marked connected for more than `ODR_ROOM_HEARTBEAT_SECONDS` after their
+process died (at most heartbeat/2 + two beats). A process keeps only the names of its own
+open connections to refresh their keys (what it holds, not room state)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+
+from sessions import selectors, services
+from sessions.broadcast import call_delivering
+
+log = logging.getLogger(__name__)
+KEY = "odr:room-alive:{}"
+
+
+def beat_seconds() -> float:
+    return settings.ODR_ROOM_HEARTBEAT_SECONDS / 6
+
+
+def expiry_seconds() -> float:
+    return settings.ODR_ROOM_HEARTBEAT_SECONDS / 2
+
+
+def mark_alive(channels: list[str]) -> None:
+    if channels:
+        cache.set_many({KEY.format(c): 1 for c in channels}, timeout=expiry_seconds())
+
+
+def alive(channels: list[str]) -> set[str]:
+    found = cache.get_many([KEY.format(c) for c in channels])
+    return {c for c in channels if KEY.format(c) in found}
+
+
+def mark_gone(channel: str) -> None:
+    cache.delete(KEY.format(channel))
+
+
+def sweep() -> list[selectors.ConnectedPeer]:
+    """The participants marked connected whose connection no process holds any more."""
+    connected = selectors.connected_peers()
+    live = alive([p.channel_name for p in connected])
+    return [p for p in connected if p.channel_name not in live]
+
+
+class Heartbeat:
+    """One per event loop (a Daphne process has one): the open connections it holds."""
+
+    def __init__(self) -> None:
+        self.channels: set[str] = set()
+        self.started = time.monotonic()
+        self.task = asyncio.get_running_loop().create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(beat_seconds())
+            try:
+                await self.beat()
+            except Exception as exc:  # noqa: BLE001 - a failed beat is retried at the next
+                log.warning("room heartbeat failed: %s", exc)
+
+    async def beat(self) -> None:
+        # The cache is not the database: its calls stay off the database thread.
+        await sync_to_async(mark_alive, thread_sensitive=False)(sorted(self.channels))
+        # A process that just started holds keys younger than the others' expiry: it
+        # sweeps once it has seen a full expiry pass.
+        if time.monotonic() - self.started < expiry_seconds():
+            return
+        for gone in await database_sync_to_async(sweep)():
+            log.info("room %s: peer %s's connection is gone", gone.session_id, gone.peer_id)
+            await call_delivering(
+                services.room_leave,
+                session_id=gone.session_id,
+                peer_id=gone.peer_id,
+                channel_name=gone.channel_name,
+            )
+
+
+_heartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Heartbeat] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _heartbeat() -> Heartbeat:
+    loop = asyncio.get_running_loop()
+    beat = _heartbeats.get(loop)
+    if beat is None:
+        beat = _heartbeats[loop] = Heartbeat()
+    return beat
+
+
+async def hold(channel: str) -> None:
+    """This process holds the connection: its key is set before the join commits, so no
+    other process's sweep takes the newcomer for gone."""
+    _heartbeat().channels.add(channel)
+    await sync_to_async(mark_alive, thread_sensitive=False)([channel])
+
+
+async def release(channel: str) -> None:
+    _heartbeat().channels.discard(channel)
+    await sync_to_async(mark_gone, thread_sensitive=False)(channel)
