@@ -112,11 +112,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 CLOSE_UNAUTHENTICATED,
             )
             return
-        # Join the room's group before the room learns of us, so no broadcast is missed,
-        # and start this connection's heartbeat before the join commits, so no process
-        # takes the newcomer for gone (sessions.presence).
+        # Join the room's group before the room learns of us, so no broadcast is missed;
+        # this process beats for the connection from now on (sessions.presence).
         await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
-        await presence.hold(self.channel_name)
+        presence.hold(self.channel_name)
         try:
             # The ticket, the two-factor rule for a ticket's user (issue 11, H2: a ticket
             # connection skips the cookie stack's gate, and a ticket may name another
@@ -130,7 +129,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             )
         except DomainError as exc:
             await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
-            await presence.release(self.channel_name)
+            presence.release(self.channel_name)
             if exc.status == 401:
                 code = CLOSE_UNAUTHENTICATED
             elif exc.status in (403, 404):
@@ -168,7 +167,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             peer_id=self.peer_id,
             channel_name=self.channel_name,
         )
-        await presence.release(self.channel_name)
+        presence.release(self.channel_name)
         self.peer_id = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -3,12 +3,13 @@
 
 A participant row says `connected` from its join to its leave; a process that dies
 never runs the leave. So every process keeps a key with an expiry in the cache (Redis
-with REDIS_URL, shared by every process) for each room connection it holds, set before
-the join and refreshed every heartbeat/6 seconds, and lasting heartbeat/2 seconds. The
+with REDIS_URL, shared by every process) for each room connection it holds, written for
+all of them at once every heartbeat/6 seconds and lasting heartbeat/2 seconds. The
 same task in every process sweeps: a participant marked connected whose connection's key
 expired is left through `services.room_leave` (audited, and the others hear `peer-left`),
 so nobody stays marked connected for more than `ODR_ROOM_HEARTBEAT_SECONDS` after their
-process died (at most heartbeat/2 + two beats). A process keeps only the names of its own
+process died (at most heartbeat/2 + two beats; a connection younger than heartbeat/2 is
+not swept before its first beat). A process keeps only the names of its own
 open connections to refresh their keys (what it holds, not room state)."""
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import asyncio
 import logging
 import time
 import weakref
+from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import timezone
 
 from sessions import selectors, services
 from sessions.broadcast import call_delivering
@@ -52,9 +55,13 @@ def mark_gone(channel: str) -> None:
     cache.delete(KEY.format(channel))
 
 
-def sweep() -> list[selectors.ConnectedPeer]:
-    """The participants marked connected whose connection no process holds any more."""
-    connected = selectors.connected_peers()
+def sweep(*, now: datetime | None = None) -> list[selectors.ConnectedPeer]:
+    """The participants marked connected whose connection no process holds any more.
+    A connection younger than the expiry is spared: its process writes its key at its
+    next beat (nothing is written on the way in, so a burst of joins costs no cache
+    round trip each)."""
+    now = now or timezone.now()
+    connected = selectors.connected_peers(joined_before=now - timedelta(seconds=expiry_seconds()))
     live = alive([p.channel_name for p in connected])
     return [p for p in connected if p.channel_name not in live]
 
@@ -105,13 +112,12 @@ def _heartbeat() -> Heartbeat:
     return beat
 
 
-async def hold(channel: str) -> None:
-    """This process holds the connection: its key is set before the join commits, so no
-    other process's sweep takes the newcomer for gone."""
+def hold(channel: str) -> None:
+    """This process holds the connection; its key is written at the next beat."""
     _heartbeat().channels.add(channel)
-    await sync_to_async(mark_alive, thread_sensitive=False)([channel])
 
 
-async def release(channel: str) -> None:
+def release(channel: str) -> None:
+    """This process no longer holds the connection (its leave ran, or it was refused);
+    its key expires by itself."""
     _heartbeat().channels.discard(channel)
-    await sync_to_async(mark_gone, thread_sensitive=False)(channel)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -314,10 +314,19 @@ class ConnectedPeer:
     channel_name: str
 
 
-def connected_peers() -> list[ConnectedPeer]:
-    """Every participant marked connected to a room that is open (sessions.presence
-    checks each against its heartbeat)."""
-    rows = RoomParticipant.objects.filter(
-        connected=True, session__status__in=OPEN_ROOM
-    ).values_list("session_id", "peer_id", "channel_name")
+def connected_peers(*, joined_before: datetime) -> list[ConnectedPeer]:
+    """Every participant marked connected to a room that is open and whose connection
+    opened before `joined_before` (sessions.presence checks each against its heartbeat;
+    a newer one may not have had its first beat yet)."""
+    recent = Attendance.objects.filter(
+        session_id=OuterRef("session_id"),
+        user_id=OuterRef("user_id"),
+        left_at__isnull=True,
+        joined_at__gte=joined_before,
+    )
+    rows = (
+        RoomParticipant.objects.filter(connected=True, session__status__in=OPEN_ROOM)
+        .exclude(Exists(recent))
+        .values_list("session_id", "peer_id", "channel_name")
+    )
     return [ConnectedPeer(*row) for row in rows]

@@ -3,8 +3,11 @@ connection whose process died is not marked connected for longer than a heartbea
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from odr.models import AuditEvent
 from sessions import presence, services
@@ -25,7 +28,10 @@ def test_the_sweep_finds_only_participants_whose_connection_has_no_heartbeat(roo
     services.room_join(session_id=room.session.pk, user=room.mediator, channel_name="test.m")
     services.room_join(session_id=room.session.pk, user=room.applicant, channel_name="test.a")
     presence.mark_alive(["test.m"])
-    gone = presence.sweep()
+    # A connection younger than the expiry has not had its first beat: it is spared.
+    assert presence.sweep() == []
+    later = timezone.now() + timedelta(seconds=presence.expiry_seconds() + 1)
+    gone = presence.sweep(now=later)
     assert [(g.session_id, g.channel_name) for g in gone] == [(room.session.pk, "test.a")]
 
 
