@@ -67,29 +67,43 @@ def sweep(*, now: datetime | None = None) -> list[selectors.ConnectedPeer]:
 
 
 class Heartbeat:
-    """One per event loop (a Daphne process has one): the open connections it holds."""
+    """One per event loop (a Daphne process has one): the open connections it holds.
+
+    The beat and the sweep are two tasks: the sweep waits for the database thread, which
+    a burst of joins keeps busy for many seconds, and the beat must not wait behind it
+    (its keys would expire and another process would take live connections for gone)."""
 
     def __init__(self) -> None:
         self.channels: set[str] = set()
         self.started = time.monotonic()
-        self.task = asyncio.get_running_loop().create_task(self.run())
+        loop = asyncio.get_running_loop()
+        self.tasks = (loop.create_task(self.beating()), loop.create_task(self.sweeping()))
 
-    async def run(self) -> None:
+    async def beating(self) -> None:
         while True:
             await asyncio.sleep(beat_seconds())
             try:
-                await self.beat()
+                # The cache is not the database: its calls stay off the database thread.
+                await sync_to_async(mark_alive, thread_sensitive=False)(sorted(self.channels))
             except Exception as exc:  # noqa: BLE001 - a failed beat is retried at the next
                 log.warning("room heartbeat failed: %s", exc)
 
-    async def beat(self) -> None:
-        # The cache is not the database: its calls stay off the database thread.
-        await sync_to_async(mark_alive, thread_sensitive=False)(sorted(self.channels))
+    async def sweeping(self) -> None:
         # A process that just started holds keys younger than the others' expiry: it
         # sweeps once it has seen a full expiry pass.
-        if time.monotonic() - self.started < expiry_seconds():
-            return
+        await asyncio.sleep(expiry_seconds())
+        while True:
+            try:
+                await self.sweep()
+            except Exception as exc:  # noqa: BLE001 - a failed sweep is retried at the next
+                log.warning("room presence sweep failed: %s", exc)
+            await asyncio.sleep(beat_seconds())
+
+    async def sweep(self) -> None:
         for gone in await database_sync_to_async(sweep)():
+            # Never one of ours: this process knows its own connections are open.
+            if gone.channel_name in self.channels:
+                continue
             log.info("room %s: peer %s's connection is gone", gone.session_id, gone.peer_id)
             await call_delivering(
                 services.room_leave,
