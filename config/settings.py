@@ -389,6 +389,10 @@ ODR_ROOM_TICKET_TTL = timedelta(seconds=env_int("ODR_ROOM_TICKET_TTL_SECONDS", 6
 ODR_ROOM_MAX_MESSAGE_BYTES = env_int("ODR_ROOM_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024)
 ODR_ROOM_RATE_BURST = env_int("ODR_ROOM_RATE_BURST", 200, minimum=1)
 ODR_ROOM_RATE_PER_SECOND = float(env_int("ODR_ROOM_RATE_PER_SECOND", 50, minimum=1))
+# Who is connected is kept by heartbeats with an expiry in the cache (Redis with
+# REDIS_URL): a Daphne process that dies leaves nobody marked connected for longer than
+# this (sessions.presence).
+ODR_ROOM_HEARTBEAT_SECONDS = env_int("ODR_ROOM_HEARTBEAT_SECONDS", 30, minimum=3)
 # Recordings (only with every participant's consent) keep the mixed audio; with this on,
 # also a tiled video of everyone (WebM instead of Ogg).
 ODR_RECORD_VIDEO = env_bool("ODR_RECORD_VIDEO", False)

@@ -561,8 +561,10 @@ def main(argv: list[str] | None = None) -> int:
                     sys.executable,
                     "-m",
                     "daphne",
-                    "-u",
-                    str(sock),
+                    # The listen backlog above Twisted's 50, so that a burst of
+                    # joins queues instead of being refused (issue 13).
+                    "-e",
+                    f"unix:{sock}:backlog=4096",
                     "--proxy-headers",
                     "config.asgi:application",
                 ],

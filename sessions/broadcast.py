@@ -7,8 +7,15 @@ deliver with `deliver_on_commit`, so nobody hears of a change that rolled back."
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -67,7 +74,87 @@ def deliver_sync(deliveries: Iterable[Delivery]) -> None:
 def deliver_on_commit(deliveries: Iterable[Delivery]) -> None:
     deliveries = list(deliveries)
     if deliveries:
-        transaction.on_commit(lambda: deliver_sync(deliveries))
+        transaction.on_commit(lambda: _hand_over(deliveries))
+
+
+# --- deliveries off the database thread (issue 13) ---------------------------------------
+#
+# A consumer calls a service in the one thread Django gives database calls in an ASGI
+# process. Delivering a change's messages from that thread (async_to_sync, one channel
+# layer round trip each, on Redis a network round trip) held every other join waiting
+# behind it. A service the consumer calls through `call_delivering` hands its deliveries
+# to the event loop at commit instead: they join one queue per event loop, in commit
+# order (so everyone hears the changes of a room in the order they were made), and the
+# consumer awaits its own before it answers (so a newcomer's `welcome` never overtakes
+# the `peer-joined` the others must see before its offers). Other callers (pages, the
+# API, tasks) deliver as before.
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Queue] = (
+    weakref.WeakKeyDictionary()
+)
+_tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = (
+    weakref.WeakKeyDictionary()
+)
+T = TypeVar("T")
+
+
+def _hand_over(deliveries: list[Delivery]) -> None:
+    loop = getattr(_local, "loop", None)
+    if loop is None:
+        deliver_sync(deliveries)
+        return
+    done: concurrent.futures.Future = concurrent.futures.Future()
+    _local.waits.append(done)
+    # call_soon_threadsafe keeps the order of the calls: the queue gets commit order.
+    loop.call_soon_threadsafe(_enqueue, deliveries, done)
+
+
+def _enqueue(deliveries: list[Delivery], done: concurrent.futures.Future) -> None:
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = asyncio.Queue()
+        # The task lives as long as its loop (one per process, or per test).
+        _tasks[loop] = loop.create_task(_deliverer(queue))
+    queue.put_nowait((deliveries, done))
+
+
+async def _deliverer(queue: asyncio.Queue) -> None:
+    while True:
+        deliveries, done = await queue.get()
+        try:
+            await deliver(deliveries)
+        except Exception as exc:  # noqa: BLE001 - one failed send must not stop the room's queue
+            log.warning("room delivery failed: %s", exc)
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+
+def _run_collecting(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., T], kwargs: dict[str, Any]
+) -> tuple[T, list[concurrent.futures.Future]]:
+    _local.loop, _local.waits = loop, []
+    try:
+        return fn(**kwargs), _local.waits
+    finally:
+        _local.loop = None
+
+
+async def call_delivering(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run the service `fn(**kwargs)` in the database thread; its deliveries go out
+    from the event loop, in commit order, and are out when this returns."""
+    from channels.db import database_sync_to_async
+
+    loop = asyncio.get_running_loop()
+    result, waits = await database_sync_to_async(_run_collecting)(loop, fn, kwargs)
+    for done in waits:
+        # A failed send was logged by the deliverer; the change itself committed.
+        with contextlib.suppress(Exception):
+            await asyncio.wrap_future(done)
+    return result
 
 
 async def send_to_room(session_id: int, message: dict) -> None:

@@ -9,6 +9,10 @@ any Daphne process can host any connection of a room.
 Beyond the contract (extra fields and types a client may ignore):
 - `welcome` also has `session_id`, `caucus` (a caucus is on and you are in the room) and
   `recording` (a recording runs); `admitted` also has `caucus`.
+- `welcome`, `admitted` and `caucus` also have `side` ("all", "caucus": in it with the
+  mediator, "apart": waiting while the mediator talks with others) and
+  `caucus_peer_ids` (whom the mediator holds the caucus with; empty when none runs or
+  you are not in the room): the caucus banner is drawn from these, never remembered.
 - `lobby {peers}`: to the mediator, everyone waiting in the lobby, after each change.
 - `caucus {peers, active, call}`: `call` lists the newly visible peers this client calls
   (of two peers the one with the smaller peer id calls, so they never call each other).
@@ -34,19 +38,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from odr.middleware import mfa_required
-from sessions import services
+from sessions import presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHENTICATED,
+    call_delivering,
     room_group,
 )
 
@@ -100,35 +103,39 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # joins queue up (Daphne drops a handshake not accepted within 5 s), and a refused
         # client learns why (an `error`, then a close code) instead of a bare HTTP 403.
         await self.accept()
-        user = await self._authenticate()
-        if user is None:
+        ticket = ticket_from(self.scope)
+        user = None if ticket else self._cookie_user()
+        if not ticket and user is None:
             await self._refuse(
                 "unauthenticated",
                 _("Log in, or connect with a valid ticket (single use, short-lived)."),
                 CLOSE_UNAUTHENTICATED,
             )
             return
-        # The two-factor rule (issue 11, H2) on every way in: the cookie's user passed
-        # odr.middleware.StaffMFAWebsocketGate on the cookie stack; a ticket's user did
-        # not (a ticket connection skips that stack, and a ticket may name another user),
-        # and a ticket issued before the rule applied must not open the room to staff
-        # without TOTP. Checked here for tickets only: one query less on every cookie join.
-        if ticket_from(self.scope) and await database_sync_to_async(mfa_required)(user):
-            await self._refuse(
-                "mfa_required",
-                _("Set up two-factor authentication before you enter the room."),
-                CLOSE_FORBIDDEN,
-            )
-            return
-        # Join the room's group before the room learns of us, so no broadcast is missed.
+        # Join the room's group before the room learns of us, so no broadcast is missed;
+        # this process beats for the connection from now on (sessions.presence).
         await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
+        presence.hold(self.channel_name)
         try:
-            joined = await database_sync_to_async(services.room_join)(
-                session_id=self.session_id, user=user, channel_name=self.channel_name
+            # The ticket, the two-factor rule for a ticket's user (issue 11, H2: a ticket
+            # connection skips the cookie stack's gate, and a ticket may name another
+            # user) and the join: one call, one transaction (issue 13).
+            joined = await call_delivering(
+                services.room_enter,
+                session_id=self.session_id,
+                user=user,
+                ticket=ticket,
+                channel_name=self.channel_name,
             )
         except DomainError as exc:
             await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
-            code = CLOSE_FORBIDDEN if exc.status in (403, 404) else CLOSE_CLOSED
+            presence.release(self.channel_name)
+            if exc.status == 401:
+                code = CLOSE_UNAUTHENTICATED
+            elif exc.status in (403, 404):
+                code = CLOSE_FORBIDDEN
+            else:
+                code = CLOSE_CLOSED
             await self._refuse(exc.code, exc.message, code)
             return
         self.peer_id = joined.peer.peer_id
@@ -146,6 +153,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "session_id": self.session_id,
                 "caucus": joined.caucus,
                 "recording": joined.recording,
+                **joined.caucus_view,
             }
         )
 
@@ -153,9 +161,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if self.peer_id is None:
             return
         await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
-        await database_sync_to_async(services.room_leave)(
-            session_id=self.session_id, peer_id=self.peer_id, channel_name=self.channel_name
+        await call_delivering(
+            services.room_leave,
+            session_id=self.session_id,
+            peer_id=self.peer_id,
+            channel_name=self.channel_name,
         )
+        presence.release(self.channel_name)
         self.peer_id = None
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -213,33 +225,45 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_chat(self, message: dict) -> None:
-        await database_sync_to_async(services.room_chat)(
-            session_id=self.session_id, peer_id=self.peer_id, text=message.get("text")
+        await call_delivering(
+            services.room_chat,
+            session_id=self.session_id,
+            peer_id=self.peer_id,
+            text=message.get("text"),
         )
 
     async def on_admit(self, message: dict) -> None:
-        await database_sync_to_async(services.room_admit)(
-            session_id=self.session_id, actor_peer=self.peer_id, peer_id=message.get("peer_id")
+        await call_delivering(
+            services.room_admit,
+            session_id=self.session_id,
+            actor_peer=self.peer_id,
+            peer_id=message.get("peer_id"),
         )
 
     async def on_remove(self, message: dict) -> None:
-        await database_sync_to_async(services.room_remove)(
-            session_id=self.session_id, actor_peer=self.peer_id, peer_id=message.get("peer_id")
+        await call_delivering(
+            services.room_remove,
+            session_id=self.session_id,
+            actor_peer=self.peer_id,
+            peer_id=message.get("peer_id"),
         )
 
     async def on_caucus(self, message: dict) -> None:
-        await database_sync_to_async(services.room_caucus)(
-            session_id=self.session_id, actor_peer=self.peer_id, peer_ids=message.get("peer_ids")
+        await call_delivering(
+            services.room_caucus,
+            session_id=self.session_id,
+            actor_peer=self.peer_id,
+            peer_ids=message.get("peer_ids"),
         )
 
     async def on_caucus_end(self, message: dict) -> None:
-        await database_sync_to_async(services.room_caucus_end)(
-            session_id=self.session_id, actor_peer=self.peer_id
+        await call_delivering(
+            services.room_caucus_end, session_id=self.session_id, actor_peer=self.peer_id
         )
 
     async def on_end(self, message: dict) -> None:
-        await database_sync_to_async(services.room_end)(
-            session_id=self.session_id, actor_peer=self.peer_id
+        await call_delivering(
+            services.room_end, session_id=self.session_id, actor_peer=self.peer_id
         )
 
     HANDLERS: dict[str, Callable[[Any, dict], Awaitable[None]]] = {
@@ -277,15 +301,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     # --- helpers ------------------------------------------------------------------------
 
-    async def _authenticate(self) -> AbstractBaseUser | None:
-        """A ticket wins when given (a bad one is refused even with a cookie). The cookie
-        session counts only for browsers, which always send Origin; a client without
-        Origin (aiortc, scripts) must use a ticket (CONTRACT §4)."""
-        ticket = ticket_from(self.scope)
-        if ticket:
-            return await database_sync_to_async(services.ticket_redeem)(
-                session_id=self.session_id, token=ticket
-            )
+    def _cookie_user(self) -> AbstractBaseUser | None:
+        """The cookie session's user counts only for browsers, which always send Origin;
+        a client without Origin (aiortc, scripts) must use a ticket (CONTRACT §4). A
+        ticket wins when given (a bad one is refused even with a cookie)."""
         if not has_origin(self.scope):
             return None
         user = self.scope.get("user")

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -248,36 +248,85 @@ class RoomSnapshot:
     def visible_ids(self, peer_id: str) -> set[str]:
         return {p.peer_id for p in self.visible_to(peer_id)}
 
+    def caucus_view(self, peer_id: str) -> dict[str, Any]:
+        """What this peer's caucus banner says, from the server's state (issue 13: never
+        remembered by the client): `side` "all" (no caucus, or not in the room), "caucus"
+        (with the mediator in it) or "apart" (waiting while the mediator talks with
+        others), and `caucus_peer_ids`, the peers the mediator holds it with (empty
+        when none runs or this peer is not in the room)."""
+        me = self.peers.get(peer_id)
+        if me is None or not me.in_room or not self.caucus:
+            return {"side": "all", "caucus_peer_ids": []}
+        return {"side": self.side_of(peer_id), "caucus_peer_ids": sorted(self.caucus)}
 
-def room_snapshot(session_id: int) -> RoomSnapshot:
-    """The room as the database holds it now (call inside the service's transaction
-    after locking the session row, to see a consistent room)."""
-    session = MediationSession.objects.filter(pk=session_id).only("status", "caucus_peer_ids")
-    session = session.first()
-    if session is None:
-        raise NotFound()
-    participants = RoomParticipant.objects.filter(session_id=session_id).select_related(
-        "user", "user__profile"
-    )
-    peers = {
-        p.peer_id: Peer(
-            peer_id=p.peer_id,
-            user_id=p.user_id,
-            name=display_name(p.user),
-            role=p.role,
-            state=p.state,
-            connected=p.connected,
-            channel_name=p.channel_name,
+
+def room_participants(session_id: int) -> list[RoomParticipant]:
+    """The room's participant rows with the names shown (one query)."""
+    return list(
+        RoomParticipant.objects.filter(session_id=session_id).select_related(
+            "user", "user__profile"
         )
-        for p in participants
-    }
+    )
+
+
+def peer_of(p: RoomParticipant) -> Peer:
+    return Peer(
+        peer_id=p.peer_id,
+        user_id=p.user_id,
+        name=display_name(p.user),
+        role=p.role,
+        state=p.state,
+        connected=p.connected,
+        channel_name=p.channel_name,
+    )
+
+
+def snapshot_of(session: MediationSession, participants: list[RoomParticipant]) -> RoomSnapshot:
+    """The room from a session row and its participant rows already read."""
     return RoomSnapshot(
-        session_id=session_id,
+        session_id=session.pk,
         status=session.status,
         caucus=frozenset(session.caucus_peer_ids or []),
-        peers=peers,
+        peers={p.peer_id: peer_of(p) for p in participants},
     )
+
+
+def room_snapshot(session: MediationSession | int) -> RoomSnapshot:
+    """The room as the database holds it now (call inside the service's transaction
+    after locking the session row, to see a consistent room). Given the locked session
+    row itself, it is not read again."""
+    if isinstance(session, int):
+        row = MediationSession.objects.filter(pk=session).only("status", "caucus_peer_ids")
+        session = row.first()
+        if session is None:
+            raise NotFound()
+    return snapshot_of(session, room_participants(session.pk))
 
 
 def recording_active(session_id: int) -> bool:
     return Recording.objects.filter(session_id=session_id, ended_at__isnull=True).exists()
+
+
+@dataclass(frozen=True)
+class ConnectedPeer:
+    session_id: int
+    peer_id: str
+    channel_name: str
+
+
+def connected_peers(*, joined_before: datetime) -> list[ConnectedPeer]:
+    """Every participant marked connected to a room that is open and whose connection
+    opened before `joined_before` (sessions.presence checks each against its heartbeat;
+    a newer one may not have had its first beat yet)."""
+    recent = Attendance.objects.filter(
+        session_id=OuterRef("session_id"),
+        user_id=OuterRef("user_id"),
+        left_at__isnull=True,
+        joined_at__gte=joined_before,
+    )
+    rows = (
+        RoomParticipant.objects.filter(connected=True, session__status__in=OPEN_ROOM)
+        .exclude(Exists(recent))
+        .values_list("session_id", "peer_id", "channel_name")
+    )
+    return [ConnectedPeer(*row) for row in rows]

@@ -1,21 +1,30 @@
 """Signaling benchmark: N participants in N/3 rooms (a mediator and two parties each) on
-ONE Daphne process, on the in-memory channel layer and on Redis.
+ONE Daphne process, on the in-memory channel layer and on Redis pub/sub, beside a bare
+relay of the same protocol written with `websockets` alone (bench/signaling/bare.py), in
+the same run with the same client.
 
-Printed per layer:
-- connection set-up: from opening the socket (with a ticket) to `welcome`, p50/p99, and
-  the wall time to bring every room up (connect all, mediators admit both parties);
+Printed per server:
+- connection set-up: from opening the socket (with a ticket) to `welcome`, p50/p99, the
+  wall time to bring every room up (connect all, mediators admit both parties), and how
+  many joins failed (a handshake dropped or refused);
 - relay latency of `signal` messages, p50/p99 (sender and receiver are this process, so
-  one clock measures it), and the messages per second the server relayed;
-- memory per connection: the Daphne process's RSS after everyone joined minus before,
-  divided by N.
+  one clock measures it): `--signals` messages per room, paced to `--rate` per second;
+- memory per connection: the server process's RSS after everyone joined minus before,
+  divided by N;
+- for the platform, the ratios to the bare relay (goals: set-up p50 and relay p99 at most
+  3x, memory per connection at most 1.5x).
 
-    .venv/bin/python -m bench.signaling            # quick: N=150
-    .venv/bin/python -m bench.signaling --full     # N=1000
-    .venv/bin/python -m bench.signaling -n 600 --layers redis --signals 10
+By default every join starts at once (nine in the morning); `--concurrency 16` admits
+16 joins at a time instead (people arriving one by one).
+
+    .venv/bin/python -m bench.signaling                 # quick: N=150
+    .venv/bin/python -m bench.signaling -n 300
+    .venv/bin/python -m bench.signaling -n 999 --layers bare,memory,pubsub
 
 Redis is REDIS_URL's server (default redis://127.0.0.1:6379), database 15, flushed
 before and after. Each run gets a fresh database in a temporary folder: the default
-configuration's SQLite (WAL), as `./dev serve` runs it.
+configuration's SQLite (WAL), as `./dev serve` runs it, with Daphne started as
+`./dev serve` starts it (`daphne_command`).
 Join-to-first-frame for aiortc peers: bench/signaling/first_frame.py.
 """
 
@@ -23,8 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -35,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+ROLES = ("mediator", "applicant", "respondent")
 PAD = "a=candidate:1 1 udp 2122260223 192.0.2.1 54321 typ host generation 0 " * 6
 
 SEED = """
@@ -151,8 +163,51 @@ class Server:
     redis_db: object = None
 
 
+def daphne_command(port: int) -> list[str]:
+    """Daphne as `./dev serve` and `./dev prod` start it: the listen backlog raised from
+    Twisted's 50, so that a burst of simultaneous joins queues in the kernel instead of
+    being refused (the kernel caps it at net.core.somaxconn)."""
+    daphne = str(Path(sys.executable).with_name("daphne"))
+    return [daphne, "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+            "config.asgi:application"]  # fmt: skip
+
+
+def _wait_listening(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(log.read_text()[-2000:]) from None
+            time.sleep(0.1)
+
+
+def start_bare(n: int) -> Server:
+    """The bare relay with N/3 rooms' tickets (no database: it only checks them)."""
+    rooms = max(1, n // 3)
+    work = Path(tempfile.mkdtemp(prefix="bench-signaling-bare-"))
+    spec = [
+        {"session": r + 1, "tickets": {who: secrets.token_urlsafe(32) for who in ROLES}}
+        for r in range(rooms)
+    ]
+    (work / "rooms.json").write_text(json.dumps(spec))
+    port = free_port()
+    with open(work / "daphne.log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.signaling.bare", "--port", str(port),
+             "--spec", str(work / "rooms.json")],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    _wait_listening(port, process, work / "daphne.log")
+    return Server("bare", work, spec, port, process)
+
+
 def start_server(layer: str, n: int, redis_url: str) -> Server:
     """A fresh SQLite database with N/3 rooms and their tickets, and one Daphne process."""
+    if layer == "bare":
+        return start_bare(n)
     rooms = max(1, n // 3)
     work = Path(tempfile.mkdtemp(prefix=f"bench-signaling-{layer}-"))
     env = {
@@ -186,19 +241,9 @@ def start_server(layer: str, n: int, redis_url: str) -> Server:
     port = free_port()
     with open(work / "daphne.log", "w") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
-             "config.asgi:application"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError((work / "daphne.log").read_text()[-2000:]) from None
-            time.sleep(0.1)
+            daphne_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    _wait_listening(port, process, work / "daphne.log")
     return Server(layer, work, spec, port, process, redis_db)
 
 
@@ -214,6 +259,7 @@ def stop_server(server: Server) -> None:
 
 
 async def measure(server: Server, signals: int, rate: float, concurrency: int) -> dict:
+    """`signals`: per room; `concurrency` 0: every join at once."""
     from websockets.asyncio.client import connect
 
     spec = list(server.spec)
@@ -228,8 +274,8 @@ async def measure(server: Server, signals: int, rate: float, concurrency: int) -
     rss_before = rss_kib(server.process.pid)
 
     setup_times: list[float] = []
-    # How many joins are in flight at once: people arriving, not a flood.
-    gate = asyncio.Semaphore(concurrency)
+    failures: list[str] = []
+    gate = asyncio.Semaphore(concurrency) if concurrency > 0 else contextlib.nullcontext()
     loop = asyncio.get_running_loop()
     readers: list[asyncio.Task] = []
 
@@ -249,39 +295,45 @@ async def measure(server: Server, signals: int, rate: float, concurrency: int) -
         clients.append(client)
         return client
 
-    async def bring_up(room: dict) -> tuple[Client, Client, Client]:
+    async def bring_up(room: dict) -> tuple[Client, Client, Client] | None:
         t = room["tickets"]
-        mediator = await join(room["session"], t["mediator"], "mediator")
-        applicant = await join(room["session"], t["applicant"], "applicant")
-        respondent = await join(room["session"], t["respondent"], "respondent")
+        joined = await asyncio.gather(
+            *(join(room["session"], t[who], who) for who in ROLES), return_exceptions=True
+        )
+        bad = [j for j in joined if isinstance(j, BaseException)]
+        if bad:
+            failures.extend(f"{type(e).__name__}: {e}" for e in bad)
+            return None
+        mediator, applicant, respondent = joined
         for party in (applicant, respondent):
             await mediator.ws.send(json.dumps({"type": "admit", "peer_id": party.peer_id}))
             await asyncio.wait_for(party.admitted, 120)
         return mediator, applicant, respondent
 
     started = time.perf_counter()
-    trios = await asyncio.gather(*(bring_up(room) for room in spec))
+    trios = [t for t in await asyncio.gather(*(bring_up(room) for room in spec)) if t]
     setup_wall = time.perf_counter() - started
     await asyncio.sleep(1)
     rss_after = rss_kib(server.process.pid)
 
-    # Relay: each peer sends `signals` messages to the next peer of its room, paced so the
-    # whole server sees about `rate` messages per second (trickle ICE, not a flood).
-    senders = [(a, b) for m, x, y in trios for a, b in ((x, m), (y, x), (m, y))]
-    interval = len(senders) / rate
+    # Relay: each room sends `signals` messages round its three peers (m->x, x->y, y->m),
+    # paced so the whole server sees about `rate` messages per second (trickle ICE).
+    routes = [[(x, m), (y, x), (m, y)] for m, x, y in trios]
+    interval = len(trios) / rate if trios else 0
 
-    async def send_all(sender: Client, target: Client, offset: float) -> None:
+    async def send_room(pairs: list[tuple[Client, Client]], offset: float) -> None:
         await asyncio.sleep(offset)
-        for _ in range(signals):
+        for k in range(signals):
+            sender, target = pairs[k % 3]
             data = {"t": time.perf_counter(), "candidate": {"candidate": PAD}}
             await sender.ws.send(json.dumps({"type": "signal", "to": target.peer_id, "data": data}))
             await asyncio.sleep(interval)
 
     started = time.perf_counter()
     await asyncio.gather(
-        *(send_all(a, b, i * interval / len(senders)) for i, (a, b) in enumerate(senders))
+        *(send_room(pairs, i * interval / len(routes)) for i, pairs in enumerate(routes))
     )
-    expected = len(senders) * signals
+    expected = len(routes) * signals
     while sum(len(c.latencies) for c in clients) < expected:
         if time.perf_counter() - started > 300:
             break
@@ -296,6 +348,9 @@ async def measure(server: Server, signals: int, rate: float, concurrency: int) -
     return {
         "layer": server.layer,
         "participants": participants,
+        "attempted": len(spec) * 3,
+        "failed_joins": len(failures),
+        "failure_sample": failures[:3],
         "rooms": len(trios),
         "setup_p50_ms": percentile(setup_times, 50) * 1000,
         "setup_p99_ms": percentile(setup_times, 99) * 1000,
@@ -308,43 +363,74 @@ async def measure(server: Server, signals: int, rate: float, concurrency: int) -
         "errors": len(errors),
         "rss_before_mib": rss_before / 1024,
         "rss_after_mib": rss_after / 1024,
-        "kib_per_connection": (rss_after - rss_before) / participants,
+        "kib_per_connection": (rss_after - rss_before) / max(1, participants),
     }
 
 
-def report(result: dict) -> str:
+RATIOS = (
+    # (key, goal) of the issue: the platform at most this many times the bare relay.
+    ("setup_p50_ms", 3.0),
+    ("relay_p99_ms", 3.0),
+    ("kib_per_connection", 1.5),
+)
+
+
+def ratios(result: dict, bare: dict) -> dict[str, float]:
+    return {key: (result[key] / bare[key] if bare[key] > 0 else float("inf")) for key, _ in RATIOS}
+
+
+def report(result: dict, bare: dict | None = None) -> str:
     r = result
-    return (
-        f"[{r['layer']}] {r['participants']} participants in {r['rooms']} rooms\n"
+    text = (
+        f"[{r['layer']}] {r['participants']}/{r['attempted']} participants joined "
+        f"({r['failed_joins']} failed) in {r['rooms']} rooms\n"
         f"  connection set-up (socket to welcome): p50 {r['setup_p50_ms']:.1f} ms, "
         f"p99 {r['setup_p99_ms']:.1f} ms; all rooms up and admitted in {r['setup_wall_s']:.1f} s\n"
         f"  signal relay latency: p50 {r['relay_p50_ms']:.1f} ms, p99 {r['relay_p99_ms']:.1f} ms "
         f"({r['relayed']}/{r['expected']} relayed, {r['relay_rate']:.0f} msg/s, "
         f"{r['errors']} errors)\n"
-        f"  memory: Daphne RSS {r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB, "
+        f"  memory: RSS {r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB, "
         f"{r['kib_per_connection']:.1f} KiB per connection"
     )
+    if r["failure_sample"]:
+        text += "\n  failures, e.g.: " + "; ".join(r["failure_sample"])
+    if bare is not None and r is not bare:
+        got = ratios(r, bare)
+        text += "\n  against the bare relay: " + ", ".join(
+            f"{key} {got[key]:.1f}x (goal <= {goal:g}x{'' if got[key] <= goal else ', MISSED'})"
+            for key, goal in RATIOS
+        )
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--participants", type=int, default=150)
-    parser.add_argument("--full", action="store_true", help="1,000 participants")
+    parser.add_argument("--full", action="store_true", help="999 participants")
     parser.add_argument(
-        "--layers", default="memory,redis", help="memory,redis (and pubsub, for comparison)"
+        "--layers",
+        default="bare,memory,pubsub",
+        help="bare (the yardstick), memory, pubsub (Redis pub/sub), redis (core layer)",
     )
-    parser.add_argument("--signals", type=int, default=5, help="signals each peer sends")
+    parser.add_argument("--signals", type=int, default=20, help="signals each room sends")
     parser.add_argument("--rate", type=float, default=300.0, help="signals per second, in all")
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379")
     )
-    parser.add_argument("--concurrency", type=int, default=16, help="joins in flight at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="joins in flight at once (0: all at once)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines as well")
     args = parser.parse_args(argv)
-    n = 1000 if args.full else args.participants
-    for layer in [x.strip() for x in args.layers.split(",") if x.strip()]:
-        if layer not in ("memory", "redis", "pubsub"):
+    n = 999 if args.full else args.participants
+    layers = [x.strip() for x in args.layers.split(",") if x.strip()]
+    for layer in layers:
+        if layer not in ("bare", "memory", "redis", "pubsub"):
             parser.error(f"unknown layer {layer}")
+    # The yardstick runs first, so every platform line can print its ratios.
+    layers.sort(key=lambda x: x != "bare")
+    bare = None
+    for layer in layers:
         # +3: one room is used to warm the server up before measuring.
         server = start_server(layer, n + 3, args.redis_url)
         try:
@@ -354,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         finally:
             stop_server(server)
-        print(report(result), flush=True)
+        if layer == "bare":
+            bare = result
+        print(report(result, bare), flush=True)
         if args.json:
             print(json.dumps(result), flush=True)
     return 0

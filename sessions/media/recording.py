@@ -32,8 +32,11 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -221,6 +224,9 @@ class SessionRecorder:
         self.tracks_received = 0
         self._last_client = time.monotonic()
         self._watch: asyncio.Task | None = None
+        # The channel other processes reach this recorder on, and the task serving it.
+        self.route = ""
+        self.serving: asyncio.Future | None = None
 
     async def start(self) -> None:
         await self.recorder.start()
@@ -266,7 +272,7 @@ class SessionRecorder:
                 self._last_client = time.monotonic()
             over = await sync_to_async(_session_over)(self.session_id)
             if over or time.monotonic() - self._last_client > IDLE_LIMIT:
-                await finish_recording(self.session_id, actor=None)
+                await _finish_here(self.session_id, actor=None)
                 return
 
     async def stop(self) -> None:
@@ -282,6 +288,100 @@ class SessionRecorder:
 
 
 _recorders: dict[int, SessionRecorder] = {}  # session id -> the recorder this process runs
+
+# Several Daphne processes (issue 13, point 6): the recorder runs in the process that
+# started it, and its aiortc peers must be made there. That process keeps, in the cache
+# (Redis with REDIS_URL), the channel it listens on for the session's recorder, with an
+# expiry it refreshes; any other process asked for an offer or the stop sends the
+# request over the channel layer and waits for the answer. A process that died leaves
+# no route once the expiry passed, and its recording is closed as abandoned.
+ROUTE_KEY = "odr:recorder:{}"
+ROUTE_TIMEOUT = 20.0
+
+
+def _route_expiry() -> float:
+    return settings.ODR_ROOM_HEARTBEAT_SECONDS / 2
+
+
+def recorder_route(session_id: int) -> str | None:
+    return cache.get(ROUTE_KEY.format(session_id))
+
+
+def _publish_route(session_id: int, channel: str) -> None:
+    cache.set(ROUTE_KEY.format(session_id), channel, timeout=_route_expiry())
+
+
+def _forget_route(session_id: int, channel: str) -> None:
+    if cache.get(ROUTE_KEY.format(session_id)) == channel:
+        cache.delete(ROUTE_KEY.format(session_id))
+
+
+async def _serve_route(recorder: SessionRecorder) -> None:
+    """In the recorder's process: answer the other processes' offers and stops, and keep
+    the route alive."""
+    layer = get_channel_layer()
+    channel = recorder.route
+    keep = asyncio.ensure_future(_keep_route(recorder.session_id, channel))
+    try:
+        while True:
+            message = await layer.receive(channel)
+            reply = message.get("reply")
+            try:
+                out = await _on_route_message(recorder, message)
+            except DomainError as exc:
+                out = {"type": "recorder.error", "code": exc.code, "message": str(exc.message)}
+            if reply:
+                await layer.send(reply, out)
+            if message.get("type") == "recorder.stop":
+                return
+    finally:
+        keep.cancel()
+        await sync_to_async(_forget_route, thread_sensitive=False)(recorder.session_id, channel)
+
+
+async def _keep_route(session_id: int, channel: str) -> None:
+    while True:
+        await sync_to_async(_publish_route, thread_sensitive=False)(session_id, channel)
+        await asyncio.sleep(_route_expiry() / 3)
+
+
+async def _on_route_message(recorder: SessionRecorder, message: dict) -> dict:
+    if message.get("type") == "recorder.offer":
+        answer = await recorder.add_peer(
+            user_id=int(message["user_id"]),
+            offer=RTCSessionDescription(str(message["sdp"]), "offer"),
+        )
+        return {"type": "recorder.answer", "sdp": answer.sdp}
+    if message.get("type") == "recorder.stop":
+        actor_id = message.get("actor_id")
+        actor = (
+            await sync_to_async(get_user_model().objects.get)(pk=actor_id)
+            if actor_id is not None
+            else None
+        )
+        await _finish_here(recorder.session_id, actor=actor)
+        return {"type": "recorder.stopped"}
+    raise DomainError("invalid_request", _("Unknown request to the recorder."))
+
+
+async def _ask_recorder(session_id: int, message: dict) -> dict | None:
+    """Send a request to the process that runs this session's recorder and wait for its
+    answer; None when no process runs one."""
+    route = await sync_to_async(recorder_route, thread_sensitive=False)(session_id)
+    if route is None:
+        return None
+    layer = get_channel_layer()
+    reply = await layer.new_channel()
+    await layer.send(route, {**message, "reply": reply})
+    try:
+        answer = await asyncio.wait_for(layer.receive(reply), ROUTE_TIMEOUT)
+    except TimeoutError:
+        raise DomainError(
+            "recorder_unreachable", _("The recorder did not answer; try again.")
+        ) from None
+    if answer.get("type") == "recorder.error":
+        raise DomainError(answer.get("code", "recorder_error"), answer.get("message", ""))
+    return answer
 
 
 def _session_over(session_id: int) -> bool:
@@ -319,7 +419,7 @@ def recording_begin(*, session: MediationSession, actor: AbstractBaseUser) -> Re
                 _("Every participant must consent to recording before it can start."),
             )
         for stale in Recording.objects.filter(session=session, ended_at__isnull=True):
-            if session.pk in _recorders:
+            if session.pk in _recorders or recorder_route(session.pk) is not None:
                 raise DomainError("recording_running", _("A recording is already running."))
             # Its process stopped before the file was saved: close the row honestly.
             stale.ended_at = timezone.now()
@@ -398,6 +498,10 @@ async def start_recording(*, session: MediationSession, actor: AbstractBaseUser)
     )
     _recorders[session.pk] = recorder
     await recorder.start()
+    # Reachable from every process before the room hears of it.
+    recorder.route = await get_channel_layer().new_channel()
+    await sync_to_async(_publish_route, thread_sensitive=False)(session.pk, recorder.route)
+    recorder.serving = asyncio.ensure_future(_serve_route(recorder))
     # Only now may the clients send their offers (before, they would find no recorder).
     await sync_to_async(_broadcast)(session.pk, True)
     return recording
@@ -412,20 +516,45 @@ def _may_send_media(session: MediationSession, user: AbstractBaseUser) -> bool:
 async def recorder_answer(
     *, session: MediationSession, user: AbstractBaseUser, offer: RTCSessionDescription
 ) -> RTCSessionDescription:
-    recorder = _recorders.get(session.pk)
-    if recorder is None:
-        raise DomainError("not_recording", _("No recording is running for this session."))
     if not await sync_to_async(_may_send_media)(session, user):
         raise Forbidden(_("You have not consented to recording."))
-    return await recorder.add_peer(user_id=user.pk, offer=offer)
+    recorder = _recorders.get(session.pk)
+    if recorder is not None:
+        return await recorder.add_peer(user_id=user.pk, offer=offer)
+    # Another process runs it: the offer goes there over the channel layer.
+    answer = await _ask_recorder(
+        session.pk, {"type": "recorder.offer", "sdp": offer.sdp, "user_id": user.pk}
+    )
+    if answer is None:
+        raise DomainError("not_recording", _("No recording is running for this session."))
+    return RTCSessionDescription(answer["sdp"], "answer")
 
 
 async def finish_recording(session_id: int, *, actor: AbstractBaseUser | None) -> Recording | None:
+    """Stop the session's recorder, in this process or the one that runs it, and save
+    the file."""
+    if session_id not in _recorders:
+        stopped = await _ask_recorder(
+            session_id,
+            {"type": "recorder.stop", "actor_id": actor.pk if actor is not None else None},
+        )
+        if stopped is None:
+            return None
+        return await sync_to_async(
+            lambda: Recording.objects.filter(session_id=session_id).order_by("-started_at").first()
+        )()
+    return await _finish_here(session_id, actor=actor)
+
+
+async def _finish_here(session_id: int, *, actor: AbstractBaseUser | None) -> Recording | None:
     """Stop this process's recorder for the session and save the file. The recorder is
     taken out of the registry before the first await, so it is saved exactly once."""
     recorder = _recorders.pop(session_id, None)
     if recorder is None:
         return None
+    serving = recorder.serving
+    if serving is not None and serving is not asyncio.current_task():
+        serving.cancel()
     try:
         await recorder.stop()
         recording = await sync_to_async(Recording.objects.get)(pk=recorder.recording_id)

@@ -94,9 +94,15 @@ def ticket_issue(*, session: MediationSession, user: AbstractBaseUser) -> tuple[
 
 @transaction.atomic
 def ticket_redeem(*, session_id: int, token: str) -> AbstractBaseUser | None:
-    """The ticket's user, once: the conditional UPDATE marks it used atomically, so two
-    connections racing with one ticket (even on two processes) cannot both enter. A ticket
-    of a case no longer in mediation opens nothing, even if the close missed it."""
+    """The ticket's user, once (see `ticket_use`), in its own transaction."""
+    return ticket_use(session_id=session_id, token=token)
+
+
+def ticket_use(*, session_id: int, token: str) -> AbstractBaseUser | None:
+    """The ticket's user, once, inside the caller's transaction (the room's join uses it
+    in its own): the conditional UPDATE marks it used atomically, so two connections
+    racing with one ticket (even on two processes) cannot both enter. A ticket of a case
+    no longer in mediation opens nothing, even if the close missed it."""
     if not token or len(token) > 200:
         return None
     now = timezone.now()

@@ -8,7 +8,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.audit import log_action
-from odr.errors import Forbidden, Invalid, NotFound
+from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.middleware import mfa_required
 from odr.text import clean_text
 from sessions import selectors
 from sessions.broadcast import (
@@ -29,7 +30,7 @@ from sessions.broadcast import (
 )
 from sessions.models import Attendance, ChatMessage, MediationSession, RoomParticipant
 from sessions.selectors import MEDIATOR, Peer, RoomSnapshot, room_snapshot
-from sessions.services.common import participant_for_update
+from sessions.services.access import ticket_use
 from sessions.services.scheduling import session_end, session_start
 from sessions.transitions import lock_session
 
@@ -51,6 +52,8 @@ class Joined:
     # peer id -> channel of whom this connection may signal now (see `_reach`).
     reach: dict[str, str]
     recording: bool = False
+    # The caucus banner's state for this peer (`RoomSnapshot.caucus_view`).
+    caucus_view: dict[str, Any] = field(default_factory=dict)
 
 
 def _send(
@@ -103,6 +106,7 @@ def _room_changes(
                         "peers": [p.public() for p in after.visible_to(peer.peer_id)],
                         "active": bool(after.caucus),
                         "call": sorted(q for q in gained if peer.peer_id < q),
+                        **after.caucus_view(peer.peer_id),
                     },
                     after=after,
                 )
@@ -132,11 +136,60 @@ def _room_audit(action: str, session: MediationSession, actor, **after: Any) -> 
     log_action(action=action, obj=session, actor=actor, dispute=session.dispute, after=after)
 
 
+class Unauthenticated(DomainError):
+    """No login, or a bad, used or expired ticket (the consumer closes with 4401)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unauthenticated",
+            _("Log in, or connect with a valid ticket (single use, short-lived)."),
+            status=401,
+        )
+
+
+@transaction.atomic
+def room_enter(
+    *,
+    session_id: int,
+    channel_name: str,
+    user: AbstractBaseUser | None = None,
+    ticket: str = "",
+) -> Joined:
+    """A connection opens, with a ticket or the cookie's user: everything a join writes
+    (the ticket used, the participant, attendance, the audit events) in ONE transaction
+    and one call from the consumer, so a morning's burst of joins queues for the database
+    thread once per join, not three times (issue 13). A ticket wins when given; its user
+    passes the two-factor rule here (the cookie's user passed it on the cookie stack). A
+    refused ticket stays unused only when the refusal rolls back with it."""
+    if ticket:
+        user = ticket_use(session_id=session_id, token=ticket)
+        if user is None:
+            raise Unauthenticated()
+        if mfa_required(user):
+            raise Forbidden(
+                _("Set up two-factor authentication before you enter the room."),
+                code="mfa_required",
+            )
+    if user is None or not user.is_authenticated:
+        raise Unauthenticated()
+    return _join(session_id=session_id, user=user, channel_name=channel_name)
+
+
 @transaction.atomic
 def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Joined:
     """A connection opens: the mediator enters the room (and the session goes live);
     a party waits in the lobby unless already admitted (a reconnect comes back to the
     same place with the same peer id)."""
+    return _join(session_id=session_id, user=user, channel_name=channel_name)
+
+
+def _join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Joined:
+    """The join inside the caller's transaction. Its reads are few and done once (issue
+    13: a burst of joins is bound by the one database thread): the session row locked
+    with its case, the party row, the room's participant rows; the room after the join
+    is the room before with this peer changed, not read again. The session row's lock
+    serialises every write to the room's participants, so the row read here is the one
+    written."""
     not_participant = Forbidden(
         _("You are not a participant of this session."), code="not_participant"
     )
@@ -151,9 +204,18 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
     refused = selectors.room_refusal(session, user, role=role)
     if refused is not None:
         raise refused.error()
-    before = room_snapshot(session.pk)
-    participant = participant_for_update(session, user, role=role)
-    superseded = participant.channel_name if participant.connected else ""
+    rows = selectors.room_participants(session.pk)
+    before = selectors.snapshot_of(session, rows)
+    participant = next((r for r in rows if r.user_id == user.pk), None)
+    was_connected = participant is not None and participant.connected
+    superseded = participant.channel_name if was_connected else ""
+    if participant is None:
+        participant = RoomParticipant(
+            session=session,
+            user=user,
+            role=role,
+            state=State.ROOM if role == MEDIATOR else State.LOBBY,
+        )
     if role == MEDIATOR:
         participant.state = State.ROOM
         if session.status == S.SCHEDULED:
@@ -164,15 +226,26 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
     participant.role = role
     participant.connected = True
     participant.channel_name = channel_name
-    participant.save(update_fields=["state", "role", "connected", "channel_name"])
-    Attendance.objects.filter(session=session, user=user, left_at__isnull=True).update(
-        left_at=timezone.now()
-    )
+    if participant.pk is None:
+        participant.save()
+    else:
+        participant.save(update_fields=["state", "role", "connected", "channel_name"])
+    if was_connected:
+        # The connection it replaces (or one whose process died) left without a leave.
+        Attendance.objects.filter(session=session, user=user, left_at__isnull=True).update(
+            left_at=timezone.now()
+        )
     Attendance.objects.create(session=session, user=user, self_test=participant.self_test)
     _room_audit("session.join", session, user, peer_id=participant.peer_id, state=participant.state)
 
-    after = room_snapshot(session.pk)
-    me = after.peers[participant.peer_id]
+    participant.user = user
+    me = selectors.peer_of(participant)
+    after = RoomSnapshot(
+        session_id=session.pk,
+        status=session.status,
+        caucus=before.caucus,
+        peers={**before.peers, me.peer_id: me},
+    )
     deliveries: list[Delivery] = []
     if superseded and superseded != channel_name:
         deliveries.append(
@@ -214,6 +287,7 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
         caucus=me.in_room and bool(after.caucus),
         reach=_reach(after, me.peer_id),
         recording=selectors.recording_active(session.pk),
+        caucus_view=after.caucus_view(me.peer_id),
     )
 
 
@@ -229,7 +303,7 @@ def room_leave(*, session_id: int, peer_id: str, channel_name: str) -> None:
         return
     if participant.channel_name != channel_name:
         return
-    before = room_snapshot(session.pk)
+    before = room_snapshot(session)
     participant.connected = False
     participant.channel_name = ""
     participant.save(update_fields=["connected", "channel_name"])
@@ -237,7 +311,7 @@ def room_leave(*, session_id: int, peer_id: str, channel_name: str) -> None:
         session=session, user_id=participant.user_id, left_at__isnull=True
     ).update(left_at=timezone.now())
     _room_audit("session.leave", session, participant.user, peer_id=peer_id)
-    after = room_snapshot(session.pk)
+    after = room_snapshot(session)
     deliveries = _room_changes(before, after, caucus_changed=False, skip=set())
     if participant.state == State.LOBBY:
         deliveries += _lobby_update(after)
@@ -260,14 +334,14 @@ def _target(snapshot: RoomSnapshot, peer_id: Any) -> Peer:
 @transaction.atomic
 def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
     session = lock_session(session_id)
-    before = room_snapshot(session.pk)
+    before = room_snapshot(session)
     mediator = _mediator_in(before, actor_peer)
     target = _target(before, peer_id)
     if target.state != State.LOBBY:
         raise Invalid(_("This person is not waiting in the lobby."), code="not_in_lobby")
     RoomParticipant.objects.filter(session=session, peer_id=target.peer_id).update(state=State.ROOM)
     _room_audit("session.admit", session, _user(mediator), peer_id=target.peer_id)
-    after = room_snapshot(session.pk)
+    after = room_snapshot(session)
     me = after.peers[target.peer_id]
     deliveries: list[Delivery] = []
     if me.connected:
@@ -278,6 +352,7 @@ def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
                     "type": "admitted",
                     "peers": [p.public() for p in after.visible_to(me.peer_id)],
                     "caucus": bool(after.caucus),
+                    **after.caucus_view(me.peer_id),
                 },
                 after=after,
             )
@@ -292,7 +367,7 @@ def room_remove(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
     """The mediator sends someone out: their connection closes (`removed`), the others
     hang up on them; a caucus left without anyone in it ends."""
     session = lock_session(session_id)
-    before = room_snapshot(session.pk)
+    before = room_snapshot(session)
     mediator = _mediator_in(before, actor_peer)
     target = _target(before, peer_id)
     if target.role == MEDIATOR:
@@ -311,7 +386,7 @@ def room_remove(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
         session.caucus_peer_ids = caucus
         session.save(update_fields=["caucus_peer_ids"])
     _room_audit("session.remove", session, _user(mediator), peer_id=target.peer_id)
-    after = room_snapshot(session.pk)
+    after = room_snapshot(session)
     deliveries: list[Delivery] = []
     if target.connected:
         deliveries.append(_send(target, {"type": "removed"}, close=CLOSE_REMOVED))
@@ -333,7 +408,7 @@ def room_caucus(*, session_id: int, actor_peer: str, peer_ids: Any) -> None:
     else in the room waits apart. The partition is enforced in `visible_to`, which every
     signal and chat is checked against."""
     session = lock_session(session_id)
-    before = room_snapshot(session.pk)
+    before = room_snapshot(session)
     mediator = _mediator_in(before, actor_peer)
     if (
         not isinstance(peer_ids, list)
@@ -350,21 +425,21 @@ def room_caucus(*, session_id: int, actor_peer: str, peer_ids: Any) -> None:
     session.caucus_peer_ids = chosen
     session.save(update_fields=["caucus_peer_ids"])
     _room_audit("session.caucus", session, _user(mediator), peer_ids=chosen)
-    after = room_snapshot(session.pk)
+    after = room_snapshot(session)
     deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
 
 
 @transaction.atomic
 def room_caucus_end(*, session_id: int, actor_peer: str) -> None:
     session = lock_session(session_id)
-    before = room_snapshot(session.pk)
+    before = room_snapshot(session)
     mediator = _mediator_in(before, actor_peer)
     if not session.caucus_peer_ids:
         raise Invalid(_("There is no caucus to end."), code="no_caucus")
     session.caucus_peer_ids = []
     session.save(update_fields=["caucus_peer_ids"])
     _room_audit("session.caucus_end", session, _user(mediator))
-    after = room_snapshot(session.pk)
+    after = room_snapshot(session)
     deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
 
 
@@ -391,7 +466,7 @@ def room_chat(*, session_id: int, peer_id: str, text: Any) -> ChatMessage:
             code="message_too_long",
         )
     session = lock_session(session_id)
-    snapshot = room_snapshot(session.pk)
+    snapshot = room_snapshot(session)
     me = snapshot.peers.get(peer_id)
     if me is None or not me.in_room or not me.connected:
         raise Forbidden(_("Only people in the room can chat."), code="not_in_room")

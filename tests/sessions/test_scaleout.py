@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS = ("127.0.0.1", 6379)
 REDIS_DB = 14
+HEARTBEAT = 9
 
 pytestmark = pytest.mark.scaleout
 
@@ -55,7 +56,8 @@ session = services.session_schedule(
 )
 tickets = {}
 for who, user in [("mediator", mediator), ("applicant", applicant),
-                  ("respondent", respondent), ("applicant2", applicant)]:
+                  ("respondent", respondent), ("applicant2", applicant),
+                  ("mediator2", mediator), ("respondent2", respondent)]:
     tickets[who] = services.ticket_issue(session=session, user=user)[0]
 print("SEED=" + json.dumps({"session": session.pk, "tickets": tickets}))
 """
@@ -113,6 +115,8 @@ def database(tmp_path_factory) -> Iterator[dict[str, str]]:
         ODR_TASKS_IMMEDIATE="1",
         ODR_LOG_LEVEL="WARNING",
         ODR_ROOM_TICKET_TTL_SECONDS="600",
+        # A short heartbeat, so that the test of a killed process sees the sweep.
+        ODR_ROOM_HEARTBEAT_SECONDS=str(HEARTBEAT),
     )
     try:
         subprocess.run(
@@ -172,7 +176,7 @@ def cluster(request, database, tmp_path) -> Iterator[dict]:
                 )
         for port, proc in zip(ports, processes, strict=True):
             _wait_for_port(port, proc, tmp_path / f"daphne-{port}.log")
-        yield {"ports": ports, **seed}
+        yield {"ports": ports, "processes": processes, **seed}
     finally:
         for proc in processes:
             proc.terminate()
@@ -276,6 +280,62 @@ async def test_peers_on_two_daphne_processes_meet_in_one_room(cluster):
     await respondent.send({"type": "signal", "to": app_w["peer_id"], "data": {"c": 1}})
     assert (await applicant.until("signal"))["from"] == res_w["peer_id"]
 
+    await mediator.send({"type": "end"})
+    for peer in (mediator, applicant, respondent):
+        await peer.until("ended")
+        await peer.ws.close()
+
+
+# On the pub/sub layer, the platform's default with Redis. On the core layer the survivor's
+# consumers were seen closing with 1011 after the kill (redis-py's read timeout in the
+# core layer's receive): issue 13, reported, not yet understood.
+@pytest.mark.parametrize("cluster", ["pubsub"], indirect=True)
+async def test_a_killed_daphne_process_leaves_nobody_connected_and_everyone_comes_back(cluster):
+    """Issue 13, point 6: one of two Daphne processes is killed mid-session. The survivor
+    sweeps the dead process's connections within a heartbeat (the others hear
+    `peer-left`), and each client that reconnects through the survivor is back in its
+    place (same peer id, in the room, with the others) within 5 s."""
+    a, b = cluster["ports"]
+    sid, tickets = cluster["session"], cluster["tickets"]
+    mediator, med_w = await _join(a, sid, tickets["mediator"])
+    applicant, app_w = await _join(b, sid, tickets["applicant"])
+    respondent, res_w = await _join(a, sid, tickets["respondent"])
+    for party in (app_w, res_w):
+        await mediator.send({"type": "admit", "peer_id": party["peer_id"]})
+    await applicant.until("admitted")
+    await respondent.until("admitted")
+
+    # Process A dies without running a single leave.
+    cluster["processes"][0].kill()
+    cluster["processes"][0].wait(timeout=10)
+    killed = time.monotonic()
+
+    # The mediator reconnects at once, through B.
+    started = time.monotonic()
+    mediator, again = await _join(b, sid, tickets["mediator2"])
+    assert time.monotonic() - started < 5
+    assert again["peer_id"] == med_w["peer_id"] and again["state"] == "room"
+    assert app_w["peer_id"] in {p["peer_id"] for p in again["peers"]}
+
+    # The respondent does not come back yet: within a heartbeat B's sweep leaves it, and
+    # the others hear it.
+    gone = await applicant.until("peer-left")
+    while gone["peer_id"] != res_w["peer_id"]:
+        gone = await applicant.until("peer-left")
+    assert time.monotonic() - killed < HEARTBEAT + 3
+    assert (await mediator.until("peer-left"))["peer_id"] == res_w["peer_id"]
+
+    started = time.monotonic()
+    respondent, again = await _join(b, sid, tickets["respondent2"])
+    assert time.monotonic() - started < 5
+    assert again["peer_id"] == res_w["peer_id"] and again["state"] == "room"
+    assert {p["peer_id"] for p in again["peers"]} == {med_w["peer_id"], app_w["peer_id"]}
+    assert (await mediator.until("peer-joined"))["peer"]["peer_id"] == res_w["peer_id"]
+    assert (await applicant.until("peer-joined"))["peer"]["peer_id"] == res_w["peer_id"]
+
+    # Signals flow between all three again.
+    await respondent.send({"type": "signal", "to": med_w["peer_id"], "data": {"back": 1}})
+    assert (await mediator.until("signal"))["from"] == res_w["peer_id"]
     await mediator.send({"type": "end"})
     for peer in (mediator, applicant, respondent):
         await peer.until("ended")

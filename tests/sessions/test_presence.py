@@ -1,0 +1,70 @@
+"""Issue 13, point 6: who is connected is kept by heartbeats with an expiry, so a
+connection whose process died is not marked connected for longer than a heartbeat."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from odr.models import AuditEvent
+from sessions import presence, services
+from sessions.models import RoomParticipant
+from tests.sessions.conftest import drain, join, receive_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_connection_is_alive_while_its_key_lasts_and_gone_once_it_is_removed(room):
+    presence.mark_alive(["test.one", "test.two"])
+    assert presence.alive(["test.one", "test.two", "test.three"]) == {"test.one", "test.two"}
+    presence.mark_gone("test.one")
+    assert presence.alive(["test.one", "test.two"]) == {"test.two"}
+
+
+def test_the_sweep_finds_only_participants_whose_connection_has_no_heartbeat(room):
+    services.room_join(session_id=room.session.pk, user=room.mediator, channel_name="test.m")
+    services.room_join(session_id=room.session.pk, user=room.applicant, channel_name="test.a")
+    presence.mark_alive(["test.m"])
+    # A connection younger than the expiry has not had its first beat: it is spared.
+    assert presence.sweep() == []
+    later = timezone.now() + timedelta(seconds=presence.expiry_seconds() + 1)
+    gone = presence.sweep(now=later)
+    assert [(g.session_id, g.channel_name) for g in gone] == [(room.session.pk, "test.a")]
+
+
+async def test_a_party_whose_process_died_is_left_within_a_heartbeat(room, settings):
+    settings.ODR_ROOM_HEARTBEAT_SECONDS = 3
+    med, med_welcome = await join(room.session, room.mediator)
+
+    def party_on_a_dead_process() -> str:
+        # Joined through another process that died since: its row says connected and
+        # nobody beats for its connection.
+        joined = services.room_join(
+            session_id=room.session.pk, user=room.applicant, channel_name="dead.process!x"
+        )
+        services.room_admit(
+            session_id=room.session.pk,
+            actor_peer=med_welcome["peer_id"],
+            peer_id=joined.peer.peer_id,
+        )
+        return joined.peer.peer_id
+
+    app_id = await database_sync_to_async(party_on_a_dead_process)()
+    await drain(med)
+    # The mediator's process sweeps once a full expiry passed (1.5 s), at its next beat.
+    left = await receive_until(med, "peer-left")
+    assert left["peer_id"] == app_id
+
+    def state() -> tuple[bool, int]:
+        row = RoomParticipant.objects.get(peer_id=app_id)
+        return row.connected, AuditEvent.objects.filter(action="session.leave").count()
+
+    assert await database_sync_to_async(state)() == (False, 1)
+    # The mediator's own connection beats and stays.
+    assert await database_sync_to_async(
+        lambda: RoomParticipant.objects.get(peer_id=med_welcome["peer_id"]).connected
+    )()
+    await med.disconnect()
