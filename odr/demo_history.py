@@ -8,9 +8,11 @@ once: a second run finds the history's tickets and makes nothing."""
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,16 +20,29 @@ from odr import selectors
 from odr.models import (
     CaseCounter,
     Dispute,
+    Grid,
+    GridReport,
     HotlineTicket,
     HotlineToken,
     Organisation,
     Party,
     Region,
+    Visit,
 )
 
 DEMO_TOKEN_NAME = "演示12345热线"
 HISTORY_TICKET_PREFIX = "AJ12345-DEMO-"
 CASES = 360
+# Quarrels the demo grid's worker settled on the spot over the year (no case opened).
+SPOT = 40
+# What visitors who filed nothing came to ask about at the windows.
+ADVICE = [
+    "咨询邻里纠纷处理途径",
+    "咨询劳动合同问题",
+    "咨询法律援助条件",
+    "咨询离婚财产分割",
+    "咨询交通事故赔偿",
+]
 
 S = Dispute.Status
 # Where past cases come from: the villages mostly, the townships and the county seat too.
@@ -88,8 +103,16 @@ def _pick(rng: random.Random, weighted: list[tuple]) -> str:
     return rng.choices([v for v, _w in weighted], weights=[w for _v, w in weighted])[0]
 
 
-def seed_history(*, orgs: dict[str, Organisation], token: HotlineToken) -> int:
-    """Make the past cases once; the number made (0 when they exist)."""
+def seed_history(
+    *,
+    orgs: dict[str, Organisation],
+    token: HotlineToken,
+    reception: AbstractBaseUser,
+    grid: Grid,
+) -> int:
+    """Make the past cases once; the number made (0 when they exist). With them: the
+    centre's reception visits (one for each walk-in case, and visitors who only asked for
+    advice) and the quarrels the demo grid's worker settled on the spot."""
     if HotlineTicket.objects.filter(ticket_id__startswith=HISTORY_TICKET_PREFIX).exists():
         return 0
     rng = random.Random(2026)
@@ -178,6 +201,49 @@ def seed_history(*, orgs: dict[str, Organisation], token: HotlineToken) -> int:
             _ticket(rng, token, dispute, row, now)
             for dispute, row in zip(disputes, rows, strict=True)
             if row["channel"] == Dispute.Channel.HOTLINE
+        ]
+    )
+    centre = orgs["centre"]
+    visits = [
+        Visit(
+            organisation=centre,
+            staff=reception,
+            name=row["name"],
+            phone=row["phone"],
+            purpose=TITLES[row["category"]],
+            created_at=row["created"] - timedelta(minutes=20),
+            dispute=dispute,
+        )
+        for dispute, row in zip(disputes, rows, strict=True)
+        if row["channel"] == Dispute.Channel.WALK_IN
+    ]
+    # Many who come to a window only ask (咨询) and file nothing: counted as visits too.
+    for _n in range(len(visits) * 3 // 2):
+        visits.append(
+            Visit(
+                organisation=centre,
+                staff=reception,
+                name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                purpose=rng.choice(ADVICE),
+                created_at=now - timedelta(days=rng.uniform(0, 364)),
+            )
+        )
+    Visit.objects.bulk_create(visits)
+    GridReport.objects.bulk_create(
+        [
+            GridReport(
+                client_uuid=uuid.UUID(int=rng.getrandbits(128)),
+                grid=grid,
+                worker=grid.workers.first(),
+                category=category,
+                place=grid.village.name,
+                facts="（演示历史）" + TITLES[category],
+                parties=[{"name": rng.choice(SURNAMES) + rng.choice(GIVEN)}],
+                outcome=GridReport.Outcome.SETTLED,
+                settlement="经网格员现场调解，双方各让一步，当场和解。",
+                created_at=now - timedelta(days=rng.uniform(0, 364)),
+            )
+            for category in rng.choices(["neighbour", "family", "land", "damage"], k=SPOT)
         ]
     )
     return len(disputes)

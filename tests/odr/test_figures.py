@@ -283,8 +283,15 @@ def test_seed_demo_makes_the_hotline_token_and_a_year_of_history_once_and_fast(d
     assert token_authenticate("odr-demo-hotline-2026").name == "演示12345热线"
     disputes, tickets = Dispute.objects.count(), HotlineTicket.objects.count()
     assert disputes >= 300 and tickets >= 40
+    # The windows' visits (every walk-in case had one, and more only asked) and the grid
+    # worker's settlements on the spot.
+    visits, spot = Visit.objects.count(), GridReport.objects.count()
+    walk_ins = Dispute.objects.filter(channel="walk_in").count()
+    assert Visit.objects.filter(dispute__isnull=False).count() == walk_ins > 0
+    assert visits > 2 * walk_ins and spot > 0
     call_command("seed_demo", "--history", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert (Dispute.objects.count(), HotlineTicket.objects.count()) == (disputes, tickets)
+    assert (Visit.objects.count(), GridReport.objects.count()) == (visits, spot)
     months = {d.strftime("%Y-%m") for d in Dispute.objects.values_list("created_at", flat=True)}
     assert len(months) >= 12
     rates = figures.hotline_rates(HotlineTicket.objects.all())

@@ -269,10 +269,6 @@ class Command(BaseCommand):
                     defaults={"is_active": True},
                 )
         token = demo_hotline_token()
-        if options["history"]:
-            made = seed_history(orgs=orgs, token=token)
-            if made:
-                self.stdout.write(f"Made {made} past cases for the dashboard.")
         for kind, name, location, bring in WINDOWS:
             Window.objects.update_or_create(
                 organisation=orgs["centre"],
@@ -282,6 +278,15 @@ class Command(BaseCommand):
         village, grid_name, worker = GRID
         grid, _created = Grid.objects.get_or_create(village=regions[village], name=grid_name)
         grid.workers.add(User.objects.get(username=worker))
+        if options["history"]:
+            made = seed_history(
+                orgs=orgs,
+                token=token,
+                reception=User.objects.get(username="reception@demo.odr"),
+                grid=grid,
+            )
+            if made:
+                self.stdout.write(f"Made {made} past cases for the dashboard.")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log in with:"))
         for spec in ACCOUNTS:
             role = spec.get("role") or ("superuser" if spec.get("superuser") else "citizen")
