@@ -361,11 +361,16 @@ def effect_clauses(ctx: _Context) -> list[str]:
 
 class _SealBlock(Flowable):
     """The committee's name and the sign-off date in Chinese numerals, right-aligned,
-    with the round seal stamped over them (骑年盖月) once every signature is in."""
+    with the round seal stamped over them (骑年盖月) once every signature is in. In the
+    document fixed for signing the seal cannot be drawn yet: the name carries "（印）" and
+    the block records the seal's place in `boxes` (key SEAL_BOX), where the committee's
+    seal signature, after the last signer, shows as a drawn round red seal (issue 9)."""
 
-    def __init__(self, *, name: str, when: str, sealed: bool, width: float) -> None:
+    def __init__(
+        self, *, name: str, when: str, sealed: bool, width: float, boxes: dict | None = None
+    ) -> None:
         super().__init__()
-        self.name, self.when, self.sealed = name, when, sealed
+        self.name, self.when, self.sealed, self.boxes = name, when, sealed, boxes
         self.width, self.height = width, 124
 
     def draw(self) -> None:
@@ -381,11 +386,28 @@ class _SealBlock(Flowable):
         centre = right - name_w / 2
         c.drawString(centre - date_w / 2, 50, self.when)
         if self.sealed:
-            draw_seal(c, name=self.name, x=centre, y=62, radius=56, label=SEAL_LABEL)
+            draw_seal(c, name=self.name, x=centre, y=SEAL_Y, radius=SEAL_RADIUS, label=SEAL_LABEL)
         else:
+            if self.boxes is not None:
+                x1, y1 = c.absolutePosition(centre - SEAL_RADIUS, SEAL_Y - SEAL_RADIUS)
+                x2, y2 = c.absolutePosition(centre + SEAL_RADIUS, SEAL_Y + SEAL_RADIUS)
+                self.boxes[SEAL_BOX] = [c.getPageNumber() - 1, x1, y1, x2, y2]
             c.setFont(FONT, 8.5)
             c.setFillColor(colors.grey)
             c.drawRightString(right, 16, "（各方签署完成后加盖印章）")
+
+
+# The seal's place in the seal block, and its key among the signature boxes.
+SEAL_RADIUS, SEAL_Y = 56, 62
+SEAL_BOX = "seal"
+# The completion record's place on the audit page: a title, a header and one row per
+# signer (finalize.completion_record draws it in these measures).
+RECORD_BOX = "record"
+RECORD_ROW, RECORD_TOP = 13, 20
+
+
+def record_height(signers: int) -> float:
+    return RECORD_TOP + RECORD_ROW * (signers + 1) + 4
 
 
 # The visible signature field of each signer: wide enough for a drawn signature and the
@@ -399,10 +421,12 @@ class _FieldBox(Flowable):
     is added later as an incremental update whose widget is this box, so the box records
     where it was drawn (page index and rectangle in PDF points) into `boxes`."""
 
-    def __init__(self, key: str, boxes: dict | None, *, width: float = FIELD_W) -> None:
+    def __init__(
+        self, key: str, boxes: dict | None, *, width: float = FIELD_W, height: float = FIELD_H
+    ) -> None:
         super().__init__()
         self.key, self.boxes = key, boxes
-        self.width, self.height = width, FIELD_H
+        self.width, self.height = width, height
 
     def draw(self) -> None:
         c = self.canv
@@ -514,7 +538,7 @@ def _signature_image(sig, st):
     return _p(f"<font size=14>{_esc(name)}</font>（键入）", st["cell"])
 
 
-def _audit_flowables(ctx: _Context, st, width: float) -> list:
+def _audit_flowables(ctx: _Context, st, width: float, boxes: dict | None = None) -> list:
     out = [
         BoldLine("签署与审计记录", size=18, align="center", space_before=0, space_after=6),
         _p(
@@ -562,14 +586,19 @@ def _audit_flowables(ctx: _Context, st, width: float) -> list:
         out.append(signer_table)
     else:
         # Rendered once when the agreement opens for signing: each signature is added
-        # afterwards, and carries its own signer, time and certificate.
+        # afterwards, and carries its own signer, time and certificate. What is known only
+        # then (each signer's time, certificate, address) the platform seal adds after the
+        # last signer as the completion record, drawn in the place kept here (RECORD_BOX).
         out.append(
             _p(
                 "本文书于开放签署时生成；各签名人的电子签名按签署顺序以增量更新方式逐一附加，"
-                "签名人、签署时间、证书及所签文本的版本和哈希见各电子签名。",
+                "签名人、签署时间、证书及所签文本的版本和哈希见各电子签名。"
+                "全部签署完成后，平台以电子印章在下方附加签署完成记录。",
                 st["small"],
             )
         )
+        signers = len(ctx.state.party_signatures) + 1  # the parties and the mediator
+        out.append(_FieldBox(RECORD_BOX, boxes, width=width, height=record_height(signers)))
     out += [Spacer(1, 8), BoldLine("审计事件", size=12)]
     rows = [[_p(f"<b>{h}</b>", st["cell"]) for h in ("序号", "时间", "操作人", "操作", "哈希")]]
     events = ctx.dispute.audit_events.select_related("actor__profile").order_by("seq")
@@ -796,6 +825,7 @@ def render_agreement_pdf(agreement, boxes: dict | None = None) -> bytes:
                                 when=cn_numeral_date(ctx.issued_at),
                                 sealed=ctx.complete,
                                 width=width * 0.62,
+                                boxes=boxes,
                             ),
                         ]
                     ],
@@ -812,7 +842,7 @@ def render_agreement_pdf(agreement, boxes: dict | None = None) -> bytes:
             ]
         ),
         PageBreak(),
-        *_audit_flowables(ctx, st, width),
+        *_audit_flowables(ctx, st, width, boxes),
     ]
     return _build(
         agreement,

@@ -747,10 +747,14 @@ def sign_with(
     location: str | None = None,
     use_timestamp: bool = False,
     issuers: tuple[x509.Certificate, ...] | None = None,
+    box: list | None = None,
+    stamp_style=None,
 ) -> bytes:
-    """Adds one PAdES signature (invisible field `field_name`) to `pdf` as an incremental
-    update: every earlier byte and signature stays as it was. `issuers`: the certificates
-    above the signer's when another CA than the platform's issued it (a court's own)."""
+    """Adds one PAdES signature (field `field_name`) to `pdf` as an incremental update:
+    every earlier byte and signature stays as it was. `issuers`: the certificates above
+    the signer's when another CA than the platform's issued it (a court's own). `box`
+    ([page, x1, y1, x2, y2]) makes the field visible there, drawn by `stamp_style` (a
+    pyHanko stamp style: the committee's round seal); without it the field is invisible."""
     if issuers:
         chain = [pair.asn1_cert()] + [
             asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in issuers
@@ -771,14 +775,21 @@ def sign_with(
         location=location,
     )
     stamper = timestamper() if use_timestamp else None
+    spec = fields.SigFieldSpec(sig_field_name=field_name)
+    if box:
+        page, x1, y1, x2, y2 = box
+        spec = fields.SigFieldSpec(
+            sig_field_name=field_name,
+            on_page=int(page),
+            box=(int(x1), int(y1), int(x2), int(y2)),
+        )
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    pdf_signer = signers.PdfSigner(
+        meta, signer=signer, timestamper=stamper, stamp_style=stamp_style, new_field_spec=spec
+    )
     out = off_loop(
-        signers.sign_pdf,
+        pdf_signer.sign_pdf,
         writer,
-        meta,
-        signer=signer,
-        timestamper=stamper,
-        new_field_spec=fields.SigFieldSpec(sig_field_name=field_name),
         # Without a timestamp the CMS size is known (two EC certificates, one signature:
         # about 1.6 KB); reserving it skips pyHanko's dummy signing pass, which costs as
         # much as the real one. A TSA's token and chain vary, so pyHanko measures those.
@@ -787,10 +798,13 @@ def sign_with(
     return out.getvalue()
 
 
-def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
+def seal_pdf(
+    pdf: bytes, *, organisation=None, reason: str, box: list | None = None, stamp_style=None
+) -> bytes:
     """Seals `pdf` with the organisation's key (a court's ruling, a committee's document),
     or with the platform seal when organisation is None, as the last incremental update,
-    with an RFC 3161 timestamp when settings.ODR_TSA_URL is set."""
+    with an RFC 3161 timestamp when settings.ODR_TSA_URL is set. `box` and `stamp_style`
+    make the seal's field visible (sign_with)."""
     issuers: tuple[x509.Certificate, ...] = ()
     if organisation is None:
         pair, field, name = platform_seal(), "PlatformSeal", PLATFORM_NAME
@@ -816,6 +830,8 @@ def seal_pdf(pdf: bytes, *, organisation=None, reason: str) -> bytes:
             name=name,
             use_timestamp=True,
             issuers=issuers or None,
+            box=box,
+            stamp_style=stamp_style,
         )
     except (OSError, ValueError) as exc:
         if timestamper() is None:

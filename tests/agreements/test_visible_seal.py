@@ -1,0 +1,131 @@
+"""The committee's seal shows where the law expects it (issue 9): the agreement's PDF is
+fixed when it opens for signing, so its seal block can only print "（印）"; the committee's
+seal signature, after the last signer, is a visible field at that place whose appearance
+is the drawn round red seal."""
+
+from __future__ import annotations
+
+import subprocess
+from io import BytesIO
+
+import pytest
+from django.core.files.base import ContentFile
+from PIL import Image
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from agreements.documents import pki
+from agreements.documents.finalize import seal_agreement
+from agreements.documents.pdf import SEAL_BOX
+from agreements.documents.verify import verify_pdf
+from agreements.models import Agreement
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def sealed(demo):
+    agreement = factories.agreement_for(
+        factories.dispute_in_mediation(), signers=("applicant", "respondent", "mediator")
+    )
+    pdf, digest = seal_agreement(agreement)
+    # Stored the way the signing service stores it, so that verification knows it.
+    agreement.pdf.save(f"{agreement.document_id}.pdf", ContentFile(pdf), save=False)
+    agreement.pdf_sha256 = digest
+    agreement.status = Agreement.Status.SIGNED
+    agreement.save()
+    return agreement, pdf
+
+
+def _red(image: Image.Image) -> int:
+    """How many pixels are seal red."""
+    return sum(1 for r, g, b in image.get_flattened_data() if r > 150 and g < 110 and b < 110)
+
+
+def _seal_field(reader: PdfFileReader, agreement):
+    name = f"Seal{agreement.dispute.organisation.pk}"
+    return next(s for s in reader.embedded_signatures if s.field_name == name)
+
+
+def test_the_document_fixed_for_signing_keeps_a_place_for_the_seal(sealed):
+    agreement, _pdf = sealed
+    page, x1, y1, x2, y2 = agreement.signature_boxes[SEAL_BOX]
+    assert x2 - x1 == pytest.approx(112) and y2 - y1 == pytest.approx(112)
+    # On the page of the signature table, not the audit page after it.
+    party_page = agreement.signature_boxes[f"party:{agreement.dispute.parties.first().pk}"][0]
+    assert page == party_page
+
+
+def test_the_committee_seal_is_a_visible_field_at_the_seals_place_and_still_trusted(sealed):
+    agreement, pdf = sealed
+    reader = PdfFileReader(BytesIO(pdf))
+    seal = _seal_field(reader, agreement)
+    widget = seal.sig_field["/Kids"][0] if "/Kids" in seal.sig_field else seal.sig_field
+    rect = [float(v) for v in widget["/Rect"]]
+    _page, x1, y1, x2, y2 = agreement.signature_boxes[SEAL_BOX]
+    assert rect == pytest.approx([int(x1), int(y1), int(x2), int(y2)])
+    # Not an empty widget: its normal appearance draws the seal.
+    appearance = widget["/AP"]["/N"]
+    assert appearance["/Resources"]["/XObject"]
+    status = validate_pdf_signature(
+        seal, ValidationContext(trust_roots=[pki.ca().asn1_cert()], allow_fetching=False)
+    )
+    assert status.intact and status.valid
+    verification = verify_pdf(pdf)
+    assert verification.valid, verification.reason
+    assert all(check.ok for check in verification.signatures)
+
+
+def test_the_seal_is_drawn_red_over_its_place_on_the_page(sealed, tmp_path):
+    agreement, pdf = sealed
+    page, x1, y1, x2, y2 = agreement.signature_boxes[SEAL_BOX]
+    path = tmp_path / "sealed.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "72",
+            "-png",
+            "-f",
+            str(page + 1),
+            "-l",
+            str(page + 1),
+            str(path),
+            str(tmp_path / "page"),
+        ],
+        check=True,
+    )
+    image = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
+    height = image.height
+    # The seal's square, in pixels (72 dpi: one pixel a point; y from the top).
+    crop = image.crop((int(x1), int(height - y2), int(x2), int(height - y1)))
+    assert _red(crop) > 400
+    # And no red anywhere on the page before sealing: the seal is the signature's.
+    unsealed = tmp_path / "unsealed.pdf"
+    unsealed.write_bytes(bytes(agreement.signing_pdf))
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "72",
+            "-png",
+            "-f",
+            str(page + 1),
+            "-l",
+            str(page + 1),
+            str(unsealed),
+            str(tmp_path / "before"),
+        ],
+        check=True,
+    )
+    before = Image.open(next(tmp_path.glob("before*.png"))).convert("RGB")
+    before_crop = before.crop((int(x1), int(height - y2), int(x2), int(height - y1)))
+    assert _red(before_crop) < 20
