@@ -149,7 +149,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 "name": joined.peer.name,
                 "state": joined.state,
                 "peers": [p.public() for p in joined.peers],
-                "ice_servers": services.ice_servers_for(user),
+                # A ticket's user is known only to the join (`user` is the cookie's).
+                "ice_servers": services.ice_servers_for(joined.peer.user_id),
                 "session_id": self.session_id,
                 "caucus": joined.caucus,
                 "recording": joined.recording,

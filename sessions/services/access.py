@@ -43,16 +43,18 @@ def turn_credentials(user_id: int, *, now: datetime | None = None) -> tuple[str,
     return username, base64.b64encode(digest.digest()).decode()
 
 
-def ice_servers_for(user: AbstractBaseUser) -> list[dict[str, Any]]:
-    """RTCIceServer objects for this user: STUN as configured; TURN with time-limited
-    credentials when a TURN secret is set (otherwise the TURN URLs as they are)."""
+def ice_servers_for(user: AbstractBaseUser | int) -> list[dict[str, Any]]:
+    """RTCIceServer objects for this user (or user id: a ticket's join knows only the
+    id): STUN as configured; TURN with time-limited credentials when a TURN secret is
+    set (otherwise the TURN URLs as they are)."""
+    user_id = user if isinstance(user, int) else user.pk
     servers: list[dict[str, Any]] = []
     if settings.ODR_STUN_URLS:
         servers.append({"urls": list(settings.ODR_STUN_URLS)})
     if settings.ODR_TURN_URLS:
         turn: dict[str, Any] = {"urls": list(settings.ODR_TURN_URLS)}
         if settings.ODR_TURN_SECRET:
-            turn["username"], turn["credential"] = turn_credentials(user.pk)
+            turn["username"], turn["credential"] = turn_credentials(user_id)
         servers.append(turn)
     return servers
 

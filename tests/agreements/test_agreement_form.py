@@ -312,7 +312,8 @@ def test_the_serif_is_embedded_and_subset_and_no_other_font_is_used(crowded, tmp
 
 def test_the_creation_and_modification_dates_are_the_documents_own_recent_time(crowded, tmp_path):
     unsigned = render_agreement_pdf(crowded)
-    sealed, _digest = seal_agreement(crowded, unsigned)
+    # Sealed as the service seals: the document fixed at opening, with every signature.
+    sealed, _digest = seal_agreement(crowded)
     _dump("crowded-sealed", sealed)
     now = timezone.now()
     last_signature = max(s.signed_at for s in crowded.signatures.all())

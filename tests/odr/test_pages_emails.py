@@ -28,11 +28,20 @@ CONTEXT = {
 }
 
 
-def _templates_used_by_services() -> set[str]:
+def _service_source() -> str:
     modules = [*sorted((ODR / "services").glob("*.py")), ODR / "reminders.py"]
-    source = "".join(path.read_text() for path in modules)
+    return "".join(path.read_text() for path in modules)
+
+
+def _texts_used_by_services() -> set[str]:
+    """sms.text(phone, "<template>", context): texts only (odr/templates/odr/sms)."""
+    return set(re.findall(r'sms\.text\(\s*[^,()]+,\s*"([a-z_]+)"', _service_source()))
+
+
+def _templates_used_by_services() -> set[str]:
     # notify(recipients, "<template>", context): the name is the string before the context.
-    return set(re.findall(r'"([a-z_]+)",\s*(?:\{|case_context\()', source))
+    used = set(re.findall(r'"([a-z_]+)",\s*(?:\{|case_context\()', _service_source()))
+    return used - _texts_used_by_services()
 
 
 def test_every_template_the_services_use_is_found():
@@ -52,3 +61,23 @@ def test_each_email_renders_in_chinese_and_english_with_its_link(name):
     link = "/invitations/tok/" if name.startswith("invitation") else "/disputes/7/"
     assert link in zh_body and link in en_body
     assert "&amp;" not in en_body and "&#x27;" not in en_body  # plain text, not HTML
+
+
+def test_every_text_the_services_send_has_its_template_in_both_languages():
+    from odr.sms import render_sms
+
+    used = _texts_used_by_services()
+    assert {"hotline_survey", "walk_in_receipt"} <= used
+    context = {
+        **CONTEXT,
+        "ticket_id": "AJ-1",
+        "path": "/survey/tok/",
+        "window": "人民调解委员会窗口",
+        "location": "一楼1号窗口",
+        "bring": "居民身份证原件",
+    }
+    for name in used:
+        assert (ODR / "templates/odr/sms" / f"{name}.txt").exists(), name
+        zh = render_sms(template=name, context=context, language="zh-hans")
+        en = render_sms(template=name, context=context, language="en")
+        assert re.search(r"[\u4e00-\u9fff]{4}", zh) and zh != en, name

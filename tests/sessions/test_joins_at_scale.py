@@ -159,3 +159,23 @@ async def test_a_party_admitted_during_a_caucus_is_told_it_waits_apart(room):
     assert admitted["peers"] == []
     for c in (med, app, res):
         await c.disconnect()
+
+
+async def test_a_ticket_join_gets_turn_credentials_for_the_tickets_user(room, settings):
+    """With a TURN secret, `welcome` carries time-limited credentials for the user the
+    ticket names (the socket has no cookie user: found by the topology test through
+    nginx, where the welcome failed with 1011)."""
+    settings.ODR_TURN_URLS = ["turn:127.0.0.1:3478"]
+    settings.ODR_TURN_SECRET = "turn-secret"
+    token = await ticket_for(room.session, room.applicant)
+    communicator = WebsocketCommunicator(
+        application(), f"/ws/sessions/{room.session.pk}/?ticket={token}"
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    welcome = await communicator.receive_json_from(timeout=10)
+    assert welcome["type"] == "welcome"
+    (turn,) = welcome["ice_servers"]
+    # The coturn REST scheme: "<expiry>:<user id>".
+    assert turn["username"].endswith(f":{room.applicant.pk}") and turn["credential"]
+    await communicator.disconnect()
