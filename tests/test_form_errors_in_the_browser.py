@@ -171,3 +171,14 @@ def test_the_profile_sent_back_has_the_summary_and_keeps_the_values(live_server,
     assert page.input_value('[name="occupation"]') == "果农"
     assert page.input_value('[name="id_number"]') == "12345"
     context.close()
+
+
+def test_a_wrong_list_filter_is_summarised_at_its_field(live_server, demo, chromium):
+    context, page = _page(chromium, live_server.url, "citizen1@demo.odr")
+    page.goto(f"{live_server.url}/disputes/?region=999999999999&filed_from=2026-13-40")
+    page.wait_for_selector(".filter-form > .error-summary")
+    found = _assert_summarised(page, ".filter-form", {"filed_from"})
+    assert len(found["links"]) >= 2, found
+    # A date input cannot hold an impossible date; the page still sends back what was typed.
+    assert page.get_attribute('.filter-form [name="filed_from"]', "value") == "2026-13-40"
+    context.close()
