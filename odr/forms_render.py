@@ -94,7 +94,19 @@ def plain_errors(form: forms.BaseForm) -> dict[str, list[str]]:
     return answer
 
 
+# Fields of other software's forms that come without a label (Django would show the
+# field's name, in English, in the Chinese page): allauth's reauthentication by code.
+_UNLABELLED: dict[str, Callable[[], str]] = {
+    "recipient": lambda: _("Send the code to"),
+}
+
+
 class PlainBoundField(BoundField):
+    def __init__(self, form: forms.BaseForm, field: forms.Field, name: str) -> None:
+        super().__init__(form, field, name)
+        if field.label is None and name in _UNLABELLED:
+            self.label = _UNLABELLED[name]()
+
     @property
     def errors(self) -> ErrorList:
         errors = super().errors

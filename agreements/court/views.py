@@ -35,7 +35,21 @@ from odr.errors import DomainError
 CR = ConfirmationRequest.Status
 
 
-class AcceptForm(forms.Form):
+class _ActForm(forms.Form):
+    """A form of the court's pages, several of which share a page and field names (a
+    reason, a password): each form's ids carry its own prefix, so that its labels, help
+    and error slots (odr/_field.html) are its own and the page has no duplicate id."""
+
+    id_prefix = "act"
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}-%s")
+        super().__init__(*args, **kwargs)
+
+
+class AcceptForm(_ActForm):
+    id_prefix = "accept"
+
     court_case_number = forms.CharField(
         label=gettext_lazy("The court's case number"),
         max_length=60,
@@ -47,11 +61,15 @@ class AcceptForm(forms.Form):
     )
 
 
-class ExtendForm(forms.Form):
+class ExtendForm(_ActForm):
+    id_prefix = "extend"
+
     reason = forms.CharField(label=gettext_lazy("Reason"), max_length=2000)
 
 
-class SupplementForm(forms.Form):
+class SupplementForm(_ActForm):
+    id_prefix = "supplement"
+
     what = forms.CharField(
         label=gettext_lazy("Materials the parties must supply"),
         max_length=5000,
@@ -62,7 +80,9 @@ class SupplementForm(forms.Form):
     )
 
 
-class SupplementAnswerForm(forms.Form):
+class SupplementAnswerForm(_ActForm):
+    id_prefix = "answer"
+
     answer = forms.CharField(
         label=gettext_lazy("Your answer to the court"),
         max_length=20000,
@@ -73,7 +93,9 @@ class SupplementAnswerForm(forms.Form):
     )
 
 
-class WithdrawForm(forms.Form):
+class WithdrawForm(_ActForm):
+    id_prefix = "withdraw"
+
     reason = forms.CharField(
         label=gettext_lazy("Why you withdraw the application"),
         max_length=2000,
@@ -82,7 +104,9 @@ class WithdrawForm(forms.Form):
     )
 
 
-class InquiryForm(forms.Form):
+class InquiryForm(_ActForm):
+    id_prefix = "inquiry"
+
     scheduled_at = forms.DateTimeField(
         label=gettext_lazy("Time"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -94,7 +118,9 @@ class InquiryForm(forms.Form):
     )
 
 
-class RecordForm(forms.Form):
+class RecordForm(_ActForm):
+    id_prefix = "record"
+
     record = forms.CharField(
         label=gettext_lazy("Questions and answers"),
         max_length=20000,
@@ -109,7 +135,9 @@ class RecordForm(forms.Form):
         self.fields["present"].choices = [(p.pk, p.name) for p in parties if p.user_id]
 
 
-class SignForm(forms.Form):
+class SignForm(_ActForm):
+    id_prefix = "sign"
+
     password = forms.CharField(
         label=gettext_lazy("Your password"),
         required=False,
@@ -123,7 +151,9 @@ class SignForm(forms.Form):
     )
 
 
-class DecisionForm(forms.Form):
+class DecisionForm(_ActForm):
+    id_prefix = "decision"
+
     decision = forms.ChoiceField(
         label=gettext_lazy("Decision"),
         choices=[
@@ -155,7 +185,9 @@ class RulingForm(DecisionForm):
         del self.fields["court_case_number"]
 
 
-class NotAcceptForm(forms.Form):
+class NotAcceptForm(_ActForm):
+    id_prefix = "not-accept"
+
     """A judge's refusal to accept an application not yet docketed (不予受理)."""
 
     decision = forms.CharField(widget=forms.HiddenInput, initial=CR.NOT_ACCEPTED)
@@ -244,8 +276,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _acts_context(found: ConfirmationRequest, user) -> dict:
-    """What the court's and the parties' pages show of the court's acts."""
+def _acts_context(
+    found: ConfirmationRequest, user, record_sent: tuple[int, forms.Form] | None = None
+) -> dict:
+    """What the court's and the parties' pages show of the court's acts; `record_sent`:
+    an inquiry's record form sent back with its errors."""
     parties = list(found.agreement.dispute.parties.all())
     names = {p.pk: p.name for p in parties}
     to_sign = {i.pk for i in inquiries_to_sign(found, user)}
@@ -261,8 +296,11 @@ def _acts_context(found: ConfirmationRequest, user) -> dict:
                 "mine_to_sign": i.pk in to_sign,
                 "started": inquiry_started(i),
                 "record_waits": may_record and not inquiry_started(i),
-                "record_form": RecordForm(
+                "record_form": record_sent[1]
+                if record_sent and record_sent[0] == i.pk
+                else RecordForm(
                     parties=parties,
+                    auto_id=f"record-{i.pk}-%s",
                     initial={"record": i.record, "present": i.present or [p.pk for p in parties]},
                 ),
             }
@@ -278,13 +316,23 @@ def _acts_context(found: ConfirmationRequest, user) -> dict:
 
 @login_required
 def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
-    found = _court_request(request, request_id)
+    return _request_page(request, _court_request(request, request_id))
+
+
+def _request_page(
+    request: HttpRequest,
+    found: ConfirmationRequest,
+    sent: dict[str, forms.Form] | None = None,
+    record_sent: tuple[int, forms.Form] | None = None,
+) -> HttpResponse:
+    """The court's page of a request; `sent`: a form sent back with its errors (400), shown
+    in place with the error summary and its values kept (issue 12)."""
     actions = allowed_actions(found, request.user)
     return render(
         request,
         "agreements/court/request.html",
         {
-            **_acts_context(found, request.user),
+            **_acts_context(found, request.user, record_sent),
             "is_court": True,
             "req": found,
             "dispute": found.agreement.dispute,
@@ -301,7 +349,9 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
             "extend_form": ExtendForm(),
             "decision_form": RulingForm(),
             "not_accept_form": NotAcceptForm(),
+            **(sent or {}),
         },
+        status=400 if sent or record_sent else 200,
     )
 
 
@@ -315,8 +365,7 @@ def request_accept(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
     form = AcceptForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Type the court's case number."))
-        return _back(found.pk)
+        return _request_page(request, found, {"accept_form": form})
     try:
         done = services.confirmation_accept(
             request=found,
@@ -336,8 +385,7 @@ def request_extend(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
     form = ExtendForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give the reason for extending the period."))
-        return _back(found.pk)
+        return _request_page(request, found, {"extend_form": form})
     try:
         services.confirmation_extend(
             request=found, actor=request.user, reason=form.cleaned_data["reason"]
@@ -477,8 +525,7 @@ def supplement_ask(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
     form = SupplementForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Say which materials are needed, and by when."))
-        return _back(found.pk)
+        return _request_page(request, found, {"supplement_form": form})
     try:
         services.confirmation_supplement_ask(
             request=found,
@@ -525,8 +572,7 @@ def inquiry_schedule(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
     form = InquiryForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give the time of the inquiry."))
-        return _back(found.pk)
+        return _request_page(request, found, {"inquiry_form": form})
     try:
         services.confirmation_inquiry_schedule(
             request=found, actor=request.user, **form.cleaned_data
@@ -542,10 +588,13 @@ def inquiry_schedule(request: HttpRequest, request_id: int) -> HttpResponse:
 @require_POST
 def inquiry_record(request: HttpRequest, request_id: int, inquiry_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
-    form = RecordForm(request.POST, parties=list(found.agreement.dispute.parties.all()))
+    form = RecordForm(
+        request.POST,
+        parties=list(found.agreement.dispute.parties.all()),
+        auto_id=f"record-{inquiry_id}-%s",
+    )
     if not form.is_valid():
-        messages.error(request, _("Write the record and tick who was present."))
-        return _back(found.pk)
+        return _request_page(request, found, record_sent=(inquiry_id, form))
     try:
         services.confirmation_inquiry_record(
             request=found,
@@ -589,6 +638,13 @@ def acts(request: HttpRequest, request_id: int) -> HttpResponse:
     """The court's acts as a party (or the court) sees them: the materials asked for and
     the answer, the withdrawal, the inquiries with their room and record to sign."""
     found = court_selectors.request_for_acts(user=request.user, request_id=request_id)
+    return _acts_page(request, found)
+
+
+def _acts_page(
+    request: HttpRequest, found: ConfirmationRequest, sent: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    """The acts page; `sent`: a form sent back with its errors (400), as _request_page."""
     actions = allowed_actions(found, request.user)
     return render(
         request,
@@ -599,7 +655,9 @@ def acts(request: HttpRequest, request_id: int) -> HttpResponse:
             "dispute": found.agreement.dispute,
             "actions": actions,
             "is_court": court_selectors.is_staff_of_court(found, request.user),
+            **(sent or {}),
         },
+        status=400 if sent else 200,
     )
 
 
@@ -609,8 +667,7 @@ def supplement_answer(request: HttpRequest, request_id: int) -> HttpResponse:
     found = court_selectors.request_for_party(user=request.user, request_id=request_id)
     form = SupplementAnswerForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Write your answer to the court."))
-        return _acts_back(found.pk)
+        return _acts_page(request, found, {"answer_form": form})
     upload = form.cleaned_data["file"]
     try:
         services.confirmation_supplement_answer(

@@ -159,8 +159,8 @@ def grid_report(request: HttpRequest) -> HttpResponse:
     if not grids:
         raise PermissionDenied
     form = GridReportForm(request.POST or None, initial={"client_uuid": uuid.uuid4()})
+    names, phones = request.POST.getlist("party_name"), request.POST.getlist("party_phone")
     if request.method == "POST" and form.is_valid():
-        names, phones = request.POST.getlist("party_name"), request.POST.getlist("party_phone")
         try:
             done = services.grid_report_submit(
                 worker=request.user,
@@ -191,11 +191,17 @@ def grid_report(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Recorded as settled on the spot."))
             return redirect("odr:grid_report")
+    # The two parties' rows, with what was typed when the form comes back with an error.
+    party_rows = [
+        (str(n), names[n - 1] if len(names) >= n else "", phones[n - 1] if len(phones) >= n else "")
+        for n in (1, 2)
+    ]
     return render(
         request,
         "odr/grid_report.html",
         {
             "form": form,
+            "party_rows": party_rows,
             "grid": grids[0],
             "reports": selectors.grid_reports_of(request.user)[:20],
             "api_url": reverse("api:grid_report_create"),

@@ -79,10 +79,17 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
             ticket.refresh_from_db()
             return render(request, "odr/survey.html", {"ticket": ticket, "thanks": True})
     status = 400 if error else 200
+    # Sent back with an error, the form keeps what was given (issue 12).
     return render(
         request,
         "odr/survey.html",
-        {"ticket": ticket, "error": error, "scores": range(1, 6)},
+        {
+            "ticket": ticket,
+            "error": error,
+            "scores": [str(n) for n in range(1, 6)],
+            "score": request.POST.get("score", ""),
+            "comment": request.POST.get("comment", ""),
+        },
         status=status,
     )
 

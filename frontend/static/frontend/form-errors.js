@@ -7,6 +7,9 @@
 const TITLE = document.querySelector('meta[name="odr-error-summary"]')?.content || "";
 
 function labelOf(input) {
+  // A group of radios or boxes is named by its legend, not by one choice's label.
+  const legend = /^(radio|checkbox)$/.test(input.type) && input.closest("fieldset")?.querySelector("legend");
+  if (legend) return legend.textContent.trim();
   const label = input.id && document.querySelector(`label[for="${CSS.escape(input.id)}"]`);
   if (!label) return input.name || "";
   const copy = label.cloneNode(true);
