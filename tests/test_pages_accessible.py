@@ -290,3 +290,77 @@ def _cookie_for(email: str) -> str:
     client = Client()
     client.force_login(factories.demo_user(email))
     return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+# --- touch targets on every page of the matrix (issue 12, last gaps) --------------------
+
+PHONE = {"width": 390, "height": 844}
+
+# Every visible interactive element and how tall a finger can hit it. The clickable height
+# of a checkbox or radio is its label's when a <label> wraps it or names it (for=...).
+# Inline links inside running text are left out: an <a> displayed inline whose nearest
+# <p> or <li> holds text besides the link (WCAG 2.5.8's "inline" exception).
+_SMALL_TARGETS_JS = """
+() => {
+  const visible = (e) => {
+    const s = getComputedStyle(e);
+    return e.getClientRects().length > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+  };
+  const inRunningText = (e) => {
+    if (e.tagName !== 'A' || getComputedStyle(e).display !== 'inline') return false;
+    const flow = e.closest('p, li');
+    return !!flow && flow.textContent.trim().length > e.textContent.trim().length;
+  };
+  const clickable = (e) => {
+    let h = e.getBoundingClientRect().height;
+    const labels = e.labels ? [...e.labels] : [];
+    for (const l of labels) h = Math.max(h, l.getBoundingClientRect().height);
+    return h;
+  };
+  const describe = (e) => e.tagName.toLowerCase()
+    + (e.className && typeof e.className === 'string'
+       ? '.' + e.className.trim().split(/\\s+/).join('.') : '');
+  const selector = 'a[href], button, input[type=submit], input[type=checkbox], '
+    + 'input[type=radio], select, summary';
+  return [...document.querySelectorAll(selector)]
+    .filter((e) => visible(e) && !inRunningText(e))
+    .map((e) => [e, clickable(e)])
+    .filter(([, h]) => h < 44)
+    .map(([e, h]) => describe(e.parentElement) + ' > ' + describe(e)
+      + ' "' + (e.textContent || e.value || e.name || '').trim().slice(0, 30) + '" '
+      + Math.round(h) + 'px');
+}
+"""
+
+
+def test_every_interactive_element_of_every_matrix_page_is_at_least_44px_tall(
+    live_server, chromium, settings, tmp_path
+):
+    """At 390×844, on every HTML page of the security matrix, every visible a, button,
+    input[type=submit|checkbox|radio], select and summary is at least 44 px tall, or the
+    <label> that makes it clickable is. The one exception: links inside running text (an
+    inline <a> within a <p> or <li> that holds other words), which a finger hits in the
+    flow of the sentence, as WCAG 2.5.8 allows."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    world = _world_for_pages()
+    pages, _ = _matrix_pages(world)
+    base = live_server.url
+    problems: list[str] = []
+    contexts: dict[str, object] = {}
+    for name, path, who in pages:
+        if who not in contexts:
+            context = chromium.new_context(viewport=PHONE, is_mobile=True, locale="zh-CN")
+            if who != "anonymous":
+                cookie = world.cookies.get(who) or _cookie_for(who)
+                context.add_cookies(
+                    [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}]
+                )
+            contexts[who] = context
+        page = contexts[who].new_page()
+        page.goto(base + path)
+        small = page.evaluate(_SMALL_TARGETS_JS)
+        problems += [f"[{name} as {who}] {s}" for s in small]
+        page.close()
+    for context in contexts.values():
+        context.close()
+    assert problems == [], "\n".join(problems)
