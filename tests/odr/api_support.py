@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from django.test import Client
@@ -61,3 +65,33 @@ NEW_DISPUTE = {
     "claim_amount": "10000.00",
     "respondent": {"name": "李四", "email": "citizen2@demo.odr", "phone": "13800000002"},
 }
+
+
+def run_race_script(script: Path, tmp_path: Path, env_extra: dict[str, str]) -> dict:
+    """Runs a race script (threads with their own connections) in a fresh interpreter,
+    on its own data folder and the database `env_extra` names; returns the JSON it
+    prints last."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "ODR_", "REDIS_URL"))
+    }
+    env.update(
+        {
+            "DJANGO_DEBUG": "1",
+            "ODR_TESTING": "1",
+            "ODR_DATA_DIR": str(tmp_path / "data"),
+            "ODR_EMAIL_DIR": str(tmp_path / "mail"),
+            **env_extra,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -3,11 +3,7 @@ threads file at once against a real file database, in a process of their own."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -15,40 +11,18 @@ import pytest
 
 from odr.models import CaseCounter
 from tests import factories
+from tests.odr.api_support import run_race_script
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("concurrent_filing.py")
 THREADS, PER_THREAD = 8, 3
 
 
 def run_filings(env_extra: dict[str, str], tmp_path: Path) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL", "ODR_", "REDIS_URL"))
-    }
-    env.update(
-        {
-            "DJANGO_DEBUG": "1",
-            # The testing configuration: a fast password hash for the demo accounts.
-            "ODR_TESTING": "1",
-            "ODR_DATA_DIR": str(tmp_path / "data"),
-            "ODR_EMAIL_DIR": str(tmp_path / "mail"),
-            "FILING_THREADS": str(THREADS),
-            "FILING_PER_THREAD": str(PER_THREAD),
-            **env_extra,
-        }
+    return run_race_script(
+        SCRIPT,
+        tmp_path,
+        {"FILING_THREADS": str(THREADS), "FILING_PER_THREAD": str(PER_THREAD), **env_extra},
     )
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def assert_one_winner_per_race(outcome: dict) -> None:

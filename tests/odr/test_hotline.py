@@ -3,11 +3,7 @@ endpoints, first contact against the clock, closing, and the caller's survey."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -21,12 +17,11 @@ from odr import sms
 from odr.models import AuditEvent, Dispute, DuplicateLink, HotlineTicket, HotlineToken
 from odr.services import hotline
 from tests import factories
-from tests.odr.api_support import assert_error, post
+from tests.odr.api_support import assert_error, post, run_race_script
 
 pytestmark = pytest.mark.django_db
 
 DEMO_TOKEN = "odr-demo-hotline-2026"
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("concurrent_tickets.py")
 
 
@@ -100,30 +95,7 @@ def test_a_second_ticket_from_the_same_caller_is_linked_to_the_open_case(demo):
 
 
 def run_race(env_extra: dict[str, str], tmp_path: Path) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL", "ODR_", "REDIS_URL"))
-    }
-    env.update(
-        {
-            "DJANGO_DEBUG": "1",
-            "ODR_TESTING": "1",
-            "ODR_DATA_DIR": str(tmp_path / "data"),
-            "ODR_EMAIL_DIR": str(tmp_path / "mail"),
-            **env_extra,
-        }
-    )
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_race_script(SCRIPT, tmp_path, env_extra)
 
 
 def assert_one_ticket(outcome: dict) -> None:
