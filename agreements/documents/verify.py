@@ -192,14 +192,16 @@ def check_signatures(data: bytes) -> tuple[list[SignatureCheck], str]:
         # follow it, and a TSA's token when one is configured), not at today's date, so an
         # agreement still verifies years later. Revocation is judged apart, below: a
         # revoked certificate's signatures are invalid whenever they were made.
-        context = ValidationContext(
-            trust_roots=roots,
-            allow_fetching=False,
-            crls=crls,
-            moment=None if is_doc_timestamp else sig.self_reported_timestamp,
-            retroactive_revinfo=True,
-        )
         try:
+            # Inside the try: reading the self-reported time parses the CMS, and a changed
+            # byte inside a signature's /Contents makes that fail (a damaged file, not a 500).
+            context = ValidationContext(
+                trust_roots=roots,
+                allow_fetching=False,
+                crls=crls,
+                moment=None if is_doc_timestamp else sig.self_reported_timestamp,
+                retroactive_revinfo=True,
+            )
             status = (
                 off_loop(validate_pdf_timestamp, sig, context)
                 if is_doc_timestamp

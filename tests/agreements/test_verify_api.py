@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import re
 
 import pytest
+from asn1crypto import cms as cms_module
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -88,6 +91,30 @@ def test_a_changed_byte_in_an_upload_is_not_valid_and_says_why(client, in_force)
     assert body["hash_known"] is False
     assert body["reason"]
     assert not all(s["ok"] for s in body["signatures"])
+
+
+def test_a_changed_byte_inside_a_signature_is_not_valid_and_never_a_server_error(client, in_force):
+    """A changed byte can fall inside a signature's own /Contents (the CMS), where reading
+    even the signing time from the signed attributes fails; the answer is still "not
+    valid", never a 500 (a byte flipped in the middle of a sealed file once landed there)."""
+    _agreement, pdf = in_force
+    match = re.search(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)", pdf)
+    start, length, resume = (int(g) for g in match.groups())
+    hex_start = start + length + 1  # past the "<"
+    cms = binascii.unhexlify(pdf[hex_start : resume - 1])
+    signed_attrs = cms_module.ContentInfo.load(cms)["content"]["signer_infos"][0]["signed_attrs"]
+    # The first signed attribute's SEQUENCE tag, just after the [0] IMPLICIT SET header.
+    attrs_at = cms.index(signed_attrs.contents)
+    targets = [attrs_at, *range(2, len(cms.rstrip(b"\0")), 401)]
+    for offset in targets:
+        tampered = bytearray(pdf)
+        tampered[hex_start + 2 * offset : hex_start + 2 * offset + 2] = b"00"
+        response = _upload(client, bytes(tampered))
+        assert response.status_code == 200, offset
+        body = response.json()
+        assert body["valid"] is False and body["reason"], offset
+        checks = body["signatures"]
+        assert not checks or not all(check["ok"] for check in checks), offset
 
 
 def test_a_stored_file_changed_on_disk_is_reported_not_valid(client, in_force):
