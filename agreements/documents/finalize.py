@@ -161,6 +161,8 @@ def prepare_signature(
     drawn signature), the signature dictionary (its /M is this moment, /Reason names the
     version and hash read) and the placeholder, as an incremental update of `pdf`; and the
     signed attributes over that document's digest for the signer to sign."""
+    from agreements.documents.pki import pades_signed_attributes
+
     stamper = timestamper()
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -188,13 +190,13 @@ def prepare_signature(
             bytes_reserved=_RESERVED_WITH_TSA if stamper else _RESERVED,
             appearance_text_params={"when": when.strftime("%Y-%m-%d %H:%M:%S")},
         )
-        attrs = await external.signed_attrs(digest.document_digest, "sha256", use_pades=True)
         return PreparedSignature(
             pdf=output.getvalue(),
             digest=digest.document_digest,
             reserved_start=digest.reserved_region_start,
             reserved_end=digest.reserved_region_end,
-            signed_attrs=attrs.dump(),
+            # pyHanko's signed attributes for PAdES, encoded directly (pki.py says why).
+            signed_attrs=pades_signed_attributes(external.signing_cert, digest.document_digest),
         )
 
     return off_loop(asyncio.run, run())
