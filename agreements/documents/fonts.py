@@ -338,7 +338,16 @@ class CJKParagraph(Paragraph):
         if not self.frags:
             return super().breakLinesCJK(maxWidths)
         auto_leading = getattr(self, "autoLeading", getattr(self.style, "autoLeading", ""))
-        return cjk_frag_split(self.frags, maxWidths, auto_leading not in ("", "off"))
+        calc_bounds = auto_leading not in ("", "off")
+        # platypus wraps most paragraphs two or three times at the same widths (KeepTogether
+        # and tables measure before the frame places them): the same text in the same
+        # widths breaks into the same lines, so each paragraph breaks once per width (a
+        # fifth of an agreement's rendering otherwise). Nothing downstream changes them.
+        key = (tuple(maxWidths), calc_bounds)
+        lines = self.__dict__.setdefault("_cjk_lines", {})
+        if key not in lines:
+            lines[key] = cjk_frag_split(self.frags, maxWidths, calc_bounds)
+        return lines[key]
 
 
 def styles() -> dict[str, ParagraphStyle]:
