@@ -28,7 +28,7 @@ from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph, TableStyle
@@ -87,12 +87,49 @@ def cn_subfont_index(path: str) -> int:
     return first or 0
 
 
+class _GlyphTable:
+    """A font's glyf table as a view on the font file's bytes, read a glyph at a time: a
+    slice is a copy of that glyph only."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+
+    def __getitem__(self, key: slice) -> bytes:
+        return bytes(self._view[key])
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+
+class _SubsettingFace(TTFontFace):
+    """reportlab's face, subsetting without copying the whole glyf table first: for each
+    document and each font name it copied the table (about 15 MB of AR PL UMing) to read
+    a few hundred glyphs out of it, a fifth of an agreement's rendering. makeSubset only
+    slices the glyf table, so a view gives the same subset (tests/agreements/
+    test_documents_caches.py)."""
+
+    def get_table(self, tag):
+        if tag != "glyf":
+            return super().get_table(tag)
+        pos, length = self.get_table_pos(tag)
+        return _GlyphTable(memoryview(self._ttf_data)[pos : pos + length])
+
+
+def _ttfont(name: str, path: Path, index: int) -> TTFont:
+    font = TTFont(name, str(path), subfontIndex=index)
+    if type(font.face) is TTFontFace:
+        font.face.__class__ = _SubsettingFace
+    return font
+
+
 def _register_face(name: str, bold: str, path: Path) -> None:
     index = cn_subfont_index(str(path))
-    pdfmetrics.registerFont(TTFont(name, str(path), subfontIndex=index))
+    pdfmetrics.registerFont(_ttfont(name, path, index))
     # The bold is the same face under a second name (a second subset of it is embedded
     # when a document uses it): the canvas strokes whatever is set in it (BoldTextObject).
-    pdfmetrics.registerFont(TTFont(bold, str(path), subfontIndex=index))
+    pdfmetrics.registerFont(_ttfont(bold, path, index))
     pdfmetrics.registerFontFamily(name, normal=name, bold=bold, italic=name, boldItalic=bold)
 
 
