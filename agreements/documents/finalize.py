@@ -40,7 +40,6 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
 from pyhanko.stamp import StaticStampStyle, TextStampStyle
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from agreements.documents.fonts import EmbeddedFontCanvas, draw_seal
 from agreements.documents.ltv import embed_validation_data
@@ -110,10 +109,13 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 
 def _external_signer(cert: x509.Certificate, signature: bytes | None) -> signers.ExternalSigner:
+    from agreements.documents.pki import ChainStore
+
     chain = [_asn1(cert), ca().asn1_cert()]
     return signers.ExternalSigner(
         signing_cert=chain[0],
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        # Indexed only if looked up: signing only iterates (pki.ChainStore).
+        cert_registry=ChainStore.from_certs(chain),
         # Step 1 needs no signature value: only the signed attributes are made.
         signature_value=signature if signature is not None else 72,
         signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}),

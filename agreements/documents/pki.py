@@ -733,6 +733,49 @@ def pades_signed_attributes(cert: asn1_x509.Certificate, message_digest: bytes) 
     return _der(0x31, b"".join(sorted((_ATTR_CONTENT_TYPE, digest, signing_certificate))))
 
 
+class ChainStore(SimpleCertificateStore):
+    """The certificates a signature carries (the signer's and its issuers'), indexed only
+    if something looks one up. Signing only iterates over them; indexing a new signer
+    certificate (its name normalised for lookups, its extensions parsed) cost about a
+    millisecond per step of every signature."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._unindexed: list[asn1_x509.Certificate] = []
+
+    @classmethod
+    def from_certs(cls, certs) -> ChainStore:
+        store = cls()
+        for cert in certs:
+            store.register(cert)
+        return store
+
+    def register(self, cert: asn1_x509.Certificate) -> bool:
+        if cert.issuer_serial in self.certs:
+            return False
+        self.certs[cert.issuer_serial] = cert
+        self._unindexed.append(cert)
+        return True
+
+    def _index(self) -> None:
+        pending, self._unindexed = self._unindexed, []
+        for cert in pending:
+            del self.certs[cert.issuer_serial]
+            super().register(cert)
+
+    def retrieve_many_by_key_identifier(self, key_identifier: bytes):
+        self._index()
+        return super().retrieve_many_by_key_identifier(key_identifier)
+
+    def retrieve_many_by_key_hash(self, key_hash: bytes):
+        self._index()
+        return super().retrieve_many_by_key_hash(key_hash)
+
+    def retrieve_by_name(self, name: asn1_x509.Name):
+        self._index()
+        return super().retrieve_by_name(name)
+
+
 class PadesSigner(signers.SimpleSigner):
     """pyHanko's SimpleSigner with the signed attributes of a plain PAdES signature
     encoded directly (pades_signed_attributes); anything else (CAdES attributes, another
@@ -829,6 +872,34 @@ def sign_with(
     the signer's when another CA than the platform's issued it (a court's own). `box`
     ([page, x1, y1, x2, y2]) makes the field visible there, drawn by `stamp_style` (a
     pyHanko stamp style: the committee's round seal); without it the field is invisible."""
+    return _sign(
+        IncrementalPdfFileWriter(BytesIO(pdf), strict=False),
+        pair,
+        field_name=field_name,
+        reason=reason,
+        name=name,
+        location=location,
+        use_timestamp=use_timestamp,
+        issuers=issuers,
+        box=box,
+        stamp_style=stamp_style,
+    )
+
+
+def _sign(
+    writer: IncrementalPdfFileWriter,
+    pair: KeyPair,
+    *,
+    field_name: str,
+    reason: str,
+    name: str | None,
+    location: str | None,
+    use_timestamp: bool,
+    issuers: tuple[x509.Certificate, ...] | None,
+    box: list | None,
+    stamp_style,
+) -> bytes:
+    """sign_with over a writer already opened on the document."""
     if issuers:
         chain = [pair.asn1_cert()] + [
             asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in issuers
@@ -838,7 +909,7 @@ def sign_with(
     signer = PadesSigner(
         signing_cert=chain[0],
         signing_key=pair.asn1_key(),
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        cert_registry=ChainStore.from_certs(chain),
     )
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -857,7 +928,6 @@ def sign_with(
             on_page=int(page),
             box=(int(x1), int(y1), int(x2), int(y2)),
         )
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
     pdf_signer = signers.PdfSigner(
         meta, signer=signer, timestamper=stamper, stamp_style=stamp_style, new_field_spec=spec
     )
@@ -890,18 +960,22 @@ def seal_pdf(
     else:
         pair, name = organisation_key(organisation), organisation.name
         field = f"Seal{organisation.pk}"
-    # A document sealed twice by the same organisation gets a second field, not a clash.
-    existing = _field_names(pdf)
-    base, n = field, 2
-    while field in existing:
-        field, n = f"{base}_{n}", n + 1
     try:
-        return sign_with(
-            pdf,
+        # One reader for the field names and the signature: opening the document twice
+        # parsed its cross-reference sections twice.
+        writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+        # A document sealed twice by the same organisation gets a second field, not a clash.
+        existing = _field_names(writer.prev)
+        base, n = field, 2
+        while field in existing:
+            field, n = f"{base}_{n}", n + 1
+        return _sign(
+            writer,
             pair,
             field_name=field,
             reason=reason,
             name=name,
+            location=None,
             use_timestamp=True,
             issuers=issuers or None,
             box=box,
@@ -923,13 +997,10 @@ def timestamp_unavailable() -> DomainError:
     )
 
 
-def _field_names(pdf: bytes) -> set[str]:
+def _field_names(reader) -> set[str]:
     """Signature field names already in the file (form fields only: parsing the signatures
     themselves would cost more than signing)."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
         return {str(field["/T"]) for field in signature_fields(reader)}
     except (PdfError, ValueError, KeyError, TypeError):
         # An unreadable PDF fails loudly when it is signed, with pyHanko's own message.

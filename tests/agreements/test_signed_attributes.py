@@ -90,3 +90,18 @@ def test_the_platform_signer_leaves_anything_but_plain_pades_to_pyhanko(demo):
     assert [a["values"][0].native for a in other if a["type"].native == "message_digest"] == [
         hashlib.sha512(b"x").digest()
     ]
+
+
+def test_the_chain_store_finds_what_pyhankos_store_finds_when_asked(demo):
+    agreement = factories.agreement_for(factories.dispute_in_mediation())
+    leaf = _signer_certificate(agreement)
+    chain = [leaf, pki.ca().asn1_cert()]
+    ours, theirs = pki.ChainStore.from_certs(chain), SimpleCertificateStore.from_certs(chain)
+    assert list(ours) == list(theirs) == chain
+    assert not ours.register(leaf)
+    for cert in chain:
+        assert ours.retrieve_by_issuer_serial(cert.issuer_serial) is cert
+        assert ours.retrieve_many_by_key_identifier(cert.key_identifier) == [cert]
+        assert ours.retrieve_by_name(cert.subject) == theirs.retrieve_by_name(cert.subject)
+        assert ours.retrieve_many_by_key_hash(cert.public_key.sha1) == [cert]
+    assert list(ours) == chain
