@@ -185,23 +185,31 @@ def prepare_signature(
         meta, signer=external, stamp_style=_stamp(image_png), new_field_spec=spec
     )
 
-    async def run() -> PreparedSignature:
+    # The coroutines hand their result over outside asyncio: asyncio.run on the main thread
+    # formats its task, result and all, when it puts back the SIGINT handler (Python
+    # 3.11's signal module), which for a whole PDF cost milliseconds (bench/agreements).
+    done: list[PreparedSignature] = []
+
+    async def run() -> None:
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         digest, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
             writer,
             bytes_reserved=_RESERVED_WITH_TSA if stamper else _RESERVED,
             appearance_text_params={"when": when.strftime("%Y-%m-%d %H:%M:%S")},
         )
-        return PreparedSignature(
-            pdf=output.getvalue(),
-            digest=digest.document_digest,
-            reserved_start=digest.reserved_region_start,
-            reserved_end=digest.reserved_region_end,
-            # pyHanko's signed attributes for PAdES, encoded directly (pki.py says why).
-            signed_attrs=pades_signed_attributes(external.signing_cert, digest.document_digest),
+        done.append(
+            PreparedSignature(
+                pdf=output.getvalue(),
+                digest=digest.document_digest,
+                reserved_start=digest.reserved_region_start,
+                reserved_end=digest.reserved_region_end,
+                # pyHanko's signed attributes for PAdES, encoded directly (pki.py says why).
+                signed_attrs=pades_signed_attributes(external.signing_cert, digest.document_digest),
+            )
         )
 
-    return off_loop(asyncio.run, run())
+    off_loop(asyncio.run, run())
+    return done[0]
 
 
 def check_signer_signature(cert: x509.Certificate, signed_attrs: bytes, signature: bytes) -> None:
@@ -235,7 +243,9 @@ def complete_signature(
     external = _external_signer(cert, signature)
     stamper = timestamper()
 
-    async def run() -> bytes:
+    done: list[bytes] = []  # outside asyncio, as in prepare_signature
+
+    async def run() -> None:
         signed_cms = await external.async_sign_prescribed_attributes(
             "sha256",
             signed_attrs=cms.CMSAttributes.load(prepared.signed_attrs),
@@ -251,10 +261,11 @@ def complete_signature(
             ),
             signed_cms,
         )
-        return output.getvalue()
+        done.append(output.getvalue())
 
     try:
-        return off_loop(asyncio.run, run())
+        off_loop(asyncio.run, run())
+        return done[0]
     except (OSError, ValueError) as exc:
         if stamper is None:
             raise
