@@ -172,6 +172,15 @@ def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Par
     return [p for p in required_parties(agreement) if p.user_id == user.pk or p.pk in represented]
 
 
+def reads_application_being_signed(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    """Who reads the joint application while the parties sign it: the parties (and their
+    agents with special authorisation), and the mediator who drew up the agreement. The
+    court reads it once it is before it, sealed, in its portal."""
+    if parties_acting_for(agreement, user) or party_of(agreement, user) is not None:
+        return True
+    return user.is_authenticated and agreement.dispute.mediator_id == user.pk
+
+
 def special_agent_for(user: AbstractBaseUser) -> frozenset[int]:
     """The parties for whom the user is agent with unrevoked special authorisation; read
     once per user object (a queue asks it of every request)."""
