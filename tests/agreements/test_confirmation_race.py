@@ -101,6 +101,7 @@ def test_two_parties_applying_at_the_same_instant_both_count(settings, tmp_path)
     assert result["errors"] == []
     assert result["status"] == "pending" and result["both"] and result["application"]
     assert result["events"] == [
+        "confirmation.apply",
         "confirmation.consent",
         "confirmation.consent",
         "confirmation.submit",
