@@ -55,15 +55,23 @@ def is_staff_of_court(request: ConfirmationRequest, user: AbstractBaseUser) -> b
 
 
 def _requests() -> QuerySet[ConfirmationRequest]:
-    return ConfirmationRequest.objects.select_related(
-        "court",
-        "agreement",
-        "agreement__dispute",
-        "agreement__dispute__organisation",
-        "accepted_by__profile",
-        "decided_by__profile",
-        "basis_region",
-    ).prefetch_related("agreement__dispute__parties", "consents", "supplements", "inquiries")
+    return (
+        ConfirmationRequest.objects.select_related(
+            "court",
+            "agreement",
+            "agreement__dispute",
+            "agreement__dispute__organisation",
+            "accepted_by__profile",
+            "decided_by__profile",
+            "basis_region",
+        )
+        .prefetch_related("agreement__dispute__parties", "consents", "supplements", "inquiries")
+        .defer(
+            # The application as it is being signed (a PDF) is read only by what serves or
+            # signs it: never with a list.
+            "signing_pdf"
+        )
+    )
 
 
 def court_requests_for(
