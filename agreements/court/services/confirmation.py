@@ -560,8 +560,8 @@ def confirmation_sign_complete(
             locked = MACHINE.lock(request)
             pending = (
                 PendingSigning.objects.select_for_update()
+                # No join: PostgreSQL locks no row on the nullable side of an outer join.
                 .filter(signing_id=wanted, confirmation=locked, signer=actor)
-                .select_related("party")
                 .first()
             )
             if pending is None or pending.expires_at <= timezone.now():
