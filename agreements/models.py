@@ -226,6 +226,15 @@ class ConfirmationRequest(models.Model):
     # The court's own case number, typed by the clerk who docketed the application.
     case_number = models.CharField(_("court case number"), max_length=60, blank=True)
     application_sha256 = models.CharField(max_length=64, blank=True)
+    # The joint application being signed (issue 9, point 5): rendered once when the first
+    # party applies, then each party's signature appended as an incremental update at
+    # that party's moment, in signing order; after the last, the platform seal and the
+    # validation data follow and the result is `application_pdf`. `signing_sha256` is the
+    # SHA-256 of the rendering every party read; `signature_boxes` where each party's
+    # signature field sits in it ("party:<id>" -> [page index, x1, y1, x2, y2]).
+    signing_pdf = models.BinaryField(default=b"", blank=True, editable=False)
+    signature_boxes = models.JSONField(default=dict, blank=True)
+    signing_sha256 = models.CharField(max_length=64, blank=True)
     # The ruling period may be extended once, by 10 days, with a reason (DESIGN.md §3).
     rule_extended_at = models.DateTimeField(null=True, blank=True)
     extension_reason = models.TextField(blank=True)
@@ -272,7 +281,9 @@ class ConfirmationRequest(models.Model):
 
 class ConfirmationConsent(models.Model):
     """One party's joining the application (申请): every party must, each with their own
-    act, before the court sees it."""
+    act, before the court sees it. The act is the party's signature of the application
+    with a key of their own device (issue 9, point 5): the row is written when that
+    signature is embedded, and keeps the certificate the platform CA issued for the key."""
 
     request = models.ForeignKey(
         ConfirmationRequest, on_delete=models.CASCADE, related_name="consents"
@@ -280,6 +291,13 @@ class ConfirmationConsent(models.Model):
     party = models.ForeignKey("odr.Party", on_delete=models.PROTECT, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     consented_at = models.DateTimeField(default=timezone.now)
+    # Who signed for the party (the party, or its agent with special authorisation), the
+    # certificate of their device key and where they signed from: the application's
+    # signature, as the agreement's Signature row keeps it.
+    signer_name = models.CharField(max_length=100, blank=True)
+    certificate_serial = models.CharField(max_length=64, blank=True)
+    certificate_pem = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["consented_at", "pk"]
@@ -456,6 +474,11 @@ class PendingSigning(models.Model):
 
     signing_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="+")
+    # Set when what is signed is the joint application of this request (issue 9, point
+    # 5), not the agreement: the two signing paths never complete each other's rows.
+    confirmation = models.ForeignKey(
+        ConfirmationRequest, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     role = models.CharField(max_length=20, choices=Signature.Role.choices)
     party = models.ForeignKey(

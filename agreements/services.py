@@ -833,7 +833,7 @@ def agreement_sign(
         )
         # One pending signing per signer: starting again replaces the last; those of
         # another version or expired can never complete.
-        PendingSigning.objects.filter(agreement=locked).filter(
+        PendingSigning.objects.filter(agreement=locked, confirmation__isnull=True).filter(
             Q(signer=actor) | ~Q(version=locked.version) | Q(expires_at__lte=now)
         ).delete()
         pending = PendingSigning.objects.create(
@@ -901,7 +901,13 @@ def agreement_sign_complete(
             locked = MACHINE.lock(agreement)
             pending = (
                 PendingSigning.objects.select_for_update()
-                .filter(signing_id=_uuid(signing_id), agreement=locked, signer=actor)
+                # The agreement's own signings, never a joint application's.
+                .filter(
+                    signing_id=_uuid(signing_id),
+                    agreement=locked,
+                    confirmation__isnull=True,
+                    signer=actor,
+                )
                 .first()
             )
             if pending is None or pending.expires_at <= timezone.now():

@@ -414,15 +414,14 @@ def agreement_in_force(
 
 
 def confirmation_pending(**kwargs):
-    """Both parties of an agreement in force have applied: the request is before the
-    competent (demo) court."""
-    from agreements.court import services as court_services
+    """Both parties of an agreement in force have applied, each by signing the joint
+    application with a key made in the test (issue 9, point 5): the request is before
+    the competent (demo) court."""
+    from tests.signing import sign_application
 
     agreement = agreement_in_force(**kwargs)
-    court_services.confirmation_consent(agreement=agreement, actor=demo_user("citizen1@demo.odr"))
-    return court_services.confirmation_consent(
-        agreement=agreement, actor=demo_user("citizen2@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=demo_user("citizen1@demo.odr"))
+    return sign_application(agreement=agreement, actor=demo_user("citizen2@demo.odr"))
 
 
 # The demo court's people (CONTRACT §1): its clerk dockets, its judge rules.

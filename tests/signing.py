@@ -167,3 +167,98 @@ def sign_directly(agreement, *, users: dict, roles, start=None) -> None:
 def _party_box(boxes: dict, agreement, role: str):
     party = agreement.dispute.parties.filter(role=role).order_by("position", "pk").first()
     return boxes.get(f"party:{party.pk}") if party is not None else None
+
+
+def sign_application(
+    *,
+    agreement,
+    actor,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    password: str | None = None,
+    consent: bool = True,
+    signature_png: str | None = None,
+    **kwargs: Any,
+):
+    """A party applies for judicial confirmation the way the law now asks (issue 9, point
+    5): they sign the joint application, both steps through the services, with a key made
+    here (one signature for each party they act for, as their agent signs each box).
+    `kwargs` (basis, region, court, typed_name, ip) go to step 1. Returns the request."""
+    from agreements.court import selectors as court_selectors
+    from agreements.court import services as court_services
+    from odr.errors import DomainError
+    from tests.factories import PASSWORD, signature_png_b64
+
+    key = key or new_key()
+    if signature_png is None and kwargs.get("typed_name") is None:
+        signature_png = signature_png_b64()
+    for _party in range(10):
+        for attempt in range(5):
+            pending = court_services.confirmation_sign(
+                agreement=agreement,
+                actor=actor,
+                password=PASSWORD if password is None else password,
+                consent=consent,
+                public_key=public_pem(key),
+                signature_png=signature_png,
+                **kwargs,
+            )
+            try:
+                request = court_services.confirmation_sign_complete(
+                    agreement=agreement,
+                    actor=actor,
+                    signing_id=pending.signing_id,
+                    signature=sign_bytes(key, bytes(pending.signed_attrs)),
+                )
+                break
+            except DomainError as exc:
+                # Another party signed between the two steps: sign again, as a client does.
+                if exc.code != "signing_restart" or attempt == 4:
+                    raise
+        done = court_selectors.consents_of(request)
+        if all(p.pk in done for p in court_selectors.parties_acting_for(agreement, actor)):
+            return request
+    raise AssertionError("an actor signs for at most a few parties")
+
+
+def api_sign_application(client, agreement_id: int, *, key=None, **payload: Any):
+    """Both steps of signing the joint application through the API; returns the response
+    of step 2, or of step 1 when it failed."""
+    from tests.factories import PASSWORD, signature_png_b64
+
+    key = key or new_key()
+    body = {
+        "public_key": public_pem(key),
+        "consent": True,
+        "password": PASSWORD,
+        "signature_png": signature_png_b64(),
+        **payload,
+    }
+    base = f"/api/v1/agreements/{agreement_id}/confirmation/sign"
+    for _attempt in range(5):
+        first = client.post(base, body, content_type="application/json")
+        if first.status_code != 200:
+            return first
+        data = first.json()
+        signature = sign_bytes(key, base64.b64decode(data["to_sign"]))
+        second = client.post(
+            f"{base}/complete",
+            {"signing_id": data["signing_id"], "signature": base64.b64encode(signature).decode()},
+            content_type="application/json",
+        )
+        if second.status_code != 409 or second.json().get("code") != "signing_restart":
+            return second
+    return second
+
+
+def api_apply(client, agreement_id: int, body: dict | None = None, **payload: Any):
+    """A party applies through the API as the law now asks: `POST …/confirmation` (the
+    first chooses the court with `body`), then both steps of signing the application.
+    Returns the first refusal, or the request after the signature."""
+    started = client.post(
+        f"/api/v1/agreements/{agreement_id}/confirmation",
+        body or {},
+        content_type="application/json",
+    )
+    if started.status_code != 200:
+        return started
+    return api_sign_application(client, agreement_id, **payload)

@@ -230,11 +230,40 @@ def test_a_case_goes_from_filing_to_a_confirmed_ruling_through_the_api_and_the_a
     unknown = anonymous.get(f"/api/v1/verify/{'0' * 64}")
     assert unknown.status_code == 404 and unknown.json()["valid"] is False
 
-    # 8. Both parties apply for judicial confirmation; the court sees it once both asked.
-    first = ok(citizen1.post(f"/api/v1/agreements/{agreement_id}/confirmation"))
-    assert first["status"] == "awaiting_consent"
+    # 8. Both parties apply for judicial confirmation by signing the joint application
+    # with their own keys (issue 9, point 5); the court sees it once both signed.
+    started = ok(citizen1.post(f"/api/v1/agreements/{agreement_id}/confirmation"))
+    assert started["status"] == "awaiting_consent"
+    assert not any(p["signed"] for p in started["parties"])
+
+    def sign_application(signer: Api) -> dict:
+        key = new_key()
+        step1 = ok(
+            signer.post(
+                f"/api/v1/agreements/{agreement_id}/confirmation/sign",
+                {
+                    "password": PASSWORD,
+                    "consent": True,
+                    "signature_png": factories.signature_png_b64(),
+                    "public_key": public_pem(key),
+                },
+            )
+        )
+        signature = sign_bytes(key, base64.b64decode(step1["to_sign"]))
+        return ok(
+            signer.post(
+                f"/api/v1/agreements/{agreement_id}/confirmation/sign/complete",
+                {
+                    "signing_id": step1["signing_id"],
+                    "signature": base64.b64encode(signature).decode(),
+                },
+            )
+        )
+
+    first = sign_application(citizen1)
+    assert first["status"] == "awaiting_consent" and first["id"] == started["id"]
     assert ok(clerk.get("/api/v1/court/requests?status=pending"))["count"] == 0
-    second = ok(citizen2.post(f"/api/v1/agreements/{agreement_id}/confirmation"))
+    second = sign_application(citizen2)
     assert second["status"] == "pending" and second["id"] == first["id"]
     pending = ok(clerk.get("/api/v1/court/requests?status=pending"))
     assert [r["id"] for r in pending["items"]] == [second["id"]]

@@ -197,6 +197,8 @@ VARIANTS = {
     "odr:hotline_survey": [{"token": lambda w: w.closed_ticket_token}],
     "agreements:edit": [{"dispute_id": lambda w: w.drafting.pk}],
     "agreements:sign": [{}, {"agreement_id": lambda w: w.signing.pk}],
+    # The joint application waiting for the parties' signatures (issue 9, point 5).
+    "court:confirmation_sign": [{}, {"agreement_id": lambda w: w.applying.pk}],
 }
 
 
@@ -216,6 +218,7 @@ def _world_for_pages():
     server, with the objects of VARIANTS."""
     from django.utils import timezone
 
+    from agreements.court import services as court_services
     from odr.models import HotlineTicket
     from tests.security.conftest import _build
 
@@ -233,6 +236,10 @@ def _world_for_pages():
     world.closed_ticket_token = closed.survey_token
     world.drafting = factories.dispute_in_mediation(title="起草中的协议")
     world.signing = factories.agreement_signing()
+    world.applying = factories.agreement_in_force(title="待签署的司法确认申请")
+    court_services.confirmation_apply(
+        agreement=world.applying, actor=factories.demo_user("citizen1@demo.odr")
+    )
     return world
 
 
@@ -259,6 +266,7 @@ def test_every_html_page_of_the_matrix_fits_320px_and_axe_finds_nothing_serious(
         "documents:verify",
         "mediation:detail",
         "agreements:sign",
+        "court:confirmation_sign",
     ):
         assert expected in names, (expected, left_out)
     base = live_server.url

@@ -4,6 +4,7 @@ not see), call one service, answer."""
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from agreements.models import ConfirmationRequest, Inquiry, Performance, Supplem
 from odr import filters as list_filters
 from odr import pagination, people
 from odr.errors import DomainError, Invalid, NotFound
+from odr.request_context import client_ip_of
 
 router = Router(tags=["court"])
 # An optional multipart file: ninja's `File[...] | None` annotation does not read it.
@@ -45,7 +47,11 @@ class DisputeRef(Schema):
 class ConsentOut(Schema):
     role: str
     name: str
-    consented_at: datetime | None
+    consented_at: datetime | None = Field(
+        description="When this party signed the joint application (its application); null "
+        "while its signature is still needed"
+    )
+    signed: bool = Field(description="This party signed the application with its own key")
 
 
 class FileOut(Schema):
@@ -108,6 +114,39 @@ class ConsentIn(Schema):
     )
     court: int | None = Field(
         default=None, description="The court the caller expects; refused unless competent"
+    )
+
+
+class ApplicationSignIn(ConsentIn):
+    """Step 1 of a party's signature of the joint application (issue 9, point 5): as the
+    agreement's `sign` (CONTRACT §3) without a version. The court choice fields apply
+    when this signature starts the application."""
+
+    password: str = Field(default="", max_length=4096)
+    code: str | None = Field(default=None, max_length=20)
+    consent: bool = False
+    public_key: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The party's own EC P-256 public key (PEM), made on their device for "
+        "this signature; without it, 422 signer_key_required",
+    )
+    signature_png: str | None = Field(default=None, max_length=800_000)
+    typed_name: str | None = Field(default=None, max_length=100)
+
+
+class ApplicationSigningOut(Schema):
+    signing_id: str
+    to_sign: str = Field(
+        description="Base64 of the DER CMS signed attributes: sign them with ECDSA-SHA256"
+    )
+    expires_at: datetime
+
+
+class ApplicationSignCompleteIn(Schema):
+    signing_id: str = Field(max_length=64)
+    signature: str = Field(
+        max_length=1024, description="Base64 of the DER ECDSA-SHA256 signature over to_sign"
     )
 
 
@@ -241,7 +280,12 @@ def request_out(
         "agreement": agreement.pk,
         "dispute": {"id": dispute.pk, "case_number": dispute.case_number, "title": dispute.title},
         "parties": [
-            {"role": p.role, "name": p.name, "consented_at": consent.get(p.pk)}
+            {
+                "role": p.role,
+                "name": p.name,
+                "consented_at": consent.get(p.pk),
+                "signed": p.pk in consent,
+            }
             for p in court_selectors.required_parties(agreement)
         ],
         "created_at": request.created_at,
@@ -282,7 +326,11 @@ def confirmation_apply(
 ) -> dict[str, Any]:
     agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
     body = payload or ConsentIn()
-    confirmation = services.confirmation_consent(
+    """Starts the joint application (the first party chooses the court) or returns it as
+    it is. A party applies by signing it (`…/confirmation/sign`, then `…/sign/complete`):
+    until every party has, the request stays `awaiting_consent` and `parties` says who
+    has signed."""
+    confirmation = services.confirmation_apply(
         agreement=agreement,
         actor=request.auth,
         basis=body.basis,
@@ -290,6 +338,68 @@ def confirmation_apply(
         court=body.court,
     )
     return request_out(court_selectors.confirmation_of(confirmation.agreement), request.auth)
+
+
+@router.post("/agreements/{agreement_id}/confirmation/sign", response=ApplicationSigningOut)
+def confirmation_sign(
+    request: HttpRequest, agreement_id: int, payload: ApplicationSignIn
+) -> dict[str, Any]:
+    """Step 1 of 2: re-authenticate, consent, certify the party's public key and get the
+    bytes to sign."""
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    pending = services.confirmation_sign(
+        agreement=agreement,
+        actor=request.auth,
+        password=payload.password,
+        code=payload.code or "",
+        consent=payload.consent,
+        public_key=payload.public_key,
+        signature_png=payload.signature_png,
+        typed_name=payload.typed_name,
+        ip=client_ip_of(request),
+        basis=payload.basis,
+        region=payload.region,
+        court=payload.court,
+    )
+    return {
+        "signing_id": str(pending.signing_id),
+        "to_sign": base64.b64encode(bytes(pending.signed_attrs)).decode(),
+        "expires_at": pending.expires_at,
+    }
+
+
+@router.post("/agreements/{agreement_id}/confirmation/sign/complete", response=ConfirmationOut)
+def confirmation_sign_complete(
+    request: HttpRequest, agreement_id: int, payload: ApplicationSignCompleteIn
+) -> dict[str, Any]:
+    """Step 2 of 2: the party's signature over `to_sign`, embedded in the application;
+    the last party's sends it to the court."""
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    services.confirmation_sign_complete(
+        agreement=agreement,
+        actor=request.auth,
+        signing_id=payload.signing_id,
+        signature=payload.signature,
+    )
+    return request_out(court_selectors.confirmation_of(agreement), request.auth)
+
+
+@router.get("/agreements/{agreement_id}/confirmation/application.pdf")
+def confirmation_application_pdf(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """The joint application as the parties read and sign it: the document rendered when
+    the first party applied, with the signatures made so far (the parties and the
+    mediator; the court reads the sealed one in its portal)."""
+    agreement = court_selectors.agreement_get_for(user=request.auth, agreement_id=agreement_id)
+    confirmation = court_selectors.confirmation_of(agreement)
+    if confirmation is None or not confirmation.signing_pdf:
+        raise NotFound()
+    if not court_selectors.reads_application_being_signed(agreement, request.auth):
+        raise NotFound()
+    response = HttpResponse(bytes(confirmation.signing_pdf), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        False, f"application-{confirmation.pk}.pdf"
+    )
+    return response
 
 
 @router.get("/agreements/{agreement_id}/confirmation", response=ConfirmationOut)

@@ -373,11 +373,41 @@ def _emails(dispute: Dispute) -> dict[int, str]:
     return out
 
 
-def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]) -> bytes:
+def _signature_rows(parties: list[PartyIdentity], boxes: dict, s: dict) -> Table:
+    """Each party's line 申请人：name with an empty box beside it, where that party's
+    signature field (their drawn signature, made with their own device key) will sit;
+    each box records its place in `boxes` under the party's key ("party:<id>")."""
+    from agreements.documents.pdf import FIELD_H, FIELD_W, _FieldBox
+    from agreements.selectors import party_key
+
+    rows = [
+        [_p(f"申请人：{party.name}", s["right"]), _FieldBox(party_key(party.party_id), boxes)]
+        for party in parties
+    ]
+    table = Table(rows, colWidths=[BODY_W - FIELD_W - 8, FIELD_W + 8], rowHeights=FIELD_H + 10)
+    table.setStyle(
+        table_style(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (1, 0), (1, -1), 6),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
+    return table
+
+
+def render_application(
+    request: ConfirmationRequest, *, evidence: list[Evidence], boxes: dict | None = None
+) -> bytes:
     """The 司法确认申请书 every party files jointly: the parties with full particulars,
     the request, facts and reasons with the agreed terms, the parties' undertaking, the
     court, each party's online application and the date in Chinese numerals; then the
-    evidence list and the parties' service addresses."""
+    evidence list and the parties' service addresses.
+
+    With `boxes` (a dict to fill) it is the document the parties sign (issue 9, point
+    5): rendered once when the first party applies, each party's line has an empty box
+    for their signature field, and `boxes` receives where each box is."""
     agreement = request.agreement
     dispute: Dispute = agreement.dispute
     s = _styles()
@@ -422,15 +452,18 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
         _p(court, s["body"]),
         Spacer(1, 4 * mm),
     ]
-    times = _consent_times(request, parties)
-    for party in parties:
-        when = times.get(party.party_id)
-        story.append(
-            _p(
-                f"申请人：{party.name}{_applied(when)}",
-                s["right"],
+    if boxes is not None:
+        story.append(_signature_rows(parties, boxes, s))
+    else:
+        times = _consent_times(request, parties)
+        for party in parties:
+            when = times.get(party.party_id)
+            story.append(
+                _p(
+                    f"申请人：{party.name}{_applied(when)}",
+                    s["right"],
+                )
             )
-        )
     story += [
         _p(cn_numeral_date(submitted), s["right"]),
         _p("附：", s["body"]),
@@ -484,7 +517,11 @@ def render_application(request: ConfirmationRequest, *, evidence: list[Evidence]
             s["indent"],
         ),
         Spacer(1, 4 * mm),
-        _p(f"确认人：{'、'.join(p.name for p in parties)}（在线确认）", s["right"]),
+        _p(
+            f"确认人：{'、'.join(p.name for p in parties)}"
+            + ("（以本申请书上的电子签名确认）" if boxes is not None else "（在线确认）"),
+            s["right"],
+        ),
         _p(cn_numeral_date(submitted), s["right"]),
     ]
     return _build(

@@ -55,15 +55,23 @@ def is_staff_of_court(request: ConfirmationRequest, user: AbstractBaseUser) -> b
 
 
 def _requests() -> QuerySet[ConfirmationRequest]:
-    return ConfirmationRequest.objects.select_related(
-        "court",
-        "agreement",
-        "agreement__dispute",
-        "agreement__dispute__organisation",
-        "accepted_by__profile",
-        "decided_by__profile",
-        "basis_region",
-    ).prefetch_related("agreement__dispute__parties", "consents", "supplements", "inquiries")
+    return (
+        ConfirmationRequest.objects.select_related(
+            "court",
+            "agreement",
+            "agreement__dispute",
+            "agreement__dispute__organisation",
+            "accepted_by__profile",
+            "decided_by__profile",
+            "basis_region",
+        )
+        .prefetch_related("agreement__dispute__parties", "consents", "supplements", "inquiries")
+        .defer(
+            # The application as it is being signed (a PDF) is read only by what serves or
+            # signs it: never with a list.
+            "signing_pdf"
+        )
+    )
 
 
 def court_requests_for(
@@ -170,6 +178,15 @@ def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Par
         return []
     represented = special_agent_for(user)
     return [p for p in required_parties(agreement) if p.user_id == user.pk or p.pk in represented]
+
+
+def reads_application_being_signed(agreement: Agreement, user: AbstractBaseUser) -> bool:
+    """Who reads the joint application while the parties sign it: the parties (and their
+    agents with special authorisation), and the mediator who drew up the agreement. The
+    court reads it once it is before it, sealed, in its portal."""
+    if parties_acting_for(agreement, user) or party_of(agreement, user) is not None:
+        return True
+    return user.is_authenticated and agreement.dispute.mediator_id == user.pk
 
 
 def special_agent_for(user: AbstractBaseUser) -> frozenset[int]:

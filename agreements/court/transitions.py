@@ -605,6 +605,12 @@ register_events(
         ),
         # The court's own deadlines concern the court: kept off the parties' timeline.
         "confirmation.deadline_remind": Words("提醒法院审查期限"),
+        # The first party started the joint application: its document is rendered for
+        # every party to sign; the court sees nothing until all have (issue 9, point 5).
+        "confirmation.apply": Words(
+            "发起司法确认申请",
+            gettext_noop("%(actor)s started the joint application for judicial confirmation."),
+        ),
     }
 )
 

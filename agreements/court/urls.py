@@ -68,6 +68,11 @@ urlpatterns = [
         views.confirmation_apply,
         name="confirmation_apply",
     ),
+    path(
+        "agreements/<int:agreement_id>/confirmation/sign/",
+        views.confirmation_sign,
+        name="confirmation_sign",
+    ),
     path("obligations/<int:obligation_id>/done/", views.obligation_done, name="obligation_done"),
     path(
         "obligations/<int:obligation_id>/confirm/",

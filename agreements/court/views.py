@@ -28,8 +28,10 @@ from agreements.court.transitions import (
     inquiries_to_sign,
     inquiry_started,
 )
+from agreements.forms import SignForm as AgreementSignForm
 from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
+from odr import people
 from odr.errors import DomainError
 
 CR = ConfirmationRequest.Status
@@ -710,30 +712,95 @@ def _case_url(dispute_id: int, anchor: str) -> str:
 @login_required
 @require_POST
 def confirmation_apply(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """Starts the joint application (or finds it) and takes the party to sign it: a
+    party applies by signing the application with their own device key (issue 9, 5)."""
     agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
     # The court's ground and place (CPL 2023 Art. 205): the first applicant's choice; the
     # service checks them and refuses a later party's choice of another court.
     basis = request.POST.get("basis", "").strip()[:20] or None
     region = request.POST.get("region", "").strip()[:12] or None
     try:
-        done = services.confirmation_consent(
+        services.confirmation_apply(
             agreement=agreement, actor=request.user, basis=basis, region=region
         )
     except DomainError as exc:
         messages.error(request, exc.message)
+        return redirect(_case_url(agreement.dispute_id, "#confirmation"))
+    return redirect("court:confirmation_sign", agreement_id=agreement.pk)
+
+
+class ApplicationSignForm(AgreementSignForm):
+    """The agreement's signing form (password or code, drawn or typed signature) with the
+    application's own consent."""
+
+    consent = forms.BooleanField(
+        label=gettext_lazy(
+            "I have read the joint application, I apply with the other parties for judicial "
+            "confirmation of the agreement, and I sign the application of my own free will."
+        ),
+        required=False,
+    )
+
+
+@login_required
+def confirmation_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """The party's page to sign the joint application, phone first: what it asks, the
+    application itself (PDF), who has signed, re-authentication, consent and a drawn (or
+    typed) signature. It signs through the API's two steps with a key made in the browser
+    (frontend/signature-pad.js, device-signing.js), as the agreement's signing page."""
+    from allauth.mfa.models import Authenticator
+
+    agreement = court_selectors.agreement_get_for(user=request.user, agreement_id=agreement_id)
+    confirmation = court_selectors.confirmation_of(agreement)
+    acting = court_selectors.parties_acting_for(agreement, request.user)
+    no_script_post = request.method == "POST"
+    if no_script_post:
+        # A form sent without the page's script: nothing can be signed without a key
+        # made on the signer's device.
+        messages.error(
+            request,
+            _(
+                "Nothing was signed: signing needs a current browser with JavaScript, which "
+                "makes your signing key on your device."
+            ),
+        )
+    refused = ""
+    if not acting:
+        refused = _("Only the parties to the agreement sign the joint application.")
+    elif confirmation is None:
+        refused = _("The joint application has not been started: apply on the case page first.")
     else:
-        if done.status == CR.PENDING:
-            messages.success(
-                request,
-                _("The joint application is sent to %(court)s.") % {"court": done.court.name},
+        why = MACHINE.refusal("consent", confirmation, request.user)
+        if why is not None:
+            refused = (
+                _("You have signed the joint application.")
+                if why.code == "already_applied"
+                else why.message
             )
-        else:
-            messages.success(
-                request,
-                _("Your application to %(court)s is recorded; it now needs the other parties'.")
-                % {"court": done.court.name},
-            )
-    return redirect(_case_url(agreement.dispute_id, "#confirmation"))
+    done = court_selectors.consents_of(confirmation) if confirmation is not None else {}
+    signing_for = next((p for p in acting if p.pk not in done), None)
+    return render(
+        request,
+        "agreements/court/confirmation_sign.html",
+        {
+            "agreement": agreement,
+            "dispute": agreement.dispute,
+            "req": confirmation,
+            "form": ApplicationSignForm(),
+            "uses_totp": Authenticator.objects.filter(
+                user=request.user, type=Authenticator.Type.TOTP
+            ).exists(),
+            "refused": refused,
+            "signer_name": people.display_name(request.user),
+            "signing_for": signing_for,
+            "parties": [
+                {"party": p, "at": done[p.pk].consented_at if p.pk in done else None}
+                for p in court_selectors.required_parties(agreement)
+            ],
+            "no_script_post": no_script_post,
+        },
+        status=400 if no_script_post else 200,
+    )
 
 
 @login_required

@@ -149,6 +149,36 @@ def _stamp(image_png: bytes) -> TextStampStyle:
     )
 
 
+def drawn_signature_stamp(image_png: bytes, *, when: datetime, box: list) -> StaticStampStyle:
+    """A signature field's appearance drawn with reportlab in the documents' own embedded
+    face: the signer's drawn signature and, below it, the signing time. For documents
+    whose every font must be embedded (the court's: the joint application), where
+    pyHanko's text stamp would add an unembedded Courier."""
+    from reportlab.lib.utils import ImageReader
+
+    from agreements.documents.fonts import register_fonts
+
+    _page, x1, y1, x2, y2 = box
+    width, height = float(x2) - float(x1), float(y2) - float(y1)
+    out = BytesIO()
+    canvas = EmbeddedFontCanvas(out, pagesize=(width, height))
+    canvas.drawImage(
+        ImageReader(BytesIO(image_png)),
+        2,
+        10,
+        width=width - 4,
+        height=height - 12,
+        preserveAspectRatio=True,
+        anchor="sw",
+        mask="auto",
+    )
+    canvas.setFont(register_fonts(), 7)
+    canvas.drawRightString(width - 2, 2, when.strftime("%Y-%m-%d %H:%M:%S"))
+    canvas.showPage()
+    canvas.save()
+    return _static(out.getvalue())
+
+
 def prepare_signature(
     pdf: bytes,
     *,
@@ -158,11 +188,13 @@ def prepare_signature(
     image_png: bytes,
     when: datetime,
     reason: str,
+    stamp_style: StaticStampStyle | None = None,
 ) -> PreparedSignature:
     """Step 1: the signer's field (visible in `box`, [page, x1, y1, x2, y2], with the
     drawn signature), the signature dictionary (its /M is this moment, /Reason names the
     version and hash read) and the placeholder, as an incremental update of `pdf`; and the
-    signed attributes over that document's digest for the signer to sign."""
+    signed attributes over that document's digest for the signer to sign. `stamp_style`
+    replaces the default appearance (drawn_signature_stamp)."""
     from agreements.documents.pki import pades_signed_attributes
 
     stamper = timestamper()
@@ -182,7 +214,7 @@ def prepare_signature(
         )
     external = _external_signer(cert, None)
     pdf_signer = signers.PdfSigner(
-        meta, signer=external, stamp_style=_stamp(image_png), new_field_spec=spec
+        meta, signer=external, stamp_style=stamp_style or _stamp(image_png), new_field_spec=spec
     )
 
     # The coroutines hand their result over outside asyncio: asyncio.run on the main thread

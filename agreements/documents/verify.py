@@ -1,4 +1,5 @@
-"""Verification of the platform's PDFs (agreements and court rulings): is this file one we
+"""Verification of the platform's PDFs (agreements, the parties' joint applications for
+judicial confirmation and court rulings): is this file one we
 issued (its SHA-256 is stored), and is every signature in it intact, valid and trusted by
 the platform's CA, with the last one covering the entire file? A byte changed anywhere
 fails one of these checks; the reason says which, in plain words."""
@@ -72,7 +73,7 @@ class Verification:
     reason: str
     sha256: str
     hash_known: bool = False
-    kind: str | None = None  # "agreement" | "ruling"
+    kind: str | None = None  # "agreement" | "ruling" | "application"
     document_id: str | None = None
     case_number: str | None = None
     status: str | None = None
@@ -331,7 +332,38 @@ def _describe_ruling(result: Verification, request: ConfirmationRequest) -> None
     ]
 
 
-def _find_by_hash(digest: str) -> Agreement | ConfirmationRequest | None:
+@dataclass(frozen=True)
+class _Application:
+    """The parties' joint application (司法确认申请书) of a request, signed by every party
+    with their own key and sealed by the platform (issue 9, point 5)."""
+
+    request: ConfirmationRequest
+
+
+def _describe_application(result: Verification, request: ConfirmationRequest) -> None:
+    agreement = request.agreement
+    result.kind = "application"
+    result.document_id = str(agreement.document_id)
+    result.case_number = agreement.dispute.case_number
+    result.status = request.status
+    result.status_label = str(ConfirmationRequest.Status(request.status).label)
+    result.signed_at = request.submitted_at
+    roles = dict(Signature.Role.choices)
+    # Each party's signature in signing order, the names masked as on every public page.
+    result.signers = [
+        {
+            "role": party_role,
+            "role_label": str(roles.get(party_role, party_role)),
+            "name": mask_name(signer or party_name),
+            "signed_at": consented_at,
+        }
+        for party_role, party_name, signer, consented_at in request.consents.order_by(
+            "consented_at", "pk"
+        ).values_list("party__role", "party__name", "signer_name", "consented_at")
+    ]
+
+
+def _find_by_hash(digest: str) -> Agreement | ConfirmationRequest | _Application | None:
     agreement = (
         Agreement.objects.filter(pdf_sha256=digest)
         .select_related("dispute")
@@ -340,16 +372,26 @@ def _find_by_hash(digest: str) -> Agreement | ConfirmationRequest | None:
     )
     if agreement is not None:
         return agreement
-    return (
+    ruling = (
         ConfirmationRequest.objects.filter(ruling_sha256=digest)
         .select_related("agreement__dispute", "court")
         .first()
     )
+    if ruling is not None:
+        return ruling
+    application = (
+        ConfirmationRequest.objects.filter(application_sha256=digest)
+        .select_related("agreement__dispute", "court")
+        .first()
+    )
+    return _Application(application) if application is not None else None
 
 
 def _describe(result: Verification, obj) -> None:
     if isinstance(obj, Agreement):
         _describe_agreement(result, obj)
+    elif isinstance(obj, _Application):
+        _describe_application(result, obj.request)
     else:
         _describe_ruling(result, obj)
 
@@ -378,7 +420,12 @@ def verify_pdf(data: bytes) -> Verification:
 
 
 def _stored_file(obj) -> bytes | None:
-    file = obj.pdf if isinstance(obj, Agreement) else obj.ruling_pdf
+    if isinstance(obj, Agreement):
+        file = obj.pdf
+    elif isinstance(obj, _Application):
+        file = obj.request.application_pdf
+    else:
+        file = obj.ruling_pdf
     if not file:
         return None
     try:
@@ -442,6 +489,8 @@ def verify_document(document_id: str | uuid.UUID) -> list[Verification] | None:
         pending.reason = _("This agreement is not signed by everyone yet: it is not in force.")
         results.append(pending)
     request = ConfirmationRequest.objects.filter(agreement=agreement).first()
+    if request is not None and request.application_sha256:
+        results.append(_verify_stored(_Application(request), request.application_sha256))
     if request is not None and request.ruling_sha256:
         results.append(_verify_stored(request, request.ruling_sha256))
     return results

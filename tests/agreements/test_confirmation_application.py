@@ -11,11 +11,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from agreements.court import services
+from agreements.court import services as court_services
 from agreements.models import ConfirmationRequest
 from odr.errors import DomainError
 from odr.models import AuditEvent, Organisation
 from tests import factories
+from tests.signing import api_apply, sign_application
 
 pytestmark = pytest.mark.django_db
 CR = ConfirmationRequest.Status
@@ -29,9 +30,8 @@ def _media(settings, tmp_path):
 
 def _apply(client, agreement, email):
     client.force_login(factories.demo_user(email))
-    return client.post(
-        f"/api/v1/agreements/{agreement.pk}/confirmation", {}, content_type="application/json"
-    )
+    # A party applies by signing the joint application (issue 9, point 5).
+    return api_apply(client, agreement.pk, {})
 
 
 def test_first_party_asking_waits_for_the_other_and_the_second_sends_it_to_the_court(
@@ -72,7 +72,12 @@ def test_first_party_asking_waits_for_the_other_and_the_second_sends_it_to_the_c
             "action", flat=True
         )
     )
-    assert actions == ["confirmation.consent", "confirmation.consent", "confirmation.submit"]
+    assert actions == [
+        "confirmation.apply",
+        "confirmation.consent",
+        "confirmation.consent",
+        "confirmation.submit",
+    ]
 
     client.force_login(factories.demo_user("clerk@demo.odr"))
     queue = client.get("/api/v1/court/requests").json()
@@ -82,11 +87,18 @@ def test_first_party_asking_waits_for_the_other_and_the_second_sends_it_to_the_c
 def test_asking_twice_is_harmless_and_writes_nothing(demo):
     agreement = factories.agreement_in_force()
     citizen1 = factories.demo_user("citizen1@demo.odr")
-    first = services.confirmation_consent(agreement=agreement, actor=citizen1)
+    first = sign_application(agreement=agreement, actor=citizen1)
     events = AuditEvent.objects.count()
-    again = services.confirmation_consent(agreement=agreement, actor=citizen1)
+    signed_pdf = bytes(first.signing_pdf)
+    # Applying again returns the request as it is.
+    again = court_services.confirmation_apply(agreement=agreement, actor=citizen1)
     assert again.pk == first.pk and again.status == CR.AWAITING_CONSENT
+    # Signing again is refused before the password is spent: nothing is written.
+    with pytest.raises(DomainError) as refused:
+        sign_application(agreement=agreement, actor=citizen1)
+    assert refused.value.code == "already_applied" and refused.value.status == 409
     assert AuditEvent.objects.count() == events
+    assert bytes(ConfirmationRequest.objects.get().signing_pdf) == signed_pdf
 
 
 def test_application_on_day_29_of_the_window_is_accepted(demo, client):
@@ -105,7 +117,7 @@ def test_the_last_day_of_the_window_ends_at_midnight_local_time(demo):
     # The day it took effect is not counted: day 30 runs until 23:59:59 local time.
     last_evening = datetime(2026, 4, 1, 23, 50, tzinfo=timezone.get_fixed_timezone(8 * 60))
     with time_machine.travel(last_evening, tick=False):
-        request = services.confirmation_consent(
+        request = sign_application(
             agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
         )
     assert request.status == CR.AWAITING_CONSENT
@@ -113,9 +125,7 @@ def test_the_last_day_of_the_window_ends_at_midnight_local_time(demo):
         time_machine.travel(last_evening + timedelta(minutes=11), tick=False),
         pytest.raises(DomainError) as refused,
     ):
-        services.confirmation_consent(
-            agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
-        )
+        sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     assert refused.value.code == "confirmation_window_closed"
 
 
@@ -192,7 +202,6 @@ def _pdf_text(pdf: bytes, tmp_path) -> tuple[str, str]:
 def test_the_application_names_the_court_the_request_and_every_partys_full_particulars(
     demo, client, tmp_path
 ):
-    from agreements.court import services as court_services
     from odr.models import Party
 
     agreement = factories.agreement_in_force()
@@ -203,9 +212,7 @@ def test_the_application_names_the_court_the_request_and_every_partys_full_parti
         phone="13800000002",
     )
     for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
-        request = court_services.confirmation_consent(
-            agreement=agreement, actor=factories.demo_user(email)
-        )
+        request = sign_application(agreement=agreement, actor=factories.demo_user(email))
     client.force_login(factories.demo_user("clerk@demo.odr"))
     response = client.get(f"/api/v1/court/requests/{request.pk}/application.pdf")
     assert response.status_code == 200

@@ -15,6 +15,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from tests.signing import sign_application
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -24,7 +26,6 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import close_old_connections
 
-    from agreements.court import services
     from agreements.models import Agreement, ConfirmationRequest
     from odr.models import AuditEvent
     from tests import factories
@@ -38,7 +39,7 @@ def main() -> None:
     def apply(email: str) -> None:
         try:
             barrier.wait(timeout=30)
-            services.confirmation_consent(
+            sign_application(
                 agreement=Agreement.objects.get(pk=agreement.pk),
                 actor=factories.demo_user(email),
             )
@@ -100,6 +101,7 @@ def test_two_parties_applying_at_the_same_instant_both_count(settings, tmp_path)
     assert result["errors"] == []
     assert result["status"] == "pending" and result["both"] and result["application"]
     assert result["events"] == [
+        "confirmation.apply",
         "confirmation.consent",
         "confirmation.consent",
         "confirmation.submit",

@@ -10,6 +10,7 @@ import pytest
 
 from agreements.models import ConfirmationRequest
 from tests import factories
+from tests.signing import sign_application
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,10 +56,14 @@ def test_parties_apply_on_a_phone_the_clerk_dockets_and_the_judge_confirms(
         page.goto(case_url)
         panel = page.locator("#confirmation")
         assert "30" in panel.locator("#confirmation-window").inner_text()
-        page.check("#confirmation-consent")
         page.click("#confirmation-apply")
         page.wait_for_load_state()
-    assert "安吉县人民法院" in page.locator(".messages").inner_text()
+        # Applying leads to the application to sign (signed in the browser with a device
+        # key in test_browser_joint_application; here with a key made in the test).
+        assert "安吉县人民法院" in page.locator("#application").inner_text()
+        sign_application(agreement=agreement, actor=factories.demo_user(email))
+    page.goto(case_url)
+    assert "安吉县人民法院" in page.locator("#confirmation").inner_text()
     request = ConfirmationRequest.objects.get()
     assert request.status == ConfirmationRequest.Status.PENDING
 

@@ -16,6 +16,7 @@ from agreements.court import services
 from agreements.models import ConfirmationRequest
 from agreements.reminders import send_due
 from tests import factories
+from tests.signing import sign_application
 
 pytestmark = pytest.mark.django_db
 CR = ConfirmationRequest.Status
@@ -190,12 +191,18 @@ def test_the_case_page_counts_down_the_window_and_takes_the_joint_application(de
         assert "2026-09-02" in page  # the last day: 30 days after the day it took effect
         assert "20" in page.split('id="confirmation-window"')[1].split("</p>")[0]
         assert 'id="confirmation-apply"' in page
-        client.post(f"/agreements/{agreement.pk}/confirmation/", {"consent": "1"})
+        # Applying starts the joint application and takes the party to sign it; the
+        # signature is the application (issue 9, point 5).
+        started = client.post(f"/agreements/{agreement.pk}/confirmation/")
+        assert started.status_code == 302
+        assert started["Location"] == f"/agreements/{agreement.pk}/confirmation/sign/"
+        assert 'id="confirmation-apply"' in _page(client, case_url)
+        sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
         page = _page(client, case_url)
         assert 'id="confirmation-apply"' not in page
         client.force_login(factories.demo_user("citizen2@demo.odr"))
         assert 'id="confirmation-apply"' in _page(client, case_url)
-        client.post(f"/agreements/{agreement.pk}/confirmation/", {"consent": "1"})
+        sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
         page = _page(client, case_url)
     request = ConfirmationRequest.objects.get()
     assert request.status == CR.PENDING
@@ -250,9 +257,7 @@ def test_parties_are_reminded_seven_days_and_one_day_before_the_window_closes(
     assert run(23) == ["citizen1@demo.odr", "citizen2@demo.odr"]
     assert run(24) == []
     with time_machine.travel(EFFECTIVE + timedelta(days=25), tick=False):
-        services.confirmation_consent(
-            agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-        )
+        sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     # One day left: only the party who has not applied yet is reminded.
     assert run(29) == ["citizen2@demo.odr"]
     assert "1" in mailoutbox[0].subject

@@ -346,6 +346,7 @@ def test_a_pending_request_is_ruled_on_only_once_a_clerk_has_docketed_it(demo, c
     assert request.status == CR.PENDING and request.accepted_at is None
     # No silent docketing first (issue 8): nothing is on the record.
     assert _events(request) == [
+        "confirmation.apply",
         "confirmation.consent",
         "confirmation.consent",
         "confirmation.submit",

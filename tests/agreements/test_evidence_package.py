@@ -13,9 +13,9 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from agreements.court import services
 from odr import services as odr_services
 from tests import factories
+from tests.signing import sign_application
 
 pytestmark = pytest.mark.django_db
 PNG = (
@@ -44,13 +44,9 @@ def decided(demo):
         size=len(PNG),
         description="借条照片",
     )
-    services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     factories.file_dispute(title="另一个案件的秘密标题")
-    request = services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
-    )
+    request = sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     # The clerk dockets it, the judge confirms it.
     return factories.confirmation_decided(request)
 
@@ -141,9 +137,7 @@ def test_only_the_competent_courts_staff_and_the_mediator_get_the_package(decide
 
 def test_the_court_gets_no_package_before_both_parties_applied(demo, client):
     agreement = factories.agreement_in_force()
-    services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     client.force_login(factories.demo_user("clerk@demo.odr"))
     path = f"/api/v1/agreements/{agreement.pk}/evidence-package.zip"
     assert client.get(path).status_code == 404

@@ -41,7 +41,9 @@ def test_views_let_not_found_rise_to_the_middleware():
 
 def test_the_court_services_package_offers_every_public_service():
     for name in (
-        "confirmation_consent",
+        "confirmation_apply",
+        "confirmation_sign",
+        "confirmation_sign_complete",
         "confirmation_accept",
         "confirmation_extend",
         "confirmation_decide",

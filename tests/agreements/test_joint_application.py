@@ -13,11 +13,12 @@ from django.utils import translation
 from django.utils.html import escape
 
 from agreements.content_check import confirmation_bar
-from agreements.court import services
+from agreements.court import services as court_services
 from agreements.models import ConfirmationConsent, ConfirmationRequest
 from odr.errors import DomainError
 from odr.models import Agent, AuditEvent, Party
 from tests import factories
+from tests.signing import api_apply, sign_application
 
 pytestmark = pytest.mark.django_db
 CR = ConfirmationRequest.Status
@@ -30,11 +31,8 @@ def _media(settings, tmp_path):
 
 def _apply(client, agreement, user, body=None):
     client.force_login(user)
-    return client.post(
-        f"/api/v1/agreements/{agreement.pk}/confirmation",
-        body or {},
-        content_type="application/json",
-    )
+    # A party applies by signing the joint application (issue 9, point 5).
+    return api_apply(client, agreement.pk, body or {})
 
 
 def _second_respondent(agreement, *, user=None, accepted=True) -> Party:
@@ -85,18 +83,16 @@ def test_three_parties_each_apply_before_the_court_sees_it(demo, client):
         .order_by("seq")
         .values_list("action", flat=True)
     )
-    assert actions == ["confirmation.consent"] * 3 + ["confirmation.submit"]
+    assert actions == ["confirmation.apply"] + ["confirmation.consent"] * 3 + [
+        "confirmation.submit"
+    ]
 
 
 def test_a_party_who_declined_to_mediate_is_not_asked_to_apply(demo):
     agreement = factories.agreement_in_force()
     _second_respondent(agreement, accepted=False)
-    services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
-    request = services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
+    request = sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     assert request.status == CR.PENDING
 
 
@@ -110,14 +106,10 @@ def test_the_parties_the_agreement_names_are_those_who_apply(demo):
     ]
     agreement.save(update_fields=["parties"])
     with pytest.raises(DomainError) as refused:
-        services.confirmation_consent(agreement=agreement, actor=third.user)
+        sign_application(agreement=agreement, actor=third.user)
     assert refused.value.code == "not_a_party"
-    services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
-    request = services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
+    request = sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     assert request.status == CR.PENDING
 
 
@@ -145,14 +137,12 @@ def test_an_agent_with_special_authorisation_applies_for_the_party(demo):
 
     agent(lawyer, Agent.Scope.SPECIAL)
     agent(general, Agent.Scope.GENERAL)
-    services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     # A general authorisation does not reach an application (CPL Art. 62).
     with pytest.raises(DomainError) as refused:
-        services.confirmation_consent(agreement=agreement, actor=general)
+        sign_application(agreement=agreement, actor=general)
     assert refused.value.code == "not_a_party"
-    request = services.confirmation_consent(agreement=agreement, actor=lawyer)
+    request = sign_application(agreement=agreement, actor=lawyer)
     assert request.status == CR.PENDING
     consent = ConfirmationConsent.objects.get(request=request, party=respondent)
     assert consent.user == lawyer
@@ -162,11 +152,18 @@ def test_applying_twice_is_harmless(demo):
     agreement = factories.agreement_in_force()
     _second_respondent(agreement)
     citizen1 = factories.demo_user("citizen1@demo.odr")
-    first = services.confirmation_consent(agreement=agreement, actor=citizen1)
+    first = sign_application(agreement=agreement, actor=citizen1)
     events = AuditEvent.objects.count()
-    again = services.confirmation_consent(agreement=agreement, actor=citizen1)
+    signed_pdf = bytes(first.signing_pdf)
+    # Applying again returns the request as it is.
+    again = court_services.confirmation_apply(agreement=agreement, actor=citizen1)
     assert again.pk == first.pk and again.status == CR.AWAITING_CONSENT
+    # Signing again is refused before the password is spent: nothing is written.
+    with pytest.raises(DomainError) as refused:
+        sign_application(agreement=agreement, actor=citizen1)
+    assert refused.value.code == "already_applied" and refused.value.status == 409
     assert AuditEvent.objects.count() == events
+    assert bytes(ConfirmationRequest.objects.get().signing_pdf) == signed_pdf
 
 
 @pytest.mark.parametrize("matter", ["divorce", "property_title", "ip_title", "bankruptcy"])

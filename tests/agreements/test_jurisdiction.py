@@ -10,11 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from agreements.court import jurisdiction, services
+from agreements.court import jurisdiction
 from agreements.models import ConfirmationRequest
 from odr.errors import DomainError
 from odr.models import Organisation, Region
 from tests import factories
+from tests.signing import api_apply, sign_application
 
 pytestmark = pytest.mark.django_db
 CR = ConfirmationRequest.Status
@@ -56,11 +57,8 @@ def places(demo):
 
 def _apply(client, agreement, email, body=None):
     client.force_login(factories.demo_user(email))
-    return client.post(
-        f"/api/v1/agreements/{agreement.pk}/confirmation",
-        body or {},
-        content_type="application/json",
-    )
+    # A party applies by signing the joint application (issue 9, point 5).
+    return api_apply(client, agreement.pk, body or {})
 
 
 def test_by_default_the_court_where_the_organisation_sits(places, client):
@@ -181,8 +179,9 @@ def test_the_application_page_offers_the_grounds_and_the_first_choice_binds(plac
     assert "agreements/court-choice.js" in page and "330522100000" in page
     client.post(
         f"/agreements/{agreement.pk}/confirmation/",
-        {"consent": "1", "basis": "property", "region": places["township"].code},
+        {"basis": "property", "region": places["township"].code},
     )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     request = ConfirmationRequest.objects.get()
     assert request.court == places["court"] and request.basis == "property"
     # The other party sees the choice and joins it; no choice is offered to them.
@@ -190,7 +189,7 @@ def test_the_application_page_offers_the_grounds_and_the_first_choice_binds(plac
     page = client.get(f"/disputes/{agreement.dispute_id}/").content.decode()
     assert "长兴县人民法院" in page and 'name="basis"' not in page
     assert 'id="confirmation-apply"' in page
-    client.post(f"/agreements/{agreement.pk}/confirmation/", {"consent": "1"})
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     request.refresh_from_db()
     assert request.status == CR.PENDING and request.court == places["court"]
 
@@ -202,9 +201,7 @@ def test_default_court_is_none_without_any_court(places):
     # Only the city's intermediate court covers the organisation: no basic court.
     assert jurisdiction.default_court(agreement.dispute) is None
     with pytest.raises(DomainError) as refused:
-        services.confirmation_consent(
-            agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-        )
+        sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     assert refused.value.code == "court_not_competent"
 
 
@@ -231,10 +228,10 @@ def test_the_first_applicant_picks_the_domicile_down_the_region_tree_in_a_browse
     for depth, code in enumerate(["330000000000", "330500000000", "330522000000", "330522100000"]):
         cascade.nth(depth).select_option(code)
     assert page.locator("#basis-region").input_value() == "330522100000"
-    page.check("#confirmation-consent")
     page.click("#confirmation-apply")
     page.wait_for_load_state()
-    assert "长兴县人民法院" in page.locator("#confirmation").inner_text()
+    # Applying leads to the application to sign, addressed to the court chosen.
+    assert "长兴县人民法院" in page.locator("#application").inner_text()
     request = ConfirmationRequest.objects.get()
     assert request.court == places["court"] and request.basis == "party_domicile"
     browser.assert_clean(problems)

@@ -25,7 +25,7 @@ from odr import services as odr_services
 from odr.errors import DomainError
 from odr.models import AuditEvent, Membership, Organisation, Region
 from tests import factories
-from tests.signing import sign_agreement
+from tests.signing import sign_agreement, sign_application
 
 pytestmark = pytest.mark.django_db
 EFFECTIVE = datetime(2026, 8, 3, 10, 0, tzinfo=timezone.get_fixed_timezone(8 * 60))
@@ -214,9 +214,7 @@ def _last_inquiry(request) -> int:
 
 
 CONFIRMATION_ATTEMPTS = {
-    "consent": lambda request, user: court_services.confirmation_consent(
-        agreement=request.agreement, actor=user
-    ),
+    "consent": lambda request, user: sign_application(agreement=request.agreement, actor=user),
     "accept": lambda request, user: court_services.confirmation_accept(
         request=request, actor=user, court_case_number="（2026）浙0523民特999号"
     ),
@@ -359,7 +357,7 @@ def _requests(callers) -> dict[str, int]:
 
     def asked_by_the_applicant(**kwargs) -> ConfirmationRequest:
         agreement = factories.agreement_in_force(**kwargs)
-        return court_services.confirmation_consent(agreement=agreement, actor=callers["applicant"])
+        return sign_application(agreement=agreement, actor=callers["applicant"])
 
     clerk, judge = callers["clerk"], callers["judge"]
     with time_machine.travel(EFFECTIVE - timedelta(days=40), tick=False):

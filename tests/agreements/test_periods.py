@@ -21,6 +21,7 @@ from agreements.models import ConfirmationRequest
 from odr import periods
 from odr.errors import DomainError
 from tests import factories
+from tests.signing import api_apply
 
 pytestmark = pytest.mark.django_db
 CR = ConfirmationRequest.Status
@@ -38,9 +39,8 @@ def _at(y: int, m: int, d: int, hour: int = 10, minute: int = 0) -> datetime:
 
 def _apply(client, agreement, email: str):
     client.force_login(factories.demo_user(email))
-    return client.post(
-        f"/api/v1/agreements/{agreement.pk}/confirmation", {}, content_type="application/json"
-    )
+    # A party applies by signing the joint application (issue 9, point 5).
+    return api_apply(client, agreement.pk, {})
 
 
 # --- the 30 days to apply ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from tests.odr.api_support import (
     post,
     role_clients,
 )
+from tests.signing import sign_application
 
 pytestmark = pytest.mark.django_db
 S = Dispute.Status
@@ -411,18 +412,13 @@ def test_an_action_without_any_body_still_works(clients):
 
 
 def test_the_court_sees_a_case_only_once_both_parties_have_applied(demo):
-    from agreements.court import services as court_services
     from odr.selectors import disputes_visible_to
 
     agreement = factories.agreement_in_force()
     clerk = factories.demo_user("clerk@demo.odr")
-    court_services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen1@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen1@demo.odr"))
     assert not disputes_visible_to(clerk).filter(pk=agreement.dispute_id).exists()
-    court_services.confirmation_consent(
-        agreement=agreement, actor=factories.demo_user("citizen2@demo.odr")
-    )
+    sign_application(agreement=agreement, actor=factories.demo_user("citizen2@demo.odr"))
     assert disputes_visible_to(clerk).filter(pk=agreement.dispute_id).exists()
 
 

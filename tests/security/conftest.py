@@ -23,6 +23,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests import factories
+from tests.signing import sign_application
 
 # The roles of the probe (issue 11, "What must exist" 2), with the court's two people
 # (DESIGN.md §3): the clerk who dockets and the judge who rules, of the competent court
@@ -206,10 +207,8 @@ def _build() -> World:
         text=CAUCUS_TEXT,
         audience=[peers["mediator"], peers["applicant"]],
     )
-    court_services.confirmation_consent(agreement=agreement, actor=users["applicant"])
-    confirmation = court_services.confirmation_consent(
-        agreement=agreement, actor=users["respondent"]
-    )
+    sign_application(agreement=agreement, actor=users["applicant"])
+    confirmation = sign_application(agreement=agreement, actor=users["respondent"])
     # The ruling endpoint needs a ruling to refuse: the file is attached while the request
     # stays pending, so that the clerk's other moves are probed in the same state.
     confirmation.ruling_pdf.save("ruling.pdf", ContentFile(PDF), save=True)

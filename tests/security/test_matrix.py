@@ -393,6 +393,28 @@ MATRIX: dict[str, list[Entry]] = {
     "api:verify_upload": [post(PUBLIC, form=True, body=lambda w: {"file": _text_file()})],
     # --- judicial confirmation and performance -------------------------------------------
     "api:confirmation_apply": [post(CASE, PARTIES)],
+    # The parties sign the joint application with their own keys (issue 9, point 5); the
+    # world's request is before the court already: a party's signature answers 409.
+    "api:confirmation_sign": [
+        post(
+            CASE,
+            PARTIES,
+            body={"password": "not-the-password", "consent": True, "typed_name": "张三"},
+        )
+    ],
+    "api:confirmation_sign_complete": [
+        post(
+            CASE,
+            PARTIES,
+            body={
+                "signing_id": "00000000-0000-0000-0000-000000000000",
+                "signature": "MAYCAQECAQE=",
+            },
+        )
+    ],
+    # The application as it is being signed: its parties and the mediator; the court
+    # reads the sealed one in its portal.
+    "api:confirmation_application_pdf": [get(PARTICIPANTS)],
     "api:confirmation_detail": [get(CASE)],
     # The package is for the court: its mediator prepares it, the competent court reads it.
     "api:evidence_package": [get(frozenset({"mediator"}) | COURT)],
@@ -662,6 +684,18 @@ MATRIX: dict[str, list[Entry]] = {
         post(COURT, JUDGES, body={"decision": "rejected", "reason": "协议内容违反法律规定"}),
     ],
     "court:confirmation_apply": [post(CASE, PARTIES)],
+    # The signing page tells anyone who sees the case why they cannot sign now; a form
+    # posted without the script signs nothing and says why (400), to anyone.
+    "court:confirmation_sign": [
+        get(CASE),
+        post(
+            CASE,
+            PARTIES,
+            body={"password": "not-the-password", "consent": "on", "method": "typed"},
+            ok=frozenset({400}),
+            refused=frozenset({400}),
+        ),
+    ],
     "court:obligation_confirm": [post(CASE, frozenset({"applicant"}))],
     "court:obligation_dispute": [
         post(CASE, frozenset({"applicant"}), body={"reason": "未收到款项"})

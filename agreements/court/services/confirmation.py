@@ -14,15 +14,21 @@ of SPC interpretation of the CPL Art. 355 are refused at the door (agreements.co
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import hashlib
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +42,13 @@ from agreements.court.transitions import (
     not_confirmable,
     window_closed,
 )
-from agreements.models import Agreement, ConfirmationConsent, ConfirmationRequest
+from agreements.models import (
+    Agreement,
+    ConfirmationConsent,
+    ConfirmationRequest,
+    PendingSigning,
+)
+from agreements.selectors import party_key
 from odr import people
 from odr.audit import log_action
 from odr.errors import DomainError, Forbidden, Invalid
@@ -118,13 +130,40 @@ def _store(request: ConfirmationRequest, field_name: str, filename: str, data: b
     return field.storage.save(name, ContentFile(data), max_length=field.max_length)
 
 
-def _application(request: ConfirmationRequest) -> dict[str, Any]:
-    """The joint application's PDF (with the evidence list), stored; the fields to save."""
+def _signing_document(request: ConfirmationRequest) -> dict[str, Any]:
+    """The joint application as every party reads and signs it, rendered once (issue 9,
+    point 5): with the evidence list as it stands and an empty box for each party's
+    signature field. Nothing is rendered over it again; the fields to save."""
     evidence = list(court_selectors.evidence_of(request.agreement.dispute))
-    pdf = documents.render_application(request, evidence=evidence)
+    boxes: dict = {}
+    pdf = documents.render_application(request, evidence=evidence, boxes=boxes)
     return {
-        "application_sha256": hashlib.sha256(pdf).hexdigest(),
-        "application_pdf": _store(request, "application_pdf", f"application-{request.pk}.pdf", pdf),
+        "signing_pdf": pdf,
+        "signature_boxes": boxes,
+        "signing_sha256": hashlib.sha256(pdf).hexdigest(),
+    }
+
+
+def _application(request: ConfirmationRequest) -> dict[str, Any]:
+    """The application as it goes to the court: the document every party signed, each
+    signature its own incremental update, then the platform's seal as its own update and
+    the validation data (CA chain, CRL; a document timestamp with a TSA) last, as the
+    agreement's (issue 9, points 2, 4 and 5). Stored; the fields to save."""
+    from agreements.documents.ltv import embed_validation_data
+    from agreements.documents.pki import seal_pdf
+
+    signed = bytes(request.signing_pdf)
+    if not signed:
+        raise DomainError(
+            "signing_document_missing", _("The application has no signed document to seal.")
+        )
+    sealed = seal_pdf(signed, organisation=None, reason="平台电子印章（司法确认申请书）")
+    sealed = embed_validation_data(sealed)
+    return {
+        "application_sha256": hashlib.sha256(sealed).hexdigest(),
+        "application_pdf": _store(
+            request, "application_pdf", f"application-{request.pk}.pdf", sealed
+        ),
     }
 
 
@@ -171,7 +210,9 @@ def _require_confirmable(agreement: Agreement, now: datetime) -> None:
         raise window_closed(agreement).error()
 
 
-def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationRequest], dict]:
+def _submission(
+    now: datetime, extra: dict[str, Any], names: list[str]
+) -> Callable[[ConfirmationRequest], dict]:
     def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
         values = {
             "status": CR.PENDING,
@@ -179,34 +220,11 @@ def _submission(now: datetime, extra: dict[str, Any]) -> Callable[[ConfirmationR
             "accept_deadline": deadlines.accept_deadline(now),
         }
         stored = _application(_as_it_will_be(locked, **values))
+        names.append(stored["application_pdf"])
         # Read by the kernel when it writes the audit event, after this returns.
         extra["application_sha256"] = stored["application_sha256"]
         del values["status"]  # the transition's target
         return {**values, **stored}
-
-    return prepare
-
-
-def _consents(
-    parties: list[Party], actor: AbstractBaseUser, now: datetime
-) -> Callable[[ConfirmationRequest], dict]:
-    """Records, under the request's lock, the application of each party the actor acts
-    for who has not applied yet; fills the first applicant's and the first respondent's
-    columns (kept for what still reads them)."""
-
-    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
-        done = court_selectors.consents_of(locked)
-        values: dict[str, Any] = {}
-        for party in parties:
-            if party.pk in done:
-                continue
-            ConfirmationConsent.objects.create(
-                request=locked, party=party, user=actor, consented_at=now
-            )
-            field = CONSENT_FIELDS.get(party.role)
-            if field and getattr(locked, field) is None and field not in values:
-                values[field] = now
-        return values
 
     return prepare
 
@@ -217,7 +235,7 @@ def _chosen(
     return jurisdiction.competent_court(dispute, basis=basis, region_code=region, court_id=court)
 
 
-def confirmation_consent(
+def confirmation_apply(
     *,
     agreement: Agreement,
     actor: AbstractBaseUser,
@@ -225,16 +243,21 @@ def confirmation_consent(
     region: str | None = None,
     court: int | None = None,
 ) -> ConfirmationRequest:
-    """A party applies for judicial confirmation (for themselves, and for any party whose
-    agent with special authorisation they are). The first to apply chooses the competent
-    court (CPL 2023 Art. 205, agreements.court.jurisdiction: `basis` and, for a party's
-    domicile or the property, the `region` code; default the organisation's place; the
-    inviting court when a court invited the mediation); the others join that choice. When
-    every party who signed the agreement has applied it is their joint application and
-    goes to the court. Applying again is harmless: the request is returned as it is."""
+    """A party starts the joint application for judicial confirmation (CONTRACT §3,
+    `POST …/confirmation`), for themselves or as agent with special authorisation. The
+    first to apply chooses the competent court (CPL 2023 Art. 205,
+    agreements.court.jurisdiction: `basis` and, for a party's domicile or the property,
+    the `region` code; default the organisation's place; the inviting court when a court
+    invited the mediation); the others join that choice.
+
+    Starting it renders the application once, with a box for each party's signature, and
+    stores it: the request waits (awaiting_consent) for every party's signature. A party
+    applies by signing it with a key of their own device (confirmation_sign, then
+    confirmation_sign_complete): the signature IS the party's consent, because the law
+    asks for the application signed by both (DESIGN.md §3). Starting again is harmless:
+    the request is returned as it is."""
     with transaction.atomic():
-        # Lock the agreement: parties applying at the same instant serialize here, so the
-        # last always sees the others' applications and submits.
+        # Lock the agreement: two parties starting at the same instant make one request.
         locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
         dispute = Dispute.objects.prefetch_related("parties").get(pk=locked.dispute_id)
         locked.dispute = dispute
@@ -246,72 +269,356 @@ def confirmation_consent(
             )
         now = timezone.now()
         request = ConfirmationRequest.objects.filter(agreement=locked).first()
-        chose = basis or region or court is not None
         if request is not None:
-            done = court_selectors.consents_of(request)
-            if all(p.pk in done for p in parties):
-                return request
-        _require_confirmable(locked, now)
-        if request is None:
-            competent = _chosen(dispute, basis, region, court)
-            # The first application makes the request; its audit event (below) records it.
-            request = ConfirmationRequest.objects.create(
-                agreement=locked,
-                court=competent.court,
-                basis=competent.basis,
-                basis_region=competent.region,
-                created_at=now,
-            )
-        elif chose and request.status == CR.AWAITING_CONSENT:
-            competent = _chosen(dispute, basis, region, court)
-            if competent.court.pk != request.court_id:
-                raise DomainError(
-                    "court_already_chosen",
-                    _(
-                        "The first party to apply chose %(court)s; every party applies to "
-                        "the same court."
+            chose = basis or region or court is not None
+            if chose and request.status == CR.AWAITING_CONSENT:
+                competent = _chosen(dispute, basis, region, court)
+                if competent.court.pk != request.court_id:
+                    raise DomainError(
+                        "court_already_chosen",
+                        _(
+                            "The first party to apply chose %(court)s; every party applies "
+                            "to the same court."
+                        )
+                        % {"court": request.court.name},
                     )
-                    % {"court": request.court.name},
-                )
-        request = MACHINE.apply(
-            "consent",
-            instance=request,
+            if request.status == CR.AWAITING_CONSENT and not request.signing_pdf:
+                # Started before applications were signed: its document is made now,
+                # before anyone signs it.
+                for name, value in _signing_document(request).items():
+                    setattr(request, name, value)
+                request.save(update_fields=["signing_pdf", "signature_boxes", "signing_sha256"])
+            return request
+        _require_confirmable(locked, now)
+        competent = _chosen(dispute, basis, region, court)
+        request = ConfirmationRequest.objects.create(
+            agreement=locked,
+            court=competent.court,
+            basis=competent.basis,
+            basis_region=competent.region,
+            created_at=now,
+        )
+        for name, value in _signing_document(request).items():
+            setattr(request, name, value)
+        request.save(update_fields=["signing_pdf", "signature_boxes", "signing_sha256"])
+        log_action(
+            action="confirmation.apply",
+            obj=request,
             actor=actor,
-            prepare=_consents(parties, actor, now),
-            extra={
-                "role": parties[0].role,
-                "parties": [p.pk for p in parties],
+            dispute=dispute,
+            after={
+                "court": request.court_id,
                 "basis": request.basis,
+                "parties": [p.pk for p in parties],
+                "signing_sha256": request.signing_sha256,
             },
         )
-        if MACHINE.refusal("submit", request, actor) is None:
+        notify(
+            people.party_recipients(dispute, exclude=actor),
+            "confirmation_consent_requested",
+            {
+                **request_context(request),
+                "asked_by": "、".join(p.name for p in parties),
+                "window_closes": _fmt(deadlines.confirmation_window_closes(locked.effective_at)),
+            },
+        )
+    return request
+
+
+def _next_party(request: ConfirmationRequest, actor: AbstractBaseUser) -> Party | None:
+    """The party this actor signs for now: their own, or the next of those they are
+    agent for whose signature the application still lacks (one signature per party,
+    each in its own box)."""
+    done = court_selectors.consents_of(request)
+    for party in court_selectors.parties_acting_for(request.agreement, actor):
+        if party.pk not in done:
+            return party
+    return None
+
+
+def application_signature_reason(*, role: str, document_sha256: str) -> str:
+    """The application signature's /Reason: who signs and the SHA-256 of the application
+    as rendered for every party to read, so that what the signature binds is named in
+    the signed file itself (issue 9, point 3)."""
+    return f"申请人签署司法确认申请书 SHA-256 {document_sha256}"
+
+
+def confirmation_sign(
+    *,
+    agreement: Agreement,
+    actor: AbstractBaseUser,
+    password: str = "",
+    code: str = "",
+    consent: bool,
+    public_key: str | None,
+    signature_png: str | None = None,
+    typed_name: str | None = None,
+    ip: str | None = None,
+    basis: str | None = None,
+    region: str | None = None,
+    court: int | None = None,
+) -> PendingSigning:
+    """Step 1 of a party's signature of the joint application (issue 9, point 5), as the
+    agreement is signed (CONTRACT §3): `public_key` is the key the party made on their
+    own device (422 `signer_key_required` without it), they re-authenticate (password or
+    authenticator code) and consent; the platform CA certifies the key under their real
+    name and the signature is prepared over the stored application (their field, in
+    their box, with the drawn signature as its appearance). Starts the application when
+    no party has yet (confirmation_apply). Returns the pending signing: its `signing_id`
+    and the `signed_attrs` the party signs for confirmation_sign_complete."""
+    from agreements.documents.finalize import (
+        drawn_signature_stamp,
+        prepare_signature,
+        signature_field_name,
+    )
+    from agreements.documents.pki import certify_signer_key, load_signer_public_key
+
+    # The agreement's own re-authentication and signature image: one way to sign.
+    from agreements.services import PENDING_SIGNING_MINUTES, reauthenticate
+    from agreements.services import _signature_image as signature_image
+
+    if not court_selectors.parties_acting_for(agreement, actor):
+        raise Forbidden(
+            _("Only the parties to the agreement can apply for its confirmation."),
+            code="not_a_party",
+        )
+    existing = court_selectors.confirmation_of(agreement)
+    if existing is not None:
+        # The request's own refusals (already applied, window closed, not confirmable,
+        # before the court) come before the password is spent.
+        MACHINE.check("consent", existing, actor)
+    if not (public_key or "").strip():
+        raise DomainError(
+            "signer_key_required",
+            _(
+                "Signing needs a key made on your own device: send your EC P-256 public key "
+                "(PEM) as public_key. A current browser makes one for you."
+            ),
+            status=422,
+        )
+    key = load_signer_public_key(public_key)
+    reauthenticate(user=actor, password=password, code=code)
+    if consent is not True:
+        raise Invalid(
+            _(
+                "Tick the box to confirm that you apply, jointly with the other parties, for "
+                "judicial confirmation and sign the application."
+            ),
+            code="consent_required",
+        )
+    image, method = signature_image(actor=actor, signature_png=signature_png, typed_name=typed_name)
+    request = confirmation_apply(
+        agreement=agreement, actor=actor, basis=basis, region=region, court=court
+    )
+    with transaction.atomic():
+        locked = MACHINE.lock(request)
+        MACHINE.check("consent", locked, actor)
+        party = _next_party(locked, actor)
+        if party is None:  # the machine's own refusal already says so; defensive
+            raise DomainError("already_applied", _("You have already signed the application."))
+        base = bytes(locked.signing_pdf)
+        if not base:
+            raise DomainError(
+                "signing_document_missing", _("The application has no document to sign.")
+            )
+        cert = certify_signer_key(
+            public_key=key,
+            user=actor,
+            agreement=locked.agreement,
+            role=party.role,
+            party_id=party.pk,
+        )
+        now = timezone.now()
+        index = len(court_selectors.consents_of(locked)) + 1
+        field = signature_field_name(index, party.role)
+        box = (locked.signature_boxes or {}).get(party_key(party.pk))
+        prepared = prepare_signature(
+            base,
+            cert=cert,
+            field_name=field,
+            box=box,
+            image_png=image,
+            when=timezone.localtime(now),
+            # The court's documents embed every font they use.
+            stamp_style=(
+                drawn_signature_stamp(image, when=timezone.localtime(now), box=box) if box else None
+            ),
+            reason=application_signature_reason(
+                role=party.role, document_sha256=locked.signing_sha256
+            ),
+        )
+        # One pending signing per signer: starting again replaces the last; expired
+        # ones can never complete.
+        PendingSigning.objects.filter(confirmation=locked).filter(
+            Q(signer=actor) | Q(expires_at__lte=now)
+        ).delete()
+        pending = PendingSigning.objects.create(
+            agreement=locked.agreement,
+            confirmation=locked,
+            signer=actor,
+            role=party.role,
+            party=party,
+            signer_name=people.display_name(actor)[:100],
+            version=locked.agreement.version,
+            document_sha256=locked.signing_sha256,
+            base_sha256=hashlib.sha256(base).hexdigest(),
+            signature_png=image,
+            method=method,
+            ip=ip,
+            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            field_name=field,
+            prepared_pdf=prepared.pdf,
+            document_digest=prepared.digest,
+            reserved_start=prepared.reserved_start,
+            reserved_end=prepared.reserved_end,
+            signed_attrs=prepared.signed_attrs,
+            created_at=now,
+            expires_at=now + timedelta(minutes=PENDING_SIGNING_MINUTES),
+        )
+    return pending
+
+
+def _signed_consent(
+    pending: PendingSigning, actor: AbstractBaseUser, signed_pdf: bytes, extra: dict[str, Any]
+) -> Callable[[ConfirmationRequest], dict]:
+    """Under the request's lock: the party's application, which is their signature, and
+    the application with that signature embedded."""
+
+    def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
+        cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
+        try:
+            with transaction.atomic():
+                consent = ConfirmationConsent.objects.create(
+                    request=locked,
+                    party=pending.party,
+                    user=actor,
+                    consented_at=pending.created_at,
+                    signer_name=pending.signer_name,
+                    certificate_serial=format(cert.serial_number, "x"),
+                    certificate_pem=pending.certificate_pem,
+                    ip=pending.ip,
+                )
+        except IntegrityError:
+            raise DomainError(
+                "already_applied", _("You have already signed the application.")
+            ) from None
+        values: dict[str, Any] = {"signing_pdf": signed_pdf}
+        field = CONSENT_FIELDS.get(pending.role)
+        if field and getattr(locked, field) is None:
+            values[field] = pending.created_at
+        extra.update(
+            role=pending.role,
+            parties=[pending.party_id],
+            basis=locked.basis,
+            certificate_serial=consent.certificate_serial,
+            document_sha256=pending.document_sha256,
+            signed_pdf_sha256=hashlib.sha256(signed_pdf).hexdigest(),
+        )
+        return values
+
+    return prepare
+
+
+def _signing_gone() -> DomainError:
+    return DomainError(
+        "signing_expired",
+        _("This signing has expired or was replaced: nothing was signed. Sign again."),
+        status=409,
+    )
+
+
+def confirmation_sign_complete(
+    *, agreement: Agreement, actor: AbstractBaseUser, signing_id: Any, signature: str | bytes
+) -> ConfirmationRequest:
+    """Step 2: `signature` is the party's ECDSA-SHA256 signature (DER; base64 from the
+    API) over the signed attributes of their pending signing. It must verify against the
+    key the CA certified in step 1 (422 `signature_invalid`, nothing changes); it is
+    embedded as that party's incremental update of the application and their application
+    (ConfirmationConsent, with the certificate) is recorded through the machine. When
+    another party signed since step 1: 409 `signing_restart`, sign again. After the last
+    party's signature the platform seals the application, its validation data follow,
+    and it goes to the court (pending) in the same transaction."""
+    from agreements.documents.finalize import PreparedSignature, complete_signature
+
+    if isinstance(signature, str):
+        try:
+            signature = base64.b64decode(signature.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid(
+                _("The signature must be base64 (DER ECDSA signature)."), code="signature_invalid"
+            ) from None
+    try:
+        wanted = uuid.UUID(str(signing_id))
+    except (TypeError, ValueError):
+        raise _signing_gone() from None
+    request = court_selectors.confirmation_of(agreement)
+    if request is None:
+        raise _signing_gone()
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            locked = MACHINE.lock(request)
+            pending = (
+                PendingSigning.objects.select_for_update()
+                # No join: PostgreSQL locks no row on the nullable side of an outer join.
+                .filter(signing_id=wanted, confirmation=locked, signer=actor)
+                .first()
+            )
+            if pending is None or pending.expires_at <= timezone.now():
+                raise _signing_gone()
+            base = bytes(locked.signing_pdf)
+            if hashlib.sha256(base).hexdigest() != pending.base_sha256:
+                raise DomainError(
+                    "signing_restart",
+                    _(
+                        "Another party signed while you were signing: nothing was signed. "
+                        "Sign again."
+                    ),
+                    status=409,
+                )
+            cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
+            signed_pdf = complete_signature(
+                PreparedSignature(
+                    pdf=bytes(pending.prepared_pdf),
+                    digest=bytes(pending.document_digest),
+                    reserved_start=pending.reserved_start,
+                    reserved_end=pending.reserved_end,
+                    signed_attrs=bytes(pending.signed_attrs),
+                ),
+                cert=cert,
+                signature=signature,
+            )
             extra: dict[str, Any] = {}
             request = MACHINE.apply(
-                "submit",
-                instance=request,
+                "consent",
+                instance=locked,
                 actor=actor,
-                prepare=_submission(now, extra),
+                prepare=_signed_consent(pending, actor, signed_pdf, extra),
                 extra=extra,
             )
-            context = request_context(request)
-            notify(
-                people.party_recipients(dispute) + _mediator(dispute),
-                "confirmation_submitted",
-                context,
-            )
-            notify(court_staff(request.court), "court_new_request", context)
-        else:
-            notify(
-                people.party_recipients(dispute, exclude=actor),
-                "confirmation_consent_requested",
-                {
-                    **request_context(request),
-                    "asked_by": "、".join(p.name for p in parties),
-                    "window_closes": _fmt(
-                        deadlines.confirmation_window_closes(locked.effective_at)
-                    ),
-                },
-            )
+            pending.delete()
+            dispute = request.agreement.dispute
+            if MACHINE.refusal("submit", request, actor) is None:
+                submitted: dict[str, Any] = {}
+                request = MACHINE.apply(
+                    "submit",
+                    instance=request,
+                    actor=actor,
+                    prepare=_submission(timezone.now(), submitted, stored),
+                    extra=submitted,
+                )
+                context = request_context(request)
+                notify(
+                    people.party_recipients(dispute) + _mediator(dispute),
+                    "confirmation_submitted",
+                    context,
+                )
+                notify(court_staff(request.court), "court_new_request", context)
+    except BaseException:
+        # The sealed application reached storage before the rollback: remove it again.
+        for name in stored:
+            ConfirmationRequest._meta.get_field("application_pdf").storage.delete(name)
+        raise
     return request
 
 
