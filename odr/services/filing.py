@@ -222,6 +222,7 @@ def dispute_file(
             obj=dispute,
             actor=applicant,
             dispute=dispute,
+            case_is_new=True,  # inserted just above: no one else can hold its row
             after={
                 "status": dispute.status,
                 "case_number": dispute.case_number,
