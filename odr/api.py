@@ -433,9 +433,9 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
         )
     # The filer is its applicant: the dispute the service made (its region's chain, its
     # organisation) answers as it is, without reading it again (issue 14); its parties
-    # are read once for the answer and its actions.
+    # are read once for the answer and its actions; it has no session or agreement yet.
     prefetch_related_objects([dispute], "parties")
-    return Status(201, dispute_out(dispute, request.auth))
+    return Status(201, dispute_out(dispute, request.auth, summaries=composition.summaries_of_new()))
 
 
 @router.get("/disputes", response=DisputeList)

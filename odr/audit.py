@@ -114,10 +114,13 @@ def log_action(
     after: dict | None = None,
     ip: str | None = None,
     actor_label: str = "",
+    case_is_new: bool = False,
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event and the change
     it records commit or roll back together. The action must be declared with its words
-    (odr.lifecycle.register_events): an undeclared one is a programming error."""
+    (odr.lifecycle.register_events): an undeclared one is a programming error.
+    `case_is_new`: the caller's transaction inserted the case (a filing): no other
+    transaction can see its row, let alone lock it, so the case is not shared first."""
     if words_for(action) is None:
         raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
@@ -131,7 +134,8 @@ def log_action(
     # fails the caller's whole write, which is what it must do anyway (issue 14: two
     # queries less on every audited write).
     with transaction.atomic(savepoint=False):
-        _share_the_case_first(dispute)
+        if not case_is_new:
+            _share_the_case_first(dispute)
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         seq = head.last_seq + 1
         now = timezone.now()

@@ -73,6 +73,12 @@ def summaries_of(dispute: Any) -> dict[str, Any]:
     return {field: s.one(dispute) for field, s in _SUMMARIES.items()}
 
 
+def summaries_of_new() -> dict[str, Any]:
+    """Every registered field of a case filed a moment ago (no session or agreement can
+    exist yet): each field's empty value, read from nothing (issue 14, filing speed)."""
+    return {field: _copy(s.empty) for field, s in _SUMMARIES.items()}
+
+
 def summaries_of_many(dispute_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Every registered field of every case on a page, one bulk read per field."""
     by_field = {field: s.many(dispute_ids) for field, s in _SUMMARIES.items()}

@@ -31,6 +31,8 @@ ERROR_CODES = {
 }
 # Longer than any case number or name: a search that long is not one.
 SEARCH_MAX = 60
+# From this many characters a search matches anywhere in a number or name (trigrams).
+SEARCH_ANYWHERE = 3
 
 
 @dataclass(frozen=True)
@@ -170,15 +172,17 @@ def day_start(day: dt.date) -> dt.datetime:
 
 
 def search_condition(q: str, *, prefix: str = "") -> Q:
-    """A case number or a party's name, from its start (an index range scan on both); the
-    parties are read by a subquery, so no join can repeat a case."""
-    return Q(**{f"{prefix}case_number__startswith": q}) | Q(
-        **{
-            f"{prefix}pk__in": Party.objects.filter(name__startswith=q)
-            .order_by()
-            .values("dispute_id")
-        }
-    )
+    """A case number or a party's name. From SEARCH_ANYWHERE characters on, anywhere in
+    it (the serial of a case number, a given name): on PostgreSQL the trigram indexes of
+    migration 0010 answer it. Shorter (a surname, "张三"), from its start: the btree
+    prefix indexes of 0005 answer it (one or two characters make no trigram to look up).
+    The cases are found by their own ids, the case numbers' and the parties' in one
+    UNION ALL, so each side is its own index scan (an OR across the two tables would
+    read every case) and no join can repeat a case."""
+    lookup = "contains" if len(q) >= SEARCH_ANYWHERE else "startswith"
+    by_number = Dispute.objects.filter(**{f"case_number__{lookup}": q}).order_by().values("pk")
+    by_name = Party.objects.filter(**{f"name__{lookup}": q}).order_by().values("dispute_id")
+    return Q(**{f"{prefix}pk__in": by_number.union(by_name, all=True)})
 
 
 def filter_disputes(qs: QuerySet[Dispute], filters: ListFilters, *, prefix: str = "") -> QuerySet:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,8 +60,18 @@ class Key:
     kind: str = "int"
     nullable: bool = False
 
-    def order(self) -> Any:
+    def order(self, *, reverse: bool = False) -> Any:
+        """The column's place in the list's order; `reverse`: the whole order backwards
+        (nulls first), for a page read back from a `before` cursor."""
         expression = F(self.field)
+        if reverse:
+            if self.nullable:
+                return (
+                    expression.asc(nulls_first=True)
+                    if self.descending
+                    else expression.desc(nulls_first=True)
+                )
+            return expression.asc() if self.descending else expression.desc()
         if self.nullable:
             # Spelled out so that PostgreSQL and SQLite agree (their defaults differ).
             return (
@@ -82,6 +92,9 @@ class Page:
     items: list[Any]
     next: str | None
     count: int
+    # The `before` cursor of the page above this one, or None on the first page (the
+    # HTML lists' "previous page"; the API pages forwards only).
+    previous: str | None = None
 
 
 class InvalidCursor(DomainError):
@@ -153,6 +166,27 @@ def _after(keys: Sequence[Key], values: Sequence[Any]) -> Q:
     return condition
 
 
+def _before(keys: Sequence[Key], values: Sequence[Any]) -> Q:
+    """Rows strictly before `values` in the order of `keys` (nulls last): the mirror of
+    `_after`, for reading the page above a row."""
+    condition = Q(pk__in=[])  # false
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            # Every non-null value sorts before a null in this column (nulls last).
+            condition |= equal & Q(**{f"{key.field}__isnull": False})
+            equal &= Q(**{f"{key.field}__isnull": True})
+            continue
+        lookup = "gt" if key.descending else "lt"
+        condition |= equal & Q(**{f"{key.field}__{lookup}": value})
+        equal &= Q(**{key.field: value})
+    first, first_value = keys[0], values[0]
+    if not first.nullable and first_value is not None:
+        bound = "gte" if first.descending else "lte"
+        condition &= Q(**{f"{first.field}__{bound}": first_value})
+    return condition
+
+
 def paginate(
     queryset: QuerySet,
     *,
@@ -160,26 +194,63 @@ def paginate(
     limit: int,
     cursor: str | None = None,
     load: Callable[[list[int]], QuerySet] | None = None,
+    before: str | None = None,
 ) -> Page:
-    """One page of `queryset` in the order of `keys` (the last of which must be `pk`).
-    `load(ids)` returns the page's rows with whatever the list needs prefetched; by default
-    the queryset itself filtered to those ids."""
+    """One page of `queryset` in the order of `keys` (the last of which must be `pk`):
+    the first `limit` rows after `cursor`, or the last `limit` rows before `before` (read
+    backwards by the same index). `load(ids)` returns the page's rows with whatever the
+    list needs prefetched; by default the queryset itself filtered to those ids."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
     if keys[-1].field != "pk":
         raise ValueError("the last key must be the primary key")
     # Only the ids are counted: a DISTINCT over every column would sort the whole rows.
     count = queryset.order_by().values("pk").count()
-    rows = queryset.prefetch_related(None).order_by(*(k.order() for k in keys))
-    if cursor:
+    backwards = bool(before) and not cursor
+    rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
+    if backwards:
+        rows = rows.filter(_before(keys, decode_cursor(before or "", keys)))
+    elif cursor:
         rows = rows.filter(_after(keys, decode_cursor(cursor, keys)))
     found = list(rows.values_list(*(k.field for k in keys))[: limit + 1])
     more = len(found) > limit
     found = found[:limit]
+    if backwards:
+        # Read upwards from the cursor: put back in the list's order. Below this page is
+        # at least the row the cursor came from; above it, more only if more were found.
+        found.reverse()
+        has_next, has_previous = True, more
+    else:
+        has_next, has_previous = more, bool(cursor)
     ids = [row[-1] for row in found]
     if not ids:
         return Page(items=[], next=None, count=count)
     loader = load or (lambda page_ids: queryset.filter(pk__in=page_ids))
     loaded = {obj.pk: obj for obj in loader(ids)}
     items = [loaded[pk] for pk in ids if pk in loaded]
-    return Page(items=items, next=encode_cursor(found[-1]) if more else None, count=count)
+    return Page(
+        items=items,
+        next=encode_cursor(found[-1]) if has_next else None,
+        count=count,
+        previous=encode_cursor(found[0]) if has_previous else None,
+    )
+
+
+def page_from_query(
+    queryset: QuerySet,
+    query: Mapping[str, str],
+    *,
+    keys: Sequence[Key],
+    limit: int,
+    prefix: str = "",
+    load: Callable[[list[int]], QuerySet] | None = None,
+) -> Page:
+    """An HTML list's page (issue 14: no OFFSET at any depth): `?<prefix>after=` pages
+    forwards, `?<prefix>before=` backwards, both the cursors `paginate` gives out. A
+    cursor the list did not give out (an old bookmark, a `?page=` link from before)
+    opens the first page, as a page number out of range used to."""
+    after, before = query.get(f"{prefix}after") or None, query.get(f"{prefix}before") or None
+    try:
+        return paginate(queryset, keys=keys, limit=limit, cursor=after, before=before, load=load)
+    except InvalidCursor:
+        return paginate(queryset, keys=keys, limit=limit, load=load)

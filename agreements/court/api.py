@@ -425,14 +425,6 @@ def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
 
 # The court queue's order (court_selectors.court_requests_for): open requests first, the
 # nearest deadline on top; decided ones after, newest decision first; the id breaks ties.
-QUEUE_ORDER = (
-    pagination.Key("open_first"),
-    pagination.Key("due", kind="datetime", nullable=True),
-    pagination.Key("decided_at", descending=True, kind="datetime", nullable=True),
-    pagination.Key("pk"),
-)
-
-
 @router.get("/court/requests", response=RequestList)
 def court_requests(
     request: HttpRequest,
@@ -463,7 +455,7 @@ def court_requests(
         court_selectors.filtered(
             court_selectors.court_requests_for(request.auth, status=status), filters
         ),
-        keys=QUEUE_ORDER,
+        keys=court_selectors.QUEUE_ORDER,
         limit=limit,
         cursor=cursor,
     )

@@ -15,6 +15,7 @@ from django.utils import timezone
 from agreements.court import deadlines
 from agreements.models import Agreement, ConfirmationConsent, ConfirmationRequest, Performance
 from odr import filters as list_filters
+from odr import pagination
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
 from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party
@@ -98,6 +99,16 @@ def court_requests_for(
             default=F("rule_deadline"),
         ),
     ).order_by("open_first", "due", "-decided_at", "pk")
+
+
+# The queue's order as keys for its pages, the API's and the court page's (odr.pagination):
+# open requests first, the nearest deadline on top; decided ones after, newest first.
+QUEUE_ORDER = (
+    pagination.Key("open_first"),
+    pagination.Key("due", kind="datetime", nullable=True),
+    pagination.Key("decided_at", descending=True, kind="datetime", nullable=True),
+    pagination.Key("pk"),
+)
 
 
 def court_queue_page_rows(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +30,7 @@ from agreements.court.transitions import (
 from agreements.forms import SignForm as AgreementSignForm
 from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
-from odr import people
+from odr import pagination, people
 from odr.errors import DomainError
 
 CR = ConfirmationRequest.Status
@@ -252,8 +251,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     statuses = [(s, label) for s, label in CR.choices if s != CR.AWAITING_CONSENT]
     form = list_filters.ListFilterForm(request.GET, statuses=statuses, date_label="submitted")
     filters = form.filters()
-    page = Paginator(court_selectors.court_queue_page_rows(request.user, filters), 20).get_page(
-        request.GET.get("page")
+    # Keyset pages as the API's (issue 14): no OFFSET however deep the queue.
+    page = pagination.page_from_query(
+        court_selectors.court_queue_page_rows(request.user, filters),
+        request.GET,
+        keys=court_selectors.QUEUE_ORDER,
+        limit=20,
     )
     items = [
         {
@@ -261,7 +264,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "deadline": court_selectors.current_deadline(r),
             "overdue": court_selectors.overdue_kind(r),
         }
-        for r in page.object_list
+        for r in page.items
     ]
     return render(
         request,

@@ -7,7 +7,7 @@ The public functions are re-exported here, so that callers in every app write
 
 from odr.services.centre import dispute_handoff, receipt_text, visit_register, walk_in_file
 from odr.services.duplicates import duplicate_keep_apart, duplicate_merge
-from odr.services.filing import dispute_file, dispute_file_for_caller, evidence_add
+from odr.services.filing import dispute_file, evidence_add
 from odr.services.grid import grid_report_submit
 from odr.services.intake import (
     REFERRAL_GUIDANCE,
@@ -46,7 +46,6 @@ __all__ = [
     "dispute_escalate",
     "dispute_fail",
     "dispute_file",
-    "dispute_file_for_caller",
     "dispute_handoff",
     "dispute_reject",
     "dispute_run_action",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
@@ -71,6 +72,7 @@ def dispute_file(
     on_behalf_of: PartyInput | None = None,
     channel: str = Dispute.Channel.ONLINE,
     window: Window | None = None,
+    received_at: datetime | None = None,
 ) -> Dispute:
     """File a dispute, route it, number it and invite every other party: each respondent
     and each co-applicant gets its own invitation (by e-mail when it has an address; a
@@ -87,7 +89,13 @@ def dispute_file(
     optionally the `window` that takes it), a grid worker for the people of their grid
     (`grid`), the hotline bridge for a caller (`hotline`). `applicant` is then the staff
     member who files (filed_by); the applicant's Party row has no account. Every filing
-    is matched against the open cases of its place (odr.services.duplicates)."""
+    is matched against the open cases of its place (odr.services.duplicates).
+
+    A hotline ticket (`channel` hotline, filed by the bridge's service account for the
+    caller in `on_behalf_of`) may name no one else (`respondents=[]`): the caller reports
+    a matter and staff make the first contact, so with no one to wait for the case goes
+    straight to its organisation's intake. `received_at` is when the matter came in (the
+    ticket's arrival), now by default."""
     filing_for = _filing_for(
         filer=applicant, channel=channel, on_behalf_of=on_behalf_of, window=window
     )
@@ -123,6 +131,7 @@ def dispute_file(
         filer_id_number=filer_id or given_id or (profile.id_number if profile else ""),
         co_applicants=list(co_applicants or []),
         respondents=list(respondents),
+        respondent_required=channel != Dispute.Channel.HOTLINE,
     )
     organisation = (
         filing_for.organisation
@@ -160,6 +169,8 @@ def dispute_file(
         else:
             applicant_party = filing_for.fields
         now = timezone.now()
+        # No one else to wait for (a hotline caller's report): straight to intake.
+        straight_to_intake = not respondent_parties
         # From the case number on, the organisation's counter is locked until the commit
         # (and from log_action on, the audit chain's head): what follows is only the rows
         # the filing writes, each kind in one statement.
@@ -173,9 +184,14 @@ def dispute_file(
             region=region,
             organisation=organisation,
             filed_by=applicant,
-            created_at=now,
+            created_at=received_at or now,
             channel=channel,
             window=window,
+            **(
+                {"status": Dispute.Status.AWAITING_INTAKE, "intake_at": now}
+                if straight_to_intake
+                else {}
+            ),
         )
         invited = [
             Party(dispute=dispute, role=role, position=position, **fields)
@@ -206,6 +222,7 @@ def dispute_file(
             obj=dispute,
             actor=applicant,
             dispute=dispute,
+            case_is_new=True,  # inserted just above: no one else can hold its row
             after={
                 "status": dispute.status,
                 "case_number": dispute.case_number,
@@ -275,9 +292,12 @@ def _filing_for(
             raise Invalid(_("Choose one of your centre's windows."), code="invalid_window")
     elif channel == Dispute.Channel.GRID and not Grid.objects.filter(workers=filer).exists():
         raise Forbidden(_("Only a grid worker files a grid report."), code="grid_worker_only")
+    elif channel == Dispute.Channel.HOTLINE and getattr(filer, "hotline_token", None) is None:
+        # Only the bridge's service account (its token checked by its endpoint) files a
+        # 12345 ticket; token_authenticate reads the account with its token.
+        raise Forbidden(_("Only the 12345 hotline files a hotline ticket."), code="hotline_only")
     if window is not None and channel != Dispute.Channel.WALK_IN:
         raise Invalid(_("Only the reception hands a case to a window."), code="invalid_window")
-    # The hotline channel is the hotline bridge's (its token is checked by its endpoint).
     if on_behalf_of is None:
         raise Invalid(
             _("Give the applicant: the person the case is filed for."), code="applicant_required"
@@ -386,85 +406,3 @@ def evidence_add(
         )
         stored.append(item)
     return item
-
-
-def dispute_file_for_caller(
-    *,
-    filer: AbstractBaseUser,
-    channel: str,
-    caller_name: str,
-    caller_phone: str,
-    category: str,
-    title: str,
-    description: str,
-    region_code: str,
-    received_at=None,
-) -> Dispute:
-    """File a dispute for a caller known only by name and phone (a 12345 hotline ticket):
-    routed like any dispute, numbered, the caller its applicant with no account. There is
-    no respondent to wait for, so the case goes straight to its organisation's intake.
-    `filer` is the service account that brought it (the audit trail names it). The caller
-    must use the transaction the caller of this function opened."""
-    if category not in Category.values:
-        raise Invalid(_("Choose a category from the list."), code="invalid_category")
-    title = clean_text(title)
-    description = clean_text(description, multiline=True)
-    caller_name = clean_text(caller_name)
-    caller_phone = clean_text(caller_phone)
-    if not caller_name:
-        raise Invalid(_("Give the caller's name."), code="caller_name_required")
-    if not caller_phone:
-        raise Invalid(_("Give the caller's phone number."), code="caller_phone_required")
-    if not description:
-        raise Invalid(_("Describe what happened."), code="description_required")
-    region = selectors.region_with_ancestors(region_code)
-    if region is None:
-        raise Invalid(_("Choose the place from the list."), code="invalid_region")
-    organisation = selectors.route_dispute(region=region, category=category)
-    if organisation is None:
-        raise DomainError(
-            "no_organisation",
-            _("No mediation organisation covers this place and kind of dispute yet."),
-            status=400,
-        )
-    now = timezone.now()
-    with transaction.atomic():
-        dispute = Dispute.objects.create(
-            case_number=_next_case_number(organisation, timezone.localdate(now).year),
-            status=Dispute.Status.AWAITING_INTAKE,
-            category=category,
-            title=(title or description)[:200],
-            description=description,
-            region=region,
-            organisation=organisation,
-            filed_by=filer,
-            channel=channel,
-            created_at=received_at or now,
-            intake_at=now,
-        )
-        caller = Party.objects.create(
-            dispute=dispute,
-            role=Party.Role.APPLICANT,
-            position=0,
-            name=caller_name[:100],
-            phone=caller_phone[:30],
-            accepted=True,
-        )
-        log_action(
-            action="dispute.file",
-            obj=dispute,
-            actor=filer,
-            dispute=dispute,
-            after={
-                "status": dispute.status,
-                "case_number": dispute.case_number,
-                "organisation": organisation.pk,
-                "category": category,
-                "region": region.code,
-                "channel": channel,
-            },
-        )
-        # A caller who rang about an open case of the same place (same number, within
-        # 30 days) is linked to it for staff to merge or keep apart (issue 10, point 4).
-        duplicates_link(dispute=dispute, parties=[caller])
-    return dispute

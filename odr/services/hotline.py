@@ -22,7 +22,8 @@ from odr.audit import log_action
 from odr.errors import DomainError, Invalid, NotFound
 from odr.lifecycle import transitioned
 from odr.models import Dispute, HotlineTicket, HotlineToken
-from odr.services.filing import dispute_file_for_caller
+from odr.services.filing import dispute_file
+from odr.services.party_input import PartyInput
 from odr.text import clean_text
 from odr.transitions import TICKET_MACHINE
 
@@ -112,11 +113,14 @@ def ticket_receive(
     text = clean_text(text, multiline=True)
     try:
         with transaction.atomic():
-            dispute = dispute_file_for_caller(
-                filer=token.user,
+            # The one filing path: routed, numbered, audited and matched for duplicates
+            # like any filing; the caller is the applicant (no account), no one else is
+            # named, so the case goes straight to intake.
+            dispute = dispute_file(
+                applicant=token.user,
                 channel=Dispute.Channel.HOTLINE,
-                caller_name=caller_name,
-                caller_phone=caller_phone,
+                on_behalf_of=PartyInput(name=caller_name, phone=caller_phone),
+                respondents=[],
                 category=category or "other",
                 title=_("12345 ticket %(ticket)s") % {"ticket": ticket_id},
                 description=text,

@@ -144,11 +144,13 @@ def checked_parties(
     filer_id_number: str,
     co_applicants: list[PartyInput],
     respondents: list[PartyInput],
+    respondent_required: bool = True,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The co-applicants' and respondents' Party fields, each checked, and the whole
-    checked: at least one respondent, at most MAX_PER_SIDE a side, no one named twice (by
-    e-mail, resident ID number or credit code), and the filer never against themselves."""
-    if not respondents:
+    checked: at least one respondent (unless not `respondent_required`: a hotline caller's
+    report), at most MAX_PER_SIDE a side, no one named twice (by e-mail, resident ID
+    number or credit code), and the filer never against themselves."""
+    if respondent_required and not respondents:
         raise Invalid(_("Name at least one other party."), code="respondent_required")
     if len(respondents) > MAX_PER_SIDE or len(co_applicants) + 1 > MAX_PER_SIDE:
         raise DomainError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,6 +12,7 @@ from django.shortcuts import render
 from odr import filters as list_filters
 from odr import selectors
 from odr.models import Dispute, Membership
+from odr.pagination import NEWEST_FIRST, Key, Page, page_from_query
 from odr.transitions import MACHINE, Viewer
 
 # Rows per page of a list (20–50 on a phone).
@@ -24,10 +24,15 @@ INTAKE_STATUSES = [
 ]
 
 
-def page_of(qs: QuerySet, request: HttpRequest, param: str = "page") -> Page:
-    """One page of `qs`: a count and a slice, the same two queries at any size. The order
-    ends on the id, so pages neither repeat nor skip cases filed at the same instant."""
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get(param))
+# The intake queue's order: the longest waiting first; the id breaks ties.
+OLDEST_FIRST = (Key("created_at", kind="datetime"), Key("pk"))
+
+
+def page_of(qs: QuerySet, request: HttpRequest, *, keys: tuple[Key, ...], prefix: str = "") -> Page:
+    """One page of `qs` read by keyset from the `?after=`/`?before=` cursor, as the API
+    pages (odr.pagination): an index range scan from the cursor, so the 500th page costs
+    what the first costs; the count is the API's (the ids only)."""
+    return page_from_query(qs, request.GET, keys=keys, limit=PAGE_SIZE, prefix=prefix)
 
 
 def _narrowed(qs: QuerySet[Dispute], filters: list_filters.ListFilters) -> QuerySet[Dispute]:
@@ -42,7 +47,7 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
     qs = _narrowed(selectors.disputes_visible_to(request.user), filters)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    page = page_of(qs.order_by("-created_at", "-pk"), request)
+    page = page_of(qs, request, keys=NEWEST_FIRST)
     return render(
         request,
         "odr/dispute_list.html",
@@ -69,14 +74,14 @@ def intake(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     queue = _narrowed(selectors.intake_queue_for(request.user), filters)
     pages: dict[str, Page | None] = {}
-    for status, param in (
-        (Dispute.Status.AWAITING_INTAKE, "waiting_page"),
-        (Dispute.Status.IN_MEDIATION, "mediation_page"),
-        (Dispute.Status.FILED, "filed_page"),
+    for status, prefix in (
+        (Dispute.Status.AWAITING_INTAKE, "waiting_"),
+        (Dispute.Status.IN_MEDIATION, "mediation_"),
+        (Dispute.Status.FILED, "filed_"),
     ):
         shown = not filters.status or filters.status == status
         pages[status] = (
-            page_of(queue.filter(status=status).order_by("created_at", "pk"), request, param)
+            page_of(queue.filter(status=status), request, keys=OLDEST_FIRST, prefix=prefix)
             if shown
             else None
         )
@@ -97,7 +102,7 @@ def intake(request: HttpRequest) -> HttpResponse:
                 if m.pk not in selectors.party_user_ids(d)
             ],
         }
-        for d in (waiting_page.object_list if waiting_page is not None else [])
+        for d in (waiting_page.items if waiting_page is not None else [])
     ]
     return render(
         request,

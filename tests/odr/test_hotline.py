@@ -14,8 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from odr import sms
+from odr.errors import Forbidden, Invalid
 from odr.models import AuditEvent, Dispute, DuplicateLink, HotlineTicket, HotlineToken
-from odr.services import hotline
+from odr.services import dispute_file, hotline
+from odr.services.party_input import PartyInput
 from tests import factories
 from tests.odr.api_support import assert_error, post, run_race_script
 
@@ -92,6 +94,54 @@ def test_a_second_ticket_from_the_same_caller_is_linked_to_the_open_case(demo):
     assert first["dispute"] != second["dispute"]
     (link,) = DuplicateLink.objects.all()
     assert (link.dispute_id, link.original_id) == (second["dispute"], first["dispute"])
+
+
+def test_a_ticket_is_filed_through_the_one_filing_path_with_no_one_else_named(demo):
+    """The ticket's case is filed by odr.services.filing.dispute_file like every other:
+    the same audit event, the caller as its only party, at intake from the start, dated
+    when the ticket came in."""
+    received = timezone.now() - timedelta(hours=3)
+    body = send(ticket_body(received_at=received.isoformat())).json()
+    dispute = Dispute.objects.get(pk=body["dispute"])
+    assert dispute.status == Dispute.Status.AWAITING_INTAKE
+    assert dispute.created_at == received and dispute.intake_at > received
+    assert not dispute.parties.filter(role="respondent").exists()
+    (event,) = AuditEvent.objects.filter(dispute=dispute, action="dispute.file")
+    assert event.actor == dispute.filed_by
+    assert event.after["channel"] == "hotline"
+    assert (event.after["respondents"], event.after["co_applicants"]) == (0, 0)
+    assert event.after["case_number"] == dispute.case_number
+
+
+def test_only_the_hotline_bridge_files_through_the_hotline_channel(demo):
+    with pytest.raises(Forbidden) as refused:
+        dispute_file(
+            applicant=factories.demo_user("reception@demo.odr"),
+            channel=Dispute.Channel.HOTLINE,
+            on_behalf_of=PartyInput(name="王五", phone="13812345678"),
+            respondents=[],
+            category="neighbour",
+            title="冒充热线",
+            description="不是热线转来的工单。",
+            region_code="330523101201",
+        )
+    assert refused.value.code == "hotline_only"
+    assert not Dispute.objects.filter(channel="hotline").exists()
+
+
+def test_a_filing_other_than_a_hotline_ticket_still_names_a_respondent(demo):
+
+    with pytest.raises(Invalid) as refused:
+        dispute_file(
+            applicant=factories.with_identity(factories.demo_user("citizen1@demo.odr")),
+            respondents=[],
+            category="neighbour",
+            title="邻里纠纷",
+            description="没有写对方。",
+            region_code="330523101201",
+        )
+    assert refused.value.code == "respondent_required"
+    assert not Dispute.objects.filter(title="邻里纠纷").exists()
 
 
 def run_race(env_extra: dict[str, str], tmp_path: Path) -> dict:

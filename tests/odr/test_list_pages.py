@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from odr.categories import Category
 from odr.models import Dispute, Party, Region
+from odr.pagination import encode_cursor
 from odr.views.lists import PAGE_SIZE
 from tests import factories
 from tests.odr.api_support import assert_error, role_clients
@@ -120,18 +121,79 @@ def test_a_list_answers_a_bounded_page_in_the_same_queries_at_10_and_at_5000(
         # A page of at most 20 a section (the intake queue has three).
         ids = _ids_on_page(response)
         assert 0 < len(ids) <= 3 * PAGE_SIZE
-        assert "上一页" not in response.content.decode() or "?page=1" in url
+        assert "上一页" not in response.content.decode()
     assert len(small) == len(large), [q["sql"] for q in large.captured_queries]
 
 
-def test_a_deep_page_costs_what_the_first_costs(clients, applicant):
-    _mixed(5000, applicant, statuses=[S.IN_MEDIATION])
+def _link(response, rel: str) -> str | None:
+    """The target of the page's previous/next link (`rel`): the page's own path with the
+    link's query."""
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', response.content.decode())
+    if found is None:
+        return None
+    return response.wsgi_request.path + found.group(1).replace("&amp;", "&")
+
+
+def test_a_deep_page_costs_what_the_first_costs_and_reads_no_offset(clients, applicant):
+    """Page 200 of 250 is read from its cursor by the (created_at, id) index, in the same
+    queries as the first page; its previous page is read back by the same index."""
+    disputes = _mixed(5000, applicant, statuses=[S.IN_MEDIATION])
+    order = _newest_first(disputes)
     first, q_first = _get(clients["applicant"], "/disputes/")
-    deep, q_deep = _get(clients["applicant"], "/disputes/?page=200")
-    assert len(_ids_on_page(first)) == len(_ids_on_page(deep)) == PAGE_SIZE
+    assert _ids_on_page(first) == order[:PAGE_SIZE]
+    assert _link(first, "prev") is None
+    above = Dispute.objects.get(pk=order[199 * PAGE_SIZE - 1])
+    cursor = encode_cursor([above.created_at, above.pk])
+    deep, q_deep = _get(clients["applicant"], f"/disputes/?after={cursor}")
+    assert _ids_on_page(deep) == order[199 * PAGE_SIZE : 200 * PAGE_SIZE]
     assert len(q_first) == len(q_deep)
-    page = deep.content.decode()
-    assert "上一页" in page and "下一页" in page and "第 200 页，共 250 页" in page
+    assert not [q for q in q_deep.captured_queries if "OFFSET" in q["sql"]]
+    back, q_back = _get(clients["applicant"], _link(deep, "prev"))
+    assert _ids_on_page(back) == order[198 * PAGE_SIZE : 199 * PAGE_SIZE]
+    assert len(q_back) == len(q_first)
+    onwards, _ = _get(clients["applicant"], _link(back, "next"))
+    assert _ids_on_page(onwards) == _ids_on_page(deep)
+
+
+def test_every_page_of_a_list_is_reached_once_forwards_and_backwards(clients, applicant):
+    _mixed(45, applicant, statuses=[S.IN_MEDIATION])
+    seen = _api_ids(clients["applicant"], "/api/v1/disputes")
+    url, pages = "/disputes/", []
+    while url:
+        response, _ = _get(clients["applicant"], url)
+        pages.append(_ids_on_page(response))
+        url = _link(response, "next")
+    assert len(seen) > 2 * PAGE_SIZE and all(len(p) == PAGE_SIZE for p in pages[:-1])
+    assert [pk for p in pages for pk in p] == seen
+    # And back up from the last page to the first, which has no previous page.
+    url, back = _link(response, "prev"), []
+    while url:
+        response, _ = _get(clients["applicant"], url)
+        back.append(_ids_on_page(response))
+        url = _link(response, "prev")
+    assert back == pages[-2::-1]
+
+
+def test_a_cursor_the_list_did_not_give_out_opens_the_first_page(clients, applicant):
+    _mixed(25, applicant, statuses=[S.IN_MEDIATION])
+    first = _api_ids(clients["applicant"], "/api/v1/disputes")[:PAGE_SIZE]
+    for query in ("after=not-a-cursor", "before=%E2%98%83", "page=2"):
+        response, _ = _get(clients["applicant"], f"/disputes/?{query}")
+        assert _ids_on_page(response) == first
+
+
+def test_each_section_of_the_intake_queue_pages_on_its_own(clients, applicant):
+    waiting = _mixed(25, applicant, statuses=[S.AWAITING_INTAKE])
+    _mixed(25, applicant, statuses=[S.IN_MEDIATION], seed=2)
+    response, _ = _get(clients["coordinator"], "/intake/")
+    page = response.content.decode()
+    assert "waiting_after=" in page and "mediation_after=" in page
+    target = re.search(r'rel="next" href="([^"]*waiting_after=[^"]+)"', page).group(1)
+    second, _ = _get(clients["coordinator"], "/intake/" + target.replace("&amp;", "&"))
+    oldest_first = [d.pk for d in sorted(waiting, key=lambda d: (d.created_at, d.pk))]
+    shown = set(_ids_on_page(second))
+    assert set(oldest_first[PAGE_SIZE:]) <= shown
+    assert not set(oldest_first[:PAGE_SIZE]) & shown
 
 
 # --- the filters narrow exactly ---------------------------------------------------------
@@ -225,7 +287,7 @@ def test_the_pages_links_keep_the_filters(clients, applicant):
     link = re.search(r'href="\?([^"]+)" *>下一页|href="\?([^"]+)"[^>]*>下一页', page)
     assert link is not None
     target = (link.group(1) or link.group(2)).replace("&amp;", "&")
-    assert "category=debt" in target and "page=2" in target
+    assert "category=debt" in target and "after=" in target
 
 
 # --- bad values --------------------------------------------------------------------------
