@@ -40,6 +40,17 @@ def schedule(*, in_hours: float = 2) -> MediationSession:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_room_copies():
+    """The rooms' copies and spent tickets live in the cache (sessions.mirror): in
+    process memory across tests, where a rolled-back test's session id comes again."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def room(demo) -> Room:
     return Room(
