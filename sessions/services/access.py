@@ -141,20 +141,12 @@ def ticket_issue(*, session: MediationSession, user: AbstractBaseUser) -> tuple[
     participant = participant_for_update(session, user, role=role)
     now = timezone.now()
     expires_at = now + settings.ODR_ROOM_TICKET_TTL
-    held, totp = _held_to_mfa(user)
-    token = signing.dumps(
-        {
-            "s": session.pk,
-            "u": user.pk,
-            "p": participant.peer_id,
-            "r": role,
-            "n": display_name(user),
-            "e": round(expires_at.timestamp(), 3),
-            "x": secrets.token_urlsafe(16),
-            "m": [held, totp],
-        },
-        salt=TICKET_SALT,
-        compress=True,
+    token = ticket_sign(
+        session_id=session.pk,
+        participant=participant,
+        name=display_name(user),
+        expires_at=expires_at,
+        mfa=_held_to_mfa(user),
     )
     ticket = RoomTicket.objects.create(
         session=session, user=user, token_hash=_ticket_hash(token), expires_at=expires_at
@@ -169,6 +161,33 @@ def ticket_issue(*, session: MediationSession, user: AbstractBaseUser) -> tuple[
         after={"session": session.pk, "expires_at": expires_at, "expired_removed": removed},
     )
     return token, expires_at
+
+
+def ticket_sign(
+    *,
+    session_id: int,
+    participant: RoomParticipant,
+    name: str,
+    expires_at: datetime,
+    mfa: tuple[bool, bool],
+) -> str:
+    """The signed ticket itself (`ticket_issue` checks, stores and audits it; the
+    signaling benchmark signs its seeded tickets with it). `mfa`: held to the two-factor
+    rule, TOTP on."""
+    return signing.dumps(
+        {
+            "s": session_id,
+            "u": participant.user_id,
+            "p": participant.peer_id,
+            "r": participant.role,
+            "n": name,
+            "e": round(expires_at.timestamp(), 3),
+            "x": secrets.token_urlsafe(16),
+            "m": list(mfa),
+        },
+        salt=TICKET_SALT,
+        compress=True,
+    )
 
 
 def ticket_check(*, session_id: int, token: str, now: datetime | None = None) -> TicketClaims:
