@@ -2,7 +2,9 @@
 
 Thin (DESIGN.md §4.4): it authenticates, lets the services decide every change of the
 room (they lock the session row and read the room from the database), and relays only
-the contract's message types to only the peer addressed. It keeps no room state of its
+the contract's message types to only the peer addressed. A ticket's join answers
+`welcome` before any database work (issue 13: the signed ticket and the room's copy in
+the cache, sessions.mirror), then lets the services make the join. It keeps no room state of its
 own beyond its peer id and whom it may signal (sent to it with every room change), so
 any Daphne process can host any connection of a room.
 
@@ -42,6 +44,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
@@ -93,19 +96,21 @@ def ticket_from(scope: dict) -> str:
 class RoomConsumer(AsyncWebsocketConsumer):
     peer_id: str | None = None
     in_room: bool = False
-    # Whom this connection may signal now (peer id -> channel). Read from the database at
-    # joining, then replaced by each room-change event the services send this peer after
-    # their commit; a signal is relayed only to a peer in it, and a relayed signal from a
-    # peer no longer in it is dropped (it crossed a caucus or removal in flight).
+    # Whom this connection may signal now (peer id -> channel). Set at joining (from the
+    # room's copy for a ticket's welcome, then from the database's join), then replaced
+    # by each room-change event the services send this peer after their commit; a signal
+    # is relayed only to a peer in it, and a relayed signal from a peer no longer in it
+    # is dropped (it crossed a caucus or removal in flight).
     reach: dict[str, str]
 
     async def dispatch(self, message: dict) -> None:
         """Each event to its handler, without channels' `aclose_old_connections` first
-        (channels >= 4.2 runs Django's close_old_connections in the database thread
-        before EVERY event: each relayed `signal`, each welcome waited its turn behind
-        the joins' database work; issue 13, the relay p99's regression). This consumer
-        touches the database only through `database_sync_to_async` (`call_delivering`),
-        which closes old connections itself before and after each call."""
+        (channels 4.3, installed here, runs Django's close_old_connections in the
+        database thread before EVERY event: each relayed `signal` and each welcome
+        waited its turn behind the joins' database work; issue 13, the relay p99's
+        regression). This consumer touches the database only through
+        `database_sync_to_async` (`call_delivering`), which closes old connections
+        itself before and after each call."""
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -168,8 +173,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         ticket. The newcomer's own messages wait for its connect to finish (a consumer
         handles one event at a time), so its offers never overtake the `peer-joined` the
         others hear from the database's join."""
+        presented_at = timezone.now()
         try:
-            claims = services.ticket_check(session_id=self.session_id, token=ticket)
+            claims = services.ticket_check(
+                session_id=self.session_id, token=ticket, now=presented_at
+            )
             spent, mirrored = await in_cache(_spend_and_read, claims)
             if not spent:
                 raise services.Unauthenticated()
@@ -190,6 +198,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 services.room_enter,
                 session_id=self.session_id,
                 ticket=ticket,
+                presented_at=presented_at,
                 channel_name=self.channel_name,
             )
         except DomainError as exc:

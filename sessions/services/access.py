@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -27,7 +26,7 @@ from odr.errors import DomainError, Forbidden, Invalid
 from odr.models import Dispute
 from odr.people import display_name
 from odr.selectors import user_is_staff_member
-from sessions import selectors
+from sessions import mirror, selectors
 from sessions.models import Attendance, MediationSession, RoomParticipant, RoomTicket
 from sessions.services.common import participant_for_update
 from sessions.transitions import lock_session
@@ -228,10 +227,11 @@ def ticket_spend(claims: TicketClaims, *, now: datetime | None = None) -> bool:
     """Marks the ticket used, once: True for the first caller only. The mark lives in the
     cache until the ticket expires (Redis SET NX with an expiry when REDIS_URL is set, so
     two processes racing with one ticket cannot both enter; process memory otherwise,
-    the embedded default's one process), plus a margin for clocks."""
+    the embedded default's one process: sessions.mirror.store), plus a margin for
+    clocks."""
     now = now or timezone.now()
     ttl = max(1, math.ceil(claims.expires - now.timestamp()) + 60)
-    return bool(cache.add(USED_KEY.format(claims.nonce), 1, timeout=ttl))
+    return bool(mirror.store().add(USED_KEY.format(claims.nonce), 1, timeout=ttl))
 
 
 @transaction.atomic
@@ -240,14 +240,18 @@ def ticket_redeem(*, session_id: int, token: str) -> AbstractBaseUser | None:
     return ticket_use(session_id=session_id, token=token)
 
 
-def ticket_use(*, session_id: int, token: str) -> AbstractBaseUser | None:
+def ticket_use(
+    *, session_id: int, token: str, presented_at: datetime | None = None
+) -> AbstractBaseUser | None:
     """The ticket's user, once, inside the caller's transaction (the room's join uses it
     in its own): the conditional UPDATE marks it used atomically, so two connections
     racing with one ticket (even on two processes) cannot both enter. A ticket of a case
-    no longer in mediation opens nothing, even if the close missed it."""
+    no longer in mediation opens nothing, even if the close missed it. `presented_at`:
+    when the connection showed it (a ticket's join does this work after its welcome,
+    behind a burst of others: a ticket valid when shown is not refused for the wait)."""
     if not token or len(token) > MAX_TICKET_CHARS:
         return None
-    now = timezone.now()
+    now = presented_at or timezone.now()
     digest = _ticket_hash(token)
     used = (
         RoomTicket.objects.filter(

@@ -9,6 +9,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -268,6 +269,7 @@ def room_enter(
     channel_name: str,
     user: AbstractBaseUser | None = None,
     ticket: str = "",
+    presented_at: datetime | None = None,
 ) -> Joined:
     """A connection opens, with a ticket or the cookie's user: everything a join writes
     (the ticket used, the participant, attendance, the audit events) in ONE transaction
@@ -280,7 +282,7 @@ def room_enter(
     chain's head otherwise)."""
     session = _lock_for_join(session_id)
     if ticket:
-        user = ticket_use(session_id=session_id, token=ticket)
+        user = ticket_use(session_id=session_id, token=ticket, presented_at=presented_at)
         if user is None:
             raise Unauthenticated()
         if mfa_required(user):

@@ -42,13 +42,13 @@ def schedule(*, in_hours: float = 2) -> MediationSession:
 
 @pytest.fixture(autouse=True)
 def _fresh_room_copies():
-    """The rooms' copies and spent tickets live in the cache (sessions.mirror): in
-    process memory across tests, where a rolled-back test's session id comes again."""
-    from django.core.cache import cache
+    """The rooms' copies and spent tickets live in process memory (sessions.mirror)
+    across tests, where a rolled-back test's session id comes again."""
+    from sessions import mirror
 
-    cache.clear()
+    mirror.forget_all()
     yield
-    cache.clear()
+    mirror.forget_all()
 
 
 @pytest.fixture

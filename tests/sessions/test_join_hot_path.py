@@ -15,7 +15,6 @@ import pytest
 import time_machine
 from channels.db import database_sync_to_async
 from django.core import signing
-from django.core.cache import cache
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
@@ -185,7 +184,7 @@ async def test_a_join_whose_room_copy_is_cold_is_corrected_by_the_database(room)
     await drain(med)
     # The cache lost the room (an eviction, a restarted Redis): the welcome says lobby,
     # the database knows better and the party is told at once.
-    await database_sync_to_async(cache.delete)(mirror.KEY.format(room.session.pk))
+    mirror.forget(room.session.pk)
     app, welcome = await join(room.session, room.applicant)
     assert (welcome["state"], welcome["peer_id"]) == ("lobby", app_welcome["peer_id"])
     admitted = await receive(app, "admitted")
