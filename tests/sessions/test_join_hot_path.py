@@ -256,3 +256,20 @@ async def test_two_joins_racing_with_one_ticket_let_one_in(room):
     assert answers == ["error", "welcome"]
     for s in sockets:
         await s.disconnect(timeout=30)
+
+
+def test_a_ticket_valid_when_shown_is_not_refused_for_its_wait_in_the_database_queue(room):
+    """The database's join of a ticket runs after its welcome, behind a burst of others:
+    it judges the ticket at the moment the connection showed it."""
+    token, expires_at = services.ticket_issue(session=room.session, user=room.applicant)
+    other, _ = services.ticket_issue(session=room.session, user=room.respondent)
+    shown = timezone.now()
+    with time_machine.travel(expires_at + timedelta(seconds=30), tick=False):
+        joined = services.room_enter(
+            session_id=room.session.pk, ticket=token, presented_at=shown, channel_name="t.a"
+        )
+        assert joined.peer.user_id == room.applicant.pk
+        # A ticket shown only now, after its expiry, is refused.
+        with pytest.raises(services.Unauthenticated):
+            services.room_enter(session_id=room.session.pk, ticket=other, channel_name="t.b")
+    assert AuditEvent.objects.filter(action="session.ticket_use").count() == 1
