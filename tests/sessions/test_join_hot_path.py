@@ -22,6 +22,7 @@ from odr.audit import verify_chain
 from odr.models import AuditEvent
 from sessions import mirror, services
 from sessions.models import Attendance, RoomParticipant
+from sessions.selectors import Peer
 from tests.sessions.conftest import (
     drain,
     join,
@@ -273,3 +274,53 @@ def test_a_ticket_valid_when_shown_is_not_refused_for_its_wait_in_the_database_q
         with pytest.raises(services.Unauthenticated):
             services.room_enter(session_id=room.session.pk, ticket=other, channel_name="t.b")
     assert AuditEvent.objects.filter(action="session.ticket_use").count() == 1
+
+
+def _peer(peer_id: str, *, role: str = "applicant", state: str = "room") -> Peer:
+    return Peer(
+        peer_id=peer_id,
+        user_id=1,
+        name=peer_id,
+        role=role,
+        state=state,
+        connected=True,
+        channel_name=f"c.{peer_id}",
+    )
+
+
+def _joined(me: Peer, peers: list[Peer], *, recording: bool = False) -> services.Joined:
+    return services.Joined(
+        peer=me,
+        state=me.state,
+        peers=peers,
+        caucus=False,
+        reach={p.peer_id: p.channel_name for p in peers},
+        recording=recording,
+        caucus_view={"side": "all", "caucus_peer_ids": []},
+    )
+
+
+def test_the_newcomer_hears_each_difference_between_its_welcome_and_the_database():
+    def fix(sent: services.Joined, real: services.Joined) -> list[dict]:
+        return services.welcome_corrections(sent, real, session_id=7, ice_servers=[])
+
+    lobby, room = _peer("b", state="lobby"), _peer("b")
+    med, other = _peer("a", role="mediator"), _peer("c")
+    assert fix(_joined(room, [med]), _joined(room, [med])) == []
+    # Admitted while the welcome was on its way: `admitted` with whom to call.
+    [admitted] = fix(_joined(lobby, []), _joined(room, [med]))
+    assert (admitted["type"], [p["peer_id"] for p in admitted["peers"]]) == ("admitted", ["a"])
+    # Someone the copy did not know is in the room: the newcomer calls them (they heard
+    # `peer-joined`), and who is gone is left out.
+    [seen] = fix(_joined(room, [med]), _joined(room, [other]))
+    assert (seen["type"], seen["call"], [p["peer_id"] for p in seen["peers"]]) == (
+        "caucus",
+        ["c"],
+        ["c"],
+    )
+    # A recording started meanwhile; a place taken back answers a fresh welcome.
+    assert fix(_joined(room, [med]), _joined(room, [med], recording=True)) == [
+        {"type": "recording", "active": True}
+    ]
+    [again] = fix(_joined(room, [med]), _joined(lobby, []))
+    assert (again["type"], again["state"], again["peers"]) == ("welcome", "lobby", [])
