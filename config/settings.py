@@ -194,6 +194,11 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "max_connections": env_int("ODR_REDIS_MAX_CONNECTIONS", 2000, minimum=100),
+                        # redis-py 8 reads with a 5 s socket timeout by default, the same
+                        # as the core layer's BZPOPMIN wait (brpop_timeout 5 s): a quiet
+                        # channel's receive timed out and its consumer closed with 1011
+                        # (seen after one of two Daphne processes died; issue 13).
+                        "socket_timeout": 30,
                     }
                 ],
                 # The default capacity of 100 silently drops a burst of ICE candidates

@@ -56,22 +56,37 @@ class Delivery:
         return event
 
 
-async def deliver(deliveries: Iterable[Delivery]) -> None:
+@dataclass(frozen=True)
+class CacheWrite:
+    """Not a message: a write to the room's copy in the cache (sessions.mirror), made in
+    commit order with the change's messages, off the database thread."""
+
+    write: Callable[[], None]
+
+
+async def deliver(deliveries: Iterable[Delivery | CacheWrite]) -> None:
+    from sessions.mirror import in_cache
+
     layer = get_channel_layer()
     for d in deliveries:
-        if d.group:
+        if isinstance(d, CacheWrite):
+            try:
+                await in_cache(d.write)
+            except Exception as exc:  # noqa: BLE001 - a stale copy costs a correction, no more
+                log.warning("room copy not written: %s", exc)
+        elif d.group:
             await layer.group_send(d.group, d.event())
         elif d.channel:
             await layer.send(d.channel, d.event())
 
 
-def deliver_sync(deliveries: Iterable[Delivery]) -> None:
+def deliver_sync(deliveries: Iterable[Delivery | CacheWrite]) -> None:
     deliveries = list(deliveries)
     if deliveries:
         async_to_sync(deliver)(deliveries)
 
 
-def deliver_on_commit(deliveries: Iterable[Delivery]) -> None:
+def deliver_on_commit(deliveries: Iterable[Delivery | CacheWrite]) -> None:
     deliveries = list(deliveries)
     if deliveries:
         transaction.on_commit(lambda: _hand_over(deliveries))
@@ -100,7 +115,7 @@ _tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task] = (
 T = TypeVar("T")
 
 
-def _hand_over(deliveries: list[Delivery]) -> None:
+def _hand_over(deliveries: list[Delivery | CacheWrite]) -> None:
     loop = getattr(_local, "loop", None)
     if loop is None:
         deliver_sync(deliveries)
@@ -111,7 +126,7 @@ def _hand_over(deliveries: list[Delivery]) -> None:
     loop.call_soon_threadsafe(_enqueue, deliveries, done)
 
 
-def _enqueue(deliveries: list[Delivery], done: concurrent.futures.Future) -> None:
+def _enqueue(deliveries: list[Delivery | CacheWrite], done: concurrent.futures.Future) -> None:
     loop = asyncio.get_running_loop()
     queue = _queues.get(loop)
     if queue is None:

@@ -2,7 +2,9 @@
 
 Thin (DESIGN.md §4.4): it authenticates, lets the services decide every change of the
 room (they lock the session row and read the room from the database), and relays only
-the contract's message types to only the peer addressed. It keeps no room state of its
+the contract's message types to only the peer addressed. A ticket's join answers
+`welcome` before any database work (issue 13: the signed ticket and the room's copy in
+the cache, sessions.mirror), then lets the services make the join. It keeps no room state of its
 own beyond its peer id and whom it may signal (sent to it with every room change), so
 any Daphne process can host any connection of a room.
 
@@ -38,13 +40,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from sessions import presence, services
+from sessions import mirror, presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
@@ -52,6 +56,7 @@ from sessions.broadcast import (
     call_delivering,
     room_group,
 )
+from sessions.mirror import in_cache
 
 
 class TokenBucket:
@@ -75,6 +80,14 @@ def has_origin(scope: dict) -> bool:
     return any(name == b"origin" for name, _value in scope.get("headers", []))
 
 
+def _spend_and_read(claims: services.TicketClaims) -> tuple[bool, mirror.Mirrored]:
+    """One trip to the cache for a ticket's join: spend the ticket, read the room's copy
+    (nothing is read when the ticket was spent already)."""
+    if not services.ticket_spend(claims):
+        return False, mirror.Mirrored(snapshot=None, recording=False, closed=False)
+    return True, mirror.read(claims.session_id)
+
+
 def ticket_from(scope: dict) -> str:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return (query.get("ticket") or [""])[0]
@@ -83,11 +96,25 @@ def ticket_from(scope: dict) -> str:
 class RoomConsumer(AsyncWebsocketConsumer):
     peer_id: str | None = None
     in_room: bool = False
-    # Whom this connection may signal now (peer id -> channel). Read from the database at
-    # joining, then replaced by each room-change event the services send this peer after
-    # their commit; a signal is relayed only to a peer in it, and a relayed signal from a
-    # peer no longer in it is dropped (it crossed a caucus or removal in flight).
+    # Whom this connection may signal now (peer id -> channel). Set at joining (from the
+    # room's copy for a ticket's welcome, then from the database's join), then replaced
+    # by each room-change event the services send this peer after their commit; a signal
+    # is relayed only to a peer in it, and a relayed signal from a peer no longer in it
+    # is dropped (it crossed a caucus or removal in flight).
     reach: dict[str, str]
+
+    async def dispatch(self, message: dict) -> None:
+        """Each event to its handler, without channels' `aclose_old_connections` first
+        (channels 4.3, installed here, runs Django's close_old_connections in the
+        database thread before EVERY event: each relayed `signal` and each welcome
+        waited its turn behind the joins' database work; issue 13, the relay p99's
+        regression). This consumer touches the database only through
+        `database_sync_to_async` (`call_delivering`), which closes old connections
+        itself before and after each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -104,8 +131,11 @@ class RoomConsumer(AsyncWebsocketConsumer):
         # client learns why (an `error`, then a close code) instead of a bare HTTP 403.
         await self.accept()
         ticket = ticket_from(self.scope)
-        user = None if ticket else self._cookie_user()
-        if not ticket and user is None:
+        if ticket:
+            await self._enter_with_ticket(ticket)
+            return
+        user = self._cookie_user()
+        if user is None:
             await self._refuse(
                 "unauthenticated",
                 _("Log in, or connect with a valid ticket (single use, short-lived)."),
@@ -114,49 +144,103 @@ class RoomConsumer(AsyncWebsocketConsumer):
             return
         # Join the room's group before the room learns of us, so no broadcast is missed;
         # this process beats for the connection from now on (sessions.presence).
-        await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
-        presence.hold(self.channel_name)
+        await self._hold()
         try:
-            # The ticket, the two-factor rule for a ticket's user (issue 11, H2: a ticket
-            # connection skips the cookie stack's gate, and a ticket may name another
-            # user) and the join: one call, one transaction (issue 13).
+            # A browser's cookie: its user was read from the database already, and its
+            # join is the database's (one call, one transaction, then `welcome`).
             joined = await call_delivering(
                 services.room_enter,
                 session_id=self.session_id,
                 user=user,
-                ticket=ticket,
                 channel_name=self.channel_name,
             )
         except DomainError as exc:
-            await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
-            presence.release(self.channel_name)
-            if exc.status == 401:
-                code = CLOSE_UNAUTHENTICATED
-            elif exc.status in (403, 404):
-                code = CLOSE_FORBIDDEN
-            else:
-                code = CLOSE_CLOSED
-            await self._refuse(exc.code, exc.message, code)
+            await self._release()
+            await self._refuse_error(exc)
             return
+        self._take(joined)
+        await self.send_json(self._welcome(joined))
+
+    async def _enter_with_ticket(self, ticket: str) -> None:
+        """A ticket's join (issue 13): no database work before `welcome`. The ticket is
+        checked by its signature and spent in the cache; the welcome comes from the ticket
+        and the room's copy in the cache (sessions.mirror). Then the database's join runs,
+        in this process's database thread in arrival order: the ticket's row marked used
+        and audited, the participant, attendance and `session.join` audited, the others
+        told; the newcomer hears any difference. A crash between the two leaves no
+        trace but the spent ticket: the connection died with the process, so nobody is
+        marked connected and nothing else changed; the client reconnects with a new
+        ticket. The newcomer's own messages wait for its connect to finish (a consumer
+        handles one event at a time), so its offers never overtake the `peer-joined` the
+        others hear from the database's join."""
+        presented_at = timezone.now()
+        try:
+            claims = services.ticket_check(
+                session_id=self.session_id, token=ticket, now=presented_at
+            )
+            spent, mirrored = await in_cache(_spend_and_read, claims)
+            if not spent:
+                raise services.Unauthenticated()
+            hint = services.welcome_hint(
+                claims=claims, mirrored=mirrored, channel_name=self.channel_name
+            )
+        except DomainError as exc:
+            await self._refuse_error(exc)
+            return
+        await self._hold()
+        ice_servers = services.ice_servers_for(claims.user_id)
+        self._take(hint)
+        await self.send_json(
+            services.welcome_message(hint, session_id=self.session_id, ice_servers=ice_servers)
+        )
+        try:
+            joined = await call_delivering(
+                services.room_enter,
+                session_id=self.session_id,
+                ticket=ticket,
+                presented_at=presented_at,
+                channel_name=self.channel_name,
+            )
+        except DomainError as exc:
+            self.peer_id = None
+            await self._release()
+            await self._refuse_error(exc)
+            return
+        self._take(joined)
+        for message in services.welcome_corrections(
+            hint, joined, session_id=self.session_id, ice_servers=ice_servers
+        ):
+            await self.send_json(message)
+
+    async def _hold(self) -> None:
+        await self.channel_layer.group_add(room_group(self.session_id), self.channel_name)
+        presence.hold(self.channel_name)
+
+    async def _release(self) -> None:
+        await self.channel_layer.group_discard(room_group(self.session_id), self.channel_name)
+        presence.release(self.channel_name)
+
+    def _take(self, joined: services.Joined) -> None:
         self.peer_id = joined.peer.peer_id
         self.in_room = joined.state == "room"
         self.reach = joined.reach
-        await self.send_json(
-            {
-                "type": "welcome",
-                "peer_id": joined.peer.peer_id,
-                "role": joined.peer.role,
-                "name": joined.peer.name,
-                "state": joined.state,
-                "peers": [p.public() for p in joined.peers],
-                # A ticket's user is known only to the join (`user` is the cookie's).
-                "ice_servers": services.ice_servers_for(joined.peer.user_id),
-                "session_id": self.session_id,
-                "caucus": joined.caucus,
-                "recording": joined.recording,
-                **joined.caucus_view,
-            }
+
+    def _welcome(self, joined: services.Joined) -> dict:
+        # A ticket's user is known only to the join (`user` is the cookie's).
+        return services.welcome_message(
+            joined,
+            session_id=self.session_id,
+            ice_servers=services.ice_servers_for(joined.peer.user_id),
         )
+
+    async def _refuse_error(self, exc: DomainError) -> None:
+        if exc.status == 401:
+            code = CLOSE_UNAUTHENTICATED
+        elif exc.status in (403, 404):
+            code = CLOSE_FORBIDDEN
+        else:
+            code = CLOSE_CLOSED
+        await self._refuse(exc.code, exc.message, code)
 
     async def disconnect(self, code: int) -> None:
         if self.peer_id is None:

@@ -92,7 +92,9 @@ class RoomParticipant(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.LOBBY)
     channel_name = models.CharField(max_length=200, blank=True)
-    connected = models.BooleanField(default=False)
+    # Indexed: the presence sweep (sessions.presence) reads the connected rows of every
+    # open room each beat, across all sessions.
+    connected = models.BooleanField(default=False, db_index=True)
     consented_online_at = models.DateTimeField(null=True, blank=True)
     consented_recording_at = models.DateTimeField(null=True, blank=True)
     # The latest pre-join network self-test, copied onto each attendance row at joining:

@@ -56,7 +56,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 from odr.models import Dispute, Organisation, Party, Profile, Region
-from sessions.models import MediationSession, RoomTicket
+from sessions.models import MediationSession, RoomParticipant, RoomTicket
+from sessions.services.access import ticket_sign
 
 rooms = int(os.environ["BENCH_ROOMS"])
 call_command("seed_demo", stdout=open(os.devnull, "w"))
@@ -85,11 +86,20 @@ sessions = MediationSession.objects.bulk_create(
     [MediationSession(dispute=d, created_by=d.mediator, status="scheduled",
                       scheduled_at=now + timedelta(hours=1)) for d in disputes]
 )
+# Signed tickets as ticket_issue makes them (issue 13), for places made in bulk.
+places = RoomParticipant.objects.bulk_create(
+    [RoomParticipant(session=s, user=users[3 * r + k], role=who,
+                     state="room" if who == "mediator" else "lobby")
+     for r, s in enumerate(sessions)
+     for k, who in enumerate(("mediator", "applicant", "respondent"))]
+)
 out, tickets = [], []
 for r, s in enumerate(sessions):
     room = {"session": s.pk, "tickets": {}}
     for k, who in enumerate(("mediator", "applicant", "respondent")):
-        token = secrets.token_urlsafe(32)
+        token = ticket_sign(session_id=s.pk, participant=places[3 * r + k],
+                            name=f"Bench {users[3 * r + k].pk}",
+                            expires_at=now + timedelta(hours=2), mfa=(False, False))
         digest = hashlib.sha256(token.encode()).hexdigest()
         tickets.append(RoomTicket(session=s, user=users[3 * r + k], token_hash=digest,
                                   expires_at=now + timedelta(hours=2)))

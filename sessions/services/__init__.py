@@ -9,17 +9,20 @@ Callers use this package as one module (`from sessions import services`)."""
 
 from sessions.services.access import (
     SELF_TEST_GRADES,
+    TicketClaims,
+    Unauthenticated,
     ice_servers_for,
     room_record_consent,
     room_record_self_test,
+    ticket_check,
     ticket_issue,
     ticket_redeem,
+    ticket_spend,
     turn_credentials,
 )
 from sessions.services.room import (
     MAX_CHAT_CHARS,
     Joined,
-    Unauthenticated,
     room_admit,
     room_caucus,
     room_caucus_end,
@@ -29,6 +32,9 @@ from sessions.services.room import (
     room_join,
     room_leave,
     room_remove,
+    welcome_corrections,
+    welcome_hint,
+    welcome_message,
 )
 from sessions.services.scheduling import (
     MAX_MINUTES_CHARS,
@@ -52,6 +58,7 @@ __all__ = [
     "MAX_PROPOSED_TIMES",
     "SELF_TEST_GRADES",
     "Joined",
+    "TicketClaims",
     "Unauthenticated",
     "ice_servers_for",
     "ics_attachment",
@@ -76,7 +83,12 @@ __all__ = [
     "session_start",
     "sessions_close_orphaned",
     "sessions_close_with_case",
+    "ticket_check",
     "ticket_issue",
     "ticket_redeem",
+    "ticket_spend",
     "turn_credentials",
+    "welcome_corrections",
+    "welcome_hint",
+    "welcome_message",
 ]

@@ -9,25 +9,34 @@ import hashlib
 import hmac
 import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.audit import log_action
-from odr.errors import Invalid
+from odr.errors import DomainError, Forbidden, Invalid
 from odr.models import Dispute
-from sessions import selectors
+from odr.people import display_name
+from odr.selectors import user_is_staff_member
+from sessions import mirror, selectors
 from sessions.models import Attendance, MediationSession, RoomParticipant, RoomTicket
 from sessions.services.common import participant_for_update
 from sessions.transitions import lock_session
 
 SELF_TEST_GRADES = ("good", "fair", "poor")
+# A signed ticket is a few hundred characters (its claims, a timestamp, a signature);
+# anything much longer is not one of ours and is refused before it is parsed.
+MAX_TICKET_CHARS = 1000
+TICKET_SALT = "sessions.room-ticket"
+USED_KEY = "odr:ticket-used:{}"
 
 
 # --- ICE servers -----------------------------------------------------------------------
@@ -60,25 +69,84 @@ def ice_servers_for(user: AbstractBaseUser | int) -> list[dict[str, Any]]:
 
 
 # --- tickets ---------------------------------------------------------------------------
+#
+# Issue 13: a join's hot path does no database work before `welcome`. A ticket is signed
+# (django.core.signing, SECRET_KEY) with what the welcome needs of its holder: session,
+# user, peer id, role, name, expiry, and whether the two-factor rule holds them. The
+# consumer checks it without the database (`ticket_check`) and spends it once in the
+# cache (`ticket_spend`: Redis SET NX with REDIS_URL, shared by every process; process
+# memory on the embedded default, which is one process). Membership and the room's
+# state are checked when it is issued, and again by the join's database work after the
+# welcome (`ticket_use`: the row's conditional UPDATE), which refuses and closes a
+# connection whose ticket the database no longer honours (voided by a close, used).
+
+
+class Unauthenticated(DomainError):
+    """No login, or a bad, used or expired ticket (the consumer closes with 4401)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "unauthenticated",
+            _("Log in, or connect with a valid ticket (single use, short-lived)."),
+            status=401,
+        )
 
 
 def _ticket_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class TicketClaims:
+    """What a verified ticket says (`ticket_check`)."""
+
+    session_id: int
+    user_id: int
+    peer_id: str
+    role: str
+    name: str
+    expires: float
+    nonce: str
+    # Held to the two-factor rule (odr.middleware.mfa_required) and TOTP on, at issue.
+    mfa_held: bool
+    totp_on: bool
+
+    def mfa_refused(self) -> bool:
+        """`mfa_required` as the ticket knows it: the rule as configured now, the user's
+        standing as it was at issue (the join's database work asks again)."""
+        return bool(settings.ODR_REQUIRE_STAFF_MFA) and self.mfa_held and not self.totp_on
+
+
+def _held_to_mfa(user: AbstractBaseUser) -> tuple[bool, bool]:
+    from allauth.mfa.models import Authenticator
+
+    held = bool(user.is_superuser or user.is_staff or user_is_staff_member(user))
+    totp = held and Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    return held, totp
+
+
 @transaction.atomic
 def ticket_issue(*, session: MediationSession, user: AbstractBaseUser) -> tuple[str, datetime]:
-    """A single-use, short-lived ticket for a client that has no cookie session. Only its
-    SHA-256 is stored: a copy of the database opens no room. Refused to whoever the room
-    would refuse (staff who only see the case: 403; a closed session or a case no longer
-    in mediation: 409)."""
+    """A single-use, short-lived, signed ticket for a client that has no cookie session.
+    Its SHA-256 is also stored (the audit's object; the join's database work marks it
+    used), never the ticket. Refused to whoever the room would refuse (staff who only see
+    the case: 403; a closed session or a case no longer in mediation: 409). The holder's
+    place in the room is made now if new, so the ticket can carry its peer id."""
     session = lock_session(session)
-    refused = selectors.room_refusal(session, user)
+    role = selectors.room_role_of(session, user)
+    refused = selectors.room_refusal(session, user, role=role)
     if refused is not None:
         raise refused.error()
-    token = secrets.token_urlsafe(32)
+    participant = participant_for_update(session, user, role=role)
     now = timezone.now()
     expires_at = now + settings.ODR_ROOM_TICKET_TTL
+    token = ticket_sign(
+        session_id=session.pk,
+        participant=participant,
+        name=display_name(user),
+        expires_at=expires_at,
+        mfa=_held_to_mfa(user),
+    )
     ticket = RoomTicket.objects.create(
         session=session, user=user, token_hash=_ticket_hash(token), expires_at=expires_at
     )
@@ -94,20 +162,96 @@ def ticket_issue(*, session: MediationSession, user: AbstractBaseUser) -> tuple[
     return token, expires_at
 
 
+def ticket_sign(
+    *,
+    session_id: int,
+    participant: RoomParticipant,
+    name: str,
+    expires_at: datetime,
+    mfa: tuple[bool, bool],
+) -> str:
+    """The signed ticket itself (`ticket_issue` checks, stores and audits it; the
+    signaling benchmark signs its seeded tickets with it). `mfa`: held to the two-factor
+    rule, TOTP on."""
+    return signing.dumps(
+        {
+            "s": session_id,
+            "u": participant.user_id,
+            "p": participant.peer_id,
+            "r": participant.role,
+            "n": name,
+            "e": round(expires_at.timestamp(), 3),
+            "x": secrets.token_urlsafe(16),
+            "m": list(mfa),
+        },
+        salt=TICKET_SALT,
+        compress=True,
+    )
+
+
+def ticket_check(*, session_id: int, token: str, now: datetime | None = None) -> TicketClaims:
+    """The ticket's claims, checked without the database: signed by us, for this session,
+    not expired, and its holder not stopped by the two-factor rule. Raises
+    `Unauthenticated` (401) or `Forbidden` `mfa_required` (403). Spending it is
+    `ticket_spend`."""
+    if not token or len(token) > MAX_TICKET_CHARS:
+        raise Unauthenticated()
+    try:
+        data = signing.loads(token, salt=TICKET_SALT)
+        m_held, m_totp = data["m"]
+        claims = TicketClaims(
+            session_id=int(data["s"]),
+            user_id=int(data["u"]),
+            peer_id=str(data["p"]),
+            role=str(data["r"]),
+            name=str(data["n"]),
+            expires=float(data["e"]),
+            nonce=str(data["x"]),
+            mfa_held=bool(m_held),
+            totp_on=bool(m_totp),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise Unauthenticated() from None
+    now = now or timezone.now()
+    if claims.session_id != session_id or claims.expires <= now.timestamp():
+        raise Unauthenticated()
+    if claims.mfa_refused():
+        raise Forbidden(
+            _("Set up two-factor authentication before you enter the room."),
+            code="mfa_required",
+        )
+    return claims
+
+
+def ticket_spend(claims: TicketClaims, *, now: datetime | None = None) -> bool:
+    """Marks the ticket used, once: True for the first caller only. The mark lives in the
+    cache until the ticket expires (Redis SET NX with an expiry when REDIS_URL is set, so
+    two processes racing with one ticket cannot both enter; process memory otherwise,
+    the embedded default's one process: sessions.mirror.store), plus a margin for
+    clocks."""
+    now = now or timezone.now()
+    ttl = max(1, math.ceil(claims.expires - now.timestamp()) + 60)
+    return bool(mirror.store().add(USED_KEY.format(claims.nonce), 1, timeout=ttl))
+
+
 @transaction.atomic
 def ticket_redeem(*, session_id: int, token: str) -> AbstractBaseUser | None:
     """The ticket's user, once (see `ticket_use`), in its own transaction."""
     return ticket_use(session_id=session_id, token=token)
 
 
-def ticket_use(*, session_id: int, token: str) -> AbstractBaseUser | None:
+def ticket_use(
+    *, session_id: int, token: str, presented_at: datetime | None = None
+) -> AbstractBaseUser | None:
     """The ticket's user, once, inside the caller's transaction (the room's join uses it
     in its own): the conditional UPDATE marks it used atomically, so two connections
     racing with one ticket (even on two processes) cannot both enter. A ticket of a case
-    no longer in mediation opens nothing, even if the close missed it."""
-    if not token or len(token) > 200:
+    no longer in mediation opens nothing, even if the close missed it. `presented_at`:
+    when the connection showed it (a ticket's join does this work after its welcome,
+    behind a burst of others: a ticket valid when shown is not refused for the wait)."""
+    if not token or len(token) > MAX_TICKET_CHARS:
         return None
-    now = timezone.now()
+    now = presented_at or timezone.now()
     digest = _ticket_hash(token)
     used = (
         RoomTicket.objects.filter(

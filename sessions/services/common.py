@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import Invalid, NotFound
-from sessions import selectors
-from sessions.broadcast import CLOSE_ENDED, Delivery, deliver_on_commit, room_group
+from sessions import mirror, selectors
+from sessions.broadcast import CLOSE_ENDED, CacheWrite, Delivery, deliver_on_commit, room_group
 from sessions.models import Attendance, MediationSession, RoomParticipant, RoomTicket
 from sessions.transitions import MACHINE
 
@@ -99,6 +99,11 @@ def close_room(session: MediationSession) -> None:
         connected=False, channel_name=""
     )
     Attendance.objects.filter(session=session, left_at__isnull=True).update(left_at=now)
+    session_id = session.pk
     deliver_on_commit(
-        [Delivery(message={"type": "ended"}, group=room_group(session.pk), close=CLOSE_ENDED)]
+        [
+            Delivery(message={"type": "ended"}, group=room_group(session_id), close=CLOSE_ENDED),
+            # A ticket's join checks the room's copy, not the database (issue 13).
+            CacheWrite(lambda: mirror.remember_closed(session_id)),
+        ]
     )

@@ -9,6 +9,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -18,19 +19,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.audit import log_action
-from odr.errors import DomainError, Forbidden, Invalid, NotFound
+from odr.errors import Forbidden, Invalid, NotFound
+from odr.lifecycle import Refusal
 from odr.middleware import mfa_required
 from odr.text import clean_text
-from sessions import selectors
+from sessions import mirror, selectors
 from sessions.broadcast import (
     CLOSE_REMOVED,
     CLOSE_SUPERSEDED,
+    CacheWrite,
     Delivery,
     deliver_on_commit,
 )
 from sessions.models import Attendance, ChatMessage, MediationSession, RoomParticipant
-from sessions.selectors import MEDIATOR, Peer, RoomSnapshot, room_snapshot
-from sessions.services.access import ticket_use
+from sessions.selectors import MEDIATOR, OPEN_ROOM, Peer, RoomSnapshot, room_snapshot
+from sessions.services.access import TicketClaims, Unauthenticated, ticket_use
 from sessions.services.scheduling import session_end, session_start
 from sessions.transitions import lock_session
 
@@ -132,19 +135,131 @@ def _without(snapshot: RoomSnapshot, peer_id: str) -> RoomSnapshot:
     )
 
 
+def _remember(after: RoomSnapshot, *, recording: bool | None = None) -> CacheWrite:
+    """The room's copy in the cache after this change (sessions.mirror), written after
+    the commit in order with the change's messages."""
+    return CacheWrite(lambda: mirror.remember(after, recording=recording))
+
+
+def _joined(me: Peer, after: RoomSnapshot, *, recording: bool) -> Joined:
+    return Joined(
+        peer=me,
+        state=State.ROOM if me.in_room else State.LOBBY,
+        peers=after.visible_to(me.peer_id),
+        caucus=me.in_room and bool(after.caucus),
+        reach=_reach(after, me.peer_id),
+        recording=recording,
+        caucus_view=after.caucus_view(me.peer_id),
+    )
+
+
+def _entering_state(role: str, state: str | None) -> str:
+    """Where a connection enters: the mediator the room; a party where it was (an
+    admitted party stays admitted), the lobby when new or after a removal (removed people
+    may knock again; the mediator decides)."""
+    if role == MEDIATOR:
+        return State.ROOM
+    if state is None or state == State.REMOVED:
+        return State.LOBBY
+    return state
+
+
+# --- a ticket's join without the database before `welcome` (issue 13) -------------------
+
+
+def welcome_hint(*, claims: TicketClaims, mirrored: mirror.Mirrored, channel_name: str) -> Joined:
+    """The `welcome` of a ticket's join, from the ticket and the room's copy in the cache
+    alone (no database): the join as `_join` will make it, if no change races it. The
+    consumer sends it, then runs `room_enter` (the database's join, which tells the
+    others) and sends the newcomer `welcome_corrections` for any difference. Refuses a
+    room the copy knows closed, as the database would."""
+    closed = mirrored.closed or (
+        mirrored.snapshot is not None and mirrored.snapshot.status not in OPEN_ROOM
+    )
+    if closed:
+        raise Refusal(409, "session_closed", _("This session's room is not open.")).error()
+    before = mirrored.snapshot or RoomSnapshot(
+        session_id=claims.session_id, status=S.SCHEDULED, caucus=frozenset(), peers={}
+    )
+    known = before.peers.get(claims.peer_id)
+    me = Peer(
+        peer_id=claims.peer_id,
+        user_id=claims.user_id,
+        name=claims.name,
+        role=claims.role,
+        state=_entering_state(claims.role, known.state if known else None),
+        connected=True,
+        channel_name=channel_name,
+    )
+    after = RoomSnapshot(
+        session_id=before.session_id,
+        status=before.status,
+        caucus=before.caucus,
+        peers={**before.peers, me.peer_id: me},
+    )
+    return _joined(me, after, recording=mirrored.recording)
+
+
+def welcome_message(joined: Joined, *, session_id: int, ice_servers: list) -> dict[str, Any]:
+    """The contract's `welcome` (CONTRACT §4) with this platform's extra fields."""
+    return {
+        "type": "welcome",
+        "peer_id": joined.peer.peer_id,
+        "role": joined.peer.role,
+        "name": joined.peer.name,
+        "state": joined.state,
+        "peers": [p.public() for p in joined.peers],
+        "ice_servers": ice_servers,
+        "session_id": session_id,
+        "caucus": joined.caucus,
+        "recording": joined.recording,
+        **joined.caucus_view,
+    }
+
+
+def welcome_corrections(
+    sent: Joined, real: Joined, *, session_id: int, ice_servers: list
+) -> list[dict[str, Any]]:
+    """What the newcomer must still hear when the database's join (`real`) differs from
+    the `welcome` it was sent (`sent`): admitted after all (`admitted`), other peers in
+    view (`caucus` whose `call` lists every peer gained: they heard `peer-joined` of the
+    newcomer, who calls), a recording's state; a different peer or a place taken back
+    (rare: the copy was far behind) answers a fresh `welcome`."""
+    if sent.peer.peer_id != real.peer.peer_id or (
+        sent.state == State.ROOM and real.state == State.LOBBY
+    ):
+        return [welcome_message(real, session_id=session_id, ice_servers=ice_servers)]
+    out: list[dict[str, Any]] = []
+    if sent.state == State.LOBBY and real.state == State.ROOM:
+        out.append(
+            {
+                "type": "admitted",
+                "peers": [p.public() for p in real.peers],
+                "caucus": real.caucus,
+                **real.caucus_view,
+            }
+        )
+    elif real.state == State.ROOM and (
+        [p.peer_id for p in sent.peers] != [p.peer_id for p in real.peers]
+        or sent.caucus_view != real.caucus_view
+    ):
+        seen = {p.peer_id for p in sent.peers}
+        out.append(
+            {
+                "type": "caucus",
+                "peers": [p.public() for p in real.peers],
+                "active": real.caucus,
+                "call": sorted(p.peer_id for p in real.peers if p.peer_id not in seen),
+                **real.caucus_view,
+            }
+        )
+    if sent.recording != real.recording:
+        out.append({"type": "recording", "active": real.recording})
+    return out
+
+
 def _room_audit(action: str, session: MediationSession, actor, **after: Any) -> None:
     log_action(action=action, obj=session, actor=actor, dispute=session.dispute, after=after)
-
-
-class Unauthenticated(DomainError):
-    """No login, or a bad, used or expired ticket (the consumer closes with 4401)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "unauthenticated",
-            _("Log in, or connect with a valid ticket (single use, short-lived)."),
-            status=401,
-        )
 
 
 @transaction.atomic
@@ -154,15 +269,20 @@ def room_enter(
     channel_name: str,
     user: AbstractBaseUser | None = None,
     ticket: str = "",
+    presented_at: datetime | None = None,
 ) -> Joined:
     """A connection opens, with a ticket or the cookie's user: everything a join writes
     (the ticket used, the participant, attendance, the audit events) in ONE transaction
     and one call from the consumer, so a morning's burst of joins queues for the database
     thread once per join, not three times (issue 13). A ticket wins when given; its user
     passes the two-factor rule here (the cookie's user passed it on the cookie stack). A
-    refused ticket stays unused only when the refusal rolls back with it."""
+    refused ticket stays unused only when the refusal rolls back with it. The session row
+    is locked first, as every change to a room locks it before it audits: the ticket's
+    audit event after it, never before (two processes would deadlock on the audit
+    chain's head otherwise)."""
+    session = _lock_for_join(session_id)
     if ticket:
-        user = ticket_use(session_id=session_id, token=ticket)
+        user = ticket_use(session_id=session_id, token=ticket, presented_at=presented_at)
         if user is None:
             raise Unauthenticated()
         if mfa_required(user):
@@ -172,7 +292,7 @@ def room_enter(
             )
     if user is None or not user.is_authenticated:
         raise Unauthenticated()
-    return _join(session_id=session_id, user=user, channel_name=channel_name)
+    return _join(session=session, user=user, channel_name=channel_name)
 
 
 @transaction.atomic
@@ -180,27 +300,31 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
     """A connection opens: the mediator enters the room (and the session goes live);
     a party waits in the lobby unless already admitted (a reconnect comes back to the
     same place with the same peer id)."""
-    return _join(session_id=session_id, user=user, channel_name=channel_name)
+    return _join(session=_lock_for_join(session_id), user=user, channel_name=channel_name)
 
 
-def _join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Joined:
-    """The join inside the caller's transaction. Its reads are few and done once (issue
-    13: a burst of joins is bound by the one database thread): the session row locked
-    with its case, the party row, the room's participant rows; the room after the join
-    is the room before with this peer changed, not read again. The session row's lock
-    serialises every write to the room's participants, so the row read here is the one
-    written."""
-    not_participant = Forbidden(
-        _("You are not a participant of this session."), code="not_participant"
-    )
+def _not_participant() -> Forbidden:
+    return Forbidden(_("You are not a participant of this session."), code="not_participant")
+
+
+def _lock_for_join(session_id: int) -> MediationSession:
     try:
-        session = lock_session(session_id)
+        return lock_session(session_id)
     except NotFound:
         # The same answer as for someone else's session: ids cannot be probed.
-        raise not_participant from None
+        raise _not_participant() from None
+
+
+def _join(*, session: MediationSession, user: AbstractBaseUser, channel_name: str) -> Joined:
+    """The join inside the caller's transaction, the session row locked (with its case)
+    by the caller. Its reads are few and done once (issue 13: a burst of joins is bound
+    by the one database thread): the party row, the room's participant rows; the room
+    after the join is the room before with this peer changed, not read again. The
+    session row's lock serialises every write to the room's participants, so the row
+    read here is the one written."""
     role = selectors.room_role_of(session, user)
     if role is None:
-        raise not_participant
+        raise _not_participant()
     refused = selectors.room_refusal(session, user, role=role)
     if refused is not None:
         raise refused.error()
@@ -210,19 +334,10 @@ def _join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Join
     was_connected = participant is not None and participant.connected
     superseded = participant.channel_name if was_connected else ""
     if participant is None:
-        participant = RoomParticipant(
-            session=session,
-            user=user,
-            role=role,
-            state=State.ROOM if role == MEDIATOR else State.LOBBY,
-        )
-    if role == MEDIATOR:
-        participant.state = State.ROOM
-        if session.status == S.SCHEDULED:
-            session = session_start(session=session, actor=user)
-    elif participant.state == State.REMOVED:
-        # Removed people may knock again; the mediator decides.
-        participant.state = State.LOBBY
+        participant = RoomParticipant(session=session, user=user, role=role)
+    participant.state = _entering_state(role, participant.state if participant.pk else None)
+    if role == MEDIATOR and session.status == S.SCHEDULED:
+        session = session_start(session=session, actor=user)
     participant.role = role
     participant.connected = True
     participant.channel_name = channel_name
@@ -279,16 +394,9 @@ def _join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Join
         deliveries.append(_send(after.mediator, {"type": "knock", "peer": me.public()}))
     if me.state == State.LOBBY or me.role == MEDIATOR:
         deliveries += _lobby_update(after)
-    deliver_on_commit(deliveries)
-    return Joined(
-        peer=me,
-        state=State.ROOM if me.in_room else State.LOBBY,
-        peers=after.visible_to(me.peer_id),
-        caucus=me.in_room and bool(after.caucus),
-        reach=_reach(after, me.peer_id),
-        recording=selectors.recording_active(session.pk),
-        caucus_view=after.caucus_view(me.peer_id),
-    )
+    recording = selectors.recording_active(session.pk)
+    deliver_on_commit([*deliveries, _remember(after, recording=recording)])
+    return _joined(me, after, recording=recording)
 
 
 @transaction.atomic
@@ -315,7 +423,7 @@ def room_leave(*, session_id: int, peer_id: str, channel_name: str) -> None:
     deliveries = _room_changes(before, after, caucus_changed=False, skip=set())
     if participant.state == State.LOBBY:
         deliveries += _lobby_update(after)
-    deliver_on_commit(deliveries)
+    deliver_on_commit([*deliveries, _remember(after)])
 
 
 def _mediator_in(snapshot: RoomSnapshot, actor_peer: str) -> Peer:
@@ -359,7 +467,7 @@ def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
         )
     deliveries += _room_changes(before, after, caucus_changed=False, skip={me.peer_id})
     deliveries += _lobby_update(after)
-    deliver_on_commit(deliveries)
+    deliver_on_commit([*deliveries, _remember(after)])
 
 
 @transaction.atomic
@@ -399,7 +507,7 @@ def room_remove(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
             _without(before, target.peer_id), after, caucus_changed=True, skip=set()
         )
     deliveries += _lobby_update(after)
-    deliver_on_commit(deliveries)
+    deliver_on_commit([*deliveries, _remember(after)])
 
 
 @transaction.atomic
@@ -426,7 +534,9 @@ def room_caucus(*, session_id: int, actor_peer: str, peer_ids: Any) -> None:
     session.save(update_fields=["caucus_peer_ids"])
     _room_audit("session.caucus", session, _user(mediator), peer_ids=chosen)
     after = room_snapshot(session)
-    deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
+    deliver_on_commit(
+        [*_room_changes(before, after, caucus_changed=True, skip=set()), _remember(after)]
+    )
 
 
 @transaction.atomic
@@ -440,7 +550,9 @@ def room_caucus_end(*, session_id: int, actor_peer: str) -> None:
     session.save(update_fields=["caucus_peer_ids"])
     _room_audit("session.caucus_end", session, _user(mediator))
     after = room_snapshot(session)
-    deliver_on_commit(_room_changes(before, after, caucus_changed=True, skip=set()))
+    deliver_on_commit(
+        [*_room_changes(before, after, caucus_changed=True, skip=set()), _remember(after)]
+    )
 
 
 def room_end(*, session_id: int, actor_peer: str) -> None:

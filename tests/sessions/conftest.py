@@ -40,6 +40,17 @@ def schedule(*, in_hours: float = 2) -> MediationSession:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_room_copies():
+    """The rooms' copies and spent tickets live in process memory (sessions.mirror)
+    across tests, where a rolled-back test's session id comes again."""
+    from sessions import mirror
+
+    mirror.forget_all()
+    yield
+    mirror.forget_all()
+
+
 @pytest.fixture
 def room(demo) -> Room:
     return Room(

@@ -96,7 +96,10 @@ async def test_thirty_people_joining_at_once_all_get_in_and_the_audit_chain_hold
     assert {w["state"] for _c, w in joins} == {"room", "lobby"}
     assert sum(w["state"] == "room" for _c, w in joins) == 10
     for communicator, _welcome in joins:
-        await communicator.disconnect()
+        # A ticket's `welcome` comes before its database work (issue 13): the consumer
+        # may still be writing the join when its client leaves. Daphne gives it
+        # application_close_timeout (10 s) to finish; the communicator's default is 1 s.
+        await communicator.disconnect(timeout=30)
 
     def audited() -> tuple[int, int, list]:
         return (

@@ -1,0 +1,150 @@
+"""The room as its last committed change left it, kept in the cache for a join's hot path
+(issue 13: no database work before `welcome`).
+
+The database stays the room's truth: every change locks the session row, computes the
+room after it and writes it here after its commit (`remember`, handed to the event loop
+with the change's deliveries, in commit order). A ticket join answers `welcome` from this
+copy and the ticket alone, then does its database work; where the database's answer
+differs (a change raced the join, the copy expired or was written out of order by
+another process) the newcomer is sent the difference (`room.welcome_corrections`).
+
+The store is Redis with REDIS_URL (Django's cache: shared by every Daphne process, the
+same server as the channel layer) and process memory otherwise (the embedded default,
+one process: `ProcessStore`). Its calls to Redis stay off the database thread
+(`in_cache`). The marks of spent tickets live in the same store (services.access)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+
+from sessions.selectors import RoomSnapshot
+
+KEY = "odr:room:{}"
+RECORDING_KEY = "odr:room-recording:{}"
+CLOSED_KEY = "odr:room-closed:{}"
+# A day of sessions; a copy that expired only costs the next join a correction.
+TIMEOUT = timedelta(hours=12).total_seconds()
+T = TypeVar("T")
+
+
+class ProcessStore:
+    """The embedded default's store (one process, no Redis): a dict with expiries. Not
+    Django's LocMemCache, which culls a third of its entries once it holds 300: a burst
+    of joins would evict the marks of spent tickets and the rooms' copies."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[float, object]] = {}
+        self.lock = threading.Lock()
+        self.writes = 0
+
+    def _prune(self, now: float) -> None:
+        # Now and then, not at every write: expired entries only take room.
+        self.writes += 1
+        if self.writes % 1000 == 0:
+            self.data = {k: v for k, v in self.data.items() if v[0] > now}
+
+    def add(self, key: str, value: object, timeout: float) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            found = self.data.get(key)
+            if found is not None and found[0] > now:
+                return False
+            self.data[key] = (now + timeout, value)
+            self._prune(now)
+            return True
+
+    def set_many(self, values: dict[str, object], timeout: float) -> None:
+        now = time.monotonic()
+        with self.lock:
+            for key, value in values.items():
+                self.data[key] = (now + timeout, value)
+            self._prune(now)
+
+    def get_many(self, keys: list[str]) -> dict[str, object]:
+        now = time.monotonic()
+        with self.lock:
+            return {k: v[1] for k in keys if (v := self.data.get(k)) is not None and v[0] > now}
+
+    def delete(self, key: str) -> None:
+        with self.lock:
+            self.data.pop(key, None)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.data.clear()
+
+
+_process = ProcessStore()
+
+
+def store() -> ProcessStore | BaseCache:
+    """Redis (Django's cache) when the cache is shared by every process; process memory
+    on the embedded default (LocMemCache configured: one process)."""
+    backend = caches["default"]
+    return _process if isinstance(backend, LocMemCache) else backend
+
+
+def forget_all() -> None:
+    """Tests: every room copy and spent ticket of this process, gone."""
+    _process.clear()
+
+
+@dataclass(frozen=True)
+class Mirrored:
+    """What the cache holds of one room: its last snapshot (None when cold), whether a
+    recording runs, and whether the room closed (its tickets open nothing)."""
+
+    snapshot: RoomSnapshot | None
+    recording: bool
+    closed: bool
+
+
+def remember(snapshot: RoomSnapshot, *, recording: bool | None = None) -> None:
+    values: dict[str, object] = {KEY.format(snapshot.session_id): snapshot}
+    if recording is not None:
+        values[RECORDING_KEY.format(snapshot.session_id)] = recording
+    store().set_many(values, timeout=TIMEOUT)
+
+
+def remember_closed(session_id: int) -> None:
+    """The room closed: tickets issued before it open nothing (the hot path's side of
+    `void_tickets`), for as long as such a ticket can live."""
+    timeout = settings.ODR_ROOM_TICKET_TTL.total_seconds() + 120
+    target = store()
+    target.set_many({CLOSED_KEY.format(session_id): 1}, timeout=timeout)
+    target.delete(KEY.format(session_id))
+
+
+def forget(session_id: int) -> None:
+    """The room's copy, gone (as after an eviction or a restarted Redis)."""
+    store().delete(KEY.format(session_id))
+
+
+def read(session_id: int) -> Mirrored:
+    keys = [KEY.format(session_id), RECORDING_KEY.format(session_id), CLOSED_KEY.format(session_id)]
+    found = store().get_many(keys)
+    snapshot = found.get(keys[0])
+    return Mirrored(
+        snapshot=snapshot if isinstance(snapshot, RoomSnapshot) else None,
+        recording=bool(found.get(keys[1], False)),
+        closed=keys[2] in found,
+    )
+
+
+async def in_cache(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Runs a store call from the event loop: process memory directly (no I/O), Redis in
+    a worker thread that is not the database's (thread_sensitive=False)."""
+    if store() is _process:
+        return fn(*args, **kwargs)
+    return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)
