@@ -106,13 +106,11 @@ def _party_views(
                     for a in agents
                     if a.party_id == party.pk
                 ],
+                # A form sent back stays, with the refusal, even if no longer offered.
                 "form": sent.get(f"party:{party.pk}")
-                or PartyForm(initial=_party_initial(party), prefix=prefix)
-                if may_edit
-                else None,
-                "agent_form": sent.get(f"agent:{party.pk}") or AgentForm(prefix=f"agent{party.pk}")
-                if may_agents
-                else None,
+                or (PartyForm(initial=_party_initial(party), prefix=prefix) if may_edit else None),
+                "agent_form": sent.get(f"agent:{party.pk}")
+                or (AgentForm(prefix=f"agent{party.pk}") if may_agents else None),
                 "may_agents": may_agents,
             }
         )
