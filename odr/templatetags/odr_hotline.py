@@ -13,8 +13,6 @@ from odr.transitions import TICKET_MACHINE
 
 register = template.Library()
 
-TICKET_MACHINE_ACTIONS = ("respond", "resolve", "close_unresolved")
-
 
 @register.simple_tag(takes_context=True)
 def hotline_ticket(context: Any, dispute: Any, user: Any) -> dict[str, Any] | None:
@@ -30,7 +28,11 @@ def hotline_ticket(context: Any, dispute: Any, user: Any) -> dict[str, Any] | No
     sent = context.get("case_sent") or {}
     actions = list(TICKET_MACHINE.actions(ticket, user))
     # An action sent back that the ticket no longer offers still shows, with the refusal.
-    actions += [a for a in TICKET_MACHINE_ACTIONS if f"hotline:{a}" in sent and a not in actions]
+    actions += [
+        key.split(":", 1)[1]
+        for key in sent
+        if key.startswith("hotline:") and key.split(":", 1)[1] not in actions
+    ]
     return {
         "ticket": ticket,
         "actions": actions,

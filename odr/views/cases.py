@@ -430,9 +430,9 @@ def dispute_action(request: HttpRequest, dispute_id: int, action: str) -> HttpRe
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
     if action not in PUBLIC_ACTIONS:
         raise Http404
-    others = [
-        (m, load) for m, load in selectors.mediator_choices(dispute) if m.pk != dispute.mediator_id
-    ]
+    # Whom the case may be given to: read only for the actions that give it.
+    mediators = selectors.mediator_choices(dispute) if action in ("accept", "assign") else []
+    others = [(m, load) for m, load in mediators if m.pk != dispute.mediator_id]
     form = action_form(action, request.POST, mediators=others)
     if not form.is_valid():
         return case_page(request, dispute, {f"action:{action}": form})

@@ -298,3 +298,26 @@ def test_evidence_without_a_file_answers_in_place(demo, client):
     )
     assert_in_place(response, "evidence-file", "选择文件")
     assert not dispute.evidence.exists()
+
+
+def test_a_ticket_action_the_service_refuses_shows_in_its_form(demo, client):
+    dispute = Dispute.objects.get(pk=send(ticket_body()).json()["dispute"])
+    url = reverse("odr:hotline_action", args=[dispute.pk, "respond"])
+    _as(client, "coordinator.yucun@demo.odr")
+    assert client.post(url).status_code == 302
+    events = _events()
+    # Recording the first contact twice: refused, and said at the button pressed.
+    response = client.post(url)
+    assert_form_refused(response, url, "")
+    assert response.context["case_sent"]["hotline:respond"].non_field_errors()
+    assert _events() == events
+
+
+def test_inviting_again_by_someone_else_than_the_applicant_is_refused_at_the_button(demo, client):
+    dispute = factories.file_dispute()
+    url = reverse("odr:invitation_resend", args=[dispute.pk])
+    events = _events()
+    response = _as(client, "coordinator@demo.odr").post(url)
+    assert_form_refused(response, url, "")
+    assert response.context["resend_form"].non_field_errors()
+    assert _events() == events
