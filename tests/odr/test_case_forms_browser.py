@@ -60,3 +60,27 @@ def test_withdrawing_without_the_box_keeps_the_reason_typed(live_server, demo, c
     _assert_summarised(page, "#action-withdraw form", {"confirm"})
     assert page.input_value("#action-withdraw-reason") == "已经私下和解"
     context.close()
+
+
+def test_the_case_page_sent_back_fits_320px_and_axe_finds_nothing_serious(
+    live_server, demo, chromium
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.test_pages_accessible import SMALL, _problems
+
+    dispute = factories.dispute_in_mediation()
+    context = chromium.new_context(viewport=SMALL, is_mobile=True, locale="zh-CN")
+    client = Client()
+    client.force_login(factories.demo_user("mediator@demo.odr"))
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/disputes/{dispute.pk}/")
+    page.click("#action-fail > summary")
+    _send_unchecked(page, "#action-fail form")
+    _assert_summarised(page, "#action-fail form", {"reason"})
+    assert _problems(page, Axe()) == []
+    context.close()
