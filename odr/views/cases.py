@@ -149,13 +149,17 @@ def case_page(
             "parties": _party_views(dispute, user, sent),
             "statements": selectors.statements_of(dispute),
             "particulars_full": selectors.may_see_particulars(dispute, user),
-            "statement_form": sent.get("statement") or StatementForm()
-            if (
-                viewer_party is not None
-                and viewer_party.role == Party.Role.RESPONDENT
-                and dispute.is_open
-            )
-            else None,
+            # A form sent back always shows (with the refusal, if the case moved on).
+            "statement_form": sent.get("statement")
+            or (
+                StatementForm()
+                if (
+                    viewer_party is not None
+                    and viewer_party.role == Party.Role.RESPONDENT
+                    and dispute.is_open
+                )
+                else None
+            ),
             "viewer_party": viewer_party,
             "actions": actions,
             "action_forms": _action_forms(dispute, actions, mediators, sent),
@@ -176,8 +180,10 @@ def case_page(
             "evidence": dispute.evidence.select_related("uploaded_by"),
             "may_read_messages": selectors.may_read_messages(dispute, user),
             "thread": selectors.dispute_messages(dispute=dispute, user=user),
-            "can_write": viewer_party is not None or selectors.is_mediator_of(dispute, user),
-            "can_upload": viewer_party is not None and dispute.is_open,
+            "can_write": viewer_party is not None
+            or selectors.is_mediator_of(dispute, user)
+            or "message" in sent,
+            "can_upload": (viewer_party is not None and dispute.is_open) or "evidence" in sent,
             "message_form": sent.get("message") or MessageForm(auto_id="message-%s"),
             "evidence_form": sent.get("evidence") or EvidenceForm(auto_id="evidence-%s"),
             # Mediation failed: the parties are told where they may go next.
