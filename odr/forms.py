@@ -384,3 +384,7 @@ class MessageForm(forms.Form):
 class EvidenceForm(forms.Form):
     file = forms.FileField(label=_("File"))
     description = forms.CharField(label=_("What it shows"), max_length=500, required=False)
+
+    def field_for(self, error: DomainError) -> str | None:
+        # The file checks (odr.evidence) are about this form's one file.
+        return "file" if error.code.startswith("file_") else ERROR_FIELDS.get(error.code)

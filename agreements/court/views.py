@@ -21,6 +21,14 @@ from django.views.decorators.http import require_POST
 from agreements.court import selectors as court_selectors
 from agreements.court import services
 from agreements.court.documents import party_infos
+from agreements.court.performance_forms import (
+    ConfirmForm,
+    DisputeReportForm,
+    ProofForm,
+    confirm_key,
+    dispute_key,
+    done_key,
+)
 from agreements.court.transitions import (
     MACHINE,
     allowed_actions,
@@ -31,7 +39,9 @@ from agreements.forms import SignForm as AgreementSignForm
 from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
 from odr import pagination, people
+from odr import selectors as odr_selectors
 from odr.errors import DomainError
+from odr.views.cases import case_page
 
 CR = ConfirmationRequest.Status
 
@@ -213,26 +223,6 @@ class NotAcceptForm(_ActForm):
     )
 
 
-class ProofForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("Proof (receipt, transfer record, photo)"), required=False
-    )
-    note = forms.CharField(
-        label=gettext_lazy("Note"),
-        required=False,
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-
-class DisputeReportForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("Why the report is not right"),
-        max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-
 def _court_request(request: HttpRequest, request_id: int) -> ConfirmationRequest:
     # NotFound rises to odr.middleware.NotFoundMiddleware, which answers 404.
     return court_selectors.court_request_get_for(user=request.user, request_id=request_id)
@@ -282,10 +272,13 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _acts_context(
-    found: ConfirmationRequest, user, record_sent: tuple[int, forms.Form] | None = None
+    found: ConfirmationRequest,
+    user,
+    record_sent: tuple[int, forms.Form] | None = None,
+    sign_sent: tuple[int, forms.Form] | None = None,
 ) -> dict:
-    """What the court's and the parties' pages show of the court's acts; `record_sent`:
-    an inquiry's record form sent back with its errors."""
+    """What the court's and the parties' pages show of the court's acts; `record_sent`,
+    `sign_sent`: an inquiry's record or signing form sent back with its errors."""
     parties = list(found.agreement.dispute.parties.all())
     names = {p.pk: p.name for p in parties}
     to_sign = {i.pk for i in inquiries_to_sign(found, user)}
@@ -298,7 +291,10 @@ def _acts_context(
             {
                 "i": i,
                 "present": [names.get(pk, "") for pk in i.present or []],
-                "mine_to_sign": i.pk in to_sign,
+                "mine_to_sign": i.pk in to_sign or bool(sign_sent and sign_sent[0] == i.pk),
+                "sign_form": sign_sent[1]
+                if sign_sent and sign_sent[0] == i.pk
+                else SignForm(auto_id=f"sign-{i.pk}-%s"),
                 "started": inquiry_started(i),
                 "record_waits": may_record and not inquiry_started(i),
                 "record_form": record_sent[1]
@@ -315,7 +311,6 @@ def _acts_context(
         "answer_form": SupplementAnswerForm(),
         "withdraw_form": WithdrawForm(),
         "inquiry_form": InquiryForm(),
-        "sign_form": SignForm(),
     }
 
 
@@ -324,20 +319,53 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
     return _request_page(request, _court_request(request, request_id))
 
 
+# Which act each form of the court's pages is for: a form sent back for an act the page no
+# longer offers (someone acted first) cannot show its refusal in place, so the page says it
+# at its top instead (agreements/court/_acts_refused.html).
+_FORM_ACTS = {
+    "accept_form": "accept",
+    "extend_form": "extension_request",
+    "extension_form": "extension_approve",
+    "decision_form": "decide",
+    "not_accept_form": "not_accept",
+    "supplement_form": "supplement_ask",
+    "lapse_form": "supplement_lapse",
+    "withdraw_allow_form": "withdraw_allow",
+    "inquiry_form": "inquiry_schedule",
+    "answer_form": "supplement_answer",
+    "withdraw_form": "withdraw",
+}
+
+
+def _refused_elsewhere(
+    sent: dict[str, forms.Form],
+    actions: list[str],
+    rows: list[tuple[tuple[int, forms.Form] | None, bool]] = (),
+) -> list[str]:
+    """The errors of forms sent back that the page will not show."""
+    hidden = [f for key, f in sent.items() if _FORM_ACTS.get(key) not in actions]
+    hidden += [row[1] for row, shown in rows if row is not None and not shown]
+    return [str(e) for form in hidden for errors in form.errors.values() for e in errors]
+
+
 def _request_page(
     request: HttpRequest,
     found: ConfirmationRequest,
     sent: dict[str, forms.Form] | None = None,
     record_sent: tuple[int, forms.Form] | None = None,
+    sign_sent: tuple[int, forms.Form] | None = None,
 ) -> HttpResponse:
     """The court's page of a request; `sent`: a form sent back with its errors (400), shown
-    in place with the error summary and its values kept (issue 12)."""
+    in place with the error summary and its values kept (issue 12), whether the form did
+    not validate or the service refused it."""
+    sent = sent or {}
     actions = allowed_actions(found, request.user)
+    acts = _acts_context(found, request.user, record_sent, sign_sent)
     return render(
         request,
         "agreements/court/request.html",
         {
-            **_acts_context(found, request.user, record_sent),
+            **acts,
             "is_court": True,
             "req": found,
             "dispute": found.agreement.dispute,
@@ -352,16 +380,81 @@ def _request_page(
             "deadline": court_selectors.current_deadline(found),
             "accept_form": AcceptForm(),
             "extend_form": ExtendForm(),
+            "extension_form": _ActForm(auto_id="extension-%s"),
+            "lapse_form": _ActForm(auto_id="lapse-%s"),
+            "withdraw_allow_form": _ActForm(auto_id="withdraw-allow-%s"),
             "decision_form": RulingForm(),
             "not_accept_form": NotAcceptForm(),
-            **(sent or {}),
+            **sent,
+            "acts_refused": _refused_elsewhere(
+                sent, actions, _shown_rows(acts, record_sent, sign_sent, actions)
+            ),
         },
-        status=400 if sent or record_sent else 200,
+        status=400 if sent or record_sent or sign_sent else 200,
     )
+
+
+def _shown_rows(
+    acts: dict,
+    record_sent: tuple[int, forms.Form] | None,
+    sign_sent: tuple[int, forms.Form] | None,
+    actions: list[str],
+) -> list[tuple[tuple[int, forms.Form] | None, bool]]:
+    """Whether the inquiry's record or signing form sent back is on the page."""
+    rows = {row["i"].pk: row for row in acts["inquiries"]}
+    record_row = rows.get(record_sent[0]) if record_sent else None
+    sign_row = rows.get(sign_sent[0]) if sign_sent else None
+    return [
+        (
+            record_sent,
+            record_row is not None
+            and "inquiry_record" in actions
+            and not record_row["i"].signed
+            and not record_row["i"].closed_at
+            and record_row["started"],
+        ),
+        (sign_sent, sign_row is not None),
+    ]
 
 
 def _back(request_id: int) -> HttpResponse:
     return redirect(reverse("court:request", args=[request_id]))
+
+
+# The services' refusals about one field of the court's forms (agreements.court.services,
+# agreements.services.reauthenticate), shown at that field; any other in the form's slot.
+_ERROR_FIELDS = {
+    "invalid_court_case_number": "court_case_number",
+    "court_case_number_not_expected": "court_case_number",
+    "reason_required": "reason",
+    "invalid_decision": "decision",
+    "what_required": "what",
+    "invalid_deadline": "deadline",
+    "deadline_past": "deadline",
+    "answer_required": "answer",
+    "unknown_evidence": "file",
+    "file_too_large": "file",
+    "file_type_not_allowed": "file",
+    "file_empty": "file",
+    "invalid_time": "scheduled_at",
+    "time_past": "scheduled_at",
+    "place_required": "place",
+    "record_required": "record",
+    "present_required": "present",
+    "password_required": "password",
+    "wrong_password": "password",
+    "code_required": "code",
+    "wrong_code": "code",
+}
+
+
+def _refused(form: forms.Form, error: DomainError) -> forms.Form:
+    """The service's refusal on the form, at the field it is about (issue 12)."""
+    field = _ERROR_FIELDS.get(error.code)
+    if error.code == "text_too_long":
+        field = next((n for n in ("reason", "what", "answer", "record") if n in form.fields), None)
+    form.add_error(field if field in form.fields else None, error.message)
+    return form
 
 
 @login_required
@@ -378,9 +471,8 @@ def request_accept(request: HttpRequest, request_id: int) -> HttpResponse:
             court_case_number=form.cleaned_data["court_case_number"],
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Accepted as case %(number)s.") % {"number": done.case_number})
+        return _request_page(request, found, {"accept_form": _refused(form, exc)})
+    messages.success(request, _("Accepted as case %(number)s.") % {"number": done.case_number})
     return _back(found.pk)
 
 
@@ -396,9 +488,8 @@ def request_extend(request: HttpRequest, request_id: int) -> HttpResponse:
             request=found, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The court president is asked to approve the extension."))
+        return _request_page(request, found, {"extend_form": _refused(form, exc)})
+    messages.success(request, _("The court president is asked to approve the extension."))
     return _back(found.pk)
 
 
@@ -410,25 +501,30 @@ def extension_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
         services.confirmation_extension_decide(request=found, actor=request.user, approve=approve)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            _("The period to rule is extended.") if approve else _("The extension is refused."),
-        )
+        form = _ActForm(request.POST, auto_id="extension-%s")
+        return _request_page(request, found, {"extension_form": _refused(form, exc)})
+    messages.success(
+        request,
+        _("The period to rule is extended.") if approve else _("The extension is refused."),
+    )
     return _back(found.pk)
 
 
 # --- the ruling: preview, then issue -------------------------------------------------------
 
 
-def _decision_of(request: HttpRequest) -> tuple[str, str, str] | None:
+def _decision_form(request: HttpRequest) -> tuple[str, DecisionForm | NotAcceptForm]:
+    """The form the judge sent: the ruling (confirm or reject) or not accepting, by the
+    page's key, bound to what was sent."""
+    if request.POST.get("decision") == CR.NOT_ACCEPTED:
+        return "not_accept_form", NotAcceptForm(request.POST)
+    return "decision_form", RulingForm(request.POST)
+
+
+def _decision_of(form: forms.Form) -> tuple[str, str, str]:
     """The decision, its reasons and, not accepting, the court's number typed for it."""
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
-        return None
     data = form.cleaned_data
-    return data["decision"], data["reason"], data["court_case_number"]
+    return data["decision"], data["reason"], data.get("court_case_number", "")
 
 
 @login_required
@@ -437,11 +533,10 @@ def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
     """The judge's decision and reasons as they will be issued, the ruling's preview (PDF)
     one click away, and only then the button that issues it. Writes nothing."""
     found = _court_request(request, request_id)
-    chosen = _decision_of(request)
-    if chosen is None:
-        messages.error(request, _("Choose to confirm or to reject."))
-        return _back(found.pk)
-    decision, reason, number = chosen
+    key, form = _decision_form(request)
+    if not form.is_valid():
+        return _request_page(request, found, {key: form})
+    decision, reason, number = _decision_of(form)
     try:
         preview = services.confirmation_ruling_preview(
             request=found,
@@ -451,8 +546,7 @@ def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
             court_case_number=number,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back(found.pk)
+        return _request_page(request, found, {key: _refused(form, exc)})
     return render(
         request,
         "agreements/court/ruling_preview.html",
@@ -472,21 +566,20 @@ def ruling_preview(request: HttpRequest, request_id: int) -> HttpResponse:
 @require_POST
 def ruling_preview_pdf(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
-    chosen = _decision_of(request)
-    if chosen is None:
-        messages.error(request, _("Choose to confirm or to reject."))
-        return _back(found.pk)
+    key, form = _decision_form(request)
+    if not form.is_valid():
+        return _request_page(request, found, {key: form})
+    decision, reason, number = _decision_of(form)
     try:
         preview = services.confirmation_ruling_preview(
             request=found,
             actor=request.user,
-            decision=chosen[0],
-            reason=chosen[1],
-            court_case_number=chosen[2],
+            decision=decision,
+            reason=reason,
+            court_case_number=number,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return _back(found.pk)
+        return _request_page(request, found, {key: _refused(form, exc)})
     response = HttpResponse(preview.pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="ruling-preview-{found.pk}.pdf"'
     response["Cache-Control"] = "no-store"
@@ -497,23 +590,23 @@ def ruling_preview_pdf(request: HttpRequest, request_id: int) -> HttpResponse:
 @require_POST
 def request_decide(request: HttpRequest, request_id: int) -> HttpResponse:
     found = _court_request(request, request_id)
-    chosen = _decision_of(request)
-    if chosen is None:
-        messages.error(request, _("Choose to confirm or to reject."))
-        return _back(found.pk)
+    key, form = _decision_form(request)
+    if not form.is_valid():
+        return _request_page(request, found, {key: form})
+    decision, reason, number = _decision_of(form)
     try:
         services.confirmation_ruling_issue(
             request=found,
             actor=request.user,
-            decision=chosen[0],
-            reason=chosen[1],
+            decision=decision,
+            reason=reason,
             preview=request.POST.get("preview", ""),
-            court_case_number=chosen[2],
+            court_case_number=number,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The ruling is issued, sealed and served on the parties."))
+        # Back on the request's page with the decision and reasons as typed: preview again.
+        return _request_page(request, found, {key: _refused(form, exc)})
+    messages.success(request, _("The ruling is issued, sealed and served on the parties."))
     return _back(found.pk)
 
 
@@ -539,9 +632,8 @@ def supplement_ask(request: HttpRequest, request_id: int) -> HttpResponse:
             deadline=form.cleaned_data["deadline"],
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The parties are asked for the materials."))
+        return _request_page(request, found, {"supplement_form": _refused(form, exc)})
+    messages.success(request, _("The parties are asked for the materials."))
     return _back(found.pk)
 
 
@@ -552,9 +644,9 @@ def supplement_lapse(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
         services.confirmation_supplement_lapse(request=found, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The application is treated as withdrawn."))
+        form = _ActForm(request.POST, auto_id="lapse-%s")
+        return _request_page(request, found, {"lapse_form": _refused(form, exc)})
+    messages.success(request, _("The application is treated as withdrawn."))
     return _back(found.pk)
 
 
@@ -565,9 +657,9 @@ def withdraw_allow(request: HttpRequest, request_id: int) -> HttpResponse:
     try:
         services.confirmation_withdraw_allow(request=found, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The order allowing the withdrawal is issued."))
+        form = _ActForm(request.POST, auto_id="withdraw-allow-%s")
+        return _request_page(request, found, {"withdraw_allow_form": _refused(form, exc)})
+    messages.success(request, _("The order allowing the withdrawal is issued."))
     return _back(found.pk)
 
 
@@ -583,9 +675,8 @@ def inquiry_schedule(request: HttpRequest, request_id: int) -> HttpResponse:
             request=found, actor=request.user, **form.cleaned_data
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The inquiry is scheduled and the parties are told."))
+        return _request_page(request, found, {"inquiry_form": _refused(form, exc)})
+    messages.success(request, _("The inquiry is scheduled and the parties are told."))
     return _back(found.pk)
 
 
@@ -609,9 +700,8 @@ def inquiry_record(request: HttpRequest, request_id: int, inquiry_id: int) -> Ht
             present=form.cleaned_data["present"],
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The record is saved; those present sign it now."))
+        return _request_page(request, found, record_sent=(inquiry_id, _refused(form, exc)))
+    messages.success(request, _("The record is saved; those present sign it now."))
     return _back(found.pk)
 
 
@@ -619,8 +709,9 @@ def inquiry_record(request: HttpRequest, request_id: int, inquiry_id: int) -> Ht
 @require_POST
 def inquiry_sign(request: HttpRequest, request_id: int, inquiry_id: int) -> HttpResponse:
     found = court_selectors.request_for_acts(user=request.user, request_id=request_id)
-    form = SignForm(request.POST)
+    form = SignForm(request.POST, auto_id=f"sign-{inquiry_id}-%s")
     form.is_valid()
+    is_court = court_selectors.is_staff_of_court(found, request.user)
     try:
         services.confirmation_inquiry_sign(
             request=found,
@@ -630,10 +721,13 @@ def inquiry_sign(request: HttpRequest, request_id: int, inquiry_id: int) -> Http
             code=form.cleaned_data.get("code", ""),
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("You signed the record of the inquiry."))
-    if court_selectors.is_staff_of_court(found, request.user):
+        # A wrong password is said at the password, on the page the record was read on.
+        sent = (inquiry_id, _refused(form, exc))
+        if is_court:
+            return _request_page(request, found, sign_sent=sent)
+        return _acts_page(request, found, sign_sent=sent)
+    messages.success(request, _("You signed the record of the inquiry."))
+    if is_court:
         return _back(found.pk)
     return _acts_back(found.pk)
 
@@ -647,22 +741,31 @@ def acts(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 def _acts_page(
-    request: HttpRequest, found: ConfirmationRequest, sent: dict[str, forms.Form] | None = None
+    request: HttpRequest,
+    found: ConfirmationRequest,
+    sent: dict[str, forms.Form] | None = None,
+    sign_sent: tuple[int, forms.Form] | None = None,
 ) -> HttpResponse:
-    """The acts page; `sent`: a form sent back with its errors (400), as _request_page."""
+    """The acts page; `sent`, `sign_sent`: a form sent back with its errors (400), as
+    _request_page."""
+    sent = sent or {}
     actions = allowed_actions(found, request.user)
+    acts = _acts_context(found, request.user, sign_sent=sign_sent)
     return render(
         request,
         "agreements/court/acts.html",
         {
-            **_acts_context(found, request.user),
+            **acts,
             "req": found,
             "dispute": found.agreement.dispute,
             "actions": actions,
             "is_court": court_selectors.is_staff_of_court(found, request.user),
-            **(sent or {}),
+            **sent,
+            "acts_refused": _refused_elsewhere(
+                sent, actions, _shown_rows(acts, None, sign_sent, actions)
+            ),
         },
-        status=400 if sent else 200,
+        status=400 if sent or sign_sent else 200,
     )
 
 
@@ -682,9 +785,8 @@ def supplement_answer(request: HttpRequest, request_id: int) -> HttpResponse:
             files=[(upload, upload.name, upload.size)] if upload else [],
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Your answer is sent to the court."))
+        return _acts_page(request, found, {"answer_form": _refused(form, exc)})
+    messages.success(request, _("Your answer is sent to the court."))
     return _acts_back(found.pk)
 
 
@@ -693,15 +795,15 @@ def supplement_answer(request: HttpRequest, request_id: int) -> HttpResponse:
 def withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
     found = court_selectors.request_for_party(user=request.user, request_id=request_id)
     form = WithdrawForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _acts_page(request, found, {"withdraw_form": form})
     try:
         services.confirmation_withdraw(
-            request=found, actor=request.user, reason=form.cleaned_data.get("reason", "")
+            request=found, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Your request to withdraw is sent to the court."))
+        return _acts_page(request, found, {"withdraw_form": _refused(form, exc)})
+    messages.success(request, _("Your request to withdraw is sent to the court."))
     return _acts_back(found.pk)
 
 
@@ -810,33 +912,29 @@ def confirmation_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @require_POST
 def obligation_done(request: HttpRequest, obligation_id: int) -> HttpResponse:
     obligation = court_selectors.obligation_get_for(user=request.user, obligation_id=obligation_id)
-    form = ProofForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            done = services.performance_mark_done(
-                obligation=obligation,
-                actor=request.user,
-                note=form.cleaned_data["note"],
-                proof=upload,
-                proof_name=upload.name if upload else "",
-                proof_size=upload.size if upload else None,
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            if done.is_done:
-                messages.success(request, _("The obligation is marked performed."))
-            else:
-                messages.success(
-                    request,
-                    _(
-                        "Your report is sent: it counts as performed once the other party "
-                        "confirms it."
-                    ),
-                )
+    form = ProofForm(request.POST, request.FILES, obligation_id=obligation.pk)
+    if not form.is_valid():
+        return _obligation_page(request, obligation, done_key(obligation.pk), form)
+    upload = form.cleaned_data["file"]
+    try:
+        done = services.performance_mark_done(
+            obligation=obligation,
+            actor=request.user,
+            note=form.cleaned_data["note"],
+            proof=upload,
+            proof_name=upload.name if upload else "",
+            proof_size=upload.size if upload else None,
+        )
+    except DomainError as exc:
+        form.add_domain_error(exc)
+        return _obligation_page(request, obligation, done_key(obligation.pk), form)
+    if done.is_done:
+        messages.success(request, _("The obligation is marked performed."))
     else:
-        messages.error(request, _("The proof could not be read; try again."))
+        messages.success(
+            request,
+            _("Your report is sent: it counts as performed once the other party confirms it."),
+        )
     return _obligation_back(obligation)
 
 
@@ -847,9 +945,10 @@ def obligation_confirm(request: HttpRequest, obligation_id: int) -> HttpResponse
     try:
         services.performance_confirm(obligation=obligation, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("You confirmed that the obligation was performed."))
+        form = ConfirmForm(request.POST, obligation_id=obligation.pk)
+        form.add_domain_error(exc)
+        return _obligation_page(request, obligation, confirm_key(obligation.pk), form)
+    messages.success(request, _("You confirmed that the obligation was performed."))
     return _obligation_back(obligation)
 
 
@@ -857,19 +956,26 @@ def obligation_confirm(request: HttpRequest, obligation_id: int) -> HttpResponse
 @require_POST
 def obligation_dispute(request: HttpRequest, obligation_id: int) -> HttpResponse:
     obligation = court_selectors.obligation_get_for(user=request.user, obligation_id=obligation_id)
-    form = DisputeReportForm(request.POST)
+    form = DisputeReportForm(request.POST, obligation_id=obligation.pk)
     if not form.is_valid():
-        messages.error(request, _("Say why the report is not right."))
-        return _obligation_back(obligation)
+        return _obligation_page(request, obligation, dispute_key(obligation.pk), form)
     try:
         services.performance_dispute(
             obligation=obligation, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The report is disputed; the other party is told why."))
+        form.add_domain_error(exc)
+        return _obligation_page(request, obligation, dispute_key(obligation.pk), form)
+    messages.success(request, _("The report is disputed; the other party is told why."))
     return _obligation_back(obligation)
+
+
+def _obligation_page(request: HttpRequest, obligation, key: str, form: forms.Form) -> HttpResponse:
+    """The case page with this obligation's form sent back in place (issue 12)."""
+    dispute = odr_selectors.dispute_get_for(
+        user=request.user, dispute_id=obligation.agreement.dispute_id
+    )
+    return case_page(request, dispute, {key: form})
 
 
 def _obligation_back(obligation) -> HttpResponse:

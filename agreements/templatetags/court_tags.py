@@ -14,6 +14,14 @@ from django.utils import timezone
 from agreements.content_check import confirmation_bar
 from agreements.court import jurisdiction
 from agreements.court import selectors as court_selectors
+from agreements.court.performance_forms import (
+    ConfirmForm,
+    DisputeReportForm,
+    ProofForm,
+    confirm_key,
+    dispute_key,
+    done_key,
+)
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
 from agreements.models import Agreement, ConfirmationRequest
 from odr.errors import DomainError
@@ -115,19 +123,29 @@ def case_performance(context: dict[str, Any], dispute: Dispute) -> dict[str, Any
         return {"show": False}
     today = timezone.localdate()
     viewer = ObligationViewer(user)
+    sent = context.get("case_sent") or {}
     rows = []
     for obligation in court_selectors.obligations_of(agreement):
         # The obligation's machine says what this viewer may do: the obligee marks it
         # performed, the obligor reports it, the obligee answers a report (issue 11, L3).
         actions = obligation_actions(obligation, user, viewer=viewer)
+        pk = obligation.pk
+        # Forms sent back with their errors (odr.views.cases.case_page) stay in place,
+        # even when the obligation has moved on meanwhile: the refusal says so.
+        done = sent.get(done_key(pk)) or ProofForm(obligation_id=pk)
+        confirm = sent.get(confirm_key(pk)) or ConfirmForm(obligation_id=pk)
+        disputed = sent.get(dispute_key(pk)) or DisputeReportForm(obligation_id=pk)
         rows.append(
             {
                 "o": obligation,
                 "overdue": obligation.is_overdue(today),
                 "days_left": (obligation.due_date - today).days if obligation.due_date else None,
-                "can_mark": "mark" in actions,
+                "can_mark": "mark" in actions or (done.is_bound and "report" not in actions),
                 "can_report": "report" in actions,
-                "can_answer": "confirm" in actions,
+                "can_answer": "confirm" in actions or confirm.is_bound or disputed.is_bound,
+                "done_form": done,
+                "confirm_form": confirm,
+                "dispute_form": disputed,
             }
         )
     guidance = court_selectors.default_guidance(agreement, today)

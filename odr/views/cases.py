@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
@@ -16,11 +17,13 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from odr import composition, selectors, services
+from odr.case_forms import ButtonForm, HandoffForm, action_form
 from odr.errors import DomainError
-from odr.forms import EvidenceForm, MessageForm
+from odr.forms import EvidenceForm, MessageForm, add_domain_error
 from odr.lifecycle import words_for
 from odr.models import Dispute, Membership, Party
 from odr.party_forms import AgentForm, PartyForm, StatementForm
+from odr.party_forms import add_error as add_party_error
 from odr.people import display_name
 from odr.services import parties as parties_rules
 from odr.transitions import MACHINE, PUBLIC_ACTIONS, allowed_actions
@@ -72,7 +75,9 @@ def case_timeline(dispute: Dispute) -> list[dict[str, Any]]:
 # --- the case page -----------------------------------------------------------------------
 
 
-def _party_views(dispute: Dispute, viewer: AbstractBaseUser) -> list[dict[str, Any]]:
+def _party_views(
+    dispute: Dispute, viewer: AbstractBaseUser, sent: dict[str, forms.Form]
+) -> list[dict[str, Any]]:
     """Each party as this viewer may read it: in full for the parties, the mediator, the
     organisation's staff and the court (selectors.may_see_particulars), masked for anyone
     else; with the form to complete the particulars and to name an agent for those who
@@ -92,14 +97,20 @@ def _party_views(dispute: Dispute, viewer: AbstractBaseUser) -> list[dict[str, A
                 "is_self": party.user_id is not None and party.user_id == viewer.pk,
                 "full": full,
                 "agents": [
-                    {"agent": a, "record": selectors.agent_record(a, masked=not full)}
+                    {
+                        "agent": a,
+                        "record": selectors.agent_record(a, masked=not full),
+                        "revoke_form": sent.get(f"revoke:{a.pk}")
+                        or ButtonForm(id_prefix=f"revoke-{a.pk}"),
+                    }
                     for a in agents
                     if a.party_id == party.pk
                 ],
-                "form": PartyForm(initial=_party_initial(party), prefix=prefix)
-                if may_edit
-                else None,
-                "agent_form": AgentForm(prefix=f"agent{party.pk}") if may_agents else None,
+                # A form sent back stays, with the refusal, even if no longer offered.
+                "form": sent.get(f"party:{party.pk}")
+                or (PartyForm(initial=_party_initial(party), prefix=prefix) if may_edit else None),
+                "agent_form": sent.get(f"agent:{party.pk}")
+                or (AgentForm(prefix=f"agent{party.pk}") if may_agents else None),
                 "may_agents": may_agents,
             }
         )
@@ -112,8 +123,19 @@ def _party_initial(party: Party) -> dict[str, Any]:
 
 @login_required
 def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    return case_page(request, dispute)
+
+
+def case_page(
+    request: HttpRequest, dispute: Dispute, sent: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    """The case page. `sent`: a form of the page sent back with its errors, by its key
+    (`action:reject`, `party:5`, `obligation-done:7`, ...; the apps above send theirs
+    through here too), shown in place with the error summary and the values typed kept,
+    with status 400 (issue 12; as the court's acts, agreements.court.views)."""
     user = request.user
-    dispute = selectors.dispute_get_for(user=user, dispute_id=dispute_id)
+    sent = sent or {}
     viewer_party = selectors.party_of(dispute, user)
     actions = allowed_actions(dispute, user)
     mediators = selectors.mediator_choices(dispute) if {"accept", "assign"} & set(actions) else []
@@ -124,64 +146,113 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
         "odr/dispute_detail.html",
         {
             "dispute": dispute,
-            "parties": _party_views(dispute, user),
+            "parties": _party_views(dispute, user, sent),
             "statements": selectors.statements_of(dispute),
             "particulars_full": selectors.may_see_particulars(dispute, user),
-            "statement_form": StatementForm()
-            if (
-                viewer_party is not None
-                and viewer_party.role == Party.Role.RESPONDENT
-                and dispute.is_open
-            )
-            else None,
+            # A form sent back always shows (with the refusal, if the case moved on).
+            "statement_form": sent.get("statement")
+            or (
+                StatementForm()
+                if (
+                    viewer_party is not None
+                    and viewer_party.role == Party.Role.RESPONDENT
+                    and dispute.is_open
+                )
+                else None
+            ),
             "viewer_party": viewer_party,
             "actions": actions,
-            "mediators": mediators,
+            "action_forms": _action_forms(dispute, actions, mediators, sent),
             "invitation": invitation_obj,
             "can_resend": bool(
                 invitation_obj
                 and invitation_obj.is_expired()
                 and viewer_party is not None
                 and viewer_party.role == Party.Role.APPLICANT
-            ),
+            )
+            or "resend" in sent,
+            "resend_form": sent.get("resend") or ButtonForm(id_prefix="resend"),
             "timeline": case_timeline(dispute),
-            # The sessions and agreement panels, registered by their apps.
+            # The sessions and agreement panels, registered by their apps; their forms
+            # sent back read `case_sent` (agreements' court_tags, odr_hotline).
             "panels": composition.case_panels(),
+            "case_sent": sent,
             "evidence": dispute.evidence.select_related("uploaded_by"),
             "may_read_messages": selectors.may_read_messages(dispute, user),
             "thread": selectors.dispute_messages(dispute=dispute, user=user),
-            "can_write": viewer_party is not None or selectors.is_mediator_of(dispute, user),
-            "can_upload": viewer_party is not None and dispute.is_open,
-            "message_form": MessageForm(),
-            "evidence_form": EvidenceForm(),
+            "can_write": viewer_party is not None
+            or selectors.is_mediator_of(dispute, user)
+            or "message" in sent,
+            "can_upload": (viewer_party is not None and dispute.is_open) or "evidence" in sent,
+            "message_form": sent.get("message") or MessageForm(auto_id="message-%s"),
+            "evidence_form": sent.get("evidence") or EvidenceForm(auto_id="evidence-%s"),
             # Mediation failed: the parties are told where they may go next.
             "show_referral": dispute.status == Dispute.Status.FAILED,
             "referral_guidance": _(services.REFERRAL_GUIDANCE),
-            **_centre_context(dispute, user),
+            **_centre_context(dispute, user, sent),
         },
+        status=400 if sent else 200,
     )
 
 
-def _centre_context(dispute: Dispute, user: AbstractBaseUser) -> dict[str, Any]:
+def _action_forms(
+    dispute: Dispute,
+    actions: list[str],
+    mediators: list[tuple[Any, int]],
+    sent: dict[str, forms.Form],
+) -> list[dict[str, Any]]:
+    """Each action's form, the one sent back in place of its blank; an action sent back
+    that the case no longer offers (someone acted first) still shows, with the refusal."""
+    shown = list(actions) + [
+        key.split(":", 1)[1]
+        for key in sent
+        if key.startswith("action:") and key.split(":", 1)[1] not in actions
+    ]
+    others = [(m, load) for m, load in mediators if m.pk != dispute.mediator_id]
+    out = []
+    for action in shown:
+        form = sent.get(f"action:{action}") or action_form(action, mediators=others)
+        out.append(
+            {
+                "action": action,
+                "form": form,
+                "open": form.is_bound or (len(actions) == 1 and action == "accept"),
+            }
+        )
+    return out
+
+
+def _centre_context(
+    dispute: Dispute, user: AbstractBaseUser, sent: dict[str, forms.Form]
+) -> dict[str, Any]:
     """Issue 10: the windows the case may be handed to (for who may hand it), and the
     possible duplicates with the decision for its coordinator."""
     may_handoff = dispute.window_id is not None or dispute.channel == Dispute.Channel.WALK_IN
     may_handoff = may_handoff and MACHINE.refusal("handoff", dispute, user) is None
     links = selectors.duplicate_links_of(dispute)
     may_decide = bool(links) and MACHINE.refusal("merge", dispute, user) is None
-    return {
-        "handoff_windows": [
-            w for w in selectors.windows_of(dispute.organisation_id) if w.pk != dispute.window_id
-        ]
+    windows = (
+        [w for w in selectors.windows_of(dispute.organisation_id) if w.pk != dispute.window_id]
         if may_handoff
-        else [],
+        else []
+    )
+    handoff_form = sent.get("handoff") or HandoffForm(windows=windows)
+    return {
+        "handoff_windows": windows,
+        "handoff_form": handoff_form if windows or handoff_form.is_bound else None,
         "duplicate_links": [
             {
                 "link": link,
                 "other": link.original if link.dispute_id == dispute.pk else link.dispute,
-                "decidable": may_decide
-                and link.dispute_id == dispute.pk
-                and link.decision == link.Decision.OPEN,
+                # A decision sent back with its refusal stays in place to show it.
+                "decidable": (
+                    may_decide
+                    and link.dispute_id == dispute.pk
+                    and link.decision == link.Decision.OPEN
+                )
+                or f"duplicate:{link.pk}" in sent,
+                "form": sent.get(f"duplicate:{link.pk}")
+                or ButtonForm(id_prefix=f"duplicate-{link.pk}"),
             }
             for link in links
         ],
@@ -209,24 +280,23 @@ def evidence_download(request: HttpRequest, dispute_id: int, evidence_id: int) -
 @require_POST
 def evidence_upload(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
-    form = EvidenceForm(request.POST, request.FILES)
-    if form.is_valid():
-        upload = form.cleaned_data["file"]
-        try:
-            item = services.evidence_add(
-                dispute=dispute,
-                actor=request.user,
-                upload=upload,
-                name=upload.name or "",
-                size=upload.size,
-                description=form.cleaned_data["description"],
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("“%(name)s” is added.") % {"name": item.filename})
-    else:
-        messages.error(request, _("Choose a file to upload."))
+    form = EvidenceForm(request.POST, request.FILES, auto_id="evidence-%s")
+    if not form.is_valid():
+        return case_page(request, dispute, {"evidence": form})
+    upload = form.cleaned_data["file"]
+    try:
+        item = services.evidence_add(
+            dispute=dispute,
+            actor=request.user,
+            upload=upload,
+            name=upload.name or "",
+            size=upload.size,
+            description=form.cleaned_data["description"],
+        )
+    except DomainError as exc:
+        add_domain_error(form, exc)
+        return case_page(request, dispute, {"evidence": form})
+    messages.success(request, _("“%(name)s” is added.") % {"name": item.filename})
     return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#evidence")
 
 
@@ -234,20 +304,18 @@ def evidence_upload(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @require_POST
 def message_post(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    form = MessageForm(request.POST, auto_id="message-%s")
+    if not form.is_valid():
+        return case_page(request, dispute, {"message": form})
     try:
-        services.message_post(
-            dispute=dispute, actor=request.user, text=request.POST.get("text", "")
-        )
+        services.message_post(dispute=dispute, actor=request.user, text=form.cleaned_data["text"])
     except DomainError as exc:
-        messages.error(request, exc.message)
+        add_domain_error(form, exc)
+        return case_page(request, dispute, {"message": form})
     return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#messages")
 
 
 # --- the parties' particulars, agents and the respondent's statement ----------------------
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(str(e) for errors in form.errors.values() for e in errors)
 
 
 @login_required
@@ -256,18 +324,16 @@ def party_update(request: HttpRequest, dispute_id: int, party_id: int) -> HttpRe
     dispute, party = selectors.party_get_for(
         user=request.user, dispute_id=dispute_id, party_id=party_id
     )
-    back = reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}"
     form = PartyForm(request.POST, prefix=f"party{party.pk}")
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
+        return case_page(request, dispute, {f"party:{party.pk}": form})
     try:
         services.party_update(actor=request.user, dispute=dispute, party=party, **form.cleaned_data)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The party's particulars are saved."))
-    return redirect(back)
+        add_party_error(form, exc)
+        return case_page(request, dispute, {f"party:{party.pk}": form})
+    messages.success(request, _("The party's particulars are saved."))
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}")
 
 
 @login_required
@@ -276,11 +342,9 @@ def agent_add(request: HttpRequest, dispute_id: int, party_id: int) -> HttpRespo
     dispute, party = selectors.party_get_for(
         user=request.user, dispute_id=dispute_id, party_id=party_id
     )
-    back = reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}"
     form = AgentForm(request.POST, request.FILES, prefix=f"agent{party.pk}")
     if not form.is_valid():
-        messages.error(request, _form_errors(form))
-        return redirect(back)
+        return case_page(request, dispute, {f"agent:{party.pk}": form})
     data = form.cleaned_data
     upload = data["power_of_attorney"]
     try:
@@ -299,10 +363,10 @@ def agent_add(request: HttpRequest, dispute_id: int, party_id: int) -> HttpRespo
             size=upload.size,
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("%(name)s is named as agent.") % {"name": agent.name})
-    return redirect(back)
+        add_party_error(form, exc)
+        return case_page(request, dispute, {f"agent:{party.pk}": form})
+    messages.success(request, _("%(name)s is named as agent.") % {"name": agent.name})
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party.pk}")
 
 
 @login_required
@@ -316,9 +380,10 @@ def agent_revoke(
     try:
         services.agent_revoke(actor=request.user, dispute=dispute, agent=agent)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The agent's authority is revoked."))
+        form = ButtonForm(request.POST, id_prefix=f"revoke-{agent.pk}")
+        form.add_error(None, exc.message)
+        return case_page(request, dispute, {f"revoke:{agent.pk}": form})
+    messages.success(request, _("The agent's authority is revoked."))
     return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + f"#party-{party_id}")
 
 
@@ -341,14 +406,15 @@ def agent_document(
 @require_POST
 def statement_add(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    form = StatementForm(request.POST)
+    if not form.is_valid():
+        return case_page(request, dispute, {"statement": form})
     try:
-        services.statement_add(
-            actor=request.user, dispute=dispute, text=request.POST.get("text", "")
-        )
+        services.statement_add(actor=request.user, dispute=dispute, text=form.cleaned_data["text"])
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Your statement is added beside the claim."))
+        add_party_error(form, exc)
+        return case_page(request, dispute, {"statement": form})
+    messages.success(request, _("Your statement is added beside the claim."))
     return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#statements")
 
 
@@ -368,21 +434,26 @@ _ACTION_DONE: dict[str, str] = {
 @require_POST
 def dispute_action(request: HttpRequest, dispute_id: int, action: str) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
-    back = reverse("odr:dispute_detail", args=[dispute.pk])
     if action not in PUBLIC_ACTIONS:
         raise Http404
-    if action == "withdraw" and not request.POST.get("confirm"):
-        messages.error(request, _("Tick the box to confirm that you withdraw the dispute."))
-        return redirect(back + "#actions")
-    data = {"mediator": request.POST.get("mediator"), "reason": request.POST.get("reason", "")}
+    # Whom the case may be given to: read only for the actions that give it.
+    mediators = selectors.mediator_choices(dispute) if action in ("accept", "assign") else []
+    others = [(m, load) for m, load in mediators if m.pk != dispute.mediator_id]
+    form = action_form(action, request.POST, mediators=others)
+    if not form.is_valid():
+        return case_page(request, dispute, {f"action:{action}": form})
+    data = {
+        "mediator": form.cleaned_data.get("mediator"),
+        "reason": form.cleaned_data.get("reason", ""),
+    }
     try:
         services.dispute_run_action(dispute=dispute, actor=request.user, action=action, data=data)
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect(back + "#actions")
+        add_domain_error(form, exc)
+        return case_page(request, dispute, {f"action:{action}": form})
     messages.success(request, _(_ACTION_DONE[action]))
     # After an escalation the old organisation's staff no longer see the case.
     if not selectors.disputes_visible_to(request.user).filter(pk=dispute.pk).exists():
         coordinator = selectors.user_org_ids(request.user, Membership.Role.COORDINATOR)
         return redirect("odr:intake" if coordinator else "odr:dispute_list")
-    return redirect(back)
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]))

@@ -7,7 +7,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -16,9 +16,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from odr import selectors, services
+from odr.case_forms import ButtonForm, HandoffForm
 from odr.centre_forms import GridReportForm, VisitForm, WalkInForm
 from odr.errors import DomainError
 from odr.services.party_input import PartyInput
+from odr.views.cases import case_page
 
 
 def _reception_only(request: HttpRequest) -> None:
@@ -113,19 +115,25 @@ def reception_receipt(request: HttpRequest, dispute_id: int) -> HttpResponse:
 @require_POST
 def dispute_handoff(request: HttpRequest, dispute_id: int) -> HttpResponse:
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
+    windows = [
+        w for w in selectors.windows_of(dispute.organisation_id) if w.pk != dispute.window_id
+    ]
+    form = HandoffForm(request.POST, windows=windows)
+    if not form.is_valid():
+        return case_page(request, dispute, {"handoff": form})
     try:
-        window_id = int(request.POST.get("window", ""))
-    except ValueError:
-        window_id = None
-    try:
-        dispute = services.dispute_handoff(dispute=dispute, actor=request.user, window_id=window_id)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _("The case is handed to %(window)s.") % {"window": dispute.window}
+        dispute = services.dispute_handoff(
+            dispute=dispute, actor=request.user, window_id=int(form.cleaned_data["window"])
         )
+    except DomainError as exc:
+        form.add_error("window" if exc.code in _WINDOW_ERRORS else None, exc.message)
+        return case_page(request, dispute, {"handoff": form})
+    messages.success(request, _("The case is handed to %(window)s.") % {"window": dispute.window})
     return redirect("odr:dispute_detail", dispute_id=dispute.pk)
+
+
+# The hand-off's refusals about the window chosen, shown at its field.
+_WINDOW_ERRORS = {"invalid_window", "same_window"}
 
 
 @login_required
@@ -136,14 +144,14 @@ def duplicate_decide(
     dispute = selectors.dispute_get_for(user=request.user, dispute_id=dispute_id)
     decide = {"merge": services.duplicate_merge, "keep_apart": services.duplicate_keep_apart}
     if decision not in decide:
-        messages.error(request, _("Unknown decision."))
-        return redirect("odr:dispute_detail", dispute_id=dispute.pk)
+        raise Http404
     try:
         decide[decision](dispute=dispute, link_id=link_id, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("The decision is recorded."))
+        form = ButtonForm(request.POST, id_prefix=f"duplicate-{link_id}")
+        form.add_error(None, exc.message)
+        return case_page(request, dispute, {f"duplicate:{link_id}": form})
+    messages.success(request, _("The decision is recorded."))
     return redirect("odr:dispute_detail", dispute_id=dispute.pk)
 
 

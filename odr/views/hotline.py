@@ -18,10 +18,13 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from odr import figures, selectors
+from odr.case_forms import ticket_form
 from odr.errors import DomainError, NotFound
+from odr.forms import add_domain_error
 from odr.models import HotlineTicket
 from odr.services import hotline
 from odr.transitions import TICKET_MACHINE
+from odr.views.cases import case_page
 from odr.views.public import _chart
 from odr.xlsx import dashboard_workbook
 
@@ -42,19 +45,21 @@ def ticket_action(request: HttpRequest, dispute_id: int, action: str) -> HttpRes
     if ticket is None or action not in TICKET_MACHINE:
         raise Http404
     ticket.dispute = dispute
-    back = reverse("odr:dispute_detail", args=[dispute.pk]) + "#hotline"
+    form = ticket_form(action, request.POST)
+    if not form.is_valid():
+        return case_page(request, dispute, {f"hotline:{action}": form})
     try:
         hotline.ticket_action(
             ticket=ticket,
             actor=request.user,
             action=action,
-            data={"reason": request.POST.get("reason", "")},
+            data={"reason": form.cleaned_data.get("reason", "")},
         )
     except DomainError as exc:
-        messages.error(request, exc.message)
-        return redirect(back)
+        add_domain_error(form, exc)
+        return case_page(request, dispute, {f"hotline:{action}": form})
     messages.success(request, _(_DONE[action]))
-    return redirect(back)
+    return redirect(reverse("odr:dispute_detail", args=[dispute.pk]) + "#hotline")
 
 
 def survey(request: HttpRequest, token: str) -> HttpResponse:

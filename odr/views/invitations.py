@@ -15,10 +15,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from odr import selectors, services
+from odr.case_forms import ButtonForm
 from odr.errors import DomainError
 from odr.forms import InvitationAcceptForm, InvitationDeclineForm, add_domain_error
 from odr.idnumber import is_valid_id_number
 from odr.models import Dispute, Invitation, Party
+from odr.views.cases import case_page
 
 
 def _needs_identity(user) -> bool:
@@ -178,7 +180,8 @@ def invitation_resend(request: HttpRequest, dispute_id: int) -> HttpResponse:
     try:
         services.invitation_resend(dispute=dispute, actor=request.user)
     except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("A new invitation is on its way to the other side."))
+        form = ButtonForm(request.POST, id_prefix="resend")
+        form.add_error(None, exc.message)
+        return case_page(request, dispute, {"resend": form})
+    messages.success(request, _("A new invitation is on its way to the other side."))
     return redirect("odr:dispute_detail", dispute_id=dispute.pk)

@@ -34,6 +34,15 @@ def profile(request: HttpRequest) -> HttpResponse:
             else:
                 translation.activate(saved.language)
                 messages.success(request, _("Your profile is saved."))
+                if saved.phone and not saved.phone_verified and saved.phone != initial["phone"]:
+                    # A number typed here is not proven (odr.accounts): say how to prove it.
+                    messages.warning(
+                        request,
+                        _(
+                            "Your new mobile number is not verified yet: verify it with the "
+                            "code we text to it (below, under the number)."
+                        ),
+                    )
                 response = redirect("odr:profile")
                 # The chosen language applies at once, as the switcher in the header does.
                 set_language_cookie(response, saved.language)

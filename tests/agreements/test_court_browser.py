@@ -75,7 +75,9 @@ def test_parties_apply_on_a_phone_the_clerk_dockets_and_the_judge_confirms(
     page.fill("#accept-form input[name=court_case_number]", "（2026）浙0523民特0001号")
     page.click("#accept-button")
     page.wait_for_load_state()
-    assert "序号前不加" in page.locator(".messages").inner_text()
+    # Said in place, at the number, in the form's summary (issue 12).
+    page.wait_for_selector("#accept-form > .error-summary")
+    assert "序号前不加" in page.locator("#accept-court_case_number_error").inner_text()
     request.refresh_from_db()
     assert request.status == ConfirmationRequest.Status.PENDING
     # Half-width brackets from an ordinary keyboard are taken, stored full-width.
