@@ -504,6 +504,15 @@ class PendingSigning(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
 
+    @property
+    def certificate_serial(self) -> str:
+        """The certified key's certificate serial, in hex as the records show it."""
+        from cryptography import x509
+
+        return format(
+            x509.load_pem_x509_certificate(self.certificate_pem.encode()).serial_number, "x"
+        )
+
 
 class SigningAttempts(models.Model):
     """The signer's re-authentications on the signing form in the current window. A try

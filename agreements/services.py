@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +20,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from agreements import selectors
+from agreements import pending_signing, selectors
 from agreements.content_check import TERM_KINDS, check_before_open
 from agreements.drafting_templates import TEMPLATES, initial_draft, template_for
 from agreements.models import (
@@ -861,14 +860,6 @@ def agreement_sign(
     return pending
 
 
-def _signing_gone() -> DomainError:
-    return DomainError(
-        "signing_expired",
-        _("This signing has expired or was replaced: nothing was signed. Sign again."),
-        status=409,
-    )
-
-
 def agreement_sign_complete(
     *, agreement: Agreement, actor: AbstractBaseUser, signing_id: Any, signature: str | bytes
 ) -> Agreement:
@@ -880,20 +871,7 @@ def agreement_sign_complete(
     signature went in since step 1, the prepared bytes no longer extend the document: 409
     `signing_restart`, sign again. The mediator's signature, last, seals the PDF and puts
     the agreement in force in the same transaction."""
-    import base64
-    import binascii
-
-    from cryptography import x509
-
-    from agreements.documents.finalize import PreparedSignature, complete_signature
-
-    if isinstance(signature, str):
-        try:
-            signature = base64.b64decode(signature.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise Invalid(
-                _("The signature must be base64 (DER ECDSA signature)."), code="signature_invalid"
-            ) from None
+    signature = pending_signing.decoded_signature(signature)
     extra: dict[str, Any] = {}
     stored_name: str | None = None
     try:
@@ -903,7 +881,7 @@ def agreement_sign_complete(
                 PendingSigning.objects.select_for_update()
                 # The agreement's own signings, never a joint application's.
                 .filter(
-                    signing_id=_uuid(signing_id),
+                    signing_id=pending_signing.signing_uuid(signing_id),
                     agreement=locked,
                     confirmation__isnull=True,
                     signer=actor,
@@ -911,30 +889,16 @@ def agreement_sign_complete(
                 .first()
             )
             if pending is None or pending.expires_at <= timezone.now():
-                raise _signing_gone()
+                raise pending_signing.signing_gone()
             # The text was revised since step 1: what this signer read is not open.
             check_version_read(locked, pending.version)
-            base = bytes(locked.signing_pdf)
-            if hashlib.sha256(base).hexdigest() != pending.base_sha256:
-                raise DomainError(
-                    "signing_restart",
-                    _(
-                        "Someone else signed while you were signing: nothing was signed. "
-                        "Sign again."
-                    ),
-                    status=409,
-                )
-            cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
-            signed_pdf = complete_signature(
-                PreparedSignature(
-                    pdf=bytes(pending.prepared_pdf),
-                    digest=bytes(pending.document_digest),
-                    reserved_start=pending.reserved_start,
-                    reserved_end=pending.reserved_end,
-                    signed_attrs=bytes(pending.signed_attrs),
-                ),
-                cert=cert,
+            signed_pdf = pending_signing.embed(
+                pending,
+                document=bytes(locked.signing_pdf),
                 signature=signature,
+                restart=_(
+                    "Someone else signed while you were signing: nothing was signed. Sign again."
+                ),
             )
 
             def prepare(row: Agreement) -> dict[str, Any]:
@@ -952,7 +916,7 @@ def agreement_sign_complete(
                             method=pending.method,
                             ip=pending.ip,
                             document_sha256=pending.document_sha256,
-                            certificate_serial=format(cert.serial_number, "x"),
+                            certificate_serial=pending.certificate_serial,
                             certificate_pem=pending.certificate_pem,
                         )
                 except IntegrityError:
@@ -990,13 +954,6 @@ def agreement_sign_complete(
             Agreement._meta.get_field("pdf").storage.delete(stored_name)
         raise
     return agreement
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except (TypeError, ValueError):
-        raise _signing_gone() from None
 
 
 def _seal(agreement: Agreement) -> tuple[Agreement, str]:

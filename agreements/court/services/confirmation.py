@@ -14,16 +14,12 @@ of SPC interpretation of the CPL Art. 355 are refused at the door (agreements.co
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import hashlib
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files.base import ContentFile
@@ -32,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from agreements import pending_signing
 from agreements.content_check import confirmation_bar
 from agreements.court import case_numbers, deadlines, documents, jurisdiction
 from agreements.court import selectors as court_selectors
@@ -485,7 +482,6 @@ def _signed_consent(
     the application with that signature embedded."""
 
     def prepare(locked: ConfirmationRequest) -> dict[str, Any]:
-        cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
         try:
             with transaction.atomic():
                 consent = ConfirmationConsent.objects.create(
@@ -494,7 +490,7 @@ def _signed_consent(
                     user=actor,
                     consented_at=pending.created_at,
                     signer_name=pending.signer_name,
-                    certificate_serial=format(cert.serial_number, "x"),
+                    certificate_serial=pending.certificate_serial,
                     certificate_pem=pending.certificate_pem,
                     ip=pending.ip,
                 )
@@ -519,14 +515,6 @@ def _signed_consent(
     return prepare
 
 
-def _signing_gone() -> DomainError:
-    return DomainError(
-        "signing_expired",
-        _("This signing has expired or was replaced: nothing was signed. Sign again."),
-        status=409,
-    )
-
-
 def confirmation_sign_complete(
     *, agreement: Agreement, actor: AbstractBaseUser, signing_id: Any, signature: str | bytes
 ) -> ConfirmationRequest:
@@ -538,22 +526,11 @@ def confirmation_sign_complete(
     another party signed since step 1: 409 `signing_restart`, sign again. After the last
     party's signature the platform seals the application, its validation data follow,
     and it goes to the court (pending) in the same transaction."""
-    from agreements.documents.finalize import PreparedSignature, complete_signature
-
-    if isinstance(signature, str):
-        try:
-            signature = base64.b64decode(signature.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise Invalid(
-                _("The signature must be base64 (DER ECDSA signature)."), code="signature_invalid"
-            ) from None
-    try:
-        wanted = uuid.UUID(str(signing_id))
-    except (TypeError, ValueError):
-        raise _signing_gone() from None
+    signature = pending_signing.decoded_signature(signature)
+    wanted = pending_signing.signing_uuid(signing_id)
     request = court_selectors.confirmation_of(agreement)
     if request is None:
-        raise _signing_gone()
+        raise pending_signing.signing_gone()
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -565,28 +542,14 @@ def confirmation_sign_complete(
                 .first()
             )
             if pending is None or pending.expires_at <= timezone.now():
-                raise _signing_gone()
-            base = bytes(locked.signing_pdf)
-            if hashlib.sha256(base).hexdigest() != pending.base_sha256:
-                raise DomainError(
-                    "signing_restart",
-                    _(
-                        "Another party signed while you were signing: nothing was signed. "
-                        "Sign again."
-                    ),
-                    status=409,
-                )
-            cert = x509.load_pem_x509_certificate(pending.certificate_pem.encode())
-            signed_pdf = complete_signature(
-                PreparedSignature(
-                    pdf=bytes(pending.prepared_pdf),
-                    digest=bytes(pending.document_digest),
-                    reserved_start=pending.reserved_start,
-                    reserved_end=pending.reserved_end,
-                    signed_attrs=bytes(pending.signed_attrs),
-                ),
-                cert=cert,
+                raise pending_signing.signing_gone()
+            signed_pdf = pending_signing.embed(
+                pending,
+                document=bytes(locked.signing_pdf),
                 signature=signature,
+                restart=_(
+                    "Another party signed while you were signing: nothing was signed. Sign again."
+                ),
             )
             extra: dict[str, Any] = {}
             request = MACHINE.apply(
