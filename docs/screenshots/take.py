@@ -1,6 +1,6 @@
 """Takes the README's screenshots (filing.png, case.png, dashboard.png, grid-report-phone.png;
-signup-errors.png, signup-code.png, filing-errors.png) at phone size (390×844) by running
-the browser tests with ODR_SCREENSHOTS_DIR pointing here.
+signup-errors.png, signup-code.png, filing-errors.png; room-prejoin.png, room.png) at phone
+size (390×844) by running the browser tests with ODR_SCREENSHOTS_DIR pointing here.
 
     .venv/bin/python docs/screenshots/take.py
 """
@@ -20,5 +20,6 @@ if __name__ == "__main__":
         "tests/odr/test_browser_dashboard.py",
         "tests/odr/test_browser_phone.py",
         "tests/odr/test_browser_grid.py",
+        "tests/sessions/test_room_phone.py",
     ]
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", *tests, "-q"], cwd=ROOT, env=env))

@@ -56,10 +56,17 @@ def csp_violations():
     assert not seen, "CSP violations:\n" + "\n".join(seen)
 
 
+# The README's pictures of the room (docs/screenshots/take.py sets ODR_SCREENSHOTS_DIR).
+README_SHOTS = {"prejoin-390": "room-prejoin.png", "call-390": "room.png"}
+
+
 def shot(page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+    readme = os.environ.get("ODR_SCREENSHOTS_DIR")
+    if readme and name in README_SHOTS:
+        page.screenshot(path=str(Path(readme) / README_SHOTS[name]))
 
 
 def phone(chromium, viewport=PHONE, **extra):
