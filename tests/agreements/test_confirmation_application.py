@@ -46,8 +46,9 @@ def test_first_party_asking_waits_for_the_other_and_the_second_sends_it_to_the_c
     assert body["status"] == "awaiting_consent"
     assert body["court"] == {"id": court.pk, "name": "安吉县人民法院"}
     assert body["submitted_at"] is None
-    # The other party is asked to consent by e-mail.
+    # The other party is asked by e-mail to sign the application on the case page.
     assert [m.to for m in mailoutbox] == [["citizen2@demo.odr"]]
+    assert "签署" in mailoutbox[0].body and "/disputes/" in mailoutbox[0].body
     # The court sees nothing yet.
     client.force_login(factories.demo_user("clerk@demo.odr"))
     assert client.get("/api/v1/court/requests").json()["count"] == 0
