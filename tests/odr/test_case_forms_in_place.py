@@ -5,6 +5,7 @@ audit event; a refusal by the service shows in the form too, not in a flash mess
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 
@@ -12,7 +13,16 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from odr.models import AuditEvent, Dispute, HotlineTicket, Message, Statement, Window
+from odr import services
+from odr.models import (
+    AuditEvent,
+    Dispute,
+    DuplicateLink,
+    HotlineTicket,
+    Message,
+    Statement,
+    Window,
+)
 from tests import factories
 from tests.factories import demo_user
 from tests.odr.api_support import NEW_DISPUTE, post
@@ -320,4 +330,54 @@ def test_inviting_again_by_someone_else_than_the_applicant_is_refused_at_the_but
     response = _as(client, "coordinator@demo.odr").post(url)
     assert_form_refused(response, url, "")
     assert response.context["resend_form"].non_field_errors()
+    assert _events() == events
+
+
+# --- duplicates and agents: buttons the service may refuse ----------------------------------
+
+
+def test_merging_into_a_case_closed_meanwhile_is_refused_at_the_merge_button(demo, client):
+    _as(client, "citizen1@demo.odr")
+    first = post(client, "/api/v1/disputes", NEW_DISPUTE).json()
+    second = post(client, "/api/v1/disputes", NEW_DISPUTE).json()
+    link = DuplicateLink.objects.get()
+    # The open case closes before the coordinator decides: a merge would lose the matter.
+    assert (
+        post(
+            client, f"/api/v1/disputes/{first['id']}/actions/withdraw", {"reason": "已和解"}
+        ).status_code
+        == 200
+    )
+    events = _events()
+    url = reverse("odr:duplicate_decide", args=[second["id"], link.pk, "merge"])
+    response = _as(client, "coordinator@demo.odr").post(url)
+    assert_form_refused(response, url, first["case_number"])
+    link.refresh_from_db()
+    assert link.decision == DuplicateLink.Decision.OPEN
+    assert Dispute.objects.get(pk=second["id"]).status == Dispute.Status.FILED
+    assert _events() == events
+
+
+def test_revoking_an_agent_twice_is_refused_at_the_revoke_button(demo, client):
+    dispute = factories.dispute_in_mediation()
+    respondent = dispute.parties.get(role="respondent")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    agent = services.agent_add(
+        actor=demo_user("citizen2@demo.odr"),
+        dispute=dispute,
+        party=respondent,
+        name="李律师",
+        scope="general",
+        upload=io.BytesIO(pdf),
+        filename="委托书.pdf",
+        size=len(pdf),
+    )
+    url = reverse("odr:agent_revoke", args=[dispute.pk, respondent.pk, agent.pk])
+    _as(client, "citizen2@demo.odr")
+    assert client.post(url).status_code == 302
+    events = _events()
+    # A second tab still showing the button: the refusal is said at that button, even
+    # though a revoked agent is no longer offered one.
+    response = client.post(url)
+    assert_form_refused(response, url, "已")
     assert _events() == events
