@@ -15,6 +15,7 @@ from agreements.court import services as court_services
 from agreements.models import ConfirmationRequest
 from odr.errors import DomainError
 from odr.models import AuditEvent, Organisation
+from odr.periods import is_working_day, last_day
 from tests import factories
 from tests.signing import api_apply, sign_application
 
@@ -61,8 +62,11 @@ def test_first_party_asking_waits_for_the_other_and_the_second_sends_it_to_the_c
     assert body["submitted_at"] is not None
     submitted = datetime.fromisoformat(body["submitted_at"])
     deadline = datetime.fromisoformat(body["accept_deadline"])
-    # Three days to decide on acceptance, counted from the day after submission.
-    assert timezone.localdate(deadline) == timezone.localdate(submitted) + timedelta(days=3)
+    # Three days to decide on acceptance, counted from the day after submission; a last
+    # day on a rest day or holiday moves to the next working day (the test runs any day).
+    assert timezone.localdate(deadline) == last_day(timezone.localdate(submitted), 3)
+    assert timezone.localdate(deadline) >= timezone.localdate(submitted) + timedelta(days=3)
+    assert is_working_day(timezone.localdate(deadline))
     assert [d["name"] for d in body["documents"]] == ["application.pdf", "agreement.pdf"]
     recipients = sorted(m.to[0] for m in mailoutbox)
     assert recipients == sorted(
