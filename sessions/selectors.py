@@ -6,6 +6,7 @@ reconnecting client comes back to the same place (DESIGN.md §1)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -97,6 +98,34 @@ def room_role_of(session: MediationSession, user: AbstractBaseUser) -> str | Non
         return MEDIATOR
     party = Party.objects.filter(dispute_id=dispute.pk, user=user).first()
     return party.role if party is not None else None
+
+
+def room_roles_of(
+    pairs: Iterable[tuple[MediationSession, AbstractBaseUser]],
+) -> dict[tuple[int, int], str]:
+    """`room_role_of` for several (session, user) pairs in one query (a batch of joins,
+    issue 13): (session id, user id) -> role, for those who take part."""
+    pairs = [(s, u) for s, u in pairs if u.is_authenticated]
+    roles: dict[tuple[int, int], str] = {}
+    asked: set[tuple[int, int]] = set()
+    for session, user in pairs:
+        if host_id_of(session) == user.pk:
+            roles[(session.pk, user.pk)] = MEDIATOR
+        else:
+            asked.add((session.dispute_id, user.pk))
+    if not asked:
+        return roles
+    found: dict[tuple[int, int], str] = {}
+    parties = Party.objects.filter(
+        dispute_id__in={d for d, _u in asked}, user_id__in={u for _d, u in asked}
+    ).values_list("dispute_id", "user_id", "role").order_by("pk")
+    for dispute_id, user_id, role in parties:
+        found.setdefault((dispute_id, user_id), role)
+    for session, user in pairs:
+        role = found.get((session.dispute_id, user.pk))
+        if role is not None and (session.pk, user.pk) not in roles:
+            roles[(session.pk, user.pk)] = role
+    return roles
 
 
 def is_session_mediator(session: MediationSession, user: AbstractBaseUser) -> bool:
@@ -305,6 +334,26 @@ def room_snapshot(session: MediationSession | int) -> RoomSnapshot:
 
 def recording_active(session_id: int) -> bool:
     return Recording.objects.filter(session_id=session_id, ended_at__isnull=True).exists()
+
+
+def recordings_active(session_ids: Iterable[int]) -> set[int]:
+    """Which of these sessions have a recording running (one query)."""
+    return set(
+        Recording.objects.filter(session_id__in=set(session_ids), ended_at__isnull=True)
+        .values_list("session_id", flat=True)
+        .distinct()
+    )
+
+
+def room_participants_of(session_ids: Iterable[int]) -> dict[int, list[RoomParticipant]]:
+    """`room_participants` of several rooms in one query, by session id."""
+    out: dict[int, list[RoomParticipant]] = {pk: [] for pk in session_ids}
+    rows = RoomParticipant.objects.filter(session_id__in=list(out)).select_related(
+        "user", "user__profile"
+    )
+    for row in rows:
+        out[row.session_id].append(row)
+    return out
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ open sessions. While the case is not in mediation nobody else moves a session at
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -42,6 +43,24 @@ def lock_session(session: MediationSession | int) -> MediationSession:
     if locked is None:
         raise NotFound()
     return locked
+
+
+def lock_sessions(session_ids: Iterable[int]) -> dict[int, MediationSession]:
+    """Several session rows locked for this transaction (a batch of joins, issue 13), with
+    their cases as `lock_session` reads them, by id. The rows are locked in the order of
+    their ids (PostgreSQL locks the rows of `ORDER BY ... FOR UPDATE` as the sort yields
+    them), so two batches that share rooms wait for each other instead of deadlocking.
+    A missing id is simply absent from the answer."""
+    ids = sorted(set(session_ids))
+    if not ids:
+        return {}
+    locked = (
+        MediationSession.objects.select_for_update(of=("self",))
+        .select_related("dispute", "dispute__mediator", "dispute__organisation")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    return {s.pk: s for s in locked}
 
 
 def _mediator(session: MediationSession, user: AbstractBaseUser) -> bool:

@@ -22,6 +22,7 @@ from sessions.services.access import (
 )
 from sessions.services.room import (
     MAX_CHAT_CHARS,
+    Entry,
     Joined,
     room_admit,
     room_caucus,
@@ -29,6 +30,7 @@ from sessions.services.room import (
     room_chat,
     room_end,
     room_enter,
+    room_enter_many,
     room_join,
     room_leave,
     room_remove,
@@ -57,6 +59,7 @@ __all__ = [
     "MAX_MINUTES_CHARS",
     "MAX_PROPOSED_TIMES",
     "SELF_TEST_GRADES",
+    "Entry",
     "Joined",
     "TicketClaims",
     "Unauthenticated",
@@ -68,6 +71,7 @@ __all__ = [
     "room_chat",
     "room_end",
     "room_enter",
+    "room_enter_many",
     "room_join",
     "room_leave",
     "room_record_consent",

@@ -276,6 +276,51 @@ def ticket_use(
     return ticket.user
 
 
+def ticket_rows_for_use(
+    shown: list[tuple[int, str, datetime | None]],
+) -> dict[str, RoomTicket]:
+    """The ticket rows a batch of joins may use (issue 13: one query for the lot instead
+    of two each), by token: `shown` holds (session id, token, when it was shown) per
+    join. A row counts when it is this session's, unused, not expired when shown, and its
+    case still in mediation (or the room a hearing's). The rows are locked (PostgreSQL),
+    so a second process racing with one ticket waits and then no longer finds it unused;
+    the caller marks used those whose joins it lets in (`tickets_mark_used`), in the same
+    transaction, and audits each."""
+    wanted = {
+        _ticket_hash(token): (session_id, token, presented_at)
+        for session_id, token, presented_at in shown
+        if token and len(token) <= MAX_TICKET_CHARS
+    }
+    if not wanted:
+        return {}
+    rows = (
+        RoomTicket.objects.select_for_update(of=("self",))
+        .select_related("user", "user__profile")
+        .filter(token_hash__in=list(wanted), used_at__isnull=True)
+        .filter(
+            Q(session__dispute__status=Dispute.Status.IN_MEDIATION) | Q(session__host__isnull=False)
+        )
+        .order_by("pk")
+    )
+    out: dict[str, RoomTicket] = {}
+    now = timezone.now()
+    for row in rows:
+        session_id, token, presented_at = wanted[row.token_hash]
+        if row.session_id == session_id and row.expires_at > (presented_at or now):
+            out[token] = row
+    return out
+
+
+def tickets_mark_used(rows: list[RoomTicket], *, now: datetime) -> None:
+    """Marks these ticket rows (from `ticket_rows_for_use`, locked) used, in one query."""
+    if rows:
+        RoomTicket.objects.filter(pk__in=[r.pk for r in rows], used_at__isnull=True).update(
+            used_at=now
+        )
+        for row in rows:
+            row.used_at = now
+
+
 # --- consent and self-test (the pre-join page) ------------------------------------------
 
 

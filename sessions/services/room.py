@@ -18,8 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from odr.audit import log_action
-from odr.errors import Forbidden, Invalid, NotFound
+from odr.audit import log_action, log_actions
+from odr.errors import DomainError, Forbidden, Invalid
 from odr.lifecycle import Refusal
 from odr.middleware import mfa_required
 from odr.text import clean_text
@@ -31,11 +31,22 @@ from sessions.broadcast import (
     Delivery,
     deliver_on_commit,
 )
-from sessions.models import Attendance, ChatMessage, MediationSession, RoomParticipant
+from sessions.models import (
+    Attendance,
+    ChatMessage,
+    MediationSession,
+    RoomParticipant,
+    RoomTicket,
+)
 from sessions.selectors import MEDIATOR, OPEN_ROOM, Peer, RoomSnapshot, room_snapshot
-from sessions.services.access import TicketClaims, Unauthenticated, ticket_use
+from sessions.services.access import (
+    TicketClaims,
+    Unauthenticated,
+    ticket_rows_for_use,
+    tickets_mark_used,
+)
 from sessions.services.scheduling import session_end, session_start
-from sessions.transitions import lock_session
+from sessions.transitions import lock_session, lock_sessions
 
 S = MediationSession.Status
 State = RoomParticipant.State
@@ -262,7 +273,18 @@ def _room_audit(action: str, session: MediationSession, actor, **after: Any) -> 
     log_action(action=action, obj=session, actor=actor, dispute=session.dispute, after=after)
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Entry:
+    """One connection's join in a batch (`room_enter_many`): its ticket (which wins when
+    given) or its cookie's user, and when it showed the ticket."""
+
+    session_id: int
+    channel_name: str
+    user: AbstractBaseUser | None = None
+    ticket: str = ""
+    presented_at: datetime | None = None
+
+
 def room_enter(
     *,
     session_id: int,
@@ -271,89 +293,242 @@ def room_enter(
     ticket: str = "",
     presented_at: datetime | None = None,
 ) -> Joined:
-    """A connection opens, with a ticket or the cookie's user: everything a join writes
-    (the ticket used, the participant, attendance, the audit events) in ONE transaction
-    and one call from the consumer, so a morning's burst of joins queues for the database
-    thread once per join, not three times (issue 13). A ticket wins when given; its user
-    passes the two-factor rule here (the cookie's user passed it on the cookie stack). A
-    refused ticket stays unused only when the refusal rolls back with it. The session row
-    is locked first, as every change to a room locks it before it audits: the ticket's
-    audit event after it, never before (two processes would deadlock on the audit
-    chain's head otherwise)."""
-    session = _lock_for_join(session_id)
-    if ticket:
-        user = ticket_use(session_id=session_id, token=ticket, presented_at=presented_at)
-        if user is None:
-            raise Unauthenticated()
-        if mfa_required(user):
-            raise Forbidden(
-                _("Set up two-factor authentication before you enter the room."),
-                code="mfa_required",
-            )
-    if user is None or not user.is_authenticated:
-        raise Unauthenticated()
-    return _join(session=session, user=user, channel_name=channel_name)
+    """A connection opens, with a ticket or the cookie's user: a batch of one
+    (`room_enter_many`), its refusal raised."""
+    entry = Entry(
+        session_id=session_id,
+        channel_name=channel_name,
+        user=user,
+        ticket=ticket,
+        presented_at=presented_at,
+    )
+    (result,) = room_enter_many(entries=[entry])
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
 
-@transaction.atomic
 def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> Joined:
     """A connection opens: the mediator enters the room (and the session goes live);
     a party waits in the lobby unless already admitted (a reconnect comes back to the
     same place with the same peer id)."""
-    return _join(session=_lock_for_join(session_id), user=user, channel_name=channel_name)
+    return room_enter(session_id=session_id, user=user, channel_name=channel_name)
 
 
 def _not_participant() -> Forbidden:
     return Forbidden(_("You are not a participant of this session."), code="not_participant")
 
 
-def _lock_for_join(session_id: int) -> MediationSession:
-    try:
-        return lock_session(session_id)
-    except NotFound:
-        # The same answer as for someone else's session: ids cannot be probed.
-        raise _not_participant() from None
+def _mfa_refusal() -> Forbidden:
+    return Forbidden(
+        _("Set up two-factor authentication before you enter the room."), code="mfa_required"
+    )
 
 
-def _join(*, session: MediationSession, user: AbstractBaseUser, channel_name: str) -> Joined:
-    """The join inside the caller's transaction, the session row locked (with its case)
-    by the caller. Its reads are few and done once (issue 13: a burst of joins is bound
-    by the one database thread): the party row, the room's participant rows; the room
-    after the join is the room before with this peer changed, not read again. The
-    session row's lock serialises every write to the room's participants, so the row
-    read here is the one written."""
-    role = selectors.room_role_of(session, user)
-    if role is None:
-        raise _not_participant()
-    refused = selectors.room_refusal(session, user, role=role)
-    if refused is not None:
-        raise refused.error()
-    rows = selectors.room_participants(session.pk)
-    before = selectors.snapshot_of(session, rows)
-    participant = next((r for r in rows if r.user_id == user.pk), None)
+@dataclass
+class _Room:
+    """One room's state while a batch of joins is made: its session row (locked), its
+    participant rows by user id, and the room as the batch's joins so far left it."""
+
+    session: MediationSession
+    rows: dict[int, RoomParticipant]
+    snapshot: RoomSnapshot
+    recording: bool
+
+
+class _Writes:
+    """What a batch of joins writes, gathered in order and written together at its end:
+    a few queries for the whole batch instead of a dozen per join (issue 13)."""
+
+    def __init__(self) -> None:
+        self.new: dict[int, RoomParticipant] = {}  # id() -> participant to insert
+        self.changed: dict[int, RoomParticipant] = {}  # pk -> participant to update
+        self.attendance: dict[tuple[int, int], Attendance] = {}  # (session, user) -> open one
+        self.opened: list[Attendance] = []
+        self.close_stored: dict[int, set[int]] = {}  # session id -> users whose rows close
+        self.tickets: list[RoomTicket] = []
+        self.audit: list[dict[str, Any]] = []
+        self.deliveries: list[Delivery | CacheWrite] = []
+
+    def save(self, participant: RoomParticipant) -> None:
+        if participant.pk is None:
+            self.new[id(participant)] = participant
+        else:
+            self.changed[participant.pk] = participant
+
+    def open_attendance(self, session: MediationSession, user: AbstractBaseUser, self_test):
+        key = (session.pk, user.pk)
+        row = Attendance(session=session, user=user, self_test=self_test)
+        self.attendance[key] = row
+        self.opened.append(row)
+
+    def close_attendance(self, session: MediationSession, user: AbstractBaseUser, now) -> None:
+        key = (session.pk, user.pk)
+        pending = self.attendance.get(key)
+        if pending is not None:
+            pending.left_at = now
+        else:
+            self.close_stored.setdefault(session.pk, set()).add(user.pk)
+
+    def flush(self, *, now: datetime) -> None:
+        tickets_mark_used(self.tickets, now=now)
+        if self.new:
+            RoomParticipant.objects.bulk_create(list(self.new.values()))
+        if self.changed:
+            RoomParticipant.objects.bulk_update(
+                list(self.changed.values()), ["state", "role", "connected", "channel_name"]
+            )
+        for session_id, user_ids in self.close_stored.items():
+            # The connections these replace (or whose process died) left without a leave;
+            # closed before this batch's own rows are inserted.
+            Attendance.objects.filter(
+                session_id=session_id, user_id__in=user_ids, left_at__isnull=True
+            ).update(left_at=now)
+        if self.opened:
+            Attendance.objects.bulk_create(self.opened)
+        log_actions(self.audit)
+        deliver_on_commit(self.deliveries)
+
+
+@transaction.atomic
+def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
+    """A batch of connections opening at once, in several rooms (issue 13: a morning's
+    joins arrive together and the one database thread of an ASGI process served them one
+    transaction each): everything they write (tickets used, participants, attendance, the
+    audit events in order) in ONE transaction of a few queries, whatever the batch's
+    size. The joins are made in the order given, each seeing the room as the ones before
+    it left it; each answer is its `Joined` or the refusal (a refused join writes
+    nothing, its ticket stays unused in the database). The session rows are locked first,
+    in the order of their ids (`lock_sessions`: two batches never deadlock), then the
+    tickets, then the audit chain's head (the order of every change to a room)."""
+    now = timezone.now()
+    sessions = lock_sessions(e.session_id for e in entries)
+    tickets = ticket_rows_for_use(
+        [(e.session_id, e.ticket, e.presented_at) for e in entries if e.ticket]
+    )
+    results: list[Joined | DomainError | None] = [None] * len(entries)
+    users: list[AbstractBaseUser | None] = [None] * len(entries)
+    spent: set[int] = set()
+    for i, e in enumerate(entries):
+        if e.session_id not in sessions:
+            # The same answer as for someone else's session: ids cannot be probed.
+            results[i] = _not_participant()
+        elif e.ticket:
+            row = tickets.get(e.ticket)
+            if row is None or row.pk in spent:
+                results[i] = Unauthenticated()
+            elif mfa_required(row.user):
+                results[i] = _mfa_refusal()
+            else:
+                spent.add(row.pk)
+                users[i] = row.user
+        elif e.user is None or not e.user.is_authenticated:
+            results[i] = Unauthenticated()
+        else:
+            users[i] = e.user
+    roles = selectors.room_roles_of(
+        (sessions[e.session_id], users[i]) for i, e in enumerate(entries) if users[i] is not None
+    )
+    for i, e in enumerate(entries):
+        if users[i] is None:
+            continue
+        session = sessions[e.session_id]
+        role = roles.get((session.pk, users[i].pk))
+        refused = (
+            selectors.room_refusal(session, users[i], role=role) if role is not None else None
+        )
+        if role is None:
+            results[i] = _not_participant()
+        elif refused is not None:
+            results[i] = refused.error()
+        if results[i] is not None:
+            users[i] = None
+    wanted = {e.session_id for i, e in enumerate(entries) if users[i] is not None}
+    participants = selectors.room_participants_of(wanted)
+    recording = selectors.recordings_active(wanted)
+    rooms = {
+        pk: _Room(
+            session=sessions[pk],
+            rows={r.user_id: r for r in participants[pk]},
+            snapshot=selectors.snapshot_of(sessions[pk], participants[pk]),
+            recording=pk in recording,
+        )
+        for pk in wanted
+    }
+    writes = _Writes()
+    for i, e in enumerate(entries):
+        user = users[i]
+        if user is None:
+            continue
+        room = rooms[e.session_id]
+        role = roles[(room.session.pk, user.pk)]
+        if role == MEDIATOR and room.session.status == S.SCHEDULED:
+            try:
+                with transaction.atomic():
+                    room.session = session_start(session=room.session, actor=user)
+            except DomainError as exc:
+                results[i] = exc
+                continue
+        if e.ticket:
+            ticket = tickets[e.ticket]
+            writes.tickets.append(ticket)
+            writes.audit.append(
+                {
+                    "action": "session.ticket_use",
+                    "obj": ticket,
+                    "actor": user,
+                    "dispute": room.session.dispute,
+                    "after": {"session": room.session.pk},
+                }
+            )
+        results[i] = _join_in(room, writes, user=user, role=role, channel_name=e.channel_name)
+    for room in rooms.values():
+        writes.deliveries.append(_remember(room.snapshot, recording=room.recording))
+    writes.flush(now=now)
+    return results  # type: ignore[return-value]
+
+
+def _join_in(
+    room: _Room, writes: _Writes, *, user: AbstractBaseUser, role: str, channel_name: str
+) -> Joined:
+    """One join of a batch, in memory: the participant's place (the mediator in the
+    room, a party where it was or in the lobby), its attendance and audit event gathered
+    for the batch's writes, what the others hear, and the room after it (the next join
+    of the batch starts from it)."""
+    session = room.session
+    before = RoomSnapshot(
+        session_id=session.pk,
+        status=session.status,
+        caucus=room.snapshot.caucus,
+        peers=room.snapshot.peers,
+    )
+    participant = room.rows.get(user.pk)
     was_connected = participant is not None and participant.connected
     superseded = participant.channel_name if was_connected else ""
     if participant is None:
         participant = RoomParticipant(session=session, user=user, role=role)
-    participant.state = _entering_state(role, participant.state if participant.pk else None)
-    if role == MEDIATOR and session.status == S.SCHEDULED:
-        session = session_start(session=session, actor=user)
+        participant.state = _entering_state(role, None)
+        room.rows[user.pk] = participant
+    else:
+        participant.state = _entering_state(role, participant.state)
     participant.role = role
     participant.connected = True
     participant.channel_name = channel_name
-    if participant.pk is None:
-        participant.save()
-    else:
-        participant.save(update_fields=["state", "role", "connected", "channel_name"])
+    writes.save(participant)
     if was_connected:
-        # The connection it replaces (or one whose process died) left without a leave.
-        Attendance.objects.filter(session=session, user=user, left_at__isnull=True).update(
-            left_at=timezone.now()
-        )
-    Attendance.objects.create(session=session, user=user, self_test=participant.self_test)
-    _room_audit("session.join", session, user, peer_id=participant.peer_id, state=participant.state)
-
-    participant.user = user
+        writes.close_attendance(session, user, timezone.now())
+    writes.open_attendance(session, user, participant.self_test)
+    writes.audit.append(
+        {
+            "action": "session.join",
+            "obj": session,
+            "actor": user,
+            "dispute": session.dispute,
+            "after": {"peer_id": participant.peer_id, "state": participant.state},
+        }
+    )
+    if "user" not in participant._state.fields_cache:
+        participant.user = user
     me = selectors.peer_of(participant)
     after = RoomSnapshot(
         session_id=session.pk,
@@ -361,7 +536,8 @@ def _join(*, session: MediationSession, user: AbstractBaseUser, channel_name: st
         caucus=before.caucus,
         peers={**before.peers, me.peer_id: me},
     )
-    deliveries: list[Delivery] = []
+    room.snapshot = after
+    deliveries = writes.deliveries
     if superseded and superseded != channel_name:
         deliveries.append(
             Delivery(
@@ -394,9 +570,7 @@ def _join(*, session: MediationSession, user: AbstractBaseUser, channel_name: st
         deliveries.append(_send(after.mediator, {"type": "knock", "peer": me.public()}))
     if me.state == State.LOBBY or me.role == MEDIATOR:
         deliveries += _lobby_update(after)
-    recording = selectors.recording_active(session.pk)
-    deliver_on_commit([*deliveries, _remember(after, recording=recording)])
-    return _joined(me, after, recording=recording)
+    return _joined(me, after, recording=room.recording)
 
 
 @transaction.atomic
