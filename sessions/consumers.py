@@ -48,7 +48,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from sessions import mirror, presence, services
+from sessions import joins, mirror, presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
@@ -147,12 +147,12 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._hold()
         try:
             # A browser's cookie: its user was read from the database already, and its
-            # join is the database's (one call, one transaction, then `welcome`).
-            joined = await call_delivering(
-                services.room_enter,
-                session_id=self.session_id,
-                user=user,
-                channel_name=self.channel_name,
+            # join is the database's (made with the joins that arrive with it, in one
+            # transaction: sessions.joins), then `welcome`.
+            joined = await joins.enter(
+                services.Entry(
+                    session_id=self.session_id, user=user, channel_name=self.channel_name
+                )
             )
         except DomainError as exc:
             await self._release()
@@ -165,7 +165,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """A ticket's join (issue 13): no database work before `welcome`. The ticket is
         checked by its signature and spent in the cache; the welcome comes from the ticket
         and the room's copy in the cache (sessions.mirror). Then the database's join runs,
-        in this process's database thread in arrival order: the ticket's row marked used
+        in this process's database thread in arrival order, in one transaction with the
+        joins that arrived with it (sessions.joins): the ticket's row marked used
         and audited, the participant, attendance and `session.join` audited, the others
         told; the newcomer hears any difference. A crash between the two leaves no
         trace but the spent ticket: the connection died with the process, so nobody is
@@ -194,12 +195,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             services.welcome_message(hint, session_id=self.session_id, ice_servers=ice_servers)
         )
         try:
-            joined = await call_delivering(
-                services.room_enter,
-                session_id=self.session_id,
-                ticket=ticket,
-                presented_at=presented_at,
-                channel_name=self.channel_name,
+            joined = await joins.enter(
+                services.Entry(
+                    session_id=self.session_id,
+                    ticket=ticket,
+                    presented_at=presented_at,
+                    channel_name=self.channel_name,
+                )
             )
         except DomainError as exc:
             self.peer_id = None

@@ -116,9 +116,13 @@ def room_roles_of(
     if not asked:
         return roles
     found: dict[tuple[int, int], str] = {}
-    parties = Party.objects.filter(
-        dispute_id__in={d for d, _u in asked}, user_id__in={u for _d, u in asked}
-    ).values_list("dispute_id", "user_id", "role").order_by("pk")
+    parties = (
+        Party.objects.filter(
+            dispute_id__in={d for d, _u in asked}, user_id__in={u for _d, u in asked}
+        )
+        .values_list("dispute_id", "user_id", "role")
+        .order_by("pk")
+    )
     for dispute_id, user_id, role in parties:
         found.setdefault((dispute_id, user_id), role)
     for session, user in pairs:

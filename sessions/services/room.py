@@ -434,9 +434,7 @@ def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
             continue
         session = sessions[e.session_id]
         role = roles.get((session.pk, users[i].pk))
-        refused = (
-            selectors.room_refusal(session, users[i], role=role) if role is not None else None
-        )
+        refused = selectors.room_refusal(session, users[i], role=role) if role is not None else None
         if role is None:
             results[i] = _not_participant()
         elif refused is not None:

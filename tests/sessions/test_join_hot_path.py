@@ -70,13 +70,13 @@ def held_database_join(monkeypatch) -> Iterator[threading.Event]:
     """The join's database work waits until the test sets the event: whatever the
     client got before, it got without it."""
     release = threading.Event()
-    original = services.room_enter
+    original = services.room_enter_many
 
     def held(**kwargs):
         assert release.wait(timeout=30), "the test never released the database join"
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "room_enter", held)
+    monkeypatch.setattr(services, "room_enter_many", held)
     yield release
     release.set()
 

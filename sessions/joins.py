@@ -1,0 +1,98 @@
+"""Joins that arrive together are made together (issue 13, point 1).
+
+An ASGI process gives Django's database calls one thread. At nine in the morning a
+county's rooms open at once, and each join's transaction (ticket, participant,
+attendance, audit events) queued there behind every other: hundreds of transactions of a
+dozen queries each, one after the other. Here the joins of one event loop wait in one
+queue; a worker task takes everything that queued while the previous batch was in the
+database and makes it in ONE transaction (`services.room_enter_many`), whose
+queries do not grow with the batch. Each join still gets its own answer (its `Joined`
+or its refusal), and the batch's messages are out, in commit order, before any of its
+joins is answered (`call_delivering`): a newcomer's offers never overtake the
+`peer-joined` the others hear.
+
+Nothing here is room state: the queue holds only joins in flight, so any process can
+serve any connection (DESIGN.md §1)."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+
+from odr.errors import DomainError
+from sessions import services
+from sessions.broadcast import call_delivering
+
+# The most joins in one transaction: a batch holds its rooms' rows locked until it
+# commits, and a batch too large would hold the first join's answer behind the last.
+MAX_BATCH = 200
+
+
+@dataclass
+class _Queue:
+    waiting: list[tuple[services.Entry, asyncio.Future]] = field(default_factory=list)
+    # A batch is in the database thread (its caller's or the worker's).
+    busy: bool = False
+    worker: asyncio.Task | None = None
+
+
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
+
+
+async def enter(entry: services.Entry) -> services.Joined:
+    """This connection's join, made in the next batch: its `Joined`, or its refusal
+    raised (a `DomainError`, as `services.room_enter` raises it). When no batch is in the
+    database, the join goes there at once, from its own task, as a batch of one: it keeps
+    its place among the other database calls of the process (a ticket asked for after
+    this welcome is issued after this join). Joins arriving while a batch is in the
+    database wait for the next one, which a worker task makes."""
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = _Queue()
+    answer: asyncio.Future = loop.create_future()
+    queue.waiting.append((entry, answer))
+    if not queue.busy:
+        queue.busy = True
+        try:
+            await _serve(queue)
+        finally:
+            if queue.waiting:
+                queue.worker = loop.create_task(_work(queue))
+            else:
+                queue.busy = False
+    return await answer
+
+
+async def _work(queue: _Queue) -> None:
+    try:
+        while queue.waiting:
+            await _serve(queue)
+    finally:
+        queue.busy = False
+
+
+async def _serve(queue: _Queue) -> None:
+    """One batch: the joins waiting now, in one transaction."""
+    batch = queue.waiting[:MAX_BATCH]
+    del queue.waiting[:MAX_BATCH]
+    try:
+        results = await call_delivering(
+            services.room_enter_many, entries=[entry for entry, _answer in batch]
+        )
+    except BaseException as exc:
+        # Each join of the batch hears the failure (a cancelled caller's batch is itself).
+        for _entry, answer in batch:
+            if not answer.done():
+                answer.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    for (_entry, answer), result in zip(batch, results, strict=True):
+        if answer.done():
+            continue
+        if isinstance(result, DomainError):
+            answer.set_exception(result)
+        else:
+            answer.set_result(result)
