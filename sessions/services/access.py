@@ -278,19 +278,18 @@ def ticket_use(
 
 def ticket_rows_for_use(
     shown: list[tuple[int, str, datetime | None]],
-) -> dict[str, RoomTicket]:
+) -> dict[tuple[int, str], RoomTicket]:
     """The ticket rows a batch of joins may use (issue 13: one query for the lot instead
-    of two each), by token: `shown` holds (session id, token, when it was shown) per
-    join. A row counts when it is this session's, unused, not expired when shown, and its
-    case still in mediation (or the room a hearing's). The rows are locked (PostgreSQL),
-    so a second process racing with one ticket waits and then no longer finds it unused;
-    the caller marks used those whose joins it lets in (`tickets_mark_used`), in the same
-    transaction, and audits each."""
-    wanted = {
-        _ticket_hash(token): (session_id, token, presented_at)
-        for session_id, token, presented_at in shown
-        if token and len(token) <= MAX_TICKET_CHARS
-    }
+    of two each), by (session id, token): `shown` holds (session id, token, when it was
+    shown) per join. A row counts for a join when it is that session's, unused, not
+    expired when shown, and its case still in mediation (or the room a hearing's). The
+    rows are locked (PostgreSQL), so a second process racing with one ticket waits and
+    then no longer finds it unused; the caller marks used those whose joins it lets in
+    (`tickets_mark_used`), in the same transaction, and audits each."""
+    wanted: dict[str, list[tuple[int, str, datetime | None]]] = {}
+    for session_id, token, presented_at in shown:
+        if token and len(token) <= MAX_TICKET_CHARS:
+            wanted.setdefault(_ticket_hash(token), []).append((session_id, token, presented_at))
     if not wanted:
         return {}
     rows = (
@@ -302,12 +301,12 @@ def ticket_rows_for_use(
         )
         .order_by("pk")
     )
-    out: dict[str, RoomTicket] = {}
+    out: dict[tuple[int, str], RoomTicket] = {}
     now = timezone.now()
     for row in rows:
-        session_id, token, presented_at = wanted[row.token_hash]
-        if row.session_id == session_id and row.expires_at > (presented_at or now):
-            out[token] = row
+        for session_id, token, presented_at in wanted[row.token_hash]:
+            if row.session_id == session_id and row.expires_at > (presented_at or now):
+                out[(session_id, token)] = row
     return out
 
 

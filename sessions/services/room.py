@@ -414,7 +414,7 @@ def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
             # The same answer as for someone else's session: ids cannot be probed.
             results[i] = _not_participant()
         elif e.ticket:
-            row = tickets.get(e.ticket)
+            row = tickets.get((e.session_id, e.ticket))
             if row is None or row.pk in spent:
                 results[i] = Unauthenticated()
             elif mfa_required(row.user):
@@ -468,7 +468,7 @@ def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
                 results[i] = exc
                 continue
         if e.ticket:
-            ticket = tickets[e.ticket]
+            ticket = tickets[(e.session_id, e.ticket)]
             writes.tickets.append(ticket)
             writes.audit.append(
                 {
