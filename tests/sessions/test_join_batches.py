@@ -7,6 +7,7 @@ the audit chain holds every event in the batch's order."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
 from channels.db import database_sync_to_async
@@ -259,3 +260,31 @@ async def test_a_failed_batch_answers_each_of_its_joins(monkeypatch):
     # The queue is free again for the next joins.
     monkeypatch.setattr(services, "room_enter_many", lambda *, entries: [None] * len(entries))
     assert await joins.enter(entry) is None
+
+
+@pytest.mark.scaleout
+def test_two_batches_sharing_rooms_in_opposite_orders_both_commit_on_postgresql(tmp_path):
+    import psycopg
+
+    from tests.agreements.subprocess_race import run_race
+
+    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+    name = f"join13b_batches_{secrets.token_hex(4)}"
+    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        result = run_race(
+            "tests.sessions.race_join_batches",
+            tmp_path=tmp_path,
+            data_dir=tmp_path / "data",
+            database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
+        )
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert result["vendor"] == "postgresql"
+    # Neither batch was killed as a deadlock, in any round; every join was audited, each
+    # of the 18 places is connected (the later batch's connection), the chain is whole.
+    rounds = result["rounds"]
+    assert result["outcome"] == {"forward": ["ok"] * rounds, "backward": ["ok"] * rounds}, result
+    assert (result["joins"], result["connected"], result["problems"]) == (2 * 18 * rounds, 18, [])
