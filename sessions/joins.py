@@ -20,7 +20,6 @@ import asyncio
 import weakref
 from dataclasses import dataclass, field
 
-from odr.errors import DomainError
 from sessions import services
 from sessions.broadcast import call_delivering
 
@@ -81,18 +80,36 @@ async def _serve(queue: _Queue) -> None:
         results = await call_delivering(
             services.room_enter_many, entries=[entry for entry, _answer in batch]
         )
-    except BaseException as exc:
-        # Each join of the batch hears the failure (a cancelled caller's batch is itself).
-        for _entry, answer in batch:
-            if not answer.done():
-                answer.set_exception(exc)
-        if not isinstance(exc, Exception):
-            raise
+    except Exception as exc:  # noqa: BLE001 - answered below, join by join
+        if len(batch) == 1:
+            _answer_with(batch[0][1], exc)
+            return
+        # One join's fault (a database error) rolled back the whole batch: each join is
+        # made again on its own, so only the faulty one fails.
+        for entry, answer in batch:
+            await _serve_alone(entry, answer)
         return
+    except BaseException as exc:
+        # A cancelled caller's batch is its own join alone (`enter`).
+        for _entry, answer in batch:
+            _answer_with(answer, exc)
+        raise
     for (_entry, answer), result in zip(batch, results, strict=True):
-        if answer.done():
-            continue
-        if isinstance(result, DomainError):
-            answer.set_exception(result)
-        else:
-            answer.set_result(result)
+        _answer_with(answer, result)
+
+
+async def _serve_alone(entry: services.Entry, answer: asyncio.Future) -> None:
+    try:
+        (result,) = await call_delivering(services.room_enter_many, entries=[entry])
+    except Exception as exc:  # noqa: BLE001 - this join's own failure, for its consumer
+        result = exc
+    _answer_with(answer, result)
+
+
+def _answer_with(answer: asyncio.Future, result: object) -> None:
+    if answer.done():
+        return
+    if isinstance(result, BaseException):
+        answer.set_exception(result)
+    else:
+        answer.set_result(result)

@@ -262,6 +262,33 @@ async def test_a_failed_batch_answers_each_of_its_joins(monkeypatch):
     assert await joins.enter(entry) is None
 
 
+async def test_a_batch_that_fails_is_made_again_join_by_join(monkeypatch):
+    """A database error of one join rolls back its whole batch: the others are made
+    again on their own, and only the faulty join fails."""
+    calls: list[list[str]] = []
+
+    def fails_with_bad(*, entries):
+        calls.append([e.ticket for e in entries])
+        if any(e.ticket == "bad" for e in entries):
+            raise RuntimeError("bad join")
+        return [e.ticket for e in entries]
+
+    monkeypatch.setattr(services, "room_enter_many", fails_with_bad)
+    tickets = ["first", "a", "bad", "b"]
+    results = await asyncio.gather(
+        *(joins.enter(services.Entry(session_id=1, ticket=t, channel_name=t)) for t in tickets),
+        return_exceptions=True,
+    )
+    assert [r if isinstance(r, str) else type(r) for r in results] == [
+        "first",
+        "a",
+        RuntimeError,
+        "b",
+    ]
+    # The first alone (the queue was idle), the three that waited together, then each.
+    assert calls == [["first"], ["a", "bad", "b"], ["a"], ["bad"], ["b"]]
+
+
 @pytest.mark.scaleout
 def test_two_batches_sharing_rooms_in_opposite_orders_both_commit_on_postgresql(tmp_path):
     import psycopg
