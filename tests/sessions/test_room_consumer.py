@@ -263,9 +263,11 @@ async def ticket_for_raw(room):
 
 async def test_ping_answers_pong(room):
     med, _ = await join(room.session, room.mediator)
-    await drain(med)
     await med.send_json_to({"type": "ping"})
-    assert await receive(med) == {"type": "pong"}
+    # The join's own messages (the mediator's `lobby`) may come first: a ticket's join
+    # answers `welcome` before its database work, which can outlast a short drain on a
+    # loaded machine; the pong follows them (one event at a time per connection).
+    assert await receive_until(med, "pong") == {"type": "pong"}
     await med.disconnect()
 
 
