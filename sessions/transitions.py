@@ -141,7 +141,7 @@ MACHINE: Machine[MediationSession] = Machine(
             action="session.cancel",
             words=Words("取消调解会议", gettext_noop("%(actor)s cancelled a mediation session.")),
         ),
-        # Taken by sessions.services.room_join when the mediator enters the room.
+        # Taken by sessions.services.room_enter_many (a join) when the mediator enters the room.
         Transition(
             "start",
             frozenset({S.SCHEDULED}),

@@ -180,10 +180,11 @@ def _entering_state(role: str, state: str | None) -> str:
 
 def welcome_hint(*, claims: TicketClaims, mirrored: mirror.Mirrored, channel_name: str) -> Joined:
     """The `welcome` of a ticket's join, from the ticket and the room's copy in the cache
-    alone (no database): the join as `_join` will make it, if no change races it. The
-    consumer sends it, then runs `room_enter` (the database's join, which tells the
-    others) and sends the newcomer `welcome_corrections` for any difference. Refuses a
-    room the copy knows closed, as the database would."""
+    alone (no database): the join as `room_enter_many` will make it, if no change races
+    it. The consumer sends it, then has the database's join made (`sessions.joins`, in a
+    batch with the joins that arrive with it; it tells the others) and sends the
+    newcomer `welcome_corrections` for any difference. Refuses a room the copy knows
+    closed, as the database would."""
     closed = mirrored.closed or (
         mirrored.snapshot is not None and mirrored.snapshot.status not in OPEN_ROOM
     )
