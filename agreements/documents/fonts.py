@@ -153,10 +153,12 @@ def register_fonts() -> str:
     body font's name. Fails with ImproperlyConfigured naming the missing file: a PDF in a
     fallback base-14 font would show no Chinese at all."""
     global _registered
-    path, sans = font_path(), sans_font_path()
-    key = f"{path}|{sans}"
+    # Asked for by every canvas and style: the settings' strings are compared before any
+    # path is built (Path objects for each call were a millisecond of every agreement).
+    key = f"{settings.ODR_PDF_FONT}|{settings.ODR_PDF_SANS_FONT}"
     if _registered == key:
         return FONT
+    path, sans = font_path(), sans_font_path()
     with _lock:
         if _registered == key:
             return FONT
