@@ -404,6 +404,15 @@ def completion_record(signatures: list, *, width: float, height: float) -> bytes
     return out.getvalue()
 
 
+def completion_record_stamp(signatures: list, box: list) -> StaticStampStyle:
+    """The platform seal's appearance showing the completion record of `signatures`
+    (rows with role, signer_name, signed_at, certificate_serial, ip) edge to edge in `box`
+    ([page, x1, y1, x2, y2], the place the document kept for it): the agreement's and the
+    joint application's."""
+    _page, x1, y1, x2, y2 = box
+    return _static(completion_record(signatures, width=int(x2) - int(x1), height=int(y2) - int(y1)))
+
+
 def seal_agreement(agreement, pdf: bytes | None = None) -> tuple[bytes, str]:
     """Called once the last signature is in `pdf` (default: the stored signing document,
     Agreement.signing_pdf): the
@@ -442,13 +451,7 @@ def seal_agreement(agreement, pdf: bytes | None = None) -> tuple[bytes, str]:
     # the audit page kept for it (issue 9, point 2); documents fixed before that place
     # existed get the seal invisible, as before.
     record = (agreement.signature_boxes or {}).get(RECORD_BOX)
-    stamp = None
-    if record:
-        _page, x1, y1, x2, y2 = record
-        drawing = completion_record(
-            current_signatures(agreement), width=int(x2) - int(x1), height=int(y2) - int(y1)
-        )
-        stamp = _static(drawing)
+    stamp = completion_record_stamp(current_signatures(agreement), record) if record else None
     pdf = seal_pdf(pdf, organisation=None, reason="平台电子印章", box=record, stamp_style=stamp)
     # --- after the last seal: the validation data (issue 9, point 4) --------------------
     # The CA chain and CRL in a DSS (and a document timestamp with a TSA), so that the

@@ -32,7 +32,15 @@ from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph, TableStyle
-from reportlab.platypus.paragraph import _FUZZ, cjkU, makeCJKParaLine
+from reportlab.platypus.paragraph import (
+    _FUZZ,
+    FragLine,
+    cjkU,
+    getAscentDescent,
+    imgNormV,
+    imgVRange,
+    sameFrag,
+)
 
 # The serif body face (宋体/明体) and its stroked bold.
 FONT = "ODRSerif"
@@ -145,10 +153,12 @@ def register_fonts() -> str:
     body font's name. Fails with ImproperlyConfigured naming the missing file: a PDF in a
     fallback base-14 font would show no Chinese at all."""
     global _registered
-    path, sans = font_path(), sans_font_path()
-    key = f"{path}|{sans}"
+    # Asked for by every canvas and style: the settings' strings are compared before any
+    # path is built (Path objects for each call were a millisecond of every agreement).
+    key = f"{settings.ODR_PDF_FONT}|{settings.ODR_PDF_SANS_FONT}"
     if _registered == key:
         return FONT
+    path, sans = font_path(), sans_font_path()
     with _lock:
         if _registered == key:
             return FONT
@@ -302,6 +312,86 @@ def _break_point(chars: list[str], start: int, end: int) -> int:
     return end
 
 
+# Character widths by font and size: reportlab's cjkU measures every character of every
+# paragraph with stringWidth, each time a paragraph is wrapped. The width of a character in
+# a face at a size never changes, so it is measured once per process.
+_widths: dict[tuple[str, float], dict[str, float]] = {}
+
+
+def _frag_chars(text: str, frag) -> list:
+    """reportlab's [cjkU(ch, frag, "utf8") for ch in text], the same objects (a str per
+    character holding its fragment and width), with the widths from _widths."""
+    if hasattr(frag, "cbDefn"):
+        return [cjkU(ch, frag, "utf8") for ch in text]
+    widths = _widths.setdefault((frag.fontName, frag.fontSize), {})
+    out = []
+    new = str.__new__
+    for ch in text:
+        u = new(cjkU, ch)
+        u._frag = frag
+        w = widths.get(ch)
+        if w is None:
+            w = widths[ch] = pdfmetrics.stringWidth(ch, frag.fontName, frag.fontSize)
+        u._width = w
+        out.append(u)
+    return out
+
+
+def make_cjk_para_line(chars, max_width, width_used, extra_space, line_break, calc_bounds):
+    """reportlab's makeCJKParaLine, giving the same line, by runs of characters of one
+    fragment instead of character by character: it compared every character's fragment
+    with the previous one's (sameFrag) and looked its font's ascent up again, a third of
+    the wrapping's time. Within a run of one plain fragment (no inline image, no line
+    break) the comparison can only say "the same"; anything else goes character by
+    character as reportlab does."""
+    words = []
+    pending: list = []
+    f0 = FragLine()
+    max_size = max_ascent = min_descent = 0
+    n = len(chars)
+    i = 0
+    while i < n:
+        f = chars[i]._frag
+        j = i + 1
+        plain = not (hasattr(f, "cbDefn") or hasattr(f, "lineBreak"))
+        if plain:
+            while j < n and chars[j]._frag is f:
+                j += 1
+        font_size = f.fontSize
+        cb = getattr(f, "cbDefn", None) if calc_bounds else None
+        if getattr(cb, "width", 0):
+            descent, ascent = imgVRange(imgNormV(cb.height, font_size), cb.valign, font_size)
+        else:
+            ascent, descent = getAscentDescent(f.fontName, font_size)
+        max_size = max(max_size, font_size)
+        max_ascent = max(max_ascent, ascent)
+        min_descent = min(min_descent, descent)
+        if not sameFrag(f0, f):
+            f0 = f0.clone()
+            f0.text = "".join(pending)
+            words.append(f0)
+            pending = []
+            f0 = f
+        pending.extend(chars[i:j])
+        i = j
+    if pending:
+        f0 = f0.clone()
+        f0.text = "".join(pending)
+        words.append(f0)
+    return FragLine(
+        kind=1,
+        extraSpace=extra_space,
+        wordCount=1,
+        words=words[1:],
+        fontSize=max_size,
+        ascent=max_ascent,
+        descent=min_descent,
+        maxWidth=max_width,
+        currentWidth=width_used,
+        lineBreak=line_break,
+    )
+
+
 def cjk_frag_split(frags: list, max_widths: list[float], calc_bounds: bool):
     """reportlab's cjkFragSplit (character-by-character CJK wrapping) with the 禁则 rules
     above. Deterministic: the same text and widths always give the same lines."""
@@ -311,7 +401,7 @@ def cjk_frag_split(frags: list, max_widths: list[float], calc_bounds: bool):
     for f in frags:
         text = f.text.decode("utf8") if isinstance(f.text, bytes) else f.text
         if text:
-            chars.extend(cjkU(t, f, "utf8") for t in text)
+            chars.extend(_frag_chars(text, f))
         else:
             chars.append(cjkU(text, f, "utf8"))  # a <br/> or an inline image
     lines: list = []
@@ -342,7 +432,7 @@ def cjk_frag_split(frags: list, max_widths: list[float], calc_bounds: bool):
         if i >= n and not line_break:
             if used > 0:
                 lines.append(
-                    makeCJKParaLine(
+                    make_cjk_para_line(
                         chars[start:], max_width, used, max_width - used, False, calc_bounds
                     )
                 )
@@ -351,7 +441,7 @@ def cjk_frag_split(frags: list, max_widths: list[float], calc_bounds: bool):
         if end != i:
             used = sum(width_of(u, max_width) for u in chars[start:end])
         lines.append(
-            makeCJKParaLine(
+            make_cjk_para_line(
                 chars[start:end], max_width, used, max_width - used, line_break, calc_bounds
             )
         )

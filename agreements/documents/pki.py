@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import threading
@@ -110,8 +111,17 @@ class KeyPair:
 def pki_dir() -> Path:
     """ODR_PKI_DIR, refused inside the code's own tree: keys there are one `git add`
     away from the repository."""
-    path = Path(settings.ODR_PKI_DIR).resolve()
-    base = Path(settings.BASE_DIR).resolve()
+    return _resolved_pki_dir(str(settings.ODR_PKI_DIR), str(settings.BASE_DIR))
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_pki_dir(pki: str, base_dir: str) -> Path:
+    """pki_dir() for these settings, resolved once: every signature asks for the CA
+    (ca() keys its cache by the directory) and resolving the path took a system call per
+    component each time (about half a millisecond per agreement). A refusal is not
+    cached (lru_cache keeps no exception), so it is raised again at every call."""
+    path = Path(pki).resolve()
+    base = Path(base_dir).resolve()
     if path == base or base in path.parents:
         raise PkiError(
             f"ODR_PKI_DIR ({path}) is inside the project directory {base}: keys must live "

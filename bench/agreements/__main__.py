@@ -66,14 +66,13 @@ from agreements.documents import pki  # noqa: E402
 from agreements.documents.finalize import (  # noqa: E402
     PreparedSignature,
     complete_signature,
-    completion_record,
+    completion_record_stamp,
     prepare_signature,
     render_for_signing,
     seal_stamp,
     signature_field_name,
     signature_reason,
 )
-from agreements.documents.finalize import _static as static_stamp  # noqa: E402
 from agreements.documents.ltv import embed_validation_data  # noqa: E402
 from agreements.documents.pdf import RECORD_BOX, SEAL_BOX, issuer_name  # noqa: E402
 from agreements.documents.verify import verify_pdf  # noqa: E402
@@ -165,14 +164,12 @@ def step_seals(pdf: bytes, agreement: Agreement, boxes: dict, signers: list[Sign
         )
         for s in signers
     ]
-    _page, x1, y1, x2, y2 = boxes[RECORD_BOX]
-    drawing = completion_record(rows, width=int(x2) - int(x1), height=int(y2) - int(y1))
     return pki.seal_pdf(
         pdf,
         organisation=None,
         reason="平台电子印章",
         box=boxes[RECORD_BOX],
-        stamp_style=static_stamp(drawing),
+        stamp_style=completion_record_stamp(rows, boxes[RECORD_BOX]),
     )
 
 

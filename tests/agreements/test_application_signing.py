@@ -104,7 +104,9 @@ def test_each_party_signs_the_application_with_their_own_key_and_the_court_recei
     request = ConfirmationRequest.objects.get()
     rendered = bytes(request.signing_pdf)
     assert rendered.startswith(b"%PDF") and request.signing_sha256
-    assert set(request.signature_boxes) == {f"party:{p.pk}" for p in in_force.dispute.parties.all()}
+    assert set(request.signature_boxes) == {
+        f"party:{p.pk}" for p in in_force.dispute.parties.all()
+    } | {"record"}
     clerk = Client(HTTP_ACCEPT_LANGUAGE="en")
     clerk.force_login(factories.demo_user(factories.CLERK))
     for n, email in enumerate(PARTIES):

@@ -91,3 +91,52 @@ def test_a_narrow_paragraph_keeps_a_label_with_its_colon_and_a_phone_number_whol
         assert all(line[-1] not in CANNOT_END for line in lines), (width, lines)
         if width >= 150:
             assert any("13800000001" in line for line in lines), (width, lines)
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "双方当事人自愿达成如下协议，并保证按期履行；如有违约，守约方可申请司法确认。" * 6,
+        "<b>经某某人民调解委员会调解，</b>双方当事人自愿达成如下协议："
+        "<font size=9>（一）</font>被申请人于2026年1月1日前向申请人支付人民币5,000元。"
+        "<br/>联系电话：13800138000，电子邮箱 someone@example.com。" * 3,
+        "<b>甲</b>乙<b>丙</b>丁<font color='red'>戊</font>己<b>庚辛</b><b>壬癸</b>" * 20,
+    ],
+)
+def test_lines_by_runs_of_a_fragment_are_reportlabs_character_by_character(markup):
+    """make_cjk_para_line (runs of one fragment) and the cached widths give the lines
+    reportlab's makeCJKParaLine and cjkU give, fragment for fragment: the same words,
+    texts, fonts, sizes, widths and bounds (issue 9's speed-up changes no layout)."""
+    from reportlab.platypus.paragraph import cjkU, makeCJKParaLine
+
+    from agreements.documents import fonts
+
+    def lines(paragraph_markup: str) -> list:
+        para = CJKParagraph(paragraph_markup, styles()["body"])
+        para.wrap(140, 10_000)
+        return [
+            (
+                line.fontSize,
+                line.ascent,
+                line.descent,
+                round(line.currentWidth, 6),
+                line.lineBreak,
+                [
+                    (w.text, w.fontName, w.fontSize, str(getattr(w, "textColor", "")))
+                    for w in line.words
+                ],
+            )
+            for line in para.blPara.lines
+        ]
+
+    fast = lines(markup)
+    original = (fonts.make_cjk_para_line, fonts._frag_chars)
+    try:
+        fonts.make_cjk_para_line = makeCJKParaLine
+        fonts._frag_chars = lambda text, frag: [cjkU(ch, frag, "utf8") for ch in text]
+        slow = lines(markup)
+    finally:
+        fonts.make_cjk_para_line, fonts._frag_chars = original
+    assert len(fast) > 3
+    assert any(len(words) > 1 for *_, words in fast) or "<" not in markup
+    assert fast == slow

@@ -103,6 +103,20 @@ def test_a_missing_font_file_fails_with_a_clear_message(tmp_path):
     assert fonts.register_fonts() == fonts.FONT
 
 
+def test_fonts_registered_for_one_setting_are_checked_again_when_it_changes(tmp_path):
+    """register_fonts() compares the settings before building any path (issue 9's
+    speed-up): fonts registered once answer at once, and a changed ODR_PDF_FONT is
+    checked anew, not taken for the registered one."""
+    assert fonts.register_fonts() == fonts.FONT
+    assert fonts.register_fonts() == fonts.FONT
+    with (
+        override_settings(ODR_PDF_FONT=str(tmp_path / "gone.ttc")),
+        pytest.raises(ImproperlyConfigured, match=r"gone\.ttc"),
+    ):
+        fonts.register_fonts()
+    assert fonts.register_fonts() == fonts.FONT
+
+
 def test_addresses_disputed_matters_and_place_are_printed_in_full(signed, tmp_path):
     applicant = signed.dispute.applicant
     applicant.address = "安吉县递铺街道胜利西路1号"

@@ -263,6 +263,24 @@ def test_keys_are_never_kept_inside_the_repository(settings):
     assert not (settings.BASE_DIR / "var" / "pki" / "ca").exists()
 
 
+def test_the_pki_directory_is_resolved_once_per_setting_and_refused_every_time(settings, tmp_path):
+    """pki_dir() resolves the path once per value of the settings (issue 9's speed-up):
+    a changed ODR_PKI_DIR is followed at once, and a directory inside the repository is
+    refused at every call, not only the first."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with override_settings(ODR_PKI_DIR=tmp_path / "link"):
+        assert pki.pki_dir() == (tmp_path / "real").resolve()
+    with override_settings(ODR_PKI_DIR=tmp_path / "other"):
+        assert pki.pki_dir() == (tmp_path / "other").resolve()
+    for _ in range(2):
+        with (
+            override_settings(ODR_PKI_DIR=settings.BASE_DIR / "var" / "pki"),
+            pytest.raises(pki.PkiError, match="outside the repository"),
+        ):
+            pki.pki_dir()
+
+
 def test_issued_keys_are_encrypted_at_rest_when_a_key_password_is_set(agreement, tmp_path):
     organisation = agreement.dispute.organisation
     with override_settings(ODR_PKI_DIR=tmp_path / "enc", ODR_PKI_KEY_PASSWORD="s3cret-pass"):

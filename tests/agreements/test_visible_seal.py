@@ -129,3 +129,68 @@ def test_the_seal_is_drawn_red_over_its_place_on_the_page(sealed, tmp_path):
     before = Image.open(next(tmp_path.glob("before*.png"))).convert("RGB")
     before_crop = before.crop((int(x1), int(height - y2), int(x2), int(height - y1)))
     assert _red(before_crop) < 20
+
+
+# --- the joint application's platform seal (issue 9, point 5) --------------------------------
+
+
+@pytest.fixture
+def sealed_application(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.signing import sign_application
+
+    agreement = factories.agreement_in_force(effective_at=timezone.now() - timedelta(hours=5))
+    for email in ("citizen1@demo.odr", "citizen2@demo.odr"):
+        request = sign_application(agreement=agreement, actor=factories.demo_user(email))
+    request.refresh_from_db()
+    return request, request.application_pdf.open("rb").read()
+
+
+def test_the_applications_platform_seal_is_visible_with_the_completion_record(
+    sealed_application, tmp_path
+):
+    """The platform seal of the 司法确认申请书 is no longer an invisible field: its widget
+    sits in the place kept under the "附：签署完成记录" line, non-empty, with an appearance
+    stream drawing the completion record, and the seal stays trusted."""
+    from agreements.documents.pdf import RECORD_BOX
+
+    request, pdf = sealed_application
+    page, x1, y1, x2, y2 = request.signature_boxes[RECORD_BOX]
+    reader = PdfFileReader(BytesIO(pdf))
+    seal = next(s for s in reader.embedded_signatures if s.field_name == "PlatformSeal")
+    widget = seal.sig_field["/Kids"][0] if "/Kids" in seal.sig_field else seal.sig_field
+    rect = [float(v) for v in widget["/Rect"]]
+    assert rect == pytest.approx([int(x1), int(y1), int(x2), int(y2)])
+    assert rect[2] - rect[0] > 100 and rect[3] - rect[1] > 40
+    # On the page the place was kept on, with a normal appearance that draws something.
+    assert widget["/P"].get_object() == reader.root["/Pages"]["/Kids"][page].get_object()
+    appearance = widget["/AP"]["/N"]
+    assert appearance["/Resources"]["/XObject"]
+    assert len(appearance.data) > 0
+    status = validate_pdf_signature(
+        seal, ValidationContext(trust_roots=[pki.ca().asn1_cert()], allow_fetching=False)
+    )
+    assert status.intact and status.valid and status.trusted
+    # The reader sees the record there: the signers' names under the "附：" line.
+    path = tmp_path / "application.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-f", str(page + 1), "-l", str(page + 1), "-layout", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "附：签署完成记录" in text and "签署完成记录（平台电子印章签署）" in text
+    for consent in request.consents.all():
+        assert consent.signer_name in text
+        assert consent.certificate_serial[:20] in text
+    # Nothing of the record in the document the parties signed: the seal brought it.
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(bytes(request.signing_pdf))
+    before = subprocess.run(
+        ["pdftotext", "-layout", str(signed), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "附：签署完成记录" in before and "签署完成记录（平台电子印章签署）" not in before

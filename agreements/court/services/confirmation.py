@@ -18,6 +18,7 @@ import copy
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -141,12 +142,30 @@ def _signing_document(request: ConfirmationRequest) -> dict[str, Any]:
     }
 
 
+def _record_rows(request: ConfirmationRequest) -> list[SimpleNamespace]:
+    """The completion record's rows for the application: each party's signature in
+    signing order (ConfirmationConsent keeps its signer, time, certificate and address);
+    every party signs the application as 申请人."""
+    return [
+        SimpleNamespace(
+            role="applicant",
+            signer_name=consent.signer_name,
+            signed_at=consent.consented_at,
+            certificate_serial=consent.certificate_serial,
+            ip=consent.ip,
+        )
+        for consent in request.consents.order_by("consented_at", "pk")
+    ]
+
+
 def _application(request: ConfirmationRequest) -> dict[str, Any]:
     """The application as it goes to the court: the document every party signed, each
     signature its own incremental update, then the platform's seal as its own update and
     the validation data (CA chain, CRL; a document timestamp with a TSA) last, as the
     agreement's (issue 9, points 2, 4 and 5). Stored; the fields to save."""
+    from agreements.documents.finalize import completion_record_stamp
     from agreements.documents.ltv import embed_validation_data
+    from agreements.documents.pdf import RECORD_BOX
     from agreements.documents.pki import seal_pdf
 
     signed = bytes(request.signing_pdf)
@@ -154,7 +173,18 @@ def _application(request: ConfirmationRequest) -> dict[str, Any]:
         raise DomainError(
             "signing_document_missing", _("The application has no signed document to seal.")
         )
-    sealed = seal_pdf(signed, organisation=None, reason="平台电子印章（司法确认申请书）")
+    # The platform seal shows the completion record in the place kept for it under the
+    # attachments (documents._record_place), as the agreement's does; an application fixed
+    # before that place existed gets the seal invisible, as before.
+    record = (request.signature_boxes or {}).get(RECORD_BOX)
+    stamp = completion_record_stamp(_record_rows(request), record) if record else None
+    sealed = seal_pdf(
+        signed,
+        organisation=None,
+        reason="平台电子印章（司法确认申请书）",
+        box=record,
+        stamp_style=stamp,
+    )
     sealed = embed_validation_data(sealed)
     return {
         "application_sha256": hashlib.sha256(sealed).hexdigest(),
