@@ -82,6 +82,11 @@ class DisputeOut(Schema):
 
 class DisputeList(Schema):
     count: int = Field(description="How many disputes the caller may see (with the filter)")
+    count_is_estimate: bool = Field(
+        False,
+        description="True when `count` is the database's estimate: above 1,000 rows it is not "
+        "counted exactly (issue 14)",
+    )
     items: list[DisputeOut]
     next: str | None = Field(description="The `cursor` of the next page; null on the last")
 
@@ -493,7 +498,12 @@ def dispute_list(
         )
         for d in disputes
     ]
-    return {"count": page.count, "items": items, "next": page.next}
+    return {
+        "count": page.count,
+        "count_is_estimate": page.count_is_estimate,
+        "items": items,
+        "next": page.next,
+    }
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

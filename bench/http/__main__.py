@@ -43,6 +43,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=40, help="requests per list and client")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--reuse", metavar="NAME", help="measure a database kept by --keep (migrated, not seeded)"
+    )
     parser.add_argument("--filing", action="store_true", help="measure filing throughput too")
     parser.add_argument("--filing-only", action="store_true", help="filing, not the lists")
     parser.add_argument("--filings", type=int, default=100, help="filings per client")
@@ -51,7 +54,7 @@ def _parse() -> argparse.Namespace:
 
 ARGS = _parse()
 _server, _, _admin_db = ARGS.database_url.rpartition("/")
-DB_NAME = f"odr_bench_http_{uuid.uuid4().hex[:8]}"
+DB_NAME = ARGS.reuse or f"odr_bench_http_{uuid.uuid4().hex[:8]}"
 _tmp = tempfile.mkdtemp(prefix="odr-bench-http-")
 os.environ.update(
     {
@@ -68,8 +71,9 @@ os.environ.pop("REDIS_URL", None)
 import psycopg  # noqa: E402
 
 ADMIN_URL = ARGS.database_url.replace("postgres://", "postgresql://", 1)
-with psycopg.connect(ADMIN_URL, autocommit=True) as _conn:
-    _conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+if not ARGS.reuse:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as _conn:
+        _conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 import django  # noqa: E402
 
@@ -205,8 +209,14 @@ def deep_cursor(email: str, depth: int) -> str:
 
 
 def main() -> None:
+    from odr.models import Dispute
+
     settings.DEBUG = True  # connection.queries is recorded
-    seed(ARGS.disputes, ARGS.requests)
+    if ARGS.reuse:
+        call_command("migrate", verbosity=0)
+        ARGS.disputes = Dispute.objects.count() - 10  # the demo's own cases besides the bulk
+    else:
+        seed(ARGS.disputes, ARGS.requests)
     if ARGS.filing_only:
         from bench.http import filing
 
@@ -215,7 +225,6 @@ def main() -> None:
     mediator, coordinator = "mediator@demo.odr", "coordinator@demo.odr"
     deep_mediator = deep_cursor(mediator, 1800)
     # The coordinator's deep page: resume from a case 90% down the list.
-    from odr.models import Dispute
     from odr.pagination import encode_cursor
 
     deep = Dispute.objects.order_by("-created_at", "-pk")[int(ARGS.disputes * 0.9)]
@@ -275,7 +284,7 @@ if __name__ == "__main__":
         main()
     finally:
         connections.close_all()
-        if not ARGS.keep:
+        if not ARGS.keep and not ARGS.reuse:
             with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         else:
