@@ -195,20 +195,20 @@ def _before(keys: Sequence[Key], values: Sequence[Any]) -> Q:
 
 
 def count_rows(queryset: QuerySet) -> tuple[int, bool]:
-    """How many rows `queryset` has, and whether that is an estimate: exact up to
-    EXACT_COUNT_UP_TO (a count that stops reading there), above it on PostgreSQL the
+    """How many rows `queryset` has, and whether that is an estimate. On PostgreSQL:
+    exact up to EXACT_COUNT_UP_TO (a count that stops reading there), above it the
     planner's estimate of the same query (EXPLAIN: no row is read), never less than what
-    was counted. Other databases (SQLite in development) count exactly."""
+    was counted; both are asked at every size, so a page costs the same queries at 10 and
+    at 100,000 rows. Other databases (SQLite in development) count exactly."""
     # Only the ids are counted: a DISTINCT over every column would sort the whole rows.
     ids = queryset.order_by().values("pk")
-    counted = ids[: EXACT_COUNT_UP_TO + 1].count()
-    if counted <= EXACT_COUNT_UP_TO:
-        return counted, False
     if connections[queryset.db].vendor != "postgresql":
         return ids.count(), False
+    counted = ids[: EXACT_COUNT_UP_TO + 1].count()
     plan = json.loads(ids.explain(format="json"))
-    estimate = int(plan[0]["Plan"]["Plan Rows"])
-    return max(estimate, counted), True
+    if counted <= EXACT_COUNT_UP_TO:
+        return counted, False
+    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), True
 
 
 def paginate(

@@ -164,6 +164,7 @@ def test_dispute_list_filters_by_status_among_the_visible_ones(clients):
     assert [item["id"] for item in body["items"]] == [mediating.pk]
     assert clients["applicant"].get("/api/v1/disputes?status=settled").json() == {
         "count": 0,
+        "count_is_estimate": False,
         "items": [],
         "next": None,
     }
