@@ -2,8 +2,9 @@
 PostgreSQL database: migrate, seed the demo, copy one bulk case into `SEARCH_DISPUTES`
 (100,000 by default) cases with two parties each by INSERT … SELECT, ANALYZE, then
 EXPLAIN ANALYZE the county coordinator's list queries for searches by case number and
-by party name: the search's own read of its matches, the page and the count. Prints, as JSON on the last line, for each search: the relations read by
-a sequential scan, the indexes used, and the time PostgreSQL took."""
+by party name: the search's own read of its matches, the page and the count. Prints, as
+JSON on the last line, for each search: the relations read by a sequential scan, the
+indexes used, and the time PostgreSQL took."""
 
 from __future__ import annotations
 
