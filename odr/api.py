@@ -9,7 +9,7 @@ from typing import Any, Literal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import prefetch_related_objects
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Query, Router, Schema, Status
@@ -327,6 +327,14 @@ def dispute_out(
     }
 
 
+def json_response(request: HttpRequest, data: dict[str, Any]) -> HttpResponse:
+    """`data` answered as the API answers (its JSON renderer), without the response
+    schema's validation: for a list whose items are already in the schema's shape."""
+    from config.api import api
+
+    return api.create_response(request, data, status=200)
+
+
 def _party_out(dispute: Dispute, party: Party, user: AbstractBaseUser) -> dict[str, Any]:
     out = {
         "id": party.pk,
@@ -335,6 +343,7 @@ def _party_out(dispute: Dispute, party: Party, user: AbstractBaseUser) -> dict[s
         "position": party.position,
         "name": party.name,
         "accepted": party.accepted,
+        "invitation_url": None,
     }
     if (
         dispute.filed_by_id == user.pk
@@ -482,7 +491,7 @@ def dispute_list(
         keys=pagination.NEWEST_FIRST,
         limit=limit,
         cursor=cursor,
-        load=lambda ids: visible.filter(pk__in=ids).prefetch_related("parties"),
+        load=selectors.disputes_by_ids,
     )
     disputes = page.items
     summaries = composition.summaries_of_many([d.pk for d in disputes])
@@ -498,12 +507,18 @@ def dispute_list(
         )
         for d in disputes
     ]
-    return {
-        "count": page.count,
-        "count_is_estimate": page.count_is_estimate,
-        "items": items,
-        "next": page.next,
-    }
+    # The items are built in the schema's exact shape (every field, defaults included;
+    # test_api_disputes compares each with the case's own answer, which the schema
+    # checks): validating fifty of them again costs as much as reading them (issue 14).
+    return json_response(
+        request,
+        {
+            "count": page.count,
+            "count_is_estimate": page.count_is_estimate,
+            "items": items,
+            "next": page.next,
+        },
+    )
 
 
 @router.get("/disputes/{dispute_id}", response=DisputeOut)

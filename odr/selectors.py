@@ -7,7 +7,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Length
 
 from odr import composition
@@ -138,6 +138,22 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     return base.filter(condition)
 
 
+def parties_in_order() -> Prefetch:
+    """A case's parties in their default order (role, position), without the join that
+    Party's default ordering ("dispute" first, that is the case's own ordering) makes:
+    within one case that key is the same for every party (issue 14)."""
+    return Prefetch("parties", queryset=Party.objects.order_by("role", "position", "pk"))
+
+
+def disputes_by_ids(ids: list[int]) -> QuerySet[Dispute]:
+    """A page's cases, already known to be visible, with what a list item shows."""
+    return (
+        Dispute.objects.select_related("region", "organisation", "mediator__profile")
+        .filter(pk__in=ids)
+        .prefetch_related(parties_in_order())
+    )
+
+
 def dispute_get_for(*, user: AbstractBaseUser, dispute_id: int) -> Dispute:
     """The dispute if the user may see it, else NotFound (never 403: ids cannot be probed)."""
     dispute = (
@@ -209,7 +225,7 @@ def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
         )
         # The page names each case's mediator: their profile comes in the same query.
         .select_related("region", "mediator__profile")
-        .prefetch_related("parties")
+        .prefetch_related(parties_in_order())
         .order_by("status", "created_at", "pk")
     )
 
