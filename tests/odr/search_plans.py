@@ -105,7 +105,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from odr import filters as list_filters
-    from odr.pagination import EXACT_COUNT_UP_TO, NEWEST_FIRST
+    from odr.pagination import EXACT_COUNT_UP_TO, NEWEST_FIRST, count_rows
     from odr.selectors import disputes_visible_to
     from tests.odr.bulk_data import bulk_disputes
 
@@ -136,6 +136,8 @@ def main() -> None:
             "page": _explain(page[:21].query),
             "count": _explain(counted.query),
             "found": qs.count(),
+            # What the list answers as its count: exact up to 1,000, else estimated.
+            "listed": count_rows(qs),
             "common": len(probe) > list_filters.COMMON_SEARCH,
         }
     print(json.dumps(out, ensure_ascii=False))
