@@ -267,16 +267,30 @@ def route_dispute(*, region: Region, category: str) -> Organisation | None:
 
 
 def organisation_above(
-    organisation: Organisation, category: str, *, chain: list[Region] | None = None
+    organisation: Organisation,
+    category: str,
+    *,
+    chain: list[Region] | None = None,
+    candidates: list[Organisation] | None = None,
 ) -> Organisation | None:
     """The organisation one level up from this one for escalation: the nearest handler
-    above the organisation's own region. A list passes the region's `chain` it read once
-    for all its cases of this organisation."""
+    above the organisation's own region. A list passes the region's `chain` and the
+    `candidates` (handlers_in(chain)) it read once for all its cases of this
+    organisation, whatever their categories (issue 14)."""
     if chain is None:
         chain = region_chain(organisation.region_id)
     # Organisations at the same region but of a higher kind come first (a county centre
     # above an industry body of the same county), then the regions above.
-    return _first_handler(chain, category, exclude=organisation)
+    return _first_handler(chain, category, exclude=organisation, candidates=candidates)
+
+
+def handlers_in(chain: list[Region]) -> list[Organisation]:
+    """The active mediation organisations at the regions of `chain`, in one query."""
+    return list(
+        Organisation.objects.filter(
+            region__in=chain, is_active=True, kind__in=list(_KIND_RANK)
+        ).select_related("region")
+    )
 
 
 _KIND_RANK = {
@@ -288,11 +302,14 @@ _KIND_RANK = {
 
 
 def _first_handler(
-    chain: list[Region], category: str, *, exclude: Organisation | None
+    chain: list[Region],
+    category: str,
+    *,
+    exclude: Organisation | None,
+    candidates: list[Organisation] | None = None,
 ) -> Organisation | None:
-    candidates = Organisation.objects.filter(
-        region__in=chain, is_active=True, kind__in=list(_KIND_RANK)
-    ).select_related("region")
+    if candidates is None:
+        candidates = handlers_in(chain)
     depth = {r.pk: i for i, r in enumerate(chain)}
     ordered = sorted(candidates, key=lambda o: (depth[o.region_id], _KIND_RANK[o.kind], o.pk))
     if exclude is not None:

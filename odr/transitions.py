@@ -369,11 +369,15 @@ def _has_organisation_above(dispute: Dispute, cache: dict) -> bool:
     key = ("above", dispute.organisation_id, dispute.category)
     if key not in cache:
         # The organisation's chain of regions is read once, whatever the categories.
+        # The organisation's chain of regions and the handlers along it are read once,
+        # whatever the categories: a page costs the same queries however many it shows.
         chain_key = ("region_chain", dispute.organisation_id)
         if chain_key not in cache:
-            cache[chain_key] = selectors.region_chain(dispute.organisation.region_id)
+            chain = selectors.region_chain(dispute.organisation.region_id)
+            cache[chain_key] = (chain, selectors.handlers_in(chain))
+        chain, candidates = cache[chain_key]
         above = selectors.organisation_above(
-            dispute.organisation, dispute.category, chain=cache[chain_key]
+            dispute.organisation, dispute.category, chain=chain, candidates=candidates
         )
         cache[key] = above is not None
     return cache[key]

@@ -283,3 +283,23 @@ def test_the_court_queue_api_filters_as_the_court_page_does(clients):
         ("submitted_from=2026-13-01", "invalid_date_filter"),
     ):
         assert_error(clients["clerk"].get(f"/api/v1/court/requests?{query}"), 422, code)
+
+
+def test_a_page_costs_the_same_queries_whatever_the_categories_on_it(clients):
+    """Whether each case could go up (escalate) depends on its category; the handlers
+    above an organisation are read once for the page, not once per category (issue 14)."""
+    from odr.categories import Category
+
+    applicant = factories.demo_user("citizen1@demo.odr")
+    mediator = factories.demo_user("mediator@demo.odr")
+    statuses = [S.IN_MEDIATION]
+    bulk_disputes(8, applicant=applicant, mediator=mediator, statuses=statuses)
+    one_category, body = _queries(clients["coordinator"], "/api/v1/disputes?limit=8")
+    assert {item["category"] for item in body["items"]} == {Category.DEBT}
+    Dispute.objects.all().delete()
+    bulk_disputes(
+        8, applicant=applicant, mediator=mediator, statuses=statuses, categories=Category.values
+    )
+    many, body = _queries(clients["coordinator"], "/api/v1/disputes?limit=8")
+    assert len({item["category"] for item in body["items"]}) > 3
+    assert many == one_category
