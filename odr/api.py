@@ -469,7 +469,9 @@ def dispute_list(
     422 (validation_error); a cursor this list did not give out answers 422
     (invalid_cursor); a bad filter answers 422 with its code (invalid_category_filter,
     invalid_region_filter, invalid_date_filter, invalid_search)."""
-    visible = selectors.disputes_visible_to(request.auth)
+    # Who asks is read once, for what they see and for the actions of each item.
+    by_role = selectors.user_org_ids_by_role(request.auth)
+    visible = selectors.disputes_visible_to(request.auth, by_role=by_role)
     if status:
         if status not in Dispute.Status.values:
             raise Invalid(
@@ -496,7 +498,7 @@ def dispute_list(
     disputes = page.items
     summaries = composition.summaries_of_many([d.pk for d in disputes])
     # Read once for the whole page: who asks, and which organisations have one above.
-    viewer, cache = Viewer.of(request.auth), {}
+    viewer, cache = Viewer.of(request.auth, by_role), {}
     items = [
         dispute_out(
             d,

@@ -105,9 +105,12 @@ def court_for_organisation(organisation: Organisation) -> Organisation | None:
     return None
 
 
-def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
+def disputes_visible_to(
+    user: AbstractBaseUser, *, by_role: dict[str, set[int]] | None = None
+) -> QuerySet[Dispute]:
     """A party, its mediator, its organisation's staff, and the court of a confirmation
-    request about it see a dispute; a superuser sees all."""
+    request about it see a dispute; a superuser sees all. `by_role`: the user's
+    organisations by role (user_org_ids_by_role) when the caller read them already."""
     # The region (its full name is stored on it), the organisation and the mediator's
     # profile (for their name) come in the same query: a list must not query per row, and
     # joins the region table once (issue 14).
@@ -116,7 +119,7 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
         return base.none()
     if user.is_superuser:
         return base.all()
-    by_role = user_org_ids_by_role(user)
+    by_role = user_org_ids_by_role(user) if by_role is None else by_role
     # A centre's reception sees the centre's cases: it hands them between windows.
     staff_orgs = (
         by_role.get(Role.COORDINATOR, set())

@@ -30,10 +30,12 @@ class Viewer:
     reception_orgs: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, user: AbstractBaseUser) -> Viewer:
+    def of(cls, user: AbstractBaseUser, by_role: dict[str, set[int]] | None = None) -> Viewer:
+        """`by_role`: the user's organisations by role, when the caller read them."""
         if not user.is_authenticated:
             return cls(None, frozenset(), frozenset())
-        by_role = selectors.user_org_ids_by_role(user)
+        if by_role is None:
+            by_role = selectors.user_org_ids_by_role(user)
         return cls(
             user.pk,
             frozenset(by_role.get(Membership.Role.COORDINATOR, ())),
