@@ -205,10 +205,11 @@ def count_rows(queryset: QuerySet) -> tuple[int, bool]:
     if connections[queryset.db].vendor != "postgresql":
         return ids.count(), False
     counted = ids[: EXACT_COUNT_UP_TO + 1].count()
-    plan = json.loads(ids.explain(format="json"))
-    if counted <= EXACT_COUNT_UP_TO:
+    # Empty when Django knows the answer without asking (a filter on no ids at all).
+    explained = ids.explain(format="json")
+    if counted <= EXACT_COUNT_UP_TO or not explained:
         return counted, False
-    return max(int(plan[0]["Plan"]["Plan Rows"]), counted), True
+    return max(int(json.loads(explained)[0]["Plan"]["Plan Rows"]), counted), True
 
 
 def paginate(
