@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +33,9 @@ ERROR_CODES = {
 SEARCH_MAX = 60
 # From this many characters a search matches anywhere in a number or name (trigrams).
 SEARCH_ANYWHERE = 3
+# A search matching more rows than this (case numbers and party names together, counted
+# up to here) is common: the list is walked in order rather than the matches collected.
+COMMON_SEARCH = 1000
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,19 @@ def day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+def _lookup(q: str) -> str:
+    return "contains" if len(q) >= SEARCH_ANYWHERE else "startswith"
+
+
+def search_matches(q: str) -> QuerySet:
+    """The ids of the cases whose number or a party's name matches, as one UNION ALL (a
+    case may come more than once)."""
+    lookup = _lookup(q)
+    by_number = Dispute.objects.filter(**{f"case_number__{lookup}": q}).order_by().values("pk")
+    by_name = Party.objects.filter(**{f"name__{lookup}": q}).order_by().values("dispute_id")
+    return by_number.union(by_name, all=True)
+
+
 def search_condition(q: str, *, prefix: str = "") -> Q:
     """A case number or a party's name. From SEARCH_ANYWHERE characters on, anywhere in
     it (the serial of a case number, a given name): on PostgreSQL the trigram indexes of
@@ -179,10 +195,23 @@ def search_condition(q: str, *, prefix: str = "") -> Q:
     The cases are found by their own ids, the case numbers' and the parties' in one
     UNION ALL, so each side is its own index scan (an OR across the two tables would
     read every case) and no join can repeat a case."""
-    lookup = "contains" if len(q) >= SEARCH_ANYWHERE else "startswith"
-    by_number = Dispute.objects.filter(**{f"case_number__{lookup}": q}).order_by().values("pk")
-    by_name = Party.objects.filter(**{f"name__{lookup}": q}).order_by().values("dispute_id")
-    return Q(**{f"{prefix}pk__in": by_number.union(by_name, all=True)})
+    lookup = _lookup(q)
+    # The matches are read once, up to COMMON_SEARCH + 1: a rare search (a case number, a
+    # full name) then narrows the list to those ids, and its count and page need not
+    # search the indexes again.
+    matches = [row["pk"] for row in search_matches(q)[: COMMON_SEARCH + 1]]
+    if len(matches) <= COMMON_SEARCH:
+        return Q(**{f"{prefix}pk__in": sorted(set(matches))})
+    # A common surname ("李" names half the parties of a county): the ids of every match
+    # would be hashed and their cases sorted before the first page. The list is read in
+    # its own order instead, each case asked whether a party's name matches (an index
+    # probe by case), and the page stops after its rows (issue 14).
+    outer = OuterRef(f"{prefix}id" if prefix else "pk")
+    # The second, redundant comparison is not an equality: PostgreSQL then cannot turn
+    # the EXISTS into a hash of every matching party (which it would choose, not knowing
+    # the page stops early), and probes the party index case by case.
+    named = Party.objects.filter(dispute_id=outer, dispute_id__lte=outer, **{f"name__{lookup}": q})
+    return Q(**{f"{prefix}case_number__{lookup}": q}) | Q(Exists(named))
 
 
 def filter_disputes(qs: QuerySet[Dispute], filters: ListFilters, *, prefix: str = "") -> QuerySet:

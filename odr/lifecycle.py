@@ -219,6 +219,28 @@ class Machine(Generic[M]):
             return t.guard(instance, viewer, cache)
         return None
 
+    def allows(
+        self,
+        name: str,
+        instance: M,
+        user: AbstractBaseUser,
+        *,
+        viewer: Any,
+        cache: dict,
+    ) -> bool:
+        """Whether `refusal` would be None, for a signed-in user, without wording the
+        refusal: a list asks this of every action of every row and shows no message, so
+        it must not translate one per row (issue 14). The same checks in the same
+        order; a guard's own refusal is still built (a guard is rare and runs last)."""
+        t = self.table[name]
+        if not t.who(instance, viewer):
+            return False
+        if self.status_of(instance) not in t.sources:
+            return False
+        if self.guard is not None and self.guard(instance, t, viewer, cache) is not None:
+            return False
+        return t.guard is None or t.guard(instance, viewer, cache) is None
+
     def _forbidden(self, t: Transition[M]) -> Refusal:
         wording = t.forbidden or self.forbidden
         if wording is None:
@@ -250,7 +272,7 @@ class Machine(Generic[M]):
         return [
             name
             for name in wanted
-            if self.refusal(name, instance, user, viewer=viewer, cache=cache) is None
+            if self.allows(name, instance, user, viewer=viewer, cache=cache)
             and (self.table[name].offer_if is None or self.table[name].offer_if(instance, cache))
         ]
 

@@ -7,7 +7,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet, Subquery
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Length
 
 from odr import composition
@@ -105,9 +105,12 @@ def court_for_organisation(organisation: Organisation) -> Organisation | None:
     return None
 
 
-def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
+def disputes_visible_to(
+    user: AbstractBaseUser, *, by_role: dict[str, set[int]] | None = None
+) -> QuerySet[Dispute]:
     """A party, its mediator, its organisation's staff, and the court of a confirmation
-    request about it see a dispute; a superuser sees all."""
+    request about it see a dispute; a superuser sees all. `by_role`: the user's
+    organisations by role (user_org_ids_by_role) when the caller read them already."""
     # The region (its full name is stored on it), the organisation and the mediator's
     # profile (for their name) come in the same query: a list must not query per row, and
     # joins the region table once (issue 14).
@@ -116,7 +119,7 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
         return base.none()
     if user.is_superuser:
         return base.all()
-    by_role = user_org_ids_by_role(user)
+    by_role = user_org_ids_by_role(user) if by_role is None else by_role
     # A centre's reception sees the centre's cases: it hands them between windows.
     staff_orgs = (
         by_role.get(Role.COORDINATOR, set())
@@ -136,6 +139,22 @@ def disputes_visible_to(user: AbstractBaseUser) -> QuerySet[Dispute]:
     if extra is not None:
         condition |= extra
     return base.filter(condition)
+
+
+def parties_in_order() -> Prefetch:
+    """A case's parties in their default order (role, position), without the join that
+    Party's default ordering ("dispute" first, that is the case's own ordering) makes:
+    within one case that key is the same for every party (issue 14)."""
+    return Prefetch("parties", queryset=Party.objects.order_by("role", "position", "pk"))
+
+
+def disputes_by_ids(ids: list[int]) -> QuerySet[Dispute]:
+    """A page's cases, already known to be visible, with what a list item shows."""
+    return (
+        Dispute.objects.select_related("region", "organisation", "mediator__profile")
+        .filter(pk__in=ids)
+        .prefetch_related(parties_in_order())
+    )
 
 
 def dispute_get_for(*, user: AbstractBaseUser, dispute_id: int) -> Dispute:
@@ -209,7 +228,7 @@ def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
         )
         # The page names each case's mediator: their profile comes in the same query.
         .select_related("region", "mediator__profile")
-        .prefetch_related("parties")
+        .prefetch_related(parties_in_order())
         .order_by("status", "created_at", "pk")
     )
 
@@ -251,16 +270,30 @@ def route_dispute(*, region: Region, category: str) -> Organisation | None:
 
 
 def organisation_above(
-    organisation: Organisation, category: str, *, chain: list[Region] | None = None
+    organisation: Organisation,
+    category: str,
+    *,
+    chain: list[Region] | None = None,
+    candidates: list[Organisation] | None = None,
 ) -> Organisation | None:
     """The organisation one level up from this one for escalation: the nearest handler
-    above the organisation's own region. A list passes the region's `chain` it read once
-    for all its cases of this organisation."""
+    above the organisation's own region. A list passes the region's `chain` and the
+    `candidates` (handlers_in(chain)) it read once for all its cases of this
+    organisation, whatever their categories (issue 14)."""
     if chain is None:
         chain = region_chain(organisation.region_id)
     # Organisations at the same region but of a higher kind come first (a county centre
     # above an industry body of the same county), then the regions above.
-    return _first_handler(chain, category, exclude=organisation)
+    return _first_handler(chain, category, exclude=organisation, candidates=candidates)
+
+
+def handlers_in(chain: list[Region]) -> list[Organisation]:
+    """The active mediation organisations at the regions of `chain`, in one query."""
+    return list(
+        Organisation.objects.filter(
+            region__in=chain, is_active=True, kind__in=list(_KIND_RANK)
+        ).select_related("region")
+    )
 
 
 _KIND_RANK = {
@@ -272,11 +305,14 @@ _KIND_RANK = {
 
 
 def _first_handler(
-    chain: list[Region], category: str, *, exclude: Organisation | None
+    chain: list[Region],
+    category: str,
+    *,
+    exclude: Organisation | None,
+    candidates: list[Organisation] | None = None,
 ) -> Organisation | None:
-    candidates = Organisation.objects.filter(
-        region__in=chain, is_active=True, kind__in=list(_KIND_RANK)
-    ).select_related("region")
+    if candidates is None:
+        candidates = handlers_in(chain)
     depth = {r.pk: i for i, r in enumerate(chain)}
     ordered = sorted(candidates, key=lambda o: (depth[o.region_id], _KIND_RANK[o.kind], o.pk))
     if exclude is not None:

@@ -30,10 +30,12 @@ class Viewer:
     reception_orgs: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, user: AbstractBaseUser) -> Viewer:
+    def of(cls, user: AbstractBaseUser, by_role: dict[str, set[int]] | None = None) -> Viewer:
+        """`by_role`: the user's organisations by role, when the caller read them."""
         if not user.is_authenticated:
             return cls(None, frozenset(), frozenset())
-        by_role = selectors.user_org_ids_by_role(user)
+        if by_role is None:
+            by_role = selectors.user_org_ids_by_role(user)
         return cls(
             user.pk,
             frozenset(by_role.get(Membership.Role.COORDINATOR, ())),
@@ -369,11 +371,15 @@ def _has_organisation_above(dispute: Dispute, cache: dict) -> bool:
     key = ("above", dispute.organisation_id, dispute.category)
     if key not in cache:
         # The organisation's chain of regions is read once, whatever the categories.
+        # The organisation's chain of regions and the handlers along it are read once,
+        # whatever the categories: a page costs the same queries however many it shows.
         chain_key = ("region_chain", dispute.organisation_id)
         if chain_key not in cache:
-            cache[chain_key] = selectors.region_chain(dispute.organisation.region_id)
+            chain = selectors.region_chain(dispute.organisation.region_id)
+            cache[chain_key] = (chain, selectors.handlers_in(chain))
+        chain, candidates = cache[chain_key]
         above = selectors.organisation_above(
-            dispute.organisation, dispute.category, chain=cache[chain_key]
+            dispute.organisation, dispute.category, chain=chain, candidates=candidates
         )
         cache[key] = above is not None
     return cache[key]

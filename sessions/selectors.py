@@ -41,10 +41,21 @@ def session_summaries_by_dispute(dispute_ids: list[int]) -> dict[int, list[dict[
     out: dict[int, list[dict[str, Any]]] = {}
     if not dispute_ids:
         return out
-    sessions = MediationSession.objects.filter(dispute_id__in=dispute_ids)
-    for s in sessions.order_by("scheduled_at", "pk"):
-        out.setdefault(s.dispute_id, []).append(
-            {"id": s.pk, "status": s.status, "scheduled_at": s.scheduled_at, "room_url": s.room_url}
+    # Four columns, not the sessions' whole rows (their minutes, their peers): a page of
+    # the list reads this for fifty cases (issue 14).
+    sessions = MediationSession.objects.filter(dispute_id__in=dispute_ids).order_by(
+        "scheduled_at", "pk"
+    )
+    for pk, dispute_id, status, scheduled_at in sessions.values_list(
+        "pk", "dispute_id", "status", "scheduled_at"
+    ):
+        out.setdefault(dispute_id, []).append(
+            {
+                "id": pk,
+                "status": status,
+                "scheduled_at": scheduled_at,
+                "room_url": MediationSession(pk=pk).room_url,
+            }
         )
     return out
 

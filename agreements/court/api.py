@@ -94,6 +94,11 @@ class ConfirmationOut(Schema):
 
 class RequestList(Schema):
     count: int = Field(description="How many requests are before the caller's court")
+    count_is_estimate: bool = Field(
+        False,
+        description="True when `count` is the database's estimate: above 1,000 rows it is not "
+        "counted exactly (issue 14)",
+    )
     items: list[ConfirmationOut]
     next: str | None = Field(description="The `cursor` of the next page; null on the last")
 
@@ -462,7 +467,12 @@ def court_requests(
     # Who is asking is read once for the whole page, not once per request.
     viewer = Viewer.of(request.auth)
     items = [request_out(r, request.auth, viewer=viewer) for r in page.items]
-    return {"count": page.count, "items": items, "next": page.next}
+    return {
+        "count": page.count,
+        "count_is_estimate": page.count_is_estimate,
+        "items": items,
+        "next": page.next,
+    }
 
 
 def _court_out(request: HttpRequest, request_id: int) -> dict[str, Any]:

@@ -197,3 +197,16 @@ def test_no_queue_query_joins_the_region_table_twice_or_uses_distinct(clerk):
         assert len(REGION_TABLE.findall(sql)) <= 1, sql
     for q in captured.captured_queries:
         assert "DISTINCT" not in q["sql"].upper(), q["sql"]
+
+
+def test_an_estimated_count_is_shown_as_about(clerk, monkeypatch):
+    """Above 1,000 requests the count is PostgreSQL's estimate (issue 14): 约 N 件申请."""
+    from odr import pagination
+
+    _requests(2)
+    assert "约" not in clerk.get("/court/").content.decode()
+    monkeypatch.setattr(pagination, "count_rows", lambda queryset: (4321, True))
+    page = clerk.get("/court/").content.decode()
+    assert re.search(r'id="court-queue-count">约 4,?321 件申请<', page), page
+    api = clerk.get("/api/v1/court/requests").json()
+    assert (api["count"], api["count_is_estimate"]) == (4321, True)

@@ -96,7 +96,7 @@ def test_a_court_other_than_the_competent_one_sees_nothing(demo, client, other_c
     base = f"/api/v1/court/requests/{request.pk}"
     for stranger in (other_clerk, other_judge):
         client.force_login(stranger)
-        empty = {"count": 0, "items": [], "next": None}
+        empty = {"count": 0, "count_is_estimate": False, "items": [], "next": None}
         assert client.get("/api/v1/court/requests").json() == empty
         for method, path in [
             ("get", base),

@@ -2,8 +2,9 @@
 PostgreSQL database: migrate, seed the demo, copy one bulk case into `SEARCH_DISPUTES`
 (100,000 by default) cases with two parties each by INSERT … SELECT, ANALYZE, then
 EXPLAIN ANALYZE the county coordinator's list queries for searches by case number and
-by party name. Prints, as JSON on the last line, for each search: the relations read by
-a sequential scan, the indexes used, and the time PostgreSQL took."""
+by party name: the search's own read of its matches, the page and the count. Prints, as
+JSON on the last line, for each search: the relations read by a sequential scan, the
+indexes used, and the time PostgreSQL took."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import django
 
 django.setup()
 
+from django.core.exceptions import EmptyResultSet  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
@@ -77,7 +79,11 @@ def _walk(plan: dict[str, Any], seq: set[str], indexes: set[str]) -> None:
         _walk(child, seq, indexes)
 
 
-def _explain(sql: str, params: tuple) -> dict[str, Any]:
+def _explain(query: Any) -> dict[str, Any]:
+    try:
+        sql, params = query.sql_with_params()
+    except EmptyResultSet:  # a search that matched nothing: the list asks nothing more
+        return {"seq_scans": [], "indexes": [], "ms": 0.0, "empty": True}
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
         (raw,) = cursor.fetchone()
@@ -89,6 +95,7 @@ def _explain(sql: str, params: tuple) -> dict[str, Any]:
         "seq_scans": sorted(seq),
         "indexes": sorted(indexes),
         "ms": round(top["Execution Time"], 2),
+        "limited": top["Plan"]["Node Type"] == "Limit",
     }
 
 
@@ -98,7 +105,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from odr import filters as list_filters
-    from odr.pagination import NEWEST_FIRST
+    from odr.pagination import EXACT_COUNT_UP_TO, NEWEST_FIRST, count_rows
     from odr.selectors import disputes_visible_to
     from tests.odr.bulk_data import bulk_disputes
 
@@ -121,12 +128,17 @@ def main() -> None:
             disputes_visible_to(coordinator), list_filters.ListFilters(q=q)
         )
         page = qs.order_by(*(k.order() for k in NEWEST_FIRST)).values_list("created_at", "pk")
-        sql, params = page[:21].query.sql_with_params()
-        count_sql, count_params = qs.order_by().values("pk").query.sql_with_params()
+        # What odr.pagination.count_rows reads: the ids up to EXACT_COUNT_UP_TO + 1.
+        counted = qs.order_by().values("pk")[: EXACT_COUNT_UP_TO + 1]
+        probe = list_filters.search_matches(q)[: list_filters.COMMON_SEARCH + 1]
         out[label] = {
-            "page": _explain(sql, params),
-            "count": _explain(count_sql, count_params),
+            "matches": _explain(probe.query),
+            "page": _explain(page[:21].query),
+            "count": _explain(counted.query),
             "found": qs.count(),
+            # What the list answers as its count: exact up to 1,000, else estimated.
+            "listed": count_rows(qs),
+            "common": len(probe) > list_filters.COMMON_SEARCH,
         }
     print(json.dumps(out, ensure_ascii=False))
 

@@ -164,6 +164,7 @@ def test_dispute_list_filters_by_status_among_the_visible_ones(clients):
     assert [item["id"] for item in body["items"]] == [mediating.pk]
     assert clients["applicant"].get("/api/v1/disputes?status=settled").json() == {
         "count": 0,
+        "count_is_estimate": False,
         "items": [],
         "next": None,
     }
@@ -443,3 +444,27 @@ def test_direction_overrides_and_invisible_characters_are_removed_from_what_is_f
         "归还借款",
     )
     assert dispute.parties.get(role="respondent").name == "李四"
+
+
+def test_each_list_item_is_what_the_case_itself_answers(clients):
+    """The list builds its items in the schema's shape and answers them without the
+    response schema's check (issue 14): each item must be exactly the case's own answer,
+    which the schema checks, for every role, with sessions, an agreement, a claim
+    amount and a party invited by phone (whose link only the filer is given)."""
+    mediating = factories.dispute_in_mediation()
+    factories.session_in("scheduled", dispute=mediating)
+    factories.agreement_draft()
+    factories.file_dispute(title="仅邮箱")
+    by_phone = {**NEW_DISPUTE, "respondent": {"name": "王五", "phone": "13800138000"}}
+    assert post(clients["applicant"], "/api/v1/disputes", by_phone).status_code == 201
+    seen: list[dict] = []
+    for role in ("applicant", "respondent", "case_mediator", "coordinator"):
+        body = clients[role].get("/api/v1/disputes").json()
+        assert body["items"], role
+        for item in body["items"]:
+            assert item == clients[role].get(f"/api/v1/disputes/{item['id']}").json(), role
+        seen += body["items"]
+    assert any(item["sessions"] for item in seen) and any(item["agreement"] for item in seen)
+    assert any(item["claim_amount"] is not None for item in seen)
+    links = [p["invitation_url"] for item in seen for p in item["parties"]]
+    assert any(links) and None in links

@@ -44,7 +44,8 @@ def _walk(client, path: str, limit: int) -> tuple[list[int], list[dict]]:
         response = client.get(url + (f"&cursor={cursor}" if cursor else ""))
         assert response.status_code == 200, response.content
         body = response.json()
-        assert set(body) == {"count", "items", "next"}
+        assert set(body) == {"count", "count_is_estimate", "items", "next"}
+        assert body["count_is_estimate"] is False  # exact up to 1,000 (and on SQLite)
         assert len(body["items"]) <= limit
         pages.append(body)
         ids += [item["id"] for item in body["items"]]
@@ -150,7 +151,7 @@ def test_a_cursor_shows_nothing_the_caller_may_not_see(clients, applicant):
     bulk_disputes(6, applicant=applicant)
     cursor = clients["applicant"].get("/api/v1/disputes?limit=2").json()["next"]
     body = clients["other_citizen"].get(f"/api/v1/disputes?cursor={cursor}").json()
-    assert body == {"count": 0, "items": [], "next": None}
+    assert body == {"count": 0, "count_is_estimate": False, "items": [], "next": None}
 
 
 def _queries(client, url: str) -> tuple[int, dict]:
@@ -282,3 +283,23 @@ def test_the_court_queue_api_filters_as_the_court_page_does(clients):
         ("submitted_from=2026-13-01", "invalid_date_filter"),
     ):
         assert_error(clients["clerk"].get(f"/api/v1/court/requests?{query}"), 422, code)
+
+
+def test_a_page_costs_the_same_queries_whatever_the_categories_on_it(clients):
+    """Whether each case could go up (escalate) depends on its category; the handlers
+    above an organisation are read once for the page, not once per category (issue 14)."""
+    from odr.categories import Category
+
+    applicant = factories.demo_user("citizen1@demo.odr")
+    mediator = factories.demo_user("mediator@demo.odr")
+    statuses = [S.IN_MEDIATION]
+    bulk_disputes(8, applicant=applicant, mediator=mediator, statuses=statuses)
+    one_category, body = _queries(clients["coordinator"], "/api/v1/disputes?limit=8")
+    assert {item["category"] for item in body["items"]} == {Category.DEBT}
+    Dispute.objects.all().delete()
+    bulk_disputes(
+        8, applicant=applicant, mediator=mediator, statuses=statuses, categories=Category.values
+    )
+    many, body = _queries(clients["coordinator"], "/api/v1/disputes?limit=8")
+    assert len({item["category"] for item in body["items"]}) > 3
+    assert many == one_category

@@ -382,3 +382,21 @@ def test_regions_keep_their_path_and_full_name_when_renamed_or_moved(demo):
     village.refresh_from_db()
     assert village.path.startswith("/330000000000/330500000000/330523000000/330523100000/")
     assert [r.code for r in village.ancestors_and_self()][1] == "330523100000"
+
+
+def test_a_count_the_database_estimated_is_shown_as_about(clients, applicant, monkeypatch):
+    """Above 1,000 rows PostgreSQL's planner estimates a list's count (odr.pagination.
+    count_rows, issue 14): the API says so (`count_is_estimate`) and the pages say 约."""
+    from odr import pagination
+
+    bulk_disputes(3, applicant=applicant, statuses=[S.AWAITING_INTAKE])
+    exact = clients["coordinator"].get("/intake/").content.decode()
+    assert "约" not in exact
+    assert clients["applicant"].get("/api/v1/disputes").json()["count_is_estimate"] is False
+    monkeypatch.setattr(pagination, "count_rows", lambda queryset: (123456, True))
+    body = clients["applicant"].get("/api/v1/disputes").json()
+    assert (body["count"], body["count_is_estimate"], len(body["items"])) == (123456, True, 3)
+    mine = clients["applicant"].get("/disputes/").content.decode()
+    assert re.search(r'id="case-count">约 123,?456 件<', mine), mine
+    intake = clients["coordinator"].get("/intake/").content.decode()
+    assert re.search(r"（约 123,?456）|\(约 123,?456\)", intake), intake
