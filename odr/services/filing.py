@@ -216,6 +216,7 @@ def dispute_file(
                 *invited,
             ]
         )
+        _parties_known(dispute, parties)
         invitations = invitations_create(parties=invited, now=now)
         log_action(
             action="dispute.file",
@@ -245,6 +246,17 @@ def dispute_file(
         for invitation in invitations:
             invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
     return dispute
+
+
+def _parties_known(dispute: Dispute, parties: list[Party]) -> None:
+    """The filing wrote every party of the case in one statement, in the order the
+    model's ordering gives (applicants by position, then respondents): `dispute.parties`
+    answers with them as a prefetch would, without reading them back (the API's answer,
+    the receipt, `dispute.applicant`; issue 14)."""
+    queryset = dispute.parties.all()
+    queryset._result_cache = list(parties)
+    queryset._prefetch_done = True
+    dispute._prefetched_objects_cache = {"parties": queryset}
 
 
 @dataclass(frozen=True)
