@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+from unittest import mock
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from odr.models import Dispute, Invitation, Party
+from odr.services import filing as filing_service
 from tests import factories
 
 # Before issue 14 a filing from a village took 31 queries (SQLite, the test settings).
@@ -145,3 +148,55 @@ def test_the_invitation_mails_leave_after_the_commit_through_the_task_queue(
     for callback in callbacks:
         callback()
     assert sorted(m.to[0] for m in mail.outbox) == ["party1@example.com", "party2@example.com"]
+
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.mark.django_db  # the filing's transaction is the test's: its callbacks are held
+def test_with_the_database_queue_the_mails_are_queued_in_the_filings_own_transaction(
+    demo, settings, django_capture_on_commit_callbacks
+):
+    """Production's queue is a table of the same database: the e-mail's task row is
+    written in the filing's transaction (it commits with the filing or not at all, and
+    no worker sees it before), not by a second statement and commit after it."""
+    settings.TASKS = DATABASE_QUEUE
+    client = Client()
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            "/api/v1/disputes",
+            filing(respondent=None, respondents=[party(1), party(2)]),
+            content_type="application/json",
+        )
+        assert response.status_code == 201
+    assert callbacks == []
+    queued = DBTaskResult.objects.filter(task_path="odr.notifications.send_email")
+    assert sorted(t.args_kwargs["kwargs"]["email"] for t in queued) == [
+        "party1@example.com",
+        "party2@example.com",
+    ]
+    assert mail.outbox == []
+
+
+def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, settings):
+    """The e-mail's task row is written, then the filing fails: it goes with the filing."""
+    settings.TASKS = DATABASE_QUEUE
+    queued, filed = DBTaskResult.objects.count(), Dispute.objects.count()
+    real = filing_service.invitation_send
+    seen_inside = []
+
+    def send_then_fail(**kwargs):
+        real(**kwargs)
+        seen_inside.append(DBTaskResult.objects.count() - queued)
+        raise RuntimeError("refused after the invitation")
+
+    with (
+        mock.patch.object(filing_service, "invitation_send", send_then_fail),
+        pytest.raises(RuntimeError),
+    ):
+        client.post("/api/v1/disputes", filing(), content_type="application/json")
+    assert seen_inside == [1]  # written in the filing's transaction ...
+    # ... and gone with it.
+    assert (DBTaskResult.objects.count(), Dispute.objects.count()) == (queued, filed)
