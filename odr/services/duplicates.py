@@ -43,6 +43,7 @@ def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[Duplicate
             dispute__created_at__gte=since,
         )
         .exclude(dispute_id=dispute.pk)
+        .order_by()  # not the parties' ordering: a sort over a join for nothing
         .values_list("dispute_id", "dispute__case_number", "phone_key", "id_number")
     )
     matched: dict[int, tuple[str, set[str]]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -200,3 +201,45 @@ def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, set
     assert seen_inside == [1]  # written in the filing's transaction ...
     # ... and gone with it.
     assert (DBTaskResult.objects.count(), Dispute.objects.count()) == (queued, filed)
+
+
+@pytest.mark.scaleout
+def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_path):
+    """PostgreSQL, the database queue, a village with 5,000 open cases: one filing is
+    one transaction (the e-mail's task row inside it, no statement after the commit), the
+    audit event moves the chain's head in its own statement, the duplicate check reads
+    the parties by index, and the chain stays whole."""
+    import uuid
+
+    import psycopg
+
+    from tests.odr.api_support import run_race_script
+
+    name = f"odr_file14_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        out = run_race_script(
+            Path(__file__).with_name("filing_postgres.py"),
+            tmp_path,
+            {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"},
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert out["vendor"] == "postgresql"
+    assert out["audit_problems"] == []
+    assert out["queued"] == 2  # the respondent's e-mail and text
+    statements = out["statements"]
+    commit = statements.index("COMMIT")
+    assert statements[commit + 1 :] == [
+        s for s in statements[commit + 1 :] if s.startswith("SELECT")
+    ]
+    assert any("django_tasks_database_dbtaskresult" in s for s in statements[:commit])
+    assert [s for s in statements if "odr_audithead" in s and s.startswith("UPDATE")] == []
+    assert sum('WITH head AS (UPDATE "odr_audithead"' in s for s in statements) == 1
+    # The test settings' count, less the head's own update, plus the task rows.
+    assert len(statements) == QUERIES_PER_FILING - 1 + out["queued"]
+    assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
+    assert "party_phone_key" in out["plan"]
