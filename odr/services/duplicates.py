@@ -2,13 +2,13 @@
 names a party of an open case of the same village (by phone or resident ID number) within
 30 days is linked to it, for staff to merge or keep apart, never silently opened twice.
 
-`duplicates_link` is called by odr.services.filing.dispute_file inside the filing's
-transaction, so every way a case comes in (online, window, grid, hotline) is matched by
-the same rule."""
+`duplicates_found` and `duplicates_link` are called by odr.services.filing.dispute_file
+inside the filing's transaction, so every way a case comes in (online, window, grid,
+hotline) is matched by the same rule."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -25,28 +25,35 @@ from odr.transitions import OPEN, Viewer, _coordinator
 WINDOW_DAYS = 30
 
 
-def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[DuplicateLink]:
-    """Link `dispute` (just filed) to each open case of its region filed in the last 30
-    days that has a party with one of these parties' phone numbers or ID numbers. One
-    indexed query finds only the parties that match (by the phone's digits, `phone_key`,
-    or the ID number; issue 14): what it costs does not grow with the place's caseload."""
+Found = dict[int, tuple[str, set[str]]]  # original case's id: (its number, matched on)
+
+
+def duplicates_found(
+    *, region_id: int, filed_at: datetime, parties: list[Party], exclude: int | None = None
+) -> Found:
+    """The open cases of the region filed in the 30 days before `filed_at` that have a
+    party with one of these parties' phone numbers or ID numbers. One indexed query
+    returns only the parties that match (by the phone's digits, `phone_key`, or the ID
+    number; issue 14): what it costs does not grow with the place's caseload. The
+    parties need not be saved yet: the filing asks before it draws its case number, so
+    the organisation's counter is not held while it searches."""
     phones = {phone_key_of(p.phone) for p in parties if p.phone} - {""}
     ids = {p.id_number.upper() for p in parties if p.id_number}
     if not phones and not ids:
-        return []
-    since = dispute.created_at - timedelta(days=WINDOW_DAYS)
+        return {}
     candidates = (
         Party.objects.filter(Q(phone_key__in=phones) | Q(id_number__in=ids))
         .filter(
-            dispute__region_id=dispute.region_id,
+            dispute__region_id=region_id,
             dispute__status__in=list(OPEN),
-            dispute__created_at__gte=since,
+            dispute__created_at__gte=filed_at - timedelta(days=WINDOW_DAYS),
         )
-        .exclude(dispute_id=dispute.pk)
         .order_by()  # not the parties' ordering: a sort over a join for nothing
         .values_list("dispute_id", "dispute__case_number", "phone_key", "id_number")
     )
-    matched: dict[int, tuple[str, set[str]]] = {}
+    if exclude is not None:
+        candidates = candidates.exclude(dispute_id=exclude)
+    matched: Found = {}
     for dispute_id, case_number, key, id_number in candidates:
         on = set()
         if key and key in phones:
@@ -54,6 +61,24 @@ def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[Duplicate
         if id_number and id_number.upper() in ids:
             on.add("id_number")
         matched.setdefault(dispute_id, (case_number, set()))[1].update(on)
+    return matched
+
+
+def duplicates_link(
+    *, dispute: Dispute, parties: list[Party] | None = None, found: Found | None = None
+) -> list[DuplicateLink]:
+    """Link `dispute` (just filed) to each open case it may repeat (`duplicates_found`,
+    asked here unless the caller `found` them already), each link audited."""
+    if found is None:
+        found = duplicates_found(
+            region_id=dispute.region_id,
+            filed_at=dispute.created_at,
+            parties=parties or [],
+            exclude=dispute.pk,
+        )
+    matched = found
+    if not matched:
+        return []
     links = DuplicateLink.objects.bulk_create(
         [
             DuplicateLink(dispute=dispute, original_id=pk, matched_on=sorted(on))

@@ -24,13 +24,15 @@ from tests import factories
 
 # Before issue 14 a filing from a village took 31 queries (SQLite, the test settings).
 # 1-2 the session and the user; 3 the region with its ancestors; 4 the filer's profile;
-# 5 the organisations along the chain; 6 BEGIN; 7 the case number; 8 the dispute;
-# 9 the parties; 10 the invitations; 11-13 the audit head, event, head; 14 the open cases
-# of the place the filing may repeat (issue 10, odr.services.duplicates); 15 COMMIT;
-# 16 the filer's roles (the answer's actions). The parties the filing wrote answer
-# without being read back (they were: 1 query). A case
-# filed a moment ago has no session or agreement: the answer reads neither (it did, 2
-# queries). On PostgreSQL the audit event does not share the new case's row first.
+# 5 the organisations along the chain; 6 BEGIN; 7 the open cases of the place the filing
+# may repeat (issue 10, odr.services.duplicates: by index, before the case number so the
+# organisation's counter is not held while it runs); 8 the case number; 9 the dispute;
+# 10 the parties; 11 the invitations; 12-14 the audit head, event, head (on PostgreSQL
+# the event moves the head in its own statement: 12-13); 15 COMMIT; 16 the filer's roles
+# (the answer's actions). The parties the filing wrote answer without being read back
+# (they were: 1 query). A case filed a moment ago has no session or agreement: the
+# answer reads neither (it did, 2 queries). On PostgreSQL the audit event does not
+# share the new case's row first.
 QUERIES_PER_FILING = 16
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,8 +90,12 @@ def test_a_filing_reads_the_region_tree_and_the_profile_once(client):
     assert sum('FROM "odr_region"' in q for q in reads) == 1
     assert sum('FROM "odr_profile"' in q for q in reads) == 1
     assert sum('FROM "odr_casecounter"' in q for q in queries) == 0
-    # The parties: only the duplicate check reads any (the answer's are those written).
+    # The parties: only the duplicate check reads any (the answer's are those written),
+    # and before the organisation's counter is taken.
     assert sum('FROM "odr_party"' in q for q in reads) == 1
+    check = next(i for i, q in enumerate(queries) if 'FROM "odr_party"' in q)
+    counter = next(i for i, q in enumerate(queries) if 'INTO "odr_casecounter"' in q)
+    assert check < counter
     assert not [q for q in queries if "SAVEPOINT" in q]
 
 
