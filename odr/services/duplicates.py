@@ -65,10 +65,15 @@ def duplicates_found(
 
 
 def duplicates_link(
-    *, dispute: Dispute, parties: list[Party] | None = None, found: Found | None = None
+    *,
+    dispute: Dispute,
+    parties: list[Party] | None = None,
+    found: Found | None = None,
+    case_is_new: bool = False,
 ) -> list[DuplicateLink]:
     """Link `dispute` (just filed) to each open case it may repeat (`duplicates_found`,
-    asked here unless the caller `found` them already), each link audited."""
+    asked here unless the caller `found` them already), each link audited. `case_is_new`:
+    the caller's transaction inserted the case (odr.audit.log_action)."""
     if found is None:
         found = duplicates_found(
             region_id=dispute.region_id,
@@ -90,6 +95,7 @@ def duplicates_link(
             action="duplicate.link",
             obj=link,
             dispute=dispute,
+            case_is_new=case_is_new,
             after={"original": matched[link.original_id][0], "matched_on": link.matched_on},
         )
     return links

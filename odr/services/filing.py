@@ -240,7 +240,7 @@ def dispute_file(
                 "window_name": window.name if window else "",
             },
         )
-        duplicates_link(dispute=dispute, found=found)
+        duplicates_link(dispute=dispute, found=found, case_is_new=True)
         for upload, info, desc in checked:
             stored.append(
                 _store_evidence(

@@ -105,6 +105,14 @@ def main() -> None:
     queued = DBTaskResult.objects.count() - queued
     for n in range(2, 6):
         client_of(n).post("/api/v1/disputes", body(n), content_type="application/json")
+    # The same respondent again: a possible duplicate of the filing above, linked and
+    # audited without sharing the new case's row first (no one else can see it yet).
+    again = client_of(99)
+    reset_queries()
+    with CaptureQueriesContext(connection) as captured:
+        repeat = again.post("/api/v1/disputes", body(1), content_type="application/json")
+    assert repeat.status_code == 201, repeat.content
+    repeated = [q["sql"] for q in captured.captured_queries]
     new = Dispute.objects.get(pk=response.json()["id"])
     probe = [Party(dispute=new, name="x", phone="+86 13000000010", id_number="")]
     reset_queries()
@@ -119,6 +127,7 @@ def main() -> None:
             {
                 "vendor": connection.vendor,
                 "statements": statements,
+                "repeated": repeated,
                 "queued": queued,
                 "audit_problems": [p.message for p in verify_chain()],
                 "plan": plan,

@@ -249,3 +249,8 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     assert len(statements) == QUERIES_PER_FILING - 1 + out["queued"]
     assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
     assert "party_phone_key" in out["plan"]
+    # A filing that repeats an open case: its link is written and audited, and the new
+    # case's row is not shared first (a statement per link less).
+    repeated = out["repeated"]
+    assert sum(s.startswith('INSERT INTO "odr_duplicatelink"') for s in repeated) == 1
+    assert not [s for s in repeated if "FOR KEY SHARE" in s]
