@@ -446,9 +446,8 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
             channel=payload.channel,
         )
     # The filer is its applicant: the dispute the service made (its region's chain, its
-    # organisation) answers as it is, without reading it again (issue 14); its parties
-    # are read once for the answer and its actions; it has no session or agreement yet.
-    prefetch_related_objects([dispute], "parties")
+    # organisation, the parties it wrote) answers as it is, without reading it again
+    # (issue 14); it has no session or agreement yet.
     return Status(201, dispute_out(dispute, request.auth, summaries=composition.summaries_of_new()))
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template, render_to_string
 from django.utils import translation
@@ -22,6 +21,7 @@ from django_tasks import task
 
 from odr import sms
 from odr.links import site_url
+from odr.outbox import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +89,13 @@ def notify(
             sms.text(recipient.phone, text_template, text_context, language=recipient.language)
         if not recipient.email:
             continue
-        transaction.on_commit(
-            lambda r=recipient: send_email.enqueue(
-                email=r.email,
-                language=r.language,
-                template=template,
-                context=context,
-                attachments=attachments or [],
-            )
+        enqueue_on_commit(
+            send_email,
+            email=recipient.email,
+            language=recipient.language,
+            template=template,
+            context=context,
+            attachments=attachments or [],
         )
 
 

@@ -22,12 +22,12 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django_tasks import task
 
 from odr.links import site_url
+from odr.outbox import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ def text(
     if to is None:
         return False
     context = {**context, "site_url": site_url()}
-    transaction.on_commit(
-        lambda: send_sms.enqueue(to=to, language=language, template=template, context=context)
-    )
+    enqueue_on_commit(send_sms, to=to, language=language, template=template, context=context)
     return True
 
 

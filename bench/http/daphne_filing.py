@@ -1,11 +1,15 @@
 """Filing through one Daphne process (issue 14 §4): a scratch PostgreSQL database,
 migrated and seeded, one Daphne on loopback, then `POST /api/v1/disputes` from 1, 4 and 8
-keep-alive clients (the demo citizen with a session token, from a village, to the county
-centre) beside `GET /api/v1/me` at the same concurrency. No task worker runs: the
-invitation e-mails wait in the database queue.
+keep-alive clients (from a village, to the county centre) beside `GET /api/v1/me` (the
+demo citizen, with a session token) at the same concurrency. Each filing is by a citizen
+of their own, with a session token made before the clock starts: one citizen filing them
+all made each filing a possible duplicate of every earlier one (odr.services.duplicates:
+the n-th wrote n-1 links and audit events). No task worker runs: the invitation e-mails
+wait in the database queue.
 
     .venv/bin/python -m bench.http.daphne_filing [--clients 1,4,8] [--filings 50]
         [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+        [--db-prefix odr_bench_daphne]
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--filings", type=int, default=50, help="requests per client")
     parser.add_argument("--no-pool", action="store_true", help="ODR_DB_POOL=0")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--db-prefix", default="odr_bench_daphne", help="scratch database name")
     return parser.parse_args()
 
 
@@ -46,10 +51,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Run by `manage.py shell` before Daphne starts: citizens with a real name, an ID number
+# and a phone of their own, each with a session (its key is allauth's session token).
+FILERS = """
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import get_user_model
+from odr.idnumber import id_check_char
+from odr.models import Profile
+store = import_module(settings.SESSION_ENGINE).SessionStore
+tokens = []
+for n in range(1, COUNT + 1):
+    user = get_user_model().objects.create_user(
+        username=f"bench-filer-{n}@example.com", email=f"bench-filer-{n}@example.com"
+    )
+    first17 = f"330523{1960 + n % 40}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    Profile.objects.update_or_create(user=user, defaults={
+        "real_name": f"申请人{n}", "id_number": first17 + id_check_char(first17),
+        "phone": f"139{n:08d}"})
+    session = store()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    tokens.append(session.session_key)
+print(json.dumps(tokens))
+"""
+
+
 class Server:
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, port: int, token: str, filers: list[str]) -> None:
         self.port, self.token = port, token
         self._serial = itertools.count()
+        self._filers = iter(filers)
 
     def dispute(self) -> str:
         n = next(self._serial)
@@ -72,7 +108,10 @@ class Server:
 
         def one(conn: http.client.HTTPConnection) -> None:
             if filing:
-                conn.request("POST", "/api/v1/disputes", self.dispute(), headers)
+                with lock:
+                    filer = next(self._filers)
+                filed = {**headers, "X-Session-Token": filer}
+                conn.request("POST", "/api/v1/disputes", self.dispute(), filed)
             else:
                 conn.request("GET", "/api/v1/me", None, headers)
             response = conn.getresponse()
@@ -113,7 +152,7 @@ def main() -> None:
     args = _parse()
     server_url, _, _admin_db = args.database_url.rpartition("/")
     admin = args.database_url.replace("postgres://", "postgresql://", 1)
-    name = f"odr_bench_daphne_{uuid.uuid4().hex[:8]}"
+    name = f"{args.db_prefix}_{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="odr-bench-daphne-"))
     env = {
         k: v
@@ -134,8 +173,11 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     daphne = None
     try:
-        for command in (["migrate", "-v0"], ["seed_demo"]):
-            subprocess.run(
+        clients = [int(c) for c in args.clients.split(",")]
+        count = sum(clients) * (args.filings + 1)  # the warm-up call files one more
+        filers_script = FILERS.replace("COUNT", str(count))
+        for command in (["migrate", "-v0"], ["seed_demo"], ["shell", "-c", filers_script]):
+            made = subprocess.run(
                 [sys.executable, "manage.py", *command],
                 cwd=ROOT,
                 env=env,
@@ -170,12 +212,12 @@ def main() -> None:
             {"Content-Type": "application/json"},
         )
         token = json.loads(conn.getresponse().read())["meta"]["session_token"]
-        server = Server(port, token)
+        server = Server(port, token, json.loads(made.stdout.strip().splitlines()[-1]))
         pool = "no pool" if args.no_pool else "pooled connections"
         print(f"Filing through one Daphne process, {pool}, {args.filings} requests per client")
         print("| clients | filings/s | filing p50 / p95 | `GET /api/v1/me`/s | me p50 / p95 |")
         print("|---|---|---|---|---|")
-        for workers in (int(c) for c in args.clients.split(",")):
+        for workers in clients:
             f_rate, f50, f95 = server.run(workers, args.filings, filing=True)
             m_rate, m50, m95 = server.run(workers, args.filings, filing=False)
             print(

@@ -2,13 +2,13 @@
 names a party of an open case of the same village (by phone or resident ID number) within
 30 days is linked to it, for staff to merge or keep apart, never silently opened twice.
 
-`duplicates_link` is called by odr.services.filing.dispute_file inside the filing's
-transaction, so every way a case comes in (online, window, grid, hotline) is matched by
-the same rule."""
+`duplicates_found` and `duplicates_link` are called by odr.services.filing.dispute_file
+inside the filing's transaction, so every way a case comes in (online, window, grid,
+hotline) is matched by the same rule."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -18,48 +18,72 @@ from django.utils.translation import gettext as _
 
 from odr.audit import log_action
 from odr.errors import DomainError, NotFound
-from odr.models import Dispute, DuplicateLink, Party
+from odr.models import Dispute, DuplicateLink, Party, phone_key_of
 from odr.services.common import apply
 from odr.transitions import OPEN, Viewer, _coordinator
 
 WINDOW_DAYS = 30
 
 
-def _phone_key(phone: str) -> str:
-    """Digits only, without China's +86: "138 0000 0000" and "+8613800000000" match."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+Found = dict[int, tuple[str, set[str]]]  # original case's id: (its number, matched on)
 
 
-def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[DuplicateLink]:
-    """Link `dispute` (just filed) to each open case of its region filed in the last 30
-    days that has a party with one of these parties' phone numbers or ID numbers. One
-    query finds the candidates (by the region-and-date index, then the parties)."""
-    phones = {_phone_key(p.phone) for p in parties if p.phone} - {""}
+def duplicates_found(
+    *, region_id: int, filed_at: datetime, parties: list[Party], exclude: int | None = None
+) -> Found:
+    """The open cases of the region filed in the 30 days before `filed_at` that have a
+    party with one of these parties' phone numbers or ID numbers. One indexed query
+    returns only the parties that match (by the phone's digits, `phone_key`, or the ID
+    number; issue 14): what it costs does not grow with the place's caseload. The
+    parties need not be saved yet: the filing asks before it draws its case number, so
+    the organisation's counter is not held while it searches."""
+    phones = {phone_key_of(p.phone) for p in parties if p.phone} - {""}
     ids = {p.id_number.upper() for p in parties if p.id_number}
     if not phones and not ids:
-        return []
-    since = dispute.created_at - timedelta(days=WINDOW_DAYS)
-    # Phones are stored as typed: compare the digits of the few candidate parties here.
+        return {}
     candidates = (
-        Party.objects.filter(
-            dispute__region_id=dispute.region_id,
+        Party.objects.filter(Q(phone_key__in=phones) | Q(id_number__in=ids))
+        .filter(
+            dispute__region_id=region_id,
             dispute__status__in=list(OPEN),
-            dispute__created_at__gte=since,
+            dispute__created_at__gte=filed_at - timedelta(days=WINDOW_DAYS),
         )
-        .exclude(dispute_id=dispute.pk)
-        .filter(Q(id_number__in=ids) | ~Q(phone=""))
-        .values_list("dispute_id", "dispute__case_number", "phone", "id_number")
+        .order_by()  # not the parties' ordering: a sort over a join for nothing
+        .values_list("dispute_id", "dispute__case_number", "phone_key", "id_number")
     )
-    matched: dict[int, tuple[str, set[str]]] = {}
-    for dispute_id, case_number, phone, id_number in candidates:
+    if exclude is not None:
+        candidates = candidates.exclude(dispute_id=exclude)
+    matched: Found = {}
+    for dispute_id, case_number, key, id_number in candidates:
         on = set()
-        if phone and _phone_key(phone) in phones:
+        if key and key in phones:
             on.add("phone")
         if id_number and id_number.upper() in ids:
             on.add("id_number")
-        if on:
-            matched.setdefault(dispute_id, (case_number, set()))[1].update(on)
+        matched.setdefault(dispute_id, (case_number, set()))[1].update(on)
+    return matched
+
+
+def duplicates_link(
+    *,
+    dispute: Dispute,
+    parties: list[Party] | None = None,
+    found: Found | None = None,
+    case_is_new: bool = False,
+) -> list[DuplicateLink]:
+    """Link `dispute` (just filed) to each open case it may repeat (`duplicates_found`,
+    asked here unless the caller `found` them already), each link audited. `case_is_new`:
+    the caller's transaction inserted the case (odr.audit.log_action)."""
+    if found is None:
+        found = duplicates_found(
+            region_id=dispute.region_id,
+            filed_at=dispute.created_at,
+            parties=parties or [],
+            exclude=dispute.pk,
+        )
+    matched = found
+    if not matched:
+        return []
     links = DuplicateLink.objects.bulk_create(
         [
             DuplicateLink(dispute=dispute, original_id=pk, matched_on=sorted(on))
@@ -71,6 +95,7 @@ def duplicates_link(*, dispute: Dispute, parties: list[Party]) -> list[Duplicate
             action="duplicate.link",
             obj=link,
             dispute=dispute,
+            case_is_new=case_is_new,
             after={"original": matched[link.original_id][0], "matched_on": link.matched_on},
         )
     return links

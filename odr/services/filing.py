@@ -25,7 +25,7 @@ from odr.identity import birth_date_from_id, sex_from_id
 from odr.idnumber import is_valid_id_number
 from odr.models import CaseCounter, Dispute, Evidence, Grid, Membership, Organisation, Party, Window
 from odr.services.common import lock
-from odr.services.duplicates import duplicates_link
+from odr.services.duplicates import duplicates_found, duplicates_link
 from odr.services.invitations import invitation_send, invitations_create
 from odr.services.party_input import PartyInput, checked_parties, identity_require, particulars_of
 from odr.text import clean_text
@@ -169,8 +169,32 @@ def dispute_file(
         else:
             applicant_party = filing_for.fields
         now = timezone.now()
+        filed_at = received_at or now
         # No one else to wait for (a hotline caller's report): straight to intake.
         straight_to_intake = not respondent_parties
+        invited = [
+            Party(role=role, position=position, **fields)
+            for role, parties, first in (
+                (Party.Role.APPLICANT, co_parties, 1),
+                (Party.Role.RESPONDENT, respondent_parties, 0),
+            )
+            for position, fields in enumerate(parties, start=first)
+        ]
+        parties = [
+            Party(
+                role=Party.Role.APPLICANT,
+                position=0,
+                **applicant_party,
+                accepted=True,
+                # Agreed at the window or to the grid worker, in person: online
+                # mediation is asked of them when a session is planned.
+                consented_online_at=now if filing_for is None else None,
+            ),
+            *invited,
+        ]
+        # The open cases this one may repeat are searched before the case number is
+        # drawn: the organisation's counter is not held while the place is searched.
+        found = duplicates_found(region_id=region.pk, filed_at=filed_at, parties=parties)
         # From the case number on, the organisation's counter is locked until the commit
         # (and from log_action on, the audit chain's head): what follows is only the rows
         # the filing writes, each kind in one statement.
@@ -184,7 +208,7 @@ def dispute_file(
             region=region,
             organisation=organisation,
             filed_by=applicant,
-            created_at=received_at or now,
+            created_at=filed_at,
             channel=channel,
             window=window,
             **(
@@ -193,29 +217,10 @@ def dispute_file(
                 else {}
             ),
         )
-        invited = [
-            Party(dispute=dispute, role=role, position=position, **fields)
-            for role, parties, first in (
-                (Party.Role.APPLICANT, co_parties, 1),
-                (Party.Role.RESPONDENT, respondent_parties, 0),
-            )
-            for position, fields in enumerate(parties, start=first)
-        ]
-        parties = Party.objects.bulk_create(
-            [
-                Party(
-                    dispute=dispute,
-                    role=Party.Role.APPLICANT,
-                    position=0,
-                    **applicant_party,
-                    accepted=True,
-                    # Agreed at the window or to the grid worker, in person: online
-                    # mediation is asked of them when a session is planned.
-                    consented_online_at=now if filing_for is None else None,
-                ),
-                *invited,
-            ]
-        )
+        for party in parties:
+            party.dispute = dispute
+        Party.objects.bulk_create(parties)
+        _parties_known(dispute, parties)
         invitations = invitations_create(parties=invited, now=now)
         log_action(
             action="dispute.file",
@@ -235,7 +240,7 @@ def dispute_file(
                 "window_name": window.name if window else "",
             },
         )
-        duplicates_link(dispute=dispute, parties=parties)
+        duplicates_link(dispute=dispute, found=found, case_is_new=True)
         for upload, info, desc in checked:
             stored.append(
                 _store_evidence(
@@ -245,6 +250,17 @@ def dispute_file(
         for invitation in invitations:
             invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
     return dispute
+
+
+def _parties_known(dispute: Dispute, parties: list[Party]) -> None:
+    """The filing wrote every party of the case in one statement, in the order the
+    model's ordering gives (applicants by position, then respondents): `dispute.parties`
+    answers with them as a prefetch would, without reading them back (the API's answer,
+    the receipt, `dispute.applicant`; issue 14)."""
+    queryset = dispute.parties.all()
+    queryset._result_cache = list(parties)
+    queryset._prefetch_done = True
+    dispute._prefetched_objects_cache = {"parties": queryset}
 
 
 @dataclass(frozen=True)

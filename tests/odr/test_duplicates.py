@@ -110,3 +110,48 @@ def test_the_case_page_offers_merge_and_keep_apart_to_the_coordinator(demo, clie
     page = client.get(f"/disputes/{second['id']}/").content.decode()
     assert first["case_number"] in page
     assert "keep_apart" in page and "/merge/" in page
+
+
+def test_a_partys_phone_key_follows_its_phone_on_every_kind_of_write(demo, client):
+    """The duplicate check looks numbers up by `phone_key` (issue 14): it must be right
+    after a filing (bulk insert), a save and a save of named fields."""
+    from odr.models import Party
+
+    filed = _file(client, respondent={"name": "李四", "phone": "+86 138-0000-0077"})
+    party = Party.objects.get(dispute_id=filed["id"], role=Party.Role.RESPONDENT)
+    assert party.phone_key == "13800000077"
+    party.phone = "(0572) 555 1234"
+    party.save(update_fields=["phone"])
+    assert Party.objects.get(pk=party.pk).phone_key == "05725551234"
+    party.phone = ""
+    party.save()
+    assert Party.objects.get(pk=party.pk).phone_key == ""
+
+
+def test_the_check_asks_the_database_for_the_matching_numbers_only(demo, client):
+    """Many open cases of the same village with other people's numbers: the check's one
+    query looks the filing's numbers up by index (issue 14: it read every party with a
+    phone of the place's open cases of the last 30 days and compared them in Python)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from odr.models import Party
+    from odr.services.duplicates import duplicates_link
+
+    first = _file(client)
+    for n in range(20):
+        _file(
+            client,
+            "citizen2@demo.odr",
+            title=f"邻里纠纷{n}",
+            respondent={"name": f"王{n}", "phone": f"1390000{n:04d}"},
+        )
+    DuplicateLink.objects.all().delete()
+    later = Dispute.objects.exclude(pk=first["id"]).order_by("-pk").first()
+    probe = Party(dispute=later, name="新", phone="+86 139 0000 0007")
+    with CaptureQueriesContext(connection) as captured:
+        links = duplicates_link(dispute=later, parties=[probe])
+    check = next(q["sql"] for q in captured.captured_queries if 'FROM "odr_party"' in q["sql"])
+    assert '"odr_party"."phone_key" IN (\'13900000007\')' in check
+    original = Party.objects.get(phone_key="13900000007").dispute_id
+    assert [(link.original_id, link.matched_on) for link in links] == [(original, ["phone"])]

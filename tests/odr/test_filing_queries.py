@@ -8,25 +8,32 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from odr.models import Dispute, Invitation, Party
+from odr.services import filing as filing_service
 from tests import factories
 
 # Before issue 14 a filing from a village took 31 queries (SQLite, the test settings).
 # 1-2 the session and the user; 3 the region with its ancestors; 4 the filer's profile;
-# 5 the organisations along the chain; 6 BEGIN; 7 the case number; 8 the dispute;
-# 9 the parties; 10 the invitations; 11-13 the audit head, event, head; 14 the open cases
-# of the place the filing may repeat (issue 10, odr.services.duplicates); 15 COMMIT;
-# 16 the parties for the answer; 17 the filer's roles (the answer's actions). A case
-# filed a moment ago has no session or agreement: the answer reads neither (it did, 2
-# queries). On PostgreSQL the audit event does not share the new case's row first.
-QUERIES_PER_FILING = 17
+# 5 the organisations along the chain; 6 BEGIN; 7 the open cases of the place the filing
+# may repeat (issue 10, odr.services.duplicates: by index, before the case number so the
+# organisation's counter is not held while it runs); 8 the case number; 9 the dispute;
+# 10 the parties; 11 the invitations; 12-14 the audit head, event, head (on PostgreSQL
+# the event moves the head in its own statement: 12-13); 15 COMMIT; 16 the filer's roles
+# (the answer's actions). The parties the filing wrote answer without being read back
+# (they were: 1 query). A case filed a moment ago has no session or agreement: the
+# answer reads neither (it did, 2 queries). On PostgreSQL the audit event does not
+# share the new case's row first.
+QUERIES_PER_FILING = 16
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,6 +90,12 @@ def test_a_filing_reads_the_region_tree_and_the_profile_once(client):
     assert sum('FROM "odr_region"' in q for q in reads) == 1
     assert sum('FROM "odr_profile"' in q for q in reads) == 1
     assert sum('FROM "odr_casecounter"' in q for q in queries) == 0
+    # The parties: only the duplicate check reads any (the answer's are those written),
+    # and before the organisation's counter is taken.
+    assert sum('FROM "odr_party"' in q for q in reads) == 1
+    check = next(i for i, q in enumerate(queries) if 'FROM "odr_party"' in q)
+    counter = next(i for i, q in enumerate(queries) if 'INTO "odr_casecounter"' in q)
+    assert check < counter
     assert not [q for q in queries if "SAVEPOINT" in q]
 
 
@@ -142,3 +155,102 @@ def test_the_invitation_mails_leave_after_the_commit_through_the_task_queue(
     for callback in callbacks:
         callback()
     assert sorted(m.to[0] for m in mail.outbox) == ["party1@example.com", "party2@example.com"]
+
+
+DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.mark.django_db  # the filing's transaction is the test's: its callbacks are held
+def test_with_the_database_queue_the_mails_are_queued_in_the_filings_own_transaction(
+    demo, settings, django_capture_on_commit_callbacks
+):
+    """Production's queue is a table of the same database: the e-mail's task row is
+    written in the filing's transaction (it commits with the filing or not at all, and
+    no worker sees it before), not by a second statement and commit after it."""
+    settings.TASKS = DATABASE_QUEUE
+    client = Client()
+    client.force_login(factories.demo_user("citizen1@demo.odr"))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            "/api/v1/disputes",
+            filing(respondent=None, respondents=[party(1), party(2)]),
+            content_type="application/json",
+        )
+        assert response.status_code == 201
+    assert callbacks == []
+    queued = DBTaskResult.objects.filter(task_path="odr.notifications.send_email")
+    assert sorted(t.args_kwargs["kwargs"]["email"] for t in queued) == [
+        "party1@example.com",
+        "party2@example.com",
+    ]
+    assert mail.outbox == []
+
+
+def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, settings):
+    """The e-mail's task row is written, then the filing fails: it goes with the filing."""
+    settings.TASKS = DATABASE_QUEUE
+    queued, filed = DBTaskResult.objects.count(), Dispute.objects.count()
+    real = filing_service.invitation_send
+    seen_inside = []
+
+    def send_then_fail(**kwargs):
+        real(**kwargs)
+        seen_inside.append(DBTaskResult.objects.count() - queued)
+        raise RuntimeError("refused after the invitation")
+
+    with (
+        mock.patch.object(filing_service, "invitation_send", send_then_fail),
+        pytest.raises(RuntimeError),
+    ):
+        client.post("/api/v1/disputes", filing(), content_type="application/json")
+    assert seen_inside == [1]  # written in the filing's transaction ...
+    # ... and gone with it.
+    assert (DBTaskResult.objects.count(), Dispute.objects.count()) == (queued, filed)
+
+
+@pytest.mark.scaleout
+def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_path):
+    """PostgreSQL, the database queue, a village with 5,000 open cases: one filing is
+    one transaction (the e-mail's task row inside it, no statement after the commit), the
+    audit event moves the chain's head in its own statement, the duplicate check reads
+    the parties by index, and the chain stays whole."""
+    import uuid
+
+    import psycopg
+
+    from tests.odr.api_support import run_race_script
+
+    name = f"odr_file14_{uuid.uuid4().hex[:10]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        out = run_race_script(
+            Path(__file__).with_name("filing_postgres.py"),
+            tmp_path,
+            {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"},
+        )
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert out["vendor"] == "postgresql"
+    assert out["audit_problems"] == []
+    assert out["queued"] == 2  # the respondent's e-mail and text
+    statements = out["statements"]
+    commit = statements.index("COMMIT")
+    assert statements[commit + 1 :] == [
+        s for s in statements[commit + 1 :] if s.startswith("SELECT")
+    ]
+    assert any("django_tasks_database_dbtaskresult" in s for s in statements[:commit])
+    assert [s for s in statements if "odr_audithead" in s and s.startswith("UPDATE")] == []
+    assert sum('WITH head AS (UPDATE "odr_audithead"' in s for s in statements) == 1
+    # The test settings' count, less the head's own update, plus the task rows.
+    assert len(statements) == QUERIES_PER_FILING - 1 + out["queued"]
+    assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
+    assert "party_phone_key" in out["plan"]
+    # A filing that repeats an open case: its link is written and audited, and the new
+    # case's row is not shared first (a statement per link less).
+    repeated = out["repeated"]
+    assert sum(s.startswith('INSERT INTO "odr_duplicatelink"') for s in repeated) == 1
+    assert not [s for s in repeated if "FOR KEY SHARE" in s]
