@@ -31,15 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.utils.translation import gettext as _
 from pyhanko.pdf_utils.content import ImportedPdfPage
-from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.layout import AxisAlignment, Margins, SimpleBoxLayoutRule
+from pyhanko.pdf_utils.layout import AxisAlignment, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 from pyhanko.sign.signers.pdf_signer import PdfTBSDocument
-from pyhanko.stamp import StaticStampStyle, TextStampStyle
+from pyhanko.stamp import StaticStampStyle
 
 from agreements.documents.fonts import EmbeddedFontCanvas, draw_seal
 from agreements.documents.ltv import embed_validation_data
@@ -122,38 +120,12 @@ def _external_signer(cert: x509.Certificate, signature: bytes | None) -> signers
     )
 
 
-def _stamp(image_png: bytes) -> TextStampStyle:
-    """The signer's drawn signature as the field's appearance, the signing time below."""
-    from PIL import Image
-
-    image = Image.open(BytesIO(image_png))
-    image.load()
-    if image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA")
-    return TextStampStyle(
-        stamp_text="%(when)s",
-        text_box_style=TextBoxStyle(font_size=7),
-        inner_content_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MAX,
-            y_align=AxisAlignment.ALIGN_MIN,
-            margins=Margins(right=2, bottom=1),
-        ),
-        background=PdfImage(image),
-        background_opacity=1.0,
-        background_layout=SimpleBoxLayoutRule(
-            x_align=AxisAlignment.ALIGN_MIN,
-            y_align=AxisAlignment.ALIGN_MAX,
-            margins=Margins(left=2, top=2, bottom=9, right=2),
-        ),
-        border_width=0,
-    )
-
-
 def drawn_signature_stamp(image_png: bytes, *, when: datetime, box: list) -> StaticStampStyle:
     """A signature field's appearance drawn with reportlab in the documents' own embedded
-    face: the signer's drawn signature and, below it, the signing time. For documents
-    whose every font must be embedded (the court's: the joint application), where
-    pyHanko's text stamp would add an unembedded Courier."""
+    face: the signer's drawn signature and, below it, the signing time. Every signer's
+    field of the agreement and of the joint application: pyHanko's text stamp would add an
+    unembedded Courier as a direct font dictionary (which poppler's readers report as a
+    broken cross-reference)."""
     from reportlab.lib.utils import ImageReader
 
     from agreements.documents.fonts import register_fonts
@@ -193,8 +165,8 @@ def prepare_signature(
     """Step 1: the signer's field (visible in `box`, [page, x1, y1, x2, y2], with the
     drawn signature), the signature dictionary (its /M is this moment, /Reason names the
     version and hash read) and the placeholder, as an incremental update of `pdf`; and the
-    signed attributes over that document's digest for the signer to sign. `stamp_style`
-    replaces the default appearance (drawn_signature_stamp)."""
+    signed attributes over that document's digest for the signer to sign. The field's
+    appearance is drawn_signature_stamp unless `stamp_style` replaces it."""
     from agreements.documents.pki import pades_signed_attributes
 
     stamper = timestamper()
@@ -214,7 +186,11 @@ def prepare_signature(
         )
     external = _external_signer(cert, None)
     pdf_signer = signers.PdfSigner(
-        meta, signer=external, stamp_style=stamp_style or _stamp(image_png), new_field_spec=spec
+        meta,
+        signer=external,
+        stamp_style=stamp_style
+        or (drawn_signature_stamp(image_png, when=when, box=box) if box else None),
+        new_field_spec=spec,
     )
 
     # The coroutines hand their result over outside asyncio: asyncio.run on the main thread
@@ -227,7 +203,6 @@ def prepare_signature(
         digest, _tbs, output = await pdf_signer.async_digest_doc_for_signing(
             writer,
             bytes_reserved=_RESERVED_WITH_TSA if stamper else _RESERVED,
-            appearance_text_params={"when": when.strftime("%Y-%m-%d %H:%M:%S")},
         )
         done.append(
             PreparedSignature(

@@ -194,3 +194,27 @@ def test_the_applications_platform_seal_is_visible_with_the_completion_record(
         ["pdftotext", "-layout", str(signed), "-"], check=True, capture_output=True, text=True
     ).stdout
     assert "附：签署完成记录" in before and "签署完成记录（平台电子印章签署）" not in before
+
+
+@pytest.mark.parametrize("which", ["agreement", "application"])
+def test_every_font_of_the_signed_and_sealed_document_is_embedded_and_poppler_reads_it_clean(
+    which, request, tmp_path
+):
+    """What the court receives, signatures and seals included, embeds every font it uses:
+    each signer's field draws its signing time in the documents' own face (pyHanko's text
+    stamp added an unembedded Courier as a direct font dictionary, which poppler reported
+    as "Internal Error: xref num … not found")."""
+    if which == "agreement":
+        _agreement, pdf = request.getfixturevalue("sealed")
+    else:
+        _request, pdf = request.getfixturevalue("sealed_application")
+    path = tmp_path / f"{which}.pdf"
+    path.write_bytes(pdf)
+    listing = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True)
+    assert listing.stderr == ""
+    rows = listing.stdout.strip().splitlines()[2:]
+    assert rows
+    for row in rows:
+        # pdffonts columns: name type encoding emb sub uni object ID
+        assert row.split()[-5:-3] == ["yes", "yes"], row
+    assert "Courier" not in listing.stdout

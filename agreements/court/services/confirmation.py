@@ -394,7 +394,6 @@ def confirmation_sign(
     no party has yet (confirmation_apply). Returns the pending signing: its `signing_id`
     and the `signed_attrs` the party signs for confirmation_sign_complete."""
     from agreements.documents.finalize import (
-        drawn_signature_stamp,
         prepare_signature,
         signature_field_name,
     )
@@ -466,10 +465,6 @@ def confirmation_sign(
             box=box,
             image_png=image,
             when=timezone.localtime(now),
-            # The court's documents embed every font they use.
-            stamp_style=(
-                drawn_signature_stamp(image, when=timezone.localtime(now), box=box) if box else None
-            ),
             reason=application_signature_reason(
                 role=party.role, document_sha256=locked.signing_sha256
             ),
