@@ -807,12 +807,16 @@ def agreement_sign(
                 "signing_document_missing",
                 _("This agreement has no document to sign: the mediator must reopen it."),
             )
+        reason = signature_reason(
+            role=role, version=locked.version, document_sha256=locked.unsigned_pdf_sha256
+        )
         cert = certify_signer_key(
             public_key=key,
             user=actor,
             agreement=locked,
             role=role,
             party_id=party.pk if party is not None else None,
+            document=reason,
         )
         now = timezone.now()
         index = len(selectors.current_signatures(locked)) + 1
@@ -826,9 +830,7 @@ def agreement_sign(
             box=boxes.get(signer_key) or boxes.get(role),
             image_png=image,
             when=timezone.localtime(now),
-            reason=signature_reason(
-                role=role, version=locked.version, document_sha256=locked.unsigned_pdf_sha256
-            ),
+            reason=reason,
         )
         # One pending signing per signer: starting again replaces the last; those of
         # another version or expired can never complete.

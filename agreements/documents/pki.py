@@ -234,6 +234,10 @@ def _clip(value: str, limit: int) -> str:
     return value
 
 
+# X.520 description (id-at-description): what a signer's certificate was issued to sign.
+DESCRIPTION_OID = x509.ObjectIdentifier("2.5.4.13")
+
+
 def _name(
     common_name: str,
     *,
@@ -241,6 +245,7 @@ def _name(
     unit: str = "",
     email: str = "",
     pseudonym: str = "",
+    description: str = "",
 ) -> x509.Name:
     attrs = [
         x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
@@ -253,6 +258,8 @@ def _name(
         attrs.append(x509.NameAttribute(NameOID.PSEUDONYM, _clip(pseudonym, 128)))
     if email:
         attrs.append(x509.NameAttribute(NameOID.EMAIL_ADDRESS, _clip(email, 128)))
+    if description:
+        attrs.append(x509.NameAttribute(DESCRIPTION_OID, _clip(description, 1024)))
     return x509.Name(attrs)
 
 
@@ -521,16 +528,26 @@ def load_signer_public_key(pem: str) -> ec.EllipticCurvePublicKey:
 
 
 def certify_signer_key(
-    *, public_key: ec.EllipticCurvePublicKey, user, agreement, role: str, party_id=None
+    *,
+    public_key: ec.EllipticCurvePublicKey,
+    user,
+    agreement,
+    role: str,
+    party_id=None,
+    document: str = "",
 ) -> x509.Certificate:
     """The platform CA's certificate for the key the signer made on their own device at
     the signing moment, issued only after they re-authenticated. It names the signer by
     their verified real name, unmasked (masking belongs to the verification page, not to
-    a certificate), the agreement's document id and the role (and party) it signs for.
-    The server never sees the private key: there is no signer key to keep."""
+    a certificate), the agreement's document id and the role (and party) it signs for,
+    and in its description `document`: the version and SHA-256 of the document the signer
+    read (the signature's /Reason, e.g. "申请人签署；第3版 SHA-256 9f86d0…", issue 9
+    point 3). The server never sees the private key: there is no signer key to keep."""
     pseudonym = f"{agreement.document_id}/{role}" + (f"/{party_id}" if party_id else "")
     pair = _issue(
-        subject=_name(people.display_name(user), unit=str(role), pseudonym=pseudonym),
+        subject=_name(
+            people.display_name(user), unit=str(role), pseudonym=pseudonym, description=document
+        ),
         issuer=ca(),
         email=user.email or "",
         public_key=public_key,

@@ -156,6 +156,9 @@ def test_each_party_signs_the_application_with_their_own_key_and_the_court_recei
         # Each signature at its own party's moment, naming what they read.
         assert sig.self_reported_timestamp == moments[email]
         assert f"SHA-256 {request.signing_sha256}" in str(sig.sig_object["/Reason"])
+        assert sig.signer_cert.subject.native[pki.DESCRIPTION_OID.dotted_string] == str(
+            sig.sig_object["/Reason"]
+        )
     assert results[2][1].bottom_line
     ends = [
         int(sig.sig_object["/ByteRange"][2]) + int(sig.sig_object["/ByteRange"][3])

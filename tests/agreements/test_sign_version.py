@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from agreements import services
+from agreements.documents import pki
 from agreements.models import Agreement, Signature, SigningAttempts
 from odr.models import AuditEvent
 from tests import factories
@@ -521,6 +522,15 @@ def test_each_signers_signature_names_the_version_and_hash_they_read(v3, client)
         assert len(signature.document_sha256) == 64
         [reason] = [r for name, r in reasons.items() if name.endswith("_" + signature.role)]
         assert reason.endswith(f"第5版 SHA-256 {signature.document_sha256}"), reason
+    # The certificate issued for the signer's key says it too (X.520 description).
+    described = {
+        s.field_name: s.signer_cert.subject.native.get(pki.DESCRIPTION_OID.dotted_string)
+        for s in reader.embedded_signatures
+    }
+    signers = [name for name in reasons if name.startswith("Signature")]
+    assert len(signers) == 3
+    for name in signers:
+        assert described[name] == reasons[name], name
 
 
 def test_a_page_left_open_on_an_old_version_after_the_new_one_is_in_force(v3, client):

@@ -447,12 +447,16 @@ def confirmation_sign(
             raise DomainError(
                 "signing_document_missing", _("The application has no document to sign.")
             )
+        reason = application_signature_reason(
+            role=party.role, document_sha256=locked.signing_sha256
+        )
         cert = certify_signer_key(
             public_key=key,
             user=actor,
             agreement=locked.agreement,
             role=party.role,
             party_id=party.pk,
+            document=reason,
         )
         now = timezone.now()
         index = len(court_selectors.consents_of(locked)) + 1
@@ -465,9 +469,7 @@ def confirmation_sign(
             box=box,
             image_png=image,
             when=timezone.localtime(now),
-            reason=application_signature_reason(
-                role=party.role, document_sha256=locked.signing_sha256
-            ),
+            reason=reason,
         )
         # One pending signing per signer: starting again replaces the last; expired
         # ones can never complete.
