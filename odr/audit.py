@@ -128,6 +128,68 @@ def _insert_moving_the_head(event: AuditEvent) -> None:
     event._state.adding, event._state.db = False, connection.alias
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """An event as known before the head's lock: everything but its place in the chain."""
+
+    action: str
+    obj: models.Model
+    actor_id: int | None
+    actor_label: str
+    ip: str | None
+    dispute: Dispute | None
+    before: dict
+    after: dict
+
+
+def _entry(
+    *,
+    action: str,
+    obj: models.Model,
+    actor: AbstractBaseUser | None = None,
+    dispute: Dispute | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    ip: str | None = None,
+    actor_label: str = "",
+) -> _Entry:
+    if words_for(action) is None:
+        raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    if not actor_label and actor_id is not None:
+        actor_label = actor.get_username()
+    return _Entry(
+        action=action,
+        obj=obj,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        ip=ip or get_client_ip(),
+        dispute=dispute,
+        before=_jsonable(before or {}),
+        after=_jsonable(after or {}),
+    )
+
+
+def _chained(entry: _Entry, head: AuditHead) -> AuditEvent:
+    """The entry's event at the end of the chain, the (locked) head moved on to it."""
+    fields = {
+        "seq": head.last_seq + 1,
+        "created_at": timezone.now(),
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "ip": entry.ip,
+        "action": entry.action,
+        "object_type": entry.obj._meta.label_lower,
+        "object_id": str(entry.obj.pk),
+        "before": entry.before,
+        "after": entry.after,
+        "prev_hash": head.last_hash,
+    }
+    digest = event_digest(dispute_id=entry.dispute.pk if entry.dispute else None, **fields)
+    head.last_seq, head.last_hash = fields["seq"], digest
+    return AuditEvent(dispute=entry.dispute, hash=digest, **fields)
+
+
 def log_action(
     *,
     action: str,
@@ -145,14 +207,16 @@ def log_action(
     (odr.lifecycle.register_events): an undeclared one is a programming error.
     `case_is_new`: the caller's transaction inserted the case (a filing): no other
     transaction can see its row, let alone lock it, so the case is not shared first."""
-    if words_for(action) is None:
-        raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    if not actor_label and actor_id is not None:
-        actor_label = actor.get_username()
-    before_json = _jsonable(before or {})
-    after_json = _jsonable(after or {})
-    ip = ip or get_client_ip()
+    entry = _entry(
+        action=action,
+        obj=obj,
+        actor=actor,
+        dispute=dispute,
+        before=before,
+        after=after,
+        ip=ip,
+        actor_label=actor_label,
+    )
     # The head's lock serialises every audited write of the platform until its transaction
     # commits: what does not need the lock is done before it. No savepoint: a failure here
     # fails the caller's whole write, which is what it must do anyway (issue 14: two
@@ -161,43 +225,11 @@ def log_action(
         if not case_is_new:
             _share_the_case_first(dispute)
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
-        seq = head.last_seq + 1
-        now = timezone.now()
-        digest = event_digest(
-            seq=seq,
-            created_at=now,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            ip=ip,
-            action=action,
-            dispute_id=dispute.pk if dispute else None,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            before=before_json,
-            after=after_json,
-            prev_hash=head.last_hash,
-        )
-        event = AuditEvent(
-            seq=seq,
-            created_at=now,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            ip=ip,
-            action=action,
-            dispute=dispute,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.pk),
-            before=before_json,
-            after=after_json,
-            prev_hash=head.last_hash,
-            hash=digest,
-        )
+        event = _chained(entry, head)
         if connection.vendor == "postgresql":
             _insert_moving_the_head(event)
         else:
             event.save(force_insert=True)
-            head.last_seq = seq
-            head.last_hash = digest
             head.save(update_fields=["last_seq", "last_hash"])
     return event
 
@@ -256,64 +288,14 @@ def log_actions(entries: list[dict[str, Any]]) -> list[AuditEvent]:
     the caller's transaction, like `log_action`."""
     if not entries:
         return []
-    rows = []
-    for entry in entries:
-        action = entry["action"]
-        if words_for(action) is None:
-            raise ValueError(f"audit action {action!r} is not declared in odr.lifecycle")
-        actor = entry.get("actor")
-        actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-        actor_label = entry.get("actor_label", "")
-        if not actor_label and actor_id is not None:
-            actor_label = actor.get_username()
-        rows.append(
-            (entry, actor_id, actor_label, entry.get("ip") or get_client_ip(), entry.get("dispute"))
-        )
+    prepared = [_entry(**entry) for entry in entries]
     with transaction.atomic(savepoint=False):
         # Every case shared before the head, in a fixed order (see _share_the_case_first).
-        disputes = {d.pk: d for *_rest, d in rows if d is not None}
+        disputes = {e.dispute.pk: e.dispute for e in prepared if e.dispute is not None}
         for pk in sorted(disputes):
             _share_the_case_first(disputes[pk])
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
-        events = []
-        for entry, actor_id, actor_label, ip, dispute in rows:
-            obj = entry["obj"]
-            seq = head.last_seq + 1
-            now = timezone.now()
-            before_json = _jsonable(entry.get("before") or {})
-            after_json = _jsonable(entry.get("after") or {})
-            digest = event_digest(
-                seq=seq,
-                created_at=now,
-                actor_id=actor_id,
-                actor_label=actor_label,
-                ip=ip,
-                action=entry["action"],
-                dispute_id=dispute.pk if dispute else None,
-                object_type=obj._meta.label_lower,
-                object_id=str(obj.pk),
-                before=before_json,
-                after=after_json,
-                prev_hash=head.last_hash,
-            )
-            events.append(
-                AuditEvent(
-                    seq=seq,
-                    created_at=now,
-                    actor_id=actor_id,
-                    actor_label=actor_label,
-                    ip=ip,
-                    action=entry["action"],
-                    dispute=dispute,
-                    object_type=obj._meta.label_lower,
-                    object_id=str(obj.pk),
-                    before=before_json,
-                    after=after_json,
-                    prev_hash=head.last_hash,
-                    hash=digest,
-                )
-            )
-            head.last_seq, head.last_hash = seq, digest
+        events = [_chained(entry, head) for entry in prepared]
         AuditEvent.objects.bulk_create(events)
         head.save(update_fields=["last_seq", "last_hash"])
     return events

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import secrets
 import shutil
 import tempfile
 from datetime import timedelta
@@ -28,6 +27,7 @@ from agreements.models import Agreement, Signature, SigningAttempts
 from odr.models import AuditEvent
 from tests import factories
 from tests.agreements.subprocess_race import run_race
+from tests.postgres import scratch_database
 from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
@@ -319,19 +319,8 @@ def test_a_signer_and_a_revision_at_the_same_instant_on_the_file_database(tmp_pa
 def test_a_signer_and_a_revision_at_the_same_instant_on_postgresql(tmp_path):
     """The same on PostgreSQL, where SELECT ... FOR UPDATE is a real row lock. Needs
     PostgreSQL on 127.0.0.1 (it runs in CI); unreachable, the test fails, not skips."""
-    import psycopg
-
-    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    name = f"odr_version_race_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        _assert_never_another_version(
-            _race(tmp_path, tmp_path / "data", f"postgres://postgres@127.0.0.1:5432/{name}")
-        )
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_version_race") as url:
+        _assert_never_another_version(_race(tmp_path, tmp_path / "data", url))
 
 
 # --- the page ------------------------------------------------------------------------------

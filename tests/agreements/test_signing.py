@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import secrets
 import shutil
 import tempfile
 from decimal import Decimal
@@ -27,6 +26,7 @@ from odr.errors import DomainError
 from odr.models import AuditEvent, Dispute
 from tests import factories
 from tests.agreements.subprocess_race import run_race
+from tests.postgres import scratch_database
 from tests.signing import sign_agreement
 
 pytestmark = pytest.mark.django_db
@@ -315,19 +315,8 @@ def test_two_parties_signing_at_the_same_instant_both_count(tmp_path):
 def test_two_parties_signing_at_the_same_instant_both_count_on_postgresql(tmp_path):
     """The same race on PostgreSQL, where SELECT ... FOR UPDATE is a real row lock. Needs
     PostgreSQL on 127.0.0.1 (it runs in CI); unreachable, the test fails, not skips."""
-    import psycopg
-
-    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    name = f"odr_sign_race_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        _assert_both_counted(
-            _race(tmp_path, tmp_path / "data", f"postgres://postgres@127.0.0.1:5432/{name}")
-        )
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_sign_race") as url:
+        _assert_both_counted(_race(tmp_path, tmp_path / "data", url))
 
 
 def test_the_unique_constraint_backs_up_the_lock(signing, monkeypatch):

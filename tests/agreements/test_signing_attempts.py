@@ -9,7 +9,6 @@ default) and on PostgreSQL (tests/agreements/race_reauth.py)."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import tempfile
 from datetime import timedelta
@@ -24,6 +23,7 @@ from agreements.models import SigningAttempts
 from odr.errors import DomainError
 from tests import factories
 from tests.agreements.subprocess_race import run_race
+from tests.postgres import scratch_database
 
 LIMIT = services.REAUTH_MAX_FAILURES
 
@@ -68,17 +68,8 @@ def test_fifteen_wrong_passwords_at_once_are_five_checks_on_postgresql(tmp_path)
     """The same bursts on PostgreSQL, where concurrent UPDATEs of one row wait for each
     other and re-read it. Needs PostgreSQL on 127.0.0.1 (it runs in CI); unreachable, the
     test fails, not skips."""
-    import psycopg
-
-    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    name = f"odr_reauth_race_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        result = _bursts(tmp_path, tmp_path / "data", f"postgres://postgres@127.0.0.1:5432/{name}")
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_reauth_race") as url:
+        result = _bursts(tmp_path, tmp_path / "data", url)
     assert result["vendor"] == "postgresql"
     _assert_at_most_five_checked_per_window(result)
 

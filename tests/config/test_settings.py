@@ -9,12 +9,12 @@ import os
 import secrets
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from config.env import env_bool, env_int, env_list, env_url
+from tests.postgres import scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -162,20 +162,16 @@ def test_the_deployment_check_does_complain_about_a_weak_key(tmp_path):
 def test_database_url_makes_migrate_work_on_postgresql(tmp_path):
     import psycopg
 
-    name = f"odr_settings_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("odr_settings") as url:
         env = clean_env(
             tmp_path,
             DJANGO_DEBUG="1",
-            DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{name}",
+            DATABASE_URL=url,
         )
         result = run(["manage.py", "migrate", "--noinput", "-v", "1"], env)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Applying odr.0001_initial... OK" in result.stdout
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
+        with psycopg.connect(url) as conn:
             tables = {
                 row[0]
                 for row in conn.execute(
@@ -185,9 +181,6 @@ def test_database_url_makes_migrate_work_on_postgresql(tmp_path):
         assert {"odr_dispute", "odr_auditevent", "odr_casecounter"} <= tables
         # Nothing went to the SQLite default instead.
         assert not (tmp_path / "data" / "db.sqlite3").exists()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_a_sqlite_database_url_gets_wal_and_immediate_transactions(tmp_path):

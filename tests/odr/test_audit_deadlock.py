@@ -4,31 +4,21 @@ audit event's reference to its case is locked before the audit head (odr.audit).
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from tests.agreements.subprocess_race import run_race
+from tests.postgres import scratch_database
 
 
 @pytest.mark.scaleout
 def test_an_audited_write_waits_for_the_case_before_the_head_on_postgresql(tmp_path):
-    import psycopg
-
-    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    name = f"odr_audit_race_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("odr_audit_race") as url:
         result = run_race(
             "tests.odr.race_audit",
             tmp_path=tmp_path,
             data_dir=tmp_path / "data",
-            database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
+            database_url=url,
         )
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert result["vendor"] == "postgresql"
     # Both writes commit, one after the other; neither is killed as a deadlock.
     assert result["outcome"] == {"case_first": "ok", "audit_only": "ok"}, result

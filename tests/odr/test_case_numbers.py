@@ -4,7 +4,6 @@ threads file at once against a real file database, in a process of their own."""
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from odr.models import CaseCounter
 from tests import factories
 from tests.odr.api_support import run_race_script
+from tests.postgres import scratch_database
 
 SCRIPT = Path(__file__).with_name("concurrent_filing.py")
 THREADS, PER_THREAD = 8, 3
@@ -61,19 +61,8 @@ def test_racing_filings_on_a_sqlite_file_get_distinct_contiguous_numbers(tmp_pat
 
 @pytest.mark.scaleout
 def test_racing_filings_on_postgresql_get_distinct_contiguous_numbers(tmp_path):
-    import psycopg
-
-    name = f"odr_race_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        outcome = run_filings(
-            {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"}, tmp_path
-        )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_race") as url:
+        outcome = run_filings({"DATABASE_URL": url}, tmp_path)
     assert outcome["vendor"] == "postgresql"
     assert_distinct_and_contiguous(outcome)
     assert_one_winner_per_race(outcome)

@@ -21,6 +21,7 @@ from django_tasks_db.models import DBTaskResult
 from odr.models import Dispute, Invitation, Party
 from odr.services import filing as filing_service
 from tests import factories
+from tests.postgres import scratch_database
 
 # Before issue 14 a filing from a village took 31 queries (SQLite, the test settings).
 # 1-2 the session and the user; 3 the region with its ancestors; 4 the filer's profile;
@@ -215,25 +216,14 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     one transaction (the e-mail's task row inside it, no statement after the commit), the
     audit event moves the chain's head in its own statement, the duplicate check reads
     the parties by index, and the chain stays whole."""
-    import uuid
-
-    import psycopg
-
     from tests.odr.api_support import run_race_script
 
-    name = f"odr_file14_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("odr_file14") as url:
         out = run_race_script(
             Path(__file__).with_name("filing_postgres.py"),
             tmp_path,
-            {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"},
+            {"DATABASE_URL": url},
         )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert out["vendor"] == "postgresql"
     assert out["audit_problems"] == []
     assert out["queued"] == 2  # the respondent's e-mail and text

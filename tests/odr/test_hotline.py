@@ -4,7 +4,6 @@ endpoints, first contact against the clock, closing, and the caller's survey."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from odr.services import dispute_file, hotline
 from odr.services.party_input import PartyInput
 from tests import factories
 from tests.odr.api_support import assert_error, post, run_race_script
+from tests.postgres import scratch_database
 
 pytestmark = pytest.mark.django_db
 
@@ -165,17 +165,8 @@ def test_the_same_ticket_sent_six_times_at_once_on_a_sqlite_file_is_one_ticket(t
 
 @pytest.mark.scaleout
 def test_the_same_ticket_sent_six_times_at_once_on_postgresql_is_one_ticket(tmp_path):
-    import psycopg
-
-    name = f"odr_hotline_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        outcome = run_race({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"}, tmp_path)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_hotline") as url:
+        outcome = run_race({"DATABASE_URL": url}, tmp_path)
     assert outcome["vendor"] == "postgresql"
     assert_one_ticket(outcome)
 

@@ -6,7 +6,6 @@ the list in its order and probes each case's parties, so its page stops after it
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from odr.models import Party
 from tests import factories
 from tests.odr.api_support import role_clients, run_race_script
 from tests.odr.bulk_data import bulk_disputes
+from tests.postgres import scratch_database
 
 SCRIPT = Path(__file__).with_name("search_plans.py")
 
@@ -68,19 +68,8 @@ def test_a_common_search_finds_what_a_rare_one_finds(demo, monkeypatch):
 
 @pytest.mark.scaleout
 def test_on_postgresql_every_search_at_100000_cases_is_an_index_scan(tmp_path):
-    import psycopg
-
-    name = f"odr_search_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        out = run_race_script(
-            SCRIPT, tmp_path, {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}"}
-        )
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("odr_search") as url:
+        out = run_race_script(SCRIPT, tmp_path, {"DATABASE_URL": url})
     assert (out["vendor"], out["disputes"]) == ("postgresql", 100_000)
     assert out["serial"]["found"] == out["number"]["found"] == 1
     assert out["full_name"]["found"] == 0 and out["surname"]["found"] > 10_000

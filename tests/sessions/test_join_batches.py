@@ -7,7 +7,6 @@ the audit chain holds every event in the batch's order."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import pytest
 from channels.db import database_sync_to_async
@@ -22,6 +21,7 @@ from sessions import joins, services
 from sessions.models import Attendance, MediationSession, RoomParticipant, RoomTicket
 from sessions.transitions import lock_sessions
 from tests import factories
+from tests.postgres import scratch_database
 from tests.sessions.conftest import Room, application, receive_until, schedule
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -291,24 +291,15 @@ async def test_a_batch_that_fails_is_made_again_join_by_join(monkeypatch):
 
 @pytest.mark.scaleout
 def test_two_batches_sharing_rooms_in_opposite_orders_both_commit_on_postgresql(tmp_path):
-    import psycopg
-
     from tests.agreements.subprocess_race import run_race
 
-    pg = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-    name = f"join13b_batches_{secrets.token_hex(4)}"
-    with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **pg) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with scratch_database("odr_join_batches") as url:
         result = run_race(
             "tests.sessions.race_join_batches",
             tmp_path=tmp_path,
             data_dir=tmp_path / "data",
-            database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
+            database_url=url,
         )
-    finally:
-        with psycopg.connect(dbname="postgres", autocommit=True, **pg) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert result["vendor"] == "postgresql"
     # Neither batch was killed as a deadlock, in any round; every join was audited, each
     # of the 18 places is connected (the later batch's connection), the chain is whole.
