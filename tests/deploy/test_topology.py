@@ -310,6 +310,11 @@ async def _room_through_nginx(port: int, session_id: int, tickets: dict[str, str
         await mediator.send({"type": "admit", "peer_id": peer["peer_id"]})
     await applicant.until("admitted")
     await respondent.until("admitted")
+    # The applicant may signal the respondent once its own view of the room holds them
+    # (CONTRACT §4: a signal is relayed only to a peer in the sender's room right now).
+    # The respondent's `admitted` and the applicant's `peer-joined` are separate events on
+    # separate channels, possibly through two processes: either may arrive first.
+    assert (await applicant.until("peer-joined"))["peer"]["peer_id"] == res_w["peer_id"]
     offer = {"sdp": {"type": "offer", "sdp": "v=0"}}
     await applicant.send({"type": "signal", "to": res_w["peer_id"], "data": offer})
     assert await respondent.until("signal") == {

@@ -277,6 +277,10 @@ async def test_peers_on_two_daphne_processes_meet_in_one_room(cluster):
     await mediator.send({"type": "caucus_end"})
     ended_caucus = await respondent.until("caucus")
     assert {p["peer_id"] for p in ended_caucus["peers"]} == {med_w["peer_id"], app_w["peer_id"]}
+    # The applicant's own `caucus` event, not the respondent's, tells when its view holds
+    # the respondent again: a signal that overtook it would be dropped on arrival.
+    back_together = await applicant.until("caucus")
+    assert {p["peer_id"] for p in back_together["peers"]} == {med_w["peer_id"], res_w["peer_id"]}
     await respondent.send({"type": "signal", "to": app_w["peer_id"], "data": {"c": 1}})
     assert (await applicant.until("signal"))["from"] == res_w["peer_id"]
 
