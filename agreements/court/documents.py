@@ -398,10 +398,11 @@ def _signature_rows(parties: list[PartyIdentity], boxes: dict, s: dict) -> Table
 
 
 def _record_place(parties: list[PartyIdentity], boxes: dict | None, s: dict) -> list:
-    """In the document the parties sign (issue 9, point 5): under its own "附：" line, the
-    place where the platform seal, after the last party, shows the completion record
-    (each party's signer, time, certificate and address) as its visible appearance, as
-    on the agreement's audit page; the place is recorded in `boxes` (RECORD_BOX)."""
+    """In the document the parties sign (issue 9, point 5): the last item of the
+    attachments ("附：" … "5. 签署完成记录"), the place where the platform seal, after the
+    last party, shows the completion record (each party's signer, time, certificate and
+    address) as its visible appearance, as on the agreement's audit page; the place is
+    recorded in `boxes` (RECORD_BOX). One "附：" list, as a court's form has."""
     if boxes is None:
         return []
     from agreements.documents.pdf import RECORD_BOX, _FieldBox, record_height
@@ -409,8 +410,7 @@ def _record_place(parties: list[PartyIdentity], boxes: dict | None, s: dict) -> 
     return [
         KeepTogether(
             [
-                Spacer(1, 3 * mm),
-                _p("附：签署完成记录（各申请人签署后由平台电子印章附加于下方）", s["body"]),
+                _p("5. 签署完成记录（各申请人签署后由平台电子印章附加于下方）。", s["body"]),
                 Spacer(1, 1 * mm),
                 _FieldBox(RECORD_BOX, boxes, width=BODY_W, height=record_height(len(parties))),
             ]
@@ -495,7 +495,8 @@ def render_application(
             s["body"],
         ),
         _p("3. 申请人身份证明、委托代理人的授权委托书；", s["body"]),
-        _p("4. 当事人送达地址确认书。", s["body"]),
+        # The signing record, when there is one, is the list's fifth item.
+        _p("4. 当事人送达地址确认书" + ("；" if boxes is not None else "。"), s["body"]),
         *_record_place(parties, boxes, s),
         PageBreak(),
         _p("证据清单", s["doc_title"]),

@@ -153,8 +153,8 @@ def test_the_applications_platform_seal_is_visible_with_the_completion_record(
     sealed_application, tmp_path
 ):
     """The platform seal of the 司法确认申请书 is no longer an invisible field: its widget
-    sits in the place kept under the "附：签署完成记录" line, non-empty, with an appearance
-    stream drawing the completion record, and the seal stays trusted."""
+    sits in the place kept under the attachments' "5. 签署完成记录" item, non-empty, with an
+    appearance stream drawing the completion record, and the seal stays trusted."""
     from agreements.documents.pdf import RECORD_BOX
 
     request, pdf = sealed_application
@@ -183,7 +183,7 @@ def test_the_applications_platform_seal_is_visible_with_the_completion_record(
         capture_output=True,
         text=True,
     ).stdout
-    assert "附：签署完成记录" in text and "签署完成记录（平台电子印章签署）" in text
+    assert "5. 签署完成记录" in text and "签署完成记录（平台电子印章签署）" in text
     for consent in request.consents.all():
         assert consent.signer_name in text
         assert consent.certificate_serial[:20] in text
@@ -193,7 +193,9 @@ def test_the_applications_platform_seal_is_visible_with_the_completion_record(
     before = subprocess.run(
         ["pdftotext", "-layout", str(signed), "-"], check=True, capture_output=True, text=True
     ).stdout
-    assert "附：签署完成记录" in before and "签署完成记录（平台电子印章签署）" not in before
+    # One list of attachments, the signing record its fifth item (not a second "附：").
+    assert before.count("附：") == 1 and "4. 当事人送达地址确认书；" in before
+    assert "5. 签署完成记录" in before and "签署完成记录（平台电子印章签署）" not in before
 
 
 @pytest.mark.parametrize("which", ["agreement", "application"])
