@@ -11,6 +11,7 @@ cost of any authenticated request on this machine).
     .venv/bin/python -m bench.http [--disputes 100000] [--requests 2000] [--rounds 40]
         [--database-url postgres://postgres@127.0.0.1:5432/postgres] [--keep]
         [--reuse NAME] [--topology] [--filing] [--filing-only] [--filings 100]
+        [--only TEXT]
 
 `--keep` keeps the seeded database and prints its name; `--reuse NAME` measures it again
 without seeding (before and after a change, on the same rows). `--topology` measures
@@ -60,6 +61,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--filing", action="store_true", help="measure filing throughput too")
     parser.add_argument("--filing-only", action="store_true", help="filing, not the lists")
     parser.add_argument("--filings", type=int, default=100, help="filings per client")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        help="only the rows whose label contains one of TEXT,TEXT… (and GET /api/v1/me)",
+    )
     return parser.parse_args()
 
 
@@ -370,7 +376,11 @@ def main() -> None:
         ("/court/ (clerk)", "clerk@demo.odr", "/court/"),
         ("GET /api/v1/stats (uncached)", None, "/api/v1/stats"),
         ("GET /stats/ (uncached)", None, "/stats/"),
+        ("/dashboard/ (coordinator)", coordinator, "/dashboard/"),
     ]
+    if ARGS.only:
+        wanted = ARGS.only.split(",")
+        cases = [c for c in cases if c is cases[0] or any(w in c[0] for w in wanted)]
     global TOPOLOGY
     where = "in process"
     if ARGS.topology:
