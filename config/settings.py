@@ -503,4 +503,10 @@ ODR_REMINDER_JOBS = [
     "sessions.reminders.send_due",
     "sessions.services.sessions_close_orphaned",
     "agreements.reminders.send_due",
+    # Not a reminder: the public statistics and the dashboards counted ahead of the
+    # requests, which read them in one query (odr.stats, issue 14).
+    "odr.stats.refresh_figures",
 ]
+# A request finding figures older than this (seconds; the worker has stopped) counts them
+# itself (odr.stats.read_snapshot); 0: every request counts (the tests).
+ODR_FIGURES_MAX_AGE = env_int("ODR_FIGURES_MAX_AGE", 0 if TESTING else 1800)

@@ -3,7 +3,10 @@ its `.xlsx` export, and the hotline's three rates (三率) and ranking, which th
 statistics also publish (odr.stats).
 
 Everything is counted in the database (issue 14): COUNT … FILTER … GROUP BY, never a row
-per case in Python; a few queries per figure set whatever the number of cases.
+per case in Python; a few queries per figure set whatever the number of cases. And a
+request does not count: the worker counts each reader's area ahead of time
+(`dashboard_scopes`, `count_dashboard`; odr.stats.refresh_figures) and the dashboard, its
+export and `GET /api/v1/dashboard` read that snapshot in one query (odr.stats, snapshots).
 
 The three rates of a set of 12345 tickets:
 
@@ -39,7 +42,14 @@ from odr.models import (
     Region,
     Visit,
 )
-from odr.stats import SECONDS_PER_DAY, _area, _grouped
+from odr.stats import (
+    SECONDS_PER_DAY,
+    Figures,
+    _area,
+    _grouped,
+    named,
+    read_snapshot,
+)
 
 S = Dispute.Status
 T = HotlineTicket.Status
@@ -194,6 +204,21 @@ def monthly_ranking(tickets: QuerySet[HotlineTicket], *, by: str) -> list[dict[s
 DASHBOARD_ROLES = (Membership.Role.COORDINATOR, Membership.Role.MEDIATOR, Membership.Role.RECEPTION)
 
 
+def _readers() -> QuerySet[Membership]:
+    # One membership must carry both conditions (a join per filter() would let another
+    # person's membership of the same organisation qualify).
+    return Membership.objects.filter(
+        Q(role=Membership.Role.COORDINATOR)
+        | Q(organisation__kind=Organisation.Kind.COUNTY_CENTRE, role__in=DASHBOARD_ROLES),
+        is_active=True,
+        organisation__is_active=True,
+    )
+
+
+def _widest(regions: list[Region]) -> Region:
+    return min(regions, key=lambda r: (len(r.path), r.path))
+
+
 def dashboard_area(user: AbstractBaseUser) -> Region | bool | None:
     """The region whose figures this user reads: the county centre's staff and any
     organisation's intake coordinator read their organisation's area (the widest when
@@ -202,19 +227,38 @@ def dashboard_area(user: AbstractBaseUser) -> Region | bool | None:
         return False
     if user.is_superuser:
         return True
-    # One membership must carry both conditions (a join per filter() would let another
-    # person's membership of the same organisation qualify).
-    memberships = Membership.objects.filter(
-        Q(role=Membership.Role.COORDINATOR)
-        | Q(organisation__kind=Organisation.Kind.COUNTY_CENTRE, role__in=DASHBOARD_ROLES),
-        user=user,
-        is_active=True,
-        organisation__is_active=True,
-    ).select_related("organisation__region")
+    memberships = _readers().filter(user=user).select_related("organisation__region")
     regions = [m.organisation.region for m in memberships]
     if not regions:
         return False
-    return min(regions, key=lambda r: len(r.path))
+    return _widest(regions)
+
+
+DASHBOARD = "dashboard"
+
+
+def dashboard_scope(area: Region | bool) -> str:
+    """The key of an area's dashboard snapshot: the region's id, or "all"."""
+    return str(area.pk) if isinstance(area, Region) else "all"
+
+
+def dashboard_scopes() -> dict[str, Region | bool]:
+    """Every area some dashboard reader reads now (`dashboard_area` of each of them):
+    what the worker counts ahead of time. A query for the readers, one for superusers."""
+    from django.contrib.auth import get_user_model
+
+    by_user: dict[int, list[Region]] = {}
+    for membership in (
+        _readers().filter(user__is_active=True).select_related("organisation__region")
+    ):
+        by_user.setdefault(membership.user_id, []).append(membership.organisation.region)
+    areas: dict[str, Region | bool] = {}
+    for regions in by_user.values():
+        area = _widest(regions)
+        areas[dashboard_scope(area)] = area
+    if get_user_model().objects.filter(is_superuser=True, is_active=True).exists():
+        areas[dashboard_scope(True)] = True
+    return areas
 
 
 def _scoped(area: Region | bool) -> tuple[QuerySet[Dispute], QuerySet[HotlineTicket]]:
@@ -260,13 +304,9 @@ def _figures(row: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def dashboard(user: AbstractBaseUser) -> dict[str, Any]:
-    """Every figure of the dashboard for this user's area (see `dashboard_area`)."""
-    area = dashboard_area(user)
-    if area is False:
-        from odr.errors import NotFound
-
-        raise NotFound()
+def count_dashboard(area: Region | bool) -> dict[str, Any]:
+    """Every figure of the dashboard of `area`, counted now, as its snapshot keeps them
+    (JSON: months as "YYYY-MM-DD"; the categories without their names)."""
     disputes, tickets = _scoped(area)
     total = _figures(_grouped(disputes, None).get(None))
     months = _grouped(disputes, TruncMonth("created_at"))
@@ -279,15 +319,19 @@ def dashboard(user: AbstractBaseUser) -> dict[str, Any]:
     ]
     categories = _grouped(disputes, F("category"))
     by_category = [
-        {"code": c.value, "name": str(c.label), **_figures(categories[c.value])}
+        {"code": c.value, **_figures(categories[c.value])}
         for c in Category
         if c.value in categories
     ]
     areas = {k: v for k, v in _grouped(disputes, _area()).items() if k is not None}
-    names = dict(Region.objects.filter(pk__in=list(areas)).values_list("pk", "name"))
-    codes = dict(Region.objects.filter(pk__in=list(areas)).values_list("pk", "code"))
+    regions = {
+        pk: (code, name)
+        for pk, code, name in Region.objects.filter(pk__in=list(areas)).values_list(
+            "pk", "code", "name"
+        )
+    }
     by_township = sorted(
-        ({"code": codes[k], "name": names[k], **_figures(v)} for k, v in areas.items()),
+        ({"code": regions[k][0], "name": regions[k][1], **_figures(v)} for k, v in areas.items()),
         key=lambda b: b["code"],
     )
     levels = resolved_by_level(disputes)
@@ -307,6 +351,39 @@ def dashboard(user: AbstractBaseUser) -> dict[str, Any]:
         "hotline": hotline_rates(tickets),
         "hotline_by_township": hotline_ranking(tickets, by="township"),
         "hotline_by_organisation": hotline_ranking(tickets, by="organisation"),
-        "monthly_ranking": monthly_ranking(tickets, by="township"),
+        "monthly_ranking": [
+            {"month": m["month"].isoformat(), "rows": m["rows"]}
+            for m in monthly_ranking(tickets, by="township")
+        ],
         "weights": list(settings.ODR_HOTLINE_WEIGHTS),
     }
+
+
+def dashboard_figures(area: Region | bool) -> Figures:
+    """The dashboard of `area` as the worker last counted it (one query; see
+    odr.stats.read_snapshot), in the reader's language, and when it was counted."""
+    figures = read_snapshot(DASHBOARD, dashboard_scope(area), lambda: count_dashboard(area))
+    data = figures.data
+    return Figures(
+        {
+            **data,
+            "by_category": named(data["by_category"]),
+            "monthly_ranking": [
+                {"month": date.fromisoformat(m["month"]), "rows": m["rows"]}
+                for m in data["monthly_ranking"]
+            ],
+            "computed_at": figures.computed_at,
+        },
+        figures.computed_at,
+    )
+
+
+def dashboard(user: AbstractBaseUser) -> dict[str, Any]:
+    """Every figure of the dashboard for this user's area (see `dashboard_area`), with
+    `computed_at`, when they were counted."""
+    area = dashboard_area(user)
+    if area is False:
+        from odr.errors import NotFound
+
+        raise NotFound()
+    return dashboard_figures(area).data

@@ -944,3 +944,25 @@ class DuplicateLink(models.Model):
         ]
         verbose_name = _("possible duplicate")
         verbose_name_plural = _("possible duplicates")
+
+
+class FigureSnapshot(models.Model):
+    """Figures counted ahead of the request (issue 14): the public statistics (`kind`
+    "public") or one area's dashboard (`kind` "dashboard", `scope` the region's id, or
+    "all" for a superuser), as odr.stats computes them, with the time they were counted.
+    The worker recounts every snapshot on a schedule; a request reads one row."""
+
+    kind = models.CharField(max_length=16)
+    scope = models.CharField(max_length=32, blank=True, default="")
+    data = models.JSONField()
+    computed_at = models.DateTimeField()
+    # How long the count took, in milliseconds (for the operator: figures per area).
+    took_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "scope"], name="figure_snapshot_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.scope}@{self.computed_at:%Y-%m-%d %H:%M}"

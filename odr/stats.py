@@ -12,11 +12,29 @@ categories and the areas, and the median of the days from filing to settlement w
 `percentile_cont` on PostgreSQL, or on SQLite with a window (ROW_NUMBER and COUNT over the
 group) that returns only the one or two middle rows of each group. No dispute row is read
 into Python, so a request costs the same few queries however many cases there are; the
-answer is cached for `ODR_STATS_CACHE_SECONDS` (60 by default; 0 under tests)."""
+count is the same few queries however many cases there are.
+
+A request does not count, though: it reads the figures the worker counted (issue 14,
+point 2). `refresh_figures`, one of the reminders loop's jobs (`manage.py send_reminders
+--loop 300`, which `./dev serve` and `./dev prod` run), recounts the public figures and
+every dashboard's (odr.figures) and keeps each in one row of `FigureSnapshot` with the
+time it was counted; `/api/v1/stats`, `/stats/` and `/dashboard/` read that row (one
+query whatever the caseload), and `/stats/` and `/dashboard/` say when the figures were
+counted. A snapshot is exact: it is the same count, made a few minutes earlier. Where
+there is none yet (a new platform, a new coordinator's area) or the one there is older
+than `ODR_FIGURES_MAX_AGE` seconds (1,800 by default: the worker has stopped), the
+request counts now, as before, and keeps its count in the cache for
+`ODR_STATS_CACHE_SECONDS` (60; 0 under tests, whose `ODR_FIGURES_MAX_AGE` is 0 too: every
+test request counts), never in the database (a GET writes nothing, issue 7 §3)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,11 +55,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import RowNumber
-from django.utils.translation import get_language
+from django.utils import timezone
 from ninja import Schema
 
 from odr.categories import Category
-from odr.models import Dispute, Region
+from odr.models import Dispute, FigureSnapshot, Region
+
+logger = logging.getLogger(__name__)
 
 S = Dispute.Status
 
@@ -221,13 +241,14 @@ def _count(n: int) -> int | None:
 # --- the figures -------------------------------------------------------------------------
 
 
-def compute_public_stats() -> dict[str, Any]:
-    """The figures, counted now (uncached)."""
+def count_public_stats() -> dict[str, Any]:
+    """The figures, counted now, as the snapshot keeps them: JSON, and without the
+    categories' names, which depend on the reader's language (`named` adds them)."""
     disputes = Dispute.objects.order_by()
     total = _grouped(disputes, None).get(None)
     categories = _grouped(disputes, F("category"))
     by_category = [
-        {"code": category.value, "name": str(category.label), **_summary(row)}
+        {"code": category.value, **_summary(row)}
         for category in Category
         if (row := categories.get(category.value)) and row["received"] >= SMALLEST_SHOWN
     ]
@@ -257,15 +278,100 @@ def compute_public_stats() -> dict[str, Any]:
     }
 
 
-def public_stats() -> dict[str, Any]:
-    """The figures as published: cached for a short time (the category names are in the
-    reader's language, so each language has its own copy)."""
+def named(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Category buckets with their names in the reader's language, after the code."""
+    return [{"code": b["code"], "name": str(Category(b["code"]).label), **b} for b in buckets]
+
+
+def _published(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "by_category": named(data["by_category"])}
+
+
+def compute_public_stats() -> dict[str, Any]:
+    """The figures, counted now (uncached), as published."""
+    return _published(count_public_stats())
+
+
+# --- snapshots ---------------------------------------------------------------------------
+
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Figures and when they were counted."""
+
+    data: dict[str, Any]
+    computed_at: datetime
+
+
+def read_snapshot(kind: str, scope: str, count: Callable[[], dict[str, Any]]) -> Figures:
+    """The figures of `kind` and `scope` as the worker last counted them: one query. None
+    yet, or older than `ODR_FIGURES_MAX_AGE`: counted now by `count` and kept in the cache
+    for `ODR_STATS_CACHE_SECONDS` (the database is not written on a read)."""
+    row = (
+        FigureSnapshot.objects.filter(kind=kind, scope=scope)
+        .values_list("data", "computed_at")
+        .first()
+    )
+    max_age = getattr(settings, "ODR_FIGURES_MAX_AGE", 0 if settings.TESTING else 1800)
+    if row is not None and max_age and (timezone.now() - row[1]).total_seconds() <= max_age:
+        return Figures(*row)
     seconds = getattr(settings, "ODR_STATS_CACHE_SECONDS", 0 if settings.TESTING else 60)
-    if not seconds:
-        return compute_public_stats()
-    key = f"odr:public-stats:v3:{get_language()}"
-    figures = cache.get(key)
+    key = f"odr:figures:v1:{kind}:{scope}"
+    figures = cache.get(key) if seconds else None
     if figures is None:
-        figures = compute_public_stats()
-        cache.set(key, figures, seconds)
+        computed_at = timezone.now()
+        figures = Figures(count(), computed_at)
+        if seconds:
+            cache.set(key, figures, seconds)
     return figures
+
+
+def write_snapshot(kind: str, scope: str, count: Callable[[], dict[str, Any]]) -> Figures:
+    """Counts the figures now and keeps them (the worker's side of `read_snapshot`)."""
+    computed_at, started = timezone.now(), time.perf_counter()
+    data = count()
+    took_ms = round((time.perf_counter() - started) * 1000)
+    FigureSnapshot.objects.bulk_create(
+        [
+            FigureSnapshot(
+                kind=kind, scope=scope, data=data, computed_at=computed_at, took_ms=took_ms
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["kind", "scope"],
+        update_fields=["data", "computed_at", "took_ms"],
+    )
+    return Figures(data, computed_at)
+
+
+def refresh_figures(*, now: datetime | None = None) -> int:
+    """The reminders loop's job (settings.ODR_REMINDER_JOBS): recounts the public figures
+    and the dashboard of every area a dashboard reader reads, and forgets the snapshots of
+    areas nobody reads any more. Returns 0 (it sends no reminder); logs what it counted."""
+    from odr import figures
+
+    started = time.perf_counter()
+    write_snapshot(PUBLIC, "", count_public_stats)
+    scopes = figures.dashboard_scopes()
+    for scope, area in scopes.items():
+        write_snapshot(figures.DASHBOARD, scope, lambda area=area: figures.count_dashboard(area))
+    FigureSnapshot.objects.filter(kind=figures.DASHBOARD).exclude(scope__in=list(scopes)).delete()
+    logger.info(
+        "figures counted: public and %d dashboard(s) in %.0f ms",
+        len(scopes),
+        (time.perf_counter() - started) * 1000,
+    )
+    return 0
+
+
+def public_figures() -> Figures:
+    """The published figures and when they were counted (see the module's docstring)."""
+    figures = read_snapshot(PUBLIC, "", count_public_stats)
+    return Figures(_published(figures.data), figures.computed_at)
+
+
+def public_stats() -> dict[str, Any]:
+    """The figures as published (CONTRACT §3 /api/v1/stats)."""
+    return public_figures().data

@@ -113,9 +113,10 @@ def _with_pct(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dashboard_for(request: HttpRequest) -> dict[str, Any]:
-    if figures.dashboard_area(request.user) is False:
+    area = figures.dashboard_area(request.user)
+    if area is False:
         raise PermissionDenied
-    return figures.dashboard(request.user)
+    return figures.dashboard_figures(area).data
 
 
 @login_required

@@ -46,12 +46,14 @@ def _shown(count: int | None) -> str:
 
 
 def stats_page(request: HttpRequest) -> HttpResponse:
-    data = stats.public_stats()
+    figures = stats.public_figures()
+    data = figures.data
     return render(
         request,
         "odr/stats.html",
         {
             "stats": data,
+            "computed_at": figures.computed_at,
             "success_pct": None
             if data["success_rate"] is None
             else round(data["success_rate"] * 100),

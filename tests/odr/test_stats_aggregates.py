@@ -1,6 +1,7 @@
 """Public statistics are counted in the database (issue 14): they equal a slow count in
 Python over every row (the way they were computed before), take the same few queries at
-any caseload, keep the small-number rule (SMALLEST_SHOWN), and are cached a short time."""
+any caseload and keep the small-number rule (SMALLEST_SHOWN). The worker's snapshots of
+these figures, which the requests read: test_stats_snapshots."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ import datetime as dt
 from statistics import median
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -184,26 +183,6 @@ def test_the_api_and_the_page_show_the_database_figures(demo, client):
     assert f'<strong id="kpi-received">{expected["received"]}</strong>' in page
 
 
-@override_settings(ODR_STATS_CACHE_SECONDS=60)
-def test_the_figures_are_cached_a_short_time_per_language(demo):
-    cache.clear()
-    _caseload(30, 8)
-    with translation.override("en"):
-        first = stats.public_stats()
-    _caseload(30, 9)
-    with translation.override("en"), CaptureQueriesContext(connection) as queries:
-        again = stats.public_stats()
-    assert again == first and len(queries) == 0
-    with translation.override("zh-hans"):
-        chinese = stats.public_stats()
-    # Another language is its own copy (the category names are translated), counted now.
-    assert chinese["received"] == 60
-    cache.clear()
-    with translation.override("en"):
-        assert stats.public_stats()["received"] == 60
-    cache.clear()
-
-
 def test_without_a_cache_setting_tests_count_every_time(demo):
     _caseload(5, 10)
     assert stats.public_stats()["received"] == 5
@@ -218,40 +197,42 @@ def test_lists_and_statistics_on_postgresql():
     import os
     import subprocess
     import sys
-    import uuid
     from pathlib import Path
 
+    from tests.postgres import scratch_database
+
     root = Path(__file__).resolve().parents[2]
-    name = f"odr_lists_{uuid.uuid4().hex[:10]}"
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_URL", "ODR_", "REDIS_URL"))
     }
-    env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
     here = Path(__file__)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not scaleout",
-            # The query counts at 5,000 rows do not depend on the database (and take long).
-            "-k",
-            "not 5000 and not any_caseload",
-            "--create-db",
-            str(here),
-            str(here.with_name("test_api_pagination.py")),
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    with scratch_database("odr_lists") as url:
+        env["DATABASE_URL"] = url
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-m",
+                "not scaleout",
+                # The query counts at 5,000 rows do not depend on the database (and take long).
+                "-k",
+                "not 5000 and not any_caseload",
+                "--create-db",
+                str(here),
+                str(here.with_name("test_stats_snapshots.py")),
+                str(here.with_name("test_api_pagination.py")),
+            ],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     assert result.returncode == 0, result.stdout[-4000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
