@@ -116,7 +116,7 @@ def _dashboard_for(request: HttpRequest) -> dict[str, Any]:
     area = figures.dashboard_area(request.user)
     if area is False:
         raise PermissionDenied
-    return figures.dashboard_figures(area).data
+    return {**figures.dashboard_figures(area).data, "scope": figures.dashboard_scope(area)}
 
 
 @login_required
@@ -127,6 +127,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "odr/dashboard.html",
         {
             "d": data,
+            # The rendered figures are kept per area and count (the template's cache).
+            "figures_key": f"{data['scope']}:{data['computed_at'].isoformat()}",
             "success_pct": _pct(data["success_rate"]),
             "share_pct": _pct(data["share_village_township"]),
             "hotline": _with_pct(data["hotline"]),

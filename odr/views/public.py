@@ -54,6 +54,7 @@ def stats_page(request: HttpRequest) -> HttpResponse:
         {
             "stats": data,
             "computed_at": figures.computed_at,
+            "figures_key": figures.computed_at.isoformat(),
             "success_pct": None
             if data["success_rate"] is None
             else round(data["success_rate"] * 100),

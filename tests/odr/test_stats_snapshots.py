@@ -198,6 +198,9 @@ def test_a_request_reads_the_last_count_and_says_when_it_was_made(demo):
     stats.refresh_figures(now=timezone.now())
     with READ_SNAPSHOTS:
         assert stats.public_stats()["received"] == 60
+        # The page drawn for the last count is kept (the template's cache), not shown again.
+        page = Client().get("/stats/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'id="kpi-received">60<' in page
         now_in_county = Dispute.objects.filter(region__path__startswith=county.path).count()
         assert now_in_county > in_county
         html = coordinator().get("/dashboard/").content.decode()
