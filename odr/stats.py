@@ -11,8 +11,8 @@ Everything is counted in the database (issue 14): COUNT … GROUP BY for the tot
 categories and the areas, and the median of the days from filing to settlement with
 `percentile_cont` on PostgreSQL, or on SQLite with a window (ROW_NUMBER and COUNT over the
 group) that returns only the one or two middle rows of each group. No dispute row is read
-into Python, so a request costs the same few queries however many cases there are; the
-count is the same few queries however many cases there are.
+into Python: the count is the same few queries however many cases there are (its time
+grows with them).
 
 A request does not count, though: it reads the figures the worker counted (issue 14,
 point 2). `refresh_figures`, one of the reminders loop's jobs (`manage.py send_reminders
@@ -20,7 +20,8 @@ point 2). `refresh_figures`, one of the reminders loop's jobs (`manage.py send_r
 every dashboard's (odr.figures) and keeps each in one row of `FigureSnapshot` with the
 time it was counted; `/api/v1/stats`, `/stats/` and `/dashboard/` read that row (one
 query whatever the caseload), and `/stats/` and `/dashboard/` say when the figures were
-counted. A snapshot is exact: it is the same count, made a few minutes earlier. Where
+counted. A snapshot is exact: it is the same count, made a few minutes earlier (the
+rendered figures of the two pages are kept in the cache per count and language). Where
 there is none yet (a new platform, a new coordinator's area) or the one there is older
 than `ODR_FIGURES_MAX_AGE` seconds (1,800 by default: the worker has stopped), the
 request counts now, as before, and keeps its count in the cache for
@@ -39,7 +40,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import (
     Aggregate,
     Case,
@@ -328,10 +329,22 @@ def read_snapshot(kind: str, scope: str, count: Callable[[], dict[str, Any]]) ->
     return figures
 
 
+def _consistent(count: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`count` in one transaction that sees one moment of the database (PostgreSQL's
+    REPEATABLE READ), so that a snapshot's totals and breakdowns agree with each other
+    even while cases are filed and closed between its queries."""
+    outermost = not connection.in_atomic_block  # (a test's transaction: already one moment)
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return count()
+
+
 def write_snapshot(kind: str, scope: str, count: Callable[[], dict[str, Any]]) -> Figures:
     """Counts the figures now and keeps them (the worker's side of `read_snapshot`)."""
     computed_at, started = timezone.now(), time.perf_counter()
-    data = count()
+    data = _consistent(count)
     took_ms = round((time.perf_counter() - started) * 1000)
     FigureSnapshot.objects.bulk_create(
         [
@@ -353,15 +366,27 @@ def refresh_figures(*, now: datetime | None = None) -> int:
     from odr import figures
 
     started = time.perf_counter()
-    write_snapshot(PUBLIC, "", count_public_stats)
     scopes = figures.dashboard_scopes()
-    for scope, area in scopes.items():
-        write_snapshot(figures.DASHBOARD, scope, lambda area=area: figures.count_dashboard(area))
+    jobs: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [(PUBLIC, "", count_public_stats)]
+    jobs += [
+        (figures.DASHBOARD, scope, lambda area=area: figures.count_dashboard(area))
+        for scope, area in scopes.items()
+    ]
+    failed = 0
+    for kind, scope, count in jobs:
+        try:
+            write_snapshot(kind, scope, count)
+        except DatabaseError:
+            # One area's count failing must not stop the others, nor the reminders loop;
+            # its old snapshot stays (and ages: past ODR_FIGURES_MAX_AGE requests count).
+            failed += 1
+            logger.exception("figures %s:%s not counted", kind, scope)
     FigureSnapshot.objects.filter(kind=figures.DASHBOARD).exclude(scope__in=list(scopes)).delete()
     logger.info(
-        "figures counted: public and %d dashboard(s) in %.0f ms",
+        "figures counted: public and %d dashboard(s) in %.0f ms%s",
         len(scopes),
         (time.perf_counter() - started) * 1000,
+        f"; {failed} failed" if failed else "",
     )
     return 0
 

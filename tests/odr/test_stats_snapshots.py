@@ -15,7 +15,7 @@ from statistics import median
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
@@ -271,3 +271,28 @@ def test_the_worker_counts_each_readers_area_and_forgets_areas_nobody_reads(demo
     stats.refresh_figures(now=timezone.now())
     scopes = set(FigureSnapshot.objects.filter(kind="dashboard").values_list("scope", flat=True))
     assert str(township.pk) not in scopes and FigureSnapshot.objects.filter(kind="public").exists()
+
+
+def test_an_area_whose_count_fails_keeps_its_old_figures_and_the_others_are_counted(
+    demo, monkeypatch, caplog
+):
+    _caseload(20, 61)
+    stats.refresh_figures(now=timezone.now())
+    before = {f.scope: f.computed_at for f in FigureSnapshot.objects.all()}
+    county = Region.objects.get(code="330523000000")
+    count = figures.count_dashboard
+
+    def failing(area):
+        if area == county:
+            raise DatabaseError("canceling statement due to statement timeout")
+        return count(area)
+
+    monkeypatch.setattr(figures, "count_dashboard", failing)
+    _caseload(20, 62)
+    assert stats.refresh_figures(now=timezone.now()) == 0  # the reminders loop goes on
+    after = {f.scope: f for f in FigureSnapshot.objects.all()}
+    failed = figures.dashboard_scope(county)
+    assert after[failed].computed_at == before[failed]
+    assert all(after[s].computed_at > before[s] for s in before if s != failed)
+    assert after[""].data["received"] == 40
+    assert "not counted" in caplog.text
