@@ -1,5 +1,5 @@
 """Filing costs a fixed, small number of queries (issue 14 §4: filing at 100 per second
-on one process): the region and every region above it in one query, the profile read
+on one process): the region's own row and the organisations at its path, the profile read
 once, the case number drawn in one statement, each kind of row written in one statement
 however many parties there are, the audit event without a savepoint, the answer built
 from the dispute in hand; the invitation e-mails go to the task queue after commit."""
