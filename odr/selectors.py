@@ -292,37 +292,6 @@ def route_by_path(*, region: Region, category: str) -> Organisation | None:
     return next((o for o in ordered if o.handles(category)), None)
 
 
-def region_routed(code: str, category: str) -> tuple[Region | None, Organisation | None]:
-    """The region of this code and the organisation a dispute of this category filed there
-    goes to (route_dispute's answer), in one query: the active mediation organisations at
-    the regions whose stored path the region's path starts with, each row carrying the
-    region's id, path and full name (its other fields load if asked for). Only when no
-    organisation covers the place at all is the region read on its own, to tell an
-    unknown place from an uncovered one. Filing reads this (issue 14, point 4)."""
-    target = Region.objects.filter(code=code)
-    candidates = sorted(
-        Organisation.objects.annotate(target_path=Subquery(target.values("path")[:1]))
-        .filter(
-            target_path__startswith=F("region__path"), is_active=True, kind__in=list(_KIND_RANK)
-        )
-        .annotate(
-            routed_depth=Length("region__path"),
-            target_id=Subquery(target.values("pk")[:1]),
-            target_full_name=Subquery(target.values("full_name")[:1]),
-        ),
-        key=lambda o: (-o.routed_depth, _KIND_RANK[o.kind], o.pk),
-    )
-    if not candidates:
-        return region_of_code(code), None
-    first = candidates[0]
-    region = Region.from_db(
-        first._state.db,
-        ["id", "code", "path", "full_name"],
-        [first.target_id, code, first.target_path, first.target_full_name],
-    )
-    return region, next((o for o in candidates if o.handles(category)), None)
-
-
 def organisation_above(
     organisation: Organisation,
     category: str,

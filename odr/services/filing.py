@@ -133,9 +133,9 @@ def dispute_file(
         ]
     if claim_amount is not None and claim_amount < 0:
         raise Invalid(_("The claim amount cannot be negative."), code="invalid_amount")
-    # The place and where it is routed, in one query by the region's stored path (its
-    # stored full name names the place in the answer).
-    region, routed = selectors.region_routed(region_code, category)
+    # Its own row: its stored path names the regions routing reads organisations at, its
+    # stored full name names the place in the answer.
+    region = selectors.region_of_code(region_code)
     if region is None:
         raise Invalid(_("Choose the place from the list."), code="invalid_region")
     given_id = clean_text(id_number).upper()
@@ -153,7 +153,11 @@ def dispute_file(
         respondents=list(respondents),
         respondent_required=channel != Dispute.Channel.HOTLINE,
     )
-    organisation = filing_for.organisation if filing_for and filing_for.organisation else routed
+    organisation = (
+        filing_for.organisation
+        if filing_for and filing_for.organisation
+        else selectors.route_by_path(region=region, category=category)
+    )
     if organisation is None:
         raise DomainError(
             "no_organisation",

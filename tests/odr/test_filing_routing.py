@@ -29,10 +29,7 @@ def both_routes() -> list[tuple[str, str, int | None, int | None]]:
             by_path = selectors.route_by_path(
                 region=selectors.region_of_code(region.code), category=category
             )
-            place, routed = selectors.region_routed(region.code, category)
-            assert (place.pk, place.full_name) == (region.pk, region.full_name)
             out.append((region.code, category, walked and walked.pk, by_path and by_path.pk))
-            out.append((region.code, category, walked and walked.pk, routed and routed.pk))
     return out
 
 
@@ -112,20 +109,3 @@ def test_staff_filing_for_a_visitor_are_no_party_and_their_roles_are_read(demo):
         respondents=[PartyInput(name="李四", email="lisi@example.com")],
     )
     assert services.filer_viewer(dispute, reception) is None
-
-
-def test_the_place_and_its_route_come_in_one_query(demo, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        region, routed = selectors.region_routed("330523100201", "debt")
-    assert (region.code, region.full_name) == ("330523100201", "浙江省湖州市安吉县孝丰镇横溪坞村")
-    assert region.path.endswith("/330523100201/")
-    assert routed.case_code == "安吉矛调"
-    # Its other fields load when asked for.
-    assert region.name == "横溪坞村"
-
-
-def test_an_unknown_place_and_an_uncovered_one_are_told_apart(demo):
-    assert selectors.region_routed("999999999999", "debt") == (None, None)
-    # The province: no mediation organisation sits at it or above it.
-    region, routed = selectors.region_routed("330000000000", "debt")
-    assert (region.code, routed) == ("330000000000", None)
