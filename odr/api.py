@@ -447,7 +447,12 @@ def dispute_create(request: HttpRequest, payload: DisputeIn) -> Status[dict[str,
     # The filer is its applicant: the dispute the service made (its region's chain, its
     # organisation, the parties it wrote) answers as it is, without reading it again
     # (issue 14); it has no session or agreement yet.
-    return Status(201, dispute_out(dispute, request.auth, summaries=composition.summaries_of_new()))
+    # A filer who is its party: their roles add no action (services.filing.filer_viewer).
+    viewer = services.filer_viewer(dispute, request.auth)
+    return Status(
+        201,
+        dispute_out(dispute, request.auth, viewer=viewer, summaries=composition.summaries_of_new()),
+    )
 
 
 @router.get("/disputes", response=DisputeList)

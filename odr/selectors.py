@@ -269,6 +269,29 @@ def route_dispute(*, region: Region, category: str) -> Organisation | None:
     return _first_handler(region.ancestors_and_self(), category, exclude=None)
 
 
+def region_of_code(code: str) -> Region | None:
+    """The region of this code, its own row only (no join of the regions above it): its
+    stored `path` names them for routing (route_by_path) and its stored `full_name` names
+    the place. Filing reads this (issue 14, point 4)."""
+    return Region.objects.filter(code=code).order_by().first()
+
+
+def route_by_path(*, region: Region, category: str) -> Organisation | None:
+    """`route_dispute` in one query that reads no region above this one: the active
+    mediation organisations at the codes of the region's stored path, nearest region
+    first, then by kind (as _first_handler orders them); the first that handles the
+    category (issue 14, point 4: filing)."""
+    codes = region.path_codes() or [region.code]
+    depth = {code: len(codes) - 1 - i for i, code in enumerate(codes)}
+    candidates = Organisation.objects.filter(
+        region__code__in=codes, is_active=True, kind__in=list(_KIND_RANK)
+    ).annotate(routed_region_code=F("region__code"))
+    ordered = sorted(
+        candidates, key=lambda o: (depth[o.routed_region_code], _KIND_RANK[o.kind], o.pk)
+    )
+    return next((o for o in ordered if o.handles(category)), None)
+
+
 def organisation_above(
     organisation: Organisation,
     category: str,

@@ -9,7 +9,7 @@ wait in the database queue.
 
     .venv/bin/python -m bench.http.daphne_filing [--clients 1,4,8] [--filings 50]
         [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-        [--db-prefix odr_bench_daphne]
+        [--db-prefix odr_bench_daphne] [--switch-interval 0.001]
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--no-pool", action="store_true", help="ODR_DB_POOL=0")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db-prefix", default="odr_bench_daphne", help="scratch database name")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for the Daphne process, in seconds (Python's default "
+        "is 0.005: a thread back from the database may wait that long for the interpreter)",
+    )
     return parser.parse_args()
 
 
@@ -186,9 +193,19 @@ def main() -> None:
             )
         port = _free_port()
         with open(tmp / "daphne.log", "w") as log:
+            interval = (
+                []
+                if args.switch_interval is None
+                else [
+                    sys.executable,
+                    "-c",
+                    f"import sys; sys.setswitchinterval({args.switch_interval}); "
+                    "from daphne.cli import CommandLineInterface as C; C.entrypoint()",
+                ]
+            )
             daphne = subprocess.Popen(
                 [
-                    str(BIN / "daphne"),
+                    *(interval or [str(BIN / "daphne")]),
                     "-e",
                     f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
                     "config.asgi:application",
@@ -214,7 +231,12 @@ def main() -> None:
         token = json.loads(conn.getresponse().read())["meta"]["session_token"]
         server = Server(port, token, json.loads(made.stdout.strip().splitlines()[-1]))
         pool = "no pool" if args.no_pool else "pooled connections"
-        print(f"Filing through one Daphne process, {pool}, {args.filings} requests per client")
+        switch = (
+            f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""
+        )
+        print(
+            f"Filing through one Daphne process, {pool}{switch}, {args.filings} requests per client"
+        )
         print("| clients | filings/s | filing p50 / p95 | `GET /api/v1/me`/s | me p50 / p95 |")
         print("|---|---|---|---|---|")
         for workers in clients:

@@ -7,7 +7,7 @@ The public functions are re-exported here, so that callers in every app write
 
 from odr.services.centre import dispute_handoff, receipt_text, visit_register, walk_in_file
 from odr.services.duplicates import duplicate_keep_apart, duplicate_merge
-from odr.services.filing import dispute_file, evidence_add
+from odr.services.filing import dispute_file, evidence_add, filer_viewer
 from odr.services.grid import grid_report_submit
 from odr.services.intake import (
     REFERRAL_GUIDANCE,
@@ -54,6 +54,7 @@ __all__ = [
     "duplicate_keep_apart",
     "duplicate_merge",
     "evidence_add",
+    "filer_viewer",
     "grid_report_submit",
     "invitation_accept",
     "invitation_decline",
