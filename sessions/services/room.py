@@ -8,7 +8,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.audit import log_action, log_actions
-from odr.errors import DomainError, Forbidden, Invalid
+from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.lifecycle import Refusal
 from odr.middleware import mfa_required
 from odr.text import clean_text
@@ -612,18 +612,92 @@ def _target(snapshot: RoomSnapshot, peer_id: Any) -> Peer:
     return snapshot.peers[peer_id]
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class Admission:
+    """The mediator's `admit` of one peer, in a batch (`room_admit_many`): the room, the
+    mediator's peer id (the connection that asked) and the peer to admit, as sent."""
+
+    session_id: int
+    actor_peer: str
+    peer_id: Any
+
+
 def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
-    session = lock_session(session_id)
-    before = room_snapshot(session)
-    mediator = _mediator_in(before, actor_peer)
-    target = _target(before, peer_id)
-    if target.state != State.LOBBY:
-        raise Invalid(_("This person is not waiting in the lobby."), code="not_in_lobby")
-    RoomParticipant.objects.filter(session=session, peer_id=target.peer_id).update(state=State.ROOM)
-    _room_audit("session.admit", session, _user(mediator), peer_id=target.peer_id)
-    after = room_snapshot(session)
-    me = after.peers[target.peer_id]
+    """The mediator lets a peer in from the lobby: a batch of one (`room_admit_many`),
+    its refusal raised."""
+    (result,) = room_admit_many(
+        entries=[Admission(session_id=session_id, actor_peer=actor_peer, peer_id=peer_id)]
+    )
+    if result is not None:
+        raise result
+
+
+@transaction.atomic
+def room_admit_many(*, entries: list[Admission]) -> list[DomainError | None]:
+    """Admits that arrive together, made together (issue 13: at nine in the morning every
+    room's mediator admits both parties at once, and each admit was a transaction of its
+    own behind the joins in the one database thread): ONE transaction of a few queries
+    whatever the batch's size (the session rows locked in the order of their ids, the
+    rooms' participants read at once, the admitted rows updated at once, the audit
+    events chained in the batch's order). The admits are made in the order given, each
+    seeing the room as the ones before it left it, and each tells exactly what an admit
+    alone tells (CONTRACT §4): `admitted` to the newcomer, `peer-joined` to those who now
+    see it, the mediator's `lobby`. Each answer is None, or the refusal of that admit
+    (mediator_only, unknown_peer, not_in_lobby), which writes nothing."""
+    sessions = lock_sessions(e.session_id for e in entries)
+    participants = selectors.room_participants_of(sessions)
+    rows = {pk: {r.peer_id: r for r in participants[pk]} for pk in sessions}
+    rooms = {pk: selectors.snapshot_of(sessions[pk], participants[pk]) for pk in sessions}
+    changed: dict[int, None] = {}  # the rooms an admit changed, in order
+    results: list[DomainError | None] = [None] * len(entries)
+    admitted: list[int] = []
+    audit: list[dict[str, Any]] = []
+    deliveries: list[Delivery | CacheWrite] = []
+    for i, e in enumerate(entries):
+        session = sessions.get(e.session_id)
+        if session is None:
+            results[i] = NotFound()
+            continue
+        before = rooms[session.pk]
+        try:
+            mediator = _mediator_in(before, e.actor_peer)
+            target = _target(before, e.peer_id)
+            if target.state != State.LOBBY:
+                raise Invalid(_("This person is not waiting in the lobby."), code="not_in_lobby")
+        except DomainError as exc:
+            results[i] = exc
+            continue
+        me = replace(target, state=State.ROOM)
+        after = RoomSnapshot(
+            session_id=before.session_id,
+            status=before.status,
+            caucus=before.caucus,
+            peers={**before.peers, me.peer_id: me},
+        )
+        rooms[session.pk] = after
+        changed[session.pk] = None
+        admitted.append(rows[session.pk][me.peer_id].pk)
+        audit.append(
+            {
+                "action": "session.admit",
+                "obj": session,
+                "actor": rows[session.pk][mediator.peer_id].user,
+                "dispute": session.dispute,
+                "after": {"peer_id": me.peer_id},
+            }
+        )
+        deliveries += _admit_deliveries(before, after, me)
+    if admitted:
+        RoomParticipant.objects.filter(pk__in=admitted).update(state=State.ROOM)
+    log_actions(audit)
+    deliveries += [_remember(rooms[pk]) for pk in changed]
+    deliver_on_commit(deliveries)
+    return results
+
+
+def _admit_deliveries(before: RoomSnapshot, after: RoomSnapshot, me: Peer) -> list[Delivery]:
+    """What one admit tells: `admitted` to the newcomer (if connected), the others what
+    they now see, the mediator's lobby list."""
     deliveries: list[Delivery] = []
     if me.connected:
         deliveries.append(
@@ -640,7 +714,7 @@ def room_admit(*, session_id: int, actor_peer: str, peer_id: Any) -> None:
         )
     deliveries += _room_changes(before, after, caucus_changed=False, skip={me.peer_id})
     deliveries += _lobby_update(after)
-    deliver_on_commit([*deliveries, _remember(after)])
+    return deliveries
 
 
 @transaction.atomic
