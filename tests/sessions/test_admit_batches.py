@@ -70,7 +70,8 @@ class Told:
             if isinstance(value, str):
                 return names.get(value, value)
             if isinstance(value, list):
-                return [named(v) for v in value]
+                # Lists of peers are ordered by peer id, which differs between rooms.
+                return sorted((named(v) for v in value), key=repr)
             if isinstance(value, dict):
                 return {named(k): named(v) for k, v in value.items()}
             return value
