@@ -214,7 +214,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "BACKEND": "sessions.layers.InMemoryChannelLayer",
             "CONFIG": {"capacity": env_int("ODR_CHANNEL_CAPACITY", 1500, minimum=100)},
         }
     }

@@ -320,11 +320,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_admit(self, message: dict) -> None:
-        await call_delivering(
-            services.room_admit,
-            session_id=self.session_id,
-            actor_peer=self.peer_id,
-            peer_id=message.get("peer_id"),
+        # Made with the admits that arrive with it, in one transaction (sessions.joins).
+        await joins.admit(
+            services.Admission(
+                session_id=self.session_id,
+                actor_peer=self.peer_id or "",
+                peer_id=message.get("peer_id"),
+            )
         )
 
     async def on_remove(self, message: dict) -> None:

@@ -15,6 +15,7 @@ one process: `ProcessStore`). Its calls to Redis stay off the database thread
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from sessions.selectors import RoomSnapshot
 
@@ -86,13 +90,37 @@ class ProcessStore:
 
 
 _process = ProcessStore()
+_shared: BaseCache | None = None
 
 
 def store() -> ProcessStore | BaseCache:
     """Redis (Django's cache) when the cache is shared by every process; process memory
-    on the embedded default (LocMemCache configured: one process)."""
-    backend = caches["default"]
-    return _process if isinstance(backend, LocMemCache) else backend
+    on the embedded default (LocMemCache configured: one process).
+
+    One backend object for the whole process, not `caches["default"]`: Django keeps its
+    cache objects per context (asgiref's Local), and each room connection is a task of
+    its own, so every connection that reached the cache made and kept its own Redis
+    client, connection pool and socket (issue 13: most of the pub/sub layer's memory per
+    connection above the in-memory layer's, and a Redis connection per participant).
+    Django's Redis client is a redis-py connection pool, safe to share across threads."""
+    global _shared
+    if _in_process(settings.CACHES["default"]["BACKEND"]):
+        return _process
+    if _shared is None:
+        _shared = caches.create_connection("default")
+    return _shared
+
+
+@functools.cache
+def _in_process(backend: str) -> bool:
+    return issubclass(import_string(backend), LocMemCache)
+
+
+@receiver(setting_changed)
+def _cache_changed(*, setting: str, **kwargs: object) -> None:
+    global _shared
+    if setting == "CACHES":
+        _shared = None
 
 
 def forget_all() -> None:

@@ -22,9 +22,11 @@ from sessions.services.access import (
 )
 from sessions.services.room import (
     MAX_CHAT_CHARS,
+    Admission,
     Entry,
     Joined,
     room_admit,
+    room_admit_many,
     room_caucus,
     room_caucus_end,
     room_chat,
@@ -59,6 +61,7 @@ __all__ = [
     "MAX_MINUTES_CHARS",
     "MAX_PROPOSED_TIMES",
     "SELF_TEST_GRADES",
+    "Admission",
     "Entry",
     "Joined",
     "TicketClaims",
@@ -66,6 +69,7 @@ __all__ = [
     "ice_servers_for",
     "ics_attachment",
     "room_admit",
+    "room_admit_many",
     "room_caucus",
     "room_caucus_end",
     "room_chat",

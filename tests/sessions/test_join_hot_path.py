@@ -324,3 +324,32 @@ def test_the_newcomer_hears_each_difference_between_its_welcome_and_the_database
     ]
     [again] = fix(_joined(room, [med]), _joined(lobby, []))
     assert (again["type"], again["state"], again["peers"]) == ("welcome", "lobby", [])
+
+
+async def test_every_connection_shares_one_redis_client_for_the_rooms_copies(settings):
+    """Django keeps its cache objects per context and each room connection is a task of
+    its own: through `caches["default"]` every connection made and kept its own Redis
+    client and socket (issue 13, the pub/sub layer's memory per connection). The room's
+    store is one backend for the process."""
+    import redis
+
+    location = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(location)
+    client.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
+    }
+    try:
+        clients_before = len(client.client_list())
+
+        async def connection() -> int:
+            # As a consumer's connect does: its own task, a trip to the cache.
+            await mirror.in_cache(mirror.read, 1)
+            return id(mirror.store())
+
+        stores = await asyncio.gather(*(asyncio.create_task(connection()) for _ in range(40)))
+        assert len(set(stores)) == 1
+        # A few pooled sockets for the worker threads at most, not one per connection.
+        assert len(client.client_list()) - clients_before <= 8
+    finally:
+        client.flushdb()
