@@ -23,8 +23,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cmp_to_key
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -279,3 +281,183 @@ def page_from_query(
         return paginate(queryset, keys=keys, limit=limit, cursor=after, before=before, load=load)
     except InvalidCursor:
         return paginate(queryset, keys=keys, limit=limit, load=load)
+
+
+# --- several lists on one page ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """One of several lists a page shows (the intake queue's three sections), each paged
+    on its own by its cursors (`after` forwards, `before` backwards)."""
+
+    queryset: QuerySet
+    after: str | None = None
+    before: str | None = None
+
+
+def _compiled(queryset: QuerySet) -> tuple[str, tuple[Any, ...]] | None:
+    """The SQL and parameters of `queryset`, or None when Django knows it is empty
+    without asking (a filter on no ids at all)."""
+    try:
+        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        return None
+    return sql, tuple(params)
+
+
+def _estimates(plan: dict[str, Any], branches: int) -> list[int] | None:
+    """The planner's row estimates of `SELECT ARRAY(branch 1), ARRAY(branch 2), ...`: each
+    ARRAY is an InitPlan of the top node, in the order of the select list. None when
+    the plan has another shape (then the caller keeps the exact counts)."""
+    subplans = [p for p in plan.get("Plans", []) if p.get("Parent Relationship") == "InitPlan"]
+    if len(subplans) != branches:
+        return None
+    return [int(p["Plan Rows"]) for p in subplans]
+
+
+def count_sections(querysets: Sequence[QuerySet]) -> list[tuple[int, bool]]:
+    """`count_rows` of several querysets in at most two queries whatever their number and
+    size (issue 14): the exact counts, each stopping at EXACT_COUNT_UP_TO + 1, as one
+    SELECT of scalar subqueries; on PostgreSQL, the planner's estimates of all of them
+    from one EXPLAIN (no row is read), used for those above EXACT_COUNT_UP_TO."""
+    if not querysets:
+        return []
+    db = querysets[0].db
+    connection = connections[db]
+    postgres = connection.vendor == "postgresql"
+    ids = [qs.order_by().values("pk") for qs in querysets]
+    compiled = [_compiled(q[: EXACT_COUNT_UP_TO + 1] if postgres else q) for q in ids]
+    asked = [i for i, c in enumerate(compiled) if c is not None]
+    counted = [0] * len(querysets)
+    if not asked:
+        return [(0, False)] * len(querysets)
+    quote = connection.ops.quote_name
+    parts, params = [], []
+    for i in asked:
+        sql, branch_params = compiled[i]  # type: ignore[misc]
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {quote(f'counted_{i}')})")
+        params.extend(branch_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        for i, value in zip(asked, cursor.fetchone(), strict=True):
+            counted[i] = int(value)
+    if not postgres:
+        return [(n, False) for n in counted]
+    uncapped = [_compiled(ids[i]) for i in asked]
+    arrays = [f"ARRAY({sql})" for sql, _ in uncapped]  # type: ignore[misc]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (FORMAT JSON) SELECT " + ", ".join(arrays),
+            [p for _, branch_params in uncapped for p in branch_params],  # type: ignore[misc]
+        )
+        explained = cursor.fetchone()[0]
+    plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    estimates = _estimates(plan, len(asked)) or [counted[i] for i in asked]
+    out = [(n, False) for n in counted]
+    for i, estimate in zip(asked, estimates, strict=True):
+        if counted[i] > EXACT_COUNT_UP_TO:
+            out[i] = (max(estimate, counted[i]), True)
+    return out
+
+
+def _compare(keys: Sequence[Key], a: Sequence[Any], b: Sequence[Any]) -> int:
+    """-1, 0 or 1 as row `a` comes before, with or after row `b` in the order of `keys`
+    (nulls last), as the database orders them."""
+    for key, x, y in zip(keys, a, b, strict=True):
+        if x == y:
+            continue
+        if x is None or y is None:
+            return 1 if x is None else -1
+        before = x < y
+        return (-1 if before else 1) * (-1 if key.descending else 1)
+    return 0
+
+
+def _sort_key(keys: Sequence[Key], values: dict[int, list[Any]]) -> Callable[[Any], Any]:
+    return cmp_to_key(lambda a, b: _compare(keys, values[a.pk], values[b.pk]))
+
+
+def paginate_sections(
+    sections: Sequence[Section],
+    *,
+    keys: Sequence[Key],
+    limit: int,
+    load: Callable[[list[int]], QuerySet],
+) -> list[Page]:
+    """`paginate` of several lists at once, in the same queries whatever their number and
+    size (issue 14: the intake queue had four queries a section): the counts by
+    `count_sections`, the keys of every section's page in one UNION ALL of their keyset
+    reads (each still an index range scan from its own cursor), and the rows of every
+    page by one `load(ids)`. The sections share `keys`; a cursor a section did not give
+    out opens its first page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    if keys[-1].field != "pk":
+        raise ValueError("the last key must be the primary key")
+    counts = count_sections([s.queryset for s in sections])
+    reads: list[tuple[str, tuple[Any, ...]] | None] = []
+    # Per section: read upwards from a `before` cursor; came with a valid `after` cursor.
+    directions: list[tuple[bool, bool]] = []
+    for section in sections:
+        backwards = bool(section.before) and not section.after
+        try:
+            if backwards:
+                condition = _before(keys, decode_cursor(section.before or "", keys))
+            elif section.after:
+                condition = _after(keys, decode_cursor(section.after, keys))
+            else:
+                condition = Q()
+        except InvalidCursor:
+            backwards, condition = False, Q()
+        directions.append((backwards, bool(section.after) and not backwards and bool(condition)))
+        rows = (
+            section.queryset.prefetch_related(None)
+            .filter(condition)
+            .order_by(*(k.order(reverse=backwards) for k in keys))
+        )
+        reads.append(_compiled(rows.values_list("pk")[: limit + 1]))
+    found: list[list[int]] = [[] for _ in sections]
+    asked = [i for i, r in enumerate(reads) if r is not None]
+    if asked:
+        connection = connections[sections[0].queryset.db]
+        quote = connection.ops.quote_name
+        parts, params = [], []
+        for i in asked:
+            sql, branch_params = reads[i]  # type: ignore[misc]
+            parts.append(f"SELECT {i}, {quote(f'page_{i}')}.* FROM ({sql}) AS {quote(f'page_{i}')}")
+            params.extend(branch_params)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            for section_index, pk in cursor.fetchall():
+                found[section_index].append(pk)
+    every = [pk for ids in found for pk in ids]
+    loaded = {obj.pk: obj for obj in load(every)} if every else {}
+    pages = []
+    for i, ids in enumerate(found):
+        backwards, resumed = directions[i]
+        rows = [loaded[pk] for pk in ids if pk in loaded]
+        # Put back in the order they were read in (a UNION ALL promises no order).
+        values = {obj.pk: [getattr(obj, k.field) for k in keys] for obj in rows}
+        rows.sort(key=_sort_key(keys, values), reverse=backwards)
+        more = len(ids) > limit
+        rows = rows[:limit]
+        if backwards:
+            rows.reverse()
+            has_next, has_previous = True, more
+        else:
+            has_next, has_previous = more, resumed
+        count, estimated = counts[i]
+        if not rows:
+            pages.append(Page(items=[], next=None, count=count, count_is_estimate=estimated))
+            continue
+        pages.append(
+            Page(
+                items=rows,
+                next=encode_cursor(values[rows[-1].pk]) if has_next else None,
+                count=count,
+                count_is_estimate=estimated,
+                previous=encode_cursor(values[rows[0].pk]) if has_previous else None,
+            )
+        )
+    return pages

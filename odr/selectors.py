@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Length
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Length
 
 from odr import composition
 from odr.errors import NotFound
@@ -182,18 +183,34 @@ def is_mediator_of(dispute: Dispute, user: AbstractBaseUser) -> bool:
 
 def mediators_with_load(organisation: Organisation) -> list[tuple[AbstractBaseUser, int]]:
     """The organisation's mediators with how many open cases each carries now."""
-    memberships = (
-        Membership.objects.filter(organisation=organisation, role=Role.MEDIATOR, is_active=True)
-        .select_related("user", "user__profile")
-        .annotate(
-            load=Count(
-                "user__mediated_disputes",
-                filter=Q(user__mediated_disputes__status=Dispute.Status.IN_MEDIATION),
-            )
-        )
-        .order_by("load", "user__email")
+    return mediators_with_load_in([organisation.pk]).get(organisation.pk, [])
+
+
+def mediators_with_load_in(
+    organisation_ids: Iterable[int],
+) -> dict[int, list[tuple[AbstractBaseUser, int]]]:
+    """`mediators_with_load` of several organisations in one query (the intake queue of a
+    coordinator of several), by organisation id; the least loaded first. A load counts
+    the mediator's cases in mediation, in any organisation."""
+    in_mediation = (
+        Dispute.objects.filter(mediator_id=OuterRef("user_id"), status=Dispute.Status.IN_MEDIATION)
+        .order_by()
+        .values("mediator_id")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    return [(m.user, m.load) for m in memberships]
+    memberships = (
+        Membership.objects.filter(
+            organisation_id__in=list(organisation_ids), role=Role.MEDIATOR, is_active=True
+        )
+        .select_related("user", "user__profile")
+        .annotate(load=Coalesce(Subquery(in_mediation), 0))
+        .order_by("load", "user__email", "pk")
+    )
+    out: dict[int, list[tuple[AbstractBaseUser, int]]] = {}
+    for m in memberships:
+        out.setdefault(m.organisation_id, []).append((m.user, m.load))
+    return out
 
 
 def mediator_choices(dispute: Dispute) -> list[tuple[AbstractBaseUser, int]]:
@@ -215,11 +232,16 @@ def is_mediator_in(organisation: Organisation, user: AbstractBaseUser) -> bool:
     return organisation.pk in user_org_ids(user, Role.MEDIATOR)
 
 
-def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
-    """What the coordinator's organisations must act on."""
+def intake_queue_for(
+    user: AbstractBaseUser, *, coordinator_orgs: Iterable[int] | None = None
+) -> QuerySet[Dispute]:
+    """What the coordinator's organisations must act on. `coordinator_orgs`: the ids of
+    those organisations, when the caller read the user's memberships already."""
+    if coordinator_orgs is None:
+        coordinator_orgs = user_org_ids(user, Role.COORDINATOR)
     return (
         Dispute.objects.filter(
-            organisation_id__in=user_org_ids(user, Role.COORDINATOR),
+            organisation_id__in=list(coordinator_orgs),
             status__in=[
                 Dispute.Status.AWAITING_INTAKE,
                 Dispute.Status.IN_MEDIATION,
@@ -230,6 +252,17 @@ def intake_queue_for(user: AbstractBaseUser) -> QuerySet[Dispute]:
         .select_related("region", "mediator__profile")
         .prefetch_related(parties_in_order())
         .order_by("status", "created_at", "pk")
+    )
+
+
+def intake_rows(ids: list[int]) -> QuerySet[Dispute]:
+    """The rows of the intake queue's pages, all sections at once (odr.pagination.
+    paginate_sections): what each row shows, its region, its mediator's name, its
+    parties (the conflict-of-interest checks read them)."""
+    return (
+        Dispute.objects.filter(pk__in=ids)
+        .select_related("region", "mediator__profile")
+        .prefetch_related(parties_in_order())
     )
 
 

@@ -363,7 +363,10 @@ def test_no_list_query_joins_the_region_table_twice_or_uses_distinct(clients, ap
     listed = _list_queries(captured)
     assert listed
     for sql in listed:
-        assert len(REGION_TABLE.findall(sql)) <= 1, sql
+        # A query may read several lists at once (the intake queue's sections, each a
+        # subquery of its own): none of those reads joins the region table twice.
+        for read in sql.split('FROM "odr_dispute"')[1:]:
+            assert len(REGION_TABLE.findall(read)) <= 1, sql
     for q in captured.captured_queries:
         assert "DISTINCT" not in q["sql"].upper(), q["sql"]
 
@@ -394,6 +397,8 @@ def test_a_count_the_database_estimated_is_shown_as_about(clients, applicant, mo
     assert "约" not in exact
     assert clients["applicant"].get("/api/v1/disputes").json()["count_is_estimate"] is False
     monkeypatch.setattr(pagination, "count_rows", lambda queryset: (123456, True))
+    # The intake queue counts its sections together (pagination.count_sections).
+    monkeypatch.setattr(pagination, "count_sections", lambda qs: [(123456, True)] * len(qs))
     body = clients["applicant"].get("/api/v1/disputes").json()
     assert (body["count"], body["count_is_estimate"], len(body["items"])) == (123456, True, 3)
     mine = clients["applicant"].get("/disputes/").content.decode()
