@@ -7,6 +7,7 @@ same values: a page shows the form's message and keeps what was typed, the API a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -36,6 +37,8 @@ SEARCH_ANYWHERE = 3
 # A search matching more rows than this (case numbers and party names together, counted
 # up to here) is common: the list is walked in order rather than the matches collected.
 COMMON_SEARCH = 1000
+# How every case number opens: its year in brackets, ASCII or full-width.
+CASE_NUMBER_START = re.compile(r"[(（]\d{4}[)）]")
 
 
 @dataclass(frozen=True)
@@ -178,11 +181,21 @@ def _lookup(q: str) -> str:
     return "contains" if len(q) >= SEARCH_ANYWHERE else "startswith"
 
 
+def _number_lookup(q: str) -> str:
+    """A search that opens as a case number does, "(2026)" (odr.services.filing; the
+    full-width brackets too), can only match a number from its start: the only bracket
+    of a number is its first character. The btree prefix index answers it in a probe;
+    the trigram index would gather every number of that year first (issue 14)."""
+    return "startswith" if CASE_NUMBER_START.match(q) else _lookup(q)
+
+
 def search_matches(q: str) -> QuerySet:
     """The ids of the cases whose number or a party's name matches, as one UNION ALL (a
     case may come more than once)."""
     lookup = _lookup(q)
-    by_number = Dispute.objects.filter(**{f"case_number__{lookup}": q}).order_by().values("pk")
+    by_number = (
+        Dispute.objects.filter(**{f"case_number__{_number_lookup(q)}": q}).order_by().values("pk")
+    )
     by_name = Party.objects.filter(**{f"name__{lookup}": q}).order_by().values("dispute_id")
     return by_number.union(by_name, all=True)
 
@@ -211,7 +224,7 @@ def search_condition(q: str, *, prefix: str = "") -> Q:
     # the EXISTS into a hash of every matching party (which it would choose, not knowing
     # the page stops early), and probes the party index case by case.
     named = Party.objects.filter(dispute_id=outer, dispute_id__lte=outer, **{f"name__{lookup}": q})
-    return Q(**{f"{prefix}case_number__{lookup}": q}) | Q(Exists(named))
+    return Q(**{f"{prefix}case_number__{_number_lookup(q)}": q}) | Q(Exists(named))
 
 
 def filter_disputes(qs: QuerySet[Dispute], filters: ListFilters, *, prefix: str = "") -> QuerySet:

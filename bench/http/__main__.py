@@ -337,6 +337,11 @@ def main() -> None:
 
         filing.report(ARGS.filings)
         return
+    # As the ASGI entry point does once the application is loaded (config/asgi.py): the
+    # heap of the loaded application is left out of the collector's full collections.
+    from config.asgi import freeze_startup_heap
+
+    freeze_startup_heap()
     mediator, coordinator = "mediator@demo.odr", "coordinator@demo.odr"
     deep_mediator = deep_cursor(mediator, 1800)
     # The coordinator's deep page: resume from a case 90% down the list.
