@@ -196,6 +196,82 @@ def test_each_section_of_the_intake_queue_pages_on_its_own(clients, applicant):
     assert not set(oldest_first[:PAGE_SIZE]) & shown
 
 
+def test_each_section_of_the_intake_queue_pages_back_and_keeps_the_others_where_they_are(
+    clients, applicant
+):
+    """The sections are read together (odr.pagination.paginate_sections) but paged apart:
+    back from a section's second page is its first; another section's cursor, and a bad
+    one, move only their own section."""
+    waiting = _mixed(45, applicant, statuses=[S.AWAITING_INTAKE])
+    mediation = _mixed(45, applicant, statuses=[S.IN_MEDIATION], seed=2)
+    oldest = lambda rows: [d.pk for d in sorted(rows, key=lambda d: (d.created_at, d.pk))]  # noqa: E731
+
+    def section(response, element_id: str) -> list[int]:
+        html = response.content.decode()
+        block = html.split(f'id="{element_id}"')[1].split("</ul>")[0]
+        return [int(i) for i in LINK.findall(block)]
+
+    first, _ = _get(clients["coordinator"], "/intake/")
+    assert section(first, "waiting") == oldest(waiting)[:PAGE_SIZE]
+    assert section(first, "in-mediation") == oldest(mediation)[:PAGE_SIZE]
+    target = re.search(r'rel="next" href="([^"]*mediation_after=[^"]+)"', first.content.decode())
+    second, _ = _get(clients["coordinator"], "/intake/" + target.group(1).replace("&amp;", "&"))
+    assert section(second, "in-mediation") == oldest(mediation)[PAGE_SIZE : 2 * PAGE_SIZE]
+    assert section(second, "waiting") == oldest(waiting)[:PAGE_SIZE]
+    html = second.content.decode()
+    back = re.search(r'rel="prev" href="([^"]*mediation_before=[^"]+)"', html).group(1)
+    again, _ = _get(clients["coordinator"], "/intake/" + back.replace("&amp;", "&"))
+    assert section(again, "in-mediation") == oldest(mediation)[:PAGE_SIZE]
+    assert 'rel="prev"' not in again.content.decode()
+    broken, _ = _get(
+        clients["coordinator"],
+        "/intake/" + target.group(1).replace("&amp;", "&") + "&waiting_after=not-a-cursor",
+    )
+    assert section(broken, "waiting") == oldest(waiting)[:PAGE_SIZE]
+    assert section(broken, "in-mediation") == oldest(mediation)[PAGE_SIZE : 2 * PAGE_SIZE]
+
+
+def test_the_intake_queue_costs_the_same_few_queries_whatever_it_holds(clients, applicant):
+    """Issue 14: from 24 queries (four a section, the mediators per organisation) to 12
+    on PostgreSQL: the session, the user, the memberships (once), the organisations, the
+    sections' counts (one query; PostgreSQL adds one EXPLAIN for the estimates), their
+    pages' keys (one), their rows and parties (two), the mediators with their load
+    (one), the roles of the menu and the regions of the filter form."""
+    _every_section(applicant)
+    _mixed(4000, applicant, seed=3)
+    _, captured = _get(clients["coordinator"], "/intake/")
+    expected = 12 if connection.vendor == "postgresql" else 11
+    assert len(captured) == expected, [q["sql"][:120] for q in captured.captured_queries]
+    # Each waiting case still lists the organisation's mediators with their load.
+    response, _ = _get(clients["coordinator"], "/intake/")
+    assert response.content.decode().count('<select name="mediator"') == PAGE_SIZE
+
+
+def test_a_search_opening_as_a_case_number_reads_numbers_from_their_start(clients, applicant):
+    """A case number's only bracket opens it ("(2026)", odr.services.filing; full-width
+    in the bulk rows): such a search matches numbers from their start (the btree prefix
+    index, not the trigrams) and finds what a match anywhere found; a party's name is
+    still matched anywhere."""
+    disputes = _mixed(30, applicant, seed=6)
+    target, named = disputes[11], disputes[20]
+    Party.objects.filter(dispute=named, role=Party.Role.RESPONDENT).update(
+        name=f"某公司{target.case_number}"
+    )
+    client = clients["coordinator"]
+    with CaptureQueriesContext(connection) as captured:
+        found = _api_ids(client, f"/api/v1/disputes?q={target.case_number}")
+    assert found == _newest_first([target, named])
+    by_number = [
+        m.group(1)
+        for q in captured.captured_queries
+        for m in re.finditer(r'"case_number"(?:::text)? LIKE \'([^\']*)\'', q["sql"])
+    ]
+    assert by_number and all(not p.startswith("%") for p in by_number), by_number
+    # Without its bracket the number is a serial: matched anywhere.
+    serial = target.case_number.split("）", 1)[1]
+    assert _api_ids(client, f"/api/v1/disputes?q={serial}") == _newest_first([target, named])
+
+
 # --- the filters narrow exactly ---------------------------------------------------------
 
 
