@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -270,6 +271,27 @@ def test_a_search_opening_as_a_case_number_reads_numbers_from_their_start(client
     # Without its bracket the number is a serial: matched anywhere.
     serial = target.case_number.split("）", 1)[1]
     assert _api_ids(client, f"/api/v1/disputes?q={serial}") == _newest_first([target, named])
+
+
+@pytest.mark.scaleout
+def test_on_postgresql_the_sections_are_counted_estimated_and_paged_as_each_alone(tmp_path):
+    """odr.pagination.paginate_sections on PostgreSQL: the exact counts in one query and
+    the planner's estimates in one EXPLAIN (one InitPlan a section), equal to count_rows
+    section by section; every page, its next and previous cursors, as paginate reads it
+    alone, forwards and back."""
+    from tests.odr.api_support import run_race_script
+    from tests.postgres import scratch_database
+
+    script = Path(__file__).with_name("intake_sections_pg.py")
+    with scratch_database("odr_intake_sections") as url:
+        out = run_race_script(script, tmp_path, {"DATABASE_URL": url})
+    assert out["vendor"] == "postgresql"
+    assert [q.split()[0] for q in out["queries"]] == ["SELECT", "EXPLAIN"]
+    assert out["counts"] == out["alone"]
+    (waiting, estimated), *rest = out["counts"]
+    assert estimated and 1000 < waiting < 9000  # the planner's, near 3,000
+    assert rest == [[40, False], [0, False], [0, False]]
+    assert out["same"] == [[True] * 4] * 3
 
 
 # --- the filters narrow exactly ---------------------------------------------------------
