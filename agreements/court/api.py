@@ -458,7 +458,10 @@ def court_requests(
     )
     page = pagination.paginate(
         court_selectors.filtered(
-            court_selectors.court_requests_for(request.auth, status=status), filters
+            court_selectors.court_requests_for(request.auth, status=status).defer(
+                *court_selectors.LIST_DEFERRED
+            ),
+            filters,
         ),
         keys=court_selectors.QUEUE_ORDER,
         limit=limit,

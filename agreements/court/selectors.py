@@ -111,6 +111,11 @@ QUEUE_ORDER = (
 )
 
 
+# What no row of the court's queue shows, and a list must not read: each agreement's
+# document as its signers signed it (a PDF of some hundred kilobytes a row, issue 14).
+LIST_DEFERRED = ("agreement__signing_pdf",)
+
+
 def court_queue_page_rows(
     user: AbstractBaseUser, filters: list_filters.ListFilters
 ) -> QuerySet[ConfirmationRequest]:
@@ -122,7 +127,8 @@ def court_queue_page_rows(
         court_requests_for(user, status=filters.status or None)
         .select_related(None)
         .select_related("agreement__dispute")
-        .prefetch_related(None),
+        .prefetch_related(None)
+        .defer(*LIST_DEFERRED),
         filters,
     )
 

@@ -3,14 +3,16 @@ page at a time (DESIGN.md §4.9, issue 14) and narrowed by the filters of odr.fi
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 
 from odr import filters as list_filters
-from odr import selectors
+from odr import people, selectors
 from odr.models import Dispute, Membership, Organisation
 from odr.pagination import (
     NEWEST_FIRST,
@@ -69,6 +71,12 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def mediator_option(mediator: AbstractBaseUser, load: int) -> str:
+    """A mediator as the intake queue offers them: their name and open cases."""
+    cases = ngettext("%(n)s open case", "%(n)s open cases", load) % {"n": load}
+    return f"{people.display_name(mediator)} · {cases}"
+
+
 # The intake queue's sections, in the page's order, with the prefix of their cursors.
 INTAKE_SECTIONS = (
     (Dispute.Status.AWAITING_INTAKE, "waiting_"),
@@ -116,6 +124,12 @@ def intake(request: HttpRequest) -> HttpResponse:
     pages: dict[str, Page | None] = {status: None for status, _ in INTAKE_SECTIONS}
     pages.update({status: page for (status, _), page in zip(shown, read, strict=True)})
     mediators = selectors.mediators_with_load_in(coordinator_orgs)
+    # Each mediator's option, worded once for the page rather than once a row (20 rows
+    # offer the same few mediators): "name · 在办 n 件".
+    options = {
+        org_id: [(m.pk, mediator_option(m, load)) for m, load in loaded]
+        for org_id, loaded in mediators.items()
+    }
     viewer, cache = Viewer.of(request.user, by_role), {}
     waiting_page = pages[Dispute.Status.AWAITING_INTAKE]
     waiting = [
@@ -127,9 +141,9 @@ def intake(request: HttpRequest) -> HttpResponse:
                 MACHINE.actions(d, request.user, viewer=viewer, cache=cache, names=["accept"])
             ),
             "mediators": [
-                (m, load)
-                for m, load in mediators.get(d.organisation_id, [])
-                if m.pk not in selectors.party_user_ids(d)
+                (pk, label)
+                for pk, label in options.get(d.organisation_id, [])
+                if pk not in selectors.party_user_ids(d)
             ],
         }
         for d in (waiting_page.items if waiting_page is not None else [])

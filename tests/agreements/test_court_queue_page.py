@@ -210,3 +210,24 @@ def test_an_estimated_count_is_shown_as_about(clerk, monkeypatch):
     assert re.search(r'id="court-queue-count">约 4,?321 件申请<', page), page
     api = clerk.get("/api/v1/court/requests").json()
     assert (api["count"], api["count_is_estimate"]) == (4321, True)
+
+
+@pytest.mark.parametrize("url", ["/court/", "/api/v1/court/requests"])
+def test_the_queue_never_reads_the_agreements_being_signed(clerk, url):
+    """Each agreement keeps the PDF its signers signed (Agreement.signing_pdf, some
+    hundred kilobytes): no row of the court's queue shows it, so neither the page nor the
+    API reads it (court_selectors.LIST_DEFERRED, issue 14), and the rows come whole."""
+    requests = _requests(3)
+    Agreement.objects.filter(pk__in=[r.agreement_id for r in requests]).update(
+        signing_pdf=b"%PDF-" + b"x" * 200_000
+    )
+    with CaptureQueriesContext(connection) as captured:
+        response = clerk.get(url)
+    assert response.status_code == 200
+    assert not [q for q in captured.captured_queries if '"signing_pdf"' in q["sql"]]
+    listed = (
+        ROW.findall(response.content.decode())
+        if url == "/court/"
+        else [str(item["id"]) for item in response.json()["items"]]
+    )
+    assert sorted(listed) == sorted(str(r.pk) for r in requests)
