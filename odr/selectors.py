@@ -259,10 +259,14 @@ def intake_rows(ids: list[int]) -> QuerySet[Dispute]:
     """The rows of the intake queue's pages, all sections at once (odr.pagination.
     paginate_sections): what each row shows, its region, its mediator's name, its
     parties (the conflict-of-interest checks read them)."""
+    # Of the parties, only who they are: whether the coordinator is one of them, and
+    # whom the case may not be given to. The case's own long texts are not shown.
+    parties = Party.objects.only("id", "dispute_id", "user_id", "role", "position")
     return (
         Dispute.objects.filter(pk__in=ids)
         .select_related("region", "mediator__profile")
-        .prefetch_related(parties_in_order())
+        .defer("description", "request")
+        .prefetch_related(Prefetch("parties", queryset=parties.order_by("role", "position", "pk")))
     )
 
 
