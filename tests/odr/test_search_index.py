@@ -103,7 +103,7 @@ def test_on_postgresql_every_search_at_100000_cases_is_an_index_scan(tmp_path):
         used = set(out[label]["matches"]["indexes"])
         assert "dispute_case_number_prefix" in used, (label, used)
         # A name's start, by either index: with the trigram indexes' pending list kept
-        # short (migration 0012_intake14) the planner may take the trigrams for a single
+        # short (migration 0013_intake14) the planner may take the trigrams for a single
         # character (1,001 of 20,000 matches in about 2 ms at 100,000 cases).
         assert used & {"party_name_prefix", "party_name_trgm"}, (label, used)
     # The common surname's page walks the list in its order, asking each case's parties by

@@ -30,6 +30,6 @@ def reset(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("odr", "0011_file14_party_phone_key")]
+    dependencies = [("odr", "0012_stats14_figure_snapshot")]
 
     operations = [migrations.RunPython(shorten, reset, elidable=False)]
