@@ -5,6 +5,7 @@ than the competent one learns nothing, not even that a request exists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -178,7 +179,12 @@ def party_of(agreement: Agreement, user: AbstractBaseUser) -> Party | None:
 def required_parties(agreement: Agreement) -> list[Party]:
     """Every party who must apply: those the agreement names (the identities frozen into
     the version they signed), else — an agreement from before identities were frozen —
-    every party of the dispute who did not decline to mediate. In document order."""
+    every party of the dispute who did not decline to mediate. In document order. A list
+    works them out once a row (`remember_required_parties`): its actions ask this of
+    every party-only action."""
+    remembered = getattr(agreement, "_required_parties", None)
+    if remembered is not None:
+        return remembered
     parties = list(agreement.dispute.parties.all())
     named = {d.get("party_id") for d in agreement.parties or [] if d.get("party_id")}
     if named:
@@ -186,6 +192,13 @@ def required_parties(agreement: Agreement) -> list[Party]:
     else:
         chosen = [p for p in parties if p.accepted is not False]
     return sorted(chosen, key=lambda p: (p.role != Party.Role.APPLICANT, p.position, p.pk))
+
+
+def remember_required_parties(agreements: Iterable[Agreement]) -> None:
+    """Works out each agreement's required parties once, for a page that only reads them
+    (the court's queue): `required_parties` then answers from the agreement itself."""
+    for agreement in agreements:
+        agreement._required_parties = required_parties(agreement)
 
 
 def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Party]:
