@@ -206,8 +206,8 @@ def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Par
     they hold an unrevoked special authorisation (特别授权) as agent with an account."""
     if not user.is_authenticated:
         return []
-    represented = special_agent_for(user)
-    return [p for p in required_parties(agreement) if p.user_id == user.pk or p.pk in represented]
+    represented, uid = special_agent_for(user), user.pk  # the user may be a lazy object
+    return [p for p in required_parties(agreement) if p.user_id == uid or p.pk in represented]
 
 
 def reads_application_being_signed(agreement: Agreement, user: AbstractBaseUser) -> bool:
