@@ -460,9 +460,9 @@ def court_requests(
     )
     page = pagination.paginate(
         court_selectors.filtered(
-            court_selectors.court_requests_for(request.auth, status=status).defer(
-                *court_selectors.LIST_DEFERRED
-            ),
+            court_selectors.court_requests_for(request.auth, status=status)
+            .prefetch_related(None)  # read for the page's rows below
+            .defer(*court_selectors.LIST_DEFERRED),
             filters,
         ),
         keys=court_selectors.QUEUE_ORDER,
@@ -471,6 +471,7 @@ def court_requests(
     )
     # Read once for the whole page, not once per request: who is asking, and each
     # agreement's parties who apply (its party-only actions ask them four times a row).
+    court_selectors.prefetch_queue_rows(page.items)
     viewer = Viewer.of(request.auth)
     court_selectors.remember_required_parties(r.agreement for r in page.items)
     items = [request_out(r, request.auth, viewer=viewer) for r in page.items]

@@ -142,3 +142,22 @@ def test_a_page_of_the_api_costs_the_same_queries_at_10_and_at_5000(demo, url):
         response = client.get(url)
     assert response.status_code == 200 and 0 < len(response.json()["items"]) <= 50
     assert len(small) == len(large), [q["sql"][:200] for q in large.captured_queries]
+
+
+def test_each_relation_of_the_rows_is_read_once_for_the_page(every_state):
+    """Consents, supplements, inquiries, parties and evidence: one query each for the
+    whole page (court_selectors.prefetch_queue_rows), however many rows carry them, and
+    none for what each related row knows of its request or case."""
+    client = _client(factories.JUDGE)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"{LIST}?limit=50")
+    assert len(response.json()["items"]) == len(every_state)
+    for table in (
+        "agreements_confirmationconsent",
+        "agreements_supplementrequest",
+        "agreements_inquiry",
+        "odr_party",
+        "odr_evidence",
+    ):
+        reads = [q["sql"] for q in captured.captured_queries if f'FROM "{table}"' in q["sql"]]
+        assert len(reads) == 1, (table, reads)
