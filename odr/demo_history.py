@@ -125,9 +125,7 @@ def seed_history(
         code, category = _pick(rng, PLACES), _pick(rng, CATEGORIES)
         region = regions[code]
         if (code, category) not in routes:
-            routes[code, category] = selectors.route_dispute(
-                region=selectors.region_with_ancestors(code), category=category
-            )
+            routes[code, category] = selectors.route_dispute(region=region, category=category)
         organisation = routes[code, category]
         if organisation is None:
             continue

@@ -105,6 +105,16 @@ class Page:
     # HTML lists' "previous page"; the API pages forwards only).
     previous: str | None = None
 
+    def answer(self, items: list[Any]) -> dict[str, Any]:
+        """The API's answer for this page (CONTRACT §3), its items already in their
+        schema's shape."""
+        return {
+            "count": self.count,
+            "count_is_estimate": self.count_is_estimate,
+            "items": items,
+            "next": self.next,
+        }
+
 
 class InvalidCursor(DomainError):
     def __init__(self) -> None:
@@ -227,10 +237,7 @@ def paginate(
     the first `limit` rows after `cursor`, or the last `limit` rows before `before` (read
     backwards by the same index). `load(ids)` returns the page's rows with whatever the
     list needs prefetched; by default the queryset itself filtered to those ids."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    if keys[-1].field != "pk":
-        raise ValueError("the last key must be the primary key")
+    _check(keys, limit)
     count, estimated = count_rows(queryset)
     backwards = bool(before) and not cursor
     rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
@@ -239,15 +246,9 @@ def paginate(
     elif cursor:
         rows = rows.filter(_after(keys, decode_cursor(cursor, keys)))
     found = list(rows.values_list(*(k.field for k in keys))[: limit + 1])
-    more = len(found) > limit
-    found = found[:limit]
-    if backwards:
-        # Read upwards from the cursor: put back in the list's order. Below this page is
-        # at least the row the cursor came from; above it, more only if more were found.
-        found.reverse()
-        has_next, has_previous = True, more
-    else:
-        has_next, has_previous = more, bool(cursor)
+    found, has_next, has_previous = _window(
+        found, more=len(found) > limit, limit=limit, backwards=backwards, resumed=bool(cursor)
+    )
     ids = [row[-1] for row in found]
     if not ids:
         return Page(items=[], next=None, count=count, count_is_estimate=estimated)
@@ -261,6 +262,28 @@ def paginate(
         count_is_estimate=estimated,
         previous=encode_cursor(found[0]) if has_previous else None,
     )
+
+
+def _check(keys: Sequence[Key], limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    if keys[-1].field != "pk":
+        raise ValueError("the last key must be the primary key")
+
+
+def _window(
+    rows: list[Any], *, more: bool, limit: int, backwards: bool, resumed: bool
+) -> tuple[list[Any], bool, bool]:
+    """A page's rows out of the `limit + 1` read, in the list's order, and whether there
+    are pages after and before it. Read upwards from a `before` cursor, the rows are put
+    back in the list's order: below the page is at least the row the cursor came from;
+    above it, more only if more were found. Read downwards, there is a page before it
+    when it was `resumed` from a cursor."""
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+        return rows, True, more
+    return rows, more, resumed
 
 
 def page_from_query(
@@ -391,10 +414,7 @@ def paginate_sections(
     reads (each still an index range scan from its own cursor), and the rows of every
     page by one `load(ids)`. The sections share `keys`; a cursor a section did not give
     out opens its first page."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    if keys[-1].field != "pk":
-        raise ValueError("the last key must be the primary key")
+    _check(keys, limit)
     counts = count_sections([s.queryset for s in sections])
     reads: list[tuple[str, tuple[Any, ...]] | None] = []
     # Per section: read upwards from a `before` cursor; came with a valid `after` cursor.
@@ -440,13 +460,9 @@ def paginate_sections(
         # Put back in the order they were read in (a UNION ALL promises no order).
         values = {obj.pk: [getattr(obj, k.field) for k in keys] for obj in rows}
         rows.sort(key=_sort_key(keys, values), reverse=backwards)
-        more = len(ids) > limit
-        rows = rows[:limit]
-        if backwards:
-            rows.reverse()
-            has_next, has_previous = True, more
-        else:
-            has_next, has_previous = more, resumed
+        rows, has_next, has_previous = _window(
+            rows, more=len(ids) > limit, limit=limit, backwards=backwards, resumed=resumed
+        )
         count, estimated = counts[i]
         if not rows:
             pages.append(Page(items=[], next=None, count=count, count_is_estimate=estimated))

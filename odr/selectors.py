@@ -288,36 +288,19 @@ def regions_under(parent_code: str | None) -> QuerySet[Region]:
     return Region.objects.filter(parent__isnull=True)
 
 
-# A region's parents, as deep as the tree goes (village > township > county > city >
-# province): select_related over them reads the whole chain in the region's own query.
-REGION_ANCESTORS = "parent__parent__parent__parent"
-
-
-def region_with_ancestors(code: str) -> Region | None:
-    """The region of this code with every region above it, in one query: routing walks
-    the chain (route_dispute) and the case's place is named by it (Region.full_name)
-    without a query per level."""
-    return Region.objects.select_related(REGION_ANCESTORS).filter(code=code).first()
-
-
-def route_dispute(*, region: Region, category: str) -> Organisation | None:
-    """The lowest-level mediation organisation whose area covers the region and that
-    handles the category: a village dispute stays in the village (DESIGN.md §2)."""
-    return _first_handler(region.ancestors_and_self(), category, exclude=None)
-
-
 def region_of_code(code: str) -> Region | None:
     """The region of this code, its own row only (no join of the regions above it): its
-    stored `path` names them for routing (route_by_path) and its stored `full_name` names
+    stored `path` names them for routing (route_dispute) and its stored `full_name` names
     the place. Filing reads this (issue 14, point 4)."""
     return Region.objects.filter(code=code).order_by().first()
 
 
-def route_by_path(*, region: Region, category: str) -> Organisation | None:
-    """`route_dispute` in one query that reads no region above this one: the active
+def route_dispute(*, region: Region, category: str) -> Organisation | None:
+    """The lowest-level mediation organisation whose area covers the region and that
+    handles the category: a village dispute stays in the village (DESIGN.md §2). One
+    query that reads no region above this one (issue 14, point 4: filing): the active
     mediation organisations at the codes of the region's stored path, nearest region
-    first, then by kind (as _first_handler orders them); the first that handles the
-    category (issue 14, point 4: filing)."""
+    first, then by kind (as _first_handler orders them)."""
     codes = region.path_codes() or [region.code]
     depth = {code: len(codes) - 1 - i for i, code in enumerate(codes)}
     candidates = Organisation.objects.filter(

@@ -156,7 +156,7 @@ def dispute_file(
     organisation = (
         filing_for.organisation
         if filing_for and filing_for.organisation
-        else selectors.route_by_path(region=region, category=category)
+        else selectors.route_dispute(region=region, category=category)
     )
     if organisation is None:
         raise DomainError(

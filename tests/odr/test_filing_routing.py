@@ -23,10 +23,11 @@ def both_routes() -> list[tuple[str, str, int | None, int | None]]:
     out = []
     for region in Region.objects.all():
         for category in Category.values:
-            walked = selectors.route_dispute(
-                region=selectors.region_with_ancestors(region.code), category=category
+            # The walk up the tree, region by region, as routing was made before.
+            walked = selectors._first_handler(
+                Region.objects.get(code=region.code).ancestors_and_self(), category, exclude=None
             )
-            by_path = selectors.route_by_path(
+            by_path = selectors.route_dispute(
                 region=selectors.region_of_code(region.code), category=category
             )
             out.append((region.code, category, walked and walked.pk, by_path and by_path.pk))
@@ -43,12 +44,12 @@ def test_by_the_stored_path_an_inactive_or_narrower_organisation_is_passed_over(
     village = Organisation.objects.get(kind=Organisation.Kind.VILLAGE_COMMITTEE)
     township = Organisation.objects.get(kind=Organisation.Kind.TOWNSHIP_COMMITTEE)
     place = selectors.region_of_code(village.region.code)
-    assert selectors.route_by_path(region=place, category="neighbour") == village
+    assert selectors.route_dispute(region=place, category="neighbour") == village
     # The village does not take contracts: the township does.
-    assert selectors.route_by_path(region=place, category="contract") == township
+    assert selectors.route_dispute(region=place, category="contract") == township
     village.is_active = False
     village.save()
-    assert selectors.route_by_path(region=place, category="neighbour") == township
+    assert selectors.route_dispute(region=place, category="neighbour") == township
     routes = both_routes()
     assert [r for r in routes if r[2] != r[3]] == []
 
@@ -59,7 +60,7 @@ def test_the_filing_reads_the_region_alone(demo, django_assert_num_queries):
     assert "JOIN" not in captured.captured_queries[0]["sql"]
     assert region.full_name == "浙江省湖州市安吉县孝丰镇横溪坞村"
     with django_assert_num_queries(1):
-        routed = selectors.route_by_path(region=region, category="debt")
+        routed = selectors.route_dispute(region=region, category="debt")
     assert routed.case_code == "安吉矛调"
 
 

@@ -24,25 +24,12 @@ from odr import figures, stats
 from odr.categories import Category
 from odr.models import Dispute, FigureSnapshot, Membership, Organisation, Region
 from tests import factories
-from tests.odr.bulk_data import bulk_disputes
-from tests.odr.test_stats_aggregates import REGIONS, slow_reference
+from tests.odr.test_stats_aggregates import caseload, slow_reference
 
 pytestmark = pytest.mark.django_db
 S = Dispute.Status
 # Snapshots are read (the tests' default, 0, makes every request count).
 READ_SNAPSHOTS = override_settings(ODR_FIGURES_MAX_AGE=3600)
-
-
-def _caseload(n: int, seed: int, *, created_at: dt.datetime | None = None) -> None:
-    bulk_disputes(
-        n,
-        applicant=factories.demo_user("citizen1@demo.odr"),
-        statuses=list(S.values),
-        categories=["debt"] * 6 + ["family"] * 3 + ["land", "labour", "medical"],
-        region_codes=REGIONS,
-        seed=seed,
-        created_at=created_at,
-    )
 
 
 def coordinator() -> Client:
@@ -111,7 +98,7 @@ CASE_LISTS = ("by_month", "by_category", "by_township")
 
 @pytest.mark.parametrize(("n", "seed"), [(0, 0), (7, 1), (90, 2), (400, 3)])
 def test_the_worker_counts_the_figures_a_slow_count_of_every_row_gives(demo, n, seed):
-    _caseload(n, seed)
+    caseload(n, seed)
     stats.refresh_figures(now=timezone.now())
     expected = slow_reference()
     with READ_SNAPSHOTS, CaptureQueriesContext(connection) as read:
@@ -162,9 +149,9 @@ def test_requests_read_the_snapshot_in_the_same_queries_at_10_and_5000_cases(dem
             bodies[url] = response.json() if "/api/" in url else None
         return counted, bodies
 
-    _caseload(10, 11)
+    caseload(10, 11)
     few, _ = costs()
-    _caseload(4990, 12)
+    caseload(4990, 12)
     many, bodies = costs()
     assert few == many
     assert many["/api/v1/stats"] <= 2
@@ -179,12 +166,12 @@ def test_requests_read_the_snapshot_in_the_same_queries_at_10_and_5000_cases(dem
 
 
 def test_a_request_reads_the_last_count_and_says_when_it_was_made(demo):
-    _caseload(30, 21)
+    caseload(30, 21)
     counted_at = timezone.now()
     stats.refresh_figures(now=counted_at)
     county = Region.objects.get(code="330523000000")
     in_county = Dispute.objects.filter(region__path__startswith=county.path).count()
-    _caseload(30, 22)  # after the count: not in the figures until the next one
+    caseload(30, 22)  # after the count: not in the figures until the next one
     with READ_SNAPSHOTS:
         assert stats.public_stats()["received"] == 30
         page = Client().get("/stats/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
@@ -208,13 +195,13 @@ def test_a_request_reads_the_last_count_and_says_when_it_was_made(demo):
 
 
 def test_without_a_snapshot_or_with_a_stale_one_the_request_counts_and_writes_nothing(demo):
-    _caseload(12, 31)
+    caseload(12, 31)
     with READ_SNAPSHOTS, CaptureQueriesContext(connection) as queries:
         assert stats.public_stats() == slow_reference()  # none yet: counted now
     assert not FigureSnapshot.objects.exists()
     assert not [q for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
     stats.refresh_figures(now=timezone.now())
-    _caseload(12, 32)
+    caseload(12, 32)
     hour_ago = timezone.now() - dt.timedelta(hours=1)
     FigureSnapshot.objects.update(computed_at=hour_ago)
     with override_settings(ODR_FIGURES_MAX_AGE=7200):
@@ -227,9 +214,9 @@ def test_without_a_snapshot_or_with_a_stale_one_the_request_counts_and_writes_no
 @override_settings(ODR_STATS_CACHE_SECONDS=60)
 def test_a_count_made_by_a_request_is_kept_in_the_cache_a_short_time(demo):
     cache.clear()
-    _caseload(10, 41)
+    caseload(10, 41)
     first = stats.public_figures()
-    _caseload(10, 42)
+    caseload(10, 42)
     with CaptureQueriesContext(connection) as queries:
         again = stats.public_figures()
     assert again == first and len(queries) == 1  # the snapshot looked for, not there
@@ -252,7 +239,7 @@ def test_the_worker_counts_each_readers_area_and_forgets_areas_nobody_reads(demo
     membership = Membership.objects.create(
         user=person, organisation=org, role=Membership.Role.COORDINATOR
     )
-    _caseload(40, 51)
+    caseload(40, 51)
     out = io.StringIO()
     call_command("send_reminders", stdout=out)  # the loop's job: the figures counted too
     assert "refresh_figures" not in out.getvalue()  # it sends no reminder
@@ -276,7 +263,7 @@ def test_the_worker_counts_each_readers_area_and_forgets_areas_nobody_reads(demo
 def test_an_area_whose_count_fails_keeps_its_old_figures_and_the_others_are_counted(
     demo, monkeypatch, caplog
 ):
-    _caseload(20, 61)
+    caseload(20, 61)
     stats.refresh_figures(now=timezone.now())
     before = {f.scope: f.computed_at for f in FigureSnapshot.objects.all()}
     county = Region.objects.get(code="330523000000")
@@ -288,7 +275,7 @@ def test_an_area_whose_count_fails_keeps_its_old_figures_and_the_others_are_coun
         return count(area)
 
     monkeypatch.setattr(figures, "count_dashboard", failing)
-    _caseload(20, 62)
+    caseload(20, 62)
     assert stats.refresh_figures(now=timezone.now()) == 0  # the reminders loop goes on
     after = {f.scope: f for f in FigureSnapshot.objects.all()}
     failed = figures.dashboard_scope(county)

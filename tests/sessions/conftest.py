@@ -40,6 +40,19 @@ def schedule(*, in_hours: float = 2) -> MediationSession:
     )
 
 
+def demo_rooms(count: int) -> list[Room]:
+    """`count` sessions scheduled for the demo mediator and the two demo citizens."""
+    return [
+        Room(
+            session=schedule(),
+            mediator=factories.demo_user("mediator@demo.odr"),
+            applicant=factories.demo_user("citizen1@demo.odr"),
+            respondent=factories.demo_user("citizen2@demo.odr"),
+        )
+        for _ in range(count)
+    ]
+
+
 @pytest.fixture(autouse=True)
 def _fresh_room_copies():
     """The rooms' copies and spent tickets live in process memory (sessions.mirror)
@@ -53,12 +66,8 @@ def _fresh_room_copies():
 
 @pytest.fixture
 def room(demo) -> Room:
-    return Room(
-        session=schedule(),
-        mediator=factories.demo_user("mediator@demo.odr"),
-        applicant=factories.demo_user("citizen1@demo.odr"),
-        respondent=factories.demo_user("citizen2@demo.odr"),
-    )
+    (one,) = demo_rooms(1)
+    return one
 
 
 def application():

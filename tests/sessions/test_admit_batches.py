@@ -21,23 +21,10 @@ from sessions import services
 from sessions.broadcast import CacheWrite, Delivery
 from sessions.models import RoomParticipant
 from sessions.services import room as room_services
-from tests import factories
-from tests.sessions.conftest import Room, join, receive_until, schedule
+from tests.sessions.conftest import Room, demo_rooms, join, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROLES = ("mediator", "applicant", "respondent")
-
-
-def _rooms(count: int) -> list[Room]:
-    return [
-        Room(
-            session=schedule(),
-            mediator=factories.demo_user("mediator@demo.odr"),
-            applicant=factories.demo_user("citizen1@demo.odr"),
-            respondent=factories.demo_user("citizen2@demo.odr"),
-        )
-        for _ in range(count)
-    ]
 
 
 def _seated(rooms: list[Room], prefix: str) -> list[dict[str, str]]:
@@ -88,7 +75,7 @@ def _names(peers: dict[str, str], prefix: str, r: int) -> dict[str, str]:
 
 
 def test_a_batch_of_admits_tells_everyone_what_admits_one_by_one_tell(demo, monkeypatch):
-    alone, batched = _rooms(2)
+    alone, batched = demo_rooms(2)
     (a,), (b,) = _seated([alone], "a"), _seated([batched], "b")
     told_alone = Told(monkeypatch)
     for who in ("applicant", "respondent"):
@@ -130,7 +117,7 @@ def test_a_batch_of_admits_tells_everyone_what_admits_one_by_one_tell(demo, monk
 def test_a_batch_of_admits_in_many_rooms_costs_the_queries_of_a_batch_in_one_room(
     demo, monkeypatch
 ):
-    small, large = _rooms(1), _rooms(5)
+    small, large = demo_rooms(1), demo_rooms(5)
     seats_small, seats_large = _seated(small, "s"), _seated(large, "l")
     Told(monkeypatch)
 
@@ -166,7 +153,7 @@ def test_a_batch_of_admits_in_many_rooms_costs_the_queries_of_a_batch_in_one_roo
 
 
 def test_a_refused_admit_in_a_batch_writes_nothing_and_the_others_go_in(demo, monkeypatch):
-    (room,) = _rooms(1)
+    (room,) = demo_rooms(1)
     (peers,) = _seated([room], "r")
     told = Told(monkeypatch)
     events = AuditEvent.objects.count()
@@ -206,7 +193,7 @@ def test_a_refused_admit_in_a_batch_writes_nothing_and_the_others_go_in(demo, mo
 async def test_admits_arriving_while_a_batch_is_in_the_database_are_made_together(
     demo, monkeypatch
 ):
-    rooms = await database_sync_to_async(_rooms)(5)
+    rooms = await database_sync_to_async(demo_rooms)(5)
     sizes: list[int] = []
     original = services.room_admit_many
 

@@ -22,21 +22,9 @@ from sessions.models import Attendance, MediationSession, RoomParticipant, RoomT
 from sessions.transitions import lock_sessions
 from tests import factories
 from tests.postgres import scratch_database
-from tests.sessions.conftest import Room, application, receive_until, schedule
+from tests.sessions.conftest import Room, application, demo_rooms, receive_until, schedule
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _rooms(count: int) -> list[Room]:
-    return [
-        Room(
-            session=schedule(),
-            mediator=factories.demo_user("mediator@demo.odr"),
-            applicant=factories.demo_user("citizen1@demo.odr"),
-            respondent=factories.demo_user("citizen2@demo.odr"),
-        )
-        for _ in range(count)
-    ]
 
 
 def _entries(rooms: list[Room], prefix: str) -> list[services.Entry]:
@@ -68,7 +56,7 @@ def _sessions_live(rooms: list[Room]) -> None:
 
 
 def test_a_batch_of_joins_in_many_rooms_costs_the_queries_of_a_batch_of_one_room(demo):
-    small, large = _rooms(1), _rooms(5)
+    small, large = demo_rooms(1), demo_rooms(5)
     _sessions_live(small + large)
     one_room, sql_small = _batch_sql(_entries(small, "s"))
     five_rooms, sql_large = _batch_sql(_entries(large, "l"))
@@ -209,7 +197,7 @@ def test_log_actions_chains_its_events_in_order_after_the_head(room):
 
 
 async def test_joins_arriving_while_a_batch_is_in_the_database_are_made_together(demo, monkeypatch):
-    rooms = await database_sync_to_async(_rooms)(6)
+    rooms = await database_sync_to_async(demo_rooms)(6)
     entries = await database_sync_to_async(_entries)(rooms, "x")
     sizes: list[int] = []
     original = services.room_enter_many
