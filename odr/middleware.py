@@ -2,7 +2,7 @@
 (pages, API, admin; `StaffMFAWebsocketGate` applies the same rule to the room socket),
 the security headers, and the one place where a page's NotFound becomes a 404."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +12,7 @@ from django.utils.cache import add_never_cache_headers
 from odr.errors import NotFound
 from odr.links import origin_of, reset_origin, set_origin
 from odr.request_context import client_ip_of, reset_client_ip, set_client_ip
-from odr.selectors import user_is_staff_member
+from odr.selectors import staff_member_ids
 
 # Pages a staff member without TOTP may still reach: to set it up, or to leave.
 _MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/_allauth/", "/api/v1/openapi")
@@ -22,16 +22,29 @@ def mfa_required(user) -> bool:
     """The one rule (issue 11, H1/H2): in production, mediators, coordinators, court staff
     and the platform's own administrators (superusers, admin staff) must have TOTP on
     before they reach anything but the TOTP set-up. Pages, the API, the admin and the
-    room's WebSocket all ask this function."""
+    room's WebSocket all ask this function (or `mfa_refused_among`, the same rule for
+    several users)."""
+    return user is not None and user.pk in mfa_refused_among([user])
+
+
+def mfa_refused_among(users: Iterable) -> set[int]:
+    """The ids of those among `users` whom the two-factor rule stops, asked for all at
+    once (a batch of room joins, issue 13): no query when the rule is off, at most two
+    otherwise (who of them works for an organisation, who of those held to the rule has
+    TOTP on)."""
     if not settings.ODR_REQUIRE_STAFF_MFA:
-        return False
-    if user is None or not user.is_authenticated:
-        return False
-    if not (user.is_superuser or user.is_staff or user_is_staff_member(user)):
-        return False
+        return set()
     from allauth.mfa.models import Authenticator
 
-    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+    people = {u.pk: u for u in users if u is not None and u.is_authenticated}
+    held = {pk for pk, u in people.items() if u.is_superuser or u.is_staff}
+    others = [pk for pk in people if pk not in held]
+    if others:
+        held |= staff_member_ids(others)
+    if not held:
+        return set()
+    with_totp = Authenticator.objects.filter(user_id__in=held, type=Authenticator.Type.TOTP)
+    return held - set(with_totp.values_list("user_id", flat=True))
 
 
 class RequireStaffMFAMiddleware:

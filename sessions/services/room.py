@@ -8,12 +8,10 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
@@ -23,7 +21,7 @@ from django.utils.translation import gettext as _
 from odr.audit import log_action, log_actions
 from odr.errors import DomainError, Forbidden, Invalid, NotFound
 from odr.lifecycle import Refusal
-from odr.models import Membership
+from odr.middleware import mfa_refused_among
 from odr.text import clean_text
 from sessions import mirror, selectors
 from sessions.broadcast import (
@@ -320,31 +318,6 @@ def room_join(*, session_id: int, user: AbstractBaseUser, channel_name: str) -> 
 
 def _not_participant() -> Forbidden:
     return Forbidden(_("You are not a participant of this session."), code="not_participant")
-
-
-def mfa_refused_among(users: Iterable[AbstractBaseUser]) -> set[int]:
-    """The ids of those among `users` whom the two-factor rule stops
-    (`odr.middleware.mfa_required`, the one rule), asked for all at once: no query when
-    the rule is off, at most two otherwise (who of them works for an organisation, who
-    of those held to the rule has TOTP on), where `mfa_required` asked one or two per
-    user."""
-    if not settings.ODR_REQUIRE_STAFF_MFA:
-        return set()
-    from allauth.mfa.models import Authenticator
-
-    people = {u.pk: u for u in users if u is not None and u.is_authenticated}
-    held = {pk for pk, u in people.items() if u.is_superuser or u.is_staff}
-    others = [pk for pk in people if pk not in held]
-    if others:
-        held |= set(
-            Membership.objects.filter(
-                user_id__in=others, is_active=True, organisation__is_active=True
-            ).values_list("user_id", flat=True)
-        )
-    if not held:
-        return set()
-    with_totp = Authenticator.objects.filter(user_id__in=held, type=Authenticator.Type.TOTP)
-    return held - set(with_totp.values_list("user_id", flat=True))
 
 
 def _mfa_refusal() -> Forbidden:
