@@ -237,7 +237,8 @@ if REDIS_URL and ODR_CHANNEL_LAYER == "pubsub":
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # One Redis client per process, not one per request (odr/cache.py).
+        "default": {"BACKEND": "odr.cache.SharedRedisCache", "LOCATION": REDIS_URL}
     }
 
 # --- Background tasks: django-tasks' database backend (the run command starts the worker).
