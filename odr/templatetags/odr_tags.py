@@ -12,6 +12,7 @@ from odr import people, selectors
 from odr.idnumber import mask_phone as _mask_phone
 from odr.models import Membership
 from odr.sms import normalise_mobile
+from odr.views import list_html
 
 register = template.Library()
 
@@ -39,6 +40,14 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
         "reception": Membership.Role.RECEPTION in roles,
         "grid": Membership.Role.GRID_WORKER in roles,
     }
+
+
+@register.simple_tag(takes_context=True)
+def list_filters(context: dict[str, Any]) -> str:
+    """A list's filter block (odr/_list_filters.html) for the page's `form` and `filters`,
+    drawn once for every request with the same filters in the same language (issue 14;
+    odr.views.list_html)."""
+    return list_html.filter_block(context["form"], context["filters"])
 
 
 @register.filter
