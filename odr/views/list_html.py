@@ -98,10 +98,10 @@ def filter_block(form: list_filters.ListFilterForm, filters: list_filters.ListFi
 _MARKER = 918273645546372819
 
 
-def links(viewname: str) -> Callable[[int], str]:
-    """`reverse(viewname, args=[pk])` for every row of a page, reversed once: the link
-    of each row is the same text around its id."""
-    before, after = reverse(viewname, args=[_MARKER]).split(str(_MARKER))
+def links(viewname: str, *more: Any) -> Callable[[int], str]:
+    """`reverse(viewname, args=[pk, *more])` for every row of a page, reversed once: the
+    link of each row is the same text around its id."""
+    before, after = reverse(viewname, args=[_MARKER, *more]).split(str(_MARKER))
     return lambda pk: f"{before}{pk}{after}"
 
 

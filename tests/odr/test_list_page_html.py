@@ -18,7 +18,7 @@ from agreements.models import ConfirmationRequest
 from odr import filters as list_filters
 from odr.categories import Category
 from odr.models import Dispute, Region
-from odr.views import list_html
+from odr.views import list_html, lists
 from tests import factories
 from tests.odr.bulk_data import bulk_disputes
 
@@ -131,3 +131,143 @@ def test_a_row_link_is_the_reversed_one_for_every_id():
     link = list_html.links("odr:dispute_detail")
     for pk in (1, 42, 10**12):
         assert link(pk) == reverse("odr:dispute_detail", args=[pk])
+
+
+# The intake queue's three lists as the page drew them from the case models until issue 14
+# (`waiting`: each row's case, whether the reader may take it in, and its mediators).
+INTAKE_MODEL_ROWS = {
+    "waiting": (
+        "{% for row in waiting %}{% with d=row.dispute %}"
+        "{% url 'odr:dispute_detail' d.pk as detail %}\n"
+        "  <li>\n"
+        '    <a class="title" href="{{ detail }}">{{ d.title }}</a>\n'
+        '    <div class="meta">{{ d.case_number }} · {{ d.get_category_display }} · '
+        '{{ d.region.name }} · {{ t_agreed }} {{ d.intake_at|date:"Y-m-d" }}</div>\n'
+        "    {% if row.can_accept %}\n"
+        '    <form class="actions" method="post" '
+        "action=\"{% url 'odr:dispute_action' d.pk 'accept' %}\">{% csrf_token %}\n"
+        '      <label class="sr" for="m-{{ d.pk }}">{{ t_mediator }}</label>\n'
+        '      <select name="mediator" id="m-{{ d.pk }}" required>\n'
+        "        {% for pk, label in row.mediators %}"
+        '<option value="{{ pk }}">{{ label }}</option>{% endfor %}\n'
+        "      </select>\n"
+        '      <button class="primary">{{ t_accept }}</button>\n'
+        '      <a class="button secondary" href="{{ detail }}#actions">{{ t_refuse }}</a>\n'
+        "    </form>\n"
+        "    {% else %}\n"
+        '    <p class="muted small">{% translate "You are a party to this case: another '
+        'coordinator of the organisation decides on it." %}</p>\n'
+        "    {% endif %}\n"
+        "  </li>\n"
+        "{% endwith %}{% endfor %}"
+    ),
+    "in-mediation": (
+        "{% for d in mediation %}\n"
+        '  <li><a class="title" href="{% url \'odr:dispute_detail\' d.pk %}">'
+        "{{ d.title }}</a>\n"
+        '    <div class="meta">{{ d.case_number }} · {{ t_mediator }}: '
+        "{{ d.mediator|display_name }}\n"
+        "      {% with left=d.mediation_deadline|days_left %}{% if left is not None %} · "
+        '<span class="deadline{% if left <= 5 %} soon{% endif %}">'
+        "{% blocktranslate count n=left %}{{ n }} day left{% plural %}{{ n }} days left"
+        "{% endblocktranslate %}</span>{% endif %}{% endwith %}</div></li>\n"
+        "{% endfor %}"
+    ),
+    "filed": (
+        "{% for d in filed %}\n"
+        '  <li><a class="title" href="{% url \'odr:dispute_detail\' d.pk %}">'
+        "{{ d.title }}</a>\n"
+        '    <div class="meta">{{ d.case_number }} · {{ t_filed }} '
+        '{{ d.created_at|date:"Y-m-d" }}</div></li>\n'
+        "{% endfor %}"
+    ),
+}
+INTAKE_WORDS = {
+    "t_agreed": "respondent agreed",
+    "t_mediator": "Mediator",
+    "t_accept": "Accept",
+    "t_refuse": "Refuse or escalate…",
+    "t_filed": "filed",
+}
+
+
+def _intake_list(page: str, list_id: str) -> str:
+    found = re.search(rf'<ul class="case-list" id="{list_id}">\n(.*?)</ul>', page, re.DOTALL)
+    return found.group(1)
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_rows_of_the_intake_queue_are_the_rows_the_case_models_draw(demo, language):
+    """A case its coordinator is a party to (no button), one its mediator is a party to
+    (not offered as its mediator), one in mediation with a mediator who gave no real name,
+    and cases waiting for the respondent."""
+    from odr import people, selectors
+    from odr.models import Membership, Profile
+    from odr.transitions import MACHINE
+
+    coordinator = factories.demo_user("coordinator@demo.odr")
+    mediator = factories.demo_user("mediator@demo.odr")
+    centre = factories.dispute_awaiting_intake().organisation
+    Membership.objects.create(user=coordinator, organisation=centre, role="mediator")
+    factories.dispute_awaiting_intake(applicant=coordinator, title="协调员的案件")
+    factories.dispute_awaiting_intake(applicant=mediator, title="<调解员> & 案件")
+    factories.dispute_in_mediation(title="调解中")
+    Profile.objects.filter(user=mediator).update(real_name="")
+    factories.file_dispute(title="等待答复", category="land")
+    page = _client("coordinator@demo.odr", language).get("/intake/")
+    html = page.content.decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    request = page.wsgi_request
+    queue = selectors.intake_queue_for(coordinator).select_related("organisation", "filed_by")
+    options = {
+        org: [(m.pk, lists.mediator_option(people.display_name(m), load)) for m, load in loaded]
+        for org, loaded in selectors.mediators_with_load_in([centre.pk]).items()
+    }
+    waiting = [
+        {
+            "dispute": d,
+            "can_accept": bool(MACHINE.actions(d, coordinator, names=["accept"])),
+            "mediators": [
+                (pk, label)
+                for pk, label in options.get(d.organisation_id, [])
+                if pk not in selectors.party_user_ids(d)
+            ],
+        }
+        for d in queue.filter(status=S.AWAITING_INTAKE)
+    ]
+    with translation.override(language):
+        context = {
+            "waiting": waiting,
+            "mediation": list(queue.filter(status=S.IN_MEDIATION)),
+            "filed": list(queue.filter(status=S.FILED)),
+            **{name: translation.gettext(words) for name, words in INTAKE_WORDS.items()},
+        }
+        for list_id, rows in INTAKE_MODEL_ROWS.items():
+            expected = engines["django"].from_string("{% load i18n odr_tags %}" + rows)
+            drawn = expected.render(context, request)
+            drawn = re.sub(r'(name="csrfmiddlewaretoken" value=")[^"]+', rf"\g<1>{csrf}", drawn)
+            assert _intake_list(html, list_id) == drawn + "\n", list_id
+    assert html.count('<button class="primary">') == 2
+    assert "&lt;调解员&gt; &amp; 案件" in html
+
+
+def test_the_intake_queue_names_its_mediators_as_every_page_does(demo):
+    """Each mediator's name (the real name, else the login), load and order as
+    `mediators_with_load_in` reads them with their user and profile."""
+    from odr import people, selectors
+    from odr.models import Membership, Profile
+
+    centre = factories.dispute_in_mediation().organisation
+    unnamed = factories.make_user("unnamed@example.com", name="", org=centre, role="mediator")
+    without_profile = factories.make_user("bare@example.com", org=centre, role="mediator")
+    Profile.objects.filter(user=without_profile).delete()
+    Membership.objects.create(user=unnamed, organisation=centre, role="coordinator")
+    expected = {
+        org: [(m.pk, people.display_name(m), load) for m, load in loaded]
+        for org, loaded in selectors.mediators_with_load_in([centre.pk]).items()
+    }
+    assert len(expected[centre.pk]) >= 3
+    assert {
+        org: [tuple(m) for m in loaded]
+        for org, loaded in selectors.mediator_names_with_load_in([centre.pk]).items()
+    } == expected
