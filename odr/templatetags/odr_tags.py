@@ -30,7 +30,11 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
             "reception": False,
             "grid": False,
         }
-    roles = set(selectors.user_roles(user))
+    # A page that read the reader's organisations by role already (a list page: whose
+    # cases, which queue) hands them over as `viewer_org_roles`: the same memberships,
+    # not asked again (issue 14).
+    by_role = context.get("viewer_org_roles")
+    roles = set(selectors.user_roles(user) if by_role is None else by_role)
     return {
         "coordinator": Membership.Role.COORDINATOR in roles,
         # Clerks docket and judges decide: both work from the court portal.
