@@ -11,11 +11,12 @@ drawn each time (its messages are the reader's own)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
+from django.db.models import Model
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -23,6 +24,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from odr import filters as list_filters
+
+M = TypeVar("M", bound=Model)
 
 FILTER_TEMPLATE = "odr/_list_filters.html"
 # Enough for every language, list and common filter; a page with a rare filter (a
@@ -111,8 +114,18 @@ def labels(choices: Iterable[tuple[str, Any]]) -> dict[str, str]:
     return {value: str(label) for value, label in choices}
 
 
-def local_day(when: datetime | None) -> str:
-    """`{{ when|date:"Y-m-d" }}`: the day in the current time zone ("" for none)."""
+def local_day(when: datetime | None, format: str = "Y-m-d") -> str:
+    """`{{ when|date:"Y-m-d" }}` (or another `format`): the day in the current time zone
+    ("" for none)."""
     if when is None:
         return ""
-    return dateformat.format(timezone.template_localtime(when), "Y-m-d")
+    return dateformat.format(timezone.template_localtime(when), format)
+
+
+def from_values(model: type[M], db: str, fields: Sequence[str], values: Sequence[Any]) -> M:
+    """An instance of `model` as the database gave these fields (attnames) their values,
+    the others deferred (`Model.from_db` takes them in the model's field order): what a
+    rule reads of a row of a list, without the ORM making the row's relations."""
+    given = dict(zip(fields, values, strict=True))
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in given]
+    return model.from_db(db, names, [given[name] for name in names])

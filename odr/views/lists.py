@@ -3,15 +3,13 @@ page at a time (DESIGN.md §4.9, issue 14) and narrowed by the filters of odr.fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.html import format_html
@@ -33,8 +31,6 @@ from odr.pagination import (
 from odr.templatetags.odr_tags import days_left
 from odr.transitions import MACHINE, Viewer
 from odr.views import list_html
-
-M = TypeVar("M", bound=Model)
 
 # Rows per page of a list (20–50 on a phone).
 PAGE_SIZE = 20
@@ -110,7 +106,8 @@ def case_rows(ids: list[int]) -> list[CaseRow]:
 def dispute_list(request: HttpRequest) -> HttpResponse:
     form = list_filters.ListFilterForm(request.GET)
     filters = form.filters()
-    qs = _narrowed(selectors.disputes_visible_to(request.user), filters)
+    by_role = selectors.user_org_ids_by_role(request.user)
+    qs = _narrowed(selectors.disputes_visible_to(request.user, by_role=by_role), filters)
     if filters.status:
         qs = qs.filter(status=filters.status)
     page = page_from_query(qs, request.GET, keys=NEWEST_FIRST, limit=PAGE_SIZE, load=case_rows)
@@ -124,6 +121,7 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
             "status": filters.status,
             "statuses": Dispute.Status.choices,
             "query": form.query_string(),
+            "viewer_org_roles": by_role,
         },
     )
 
@@ -200,7 +198,9 @@ def intake_rows(ids: list[int]) -> list[IntakeRow]:
         title, number, category, region, intake_at, deadline, *mediator = shown
         case = None
         if status == Dispute.Status.AWAITING_INTAKE:
-            case = _from_values(Dispute, db, CASE_FIELDS, (pk, status, org_id, filed_by_id))
+            case = list_html.from_values(
+                Dispute, db, CASE_FIELDS, (pk, status, org_id, filed_by_id)
+            )
             cases[pk] = case
         rows.append(
             IntakeRow(
@@ -222,14 +222,6 @@ def intake_rows(ids: list[int]) -> list[IntakeRow]:
     return rows
 
 
-def _from_values(model: type[M], db: str, fields: Sequence[str], values: Sequence[Any]) -> M:
-    """An instance of `model` as the database gave these fields (attnames) their values,
-    the others deferred (`Model.from_db` takes them in the model's field order)."""
-    given = dict(zip(fields, values, strict=True))
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in given]
-    return model.from_db(db, names, [given[name] for name in names])
-
-
 def _with_parties(cases: dict[int, Dispute]) -> None:
     """Each case's parties (their PARTY_FIELDS, in the model's order) in one query, left
     where `case.parties.all()` finds them, as a prefetch leaves them, without Django's
@@ -242,7 +234,7 @@ def _with_parties(cases: dict[int, Dispute]) -> None:
     db = Party.objects.db
     parties: dict[int, list[Party]] = {pk: [] for pk in cases}
     for values in read:
-        party = _from_values(Party, db, PARTY_FIELDS, values)
+        party = list_html.from_values(Party, db, PARTY_FIELDS, values)
         Party.dispute.field.set_cached_value(party, cases[party.dispute_id])
         parties[party.dispute_id].append(party)
     for pk, case in cases.items():
@@ -343,5 +335,6 @@ def intake(request: HttpRequest) -> HttpResponse:
             "filed_page": pages[Dispute.Status.FILED],
             "mediators": mediators,
             "organisations": organisations,
+            "viewer_org_roles": by_role,
         },
     )
