@@ -305,21 +305,22 @@ def intake(request: HttpRequest) -> HttpResponse:
     waiting_page = pages[Dispute.Status.AWAITING_INTAKE]
     waiting = []
     for row in waiting_page.items if waiting_page is not None else []:
-        d = row.case
         # A coordinator who is a party to a case does not take it in, and a party is never
-        # offered as its mediator (conflict of interest, odr.transitions).
-        parties = selectors.party_user_ids(d)
+        # offered as its mediator (conflict of interest, odr.transitions). A case taken in
+        # since the page's ids were read has no `case`: no longer to be accepted.
+        d = row.case
+        can_accept = d is not None and bool(
+            MACHINE.actions(d, request.user, viewer=viewer, cache=cache, names=["accept"])
+        )
+        parties = selectors.party_user_ids(d) if can_accept else set()
+        offered = options.get(d.organisation_id, []) if can_accept else []
         waiting.append(
             {
                 "case": row,
-                "can_accept": bool(
-                    MACHINE.actions(d, request.user, viewer=viewer, cache=cache, names=["accept"])
-                ),
+                "can_accept": can_accept,
                 "accept_url": accept_link(row.pk),
                 # Each option was drawn (and escaped) by format_html.
-                "options": mark_safe(
-                    "".join(o for pk, o in options.get(d.organisation_id, []) if pk not in parties)
-                ),
+                "options": mark_safe("".join(o for pk, o in offered if pk not in parties)),
             }
         )
     return render(
