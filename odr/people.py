@@ -14,8 +14,13 @@ def display_name(user: AbstractBaseUser | None) -> str:
     if user is None:
         return ""
     profile = getattr(user, "profile", None)
-    real_name = (getattr(profile, "real_name", "") or "").strip()
-    return real_name or user.email or user.get_username()
+    return name_from(getattr(profile, "real_name", ""), user.email, user.get_username())
+
+
+def name_from(real_name: str | None, email: str | None, username: str | None) -> str:
+    """`display_name` of a user read as plain values (a list's rows): the real name once
+    given, else the login."""
+    return (real_name or "").strip() or email or username or ""
 
 
 def party_recipients(

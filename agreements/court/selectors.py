@@ -85,10 +85,11 @@ def _requests() -> QuerySet[ConfirmationRequest]:
 
 
 def court_requests_for(
-    user: AbstractBaseUser, *, status: str | None = None
+    user: AbstractBaseUser, *, status: str | None = None, court_ids: set[int] | None = None
 ) -> QuerySet[ConfirmationRequest]:
     """The court's queue: only the requests sent to the caller's own court (its clerks
-    and its judges), oldest deadline first. Everyone else gets an empty list."""
+    and its judges), oldest deadline first. Everyone else gets an empty list.
+    `court_ids`: `court_ids_of(user)`, when the caller read them already."""
     # Each request's evidence comes in one query for the whole queue (the API lists it).
     evidence = Prefetch(
         "agreement__dispute__evidence", queryset=evidence_of_disputes(), to_attr="evidence_listed"
@@ -96,7 +97,10 @@ def court_requests_for(
     qs = (
         _requests()
         .prefetch_related(evidence)
-        .filter(court_id__in=court_ids_of(user), status__in=COURT_STATUSES)
+        .filter(
+            court_id__in=court_ids_of(user) if court_ids is None else court_ids,
+            status__in=COURT_STATUSES,
+        )
     )
     if status:
         qs = qs.filter(status=status)
@@ -126,14 +130,15 @@ LIST_DEFERRED = ("agreement__signing_pdf",)
 
 
 def court_queue_page_rows(
-    user: AbstractBaseUser, filters: list_filters.ListFilters
+    user: AbstractBaseUser, filters: list_filters.ListFilters, *, court_ids: set[int] | None = None
 ) -> QuerySet[ConfirmationRequest]:
     """The court's queue as its page lists it (issue 14): in the queue's order, narrowed
     by the list filters (the case's category, region and number or party name; the dates
     are the submission's), reading only what a row shows: the region table is joined once
-    at most (by the region filter), and nothing is prefetched."""
+    at most (by the region filter), and nothing is prefetched. `court_ids`: as
+    `court_requests_for`'s."""
     return filtered(
-        court_requests_for(user, status=filters.status or None)
+        court_requests_for(user, status=filters.status or None, court_ids=court_ids)
         .select_related(None)
         .select_related("agreement__dispute")
         .prefetch_related(None)

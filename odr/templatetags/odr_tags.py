@@ -12,6 +12,7 @@ from odr import people, selectors
 from odr.idnumber import mask_phone as _mask_phone
 from odr.models import Membership
 from odr.sms import normalise_mobile
+from odr.views import list_html
 
 register = template.Library()
 
@@ -29,7 +30,11 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
             "reception": False,
             "grid": False,
         }
-    roles = set(selectors.user_roles(user))
+    # A page that read the reader's organisations by role already (a list page: whose
+    # cases, which queue) hands them over as `viewer_org_roles`: the same memberships,
+    # not asked again (issue 14).
+    by_role = context.get("viewer_org_roles")
+    roles = set(selectors.user_roles(user) if by_role is None else by_role)
     return {
         "coordinator": Membership.Role.COORDINATOR in roles,
         # Clerks docket and judges decide: both work from the court portal.
@@ -39,6 +44,14 @@ def site_nav(context: dict[str, Any]) -> dict[str, bool]:
         "reception": Membership.Role.RECEPTION in roles,
         "grid": Membership.Role.GRID_WORKER in roles,
     }
+
+
+@register.simple_tag(takes_context=True)
+def list_filters(context: dict[str, Any]) -> str:
+    """A list's filter block (odr/_list_filters.html) for the page's `form` and `filters`,
+    drawn once for every request with the same filters in the same language (issue 14;
+    odr.views.list_html)."""
+    return list_html.filter_block(context["form"], context["filters"])
 
 
 @register.filter

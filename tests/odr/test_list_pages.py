@@ -233,15 +233,15 @@ def test_each_section_of_the_intake_queue_pages_back_and_keeps_the_others_where_
 
 
 def test_the_intake_queue_costs_the_same_few_queries_whatever_it_holds(clients, applicant):
-    """Issue 14: from 24 queries (four a section, the mediators per organisation) to 12
-    on PostgreSQL: the session, the user, the memberships (once), the organisations, the
-    sections' counts (one query; PostgreSQL adds one EXPLAIN for the estimates), their
-    pages' keys (one), their rows and parties (two), the mediators with their load
-    (one), the roles of the menu and the regions of the filter form."""
+    """Issue 14: from 24 queries (four a section, the mediators per organisation) to 11
+    on PostgreSQL: the session, the user, the memberships (once: the menu's roles come
+    from them too), the organisations, the sections' counts (one query; PostgreSQL adds
+    one EXPLAIN for the estimates), their pages' keys (one), their rows and parties
+    (two), the mediators with their load (one) and the regions of the filter form."""
     _every_section(applicant)
     _mixed(4000, applicant, seed=3)
     _, captured = _get(clients["coordinator"], "/intake/")
-    expected = 12 if connection.vendor == "postgresql" else 11
+    expected = 11 if connection.vendor == "postgresql" else 10
     assert len(captured) == expected, [q["sql"][:120] for q in captured.captured_queries]
     # Each waiting case still lists the organisation's mediators with their load.
     response, _ = _get(clients["coordinator"], "/intake/")
