@@ -14,8 +14,12 @@ def display_name(user: AbstractBaseUser | None) -> str:
     if user is None:
         return ""
     profile = getattr(user, "profile", None)
-    real_name = (getattr(profile, "real_name", "") or "").strip()
-    return real_name or user.email or user.get_username()
+    return name_of(getattr(profile, "real_name", ""), user.email, user.get_username())
+
+
+def name_of(real_name: str | None, email: str, username: str) -> str:
+    """`display_name` from the columns it reads (a list reads them with its rows)."""
+    return (real_name or "").strip() or email or username
 
 
 def party_recipients(
