@@ -222,6 +222,24 @@ def _as_prefetched(instance: Any, name: str, model: type, rows: list) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = cached
 
 
+_PARTICULARS = (
+    "phone",
+    "phone_key",
+    "address",
+    "id_number",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "occupation",
+    "credit_code",
+    "representative",
+    "representative_title",
+    "agent_name",
+    "consented_online_at",
+    "decline_reason",
+)
+
+
 def prefetch_queue_rows(requests: list[ConfirmationRequest]) -> None:
     """What the queue's rows read of their relations, as `court_requests_for` prefetches
     it (each case's parties and evidence, each request's consents, supplements and
@@ -231,8 +249,16 @@ def prefetch_queue_rows(requests: list[ConfirmationRequest]) -> None:
     if not requests:
         return
     disputes = {r.agreement.dispute_id: r.agreement.dispute for r in requests}
-    parties = _read_by(Party._default_manager.all(), "dispute_id", disputes)
-    evidence = _read_by(evidence_of_disputes(), "dispute_id", disputes)
+    # Not the parties' particulars nor who uploaded each file: no row shows them and no
+    # action asks them (issue 14).
+    parties = _read_by(
+        Party._default_manager.defer(*_PARTICULARS).order_by("role", "position", "pk"),
+        "dispute_id",
+        disputes,
+    )
+    evidence = _read_by(
+        evidence_of_disputes().select_related(None).defer("uploaded_by"), "dispute_id", disputes
+    )
     for pk, dispute in disputes.items():
         for party in parties.get(pk, ()):
             Party.dispute.field.set_cached_value(party, dispute)
