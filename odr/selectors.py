@@ -19,7 +19,9 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import Coalesce, JSONArray, Length
+from django.db.models.signals import post_init, pre_init
 
 from odr import composition
 from odr.errors import NotFound
@@ -250,9 +252,10 @@ def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 class _Partial:
     """Builds `model` instances with only `columns` (attnames), the others deferred, as a
-    read of some columns builds them (`Model.from_db`): no default of the other fields
-    is worked out (a model's keyword constructor computes every one of them, and that
-    was half of a list page's CPU)."""
+    read of some columns leaves them (`Model.from_db`), without the model's constructor:
+    its keyword form works out every other field's default, and even its positional
+    form walks every field; on a list page that was half the CPU (issue 14). A model
+    someone listens to the construction of (pre_init, post_init) is built by from_db."""
 
     def __init__(self, model: type[Any], *columns: str) -> None:
         self.model = model
@@ -261,7 +264,15 @@ class _Partial:
         self.names = frozenset(columns)
 
     def __call__(self, **values: Any) -> Any:
-        return self.model.from_db(None, self.names, [values[name] for name in self.order])
+        if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
+            return self.model.from_db(None, self.names, [values[name] for name in self.order])
+        instance = self.model.__new__(self.model)
+        # What from_db leaves: the columns read in the instance's dict (a field missing
+        # from it is deferred), and a state that says the row exists.
+        instance.__dict__.update(values)
+        instance._state = ModelState()
+        instance._state.adding = False
+        return instance
 
 
 _ROW_DISPUTE = _Partial(
