@@ -171,15 +171,6 @@ def parties_in_order() -> Prefetch:
     return Prefetch("parties", queryset=Party.objects.order_by("role", "position", "pk"))
 
 
-def disputes_by_ids(ids: list[int]) -> QuerySet[Dispute]:
-    """A page's cases, already known to be visible, with what a list item shows."""
-    return (
-        Dispute.objects.select_related("region", "organisation", "mediator__profile")
-        .filter(pk__in=ids)
-        .prefetch_related(parties_in_order())
-    )
-
-
 class JSONList(Aggregate):
     """The JSON array of an expression over a group's rows: SQLite's json_group_array,
     PostgreSQL's jsonb_agg (in no particular order: the reader sorts)."""
