@@ -8,8 +8,20 @@ from typing import Any, NamedTuple
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Length
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    JSONField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.base import ModelState
+from django.db.models.functions import Coalesce, JSONArray, Length
+from django.db.models.signals import post_init, pre_init
 
 from odr import composition, people
 from odr.errors import NotFound
@@ -159,13 +171,156 @@ def parties_in_order() -> Prefetch:
     return Prefetch("parties", queryset=Party.objects.order_by("role", "position", "pk"))
 
 
-def disputes_by_ids(ids: list[int]) -> QuerySet[Dispute]:
-    """A page's cases, already known to be visible, with what a list item shows."""
-    return (
-        Dispute.objects.select_related("region", "organisation", "mediator__profile")
-        .filter(pk__in=ids)
-        .prefetch_related(parties_in_order())
+class JSONList(Aggregate):
+    """The JSON array of an expression over a group's rows: SQLite's json_group_array,
+    PostgreSQL's jsonb_agg (in no particular order: the reader sorts)."""
+
+    function = "JSON_GROUP_ARRAY"
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function="JSONB_AGG", **extra)
+
+
+# A list item's party, as `dispute_list_columns` reads it: what the item shows, and what
+# the actions and the filer's invitation link ask (user, e-mail).
+LIST_PARTY = ("pk", "role", "kind", "position", "name", "accepted", "user_id", "email")
+
+# The columns of a case that the API list's item shows or its actions ask, each read
+# with the case's row in one query (issue 14): the region's code and stored full name,
+# the organisation's name (and its region and kind, for escalation), the mediator's
+# names (odr.people.display_name).
+LIST_COLUMNS = (
+    "case_number",
+    "status",
+    "category",
+    "title",
+    "description",
+    "request",
+    "claim_amount",
+    "region__code",
+    "region__full_name",
+    "organisation_id",
+    "organisation__name",
+    "organisation__region_id",
+    "organisation__kind",
+    "mediator_id",
+    "mediator__email",
+    "mediator__username",
+    "mediator__profile__real_name",
+    "filed_by_id",
+    "mediation_deadline",
+    "channel",
+    "created_at",
+)
+
+
+def dispute_list_expressions() -> dict[str, Any]:
+    """The API list's `party_rows` column: each case's parties as one JSON array of
+    LIST_PARTY arrays, read with the case's row by a correlated subquery (so for the
+    page's rows only), instead of a prefetch that builds a model per party."""
+    parties = (
+        Party.objects.filter(dispute_id=OuterRef("pk"))
+        .order_by()
+        .values("dispute_id")
+        .annotate(rows=JSONList(JSONArray(*LIST_PARTY)))
+        .values("rows")
     )
+    return {"party_rows": Subquery(parties, output_field=JSONField())}
+
+
+def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parties of a row read with `dispute_list_expressions`, in their model's order
+    (role, position, id), `accepted` a boolean or None on every database (SQLite's JSON
+    has 1 and 0)."""
+    parties = [dict(zip(LIST_PARTY, p, strict=True)) for p in row["party_rows"] or ()]
+    for party in parties:
+        if party["accepted"] is not None:
+            party["accepted"] = bool(party["accepted"])
+    parties.sort(key=lambda p: (p["role"], p["position"], p["pk"]))
+    return parties
+
+
+class _Partial:
+    """Builds `model` instances with only `columns` (attnames), the others deferred, as a
+    read of some columns leaves them (`Model.from_db`), without the model's constructor:
+    its keyword form works out every other field's default, and even its positional
+    form walks every field; on a list page that was half the CPU (issue 14). A model
+    someone listens to the construction of (pre_init, post_init) is built by from_db."""
+
+    def __init__(self, model: type[Any], *columns: str) -> None:
+        self.model = model
+        # from_db takes the values in the model's own order of its fields.
+        self.order = tuple(f.attname for f in model._meta.concrete_fields if f.attname in columns)
+        self.names = frozenset(columns)
+
+    def __call__(self, **values: Any) -> Any:
+        if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
+            return self.model.from_db(None, self.names, [values[name] for name in self.order])
+        instance = self.model.__new__(self.model)
+        # What from_db leaves: the columns read in the instance's dict (a field missing
+        # from it is deferred), and a state that says the row exists.
+        instance.__dict__.update(values)
+        instance._state = ModelState()
+        instance._state.adding = False
+        return instance
+
+
+_ROW_DISPUTE = _Partial(
+    Dispute, "id", "status", "category", "organisation_id", "mediator_id", "filed_by_id"
+)
+_ROW_ORGANISATION = _Partial(Organisation, "id", "name", "region_id", "kind")
+_ROW_PARTY = _Partial(Party, "id", "dispute_id", "role", "user_id")
+
+
+def dispute_of_row(
+    row: dict[str, Any],
+    parties: list[dict[str, Any]],
+    organisations: dict[int, Organisation],
+    no_parties: QuerySet[Party],
+) -> Dispute:
+    """The case of a list row, for its state machine's questions (odr.transitions): the
+    fields they read, its parties (role, account) and its organisation (region, kind),
+    without a query. `organisations` shares one object per organisation on a page;
+    `no_parties` is `Party.objects.none()`, read once for the page."""
+    dispute = _ROW_DISPUTE(
+        id=row["pk"],
+        status=row["status"],
+        category=row["category"],
+        organisation_id=row["organisation_id"],
+        mediator_id=row["mediator_id"],
+        filed_by_id=row["filed_by_id"],
+    )
+    org_id = row["organisation_id"]
+    if org_id is not None:
+        if org_id not in organisations:
+            organisations[org_id] = _ROW_ORGANISATION(
+                id=org_id,
+                name=row["organisation__name"],
+                region_id=row["organisation__region_id"],
+                kind=row["organisation__kind"],
+            )
+        dispute.organisation = organisations[org_id]
+    # As a prefetch leaves them: `dispute.parties.all()` answers this list, which is all
+    # the machine's rules ask. Its query is the empty one (shared, never changed in
+    # place: a queryset clones it to filter), so a filter of it finds nothing rather
+    # than another case's parties.
+    members = QuerySet(model=Party, query=no_parties.query)
+    members._result_cache = [
+        _ROW_PARTY(id=p["pk"], dispute_id=row["pk"], role=p["role"], user_id=p["user_id"])
+        for p in parties
+    ]
+    members._prefetch_done = True
+    dispute._prefetched_objects_cache = {"parties": members}
+    return dispute
+
+
+def open_invitations_by_party(party_ids: list[int]) -> dict[int, Invitation]:
+    """The unused invitation of each of these parties (one each at most), in one query."""
+    if not party_ids:
+        return {}
+    invitations = Invitation.objects.filter(party_id__in=party_ids, used_at__isnull=True)
+    return {i.party_id: i for i in invitations}
 
 
 def dispute_get_for(*, user: AbstractBaseUser, dispute_id: int) -> Dispute:

@@ -458,21 +458,25 @@ def court_requests(
     filters = list_filters.filters_or_422(
         list_filters.ListFilterForm({k: v for k, v in given.items() if v is not None})
     )
+    # Who asks is read once, for the queue's court and for the actions of each request.
+    roles = court_selectors.court_roles_of(request.auth)
     page = pagination.paginate(
         court_selectors.filtered(
-            court_selectors.court_requests_for(request.auth, status=status)
-            .prefetch_related(None)  # read for the page's rows below
-            .defer(*court_selectors.LIST_DEFERRED),
+            court_selectors.court_requests_for(
+                request.auth, status=status, roles=roles
+            ).prefetch_related(None),
             filters,
         ),
         keys=court_selectors.QUEUE_ORDER,
         limit=limit,
         cursor=cursor,
+        # The rows of the page, their relations prefetched below.
+        load=court_selectors.queue_rows_by_ids,
     )
     # Read once for the whole page, not once per request: who is asking, and each
     # agreement's parties who apply (its party-only actions ask them four times a row).
     court_selectors.prefetch_queue_rows(page.items)
-    viewer = Viewer.of(request.auth)
+    viewer = Viewer.of(request.auth, roles)
     court_selectors.remember_required_parties(r.agreement for r in page.items)
     items = [request_out(r, request.auth, viewer=viewer) for r in page.items]
     # The items are in the schema's exact shape (request_out): validating fifty of them

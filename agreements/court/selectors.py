@@ -56,6 +56,16 @@ def court_ids_of(user: AbstractBaseUser) -> set[int]:
     return odr_selectors.user_org_ids(user, *COURT_ROLES)
 
 
+def court_ids_in(roles: dict[str, set[int]]) -> set[int]:
+    """The courts among a user's organisations read by role (court_roles_of, or
+    odr.selectors.user_org_ids_by_role when the caller reads every role for its menu)."""
+    return set().union(*(roles.get(role, set()) for role in COURT_ROLES))
+
+
+def _court_ids(user: AbstractBaseUser, roles: dict[str, set[int]] | None) -> set[int]:
+    return court_ids_of(user) if roles is None else court_ids_in(roles)
+
+
 def is_court_staff(user: AbstractBaseUser) -> bool:
     return bool(court_ids_of(user))
 
@@ -85,11 +95,11 @@ def _requests() -> QuerySet[ConfirmationRequest]:
 
 
 def court_requests_for(
-    user: AbstractBaseUser, *, status: str | None = None, court_ids: set[int] | None = None
+    user: AbstractBaseUser, *, status: str | None = None, roles: dict[str, set[int]] | None = None
 ) -> QuerySet[ConfirmationRequest]:
     """The court's queue: only the requests sent to the caller's own court (its clerks
-    and its judges), oldest deadline first. Everyone else gets an empty list.
-    `court_ids`: `court_ids_of(user)`, when the caller read them already."""
+    and its judges), oldest deadline first. Everyone else gets an empty list. `roles`:
+    the user's courts by role (court_roles_of), when the caller read them already."""
     # Each request's evidence comes in one query for the whole queue (the API lists it).
     evidence = Prefetch(
         "agreement__dispute__evidence", queryset=evidence_of_disputes(), to_attr="evidence_listed"
@@ -97,10 +107,7 @@ def court_requests_for(
     qs = (
         _requests()
         .prefetch_related(evidence)
-        .filter(
-            court_id__in=court_ids_of(user) if court_ids is None else court_ids,
-            status__in=COURT_STATUSES,
-        )
+        .filter(court_id__in=_court_ids(user, roles), status__in=COURT_STATUSES)
     )
     if status:
         qs = qs.filter(status=status)
@@ -126,19 +133,81 @@ QUEUE_ORDER = (
 
 # What no row of the court's queue shows, and a list must not read: each agreement's
 # document as its signers signed it (a PDF of some hundred kilobytes a row, issue 14).
-LIST_DEFERRED = ("agreement__signing_pdf",)
+LIST_DEFERRED = (
+    "agreement__signing_pdf",
+    # Nor what only the agreement's own page, its documents and a party's application
+    # read (its text, its terms, the identities, where each signature sits): the row
+    # shows the case's number and title, the agreement's id, state and PDF, and its
+    # actions ask its parties and its time limit (issue 14: a third of the page's CPU
+    # went on decoding and building these).
+    "agreement__template",
+    "agreement__facts",
+    "agreement__disputed_matters",
+    "agreement__terms",
+    "agreement__performance_method",
+    "agreement__performance_place",
+    "agreement__party_details",
+    "agreement__signature_boxes",
+    "agreement__dispute__description",
+    "agreement__dispute__request",
+    "agreement__dispute__closing_reason",
+    # And the instants no row shows nor any of its actions asks: Django reads each
+    # timestamp through psycopg's Python parser (a regular expression a value), which
+    # was a third of the page's CPU again. The agreement's `effective_at` (the window to
+    # apply) and the request's own instants stay.
+    "agreement__created_at",
+    "agreement__updated_at",
+    "agreement__opened_at",
+    "agreement__window_reminded_at",
+    "agreement__dispute__created_at",
+    "agreement__dispute__intake_at",
+    "agreement__dispute__accepted_at",
+    "agreement__dispute__mediation_deadline",
+    "agreement__dispute__closed_at",
+    "agreement__dispute__deadline_reminded_at",
+    "accepted_by__last_login",
+    "accepted_by__date_joined",
+    "decided_by__last_login",
+    "decided_by__date_joined",
+)
+
+
+def queue_rows_by_ids(ids: list[int]) -> QuerySet[ConfirmationRequest]:
+    """The API queue page's requests (already known to be the caller's court's), with
+    what a row reads of its relations (`_requests`' joins), but neither the queue's
+    order nor its computed keys: the page's order is the keys' read (odr.pagination),
+    and compiling the order's expressions again cost a fifth of the page (issue 14)."""
+    return (
+        _requests()
+        .prefetch_related(None)
+        # Not the case's organisation: no row shows it, no action of a request asks it.
+        .select_related(None)
+        .select_related(
+            "court",
+            "agreement__dispute",
+            "accepted_by__profile",
+            "decided_by__profile",
+            "basis_region",
+        )
+        .defer("signing_pdf", *LIST_DEFERRED)
+        .filter(pk__in=ids)
+        .order_by()
+    )
 
 
 def court_queue_page_rows(
-    user: AbstractBaseUser, filters: list_filters.ListFilters, *, court_ids: set[int] | None = None
+    user: AbstractBaseUser,
+    filters: list_filters.ListFilters,
+    *,
+    roles: dict[str, set[int]] | None = None,
 ) -> QuerySet[ConfirmationRequest]:
     """The court's queue as its page lists it (issue 14): in the queue's order, narrowed
     by the list filters (the case's category, region and number or party name; the dates
     are the submission's), reading only what a row shows: the region table is joined once
-    at most (by the region filter), and nothing is prefetched. `court_ids`: as
+    at most (by the region filter), and nothing is prefetched. `roles`: as
     `court_requests_for`'s."""
     return filtered(
-        court_requests_for(user, status=filters.status or None, court_ids=court_ids)
+        court_requests_for(user, status=filters.status or None, roles=roles)
         .select_related(None)
         .select_related("agreement__dispute")
         .prefetch_related(None)
@@ -161,6 +230,24 @@ def _as_prefetched(instance: Any, name: str, model: type, rows: list) -> None:
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = cached
 
 
+_PARTICULARS = (
+    "phone",
+    "phone_key",
+    "address",
+    "id_number",
+    "sex",
+    "birth_date",
+    "ethnicity",
+    "occupation",
+    "credit_code",
+    "representative",
+    "representative_title",
+    "agent_name",
+    "consented_online_at",
+    "decline_reason",
+)
+
+
 def prefetch_queue_rows(requests: list[ConfirmationRequest]) -> None:
     """What the queue's rows read of their relations, as `court_requests_for` prefetches
     it (each case's parties and evidence, each request's consents, supplements and
@@ -170,8 +257,16 @@ def prefetch_queue_rows(requests: list[ConfirmationRequest]) -> None:
     if not requests:
         return
     disputes = {r.agreement.dispute_id: r.agreement.dispute for r in requests}
-    parties = _read_by(Party._default_manager.all(), "dispute_id", disputes)
-    evidence = _read_by(evidence_of_disputes(), "dispute_id", disputes)
+    # Not the parties' particulars nor who uploaded each file: no row shows them and no
+    # action asks them (issue 14).
+    parties = _read_by(
+        Party._default_manager.defer(*_PARTICULARS).order_by("role", "position", "pk"),
+        "dispute_id",
+        disputes,
+    )
+    evidence = _read_by(
+        evidence_of_disputes().select_related(None).defer("uploaded_by"), "dispute_id", disputes
+    )
     for pk, dispute in disputes.items():
         for party in parties.get(pk, ()):
             Party.dispute.field.set_cached_value(party, dispute)

@@ -53,10 +53,12 @@ class Viewer:
     president_of: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, user: AbstractBaseUser) -> Viewer:
+    def of(cls, user: AbstractBaseUser, roles: dict[str, set[int]] | None = None) -> Viewer:
+        """`roles`: the user's courts by role (court_roles_of), when the caller read them."""
         if not user.is_authenticated:
             return cls(user, frozenset(), frozenset())
-        roles = court_selectors.court_roles_of(user)
+        if roles is None:
+            roles = court_selectors.court_roles_of(user)
         return cls(
             user,
             frozenset(roles.get(Membership.Role.CLERK, ())),

@@ -311,15 +311,14 @@ def queue(request: HttpRequest) -> HttpResponse:
     is named on the page and left out, the rest still apply. The reader's organisations
     are read once: whether they work for a court, which, and the menu's links."""
     by_role = odr_selectors.user_org_ids_by_role(request.user)
-    court_ids = {pk for role in court_selectors.COURT_ROLES for pk in by_role.get(role, ())}
-    if not court_ids:
+    if not court_selectors.court_ids_in(by_role):
         raise Http404
     statuses = [(s, label) for s, label in CR.choices if s != CR.AWAITING_CONSENT]
     form = list_filters.ListFilterForm(request.GET, statuses=statuses, date_label="submitted")
     filters = form.filters()
     # Keyset pages as the API's (issue 14): no OFFSET however deep the queue.
     page = pagination.page_from_query(
-        court_selectors.court_queue_page_rows(request.user, filters, court_ids=court_ids),
+        court_selectors.court_queue_page_rows(request.user, filters, roles=by_role),
         request.GET,
         keys=court_selectors.QUEUE_ORDER,
         limit=20,
