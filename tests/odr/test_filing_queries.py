@@ -237,9 +237,16 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     ]
     assert any("django_tasks_database_dbtaskresult" in s for s in statements[:commit])
     assert [s for s in statements if "odr_audithead" in s and s.startswith("UPDATE")] == []
-    assert sum('WITH head AS (UPDATE "odr_audithead"' in s for s in statements) == 1
-    # The test settings' count, less the head's own update, plus the task rows.
-    assert len(statements) == QUERIES_PER_FILING - 1 + out["queued"]
+    # The head locked, the event chained and hashed, the head moved and the event written
+    # in one statement: the head is held for it and the commit only (odr.audit).
+    appends = [s for s in statements if s.startswith('WITH head AS (SELECT "last_seq" + 1')]
+    assert len(appends) == 1 and "FOR UPDATE" in appends[0]
+    assert 'INSERT INTO "odr_auditevent"' in appends[0]
+    assert [s for s in statements if '"odr_audithead"' in s] == appends
+    assert statements.index(appends[0]) == statements.index("COMMIT") - 1
+    # The test settings' count, less the head's read and its own update, plus the task
+    # rows.
+    assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
     assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
     assert "party_phone_key" in out["plan"]
     # A filing that repeats an open case: its link is written and audited, and the new
