@@ -143,7 +143,7 @@ def _payload_before_the_link(
 _CHAINED = ("seq", "prev_hash", "hash")
 
 
-def _append_in_one_statement(event: AuditEvent) -> bool:
+def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool:
     """PostgreSQL: the head's lock, the event's place in the chain, its hash, the head's
     move and the event's row in one statement (issue 14, point 4). The head is locked by
     the statement's first step and the hash is computed by the database (sha256 of the
@@ -151,7 +151,14 @@ def _append_in_one_statement(event: AuditEvent) -> bool:
     one statement and the commit: no round trip to Python, and no wait for Python's
     interpreter lock, while every audited write of the platform waits for it. The chain
     is the one `event_digest` defines and `verify_chain` checks. False when there is no
-    head yet (the chain's first write): nothing was written."""
+    head yet (the chain's first write): nothing was written.
+
+    `commit`: the statement carries the COMMIT of the caller's transaction (sent with it,
+    in one message): the database releases the head as soon as the commit's WAL is
+    flushed, without waiting for Python to read the answer and send the COMMIT (with
+    several threads in one process, that wait is for the interpreter's lock). A failing
+    statement stops the message before the COMMIT: the transaction is left aborted and
+    rolls back as any failed write does."""
     quote = connection.ops.quote_name
     head, table = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
     fields = [
@@ -184,7 +191,7 @@ def _append_in_one_statement(event: AuditEvent) -> bool:
             f"INSERT INTO {table} ({columns}, {quote('seq')}, {quote('prev_hash')}, "
             f"{quote('hash')}) SELECT {', '.join(['%s'] * len(fields))}, seq, prev, hash "
             f"FROM chained RETURNING {quote('id')}, {quote('seq')}, {quote('prev_hash')}, "
-            f"{quote('hash')}",
+            f"{quote('hash')}" + ("; COMMIT" if commit else ""),
             [prefix, *values],
         )
         row = cursor.fetchone()
@@ -285,12 +292,19 @@ def log_action(
     ip: str | None = None,
     actor_label: str = "",
     case_is_new: bool = False,
+    ends_transaction: bool = False,
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event and the change
     it records commit or roll back together. The action must be declared with its words
     (odr.lifecycle.register_events): an undeclared one is a programming error.
     `case_is_new`: the caller's transaction inserted the case (a filing): no other
-    transaction can see its row, let alone lock it, so the case is not shared first."""
+    transaction can see its row, let alone lock it, so the case is not shared first.
+    `ends_transaction`: the caller writes nothing more in its transaction, which is the
+    outermost (`transaction.atomic()` with no other around it) and ends when this returns:
+    on PostgreSQL the event's statement then carries the commit (`_append_in_one_statement`),
+    and the caller's `atomic` finds its transaction committed and runs its on-commit
+    callbacks as usual. Anywhere else (a transaction around the caller's, a savepoint,
+    SQLite) the flag changes nothing."""
     entry = _entry(
         action=action,
         obj=obj,
@@ -305,12 +319,21 @@ def log_action(
     # commits: what does not need the lock is done before it. No savepoint: a failure here
     # fails the caller's whole write, which is what it must do anyway (issue 14: two
     # queries less on every audited write).
+    # Only the caller's own atomic block is open (ours is not entered yet), no savepoint,
+    # nothing failed: the transaction is the caller's alone to end.
+    commit = (
+        ends_transaction
+        and connection.vendor == "postgresql"
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
+    )
     with transaction.atomic(savepoint=False):
         if not case_is_new:
             _share_the_case_first(dispute)
         if connection.vendor == "postgresql":
             event = _unchained(entry)
-            if _append_in_one_statement(event):
+            if _append_in_one_statement(event, commit=commit):
                 return event
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         event = _chained(entry, head)

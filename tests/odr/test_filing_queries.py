@@ -244,6 +244,9 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     assert 'INSERT INTO "odr_auditevent"' in appends[0]
     assert [s for s in statements if '"odr_audithead"' in s] == appends
     assert statements.index(appends[0]) == statements.index("COMMIT") - 1
+    # Nothing follows the event in the filing's transaction: its statement carries the
+    # COMMIT (the head is free once the commit is on disk, not when Python sends it).
+    assert appends[0].endswith("; COMMIT")
     # The test settings' count, less the head's read and its own update, plus the task
     # rows.
     assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
@@ -254,3 +257,5 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     repeated = out["repeated"]
     assert sum(s.startswith('INSERT INTO "odr_duplicatelink"') for s in repeated) == 1
     assert not [s for s in repeated if "FOR KEY SHARE" in s]
+    # The link and its event follow the filing's event: it does not carry the commit.
+    assert not [s for s in repeated if s.endswith("COMMIT") and s != "COMMIT"]
