@@ -180,12 +180,23 @@ def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool
         before=event.before,
         after=event.after,
     )
+    # With the commit, the event must be written or nothing: the head is made first if
+    # the chain has none yet (the database's first event), and a head missing all the
+    # same leaves the event without a number, which fails the statement before the
+    # COMMIT (the head's row is never deleted but by tampering: verify_chain says so).
+    ensure = (
+        f"INSERT INTO {head} ({quote('id')}, {quote('last_seq')}, {quote('last_hash')}) "
+        f"VALUES (1, 0, '{GENESIS}') ON CONFLICT ({quote('id')}) DO NOTHING; "
+    )
+    source = "(VALUES (1)) AS one (x) LEFT JOIN head ON true" if commit else "head"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH head AS (SELECT {quote('last_seq')} + 1 AS seq, {quote('last_hash')} AS prev "
+            (ensure if commit else "")
+            + f"WITH head AS (SELECT {quote('last_seq')} + 1 AS seq, {quote('last_hash')} AS prev "
             f"FROM {head} WHERE {quote('id')} = 1 FOR UPDATE), "
             "chained AS (SELECT seq, prev, encode(sha256(convert_to("
-            "%s || prev || '\",\"seq\":' || seq || '}', 'UTF8')), 'hex') AS hash FROM head), "
+            "%s || prev || '\",\"seq\":' || seq || '}', 'UTF8')), 'hex') AS hash "
+            f"FROM {source}), "
             f"moved AS (UPDATE {head} SET {quote('last_seq')} = chained.seq, "
             f"{quote('last_hash')} = chained.hash FROM chained WHERE {head}.{quote('id')} = 1) "
             f"INSERT INTO {table} ({columns}, {quote('seq')}, {quote('prev_hash')}, "
@@ -194,6 +205,8 @@ def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool
             f"{quote('hash')}" + ("; COMMIT" if commit else ""),
             [prefix, *values],
         )
+        if commit:
+            cursor.nextset()  # past the head's insert, to the event's row
         row = cursor.fetchone()
     if row is None:
         return False
@@ -327,6 +340,8 @@ def log_action(
         and len(connection.atomic_blocks) == 1
         and not connection.savepoint_ids
         and not connection.needs_rollback
+        # Several statements in one message need client-side binding (Django's default).
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
     )
     with transaction.atomic(savepoint=False):
         if not case_is_new:

@@ -53,10 +53,24 @@ def main() -> None:
     from odr.models import AuditEvent, AuditHead, Dispute
     from tests import factories
 
+    out: dict = {"vendor": connection.vendor}
+
+    # 0. A fresh database has no head: the first event, carrying its commit, makes it.
+    first_user = get_user_model().objects.create_user(username="first", email="first@example.com")
+    no_head_before = not AuditHead.objects.exists()
+    with transaction.atomic():
+        first = log_action(action="party.update", obj=first_user, ends_transaction=True)
+    out["first"] = {
+        "no_head_before": no_head_before,
+        "seq": first.seq,
+        "prev_is_genesis": first.prev_hash == "0" * 64,
+        "head": list(AuditHead.objects.values_list("last_seq", "last_hash").get(id=1)),
+        "hash": first.hash,
+    }
+
     factories.seed_demo()
     dispute = factories.file_dispute()  # through the API's service: its events are chained too
     user = get_user_model().objects.get(email="citizen1@demo.odr")
-    out: dict = {"vendor": connection.vendor}
 
     # 1. The database's hash is Python's, for awkward payloads, an address of each kind
     # and none, an actor and none.

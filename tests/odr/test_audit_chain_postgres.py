@@ -43,6 +43,12 @@ def test_the_databases_hash_is_the_one_python_verifies(outcome):
     )
 
 
+def test_the_first_event_of_a_fresh_database_carrying_its_commit_makes_the_head(outcome):
+    first = outcome["first"]
+    assert first["no_head_before"] and first["seq"] == 1 and first["prev_is_genesis"]
+    assert first["head"] == [1, first["hash"]]
+
+
 def test_an_event_that_ends_its_transaction_frees_the_head_with_its_commit(outcome):
     carried = outcome["commit_carried"]
     # Another connection locks the head (NOWAIT) while the caller is still inside its

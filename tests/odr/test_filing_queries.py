@@ -239,14 +239,18 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     assert [s for s in statements if "odr_audithead" in s and s.startswith("UPDATE")] == []
     # The head locked, the event chained and hashed, the head moved and the event written
     # in one statement: the head is held for it and the commit only (odr.audit).
-    appends = [s for s in statements if s.startswith('WITH head AS (SELECT "last_seq" + 1')]
+    appends = [s for s in statements if 'WITH head AS (SELECT "last_seq" + 1' in s]
     assert len(appends) == 1 and "FOR UPDATE" in appends[0]
     assert 'INSERT INTO "odr_auditevent"' in appends[0]
     assert [s for s in statements if '"odr_audithead"' in s] == appends
     assert statements.index(appends[0]) == statements.index("COMMIT") - 1
     # Nothing follows the event in the filing's transaction: its statement carries the
     # COMMIT (the head is free once the commit is on disk, not when Python sends it).
+    # (After a head made if there is none, in the same message: never a commit without
+    # the event.)
     assert appends[0].endswith("; COMMIT")
+    assert appends[0].startswith('INSERT INTO "odr_audithead"')
+    assert 'ON CONFLICT ("id") DO NOTHING; WITH head AS' in appends[0]
     # The test settings' count, less the head's read and its own update, plus the task
     # rows.
     assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
