@@ -30,8 +30,8 @@ from tests.postgres import scratch_database
 # one-statement transaction, before the filing's: the counter is not held to the commit);
 # 7 BEGIN; 8 the open cases of the place the filing may repeat (issue 10,
 # odr.services.duplicates, by index); 9 the dispute; 10 the parties; 11 the invitations;
-# 12-14 the audit head, event, head (on PostgreSQL the event moves the head in its own
-# statement: 12-13); 15 COMMIT. The parties the filing wrote answer without being read
+# 12-14 the audit head, event, head (on PostgreSQL one statement locks the head, hashes
+# and appends the event and carries the COMMIT: 12); 15 COMMIT. The parties the filing wrote answer without being read
 # back (they were: 1 query). A case filed a moment ago has no session or agreement: the
 # answer reads neither (it did, 2 queries), nor the filer's roles when the filer is its
 # party (they give a party no action on it: odr.services.filing.filer_viewer; it did, 1
@@ -217,7 +217,7 @@ def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, set
 def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_path):
     """PostgreSQL, the database queue, a village with 5,000 open cases: one filing is
     one transaction (the e-mail's task row inside it, no statement after the commit), the
-    audit event moves the chain's head in its own statement, the duplicate check reads
+    audit event is appended and commits in one statement, the duplicate check reads
     the parties by index, and the chain stays whole."""
     from tests.odr.api_support import run_race_script
 
