@@ -31,12 +31,13 @@ from tests.postgres import scratch_database
 # 7 BEGIN; 8 the open cases of the place the filing may repeat (issue 10,
 # odr.services.duplicates, by index); 9 the dispute; 10 the parties; 11 the invitations;
 # 12-14 the audit head, event, head (on PostgreSQL one statement locks the head, hashes
-# and appends the event and carries the COMMIT: 12); 15 COMMIT. The parties the filing wrote answer without being read
-# back (they were: 1 query). A case filed a moment ago has no session or agreement: the
-# answer reads neither (it did, 2 queries), nor the filer's roles when the filer is its
-# party (they give a party no action on it: odr.services.filing.filer_viewer; it did, 1
-# query). On PostgreSQL the audit event does not share the new case's row first. (On
-# SQLite the number is drawn inside the transaction, after the duplicate check.)
+# and appends the event and carries the COMMIT: 12); 15 COMMIT. The parties the filing
+# wrote answer without being read back (they were: 1 query). A case filed a moment ago
+# has no session or agreement: the answer reads neither (it did, 2 queries), nor the
+# filer's roles when the filer is its party (they give a party no action on it:
+# odr.services.filing.filer_viewer; it did, 1 query). On PostgreSQL the audit event does
+# not share the new case's row first. (On SQLite the number is drawn inside the
+# transaction, after the duplicate check.)
 QUERIES_PER_FILING = 15
 
 pytestmark = pytest.mark.django_db(transaction=True)
