@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, models, transaction
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from odr.lifecycle import words_for
@@ -105,27 +104,115 @@ def _share_the_case_first(dispute: Dispute | None) -> None:
         )
 
 
-def _insert_moving_the_head(event: AuditEvent) -> None:
-    """The event's row and the head's move to it in one statement (a data-modifying WITH,
-    PostgreSQL's): one round trip less while every audited write of the platform waits
-    for the head's lock (issue 14, point 4). The head's row is already locked by the
-    caller's transaction; the statement is the one Django builds for the insert."""
-    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
-    query = InsertQuery(AuditEvent)
-    query.insert_values(fields, [event])
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [AuditEvent._meta.pk]
-    ((insert, params),) = compiler.as_sql()
+def _payload_before_the_link(
+    *,
+    created_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    ip: str | None,
+    action: str,
+    dispute_id: int | None,
+    object_type: str,
+    object_id: str,
+    before: dict,
+    after: dict,
+) -> str:
+    """`event_digest`'s payload up to the previous event's hash: its keys are sorted and
+    "prev" and "seq" are the last two, so the payload is this text, then the previous
+    hash, then `","seq":` and the event's number and `}` (the same bytes `event_digest`
+    hashes: tests/odr/test_audit_chain_postgres.py)."""
+    body = json.dumps(
+        {
+            "at": created_at.isoformat(),
+            "actor": actor_id,
+            "actor_label": actor_label,
+            "ip": ip,
+            "action": action,
+            "dispute": dispute_id,
+            "object": [object_type, str(object_id)],
+            "before": before,
+            "after": after,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return body[:-1] + ',"prev":"'
+
+
+_CHAINED = ("seq", "prev_hash", "hash")
+
+
+def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool:
+    """PostgreSQL: the head's lock, the event's place in the chain, its hash, the head's
+    move and the event's row in one statement (issue 14, point 4). The head is locked by
+    the statement's first step and the hash is computed by the database (sha256 of the
+    payload, the previous hash put in by the statement), so the head is held for this
+    one statement and the commit: no round trip to Python, and no wait for Python's
+    interpreter lock, while every audited write of the platform waits for it. The chain
+    is the one `event_digest` defines and `verify_chain` checks. False when there is no
+    head yet (the chain's first write): nothing was written.
+
+    `commit`: the statement carries the COMMIT of the caller's transaction (sent with it,
+    in one message): the database releases the head as soon as the commit's WAL is
+    flushed, without waiting for Python to read the answer and send the COMMIT (with
+    several threads in one process, that wait is for the interpreter's lock). A failing
+    statement stops the message before the COMMIT: the transaction is left aborted and
+    rolls back as any failed write does."""
     quote = connection.ops.quote_name
+    head, table = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
+    fields = [
+        f
+        for f in AuditEvent._meta.concrete_fields
+        if not f.primary_key and f.attname not in _CHAINED
+    ]
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    prefix = _payload_before_the_link(
+        created_at=event.created_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        ip=event.ip,
+        action=event.action,
+        dispute_id=event.dispute_id,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        before=event.before,
+        after=event.after,
+    )
+    # With the commit, the event must be written or nothing: the head is made first if
+    # the chain has none yet (the database's first event), and a head missing all the
+    # same leaves the event without a number, which fails the statement before the
+    # COMMIT (the head's row is never deleted but by tampering: verify_chain says so).
+    ensure = (
+        f"INSERT INTO {head} ({quote('id')}, {quote('last_seq')}, {quote('last_hash')}) "
+        f"VALUES (1, 0, '{GENESIS}') ON CONFLICT ({quote('id')}) DO NOTHING; "
+    )
+    source = "(VALUES (1)) AS one (x) LEFT JOIN head ON true" if commit else "head"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH head AS (UPDATE {quote(AuditHead._meta.db_table)} "
-            f"SET {quote('last_seq')} = %s, {quote('last_hash')} = %s WHERE {quote('id')} = 1) "
-            f"{insert}",
-            [event.seq, event.hash, *params],
+            (ensure if commit else "")
+            + f"WITH head AS (SELECT {quote('last_seq')} + 1 AS seq, {quote('last_hash')} AS prev "
+            f"FROM {head} WHERE {quote('id')} = 1 FOR UPDATE), "
+            "chained AS (SELECT seq, prev, encode(sha256(convert_to("
+            "%s || prev || '\",\"seq\":' || seq || '}', 'UTF8')), 'hex') AS hash "
+            f"FROM {source}), "
+            f"moved AS (UPDATE {head} SET {quote('last_seq')} = chained.seq, "
+            f"{quote('last_hash')} = chained.hash FROM chained WHERE {head}.{quote('id')} = 1) "
+            f"INSERT INTO {table} ({columns}, {quote('seq')}, {quote('prev_hash')}, "
+            f"{quote('hash')}) SELECT {', '.join(['%s'] * len(fields))}, seq, prev, hash "
+            f"FROM chained RETURNING {quote('id')}, {quote('seq')}, {quote('prev_hash')}, "
+            f"{quote('hash')}" + ("; COMMIT" if commit else ""),
+            [prefix, *values],
         )
-        (event.pk,) = cursor.fetchone()
+        if commit:
+            cursor.nextset()  # past the head's insert, to the event's row
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk, event.seq, event.prev_hash, event.hash = row
     event._state.adding, event._state.db = False, connection.alias
+    return True
 
 
 @dataclass(frozen=True)
@@ -170,6 +257,23 @@ def _entry(
     )
 
 
+def _unchained(entry: _Entry) -> AuditEvent:
+    """The entry's event before its place in the chain is known (PostgreSQL: the statement
+    that appends it gives it its number, the previous hash and its own)."""
+    return AuditEvent(
+        created_at=timezone.now(),
+        actor_id=entry.actor_id,
+        actor_label=entry.actor_label,
+        ip=entry.ip,
+        action=entry.action,
+        dispute=entry.dispute,
+        object_type=entry.obj._meta.label_lower,
+        object_id=str(entry.obj.pk),
+        before=entry.before,
+        after=entry.after,
+    )
+
+
 def _chained(entry: _Entry, head: AuditHead) -> AuditEvent:
     """The entry's event at the end of the chain, the (locked) head moved on to it."""
     fields = {
@@ -201,12 +305,19 @@ def log_action(
     ip: str | None = None,
     actor_label: str = "",
     case_is_new: bool = False,
+    ends_transaction: bool = False,
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event and the change
     it records commit or roll back together. The action must be declared with its words
     (odr.lifecycle.register_events): an undeclared one is a programming error.
     `case_is_new`: the caller's transaction inserted the case (a filing): no other
-    transaction can see its row, let alone lock it, so the case is not shared first."""
+    transaction can see its row, let alone lock it, so the case is not shared first.
+    `ends_transaction`: the caller writes nothing more in its transaction, which is the
+    outermost (`transaction.atomic()` with no other around it) and ends when this returns:
+    on PostgreSQL the event's statement then carries the commit (`_append_in_one_statement`),
+    and the caller's `atomic` finds its transaction committed and runs its on-commit
+    callbacks as usual. Anywhere else (a transaction around the caller's, a savepoint,
+    SQLite) the flag changes nothing."""
     entry = _entry(
         action=action,
         obj=obj,
@@ -221,16 +332,28 @@ def log_action(
     # commits: what does not need the lock is done before it. No savepoint: a failure here
     # fails the caller's whole write, which is what it must do anyway (issue 14: two
     # queries less on every audited write).
+    # Only the caller's own atomic block is open (ours is not entered yet), no savepoint,
+    # nothing failed: the transaction is the caller's alone to end.
+    commit = (
+        ends_transaction
+        and connection.vendor == "postgresql"
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
+        # Several statements in one message need client-side binding (Django's default).
+        and not connection.settings_dict["OPTIONS"].get("server_side_binding")
+    )
     with transaction.atomic(savepoint=False):
         if not case_is_new:
             _share_the_case_first(dispute)
+        if connection.vendor == "postgresql":
+            event = _unchained(entry)
+            if _append_in_one_statement(event, commit=commit):
+                return event
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         event = _chained(entry, head)
-        if connection.vendor == "postgresql":
-            _insert_moving_the_head(event)
-        else:
-            event.save(force_insert=True)
-            head.save(update_fields=["last_seq", "last_hash"])
+        event.save(force_insert=True)
+        head.save(update_fields=["last_seq", "last_hash"])
     return event
 
 

@@ -9,7 +9,11 @@ wait in the database queue.
 
     .venv/bin/python -m bench.http.daphne_filing [--clients 1,4,8] [--filings 50]
         [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-        [--db-prefix odr_bench_daphne] [--switch-interval 0.001]
+        [--db-prefix odr_bench_daphne] [--switch-interval 0.001] [--processes 1]
+
+`--processes 2` starts two Daphne processes on two ports and gives the clients to them in
+turn (as nginx would): each process has its own interpreter lock, and what they share is
+the database, the organisation's case-number counter and the audit chain's head.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--no-pool", action="store_true", help="ODR_DB_POOL=0")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db-prefix", default="odr_bench_daphne", help="scratch database name")
+    parser.add_argument("--processes", type=int, default=1, help="Daphne processes, one port each")
     parser.add_argument(
         "--switch-interval",
         type=float,
@@ -89,8 +94,8 @@ print(json.dumps(tokens))
 
 
 class Server:
-    def __init__(self, port: int, token: str, filers: list[str]) -> None:
-        self.port, self.token = port, token
+    def __init__(self, ports: list[int], token: str, filers: list[str]) -> None:
+        self.ports, self.token = ports, token
         self._serial = itertools.count()
         self._filers = iter(filers)
 
@@ -125,8 +130,9 @@ class Server:
             content = response.read()
             assert response.status in (200, 201), (response.status, content[:300])
 
-        def work() -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        def work(index: int) -> None:
+            port = self.ports[index % len(self.ports)]  # the clients in turn, as nginx would
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             try:
                 one(conn)  # warm: the connection
             except BaseException:
@@ -142,7 +148,7 @@ class Server:
                 times.extend(mine)
             conn.close()
 
-        threads = [threading.Thread(target=work) for _ in range(workers)]
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
         for thread in threads:
             thread.start()
         barrier.wait()
@@ -178,7 +184,7 @@ def main() -> None:
     )
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    daphne = None
+    daphnes: list[subprocess.Popen] = []
     try:
         clients = [int(c) for c in args.clients.split(",")]
         count = sum(clients) * (args.filings + 1)  # the warm-up call files one more
@@ -191,8 +197,9 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-        port = _free_port()
-        with open(tmp / "daphne.log", "w") as log:
+        ports = [_free_port() for _ in range(args.processes)]
+        for port in ports:
+            log = open(tmp / f"daphne-{port}.log", "w")  # noqa: SIM115 - the process's
             interval = (
                 []
                 if args.switch_interval is None
@@ -215,13 +222,15 @@ def main() -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        for _ in range(600):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            daphnes.append(daphne)
+        for port in ports:
+            for _ in range(600):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", ports[0], timeout=60)
         conn.request(
             "POST",
             "/_allauth/app/v1/auth/login",
@@ -229,14 +238,13 @@ def main() -> None:
             {"Content-Type": "application/json"},
         )
         token = json.loads(conn.getresponse().read())["meta"]["session_token"]
-        server = Server(port, token, json.loads(made.stdout.strip().splitlines()[-1]))
+        server = Server(ports, token, json.loads(made.stdout.strip().splitlines()[-1]))
         pool = "no pool" if args.no_pool else "pooled connections"
         switch = (
             f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""
         )
-        print(
-            f"Filing through one Daphne process, {pool}{switch}, {args.filings} requests per client"
-        )
+        through = "one Daphne process" if len(ports) == 1 else f"{len(ports)} Daphne processes"
+        print(f"Filing through {through}, {pool}{switch}, {args.filings} requests per client")
         print("| clients | filings/s | filing p50 / p95 | `GET /api/v1/me`/s | me p50 / p95 |")
         print("|---|---|---|---|---|")
         for workers in clients:
@@ -248,8 +256,9 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        if daphne is not None:
+        for daphne in daphnes:
             daphne.terminate()
+        for daphne in daphnes:
             daphne.wait(timeout=10)
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

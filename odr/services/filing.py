@@ -262,12 +262,17 @@ def dispute_file(
         # audited write of the platform shares, is held for the event and the commit only.
         for invitation in invitations:
             invitation_send(invitation=invitation, dispute=dispute, sender=applicant)
+        # Nothing to write after the event (no possible duplicate to link, no evidence):
+        # on PostgreSQL, outside a caller's transaction, its statement carries the commit
+        # and the chain's head is free as soon as the commit is on disk (odr.audit).
+        last = not found and not checked
         log_action(
             action="dispute.file",
             obj=dispute,
             actor=applicant,
             dispute=dispute,
             case_is_new=True,  # inserted just above: no one else can hold its row
+            ends_transaction=last,
             after={
                 "status": dispute.status,
                 "case_number": dispute.case_number,
@@ -280,6 +285,8 @@ def dispute_file(
                 "window_name": window.name if window else "",
             },
         )
+        if last:
+            return dispute  # the transaction is over: nothing may follow the event
         duplicates_link(dispute=dispute, found=found, case_is_new=True)
         for upload, info, desc in checked:
             stored.append(

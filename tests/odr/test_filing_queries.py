@@ -30,13 +30,14 @@ from tests.postgres import scratch_database
 # one-statement transaction, before the filing's: the counter is not held to the commit);
 # 7 BEGIN; 8 the open cases of the place the filing may repeat (issue 10,
 # odr.services.duplicates, by index); 9 the dispute; 10 the parties; 11 the invitations;
-# 12-14 the audit head, event, head (on PostgreSQL the event moves the head in its own
-# statement: 12-13); 15 COMMIT. The parties the filing wrote answer without being read
-# back (they were: 1 query). A case filed a moment ago has no session or agreement: the
-# answer reads neither (it did, 2 queries), nor the filer's roles when the filer is its
-# party (they give a party no action on it: odr.services.filing.filer_viewer; it did, 1
-# query). On PostgreSQL the audit event does not share the new case's row first. (On
-# SQLite the number is drawn inside the transaction, after the duplicate check.)
+# 12-14 the audit head, event, head (on PostgreSQL one statement locks the head, hashes
+# and appends the event and carries the COMMIT: 12); 15 COMMIT. The parties the filing
+# wrote answer without being read back (they were: 1 query). A case filed a moment ago
+# has no session or agreement: the answer reads neither (it did, 2 queries), nor the
+# filer's roles when the filer is its party (they give a party no action on it:
+# odr.services.filing.filer_viewer; it did, 1 query). On PostgreSQL the audit event does
+# not share the new case's row first. (On SQLite the number is drawn inside the
+# transaction, after the duplicate check.)
 QUERIES_PER_FILING = 15
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -217,7 +218,7 @@ def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, set
 def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_path):
     """PostgreSQL, the database queue, a village with 5,000 open cases: one filing is
     one transaction (the e-mail's task row inside it, no statement after the commit), the
-    audit event moves the chain's head in its own statement, the duplicate check reads
+    audit event is appended and commits in one statement, the duplicate check reads
     the parties by index, and the chain stays whole."""
     from tests.odr.api_support import run_race_script
 
@@ -237,9 +238,23 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     ]
     assert any("django_tasks_database_dbtaskresult" in s for s in statements[:commit])
     assert [s for s in statements if "odr_audithead" in s and s.startswith("UPDATE")] == []
-    assert sum('WITH head AS (UPDATE "odr_audithead"' in s for s in statements) == 1
-    # The test settings' count, less the head's own update, plus the task rows.
-    assert len(statements) == QUERIES_PER_FILING - 1 + out["queued"]
+    # The head locked, the event chained and hashed, the head moved and the event written
+    # in one statement: the head is held for it and the commit only (odr.audit).
+    appends = [s for s in statements if 'WITH head AS (SELECT "last_seq" + 1' in s]
+    assert len(appends) == 1 and "FOR UPDATE" in appends[0]
+    assert 'INSERT INTO "odr_auditevent"' in appends[0]
+    assert [s for s in statements if '"odr_audithead"' in s] == appends
+    assert statements.index(appends[0]) == statements.index("COMMIT") - 1
+    # Nothing follows the event in the filing's transaction: its statement carries the
+    # COMMIT (the head is free once the commit is on disk, not when Python sends it).
+    # (After a head made if there is none, in the same message: never a commit without
+    # the event.)
+    assert appends[0].endswith("; COMMIT")
+    assert appends[0].startswith('INSERT INTO "odr_audithead"')
+    assert 'ON CONFLICT ("id") DO NOTHING; WITH head AS' in appends[0]
+    # The test settings' count, less the head's read and its own update, plus the task
+    # rows.
+    assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
     assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
     assert "party_phone_key" in out["plan"]
     # A filing that repeats an open case: its link is written and audited, and the new
@@ -247,3 +262,5 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     repeated = out["repeated"]
     assert sum(s.startswith('INSERT INTO "odr_duplicatelink"') for s in repeated) == 1
     assert not [s for s in repeated if "FOR KEY SHARE" in s]
+    # The link and its event follow the filing's event: it does not carry the commit.
+    assert not [s for s in repeated if s.endswith("COMMIT") and s != "COMMIT"]
