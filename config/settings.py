@@ -229,7 +229,7 @@ if ODR_CHANNEL_LAYER not in ("core", "pubsub"):
 if REDIS_URL and ODR_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "sessions.layers.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]},
         }
     }

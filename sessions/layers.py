@@ -1,5 +1,7 @@
-"""The embedded default's channel layer (one process, no Redis): channels' in-memory
-layer, cleaning expired messages and group memberships at most once a second.
+"""The platform's channel layers. The embedded default's (one process, no Redis):
+channels' in-memory layer, cleaning expired messages and group memberships at most once
+a second. With Redis: channels-redis' pub/sub layer, its publishes pipelined
+(`RedisPubSubChannelLayer`, below).
 
 channels 4.3's `InMemoryChannelLayer` runs `_clean_expired` at every `receive` and
 every `group_send`, and it walks every channel's queue and every group's members each
@@ -11,9 +13,19 @@ late changes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from channels.layers import InMemoryChannelLayer as ChannelsInMemoryChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer as ChannelsRedisPubSubChannelLayer
+from channels_redis.pubsub import RedisPubSubLoopLayer, RedisSingleShardConnection
+from channels_redis.utils import _wrap_close, decode_hosts
+from redis import asyncio as aioredis
+
+# One command for `RedisBatches`: redis-py's method name, its arguments, its keywords.
+Command = tuple[str, tuple, dict]
 
 
 class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
@@ -30,3 +42,118 @@ class InMemoryChannelLayer(ChannelsInMemoryChannelLayer):
             return
         self._cleaned_at = now
         super()._clean_expired()
+
+
+class RedisBatches:
+    """Redis commands asked for by the tasks of one event loop, sent together: every
+    request that queues while one batch is in flight goes in the next, ONE pipeline and
+    one round trip, in the order they were asked for (a connection's commands run in
+    order in Redis). Each request gets its own replies, or the batch's error. `client`
+    gives the redis.asyncio client to use (made when first needed).
+
+    The pub/sub layer's publishes go through one (`_PublishingShard`), and so do a
+    ticket join's spend and read of the room's copy (sessions.mirror). One round trip
+    per batch instead of one per command: during a morning's burst a reply waits for the
+    event loop, which the handshakes keep busy, so a command at a time meant a command
+    per turn of the loop (issue 13)."""
+
+    def __init__(self, client: Callable[[], aioredis.Redis]) -> None:
+        self.client = client
+        self._waiting: list[tuple[list[Command], asyncio.Future]] = []
+        self._sender: asyncio.Task | None = None
+
+    async def run(self, *commands: Command) -> list[Any]:
+        """The replies to `commands` (each `(name, args, kwargs)` of redis-py's client),
+        sent with whatever else queued with them. A cancelled caller's commands are still
+        sent (they may be in flight already)."""
+        loop = asyncio.get_running_loop()
+        replies: asyncio.Future = loop.create_future()
+        self._waiting.append((list(commands), replies))
+        if self._sender is None:
+            # A task of its own, not the caller's: a cancelled caller must not take the
+            # others' commands in its batch down with it.
+            self._sender = loop.create_task(self._send_batches())
+        return await replies
+
+    async def _send_batches(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with self.client().pipeline(transaction=False) as pipe:
+                        for commands, _replies in batch:
+                            for name, args, kwargs in commands:
+                                getattr(pipe, name)(*args, **kwargs)
+                        got = await pipe.execute(raise_on_error=False)
+                except Exception as exc:  # noqa: BLE001 - each caller gets the error
+                    for _commands, replies in batch:
+                        if not replies.done():
+                            replies.set_exception(exc)
+                    continue
+                at = 0
+                for commands, replies in batch:
+                    mine, at = got[at : at + len(commands)], at + len(commands)
+                    failed = next((r for r in mine if isinstance(r, Exception)), None)
+                    if replies.done():
+                        continue
+                    if failed is not None:
+                        replies.set_exception(failed)
+                    else:
+                        replies.set_result(mine)
+        finally:
+            self._sender = None
+
+    def cancel_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for _commands, replies in waiting:
+            if not replies.done():
+                replies.cancel()
+
+
+class _PublishingShard(RedisSingleShardConnection):
+    """One Redis server's connection of the pub/sub layer, its publishes sent together.
+
+    channels-redis 4.3 publishes under the shard's one lock, one round trip each: every
+    `send` and `group_send` of the process (each relayed `signal`, each room change's
+    deliveries) and every subscribe (each connection's channel, its room's group) waited
+    for the reply of the publish before it (issue 13: set-up p50 6.5x and relay p99 5x
+    the bare relay's on pub/sub). Here publishes go in batches (`RedisBatches`), in the
+    order they were asked for; each caller still returns only once Redis has its
+    message (what it sends after that is published after it). Subscribes keep the lock,
+    which publishes no longer take."""
+
+    def __init__(self, host: dict, channel_layer: object) -> None:
+        super().__init__(host, channel_layer)
+        self._publishes = RedisBatches(self._client)
+
+    def _client(self) -> aioredis.Redis:
+        self._ensure_redis()
+        return self._redis
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._publishes.run(("publish", (channel, message), {}))
+
+    async def flush(self) -> None:
+        await super().flush()
+        self._publishes.cancel_waiting()
+
+
+class _PublishingLoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, hosts: list | None = None, **kwargs: object) -> None:
+        super().__init__(hosts, **kwargs)
+        self._shards = [_PublishingShard(host, self) for host in decode_hosts(hosts)]
+
+
+class RedisPubSubChannelLayer(ChannelsRedisPubSubChannelLayer):
+    """channels-redis' pub/sub layer (the platform's default with Redis), its publishes
+    pipelined (`_PublishingShard`); everything else is channels-redis'."""
+
+    def _get_layer(self) -> RedisPubSubLoopLayer:
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _PublishingLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
