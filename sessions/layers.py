@@ -120,11 +120,13 @@ class _PublishingShard(RedisSingleShardConnection):
     the bare relay's on pub/sub). Here publishes go in batches (`RedisBatches`), in the
     order they were asked for; each caller still returns only once Redis has its
     message (what it sends after that is published after it). Subscribes keep the lock,
-    which publishes no longer take."""
+    which publishes no longer take, and go in batches too (`subscribe`)."""
 
     def __init__(self, host: dict, channel_layer: object) -> None:
         super().__init__(host, channel_layer)
         self._publishes = RedisBatches(self._client)
+        self._to_subscribe: list[tuple[str, asyncio.Future]] = []
+        self._subscriber: asyncio.Task | None = None
 
     def _client(self) -> aioredis.Redis:
         self._ensure_redis()
@@ -133,9 +135,53 @@ class _PublishingShard(RedisSingleShardConnection):
     async def publish(self, channel: str, message: bytes) -> None:
         await self._publishes.run(("publish", (channel, message), {}))
 
+    async def subscribe(self, channel: str) -> None:
+        """Subscribed, with every channel asked for while the lock was taken: ONE
+        SUBSCRIBE command for all of them (a burst of joins subscribes each connection's
+        channel and each room's group; one at a time, each waited a turn of the loop for
+        the lock)."""
+        loop = asyncio.get_running_loop()
+        subscribed: asyncio.Future = loop.create_future()
+        self._to_subscribe.append((channel, subscribed))
+        if self._subscriber is None:
+            self._subscriber = loop.create_task(self._subscribe_batches())
+        await subscribed
+
+    async def _subscribe_batches(self) -> None:
+        try:
+            while self._to_subscribe:
+                async with self._lock:
+                    # Taken under the lock: an unsubscribe before it has finished, and
+                    # whatever queued while it ran is in this batch.
+                    batch, self._to_subscribe = self._to_subscribe, []
+                    new = list(dict.fromkeys(c for c, _ in batch if c not in self._subscribed_to))
+                    try:
+                        if new:
+                            self._ensure_redis()
+                            self._ensure_receiver()
+                            await self._pubsub.subscribe(*new)
+                            self._subscribed_to.update(new)
+                    except Exception as exc:  # noqa: BLE001 - each caller gets the error
+                        failed: BaseException | None = exc
+                    else:
+                        failed = None
+                for _channel, subscribed in batch:
+                    if subscribed.done():
+                        continue
+                    if failed is not None:
+                        subscribed.set_exception(failed)
+                    else:
+                        subscribed.set_result(None)
+        finally:
+            self._subscriber = None
+
     async def flush(self) -> None:
         await super().flush()
         self._publishes.cancel_waiting()
+        waiting, self._to_subscribe = self._to_subscribe, []
+        for _channel, subscribed in waiting:
+            if not subscribed.done():
+                subscribed.cancel()
 
 
 class _PublishingLoopLayer(RedisPubSubLoopLayer):

@@ -159,3 +159,34 @@ async def test_a_failed_publish_reaches_every_caller_of_its_batch(pubsub_layer, 
     await pubsub_layer.send(receiver, {"type": "room.send", "n": "after"})
     assert (await asyncio.wait_for(pubsub_layer.receive(receiver), 5))["n"] == "after"
     await pubsub_layer.flush()
+
+
+async def test_connections_arriving_together_subscribe_in_one_command(pubsub_layer, monkeypatch):
+    calls: list[tuple[str, ...]] = []
+    original = aioredis.client.PubSub.subscribe
+
+    async def subscribe(self, *channels, **kwargs):
+        calls.append(channels)
+        return await original(self, *channels, **kwargs)
+
+    monkeypatch.setattr(aioredis.client.PubSub, "subscribe", subscribe)
+    # 40 connections open at once (each its own channel), then join their rooms' groups.
+    channels = await asyncio.gather(*(pubsub_layer.new_channel() for _ in range(40)))
+    await asyncio.gather(
+        *(pubsub_layer.group_add(f"room-{n % 4}", c) for n, c in enumerate(channels))
+    )
+    assert sum(len(c) for c in calls) == 44 and len(calls) <= 4
+    await asyncio.sleep(0.2)
+    await pubsub_layer.group_send("room-1", {"type": "room.send", "n": 1})
+    for channel in channels[1::4]:
+        assert (await asyncio.wait_for(pubsub_layer.receive(channel), 5))["n"] == 1
+    # The room's last member leaves (unsubscribed), a newcomer joins it again: it hears
+    # the room (subscribed again, not taken for subscribed still).
+    for channel in channels[2::4]:
+        await pubsub_layer.group_discard("room-2", channel)
+    again = await pubsub_layer.new_channel()
+    await pubsub_layer.group_add("room-2", again)
+    await asyncio.sleep(0.2)
+    await pubsub_layer.group_send("room-2", {"type": "room.send", "n": 2})
+    assert (await asyncio.wait_for(pubsub_layer.receive(again), 5))["n"] == 2
+    await pubsub_layer.flush()
