@@ -68,16 +68,27 @@ async def deliver(deliveries: Iterable[Delivery | CacheWrite]) -> None:
     from sessions.mirror import in_cache
 
     layer = get_channel_layer()
+    # The pub/sub layer sends a run of messages in one request, in order (one round trip
+    # for a change's messages, not one each: sessions.layers).
+    in_order = getattr(layer, "send_in_order", None)
+    run: list[tuple[str, str, dict]] = []
     for d in deliveries:
         if isinstance(d, CacheWrite):
+            if run:
+                await in_order(run)
+                run = []
             try:
                 await in_cache(d.write)
             except Exception as exc:  # noqa: BLE001 - a stale copy costs a correction, no more
                 log.warning("room copy not written: %s", exc)
+        elif in_order is not None and (d.group or d.channel):
+            run.append((d.channel, d.group, d.event()))
         elif d.group:
             await layer.group_send(d.group, d.event())
         elif d.channel:
             await layer.send(d.channel, d.event())
+    if run:
+        await in_order(run)
 
 
 def deliver_sync(deliveries: Iterable[Delivery | CacheWrite]) -> None:

@@ -192,7 +192,26 @@ class _PublishingLoopLayer(RedisPubSubLoopLayer):
 
 class RedisPubSubChannelLayer(ChannelsRedisPubSubChannelLayer):
     """channels-redis' pub/sub layer (the platform's default with Redis), its publishes
-    pipelined (`_PublishingShard`); everything else is channels-redis'."""
+    and subscribes batched (`_PublishingShard`), and `send_in_order` for a room change's
+    deliveries; everything else is channels-redis'."""
+
+    async def send_in_order(self, messages: list[tuple[str, str, dict]]) -> None:
+        """Each `(channel, group, message)` sent to its channel, or to its group when
+        `group` is set, in this order, in one request (the same round trip as whatever
+        else queued with it): a room change's messages, which `sessions.broadcast` sent
+        one round trip after the other. Returns once Redis has them all."""
+        layer = self._get_layer()
+        by_shard: dict[int, list[Command]] = {}
+        for channel, group, message in messages:
+            name = layer._get_group_channel_name(group) if group else channel
+            shard = layer._get_shard(name)
+            by_shard.setdefault(id(shard), []).append(
+                ("publish", (name, self.serialize(message)), {})
+            )
+        shards = {id(shard): shard for shard in layer._shards}
+        await asyncio.gather(
+            *(shards[key]._publishes.run(*commands) for key, commands in by_shard.items())
+        )
 
     def _get_layer(self) -> RedisPubSubLoopLayer:
         loop = asyncio.get_running_loop()

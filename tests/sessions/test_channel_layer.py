@@ -190,3 +190,40 @@ async def test_connections_arriving_together_subscribe_in_one_command(pubsub_lay
     await pubsub_layer.group_send("room-2", {"type": "room.send", "n": 2})
     assert (await asyncio.wait_for(pubsub_layer.receive(again), 5))["n"] == 2
     await pubsub_layer.flush()
+
+
+async def test_a_room_change_s_messages_go_in_one_round_trip_in_commit_order(
+    pubsub_layer, monkeypatch
+):
+    from sessions import broadcast
+
+    pipelines, publishes = await _pipelines_and_publishes(monkeypatch)
+    monkeypatch.setattr(broadcast, "get_channel_layer", lambda: pubsub_layer)
+    peers = [await pubsub_layer.new_channel() for _ in range(3)]
+    for channel in peers:
+        await pubsub_layer.group_add("room-9", channel)
+    await asyncio.sleep(0.2)
+    written: list[int] = []
+    await broadcast.deliver(
+        [
+            broadcast.Delivery(message={"type": "knock", "n": 0}, channel=peers[0]),
+            broadcast.Delivery(message={"type": "peer-joined", "n": 1}, group="room-9"),
+            broadcast.Delivery(message={"type": "lobby", "n": 2}, channel=peers[0], reach={}),
+            broadcast.CacheWrite(lambda: written.append(len(pipelines))),
+            broadcast.Delivery(message={"type": "peer-left", "n": 3}, group="room-9"),
+            broadcast.Delivery(message={"type": "ended", "n": 4}, channel=peers[1], close=4002),
+        ]
+    )
+    # Two runs of messages around the room copy's write: two round trips, not five, and
+    # the copy written after the first run was out.
+    assert pipelines == [3, 2] and publishes == [] and written == [1]
+    heard = [[] for _ in peers]
+    for k, channel in enumerate(peers):
+        while True:
+            try:
+                event = await asyncio.wait_for(pubsub_layer.receive(channel), 0.5)
+            except TimeoutError:
+                break
+            heard[k].append(event["message"]["n"])
+    assert heard == [[0, 1, 2, 3], [1, 3, 4], [1, 3]]
+    await pubsub_layer.flush()
