@@ -151,6 +151,25 @@ def remember(snapshot: RoomSnapshot, *, recording: bool | None = None) -> None:
     store().set_many(values, timeout=TIMEOUT)
 
 
+async def remember_on_loop(snapshot: RoomSnapshot, *, recording: bool | None = None) -> None:
+    """`remember` from the event loop (the process's deliverer, issue 13): process
+    memory directly; Redis without a worker thread, in one round trip with the other
+    copies written at the same time (`RedisBatches`), as Django's cache writes them."""
+    target = store()
+    if target is _process:
+        remember(snapshot, recording=recording)
+        return
+    values: dict[str, object] = {KEY.format(snapshot.session_id): snapshot}
+    if recording is not None:
+        values[RECORDING_KEY.format(snapshot.session_id)] = recording
+    await _batches_for(target).run(
+        *(
+            ("set", (target.make_and_validate_key(k), _serializer.dumps(v)), {"ex": int(TIMEOUT)})
+            for k, v in values.items()
+        )
+    )
+
+
 def remember_closed(session_id: int) -> None:
     """The room closed: tickets issued before it open nothing (the hot path's side of
     `void_tickets`), for as long as such a ticket can live."""

@@ -150,7 +150,10 @@ def _without(snapshot: RoomSnapshot, peer_id: str) -> RoomSnapshot:
 def _remember(after: RoomSnapshot, *, recording: bool | None = None) -> CacheWrite:
     """The room's copy in the cache after this change (sessions.mirror), written after
     the commit in order with the change's messages."""
-    return CacheWrite(lambda: mirror.remember(after, recording=recording))
+    return CacheWrite(
+        lambda: mirror.remember(after, recording=recording),
+        write_on_loop=lambda: mirror.remember_on_loop(after, recording=recording),
+    )
 
 
 def _joined(me: Peer, after: RoomSnapshot, *, recording: bool) -> Joined:
