@@ -11,7 +11,10 @@ another process) the newcomer is sent the difference (`room.welcome_corrections`
 The store is Redis with REDIS_URL (Django's cache: shared by every Daphne process, the
 same server as the channel layer) and process memory otherwise (the embedded default,
 one process: `ProcessStore`). Its calls to Redis stay off the database thread
-(`in_cache`). The marks of spent tickets live in the same store (services.access)."""
+(`in_cache`); the hot ones run on the event loop without a thread, batched into one
+round trip with the others of the moment (`add_and_read` for a ticket's join,
+`remember_on_loop` for the deliverer). The marks of spent tickets live in the same store
+(services.access)."""
 
 from __future__ import annotations
 
