@@ -68,8 +68,13 @@ class CacheWrite:
 
 
 async def _write_copies(writes: list[CacheWrite], *, on_loop: bool) -> None:
-    from sessions.mirror import in_cache
+    from sessions.mirror import in_cache, in_process
 
+    if in_process():
+        # Process memory (the embedded default): no I/O, written here and now.
+        for w in writes:
+            w.write()
+        return
     if on_loop and all(w.write_on_loop is not None for w in writes):
         # Started in order, so queued in order: one round trip for the lot.
         done = await asyncio.gather(*(w.write_on_loop() for w in writes), return_exceptions=True)

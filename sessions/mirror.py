@@ -119,6 +119,11 @@ def store() -> ProcessStore | BaseCache:
     return _shared
 
 
+def in_process() -> bool:
+    """The store is this process's memory (the embedded default): its calls do no I/O."""
+    return store() is _process
+
+
 @functools.cache
 def _in_process(backend: str) -> bool:
     return issubclass(import_string(backend), LocMemCache)
@@ -253,6 +258,6 @@ def _batches_for(target: BaseCache) -> RedisBatches:
 async def in_cache(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Runs a store call from the event loop: process memory directly (no I/O), Redis in
     a worker thread that is not the database's (thread_sensitive=False)."""
-    if store() is _process:
+    if in_process():
         return fn(*args, **kwargs)
     return await sync_to_async(fn, thread_sensitive=False)(*args, **kwargs)

@@ -74,3 +74,17 @@ async def test_elsewhere_the_copies_are_written_through_in_cache(settings, monke
         assert mirror.read(7).snapshot.session_id == 7
     finally:
         client.flushdb()
+
+
+async def test_in_process_memory_the_copies_are_written_in_place_without_tasks(monkeypatch):
+    """The embedded default's store does no I/O: a batch's copies are written one after
+    the other where the deliverer is, not a task each."""
+    import asyncio
+
+    def no_task(*args, **kwargs):
+        raise AssertionError("a task or a thread for a write to process memory")
+
+    monkeypatch.setattr(asyncio, "gather", no_task)
+    monkeypatch.setattr(mirror, "sync_to_async", no_task)
+    await broadcast.deliver([_copy(n, None) for n in (11, 12)], on_loop=True)
+    assert [mirror.read(n).snapshot.session_id for n in (11, 12)] == [11, 12]
