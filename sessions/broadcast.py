@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -59,25 +59,67 @@ class Delivery:
 @dataclass(frozen=True)
 class CacheWrite:
     """Not a message: a write to the room's copy in the cache (sessions.mirror), made in
-    commit order with the change's messages, off the database thread."""
+    commit order with the change's messages, off the database thread. `write_on_loop`,
+    when given, is the same write from the event loop (no worker thread; the writes in
+    a row go in one Redis round trip), used by the process's deliverer."""
 
     write: Callable[[], None]
+    write_on_loop: Callable[[], Awaitable[None]] | None = None
 
 
-async def deliver(deliveries: Iterable[Delivery | CacheWrite]) -> None:
-    from sessions.mirror import in_cache
+async def _write_copies(writes: list[CacheWrite], *, on_loop: bool) -> None:
+    from sessions.mirror import in_cache, in_process
 
+    if in_process():
+        # Process memory (the embedded default): no I/O, written here and now.
+        for w in writes:
+            w.write()
+        return
+    if on_loop and all(w.write_on_loop is not None for w in writes):
+        # Started in order, so queued in order: one round trip for the lot.
+        done = await asyncio.gather(*(w.write_on_loop() for w in writes), return_exceptions=True)
+    else:
+        done = []
+        for w in writes:
+            try:
+                done.append(await in_cache(w.write))
+            except Exception as exc:  # noqa: BLE001 - logged below
+                done.append(exc)
+    for result in done:
+        if isinstance(result, Exception):
+            # A stale copy costs a correction, no more.
+            log.warning("room copy not written: %s", result)
+
+
+async def deliver(deliveries: Iterable[Delivery | CacheWrite], *, on_loop: bool = False) -> None:
+    """`on_loop`: called by the process's deliverer, on the event loop that lives as
+    long as the process (a short-lived loop of `async_to_sync` writes through threads)."""
     layer = get_channel_layer()
+    # The pub/sub layer sends a run of messages in one request, in order (one round trip
+    # for a change's messages, not one each: sessions.layers).
+    in_order = getattr(layer, "send_in_order", None)
+    run: list[tuple[str, str, dict]] = []
+    copies: list[CacheWrite] = []
     for d in deliveries:
         if isinstance(d, CacheWrite):
-            try:
-                await in_cache(d.write)
-            except Exception as exc:  # noqa: BLE001 - a stale copy costs a correction, no more
-                log.warning("room copy not written: %s", exc)
+            if run:
+                await in_order(run)
+                run = []
+            copies.append(d)
+            continue
+        if copies:
+            await _write_copies(copies, on_loop=on_loop)
+            copies = []
+        if in_order is not None and (d.group or d.channel):
+            run.append((d.channel, d.group, d.event()))
         elif d.group:
             await layer.group_send(d.group, d.event())
         elif d.channel:
             await layer.send(d.channel, d.event())
+    if run:
+        await in_order(run)
+    if copies:
+        await _write_copies(copies, on_loop=on_loop)
 
 
 def deliver_sync(deliveries: Iterable[Delivery | CacheWrite]) -> None:
@@ -140,7 +182,7 @@ async def _deliverer(queue: asyncio.Queue) -> None:
     while True:
         deliveries, done = await queue.get()
         try:
-            await deliver(deliveries)
+            await deliver(deliveries, on_loop=True)
         except Exception as exc:  # noqa: BLE001 - one failed send must not stop the room's queue
             log.warning("room delivery failed: %s", exc)
             done.set_exception(exc)

@@ -48,7 +48,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from sessions import joins, mirror, presence, services
+from sessions import joins, presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
@@ -56,7 +56,6 @@ from sessions.broadcast import (
     call_delivering,
     room_group,
 )
-from sessions.mirror import in_cache
 
 
 class TokenBucket:
@@ -78,14 +77,6 @@ class TokenBucket:
 
 def has_origin(scope: dict) -> bool:
     return any(name == b"origin" for name, _value in scope.get("headers", []))
-
-
-def _spend_and_read(claims: services.TicketClaims) -> tuple[bool, mirror.Mirrored]:
-    """One trip to the cache for a ticket's join: spend the ticket, read the room's copy
-    (nothing is read when the ticket was spent already)."""
-    if not services.ticket_spend(claims):
-        return False, mirror.Mirrored(snapshot=None, recording=False, closed=False)
-    return True, mirror.read(claims.session_id)
 
 
 def ticket_from(scope: dict) -> str:
@@ -179,7 +170,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             claims = services.ticket_check(
                 session_id=self.session_id, token=ticket, now=presented_at
             )
-            spent, mirrored = await in_cache(_spend_and_read, claims)
+            spent, mirrored = await services.ticket_spend_and_read(claims)
             if not spent:
                 raise services.Unauthenticated()
             hint = services.welcome_hint(

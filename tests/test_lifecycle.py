@@ -113,6 +113,69 @@ def test_a_person_cannot_take_a_transition_reserved_to_the_platform(demo):
     assert MACHINE.refusal("settle", dispute, None) is None
 
 
+def test_apply_many_makes_each_move_as_apply_would_in_one_transaction(
+    demo, django_capture_on_commit_callbacks
+):
+    """`Machine.apply_many` (issue 13: a batch of room joins starts its rooms together):
+    for rows the caller locked, each move checked, saved and audited as `apply` makes it,
+    the events chained in the order given and written at once, `transitioned` after
+    commit for each; a refused move writes nothing and answers its refusal."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from odr.audit import verify_chain
+    from odr.errors import DomainError
+    from odr.lifecycle import transitioned
+    from odr.models import AuditEvent
+    from sessions.transitions import MACHINE, lock_sessions
+    from tests.sessions.conftest import schedule
+
+    mediator = factories.demo_user("mediator@demo.odr")
+    citizen = factories.demo_user("citizen1@demo.odr")
+    first, second, third = schedule(), schedule(), schedule()
+    heard: list[tuple[int, str, str]] = []
+
+    def listen(sender, instance, source, target, **kwargs) -> None:
+        heard.append((instance.pk, source, target))
+
+    transitioned.connect(listen)
+    events = AuditEvent.objects.count()
+    try:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            locked = lock_sessions([first.pk, second.pk, third.pk])
+            with CaptureQueriesContext(connection) as queries:
+                answers = MACHINE.apply_many(
+                    "start",
+                    moves=[
+                        (locked[third.pk], mediator, {"started_at": timezone.now()}),
+                        (locked[first.pk], citizen, {"started_at": timezone.now()}),
+                        (locked[second.pk], mediator, {"started_at": timezone.now()}),
+                    ],
+                )
+            assert heard == []  # not before the commit
+    finally:
+        transitioned.disconnect(listen)
+    assert isinstance(answers[1], DomainError) and answers[1].status == 403
+    assert [answers[0].pk, answers[2].pk] == [third.pk, second.pk]
+    for session, status in ((first, "scheduled"), (second, "live"), (third, "live")):
+        session.refresh_from_db()
+        assert session.status == status
+    assert heard == [(third.pk, "scheduled", "live"), (second.pk, "scheduled", "live")]
+    new = list(AuditEvent.objects.order_by("seq")[events:])
+    assert [(e.action, e.object_id, e.actor_id) for e in new] == [
+        ("session.start", str(third.pk), mediator.pk),
+        ("session.start", str(second.pk), mediator.pk),
+    ]
+    assert (new[0].before["status"], new[0].after["status"]) == ("scheduled", "live")
+    assert list(verify_chain()) == []
+    # The rows are the caller's, locked already: no locking read again, no savepoint,
+    # the events inserted at once.
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [q for q in sql if "FOR UPDATE" in q and "mediationsession" in q.lower()], sql
+    assert not [q for q in sql if q.startswith("SAVEPOINT")], sql
+    assert len([q for q in sql if q.startswith('INSERT INTO "odr_auditevent"')]) == 1, sql
+
+
 # --- closing a case closes its rooms ----------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from sessions.services.access import (
     ticket_issue,
     ticket_redeem,
     ticket_spend,
+    ticket_spend_and_read,
     turn_credentials,
 )
 from sessions.services.room import (
@@ -95,6 +96,7 @@ __all__ = [
     "ticket_issue",
     "ticket_redeem",
     "ticket_spend",
+    "ticket_spend_and_read",
     "turn_credentials",
     "welcome_corrections",
     "welcome_hint",

@@ -229,9 +229,24 @@ def ticket_spend(claims: TicketClaims, *, now: datetime | None = None) -> bool:
     two processes racing with one ticket cannot both enter; process memory otherwise,
     the embedded default's one process: sessions.mirror.store), plus a margin for
     clocks."""
-    now = now or timezone.now()
-    ttl = max(1, math.ceil(claims.expires - now.timestamp()) + 60)
-    return bool(mirror.store().add(USED_KEY.format(claims.nonce), 1, timeout=ttl))
+    key, ttl = _spent_mark(claims, now or timezone.now())
+    return bool(mirror.store().add(key, 1, timeout=ttl))
+
+
+async def ticket_spend_and_read(
+    claims: TicketClaims, *, now: datetime | None = None
+) -> tuple[bool, mirror.Mirrored]:
+    """`ticket_spend` and the room's copy (`mirror.read`) in one trip to the store, from
+    the event loop (a ticket's join, issue 13): one Redis round trip, no thread; nothing
+    is read when the ticket was spent already."""
+    key, ttl = _spent_mark(claims, now or timezone.now())
+    return await mirror.add_and_read(key, ttl=ttl, session_id=claims.session_id)
+
+
+def _spent_mark(claims: TicketClaims, now: datetime) -> tuple[str, int]:
+    """The key that marks the ticket spent and how long it lives: until the ticket
+    expires, plus a margin for clocks."""
+    return USED_KEY.format(claims.nonce), max(1, math.ceil(claims.expires - now.timestamp()) + 60)
 
 
 @transaction.atomic

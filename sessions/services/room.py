@@ -8,6 +8,7 @@ Daphne processes, writes an audit event, and hands the messages the change cause
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -45,7 +46,7 @@ from sessions.services.access import (
     ticket_rows_for_use,
     tickets_mark_used,
 )
-from sessions.services.scheduling import session_end, session_start
+from sessions.services.scheduling import session_end, sessions_start_locked
 from sessions.transitions import lock_session, lock_sessions
 
 S = MediationSession.Status
@@ -149,7 +150,10 @@ def _without(snapshot: RoomSnapshot, peer_id: str) -> RoomSnapshot:
 def _remember(after: RoomSnapshot, *, recording: bool | None = None) -> CacheWrite:
     """The room's copy in the cache after this change (sessions.mirror), written after
     the commit in order with the change's messages."""
-    return CacheWrite(lambda: mirror.remember(after, recording=recording))
+    return CacheWrite(
+        lambda: mirror.remember(after, recording=recording),
+        write_on_loop=lambda: mirror.remember_on_loop(after, recording=recording),
+    )
 
 
 def _joined(me: Peer, after: RoomSnapshot, *, recording: bool) -> Joined:
@@ -474,6 +478,28 @@ def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
         )
         for pk in wanted
     }
+    # The mediator's first join starts a scheduled session: every room of the batch that
+    # starts, started together (one machine transition each, audited together, before
+    # the joins' events as one by one), on copies, so that the joins before the
+    # mediator's in the batch see the room as it was, as one by one.
+    starting: dict[int, AbstractBaseUser] = {}
+    for i, e in enumerate(entries):
+        user = users[i]
+        if (
+            user is not None
+            and rooms[e.session_id].session.status == S.SCHEDULED
+            and roles[(e.session_id, user.pk)] == MEDIATOR
+        ):
+            starting.setdefault(e.session_id, user)
+    started = dict(
+        zip(
+            starting,
+            sessions_start_locked(
+                [(copy.copy(rooms[pk].session), actor) for pk, actor in starting.items()]
+            ),
+            strict=True,
+        )
+    )
     writes = _Writes()
     for i, e in enumerate(entries):
         user = users[i]
@@ -482,12 +508,11 @@ def room_enter_many(*, entries: list[Entry]) -> list[Joined | DomainError]:
         room = rooms[e.session_id]
         role = roles[(room.session.pk, user.pk)]
         if role == MEDIATOR and room.session.status == S.SCHEDULED:
-            try:
-                with transaction.atomic():
-                    room.session = session_start(session=room.session, actor=user)
-            except DomainError as exc:
-                results[i] = exc
+            start = started[room.session.pk]
+            if isinstance(start, DomainError):
+                results[i] = start
                 continue
+            room.session = start
         if e.ticket:
             ticket = tickets[(e.session_id, e.ticket)]
             writes.tickets.append(ticket)
