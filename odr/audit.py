@@ -50,23 +50,25 @@ def event_digest(
     after: dict,
     prev_hash: str,
 ) -> str:
-    payload = json.dumps(
-        {
-            "seq": seq,
-            "at": created_at.isoformat(),
-            "actor": actor_id,
-            "actor_label": actor_label,
-            "ip": ip,
-            "action": action,
-            "dispute": dispute_id,
-            "object": [object_type, str(object_id)],
-            "before": before,
-            "after": after,
-            "prev": prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
+    """The event's hash: sha256 of its fields and the previous event's hash as compact
+    JSON with sorted keys. Written as the payload up to the link (`_payload_before_the_link`,
+    which PostgreSQL completes in `_append_in_one_statement`) and the link itself, so that
+    Python and the database hash the same bytes by one definition."""
+    payload = (
+        _payload_before_the_link(
+            created_at=created_at,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            ip=ip,
+            action=action,
+            dispute_id=dispute_id,
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after=after,
+        )
+        + json.dumps(prev_hash, ensure_ascii=False)[1:]
+        + f',"seq":{json.dumps(seq)}}}'
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 

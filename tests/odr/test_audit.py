@@ -202,3 +202,49 @@ def test_a_forwarded_address_is_used_only_behind_a_trusted_proxy(demo, client, s
     event = AuditEvent.objects.get(action="dispute.file")
     assert event.ip == "2001:db8::1"
     assert list(verify_chain()) == []
+
+
+def test_the_digest_is_the_sha256_of_the_whole_payload_as_first_defined():
+    """The digest is built from the payload up to the link (what PostgreSQL completes):
+    it must stay the hash of the whole event as compact, sorted JSON, as it was first
+    defined, or every chain written before would stop verifying."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from odr.audit import event_digest
+
+    fields = {
+        "seq": 1207,
+        "created_at": datetime(2026, 12, 2, 13, 45, 7, 123456, tzinfo=UTC),
+        "actor_id": 42,
+        "actor_label": '调解员 "李" \\ \u2028',
+        "ip": "10.0.0.7",
+        "action": "dispute.file",
+        "dispute_id": None,
+        "object_type": "odr.dispute",
+        "object_id": "99",
+        "before": {"z": [1, {"b": "😀", "a": None}], "a": "\x07"},
+        "after": {"status": "filed", "金额": 1.5},
+        "prev_hash": "ab" * 32,
+    }
+    whole = json.dumps(
+        {
+            "seq": fields["seq"],
+            "at": fields["created_at"].isoformat(),
+            "actor": fields["actor_id"],
+            "actor_label": fields["actor_label"],
+            "ip": fields["ip"],
+            "action": fields["action"],
+            "dispute": fields["dispute_id"],
+            "object": [fields["object_type"], fields["object_id"]],
+            "before": fields["before"],
+            "after": fields["after"],
+            "prev": fields["prev_hash"],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    assert event_digest(**fields) == hashlib.sha256(whole.encode()).hexdigest()
+    assert event_digest(**{**fields, "prev_hash": ""}) != event_digest(**fields)
