@@ -104,7 +104,8 @@ class Heartbeat:
             # Never one of ours: this process knows its own connections are open.
             if gone.channel_name in self.channels:
                 continue
-            log.info("room %s: peer %s's connection is gone", gone.session_id, gone.peer_id)
+            # Worth a warning: a process died, or a live process's beat came too late.
+            log.warning("room %s: peer %s's connection is gone", gone.session_id, gone.peer_id)
             await call_delivering(
                 services.room_leave,
                 session_id=gone.session_id,

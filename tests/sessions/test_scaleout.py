@@ -186,6 +186,10 @@ def cluster(request, database, tmp_path) -> Iterator[dict]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         redis_client.flushdb()
+        # Shown by pytest when the test failed: what the two processes warned of (a
+        # delivery that failed, a connection swept as gone).
+        for log in sorted(tmp_path.glob("daphne-*.log")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}")
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, log: Path) -> None:
