@@ -65,6 +65,9 @@ def coturn(tmp_path_factory):
             "--fingerprint",
             "--no-tls",
             "--no-dtls",
+            # UDP only (what the tests use): a TCP listener on the same port number can
+            # find it taken by another process's connection and fail the start.
+            "--no-tcp",
             "--no-cli",
             # Both pages' relays are on 127.0.0.1: coturn refuses loopback peers otherwise.
             "--allow-loopback-peers",
