@@ -80,7 +80,23 @@ def coturn(tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    # Ready when it answers a STUN binding request on its port.
+    try:
+        _wait_until_it_answers(proc, port, log)
+        yield SimpleNamespace(
+            port=port, secret=secret, log=log, relay_ports=range(relay_base, relay_base + 61)
+        )
+    finally:
+        # Also when it never answered: no turnserver is left behind.
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_until_it_answers(proc: subprocess.Popen, port: int, log: Path) -> None:
+    """Ready when it answers a STUN binding request on its port."""
     deadline = time.monotonic() + 15
     binding = b"\x00\x01\x00\x00\x21\x12\xa4\x42" + secrets.token_bytes(12)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -90,18 +106,9 @@ def coturn(tmp_path_factory):
             probe.sendto(binding, ("127.0.0.1", port))
             try:
                 probe.recvfrom(2048)
-                break
+                return
             except OSError:
                 assert time.monotonic() < deadline, f"turnserver did not answer: {_tail(log)}"
-    yield SimpleNamespace(
-        port=port, secret=secret, log=log, relay_ports=range(relay_base, relay_base + 61)
-    )
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _tail(path: Path) -> str:
