@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -241,36 +242,45 @@ def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
     return parties
 
 
-class _Partial:
+class Partial:
     """Builds `model` instances with only `columns` (attnames), the others deferred, as a
     read of some columns leaves them (`Model.from_db`), without the model's constructor:
     its keyword form works out every other field's default, and even its positional
     form walks every field; on a list page that was half the CPU (issue 14). A model
-    someone listens to the construction of (pre_init, post_init) is built by from_db."""
+    someone listens to the construction of (pre_init, post_init) is built by from_db.
+    `db`: the database the instances say they came from (`from_db`'s first argument)."""
 
-    def __init__(self, model: type[Any], *columns: str) -> None:
+    def __init__(self, model: type[Any], *columns: str, db: str | None = None) -> None:
         self.model = model
+        self.db = db
         # from_db takes the values in the model's own order of its fields.
         self.order = tuple(f.attname for f in model._meta.concrete_fields if f.attname in columns)
         self.names = frozenset(columns)
 
     def __call__(self, **values: Any) -> Any:
         if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
-            return self.model.from_db(None, self.names, [values[name] for name in self.order])
+            return self.model.from_db(self.db, self.names, [values[name] for name in self.order])
         instance = self.model.__new__(self.model)
         # What from_db leaves: the columns read in the instance's dict (a field missing
         # from it is deferred), and a state that says the row exists.
         instance.__dict__.update(values)
         instance._state = ModelState()
         instance._state.adding = False
+        instance._state.db = self.db
         return instance
 
 
-_ROW_DISPUTE = _Partial(
+@functools.cache
+def partial_of(model: type[Any], columns: tuple[str, ...], db: str | None = None) -> Partial:
+    """One `Partial` per model, columns and database, made once per process."""
+    return Partial(model, *columns, db=db)
+
+
+_ROW_DISPUTE = Partial(
     Dispute, "id", "status", "category", "organisation_id", "mediator_id", "filed_by_id"
 )
-_ROW_ORGANISATION = _Partial(Organisation, "id", "name", "region_id", "kind")
-_ROW_PARTY = _Partial(Party, "id", "dispute_id", "role", "user_id")
+_ROW_ORGANISATION = Partial(Organisation, "id", "name", "region_id", "kind")
+_ROW_PARTY = Partial(Party, "id", "dispute_id", "role", "user_id")
 
 
 def dispute_of_row(

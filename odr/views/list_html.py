@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
 from odr import filters as list_filters
+from odr import selectors
 
 M = TypeVar("M", bound=Model)
 
@@ -124,8 +125,7 @@ def local_day(when: datetime | None, format: str = "Y-m-d") -> str:
 
 def from_values(model: type[M], db: str, fields: Sequence[str], values: Sequence[Any]) -> M:
     """An instance of `model` as the database gave these fields (attnames) their values,
-    the others deferred (`Model.from_db` takes them in the model's field order): what a
-    rule reads of a row of a list, without the ORM making the row's relations."""
-    given = dict(zip(fields, values, strict=True))
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in given]
-    return model.from_db(db, names, [given[name] for name in names])
+    the others deferred: what a rule reads of a row of a list, without the ORM making
+    the row's relations (odr.selectors.Partial, as the API's list rows are built)."""
+    build = selectors.partial_of(model, tuple(fields), db)
+    return build(**dict(zip(fields, values, strict=True)))
