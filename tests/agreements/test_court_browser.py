@@ -7,7 +7,9 @@ reported in the console fails the test."""
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from agreements.court.selectors import confirmation_window
 from agreements.models import ConfirmationRequest
 from tests import factories
 from tests.signing import sign_application
@@ -46,6 +48,8 @@ def test_parties_apply_on_a_phone_the_clerk_dockets_and_the_judge_confirms(
     demo, live_server, phone_context
 ):
     agreement = factories.agreement_in_force()
+    window = confirmation_window(agreement)
+    assert window is not None
     base = live_server.url
     case_url = f"{base}/disputes/{agreement.dispute_id}/"
     page = phone_context.new_page()
@@ -55,7 +59,12 @@ def test_parties_apply_on_a_phone_the_clerk_dockets_and_the_judge_confirms(
         _login(page, base, email)
         page.goto(case_url)
         panel = page.locator("#confirmation")
-        assert "30" in panel.locator("#confirmation-window").inner_text()
+        # 30 days (People's Mediation Law Art. 33), to the next working day when the
+        # last one is a rest day or a holiday (e.g. from 2 December, 1 January → 4 January).
+        text = panel.locator("#confirmation-window").inner_text()
+        assert window.days_left >= 30
+        assert timezone.localdate(window.closes_at).isoformat() in text
+        assert f"还剩 {window.days_left} 天" in text
         page.click("#confirmation-apply")
         page.wait_for_load_state()
         # Applying leads to the application to sign (signed in the browser with a device
