@@ -1,17 +1,35 @@
 """The JSON API under /api/v1/ (CONTRACT §3). Each app contributes a router; errors are
 always `{"detail", "code"}` with a 4xx status."""
 
-from allauth.headless.contrib.ninja.security import x_session_token_auth
+from allauth.headless.contrib.ninja.security import XSessionTokenAuth
+from allauth.usersessions.internal import usersessionkit
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import SessionAuth
 
 from odr.errors import DomainError
+from odr.middleware import token_authentication
 
 
 class CookieSessionAuth(SessionAuth):
     """The browser's cookie session, with Django's CSRF check on unsafe methods."""
+
+
+class SessionTokenAuth(XSessionTokenAuth):
+    """allauth's app client (X-Session-Token), as allauth's own `x_session_token_auth`
+    (no anonymous users, no invalid tokens), reading the token's session and user through
+    `token_authentication`: once per request, shared with the two-factor gate."""
+
+    def __call__(self, request: HttpRequest):
+        if not self.get_session_token(request):
+            return None
+        result = token_authentication(request)
+        if result is None or result.user is None:
+            return None
+        usersessionkit.track_activity(request, user=result.user, session=result.session)
+        request.user = result.user  # type: ignore[assignment]
+        return result.user
 
 
 api = NinjaAPI(
@@ -20,7 +38,7 @@ api = NinjaAPI(
     description="Online dispute resolution: disputes, mediation sessions, agreements, "
     "judicial confirmation. Authenticate with allauth's headless app client "
     "(X-Session-Token) or the browser session cookie.",
-    auth=[x_session_token_auth, CookieSessionAuth()],
+    auth=[SessionTokenAuth(), CookieSessionAuth()],
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",

@@ -95,13 +95,27 @@ class RequireStaffMFAMiddleware:
 
 
 def _token_user(request: HttpRequest):
+    result = token_authentication(request)
+    return result.user if result is not None else None
+
+
+def token_authentication(request: HttpRequest):
+    """The session and user of the request's X-Session-Token (allauth's
+    `authenticate_by_x_session_token`), or None without a token or for an unknown one,
+    looked up once per request: the two-factor gate asks before the view, the API's
+    authentication (config/api.py) again in it (issue 14: the same session and user were
+    read twice on every API call in production)."""
     token = request.headers.get("X-Session-Token")
     if not token:
         return None
+    known = request.__dict__.get("_odr_token_authentication")
+    if known is not None and known[0] == token:
+        return known[1]
     from allauth.headless.internal.sessionkit import authenticate_by_x_session_token
 
     result = authenticate_by_x_session_token(token)
-    return result.user if result is not None else None
+    request._odr_token_authentication = (token, result)  # type: ignore[attr-defined]
+    return result
 
 
 class NotFoundMiddleware:

@@ -139,3 +139,33 @@ def test_staff_without_totp_are_stopped_on_the_api_when_mfa_is_required(demo, se
     citizen = Client()
     citizen.force_login(factories.demo_user("citizen1@demo.odr"))
     assert citizen.get("/api/v1/me").status_code == 200
+
+
+def test_an_app_token_is_looked_up_once_per_api_request_under_the_two_factor_rule(demo, settings):
+    # The two-factor gate reads the token's session and user before the view; the API's
+    # authentication must take them from there, not read them again (issue 14): the
+    # session and user reads are those of one lookup, as when the rule is off.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = app_login(Client(), "citizen1@demo.odr", "odr-demo-2026").json()["meta"][
+        "session_token"
+    ]
+
+    def session_and_user_reads() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            me = Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN=token)
+        assert me.status_code == 200 and me.json()["email"] == "citizen1@demo.odr"
+        reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+        return (
+            sum('FROM "django_session"' in sql for sql in reads),
+            sum('FROM "auth_user"' in sql for sql in reads),
+        )
+
+    settings.ODR_REQUIRE_STAFF_MFA = False
+    without_the_rule = session_and_user_reads()
+    settings.ODR_REQUIRE_STAFF_MFA = True
+    assert session_and_user_reads() == without_the_rule
+    assert without_the_rule[1] == 1
+    # An unknown token is still refused.
+    assert_error(Client().get("/api/v1/me", HTTP_X_SESSION_TOKEN="no-such-token"), 401)
