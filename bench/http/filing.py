@@ -48,10 +48,26 @@ def _dispute() -> str:
     )
 
 
+_handler: list = []  # the one request handler every client of the bench goes through
+
+
+def _new_client() -> Client:
+    """A test client that shares one handler (its middleware chain loaded once, as a
+    server loads it once per process) with every other client of the bench: each
+    filing's client of its own otherwise loaded the chain again, some 0.3 ms a filing
+    that no server spends."""
+    client = Client(HTTP_HOST="localhost")
+    if _handler:
+        client.handler = _handler[0]
+    else:
+        _handler.append(client.handler)
+    return client
+
+
 def _client() -> Client:
     from django.contrib.auth import get_user_model
 
-    client = Client(HTTP_HOST="localhost")
+    client = _new_client()
     client.force_login(get_user_model().objects.get(email=FILER))
     return client
 
@@ -78,7 +94,7 @@ def _filer_client() -> Client:
         user=user,
         defaults={"real_name": f"申请人{n}", "id_number": _id_number(n), "phone": f"139{n:08d}"},
     )
-    client = Client(HTTP_HOST="localhost")
+    client = _new_client()
     client.force_login(user)
     return client
 
