@@ -141,8 +141,12 @@ class LockSampler:
                     "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock'), "
                     "count(*) FILTER (WHERE wait_event_type = 'Lock' "
                     "AND query LIKE '%%odr_casecounter%%'), "
+                    # A filing's event goes in one message after its invitations and
+                    # task rows, whose text may push the head's name past what
+                    # pg_stat_activity keeps of a query (track_activity_query_size).
                     "count(*) FILTER (WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%%odr_audithead%%') "
+                    "AND (query LIKE '%%odr_audithead%%' "
+                    "OR query LIKE 'INSERT INTO \"odr_invitation\"%%')) "
                     "FROM pg_stat_activity WHERE datname = current_database() "
                     "AND state = 'active' AND pid <> pg_backend_pid()"
                 )

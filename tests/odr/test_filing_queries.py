@@ -283,25 +283,58 @@ def test_with_the_database_queue_the_mails_are_queued_in_the_filings_own_transac
 
 
 def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, settings):
-    """The e-mail's task row is written, then the filing fails: it goes with the filing."""
+    """The e-mail's task row is written (with the audit event, which the filing's last
+    write sends it with), then the filing fails: it goes with the filing."""
     settings.TASKS = DATABASE_QUEUE
     queued, filed = DBTaskResult.objects.count(), Dispute.objects.count()
-    real = filing_service.invitation_send
+    real = filing_service.log_action
     seen_inside = []
 
-    def send_then_fail(**kwargs):
+    def log_then_fail(**kwargs):
         real(**kwargs)
         seen_inside.append(DBTaskResult.objects.count() - queued)
-        raise RuntimeError("refused after the invitation")
+        raise RuntimeError("refused after the event")
 
     with (
-        mock.patch.object(filing_service, "invitation_send", send_then_fail),
+        mock.patch.object(filing_service, "log_action", log_then_fail),
         pytest.raises(RuntimeError),
     ):
         client.post("/api/v1/disputes", filing(), content_type="application/json")
     assert seen_inside == [1]  # written in the filing's transaction ...
     # ... and gone with it.
     assert (DBTaskResult.objects.count(), Dispute.objects.count()) == (queued, filed)
+
+
+def test_the_held_task_rows_are_the_rows_an_enqueue_writes(demo, settings):
+    """A filing's task rows written with its audit event (odr.outbox.held) are the rows
+    the queue's own enqueue writes: the same fields, run at once, the queue's signals."""
+    from django.db import transaction
+    from django_tasks.signals import task_enqueued
+
+    from odr import outbox
+    from odr.notifications import send_email
+
+    settings.TASKS = DATABASE_QUEUE
+    kwargs = {"email": "a@example.com", "language": "zh-hans", "template": "invitation"}
+    kwargs |= {"context": {"case_number": "（2026）1号"}, "attachments": []}
+    seen = []
+    task_enqueued.connect(lambda sender, task_result, **kw: seen.append(task_result.id), weak=False)
+    with transaction.atomic():
+        send_email.enqueue(**kwargs)
+        with outbox.held() as held:
+            outbox.enqueue_on_commit(send_email, **kwargs)
+        assert len(held.rows) == 1 and DBTaskResult.objects.count() == 1
+        for sql, params in held.statements:
+            with transaction.get_connection().cursor() as cursor:
+                cursor.execute(sql, params)
+        held.sent()
+    plain, kept = DBTaskResult.objects.order_by("enqueued_at")
+    fields = ("status", "args_kwargs", "priority", "task_path", "queue_name", "backend_name")
+    assert [getattr(kept, f) for f in fields] == [getattr(plain, f) for f in fields]
+    assert kept.run_after == plain.run_after  # "at once", as the queue's handler writes it
+    assert kept.pk == held.rows[0].pk and not held.rows[0]._state.adding
+    assert seen[-1] == str(kept.pk) and len(seen) == 2
+    assert DBTaskResult.objects.ready().count() == 2
 
 
 @pytest.mark.scaleout
@@ -340,11 +373,19 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     # (After a head made if there is none, in the same message: never a commit without
     # the event.)
     assert appends[0].endswith("; COMMIT")
-    assert appends[0].startswith('INSERT INTO "odr_audithead"')
+    # In the same message, first: the invitations and their task rows (one statement
+    # each, no round trip of their own), then the head made if there is none.
+    first, tasks, ensure = appends[0].split("; ")[:3]
+    assert first.startswith('INSERT INTO "odr_invitation"')
+    assert tasks.startswith('INSERT INTO "django_tasks_database_dbtaskresult"')
+    # Both rows in the one statement (the e-mail's and the text's).
+    assert "odr.notifications.send_email" in tasks and "odr.sms.send_sms" in tasks
+    assert ensure.startswith('INSERT INTO "odr_audithead"')
     assert 'ON CONFLICT ("id") DO NOTHING; WITH head AS' in appends[0]
-    # The test settings' count, less the head's read and its own update, plus the task
-    # rows.
-    assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
+    assert [s for s in statements if "odr_invitation" in s or "dbtaskresult" in s] == appends
+    # The test settings' count, less the head's read and its own update, less the
+    # invitations' statement (in the event's message; the task rows too).
+    assert len(statements) == QUERIES_PER_FILING - 3
     assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
     assert "party_phone_key" in out["plan"]
     # A filing that repeats an open case: its link is written and audited, and the new
