@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,6 +17,10 @@ from django.utils import timezone
 from odr.lifecycle import words_for
 from odr.models import AuditEvent, AuditHead, Dispute
 from odr.request_context import get_client_ip
+
+# An SQL statement and its parameters, sent by a caller with others in one message
+# (log_action's `along`, odr.services.common.insert_statement).
+Statement = tuple[str, list[Any]]
 
 GENESIS = "0" * 64
 
@@ -145,7 +149,9 @@ def _payload_before_the_link(
 _CHAINED = ("seq", "prev_hash", "hash")
 
 
-def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool:
+def _append_in_one_statement(
+    event: AuditEvent, *, commit: bool = False, along: Sequence[Statement] = ()
+) -> bool:
     """PostgreSQL: the head's lock, the event's place in the chain, its hash, the head's
     move and the event's row in one statement (issue 14, point 4). The head is locked by
     the statement's first step and the hash is computed by the database (sha256 of the
@@ -160,7 +166,10 @@ def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool
     flushed, without waiting for Python to read the answer and send the COMMIT (with
     several threads in one process, that wait is for the interpreter's lock). A failing
     statement stops the message before the COMMIT: the transaction is left aborted and
-    rolls back as any failed write does."""
+    rolls back as any failed write does.
+
+    `along`: the caller's statements that go first in the same message (their rows are
+    written before the head is locked, as when sent on their own)."""
     quote = connection.ops.quote_name
     head, table = quote(AuditHead._meta.db_table), quote(AuditEvent._meta.db_table)
     fields = [
@@ -191,9 +200,11 @@ def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool
         f"VALUES (1, 0, '{GENESIS}') ON CONFLICT ({quote('id')}) DO NOTHING; "
     )
     source = "(VALUES (1)) AS one (x) LEFT JOIN head ON true" if commit else "head"
+    first = "".join(f"{sql}; " for sql, _params in along)
     with connection.cursor() as cursor:
         cursor.execute(
-            (ensure if commit else "")
+            first
+            + (ensure if commit else "")
             + f"WITH head AS (SELECT {quote('last_seq')} + 1 AS seq, {quote('last_hash')} AS prev "
             f"FROM {head} WHERE {quote('id')} = 1 FOR UPDATE), "
             "chained AS (SELECT seq, prev, encode(sha256(convert_to("
@@ -205,10 +216,11 @@ def _append_in_one_statement(event: AuditEvent, *, commit: bool = False) -> bool
             f"{quote('hash')}) SELECT {', '.join(['%s'] * len(fields))}, seq, prev, hash "
             f"FROM chained RETURNING {quote('id')}, {quote('seq')}, {quote('prev_hash')}, "
             f"{quote('hash')}" + ("; COMMIT" if commit else ""),
-            [prefix, *values],
+            [*(p for _sql, params in along for p in params), prefix, *values],
         )
-        if commit:
-            cursor.nextset()  # past the head's insert, to the event's row
+        # Past the caller's statements and the head's insert, to the event's row.
+        for _ in range(len(along) + commit):
+            cursor.nextset()
         row = cursor.fetchone()
     if row is None:
         return False
@@ -308,6 +320,7 @@ def log_action(
     actor_label: str = "",
     case_is_new: bool = False,
     ends_transaction: bool = False,
+    along: Sequence[Statement] = (),
 ) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event and the change
     it records commit or roll back together. The action must be declared with its words
@@ -319,7 +332,11 @@ def log_action(
     on PostgreSQL the event's statement then carries the commit (`_append_in_one_statement`),
     and the caller's `atomic` finds its transaction committed and runs its on-commit
     callbacks as usual. Anywhere else (a transaction around the caller's, a savepoint,
-    SQLite) the flag changes nothing."""
+    SQLite) the flag changes nothing.
+    `along`: statements of the caller's write (odr.services.common.insert_statement)
+    that are sent just before the event: on PostgreSQL in the event's own message (no
+    round trip of their own), elsewhere one by one. A savepoint-free write like the
+    event's: their failure fails the caller's transaction."""
     entry = _entry(
         action=action,
         obj=obj,
@@ -350,8 +367,13 @@ def log_action(
             _share_the_case_first(dispute)
         if connection.vendor == "postgresql":
             event = _unchained(entry)
-            if _append_in_one_statement(event, commit=commit):
+            written = _append_in_one_statement(event, commit=commit, along=along)
+            if written:
                 return event
+            along = ()  # written all the same (the chain had no head yet)
+        for sql, params in along:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
         event = _chained(entry, head)
         event.save(force_insert=True)

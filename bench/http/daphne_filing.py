@@ -9,11 +9,16 @@ wait in the database queue.
 
     .venv/bin/python -m bench.http.daphne_filing [--clients 1,4,8] [--filings 50]
         [--no-pool] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-        [--db-prefix odr_bench_daphne] [--switch-interval 0.001] [--processes 1]
+        [--db-prefix odr_bench_daphne] [--switch-interval 0.001] [--processes 1] [--debug]
 
 `--processes 2` starts two Daphne processes on two ports and gives the clients to them in
 turn (as nginx would): each process has its own interpreter lock, and what they share is
 the database, the organisation's case-number counter and the audit chain's head.
+
+Daphne runs as production does, `DEBUG` off (`--debug`: on, as the runs before filing16
+did, every query recorded). Each row prints the CPU per request of the Daphne processes
+and of the database's server processes (from /proc), and the filings per second as a
+share of `GET /api/v1/me`'s in the same run.
 """
 
 from __future__ import annotations
@@ -47,6 +52,12 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db-prefix", default="odr_bench_daphne", help="scratch database name")
     parser.add_argument("--processes", type=int, default=1, help="Daphne processes, one port each")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="run Daphne with DJANGO_DEBUG=1 (every query recorded, as the runs before "
+        "filing16 did); by default it runs as production does, DEBUG off",
+    )
     parser.add_argument(
         "--switch-interval",
         type=float,
@@ -93,9 +104,25 @@ print(json.dumps(tokens))
 """
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user and system, all threads) used so far by these processes (read
+    from /proc: the bench runs on the server's machine)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     def __init__(self, ports: list[int], token: str, filers: list[str]) -> None:
         self.ports, self.token = ports, token
+        self.pids: list[int] = []  # the Daphne processes: their CPU per request
+        self.database = ""  # its server processes' CPU per request
         self._serial = itertools.count()
         self._filers = iter(filers)
 
@@ -111,8 +138,19 @@ class Server:
             }
         )
 
-    def run(self, workers: int, per_client: int, filing: bool) -> tuple[float, float, float]:
-        """Requests per second of wall time, p50 and p95 in ms."""
+    def _database_pids(self) -> list[int]:
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def run(
+        self, workers: int, per_client: int, filing: bool
+    ) -> tuple[float, float, float, float, float]:
+        """Requests per second of wall time, p50 and p95 in ms, and the CPU per request
+        (ms) of the Daphne processes and of the database's server processes."""
         times: list[float] = []
         lock = threading.Lock()
         barrier = threading.Barrier(workers + 1)
@@ -151,14 +189,25 @@ class Server:
         threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
         for thread in threads:
             thread.start()
+        # The warm-up requests opened the pooled connections: all of them are counted.
         barrier.wait()
+        database = self._database_pids()
+        cpu_started, db_started = _cpu_seconds(self.pids), _cpu_seconds(database)
         started = time.perf_counter()
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
+        cpu, db_cpu = _cpu_seconds(self.pids) - cpu_started, _cpu_seconds(database) - db_started
         times.sort()
-        assert len(times) == workers * per_client, "a client failed"
-        return len(times) / wall, statistics.median(times), times[int(len(times) * 0.95) - 1]
+        n = len(times)
+        assert n == workers * per_client, "a client failed"
+        return (
+            n / wall,
+            statistics.median(times),
+            times[int(n * 0.95) - 1],
+            cpu * 1000 / n,
+            db_cpu * 1000 / n,
+        )
 
 
 def main() -> None:
@@ -174,6 +223,8 @@ def main() -> None:
     }
     env.update(
         DJANGO_DEBUG="1",
+        # One key for the sessions made below and the server that reads them.
+        DJANGO_SECRET_KEY=uuid.uuid4().hex * 2,
         ODR_TESTING="0",
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=f"{server_url}/{name}",
@@ -198,6 +249,16 @@ def main() -> None:
                 capture_output=True,
             )
         ports = [_free_port() for _ in range(args.processes)]
+        served = dict(env)
+        if not args.debug:
+            # As production runs it (deploy/run.py): DEBUG off, so no query is recorded;
+            # plain HTTP on loopback, as behind the load balancer.
+            served.pop("DJANGO_DEBUG")
+            served.update(
+                DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+                DJANGO_SECURE_SSL_REDIRECT="0",
+                ODR_SITE_URL="http://127.0.0.1",
+            )
         for port in ports:
             log = open(tmp / f"daphne-{port}.log", "w")  # noqa: SIM115 - the process's
             interval = (
@@ -218,7 +279,7 @@ def main() -> None:
                     "config.asgi:application",
                 ],
                 cwd=ROOT,
-                env=env,
+                env=served,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -239,20 +300,29 @@ def main() -> None:
         )
         token = json.loads(conn.getresponse().read())["meta"]["session_token"]
         server = Server(ports, token, json.loads(made.stdout.strip().splitlines()[-1]))
+        server.pids = [daphne.pid for daphne in daphnes]
+        server.database = f"{admin.rpartition('/')[0]}/{name}"
         pool = "no pool" if args.no_pool else "pooled connections"
         switch = (
             f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""
         )
         through = "one Daphne process" if len(ports) == 1 else f"{len(ports)} Daphne processes"
-        print(f"Filing through {through}, {pool}{switch}, {args.filings} requests per client")
-        print("| clients | filings/s | filing p50 / p95 | `GET /api/v1/me`/s | me p50 / p95 |")
-        print("|---|---|---|---|---|")
+        mode = "DEBUG on" if args.debug else "DEBUG off"
+        print(
+            f"Filing through {through}, {mode}, {pool}{switch}, {args.filings} requests per client"
+        )
+        print(
+            "| clients | filings/s | filing p50 / p95 | CPU per filing: Daphne / PostgreSQL "
+            "| `GET /api/v1/me`/s | me p50 / p95 | CPU per me | filings/s ÷ me/s |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for workers in clients:
-            f_rate, f50, f95 = server.run(workers, args.filings, filing=True)
-            m_rate, m50, m95 = server.run(workers, args.filings, filing=False)
+            f_rate, f50, f95, f_cpu, f_db = server.run(workers, args.filings, filing=True)
+            m_rate, m50, m95, m_cpu, m_db = server.run(workers, args.filings, filing=False)
             print(
                 f"| {workers} | {f_rate:.1f} | {f50:.1f} / {f95:.1f} ms "
-                f"| {m_rate:.1f} | {m50:.1f} / {m95:.1f} ms |",
+                f"| {f_cpu:.1f} / {f_db:.1f} ms | {m_rate:.1f} | {m50:.1f} / {m95:.1f} ms "
+                f"| {m_cpu:.1f} / {m_db:.1f} ms | {f_rate / m_rate:.2f} |",
                 flush=True,
             )
     finally:

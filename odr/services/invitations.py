@@ -26,7 +26,7 @@ from odr.links import site_url
 from odr.models import Dispute, Invitation, Membership, Party, Profile
 from odr.notifications import Recipient, notify
 from odr.people import display_name, organisation_staff, party_recipients
-from odr.services.common import apply, case_context, lock
+from odr.services.common import Statement, apply, case_context, insert_statement, lock
 from odr.services.party_input import identity_require, particulars_of
 from odr.text import clean_text
 
@@ -41,13 +41,20 @@ def invitation_create(*, party: Party, now: datetime) -> Invitation:
     )
 
 
-def invitations_create(*, parties: list[Party], now: datetime) -> list[Invitation]:
+def invitations_create(
+    *, parties: list[Party], now: datetime, along: list[Statement] | None = None
+) -> list[Invitation]:
     """A fresh link for each party, as invitation_create makes one, in one statement
-    (the filing invites every other party at once)."""
+    (the filing invites every other party at once). With `along`, the statement is not
+    sent but added to it, for the caller to send with its audit event (their ids are
+    not read back: `inserted` once sent)."""
     expires_at = now + timedelta(days=settings.ODR_INVITATION_DAYS)
-    return Invitation.objects.bulk_create(
-        [Invitation(party=party, expires_at=expires_at) for party in parties]
-    )
+    invitations = [Invitation(party=party, expires_at=expires_at) for party in parties]
+    if along is None:
+        return Invitation.objects.bulk_create(invitations)
+    if invitations:
+        along.append(insert_statement(invitations))
+    return invitations
 
 
 def invitation_url(invitation: Invitation) -> str:

@@ -37,8 +37,12 @@ from tests.postgres import scratch_database
 # filer's roles when the filer is its party (they give a party no action on it:
 # odr.services.filing.filer_viewer; it did, 1 query). On PostgreSQL the audit event does
 # not share the new case's row first. (On SQLite the number is drawn inside the
-# transaction, after the duplicate check.)
-QUERIES_PER_FILING = 15
+# transaction, after the duplicate check.) 3 and 5, the region's row and the
+# organisations along its path, are read once per process and place (and again a minute
+# later, or when a region or an organisation is saved): a filing at a place the process
+# knows costs 13 (odr.services.filing._place_of, issue 14 point 4).
+QUERIES_AT_A_NEW_PLACE = 15
+QUERIES_PER_FILING = QUERIES_AT_A_NEW_PLACE - 2
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,11 +84,67 @@ def file(client: Client, body: str) -> tuple[dict, list[str]]:
 
 
 def test_a_filing_stays_within_its_query_budget(client, django_assert_num_queries):
-    with django_assert_num_queries(QUERIES_PER_FILING):
+    with django_assert_num_queries(QUERIES_AT_A_NEW_PLACE):
         response = client.post("/api/v1/disputes", filing(), content_type="application/json")
     assert response.status_code == 201, response.content
     # Nothing is read for the session and agreement a new case cannot have.
     assert (response.json()["sessions"], response.json()["agreement"]) == ([], None)
+    # Another citizen at the same place, another kind of dispute: the place is known,
+    # its route for the category is read once.
+    other = Client()
+    other.force_login(factories.demo_user("citizen2@demo.odr"))
+    body = filing(category="family")
+    with django_assert_num_queries(QUERIES_PER_FILING + 1):
+        assert (
+            other.post("/api/v1/disputes", body, content_type="application/json").status_code == 201
+        )
+
+
+def test_a_filing_at_a_known_place_reads_neither_the_region_nor_the_organisations(client):
+    """The region and its route are read once per process, place and category: the next
+    filing there costs two queries less, and is routed and named the same."""
+    first, at_first = file(client, filing(region="330523101201"))
+    other = Client()
+    other.force_login(factories.demo_user("citizen2@demo.odr"))
+    again, queries = file(other, filing(region="330523101201", respondent=party(9)))
+    assert len(queries) == QUERIES_PER_FILING == len(at_first) - 2
+    assert not [q for q in queries if 'FROM "odr_region"' in q or 'FROM "odr_organisation"' in q]
+    assert (again["organisation"], again["region"], again["region_name"]) == (
+        first["organisation"],
+        first["region"],
+        first["region_name"],
+    )
+    assert again["organisation"]["name"] == "余村人民调解委员会"
+    assert Dispute.objects.get(pk=again["id"]).organisation_id == first["organisation"]["id"]
+
+
+def test_an_organisation_saved_is_seen_by_the_next_filing(client):
+    """A route the process knows is forgotten when an organisation (or a region) is
+    saved: the village committee closed, the village's next case goes to the township."""
+    from odr.models import Organisation
+
+    first, _queries = file(client, filing(region="330523101201"))
+    village = Organisation.objects.get(pk=first["organisation"]["id"])
+    village.is_active = False
+    village.save()
+    other = Client()
+    other.force_login(factories.demo_user("citizen2@demo.odr"))
+    again, queries = file(other, filing(region="330523101201", respondent=party(9)))
+    assert len(queries) == QUERIES_AT_A_NEW_PLACE
+    assert again["organisation"]["id"] != village.pk
+    assert again["organisation"]["name"] == "天荒坪镇人民调解委员会"
+
+
+def test_a_known_place_is_read_again_a_minute_later(client, monkeypatch):
+    """What another process saved is seen within PLACES_SECONDS: a place the process
+    knows is read again once that time is past."""
+    file(client, filing(region="330523101201"))
+    clock = filing_service.time.monotonic() + filing_service.PLACES_SECONDS + 1
+    monkeypatch.setattr(filing_service.time, "monotonic", lambda: clock)
+    other = Client()
+    other.force_login(factories.demo_user("citizen2@demo.odr"))
+    _again, queries = file(other, filing(region="330523101201", respondent=party(9)))
+    assert len(queries) == QUERIES_AT_A_NEW_PLACE
 
 
 def test_a_filing_reads_the_region_tree_and_the_profile_once(client):
@@ -131,6 +191,36 @@ def test_more_parties_cost_no_more_queries(client):
     applicant = dispute.parties.get(role=Party.Role.APPLICANT, position=0)
     assert applicant.accepted is True
     assert applicant.name == factories.demo_user("citizen1@demo.odr").profile.real_name
+
+
+def test_the_filings_answer_is_what_the_case_itself_answers(client, demo):
+    """The filing answers without the response schema's second check (issue 14, point
+    4): its answer must be exactly the case's own, which the schema checks, with a claim
+    amount, co-applicants, a party invited by phone only (whose link only the filer is
+    given) and, filed by the reception for a walk-in visitor, the actions of staff who
+    are no party of the case."""
+    by_phone = filing(
+        respondent=None,
+        respondents=[party(1), {"name": "王五", "phone": "13800138000"}],
+        co_applicants=[party(2)],
+        claim_amount="12345.60",
+        request="归还借款",
+        region="330523101201",
+    )
+    answer, _queries = file(client, by_phone)
+    assert answer == client.get(f"/api/v1/disputes/{answer['id']}").json()
+    assert answer["claim_amount"] is not None
+    links = [p["invitation_url"] for p in answer["parties"]]
+    assert len(links) == 4 and links.count(None) == 3
+
+    reception = Client()
+    reception.force_login(factories.demo_user("reception@demo.odr"))
+    visitor = {"name": "赵六", "phone": "13800000066", "id_number": factories.id_number_for(66)}
+    answer, _queries = file(
+        reception, filing(channel="walk_in", applicant=visitor, region="330523100000")
+    )
+    assert answer == reception.get(f"/api/v1/disputes/{answer['id']}").json()
+    assert answer["channel"] == "walk_in"
 
 
 def test_case_numbers_follow_each_other_from_the_one_statement(client):
@@ -193,25 +283,58 @@ def test_with_the_database_queue_the_mails_are_queued_in_the_filings_own_transac
 
 
 def test_a_refused_filing_leaves_no_mail_in_the_database_queue(demo, client, settings):
-    """The e-mail's task row is written, then the filing fails: it goes with the filing."""
+    """The e-mail's task row is written (with the audit event, which the filing's last
+    write sends it with), then the filing fails: it goes with the filing."""
     settings.TASKS = DATABASE_QUEUE
     queued, filed = DBTaskResult.objects.count(), Dispute.objects.count()
-    real = filing_service.invitation_send
+    real = filing_service.log_action
     seen_inside = []
 
-    def send_then_fail(**kwargs):
+    def log_then_fail(**kwargs):
         real(**kwargs)
         seen_inside.append(DBTaskResult.objects.count() - queued)
-        raise RuntimeError("refused after the invitation")
+        raise RuntimeError("refused after the event")
 
     with (
-        mock.patch.object(filing_service, "invitation_send", send_then_fail),
+        mock.patch.object(filing_service, "log_action", log_then_fail),
         pytest.raises(RuntimeError),
     ):
         client.post("/api/v1/disputes", filing(), content_type="application/json")
     assert seen_inside == [1]  # written in the filing's transaction ...
     # ... and gone with it.
     assert (DBTaskResult.objects.count(), Dispute.objects.count()) == (queued, filed)
+
+
+def test_the_held_task_rows_are_the_rows_an_enqueue_writes(demo, settings):
+    """A filing's task rows written with its audit event (odr.outbox.held) are the rows
+    the queue's own enqueue writes: the same fields, run at once, the queue's signals."""
+    from django.db import transaction
+    from django_tasks.signals import task_enqueued
+
+    from odr import outbox
+    from odr.notifications import send_email
+
+    settings.TASKS = DATABASE_QUEUE
+    kwargs = {"email": "a@example.com", "language": "zh-hans", "template": "invitation"}
+    kwargs |= {"context": {"case_number": "（2026）1号"}, "attachments": []}
+    seen = []
+    task_enqueued.connect(lambda sender, task_result, **kw: seen.append(task_result.id), weak=False)
+    with transaction.atomic():
+        send_email.enqueue(**kwargs)
+        with outbox.held() as held:
+            outbox.enqueue_on_commit(send_email, **kwargs)
+        assert len(held.rows) == 1 and DBTaskResult.objects.count() == 1
+        for sql, params in held.statements:
+            with transaction.get_connection().cursor() as cursor:
+                cursor.execute(sql, params)
+        held.sent()
+    plain, kept = DBTaskResult.objects.order_by("enqueued_at")
+    fields = ("status", "args_kwargs", "priority", "task_path", "queue_name", "backend_name")
+    assert [getattr(kept, f) for f in fields] == [getattr(plain, f) for f in fields]
+    assert kept.run_after == plain.run_after  # "at once", as the queue's handler writes it
+    assert kept.pk == held.rows[0].pk and not held.rows[0]._state.adding
+    assert seen[-1] == str(kept.pk) and len(seen) == 2
+    assert DBTaskResult.objects.ready().count() == 2
 
 
 @pytest.mark.scaleout
@@ -250,11 +373,19 @@ def test_on_postgresql_a_filing_commits_once_and_checks_duplicates_by_index(tmp_
     # (After a head made if there is none, in the same message: never a commit without
     # the event.)
     assert appends[0].endswith("; COMMIT")
-    assert appends[0].startswith('INSERT INTO "odr_audithead"')
+    # In the same message, first: the invitations and their task rows (one statement
+    # each, no round trip of their own), then the head made if there is none.
+    first, tasks, ensure = appends[0].split("; ")[:3]
+    assert first.startswith('INSERT INTO "odr_invitation"')
+    assert tasks.startswith('INSERT INTO "django_tasks_database_dbtaskresult"')
+    # Both rows in the one statement (the e-mail's and the text's).
+    assert "odr.notifications.send_email" in tasks and "odr.sms.send_sms" in tasks
+    assert ensure.startswith('INSERT INTO "odr_audithead"')
     assert 'ON CONFLICT ("id") DO NOTHING; WITH head AS' in appends[0]
-    # The test settings' count, less the head's read and its own update, plus the task
-    # rows.
-    assert len(statements) == QUERIES_PER_FILING - 2 + out["queued"]
+    assert [s for s in statements if "odr_invitation" in s or "dbtaskresult" in s] == appends
+    # The test settings' count, less the head's read and its own update, less the
+    # invitations' statement (in the event's message; the task rows too).
+    assert len(statements) == QUERIES_PER_FILING - 3
     assert '"Seq Scan"' not in out["plan"] or '"Relation Name": "odr_party"' not in out["plan"]
     assert "party_phone_key" in out["plan"]
     # A filing that repeats an open case: its link is written and audited, and the new
