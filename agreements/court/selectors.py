@@ -298,15 +298,17 @@ def queue_item_relations() -> dict[str, Subquery]:
 
 
 class CompiledRead:
-    """A `values()` read of rows by their ids whose SQL Django builds and compiles once
-    per number of ids, database and thread, and then only executes, its values converted
-    as Django converts them (issue 14: building and compiling the API queue's read of its
-    items, forty columns over six tables and five correlated subqueries, cost more CPU
-    than everything else of the page). `read()` is the unfiltered `values()` queryset;
-    its only parameters must be the ids (`__call__` checks, and reads it uncached
-    otherwise). Per thread: a compiler belongs to its thread's connection."""
+    """A `values()` read of `model`'s rows by their ids whose SQL Django builds and
+    compiles once per number of ids, database and thread, and then only executes, its
+    values converted as Django converts them (issue 14: building and compiling the API
+    queue's read of its items, forty columns over six tables and five correlated
+    subqueries, cost more CPU than everything else of the page). `read()` is the
+    unfiltered `values()` queryset; its only parameters must be the ids (checked: a read
+    with others is not kept, and runs as Django runs it). Per thread: a compiler belongs
+    to its thread's connection."""
 
-    def __init__(self, read: Callable[[], QuerySet]) -> None:
+    def __init__(self, model: type, read: Callable[[], QuerySet]) -> None:
+        self.model = model
         self.read = read
         self.local = threading.local()
 
@@ -333,7 +335,7 @@ class CompiledRead:
     def __call__(self, ids: list[int]) -> list[dict[str, Any]]:
         if not ids:
             return []
-        db = router.db_for_read(ConfirmationRequest)
+        db = router.db_for_read(self.model)
         cache = self.local.__dict__.setdefault("compiled", {})
         key = (db, len(ids))
         if key not in cache:
@@ -352,9 +354,10 @@ class CompiledRead:
 
 
 _QUEUE_ITEMS = CompiledRead(
+    ConfirmationRequest,
     lambda: ConfirmationRequest.objects.order_by().values(
         *QUEUE_ITEM_COLUMNS, **queue_item_relations()
-    )
+    ),
 )
 
 
@@ -364,6 +367,33 @@ def queue_items_by_ids(ids: list[int]) -> list[dict[str, Any]]:
     rows, in one query."""
     rows = {row["pk"]: row for row in _QUEUE_ITEMS(ids)}
     return [rows[pk] for pk in ids if pk in rows]
+
+
+# What a row of the court's page shows of its request and case, and what the queue's
+# rules (current_deadline, overdue_kind) read of it (agreements.court.views.queue_rows).
+QUEUE_PAGE_COLUMNS = (
+    "id",
+    "status",
+    "case_number",
+    "submitted_at",
+    "accept_deadline",
+    "rule_deadline",
+    "accepted_at",
+    "decided_at",
+)
+_QUEUE_PAGE_ROWS = CompiledRead(
+    ConfirmationRequest,
+    lambda: ConfirmationRequest.objects.order_by().values(
+        *QUEUE_PAGE_COLUMNS, "agreement__dispute__case_number", "agreement__dispute__title"
+    ),
+)
+
+
+def queue_page_rows_by_ids(ids: list[int]) -> list[dict[str, Any]]:
+    """The rows of a page of the court's page (`ids`, already read through the caller's
+    court's queue) as dicts of QUEUE_PAGE_COLUMNS and their case's number and title, in
+    one query, in no particular order."""
+    return _QUEUE_PAGE_ROWS(ids)
 
 
 def court_queue_page_rows(
