@@ -446,7 +446,9 @@ class _QueuePage:
             parties=row["agreement__parties"],
         )
         Agreement.dispute.field.set_cached_value(agreement, dispute)
-        agreement._required_parties = court_selectors.required_parties(agreement)
+        agreement._required_parties = court_selectors.required_among(
+            parties, row["agreement__parties"]
+        )
         return agreement
 
     def request_of(self, row: dict[str, Any], agreement: Agreement) -> ConfirmationRequest:

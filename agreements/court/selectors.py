@@ -468,8 +468,13 @@ def required_parties(agreement: Agreement) -> list[Party]:
     remembered = getattr(agreement, "_required_parties", None)
     if remembered is not None:
         return remembered
-    parties = list(agreement.dispute.parties.all())
-    named = {d.get("party_id") for d in agreement.parties or [] if d.get("party_id")}
+    return required_among(list(agreement.dispute.parties.all()), agreement.parties)
+
+
+def required_among(parties: list[Party], identities: list[dict] | None) -> list[Party]:
+    """`required_parties` of an agreement whose case has `parties` and whose version
+    signed froze `identities` (its `parties`)."""
+    named = {d.get("party_id") for d in identities or [] if d.get("party_id")}
     if named:
         chosen = [p for p in parties if p.pk in named]
     else:

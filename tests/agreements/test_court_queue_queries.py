@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -193,3 +194,28 @@ def test_every_full_item_is_the_requests_own_answer(demo, email):
         assert json.dumps(item, ensure_ascii=False) == json.dumps(
             json.loads(own.content), ensure_ascii=False
         )
+
+
+def _court_page_row(client: Client, pk: int) -> str:
+    page = client.get("/court/").content.decode()
+    return re.search(rf'<li class="[^"]*" data-request="{pk}">.*?</li>', page, re.DOTALL).group(0)
+
+
+def test_a_row_of_the_court_page_is_drawn_again_when_its_request_changes(demo):
+    """The court page keeps each row's HTML by everything the row shows
+    (court_queue_tags): a request docketed since, or a language changed, is never
+    answered with the row drawn before."""
+    request = factories.confirmation_pending()
+    client = _client(factories.CLERK)
+    client.cookies["django_language"] = "en"
+    pending = _court_page_row(client, request.pk)
+    assert _court_page_row(client, request.pk) == pending  # kept
+    assert "accept by" in pending and 'class="badge pending"' in pending
+    factories.confirmation_accepted(request, number="（2026）浙0523民特77号")
+    accepted = _court_page_row(client, request.pk)
+    assert "rule by" in accepted and 'class="badge accepted"' in accepted
+    assert "（2026）浙0523民特77号" in accepted
+    assert "accept by" not in accepted
+    client.cookies["django_language"] = "zh-hans"
+    chinese = _court_page_row(client, request.pk)
+    assert "裁定期限" in chinese and "rule by" not in chinese
