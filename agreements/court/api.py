@@ -532,13 +532,10 @@ def _queue_evidence(row: dict[str, Any], base: str) -> list[dict[str, Any]]:
     ]
 
 
-def _name(row: dict[str, Any], user: str) -> str:
-    """`people.display_name` of the row's clerk or judge (`user`), "" for none."""
-    if row[f"{user}_id"] is None:
-        return ""
-    return people.name_from(
-        row[f"{user}__profile__real_name"], row[f"{user}__email"], row[f"{user}__username"]
-    )
+def _name(names: list[str | None] | None) -> str:
+    """`people.display_name` of an item's clerk or judge, read as QUEUE_USER's values
+    (court_selectors.queue_item_relations); "" for none."""
+    return "" if names is None else people.name_from(*names)
 
 
 def queue_items(
@@ -577,9 +574,9 @@ def queue_items(
             {
                 "id": pk,
                 "status": status,
-                "court": {"id": row["court_id"], "name": row["court__name"]},
+                "court": {"id": row["court_id"], "name": row["court_name"]},
                 "basis": row["basis"],
-                "basis_region": row["basis_region__code"],
+                "basis_region": row["basis_region_code"],
                 "case_number": row["case_number"],
                 "agreement": row["agreement_id"],
                 "dispute": {
@@ -601,12 +598,12 @@ def queue_items(
                 "submitted_at": row["submitted_at"],
                 "accept_deadline": row["accept_deadline"],
                 "accepted_at": row["accepted_at"],
-                "accepted_by": _name(row, "accepted_by"),
+                "accepted_by": _name(row["accepted_by_names"]),
                 "rule_deadline": row["rule_deadline"],
                 "rule_extended_at": row["rule_extended_at"],
                 "extension_reason": row["extension_reason"],
                 "decided_at": row["decided_at"],
-                "decided_by": _name(row, "decided_by"),
+                "decided_by": _name(row["decided_by_names"]),
                 "reason": row["reason"],
                 "overdue": court_selectors.overdue_kind(request, now),
                 "application_sha256": row["application_sha256"],

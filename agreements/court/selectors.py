@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, router
 from django.db.models import (
     Case,
+    CharField,
     F,
     JSONField,
     OuterRef,
@@ -40,7 +42,7 @@ from odr import filters as list_filters
 from odr import pagination
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
-from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party
+from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party, Region
 
 CR = ConfirmationRequest.Status
 # What a court sees: from the moment both parties have asked (CONTRACT §3).
@@ -152,47 +154,6 @@ QUEUE_ORDER = (
 )
 
 
-# What no row of the court's queue shows, and a list must not read: each agreement's
-# document as its signers signed it (a PDF of some hundred kilobytes a row, issue 14).
-LIST_DEFERRED = (
-    "agreement__signing_pdf",
-    # Nor what only the agreement's own page, its documents and a party's application
-    # read (its text, its terms, the identities, where each signature sits): the row
-    # shows the case's number and title, the agreement's id, state and PDF, and its
-    # actions ask its parties and its time limit (issue 14: a third of the page's CPU
-    # went on decoding and building these).
-    "agreement__template",
-    "agreement__facts",
-    "agreement__disputed_matters",
-    "agreement__terms",
-    "agreement__performance_method",
-    "agreement__performance_place",
-    "agreement__party_details",
-    "agreement__signature_boxes",
-    "agreement__dispute__description",
-    "agreement__dispute__request",
-    "agreement__dispute__closing_reason",
-    # And the instants no row shows nor any of its actions asks: Django reads each
-    # timestamp through psycopg's Python parser (a regular expression a value), which
-    # was a third of the page's CPU again. The agreement's `effective_at` (the window to
-    # apply) and the request's own instants stay.
-    "agreement__created_at",
-    "agreement__updated_at",
-    "agreement__opened_at",
-    "agreement__window_reminded_at",
-    "agreement__dispute__created_at",
-    "agreement__dispute__intake_at",
-    "agreement__dispute__accepted_at",
-    "agreement__dispute__mediation_deadline",
-    "agreement__dispute__closed_at",
-    "agreement__dispute__deadline_reminded_at",
-    "accepted_by__last_login",
-    "accepted_by__date_joined",
-    "decided_by__last_login",
-    "decided_by__date_joined",
-)
-
-
 def court_queue_keys(
     user: AbstractBaseUser,
     filters: list_filters.ListFilters,
@@ -200,24 +161,26 @@ def court_queue_keys(
     status: str | None = None,
     roles: dict[str, set[int]] | None = None,
 ) -> QuerySet[ConfirmationRequest]:
-    """The API's court queue as its pages read it (QUEUE_ORDER's keys, then
-    `queue_items_by_ids`): the request table alone, narrowed by the list filters, with
-    neither a join nor a prefetch for what the rows show (issue 14)."""
+    """The court's queue as its pages read it, the API's and the court page's (QUEUE_ORDER's
+    keys, then `queue_items_by_ids` or `queue_page_rows_by_ids`): the request table
+    alone, narrowed by the list filters (the case's category, region and number or party
+    name; the dates are the submission's), with neither a join nor a prefetch for what
+    the rows show, nor any column a row shows (issue 14)."""
     return filtered(_queue_of(ConfirmationRequest.objects.all(), user, status, roles), filters)
 
 
-# What an item of the API's queue shows of its request, its agreement and case, its
-# court, the region of its ground and its clerk's and judge's names, and what the
-# actions of its request ask (its extension, its withdrawal), read as plain values with
+# What an item of the API's queue shows of its request, its agreement and case, and what
+# the actions of its request ask (its extension, its withdrawal), read as plain values with
 # the row (issue 14: the model instances of a page and their relations were a third of
-# its CPU).
+# its CPU). Joined: the agreement and its case only. Each join more made PostgreSQL's
+# planner search more join orders: with the court, the region and the two users and their
+# profiles joined as well, planning the read took 15-20 ms a request, five times its
+# execution; those come as scalar subqueries (`queue_item_relations`), each planned alone.
 QUEUE_ITEM_COLUMNS = (
     "pk",
     "status",
     "court_id",
-    "court__name",
     "basis",
-    "basis_region__code",
     "case_number",
     "agreement_id",
     "agreement__status",
@@ -233,9 +196,6 @@ QUEUE_ITEM_COLUMNS = (
     "accept_deadline",
     "accepted_at",
     "accepted_by_id",
-    "accepted_by__profile__real_name",
-    "accepted_by__email",
-    "accepted_by__username",
     "rule_deadline",
     "rule_extended_at",
     "extension_reason",
@@ -244,15 +204,14 @@ QUEUE_ITEM_COLUMNS = (
     "withdrawal_requested_at",
     "decided_at",
     "decided_by_id",
-    "decided_by__profile__real_name",
-    "decided_by__email",
-    "decided_by__username",
     "reason",
     "application_pdf",
     "application_sha256",
     "ruling_pdf",
     "ruling_sha256",
 )
+# A user as odr.people.name_from reads them (real name, e-mail, login).
+QUEUE_USER = ("profile__real_name", "email", "username")
 # The related rows an item shows or its actions ask, each relation as one JSON array of
 # these columns read with the row (`queue_item_relations`).
 QUEUE_PARTY = ("pk", "role", "position", "name", "accepted", "user_id")
@@ -285,8 +244,24 @@ def _json_rows(model: type, key: str, outer: str, columns: tuple[str, ...]) -> S
     return Subquery(rows, output_field=JSONField())
 
 
+def _one(model: type, outer: str, value: Any, output_field: Any) -> Subquery:
+    """`value` of the row of `model` whose id is the outer row's `outer` (or null)."""
+    return Subquery(
+        model._default_manager.filter(pk=OuterRef(outer)).order_by().values(v=value)[:1],
+        output_field=output_field,
+    )
+
+
 def queue_item_relations() -> dict[str, Subquery]:
+    """What an item reads besides its columns, each by a correlated subquery (evaluated
+    for the page's rows only): its court's name, its ground's region code, its clerk's
+    and judge's names (QUEUE_USER, as JSON arrays), and its related rows."""
+    user = get_user_model()
     return {
+        "court_name": _one(Organisation, "court_id", F("name"), CharField()),
+        "basis_region_code": _one(Region, "basis_region_id", F("code"), CharField()),
+        "accepted_by_names": _one(user, "accepted_by_id", JSONArray(*QUEUE_USER), JSONField()),
+        "decided_by_names": _one(user, "decided_by_id", JSONArray(*QUEUE_USER), JSONField()),
         "party_rows": _json_rows(Party, "dispute_id", "agreement__dispute_id", QUEUE_PARTY),
         "consent_rows": _json_rows(ConfirmationConsent, "request_id", "pk", QUEUE_CONSENT),
         "evidence_rows": _json_rows(
@@ -394,27 +369,6 @@ def queue_page_rows_by_ids(ids: list[int]) -> list[dict[str, Any]]:
     court's queue) as dicts of QUEUE_PAGE_COLUMNS and their case's number and title, in
     one query, in no particular order."""
     return _QUEUE_PAGE_ROWS(ids)
-
-
-def court_queue_page_rows(
-    user: AbstractBaseUser,
-    filters: list_filters.ListFilters,
-    *,
-    roles: dict[str, set[int]] | None = None,
-) -> QuerySet[ConfirmationRequest]:
-    """The court's queue as its page lists it (issue 14): in the queue's order, narrowed
-    by the list filters (the case's category, region and number or party name; the dates
-    are the submission's), reading only what a row shows: the region table is joined once
-    at most (by the region filter), and nothing is prefetched. `roles`: as
-    `court_requests_for`'s."""
-    return filtered(
-        court_requests_for(user, status=filters.status or None, roles=roles)
-        .select_related(None)
-        .select_related("agreement__dispute")
-        .prefetch_related(None)
-        .defer(*LIST_DEFERRED),
-        filters,
-    )
 
 
 def filtered(

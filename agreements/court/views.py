@@ -315,7 +315,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     # Keyset pages as the API's (issue 14): no OFFSET however deep the queue.
     page = pagination.page_from_query(
-        court_selectors.court_queue_page_rows(request.user, filters, roles=by_role),
+        court_selectors.court_queue_keys(
+            request.user, filters, status=filters.status or None, roles=by_role
+        ),
         request.GET,
         keys=court_selectors.QUEUE_ORDER,
         limit=20,
