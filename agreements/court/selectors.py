@@ -441,8 +441,17 @@ def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Par
     they hold an unrevoked special authorisation (特别授权) as agent with an account."""
     if not user.is_authenticated:
         return []
-    represented, uid = special_agent_for(user), user.pk  # the user may be a lazy object
-    return [p for p in required_parties(agreement) if p.user_id == uid or p.pk in represented]
+    uid = user.pk  # the user may be a lazy object
+    # A list's row (its required parties remembered) remembers its answer too: its
+    # party-only actions ask it two to four times (issue 14).
+    remembered = getattr(agreement, "_acting_for", None)
+    if remembered is not None and remembered[0] == uid:
+        return remembered[1]
+    represented = special_agent_for(user)
+    found = [p for p in required_parties(agreement) if p.user_id == uid or p.pk in represented]
+    if getattr(agreement, "_required_parties", None) is not None:
+        agreement._acting_for = (uid, found)
+    return found
 
 
 def reads_application_being_signed(agreement: Agreement, user: AbstractBaseUser) -> bool:
