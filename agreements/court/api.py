@@ -259,8 +259,9 @@ def request_out(
     request: ConfirmationRequest, user: AbstractBaseUser, *, viewer: Viewer | None = None
 ) -> dict[str, Any]:
     """The request in ConfirmationOut's exact shape (every field, in its order, defaults
-    included), so that the queue may answer a page of them without validating each one
-    again (test_court_list_shape compares each item with the request's own answer)."""
+    included): the answer of one request. The queue answers the same shape from plain
+    values (`queue_items`; test_court_list_shape and test_court_queue_queries compare
+    each item with the request's own answer)."""
     agreement = request.agreement
     dispute = agreement.dispute
     try:
@@ -730,7 +731,7 @@ def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
 # --- the court ---------------------------------------------------------------------------
 
 
-# The court queue's order (court_selectors.court_requests_for): open requests first, the
+# The court queue's order (court_selectors.QUEUE_ORDER): open requests first, the
 # nearest deadline on top; decided ones after, newest decision first; the id breaks ties.
 @router.get("/court/requests", response=RequestList)
 def court_requests(
