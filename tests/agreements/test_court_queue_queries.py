@@ -156,7 +156,8 @@ def test_a_page_of_full_items_costs_the_same_queries_at_10_and_at_5000(demo, ema
 
     _rich_requests(4990, seed=4)
     large_first, body = _queries(client, LIST)
-    assert body["count"] >= 5000 and len(body["items"]) == 50
+    # Exact on SQLite; on PostgreSQL, above 1,000, the planner's estimate (odr.pagination).
+    assert body["count"] > 1000 and len(body["items"]) == 50
     for _ in range(40):  # 2,000 requests down the queue
         body = _queries(client, f"{LIST}?limit=50&cursor={body['next']}")[1]
     large_deep, body = _queries(client, f"{LIST}?limit=4&cursor={body['next']}")
