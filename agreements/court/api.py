@@ -5,12 +5,17 @@ not see), call one service, answer."""
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+import functools
+import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from django.utils.http import content_disposition_header
 from ninja import File as FileParam
 from ninja import Form, Query, Router, Schema, Status
@@ -20,12 +25,20 @@ from pydantic import Field
 from agreements.court import package, services
 from agreements.court import selectors as court_selectors
 from agreements.court.performance_transitions import ObligationViewer, obligation_actions
-from agreements.court.transitions import Viewer, allowed_actions
-from agreements.models import ConfirmationRequest, Inquiry, Performance, SupplementRequest
+from agreements.court.transitions import MACHINE, Viewer, allowed_actions
+from agreements.models import (
+    Agreement,
+    ConfirmationRequest,
+    Inquiry,
+    Performance,
+    SupplementRequest,
+)
 from odr import filters as list_filters
 from odr import pagination, people
+from odr import selectors as odr_selectors
 from odr.api import json_response
 from odr.errors import DomainError, Invalid, NotFound
+from odr.models import Dispute, Party
 from odr.request_context import client_ip_of
 
 router = Router(tags=["court"])
@@ -246,8 +259,9 @@ def request_out(
     request: ConfirmationRequest, user: AbstractBaseUser, *, viewer: Viewer | None = None
 ) -> dict[str, Any]:
     """The request in ConfirmationOut's exact shape (every field, in its order, defaults
-    included), so that the queue may answer a page of them without validating each one
-    again (test_court_list_shape compares each item with the request's own answer)."""
+    included): the answer of one request. The queue answers the same shape from plain
+    values (`queue_items`; test_court_list_shape and test_court_queue_queries compare
+    each item with the request's own answer)."""
     agreement = request.agreement
     dispute = agreement.dispute
     try:
@@ -314,6 +328,293 @@ def request_out(
         "evidence": evidence,
         "actions": allowed_actions(request, user, viewer=viewer),
     }
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An instant read inside a JSON array (court_selectors.queue_item_relations): ISO
+    8601, with its offset on PostgreSQL, naive UTC on SQLite."""
+    if value is None:
+        return None
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> Any:
+    """A JSON column read inside a JSON array: SQLite gives its text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@functools.cache
+def _offered_in(status: str) -> tuple[str, ...]:
+    """The public moves whose source is `status`, in the table's order: the only ones the
+    machine may allow on a request in it (the others fail its status check, whoever
+    asks), so a list asks it no others."""
+    return tuple(n for n in MACHINE.public_names if status in MACHINE[n].sources)
+
+
+# What the machine's checks (agreements.court.transitions) read of a queue item's
+# request and of the related rows of its actions, built as instances from the item's
+# values (odr.selectors.Partial): a column not read is deferred, and a check that asked
+# one would read it (a query more, which the query-count tests would see), not be wrong.
+_MACHINE_REQUEST = (
+    "id",
+    "status",
+    "court_id",
+    "agreement_id",
+    "accept_deadline",
+    "accepted_at",
+    "rule_deadline",
+    "rule_extended_at",
+    "extension_requested_at",
+    "extension_refused_at",
+    "withdrawal_requested_at",
+    "decided_at",
+)
+_MACHINE_AGREEMENT = ("id", "dispute_id", "status", "effective_at", "parties")
+_MACHINE_DISPUTE = ("id", "case_number", "title")
+_MACHINE_PARTY = ("id", "dispute_id", "role", "position", "name", "accepted", "user_id")
+_MACHINE_SUPPLEMENT = ("id", "request_id", "asked_at", "deadline", "answered_at")
+_MACHINE_INQUIRY = (
+    "id",
+    "request_id",
+    "scheduled_at",
+    "closed_at",
+    "record",
+    "signed",
+    "present",
+    "judge_id",
+    "clerk_id",
+)
+
+
+class _QueuePage:
+    """The model instances a page of the API's queue builds for its items' actions and
+    parties, made by builders read once a page (odr.selectors.partial_of)."""
+
+    def __init__(self) -> None:
+        db = ConfirmationRequest.objects.db
+        self.request = odr_selectors.partial_of(ConfirmationRequest, _MACHINE_REQUEST, db)
+        self.agreement = odr_selectors.partial_of(Agreement, _MACHINE_AGREEMENT, db)
+        self.dispute = odr_selectors.partial_of(Dispute, _MACHINE_DISPUTE, db)
+        self.party = odr_selectors.partial_of(Party, _MACHINE_PARTY, db)
+        self.supplement = odr_selectors.partial_of(SupplementRequest, _MACHINE_SUPPLEMENT, db)
+        self.inquiry = odr_selectors.partial_of(Inquiry, _MACHINE_INQUIRY, db)
+        # The empty querysets the prefetched rows answer for (never changed in place: a
+        # queryset clones its query to filter), so that a filter of them finds nothing
+        # rather than another row's; and the relations a row has none of, shared.
+        self.no_parties = Party.objects.none()
+        self.no_supplements = SupplementRequest.objects.none()
+        self.no_inquiries = Inquiry.objects.none()
+        self.none_supplied = self.prefetched(self.no_supplements, [])
+        self.none_inquired = self.prefetched(self.no_inquiries, [])
+
+    @staticmethod
+    def prefetched(empty: QuerySet, rows: list) -> QuerySet:
+        """`rows` as a prefetch leaves them for `<relation>.all()`."""
+        cached = QuerySet(model=empty.model, query=empty.query)
+        cached._result_cache, cached._prefetch_done = rows, True
+        return cached
+
+    def agreement_of(self, row: dict[str, Any]) -> Agreement:
+        """The item's agreement and case, the case's parties prefetched in their order and
+        the agreement's parties who apply worked out (court_selectors.required_parties)."""
+        dispute_id = row["agreement__dispute_id"]
+        # (pk, role, position, name, accepted, user_id): court_selectors.QUEUE_PARTY.
+        found = sorted(row["party_rows"] or (), key=lambda p: (p[1], p[2], p[0]))
+        parties = [
+            self.party(
+                id=pk,
+                dispute_id=dispute_id,
+                role=role,
+                position=position,
+                name=name,
+                accepted=None if accepted is None else bool(accepted),
+                user_id=user_id,
+            )
+            for pk, role, position, name, accepted, user_id in found
+        ]
+        dispute = self.dispute(
+            id=dispute_id,
+            case_number=row["agreement__dispute__case_number"],
+            title=row["agreement__dispute__title"],
+        )
+        dispute._prefetched_objects_cache = {"parties": self.prefetched(self.no_parties, parties)}
+        agreement = self.agreement(
+            id=row["agreement_id"],
+            dispute_id=dispute_id,
+            status=row["agreement__status"],
+            effective_at=row["agreement__effective_at"],
+            parties=row["agreement__parties"],
+        )
+        Agreement.dispute.field.set_cached_value(agreement, dispute)
+        agreement._required_parties = court_selectors.required_among(
+            parties, row["agreement__parties"]
+        )
+        return agreement
+
+    def request_of(self, row: dict[str, Any], agreement: Agreement) -> ConfirmationRequest:
+        request = self.request(
+            id=row["pk"],
+            status=row["status"],
+            court_id=row["court_id"],
+            agreement_id=row["agreement_id"],
+            accept_deadline=row["accept_deadline"],
+            accepted_at=row["accepted_at"],
+            rule_deadline=row["rule_deadline"],
+            rule_extended_at=row["rule_extended_at"],
+            extension_requested_at=row["extension_requested_at"],
+            extension_refused_at=row["extension_refused_at"],
+            withdrawal_requested_at=row["withdrawal_requested_at"],
+            decided_at=row["decided_at"],
+        )
+        ConfirmationRequest.agreement.field.set_cached_value(request, agreement)
+        return request
+
+    def prefetch_acts(self, request: ConfirmationRequest, row: dict[str, Any]) -> None:
+        """The request's supplements and inquiries, as its actions read them, in their
+        models' order."""
+        supplements = sorted(
+            (
+                self.supplement(
+                    id=pk,
+                    request_id=request.pk,
+                    asked_at=_instant(asked_at),
+                    deadline=_instant(deadline),
+                    answered_at=_instant(answered_at),
+                )
+                for pk, asked_at, deadline, answered_at in row["supplement_rows"] or ()
+            ),
+            key=lambda s: (s.asked_at, s.pk),
+        )
+        inquiries = sorted(
+            (
+                self.inquiry(
+                    id=pk,
+                    request_id=request.pk,
+                    scheduled_at=_instant(scheduled_at),
+                    closed_at=_instant(closed_at),
+                    record=record,
+                    signed=_json(signed),
+                    present=_json(present),
+                    judge_id=judge_id,
+                    clerk_id=clerk_id,
+                )
+                for pk, scheduled_at, closed_at, record, signed, present, judge_id, clerk_id in (
+                    row["inquiry_rows"] or ()
+                )
+            ),
+            key=lambda i: (i.scheduled_at, i.pk),
+        )
+        request._prefetched_objects_cache = {
+            "supplements": self.prefetched(self.no_supplements, supplements)
+            if supplements
+            else self.none_supplied,
+            "inquiries": self.prefetched(self.no_inquiries, inquiries)
+            if inquiries
+            else self.none_inquired,
+        }
+
+
+def _queue_evidence(row: dict[str, Any], base: str) -> list[dict[str, Any]]:
+    """The case's evidence as `request_out` lists it, in its model's order."""
+    if row["status"] == CR.AWAITING_CONSENT or not row["evidence_rows"]:
+        return []
+    # (pk, filename, sha256, size, description, created_at): QUEUE_EVIDENCE.
+    found = sorted(row["evidence_rows"], key=lambda e: (_instant(e[5]), e[0]))
+    return [
+        {
+            "name": filename,
+            "url": f"{base}/evidence/{pk}",
+            "sha256": sha256,
+            "size": size,
+            "description": description,
+        }
+        for pk, filename, sha256, size, description, _created in found
+    ]
+
+
+def _name(names: list[str | None] | None) -> str:
+    """`people.display_name` of an item's clerk or judge, read as QUEUE_USER's values
+    (court_selectors.queue_item_relations); "" for none."""
+    return "" if names is None else people.name_from(*names)
+
+
+def queue_items(
+    rows: list[dict[str, Any]], user: AbstractBaseUser, viewer: Viewer
+) -> list[dict[str, Any]]:
+    """`request_out` of each row of an API queue page (court_selectors.queue_items_by_ids),
+    without a query: the same fields in the same order (test_court_list_shape compares
+    each item with the request's own answer)."""
+    page = _QueuePage()
+    now, cache = timezone.now(), {}
+    items = []
+    for row in rows:
+        pk, status = row["pk"], row["status"]
+        agreement = page.agreement_of(row)
+        request = page.request_of(row, agreement)
+        offered = _offered_in(status)
+        actions: list[str] = []
+        if offered:
+            page.prefetch_acts(request, row)
+            actions = MACHINE.actions(request, user, viewer=viewer, cache=cache, names=offered)
+        try:
+            window = court_selectors.confirmation_window(agreement, now)
+        except DomainError:  # the calendar does not reach it: logged; the request still reads
+            window = None
+        # (party_id, consented_at): QUEUE_CONSENT.
+        consent = {party: _instant(at) for party, at in row["consent_rows"] or ()}
+        base = f"/api/v1/court/requests/{pk}"
+        docs: list[dict[str, Any]] = []
+        if row["application_pdf"]:
+            docs.append(_document("application.pdf", base, row["application_sha256"]))
+        if row["agreement__pdf"]:
+            docs.append(_document("agreement.pdf", base, row["agreement__pdf_sha256"]))
+        if row["ruling_pdf"]:
+            docs.append(_document("ruling.pdf", base, row["ruling_sha256"]))
+        items.append(
+            {
+                "id": pk,
+                "status": status,
+                "court": {"id": row["court_id"], "name": row["court_name"]},
+                "basis": row["basis"],
+                "basis_region": row["basis_region_code"],
+                "case_number": row["case_number"],
+                "agreement": row["agreement_id"],
+                "dispute": {
+                    "id": row["agreement__dispute_id"],
+                    "case_number": row["agreement__dispute__case_number"],
+                    "title": row["agreement__dispute__title"],
+                },
+                "parties": [
+                    {
+                        "role": p.role,
+                        "name": p.name,
+                        "consented_at": consent.get(p.id),
+                        "signed": p.id in consent,
+                    }
+                    for p in agreement._required_parties
+                ],
+                "created_at": row["created_at"],
+                "window_closes_at": window.closes_at if window else None,
+                "submitted_at": row["submitted_at"],
+                "accept_deadline": row["accept_deadline"],
+                "accepted_at": row["accepted_at"],
+                "accepted_by": _name(row["accepted_by_names"]),
+                "rule_deadline": row["rule_deadline"],
+                "rule_extended_at": row["rule_extended_at"],
+                "extension_reason": row["extension_reason"],
+                "decided_at": row["decided_at"],
+                "decided_by": _name(row["decided_by_names"]),
+                "reason": row["reason"],
+                "overdue": court_selectors.overdue_kind(request, now),
+                "application_sha256": row["application_sha256"],
+                "ruling_sha256": row["ruling_sha256"],
+                "documents": docs,
+                "evidence": _queue_evidence(row, base),
+                "actions": actions,
+            }
+        )
+    return items
 
 
 def _pdf(field, filename: str) -> FileResponse:
@@ -430,7 +731,7 @@ def evidence_package(request: HttpRequest, agreement_id: int) -> HttpResponse:
 # --- the court ---------------------------------------------------------------------------
 
 
-# The court queue's order (court_selectors.court_requests_for): open requests first, the
+# The court queue's order (court_selectors.QUEUE_ORDER): open requests first, the
 # nearest deadline on top; decided ones after, newest decision first; the id breaks ties.
 @router.get("/court/requests", response=RequestList)
 def court_requests(
@@ -460,28 +761,28 @@ def court_requests(
     )
     # Who asks is read once, for the queue's court and for the actions of each request.
     roles = court_selectors.court_roles_of(request.auth)
-    page = pagination.paginate(
-        court_selectors.filtered(
-            court_selectors.court_requests_for(
-                request.auth, status=status, roles=roles
-            ).prefetch_related(None),
-            filters,
-        ),
+    page = pagination.paginate_rows(
+        court_selectors.court_queue_keys(request.auth, filters, status=status, roles=roles),
         keys=court_selectors.QUEUE_ORDER,
         limit=limit,
         cursor=cursor,
-        # The rows of the page, their relations prefetched below.
-        load=court_selectors.queue_rows_by_ids,
+        fields=("pk",),
     )
-    # Read once for the whole page, not once per request: who is asking, and each
-    # agreement's parties who apply (its party-only actions ask them four times a row).
-    court_selectors.prefetch_queue_rows(page.items)
-    viewer = Viewer.of(request.auth, roles)
-    court_selectors.remember_required_parties(r.agreement for r in page.items)
-    items = [request_out(r, request.auth, viewer=viewer) for r in page.items]
-    # The items are in the schema's exact shape (request_out): validating fifty of them
+    rows = court_selectors.queue_items_by_ids([row["pk"] for row in page.items])
+    user = _user_itself(request.auth)
+    items = queue_items(rows, user, Viewer.of(user, roles))
+    # The items are in the schema's exact shape (request_out's): validating fifty of them
     # again through the schemas cost a third of the page's CPU (issue 14).
     return json_response(request, page.answer(items))
+
+
+def _user_itself(user: AbstractBaseUser) -> AbstractBaseUser:
+    """The signed-in user, not the lazy object the session's authentication answers
+    (Django's `request.user`): the actions of each row of a list ask it some ten times,
+    and each read through the lazy object is a call more (issue 14)."""
+    if isinstance(user, LazyObject) and user._wrapped is not empty:
+        return user._wrapped
+    return user
 
 
 def _court_out(request: HttpRequest, request_id: int) -> dict[str, Any]:

@@ -5,13 +5,28 @@ than the competent one learns nothing, not even that a request exists."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Case, F, Prefetch, QuerySet, Value, When
+from django.db import connections, router
+from django.db.models import (
+    Case,
+    CharField,
+    F,
+    JSONField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import JSONArray
 from django.utils import timezone
 
 from agreements.court import deadlines
@@ -27,7 +42,7 @@ from odr import filters as list_filters
 from odr import pagination
 from odr import selectors as odr_selectors
 from odr.errors import NotFound
-from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party
+from odr.models import Agent, Dispute, Evidence, Membership, Organisation, Party, Region
 
 CR = ConfirmationRequest.Status
 # What a court sees: from the moment both parties have asked (CONTRACT §3).
@@ -104,21 +119,29 @@ def court_requests_for(
     evidence = Prefetch(
         "agreement__dispute__evidence", queryset=evidence_of_disputes(), to_attr="evidence_listed"
     )
-    qs = (
-        _requests()
-        .prefetch_related(evidence)
-        .filter(court_id__in=_court_ids(user, roles), status__in=COURT_STATUSES)
+    return _queue_of(_requests().prefetch_related(evidence), user, status, roles).order_by(
+        "open_first", "due", "-decided_at", "pk"
     )
+
+
+def _queue_of(
+    qs: QuerySet[ConfirmationRequest],
+    user: AbstractBaseUser,
+    status: str | None,
+    roles: dict[str, set[int]] | None,
+) -> QuerySet[ConfirmationRequest]:
+    """`qs` narrowed to the caller's courts' queue, with the keys of its order: open
+    requests first, the nearest deadline on top; decided ones after, newest first."""
+    qs = qs.filter(court_id__in=_court_ids(user, roles), status__in=COURT_STATUSES)
     if status:
         qs = qs.filter(status=status)
-    # Open requests first, the nearest deadline on top; decided ones after, newest first.
     return qs.annotate(
         open_first=Case(When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1)),
         due=Case(
             When(status=CR.PENDING, then=F("accept_deadline")),
             default=F("rule_deadline"),
         ),
-    ).order_by("open_first", "due", "-decided_at", "pk")
+    )
 
 
 # The queue's order as keys for its pages, the API's and the court page's (odr.pagination):
@@ -131,158 +154,221 @@ QUEUE_ORDER = (
 )
 
 
-# What no row of the court's queue shows, and a list must not read: each agreement's
-# document as its signers signed it (a PDF of some hundred kilobytes a row, issue 14).
-LIST_DEFERRED = (
-    "agreement__signing_pdf",
-    # Nor what only the agreement's own page, its documents and a party's application
-    # read (its text, its terms, the identities, where each signature sits): the row
-    # shows the case's number and title, the agreement's id, state and PDF, and its
-    # actions ask its parties and its time limit (issue 14: a third of the page's CPU
-    # went on decoding and building these).
-    "agreement__template",
-    "agreement__facts",
-    "agreement__disputed_matters",
-    "agreement__terms",
-    "agreement__performance_method",
-    "agreement__performance_place",
-    "agreement__party_details",
-    "agreement__signature_boxes",
-    "agreement__dispute__description",
-    "agreement__dispute__request",
-    "agreement__dispute__closing_reason",
-    # And the instants no row shows nor any of its actions asks: Django reads each
-    # timestamp through psycopg's Python parser (a regular expression a value), which
-    # was a third of the page's CPU again. The agreement's `effective_at` (the window to
-    # apply) and the request's own instants stay.
-    "agreement__created_at",
-    "agreement__updated_at",
-    "agreement__opened_at",
-    "agreement__window_reminded_at",
-    "agreement__dispute__created_at",
-    "agreement__dispute__intake_at",
-    "agreement__dispute__accepted_at",
-    "agreement__dispute__mediation_deadline",
-    "agreement__dispute__closed_at",
-    "agreement__dispute__deadline_reminded_at",
-    "accepted_by__last_login",
-    "accepted_by__date_joined",
-    "decided_by__last_login",
-    "decided_by__date_joined",
-)
-
-
-def queue_rows_by_ids(ids: list[int]) -> QuerySet[ConfirmationRequest]:
-    """The API queue page's requests (already known to be the caller's court's), with
-    what a row reads of its relations (`_requests`' joins), but neither the queue's
-    order nor its computed keys: the page's order is the keys' read (odr.pagination),
-    and compiling the order's expressions again cost a fifth of the page (issue 14)."""
-    return (
-        _requests()
-        .prefetch_related(None)
-        # Not the case's organisation: no row shows it, no action of a request asks it.
-        .select_related(None)
-        .select_related(
-            "court",
-            "agreement__dispute",
-            "accepted_by__profile",
-            "decided_by__profile",
-            "basis_region",
-        )
-        .defer("signing_pdf", *LIST_DEFERRED)
-        .filter(pk__in=ids)
-        .order_by()
-    )
-
-
-def court_queue_page_rows(
+def court_queue_keys(
     user: AbstractBaseUser,
     filters: list_filters.ListFilters,
     *,
+    status: str | None = None,
     roles: dict[str, set[int]] | None = None,
 ) -> QuerySet[ConfirmationRequest]:
-    """The court's queue as its page lists it (issue 14): in the queue's order, narrowed
-    by the list filters (the case's category, region and number or party name; the dates
-    are the submission's), reading only what a row shows: the region table is joined once
-    at most (by the region filter), and nothing is prefetched. `roles`: as
-    `court_requests_for`'s."""
-    return filtered(
-        court_requests_for(user, status=filters.status or None, roles=roles)
-        .select_related(None)
-        .select_related("agreement__dispute")
-        .prefetch_related(None)
-        .defer(*LIST_DEFERRED),
-        filters,
-    )
+    """The court's queue as its pages read it, the API's and the court page's (QUEUE_ORDER's
+    keys, then `queue_items_by_ids` or `queue_page_rows_by_ids`): the request table
+    alone, narrowed by the list filters (the case's category, region and number or party
+    name; the dates are the submission's), with neither a join nor a prefetch for what
+    the rows show, nor any column a row shows (issue 14)."""
+    return filtered(_queue_of(ConfirmationRequest.objects.all(), user, status, roles), filters)
 
 
-def _read_by(queryset: QuerySet, key: str, ids: Iterable[int]) -> dict[int, list]:
-    grouped: dict[int, list] = {}
-    for row in queryset.filter(**{f"{key}__in": list(ids)}):
-        grouped.setdefault(getattr(row, key), []).append(row)
-    return grouped
-
-
-def _as_prefetched(instance: Any, name: str, model: type, rows: list) -> None:
-    """`instance.<name>.all()` answers `rows` as a prefetch would have left them."""
-    cached = QuerySet(model=model)
-    cached._result_cache, cached._prefetch_done = rows, True
-    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = cached
-
-
-_PARTICULARS = (
-    "phone",
-    "phone_key",
-    "address",
-    "id_number",
-    "sex",
-    "birth_date",
-    "ethnicity",
-    "occupation",
-    "credit_code",
-    "representative",
-    "representative_title",
-    "agent_name",
-    "consented_online_at",
-    "decline_reason",
+# What an item of the API's queue shows of its request, its agreement and case, and what
+# the actions of its request ask (its extension, its withdrawal), read as plain values with
+# the row (issue 14: the model instances of a page and their relations were a third of
+# its CPU). Joined: the agreement and its case only. Each join more made PostgreSQL's
+# planner search more join orders: with the court, the region and the two users and their
+# profiles joined as well, planning the read took 15-20 ms a request, five times its
+# execution; those come as scalar subqueries (`queue_item_relations`), each planned alone.
+QUEUE_ITEM_COLUMNS = (
+    "pk",
+    "status",
+    "court_id",
+    "basis",
+    "case_number",
+    "agreement_id",
+    "agreement__status",
+    "agreement__effective_at",
+    "agreement__parties",
+    "agreement__pdf",
+    "agreement__pdf_sha256",
+    "agreement__dispute_id",
+    "agreement__dispute__case_number",
+    "agreement__dispute__title",
+    "created_at",
+    "submitted_at",
+    "accept_deadline",
+    "accepted_at",
+    "accepted_by_id",
+    "rule_deadline",
+    "rule_extended_at",
+    "extension_reason",
+    "extension_requested_at",
+    "extension_refused_at",
+    "withdrawal_requested_at",
+    "decided_at",
+    "decided_by_id",
+    "reason",
+    "application_pdf",
+    "application_sha256",
+    "ruling_pdf",
+    "ruling_sha256",
+)
+# A user as odr.people.name_from reads them (real name, e-mail, login).
+QUEUE_USER = ("profile__real_name", "email", "username")
+# The related rows an item shows or its actions ask, each relation as one JSON array of
+# these columns read with the row (`queue_item_relations`).
+QUEUE_PARTY = ("pk", "role", "position", "name", "accepted", "user_id")
+QUEUE_CONSENT = ("party_id", "consented_at")
+QUEUE_EVIDENCE = ("pk", "filename", "sha256", "size", "description", "created_at")
+QUEUE_SUPPLEMENT = ("pk", "asked_at", "deadline", "answered_at")
+QUEUE_INQUIRY = (
+    "pk",
+    "scheduled_at",
+    "closed_at",
+    "record",
+    "signed",
+    "present",
+    "judge_id",
+    "clerk_id",
 )
 
 
-def prefetch_queue_rows(requests: list[ConfirmationRequest]) -> None:
-    """What the queue's rows read of their relations, as `court_requests_for` prefetches
-    it (each case's parties and evidence, each request's consents, supplements and
-    inquiries; the same five queries, each row's in the model's order), without Django's
-    prefetching making a queryset per row and relation: a third of a page's ORM time
-    (issue 14). Each related row knows its own case or request, as a prefetch's does."""
-    if not requests:
-        return
-    disputes = {r.agreement.dispute_id: r.agreement.dispute for r in requests}
-    # Not the parties' particulars nor who uploaded each file: no row shows them and no
-    # action asks them (issue 14).
-    parties = _read_by(
-        Party._default_manager.defer(*_PARTICULARS).order_by("role", "position", "pk"),
-        "dispute_id",
-        disputes,
+def _json_rows(model: type, key: str, outer: str, columns: tuple[str, ...]) -> Subquery:
+    """The rows of `model` whose `key` is the outer row's `outer`, as one JSON array of
+    `columns` arrays (in no particular order: the reader sorts), by a correlated
+    subquery: evaluated for the page's rows only."""
+    rows = (
+        model._default_manager.filter(**{key: OuterRef(outer)})
+        .order_by()
+        .values(key)
+        .annotate(rows=odr_selectors.JSONList(JSONArray(*columns)))
+        .values("rows")
     )
-    evidence = _read_by(
-        evidence_of_disputes().select_related(None).defer("uploaded_by"), "dispute_id", disputes
+    return Subquery(rows, output_field=JSONField())
+
+
+def _one(model: type, outer: str, value: Any, output_field: Any) -> Subquery:
+    """`value` of the row of `model` whose id is the outer row's `outer` (or null)."""
+    return Subquery(
+        model._default_manager.filter(pk=OuterRef(outer)).order_by().values(v=value)[:1],
+        output_field=output_field,
     )
-    for pk, dispute in disputes.items():
-        for party in parties.get(pk, ()):
-            Party.dispute.field.set_cached_value(party, dispute)
-        _as_prefetched(dispute, "parties", Party, parties.get(pk, []))
-        dispute.evidence_listed = evidence.get(pk, [])
-    by_pk = {r.pk: r for r in requests}
-    for model, name in (
-        (ConfirmationConsent, "consents"),
-        (SupplementRequest, "supplements"),
-        (Inquiry, "inquiries"),
-    ):
-        rows = _read_by(model._default_manager.all(), "request_id", by_pk)
-        for pk, request in by_pk.items():
-            for row in rows.get(pk, ()):
-                model.request.field.set_cached_value(row, request)
-            _as_prefetched(request, name, model, rows.get(pk, []))
+
+
+def queue_item_relations() -> dict[str, Subquery]:
+    """What an item reads besides its columns, each by a correlated subquery (evaluated
+    for the page's rows only): its court's name, its ground's region code, its clerk's
+    and judge's names (QUEUE_USER, as JSON arrays), and its related rows."""
+    user = get_user_model()
+    return {
+        "court_name": _one(Organisation, "court_id", F("name"), CharField()),
+        "basis_region_code": _one(Region, "basis_region_id", F("code"), CharField()),
+        "accepted_by_names": _one(user, "accepted_by_id", JSONArray(*QUEUE_USER), JSONField()),
+        "decided_by_names": _one(user, "decided_by_id", JSONArray(*QUEUE_USER), JSONField()),
+        "party_rows": _json_rows(Party, "dispute_id", "agreement__dispute_id", QUEUE_PARTY),
+        "consent_rows": _json_rows(ConfirmationConsent, "request_id", "pk", QUEUE_CONSENT),
+        "evidence_rows": _json_rows(
+            Evidence, "dispute_id", "agreement__dispute_id", QUEUE_EVIDENCE
+        ),
+        "supplement_rows": _json_rows(SupplementRequest, "request_id", "pk", QUEUE_SUPPLEMENT),
+        "inquiry_rows": _json_rows(Inquiry, "request_id", "pk", QUEUE_INQUIRY),
+    }
+
+
+class CompiledRead:
+    """A `values()` read of `model`'s rows by their ids whose SQL Django builds and
+    compiles once per number of ids, database and thread, and then only executes, its
+    values converted as Django converts them (issue 14: building and compiling the API
+    queue's read of its items, forty columns over six tables and five correlated
+    subqueries, cost more CPU than everything else of the page). `read()` is the
+    unfiltered `values()` queryset; its only parameters must be the ids (checked: a read
+    with others is not kept, and runs as Django runs it). Per thread: a compiler belongs
+    to its thread's connection."""
+
+    def __init__(self, model: type, read: Callable[[], QuerySet]) -> None:
+        self.model = model
+        self.read = read
+        self.local = threading.local()
+
+    def _compile(self, db: str, n: int) -> tuple | None:
+        # Ids no row has, each once, to find where the ids go among the parameters.
+        marks = [-(i + 1) for i in range(n)]
+        query = self.read().filter(pk__in=marks).query
+        compiler = query.get_compiler(db)
+        sql, params = compiler.as_sql()
+        params = list(params)
+        if sorted(p for p in params if p in marks) != sorted(marks) or len(params) != n:
+            return None
+        names = (
+            list(query.selected)
+            if query.selected
+            else [
+                *query.extra_select,
+                *query.values_select,
+                *query.annotation_select,
+            ]
+        )
+        return compiler, sql, [params.index(mark) for mark in marks], names
+
+    def __call__(self, ids: list[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        db = router.db_for_read(self.model)
+        cache = self.local.__dict__.setdefault("compiled", {})
+        key = (db, len(ids))
+        if key not in cache:
+            cache[key] = self._compile(db, len(ids))
+        compiled = cache[key]
+        if compiled is None:
+            return list(self.read().filter(pk__in=ids))
+        compiler, sql, slots, names = compiled
+        params: list[Any] = [None] * len(slots)
+        for slot, pk in zip(slots, ids, strict=True):
+            params[slot] = pk
+        with connections[db].cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+        return [dict(zip(names, row, strict=True)) for row in compiler.results_iter([fetched])]
+
+
+_QUEUE_ITEMS = CompiledRead(
+    ConfirmationRequest,
+    lambda: ConfirmationRequest.objects.order_by().values(
+        *QUEUE_ITEM_COLUMNS, **queue_item_relations()
+    ),
+)
+
+
+def queue_items_by_ids(ids: list[int]) -> list[dict[str, Any]]:
+    """The rows of an API queue page (`ids`, already read through the caller's court's
+    queue, in the page's order) as dicts of QUEUE_ITEM_COLUMNS and each relation's JSON
+    rows, in one query."""
+    rows = {row["pk"]: row for row in _QUEUE_ITEMS(ids)}
+    return [rows[pk] for pk in ids if pk in rows]
+
+
+# What a row of the court's page shows of its request and case, and what the queue's
+# rules (current_deadline, overdue_kind) read of it (agreements.court.views.queue_rows).
+QUEUE_PAGE_COLUMNS = (
+    "id",
+    "status",
+    "case_number",
+    "submitted_at",
+    "accept_deadline",
+    "rule_deadline",
+    "accepted_at",
+    "decided_at",
+)
+_QUEUE_PAGE_ROWS = CompiledRead(
+    ConfirmationRequest,
+    lambda: ConfirmationRequest.objects.order_by().values(
+        *QUEUE_PAGE_COLUMNS, "agreement__dispute__case_number", "agreement__dispute__title"
+    ),
+)
+
+
+def queue_page_rows_by_ids(ids: list[int]) -> list[dict[str, Any]]:
+    """The rows of a page of the court's page (`ids`, already read through the caller's
+    court's queue) as dicts of QUEUE_PAGE_COLUMNS and their case's number and title, in
+    one query, in no particular order."""
+    return _QUEUE_PAGE_ROWS(ids)
 
 
 def filtered(
@@ -331,13 +417,18 @@ def required_parties(agreement: Agreement) -> list[Party]:
     """Every party who must apply: those the agreement names (the identities frozen into
     the version they signed), else — an agreement from before identities were frozen —
     every party of the dispute who did not decline to mediate. In document order. A list
-    works them out once a row (`remember_required_parties`): its actions ask this of
-    every party-only action."""
+    works them out once a row and keeps them as the agreement's `_required_parties`
+    (agreements.court.api.queue_items): its actions ask this of every party-only action."""
     remembered = getattr(agreement, "_required_parties", None)
     if remembered is not None:
         return remembered
-    parties = list(agreement.dispute.parties.all())
-    named = {d.get("party_id") for d in agreement.parties or [] if d.get("party_id")}
+    return required_among(list(agreement.dispute.parties.all()), agreement.parties)
+
+
+def required_among(parties: list[Party], identities: list[dict] | None) -> list[Party]:
+    """`required_parties` of an agreement whose case has `parties` and whose version
+    signed froze `identities` (its `parties`)."""
+    named = {d.get("party_id") for d in identities or [] if d.get("party_id")}
     if named:
         chosen = [p for p in parties if p.pk in named]
     else:
@@ -345,20 +436,22 @@ def required_parties(agreement: Agreement) -> list[Party]:
     return sorted(chosen, key=lambda p: (p.role != Party.Role.APPLICANT, p.position, p.pk))
 
 
-def remember_required_parties(agreements: Iterable[Agreement]) -> None:
-    """Works out each agreement's required parties once, for a page that only reads them
-    (the court's queue): `required_parties` then answers from the agreement itself."""
-    for agreement in agreements:
-        agreement._required_parties = required_parties(agreement)
-
-
 def parties_acting_for(agreement: Agreement, user: AbstractBaseUser) -> list[Party]:
     """The parties whose application this user makes: their own, and those for whom
     they hold an unrevoked special authorisation (特别授权) as agent with an account."""
     if not user.is_authenticated:
         return []
-    represented, uid = special_agent_for(user), user.pk  # the user may be a lazy object
-    return [p for p in required_parties(agreement) if p.user_id == uid or p.pk in represented]
+    uid = user.pk  # the user may be a lazy object
+    # A list's row (its required parties remembered) remembers its answer too: its
+    # party-only actions ask it two to four times (issue 14).
+    remembered = getattr(agreement, "_acting_for", None)
+    if remembered is not None and remembered[0] == uid:
+        return remembered[1]
+    represented = special_agent_for(user)
+    found = [p for p in required_parties(agreement) if p.user_id == uid or p.pk in represented]
+    if getattr(agreement, "_required_parties", None) is not None:
+        agreement._acting_for = (uid, found)
+    return found
 
 
 def reads_application_being_signed(agreement: Agreement, user: AbstractBaseUser) -> bool:

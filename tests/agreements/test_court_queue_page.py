@@ -216,7 +216,8 @@ def test_an_estimated_count_is_shown_as_about(clerk, monkeypatch):
 def test_the_queue_never_reads_the_agreements_being_signed(clerk, url):
     """Each agreement keeps the PDF its signers signed (Agreement.signing_pdf, some
     hundred kilobytes): no row of the court's queue shows it, so neither the page nor the
-    API reads it (court_selectors.LIST_DEFERRED, issue 14), and the rows come whole."""
+    API reads it (court_selectors.court_queue_keys, QUEUE_ITEM_COLUMNS, QUEUE_PAGE_COLUMNS;
+    issue 14), and the rows come whole."""
     requests = _requests(3)
     Agreement.objects.filter(pk__in=[r.agreement_id for r in requests]).update(
         signing_pdf=b"%PDF-" + b"x" * 200_000
