@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
@@ -83,6 +84,20 @@ def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:
     for org_id, role in _active_memberships(user).values_list("organisation_id", "role"):
         out.setdefault(role, set()).add(org_id)
     return out
+
+
+def user_org_names_by_role(user: AbstractBaseUser) -> tuple[dict[str, set[int]], dict[int, str]]:
+    """`user_org_ids_by_role`, and the name of each of those organisations, in the same
+    one query (the intake queue names its coordinator's organisations; issue 14)."""
+    out: dict[str, set[int]] = {}
+    names: dict[int, str] = {}
+    if not user.is_authenticated:
+        return out, names
+    read = _active_memberships(user).values_list("organisation_id", "role", "organisation__name")
+    for org_id, role, name in read:
+        out.setdefault(role, set()).add(org_id)
+        names[org_id] = name
+    return out, names
 
 
 def user_roles(user: AbstractBaseUser) -> list[str]:
@@ -242,6 +257,42 @@ def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
     return parties
 
 
+# A party as the intake rules read it of a case on a list (whether the reader is one;
+# whom the case may not be given to): `party_keys_expressions` reads them with the row.
+PARTY_KEYS = ("pk", "role", "position", "user_id")
+
+
+def party_keys_expressions() -> dict[str, Any]:
+    """The `party_keys` column of a list's rows: each case's parties as one JSON array of
+    PARTY_KEYS arrays, read with the case's row by a correlated subquery (for the page's
+    rows only; issue 14: the intake queue read them in a query of their own)."""
+    parties = (
+        Party.objects.filter(dispute_id=OuterRef("pk"))
+        .order_by()
+        .values("dispute_id")
+        .annotate(rows=JSONList(JSONArray(*PARTY_KEYS)))
+        .values("rows")
+    )
+    return {"party_keys": Subquery(parties, output_field=JSONField())}
+
+
+def with_listed_parties(dispute: Dispute, row: dict[str, Any]) -> None:
+    """Leaves the parties of `row` (read with `party_keys_expressions`), in their model's
+    order (role, position, id), where `dispute.parties.all()` finds them, as a prefetch
+    leaves them: what the state machine's rules ask of a case on a list, without a
+    query."""
+    keys = sorted(row["party_keys"] or (), key=lambda p: (p[1], p[2], p[0]))
+    members = QuerySet(model=Party, query=_NO_PARTIES.query)
+    members._result_cache = [
+        _KEYS_PARTY(id=pk, dispute_id=dispute.pk, role=role, position=position, user_id=user)
+        for pk, role, position, user in keys
+    ]
+    members._prefetch_done = True
+    for party in members._result_cache:
+        Party.dispute.field.set_cached_value(party, dispute)
+    dispute._prefetched_objects_cache = {"parties": members}
+
+
 class Partial:
     """Builds `model` instances with only `columns` (attnames), the others deferred, as a
     read of some columns leaves them (`Model.from_db`), without the model's constructor:
@@ -281,6 +332,11 @@ _ROW_DISPUTE = Partial(
 )
 _ROW_ORGANISATION = Partial(Organisation, "id", "name", "region_id", "kind")
 _ROW_PARTY = Partial(Party, "id", "dispute_id", "role", "user_id")
+_KEYS_PARTY = Partial(Party, "id", "dispute_id", "role", "position", "user_id")
+# The empty query of the parties a list leaves on its cases (never changed in place: a
+# queryset clones it to filter, so a filter of them finds nothing rather than another
+# case's parties).
+_NO_PARTIES = Party.objects.none()
 
 
 def dispute_of_row(
@@ -395,15 +451,46 @@ def _mediators_by_load(organisation_ids: Iterable[int]) -> QuerySet[Membership]:
 
 def mediator_names_with_load_in(organisation_ids: Iterable[int]) -> dict[int, list[MediatorLoad]]:
     """`mediators_with_load_in` as a list page shows it: each mediator's id, name
-    (people.display_name) and load, read as plain values in the same one query, without a
-    user and a profile made for each (the intake queue, issue 14)."""
-    username = f"user__{get_user_model().USERNAME_FIELD}"
-    read = _mediators_by_load(organisation_ids).values_list(
-        "organisation_id", "user_id", "user__profile__real_name", "user__email", username, "load"
-    )
+    (people.display_name) and load, in the same order, read as plain values in one
+    query, without a user and a profile made for each (the intake queue, issue 14).
+
+    The query is `_mediators_by_load`'s, written out: built through the ORM (a
+    subquery resolved, a dozen clones of the query) and compiled, it cost the intake
+    queue more CPU than any other of its reads. test_list_page_html holds the two to
+    the same answer."""
+    ids = sorted(set(organisation_ids))
+    if not ids:
+        return {}
+    user_model = get_user_model()
+    quote = connection.ops.quote_name
+
+    def column(model: type[Any], name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    membership, dispute = quote(Membership._meta.db_table), quote(Dispute._meta.db_table)
+    user, profile = quote(user_model._meta.db_table), quote(Profile._meta.db_table)
+    user_pk = quote(user_model._meta.pk.column)
+    email = column(user_model, user_model.get_email_field_name())
+    login = column(user_model, user_model.USERNAME_FIELD)
+    sql = f"""
+        SELECT m.{column(Membership, "organisation")}, m.{column(Membership, "user")},
+            p.{column(Profile, "real_name")}, u.{email}, u.{login},
+            (SELECT COUNT(*) FROM {dispute} d
+             WHERE d.{column(Dispute, "mediator")} = m.{column(Membership, "user")}
+             AND d.{column(Dispute, "status")} = %s) AS {quote("load")}
+        FROM {membership} m
+        INNER JOIN {user} u ON u.{user_pk} = m.{column(Membership, "user")}
+        LEFT OUTER JOIN {profile} p ON p.{column(Profile, "user")} = u.{user_pk}
+        WHERE m.{column(Membership, "organisation")} IN ({", ".join(["%s"] * len(ids))})
+            AND m.{column(Membership, "role")} = %s AND m.{column(Membership, "is_active")}
+        ORDER BY {quote("load")}, u.{email}, m.{quote(Membership._meta.pk.column)}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Dispute.Status.IN_MEDIATION.value, *ids, Role.MEDIATOR.value])
+        read = cursor.fetchall()
     out: dict[int, list[MediatorLoad]] = {}
-    for org_id, user_id, real_name, email, login, load in read:
-        name = people.name_from(real_name, email, login)
+    for org_id, user_id, real_name, email_address, username, load in read:
+        name = people.name_from(real_name, email_address, username)
         out.setdefault(org_id, []).append(MediatorLoad(user_id, name, load))
     return out
 

@@ -1,0 +1,159 @@
+"""The lists' one-query reads (issue 14): `pagination.read_page` and `read_sections` read
+a page's rows and the list's count together, and answer what `pagination.paginate`
+answers for the same list read alone (rows, order, next and previous cursors, count),
+forwards, backwards, from a cursor the list did not give out, and for an empty section;
+the intake queue's mediators, read by written-out SQL, are those the ORM reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from odr import pagination, selectors
+from odr.models import Dispute, Membership, Organisation
+from odr.views.lists import OLDEST_FIRST
+from tests import factories
+from tests.odr.bulk_data import bulk_disputes
+
+pytestmark = pytest.mark.django_db
+S = Dispute.Status
+FIELDS = ("title", "status", "organisation__name")
+
+
+@pytest.fixture
+def applicant(demo):
+    return factories.demo_user("citizen1@demo.odr")
+
+
+def _alone(qs, **cursors) -> pagination.Page:
+    return pagination.paginate(qs, keys=OLDEST_FIRST, limit=7, **cursors)
+
+
+def _same(read: pagination.Page, alone: pagination.Page) -> None:
+    assert [row["pk"] for row in read.items] == [d.pk for d in alone.items]
+    assert (read.next, read.previous) == (alone.next, alone.previous)
+    assert (read.count, read.count_is_estimate) == (alone.count, alone.count_is_estimate)
+
+
+def test_a_page_read_with_its_count_is_the_page_read_alone(applicant):
+    # Ties on the filing instant: the id orders them.
+    bulk_disputes(30, applicant=applicant, same_instant_every=3)
+    qs = selectors.disputes_visible_to(applicant)
+    read = {"keys": OLDEST_FIRST, "limit": 7, "fields": FIELDS}
+    first = pagination.read_page(qs, **read)
+    _same(first, _alone(qs))
+    assert set(first.items[0]) == {"pk", "created_at", *FIELDS}
+    second = pagination.read_page(qs, after=first.next, **read)
+    _same(second, _alone(qs, cursor=first.next))
+    back = pagination.read_page(qs, before=second.previous, **read)
+    _same(back, _alone(qs, before=second.previous))
+    assert [r["pk"] for r in back.items] == [r["pk"] for r in first.items]
+    last = pagination.read_page(
+        qs, after=pagination.encode_cursor([dt.datetime.max.replace(tzinfo=dt.UTC), 1]), **read
+    )
+    assert (last.items, last.next, last.count) == ([], None, 30)
+    with pytest.raises(pagination.InvalidCursor):
+        pagination.read_page(qs, after="not-a-cursor", **read)
+
+
+def test_a_page_and_its_count_are_one_query(applicant):
+    bulk_disputes(12, applicant=applicant)
+    qs = selectors.disputes_visible_to(applicant)
+    with CaptureQueriesContext(connection) as captured:
+        page = pagination.read_page(qs, keys=OLDEST_FIRST, limit=5, fields=FIELDS)
+    expected = 2 if connection.vendor == "postgresql" else 1  # and the estimate's EXPLAIN
+    assert len(captured) == expected
+    assert page.count == 12 and len(page.items) == 5
+
+
+def test_the_sections_read_together_are_each_read_alone(applicant):
+    bulk_disputes(25, applicant=applicant, statuses=[S.AWAITING_INTAKE], same_instant_every=2)
+    bulk_disputes(9, applicant=applicant, statuses=[S.IN_MEDIATION], seed=1)
+    coordinator = factories.demo_user("coordinator@demo.odr")
+    queue = selectors.intake_queue_for(coordinator)
+    statuses = [S.AWAITING_INTAKE, S.IN_MEDIATION, S.FILED]
+
+    def read(cursors):
+        return pagination.read_sections(
+            queue,
+            column="status",
+            sections=[
+                pagination.SectionOf(status, after=after, before=before)
+                for status, (after, before) in zip(statuses, cursors, strict=True)
+            ],
+            keys=OLDEST_FIRST,
+            limit=7,
+            fields=FIELDS,
+        )
+
+    def check(pages, cursors):
+        for status, page, (after, before) in zip(statuses, pages, cursors, strict=True):
+            _same(page, _alone(queue.filter(status=status), cursor=after, before=before))
+            assert {row["status"] for row in page.items} <= {status}
+
+    first_cursors = [(None, None)] * 3
+    first = read(first_cursors)
+    check(first, first_cursors)
+    assert [p.count for p in first] == [25, 9, 0]
+    # Each section onwards from its own cursor, one from a cursor it did not give out.
+    onwards = [(first[0].next, None), (first[1].next, None), ("not-a-cursor", None)]
+    second = read(onwards)
+    check(second, [onwards[0], onwards[1], (None, None)])
+    back = [(None, second[0].previous), (None, None), (None, None)]
+    check(read(back), back)
+
+
+def test_the_sections_cost_one_query_and_an_empty_page_one_more(applicant):
+    bulk_disputes(5, applicant=applicant, statuses=[S.AWAITING_INTAKE])
+    queue = selectors.intake_queue_for(factories.demo_user("coordinator@demo.odr"))
+    explain = 1 if connection.vendor == "postgresql" else 0
+
+    def queries(statuses) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            pagination.read_sections(
+                queue,
+                column="status",
+                sections=[pagination.SectionOf(s) for s in statuses],
+                keys=OLDEST_FIRST,
+                limit=7,
+                fields=FIELDS,
+            )
+        return len(captured)
+
+    assert queries([S.AWAITING_INTAKE]) == 1 + explain
+    # The filed section is empty: no row holds its count.
+    assert queries([S.AWAITING_INTAKE, S.FILED]) == 2 + explain
+
+
+def test_the_intake_queue_reads_its_mediators_loads_as_the_orm_does(demo):
+    """Loads that differ (the least loaded first), a mediator of two organisations, one
+    whose membership ended, one without a profile, cases in mediation elsewhere."""
+    from odr.models import Profile
+
+    centre = Organisation.objects.get(region__code="330523000000", kind="county_centre")
+    village = Organisation.objects.get(kind="village_committee", region__code="330523101201")
+    busy = factories.make_user("busy@example.com", name="", org=centre, role="mediator")
+    Membership.objects.create(user=busy, organisation=village, role="mediator")
+    gone = factories.make_user("gone@example.com", org=centre, role="mediator")
+    Membership.objects.filter(user=gone).update(is_active=False)
+    bare = factories.make_user("bare@example.com", org=centre, role="mediator")
+    Profile.objects.filter(user=bare).delete()
+    applicant = factories.demo_user("citizen1@demo.odr")
+    bulk_disputes(3, applicant=applicant, mediator=busy, organisation=village)
+    bulk_disputes(2, applicant=applicant, mediator=busy, statuses=[S.SETTLED])
+    bulk_disputes(1, applicant=applicant, mediator=bare)
+    orgs = [centre.pk, village.pk]
+    expected = {
+        org: [(m.pk, selectors.people.display_name(m), load) for m, load in loaded]
+        for org, loaded in selectors.mediators_with_load_in(orgs).items()
+    }
+    assert {
+        org: [tuple(m) for m in loaded]
+        for org, loaded in selectors.mediator_names_with_load_in(orgs).items()
+    } == expected
+    loads = {pk: load for pk, _, load in expected[centre.pk]}
+    assert loads[busy.pk] == 3 and loads[bare.pk] == 1 and gone.pk not in loads
+    assert selectors.mediator_names_with_load_in([]) == {}
