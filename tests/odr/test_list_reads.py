@@ -157,3 +157,37 @@ def test_the_intake_queue_reads_its_mediators_loads_as_the_orm_does(demo):
     loads = {pk: load for pk, _, load in expected[centre.pk]}
     assert loads[busy.pk] == 3 and loads[bare.pk] == 1 and gone.pk not in loads
     assert selectors.mediator_names_with_load_in([]) == {}
+
+
+def test_a_list_item_reads_its_sessions_and_agreement_with_its_row(demo):
+    """The summaries the apps above register (sessions, agreement) come with each row of
+    the API's list, in the same query (odr.composition.summary_columns): the same
+    summaries, in the same order (by time, a session without one where the database puts
+    it, then id), with the same instants, as the case itself answers."""
+    import datetime as dt
+
+    from django.test import Client
+
+    from agreements.models import Agreement
+    from sessions.models import MediationSession
+
+    dispute = factories.dispute_in_mediation()
+    later = factories.session_in("scheduled", dispute=dispute, in_hours=48)
+    sooner = factories.session_in("scheduled", dispute=dispute, in_hours=3)
+    untimed = factories.session_in("proposed", dispute=dispute)
+    MediationSession.objects.filter(pk=untimed.pk).update(scheduled_at=None)
+    # A time with microseconds, the same instant as another (the id orders them).
+    instant = dt.datetime(2026, 6, 1, 1, 2, 3, 456789, tzinfo=dt.UTC)
+    MediationSession.objects.filter(pk__in=[later.pk, sooner.pk]).update(scheduled_at=instant)
+    Agreement.objects.create(dispute=dispute, created_by=dispute.mediator)
+    client = Client()
+    client.force_login(dispute.mediator)
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get("/api/v1/disputes").json()
+    (item,) = [i for i in body["items"] if i["id"] == dispute.pk]
+    own = client.get(f"/api/v1/disputes/{dispute.pk}").json()
+    assert item["sessions"] == own["sessions"] and len(own["sessions"]) == 3
+    assert item["agreement"] == own["agreement"] and own["agreement"]["id"]
+    assert own["sessions"][0 if connection.vendor == "sqlite" else 2]["scheduled_at"] is None
+    apart = ('SELECT "mediation_mediationsession".', 'SELECT "agreements_agreement".')
+    assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith(apart)]
