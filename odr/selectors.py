@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Aggregate,
     Count,
@@ -76,14 +76,60 @@ def profile_of(user: AbstractBaseUser) -> Profile | None:
     return Profile.objects.filter(user=user).first() if user.is_authenticated else None
 
 
+class PreparedRead:
+    """A read of plain values whose SQL is the same on every call but for its arguments,
+    compiled once per process and database (issue 14: building a queryset and compiling
+    it cost more CPU than running the query; the reads every list page makes).
+
+    `build(*markers)` makes the queryset with `markers` in place of the arguments: values
+    no argument takes (ids below any), each compiled as a parameter and replaced by the
+    argument in the parameters of each call. For columns the database hands over as
+    Python reads them (numbers, text): a read whose columns need the ORM's converters is
+    refused when first compiled."""
+
+    def __init__(self, build: Callable[..., QuerySet], *markers: Any) -> None:
+        self.build = build
+        self.markers = markers
+        self.compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+    def _compile(self, db: str) -> tuple[str, tuple[Any, ...]]:
+        found = self.compiled.get(db)
+        if found is None:
+            compiler = self.build(*self.markers).query.get_compiler(db)
+            sql, params = compiler.as_sql()
+            if compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]]):
+                raise ValueError("PreparedRead reads columns that need no converter")
+            found = self.compiled[db] = (sql, tuple(params))
+        return found
+
+    def __call__(self, *args: Any, db: str = "default") -> list[tuple[Any, ...]]:
+        sql, params = self._compile(db)
+        given = dict(zip(self.markers, args, strict=True))
+        with connections[db].cursor() as cursor:
+            cursor.execute(sql, [given.get(p, p) if _is_marker(p) else p for p in params])
+            return cursor.fetchall()
+
+
+# The markers of PreparedRead's arguments: ids below any id.
+MARKER = -918273645546372819
+MARKER_2 = MARKER + 1
+
+
+def _is_marker(value: Any) -> bool:
+    return type(value) is int and MARKER <= value <= MARKER_2
+
+
+_ORG_ROLES = PreparedRead(
+    lambda user_id: Membership.objects.filter(
+        user_id=user_id, is_active=True, organisation__is_active=True
+    ).values_list("organisation_id", "role", "organisation__name"),
+    MARKER,
+)
+
+
 def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:
     """Every organisation the user works for, by role, in one query."""
-    out: dict[str, set[int]] = {}
-    if not user.is_authenticated:
-        return out
-    for org_id, role in _active_memberships(user).values_list("organisation_id", "role"):
-        out.setdefault(role, set()).add(org_id)
-    return out
+    return user_org_names_by_role(user)[0]
 
 
 def user_org_names_by_role(user: AbstractBaseUser) -> tuple[dict[str, set[int]], dict[int, str]]:
@@ -93,8 +139,7 @@ def user_org_names_by_role(user: AbstractBaseUser) -> tuple[dict[str, set[int]],
     names: dict[int, str] = {}
     if not user.is_authenticated:
         return out, names
-    read = _active_memberships(user).values_list("organisation_id", "role", "organisation__name")
-    for org_id, role, name in read:
+    for org_id, role, name in _ORG_ROLES(user.pk, db=Membership.objects.db):
         out.setdefault(role, set()).add(org_id)
         names[org_id] = name
     return out, names
@@ -235,14 +280,23 @@ def dispute_list_expressions() -> dict[str, Any]:
     """The API list's `party_rows` column: each case's parties as one JSON array of
     LIST_PARTY arrays, read with the case's row by a correlated subquery (so for the
     page's rows only), instead of a prefetch that builds a model per party."""
+    return {"party_rows": _parties_json(LIST_PARTY)}
+
+
+@functools.cache
+def _parties_json(columns: tuple[str, ...]) -> Subquery:
+    """Each case's parties' `columns` as one JSON array of arrays, a correlated subquery
+    on the case's pk. Built once per process (issue 14: building it cost a list page as
+    much CPU as reading its rows); a query that uses it resolves a copy of it, so the
+    one built is never changed."""
     parties = (
         Party.objects.filter(dispute_id=OuterRef("pk"))
         .order_by()
         .values("dispute_id")
-        .annotate(rows=JSONList(JSONArray(*LIST_PARTY)))
+        .annotate(rows=JSONList(JSONArray(*columns)))
         .values("rows")
     )
-    return {"party_rows": Subquery(parties, output_field=JSONField())}
+    return Subquery(parties, output_field=JSONField())
 
 
 def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,14 +320,7 @@ def party_keys_expressions() -> dict[str, Any]:
     """The `party_keys` column of a list's rows: each case's parties as one JSON array of
     PARTY_KEYS arrays, read with the case's row by a correlated subquery (for the page's
     rows only; issue 14: the intake queue read them in a query of their own)."""
-    parties = (
-        Party.objects.filter(dispute_id=OuterRef("pk"))
-        .order_by()
-        .values("dispute_id")
-        .annotate(rows=JSONList(JSONArray(*PARTY_KEYS)))
-        .values("rows")
-    )
-    return {"party_keys": Subquery(parties, output_field=JSONField())}
+    return {"party_keys": _parties_json(PARTY_KEYS)}
 
 
 def with_listed_parties(dispute: Dispute, row: dict[str, Any]) -> None:

@@ -191,3 +191,40 @@ def test_a_list_item_reads_its_sessions_and_agreement_with_its_row(demo):
     assert own["sessions"][0 if connection.vendor == "sqlite" else 2]["scheduled_at"] is None
     apart = ('SELECT "mediation_mediationsession".', 'SELECT "agreements_agreement".')
     assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith(apart)]
+
+
+def test_a_prepared_read_answers_each_caller_with_their_own_rows(demo):
+    """selectors.PreparedRead compiles the memberships' read once and runs it with each
+    user's id: each user reads their own organisations and roles (an ended membership
+    and an inactive organisation left out), as the ORM reads them."""
+    coordinator = factories.demo_user("coordinator@demo.odr")
+    mediator = factories.demo_user("mediator@demo.odr")
+    other = factories.make_user("new@example.com")
+    village = Organisation.objects.get(kind="village_committee", region__code="330523101201")
+    Membership.objects.create(user=mediator, organisation=village, role="mediator")
+    Membership.objects.create(
+        user=mediator, organisation=village, role="reception", is_active=False
+    )
+    for user in (coordinator, mediator, other, coordinator):
+        expected: dict[str, set[int]] = {}
+        names = {}
+        for m in Membership.objects.filter(
+            user=user, is_active=True, organisation__is_active=True
+        ).select_related("organisation"):
+            expected.setdefault(m.role, set()).add(m.organisation_id)
+            names[m.organisation_id] = m.organisation.name
+        assert selectors.user_org_names_by_role(user) == (expected, names)
+        assert selectors.user_org_ids_by_role(user) == expected
+    assert selectors.user_org_ids_by_role(mediator)["mediator"] >= {village.pk}
+    assert "reception" not in selectors.user_org_ids_by_role(mediator)
+    Organisation.objects.filter(pk=village.pk).update(is_active=False)
+    assert village.pk not in selectors.user_org_ids_by_role(mediator).get("mediator", set())
+
+
+def test_a_prepared_read_refuses_columns_that_need_converting(demo):
+    """A JSON column is read through its field's converter: not a prepared read's."""
+    read = selectors.PreparedRead(
+        lambda pk: Organisation.objects.filter(pk=pk).values_list("categories"), selectors.MARKER
+    )
+    with pytest.raises(ValueError):
+        read(1)
