@@ -10,6 +10,7 @@ drawn each time (its messages are the reader's own)."""
 
 from __future__ import annotations
 
+import functools
 import html
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.conf import settings
-from django.db.models import Model
+from django.db.models import Choices, Model
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -117,10 +118,22 @@ def labels(choices: Iterable[tuple[str, Any]]) -> dict[str, str]:
     return {value: str(label) for value, label in choices}
 
 
-def escaped_labels(choices: Iterable[tuple[str, Any]]) -> dict[str, str]:
-    """`labels`, each escaped as autoescape escapes it: the words of the rows a list
-    draws in Python (odr.views.lists)."""
-    return {value: html.escape(str(label)) for value, label in choices}
+def escaped_labels(choices: type[Choices]) -> dict[str, str]:
+    """`labels` of the `choices` (a model's TextChoices), each escaped as autoescape
+    escapes it: the words of the rows a list draws in Python (odr.views.lists). Made once
+    per process for each language (the catalogues do not change while it runs)."""
+    return _escaped_labels(choices, get_language())
+
+
+@functools.cache
+def _escaped_labels(choices: type[Choices], language: str | None) -> dict[str, str]:
+    return {value: html.escape(str(label)) for value, label in choices.choices}
+
+
+def joined(rows: Iterable[Any]) -> SafeString:
+    """The list items of `rows` (each row's `html`, made and escaped by its list) as one
+    piece of the page: the template draws a list once, not once a row."""
+    return SafeString("".join(row.html for row in rows))
 
 
 def local_days() -> Callable[[datetime | None], str]:

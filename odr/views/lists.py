@@ -3,6 +3,7 @@ page at a time (DESIGN.md §4.9, issue 14) and narrowed by the filters of odr.fi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,7 +20,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 from odr import filters as list_filters
 from odr import people, selectors
@@ -90,8 +91,8 @@ def case_rows(rows: list[dict[str, Any]]) -> list[CaseRow]:
     """The rows of a page of my cases from their values (CASE_COLUMNS, read through the
     viewer's visibility): the labels, the link and the dates worked out for the page
     rather than per row and field (issue 14)."""
-    statuses = list_html.escaped_labels(Dispute.Status.choices)
-    categories = list_html.escaped_labels(Category.choices)
+    statuses = list_html.escaped_labels(Dispute.Status)
+    categories = list_html.escaped_labels(Category)
     link = list_html.links("odr:dispute_detail")
     day = list_html.local_days()
     out = []
@@ -127,6 +128,7 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
         "odr/dispute_list.html",
         {
             "page": page,
+            "rows_html": list_html.joined(page.items),
             "form": form,
             "filters": filters,
             "status": filters.status,
@@ -204,7 +206,7 @@ class IntakeRow:
 
 class IntakeWords:
     """The words the intake queue's rows repeat, in the reader's language, each
-    translated and escaped once for the page."""
+    translated and escaped once per process and language (`of`)."""
 
     def __init__(self) -> None:
         self.agreed = escape(gettext("respondent agreed"))
@@ -218,7 +220,17 @@ class IntakeWords:
                 "decides on it."
             )
         )
-        self.categories = list_html.escaped_labels(Category.choices)
+        self.categories = list_html.escaped_labels(Category)
+
+    @staticmethod
+    def of(language: str | None) -> IntakeWords:
+        """The words in `language` (the current one)."""
+        return _intake_words(language)
+
+
+@functools.cache
+def _intake_words(language: str | None) -> IntakeWords:
+    return IntakeWords()
 
 
 def intake_rows(rows: list[dict[str, Any]], *, status: str, words: IntakeWords) -> list[IntakeRow]:
@@ -370,7 +382,7 @@ def intake(request: HttpRequest) -> HttpResponse:
         fields=INTAKE_COLUMNS,
         expressions={"username": F(username), **selectors.party_keys_expressions()},
     )
-    words = IntakeWords()
+    words = IntakeWords.of(get_language())
     pages: dict[str, Page | None] = {status: None for status, _ in INTAKE_SECTIONS}
     waiting_values: list[dict[str, Any]] = []
     for (status, _), page in zip(shown, read, strict=True):
@@ -426,6 +438,9 @@ def intake(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "query": form.query_string(),
             "waiting": waiting,
+            "waiting_html": list_html.joined(waiting),
+            "mediation_html": list_html.joined(_items(pages[Dispute.Status.IN_MEDIATION])),
+            "filed_html": list_html.joined(_items(pages[Dispute.Status.FILED])),
             "waiting_page": waiting_page,
             "mediation_page": pages[Dispute.Status.IN_MEDIATION],
             "filed_page": pages[Dispute.Status.FILED],
@@ -435,3 +450,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             "csrf_token": token,
         },
     )
+
+
+def _items(page: Page | None) -> list[Any]:
+    return [] if page is None else page.items

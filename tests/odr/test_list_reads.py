@@ -228,3 +228,43 @@ def test_a_prepared_read_refuses_columns_that_need_converting(demo):
     )
     with pytest.raises(ValueError):
         read(1)
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_an_empty_list_says_so_as_its_template_did(demo, language):
+    """The rows are drawn as one piece (list_html.joined); a list without rows still
+    says why, in the HTML its `{% empty %}` drew."""
+    import re
+
+    from django.template import engines
+    from django.test import Client
+    from django.utils import translation
+
+    def words(source: str) -> str:
+        with translation.override(language):
+            return engines["django"].from_string("{% load i18n %}" + source).render({})
+
+    def listed(page: str, list_id: str) -> str:
+        pattern = rf'<ul class="case-list" id="{list_id}">\n(.*?)</ul>'
+        return re.search(pattern, page, re.DOTALL).group(1)
+
+    client = Client()
+    client.force_login(factories.make_user("nobody@example.com"))
+    client.cookies["django_language"] = language
+    mine = client.get("/disputes/").content.decode()
+    none_yet = words(
+        '<li>{% translate "No cases yet." %} <a href="{% url \'odr:dispute_new\' %}">'
+        '{% translate "File a dispute" %}</a></li>'
+    )
+    assert listed(mine, "case-list") == f"\n  {none_yet}\n\n"
+    filtered = client.get("/disputes/?status=filed").content.decode()
+    no_match = words('<li class="muted">{% translate "No case matches these filters." %}</li>')
+    assert listed(filtered, "case-list") == f"\n  {no_match}\n  \n\n"
+    coordinator = Client()
+    coordinator.force_login(factories.demo_user("coordinator@demo.odr"))
+    coordinator.cookies["django_language"] = language
+    queue = coordinator.get("/intake/").content.decode()
+    nothing = words('<li class="muted">{% translate "Nothing is waiting." %}</li>')
+    assert listed(queue, "waiting") == f"{nothing}\n\n"
+    none = words('<li class="muted">{% translate "None." %}</li>')
+    assert listed(queue, "in-mediation") == listed(queue, "filed") == f"{none}\n\n"
