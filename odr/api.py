@@ -486,8 +486,12 @@ def dispute_list(
         visible = visible.filter(status=status)
     given = {"category": category, "region": region, "filed_from": filed_from}
     given |= {"filed_to": filed_to, "q": q}
-    filters = list_filters.filters_or_422(
-        list_filters.ListFilterForm({k: v for k, v in given.items() if v is not None})
+    asked = {k: v for k, v in given.items() if v is not None}
+    # Without a filter, no form to check (issue 14: making one copies its six fields).
+    filters = (
+        list_filters.filters_or_422(list_filters.ListFilterForm(asked))
+        if asked
+        else list_filters.ListFilters()
     )
     visible = list_filters.filter_dates(
         list_filters.filter_disputes(visible, filters), filters, "created_at"
