@@ -704,6 +704,48 @@ def _for_section(
     return sql, tuple(value if p == _SECTION else p for p in params)
 
 
+# Values no argument of a query takes (ids far below any), each compiled as a parameter
+# in place of a caller's value: `read_sections` with `prepared` keeps the SQL compiled
+# from such a queryset and gives each call's values (`substitute`) as its parameters.
+PARAMETER_MARKER = -(2**62)
+
+
+@dataclass(frozen=True)
+class _SectionsRead:
+    """A sections' read compiled once (`read_sections`): the sections' ids and first
+    pages (their value a parameter), the rows' names and the converters of their
+    columns (by position)."""
+
+    ids: tuple[str, tuple[Any, ...]] | None
+    first_page: tuple[str, tuple[Any, ...]] | None
+    names: list[str]
+    converters: dict[int, Any]
+
+
+_prepared: dict[tuple[Any, str], _SectionsRead] = {}
+
+
+def _compile_sections(
+    queryset: QuerySet, column: str, keys: Sequence[Key], shape: dict[str, Any]
+) -> _SectionsRead:
+    marked = queryset.filter(**{column: _SECTION})
+    ids_of = _compiled(marked.order_by().values("pk"))
+    first, _backwards = _rows_query(marked, keys, after=None, before=None, **shape)
+    query = first.query
+    compiler = query.get_compiler(queryset.db)
+    try:
+        first_page = compiler.as_sql()
+    except EmptyResultSet:
+        return _SectionsRead(ids_of, None, [], {})
+    names = (
+        list(query.selected)
+        if query.selected
+        else [*query.extra_select, *query.values_select, *query.annotation_select]
+    )
+    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+    return _SectionsRead(ids_of, (first_page[0], tuple(first_page[1])), names, converters)
+
+
 def read_sections(
     queryset: QuerySet,
     *,
@@ -713,6 +755,8 @@ def read_sections(
     limit: int,
     fields: Sequence[str],
     expressions: Mapping[str, Any] | None = None,
+    prepared: Any = None,
+    substitute: Mapping[int, Any] | None = None,
 ) -> list[Page]:
     """`paginate_sections` of the sections of `queryset` by the value of `column`, in one
     query and, on PostgreSQL, one EXPLAIN whatever their number and size (issue 14): one
@@ -725,7 +769,10 @@ def read_sections(
 
     The sections' SQL is compiled once for all of them (the same but for the section's
     value, a parameter), and once more for each section read from a cursor: compiling a
-    query cost as much CPU as running it."""
+    query cost as much CPU as running it. With `prepared` (a key naming the shape of
+    `queryset`), it is compiled once per process: `queryset` then holds markers
+    (PARAMETER_MARKER and below) in place of the caller's values, which `substitute`
+    gives (marker -> value) to each call's parameters."""
     _check(keys, limit)
     if not sections:
         return []
@@ -733,15 +780,20 @@ def read_sections(
     connection = connections[db]
     quote = connection.ops.quote_name
     shape: dict[str, Any] = {"fields": fields, "expressions": expressions, "limit": limit}
-    marked = queryset.filter(**{column: _SECTION})
-    ids_of = _compiled(marked.order_by().values("pk"))
-    first, _ = _rows_query(marked, keys, after=None, before=None, **shape)
-    compiler = first.query.get_compiler(db)
-    try:
-        first_page = compiler.as_sql()
-    except EmptyResultSet:
-        first_page = None
-    query = first.query
+    values = dict(substitute or {})
+
+    def given(compiled: tuple[str, tuple[Any, ...]] | None) -> Any:
+        if compiled is None or not values:
+            return compiled
+        sql, params = compiled
+        return sql, tuple(values.get(p, p) if type(p) is int else p for p in params)
+
+    read = _prepared.get((prepared, db)) if prepared is not None else None
+    if read is None:
+        read = _compile_sections(queryset, column, keys, shape)
+        if prepared is not None:
+            _prepared[(prepared, db)] = read
+    ids_of, first_page = given(read.ids), given(read.first_page)
     # Per section: its ids (for its count and estimate), its page's read, read upwards
     # from a `before` cursor, came with a valid `after` cursor.
     reads: list[tuple[Any, Any, bool, bool]] = []
@@ -757,7 +809,7 @@ def read_sections(
         except InvalidCursor:
             reads.append((ids, _for_section(first_page, section.value), False, False))
             continue
-        reads.append((ids, _compiled(rows), backwards, bool(after) and not backwards))
+        reads.append((ids, given(_compiled(rows)), backwards, bool(after) and not backwards))
     parts: list[str] = []
     params: list[Any] = []
     for i, (ids, page, _backwards, _resumed) in enumerate(reads):
@@ -772,23 +824,20 @@ def read_sections(
     counted = [0] * len(sections)
     seen: set[int] = set()
     if parts:
-        names = (
-            list(query.selected)
-            if query.selected
-            else [*query.extra_select, *query.values_select, *query.annotation_select]
-        )
-        converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(parts), params)
             fetched = cursor.fetchall()
-        tails = [row[2:] for row in fetched]
-        if converters:
-            tails = list(compiler.apply_converters(tails, converters))
-        for row, values in zip(fetched, tails, strict=True):
-            found[row[0]].append(dict(zip(names, values, strict=True)))
+        for row in fetched:
+            values_read = list(row[2:])
+            for pos, (convs, expression) in read.converters.items():
+                value = values_read[pos]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                values_read[pos] = value
+            found[row[0]].append(dict(zip(read.names, values_read, strict=True)))
             counted[row[0]] = row[1]
             seen.add(row[0])
-    asked = [i for i, read in enumerate(reads) if read[0] is not None]
+    asked = [i for i, (ids, *_rest) in enumerate(reads) if ids is not None]
     unseen = [i for i in asked if i not in seen]
     if unseen:
         # Sections with an empty page: their counts, all in one query.

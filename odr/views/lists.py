@@ -28,6 +28,7 @@ from odr.categories import Category
 from odr.models import Dispute, Membership
 from odr.pagination import (
     NEWEST_FIRST,
+    PARAMETER_MARKER,
     Key,
     Page,
     SectionOf,
@@ -357,9 +358,16 @@ def intake(request: HttpRequest) -> HttpResponse:
     statuses = [(s, label) for s, label in Dispute.Status.choices if s in INTAKE_STATUSES]
     form = list_filters.ListFilterForm(request.GET, statuses=statuses)
     filters = form.filters()
-    queue = _narrowed(
-        selectors.intake_queue_for(request.user, coordinator_orgs=coordinator_orgs), filters
-    )
+    # Unfiltered (the queue as it opens), the sections' SQL is the same for every
+    # coordinator of as many organisations: compiled once, with markers for the
+    # organisations, given as parameters to each request (pagination.read_sections).
+    orgs = sorted(coordinator_orgs)
+    prepared, substitute = None, None
+    if not filters.active:
+        markers = [PARAMETER_MARKER - i for i in range(len(orgs))]
+        prepared, substitute = ("intake", len(orgs)), dict(zip(markers, orgs, strict=True))
+        orgs = markers
+    queue = _narrowed(selectors.intake_queue_for(request.user, coordinator_orgs=orgs), filters)
     shown = [
         (status, prefix)
         for status, prefix in INTAKE_SECTIONS
@@ -381,6 +389,8 @@ def intake(request: HttpRequest) -> HttpResponse:
         limit=PAGE_SIZE,
         fields=INTAKE_COLUMNS,
         expressions={"username": F(username), **selectors.party_keys_expressions()},
+        prepared=prepared,
+        substitute=substitute,
     )
     words = IntakeWords.of(get_language())
     pages: dict[str, Page | None] = {status: None for status, _ in INTAKE_SECTIONS}

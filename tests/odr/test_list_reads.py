@@ -268,3 +268,34 @@ def test_an_empty_list_says_so_as_its_template_did(demo, language):
     assert listed(queue, "waiting") == f"{nothing}\n\n"
     none = words('<li class="muted">{% translate "None." %}</li>')
     assert listed(queue, "in-mediation") == listed(queue, "filed") == f"{none}\n\n"
+
+
+def test_the_intake_queue_compiled_once_shows_each_coordinator_their_own_cases(demo):
+    """The unfiltered queue's SQL is compiled once per process for every coordinator of
+    as many organisations (pagination.read_sections, `prepared`): each still reads their
+    own organisation's cases, and a filtered queue reads them as before."""
+    import re
+
+    from django.test import Client
+
+    applicant = factories.demo_user("citizen1@demo.odr")
+    centre = Organisation.objects.get(region__code="330523000000", kind="county_centre")
+    village = Organisation.objects.get(kind="village_committee", region__code="330523101201")
+    at_centre = bulk_disputes(3, applicant=applicant, statuses=[S.AWAITING_INTAKE])
+    at_village = bulk_disputes(
+        2, applicant=applicant, statuses=[S.AWAITING_INTAKE], organisation=village, seed=1
+    )
+    other = factories.make_user("village.coordinator@example.com", org=village, role="coordinator")
+    shown = {}
+    for name, user in (("centre", factories.demo_user("coordinator@demo.odr")), ("village", other)):
+        client = Client()
+        client.force_login(user)
+        for url in ("/intake/", "/intake/?category=debt"):
+            page = client.get(url).content.decode()
+            waiting = page.split('id="waiting"')[1].split("</ul>")[0]
+            shown[name, url] = {int(pk) for pk in re.findall(r'href="/disputes/(\d+)/"', waiting)}
+    for url in ("/intake/", "/intake/?category=debt"):
+        assert shown["centre", url] >= {d.pk for d in at_centre}
+        assert not shown["centre", url] & {d.pk for d in at_village}
+        assert shown["village", url] == {d.pk for d in at_village}
+    assert centre.pk != village.pk
