@@ -299,3 +299,25 @@ def test_the_intake_queue_compiled_once_shows_each_coordinator_their_own_cases(d
         assert not shown["centre", url] & {d.pk for d in at_village}
         assert shown["village", url] == {d.pk for d in at_village}
     assert centre.pk != village.pk
+
+
+@pytest.mark.scaleout
+def test_on_postgresql_the_one_query_reads_answer_as_each_list_read_alone(tmp_path):
+    """read_sections (compiled, reused with markers, and not) and read_page on
+    PostgreSQL: one query and one EXPLAIN; every page, cursor and count (the planner's
+    estimate above 1,000) as paginate answers alone."""
+    from tests.odr.api_support import run_race_script
+    from tests.postgres import scratch_database
+
+    script = __import__("pathlib").Path(__file__).with_name("list_reads_pg.py")
+    with scratch_database("odr_list_reads") as url:
+        out = run_race_script(script, tmp_path, {"DATABASE_URL": url})
+    assert out["vendor"] == "postgresql"
+    # The filed section is empty: its count is asked apart.
+    assert set(map(tuple, out["queries"])) == {("SELECT", "SELECT", "EXPLAIN")}
+    assert out["same"] == [[True] * 3] * 9
+    (waiting, estimated), *rest = out["counts"][0]
+    assert estimated and 1000 < waiting < 9000
+    assert rest == [[40, False], [0, False]]
+    assert out["pages"] == [True] * 3
+    assert out["estimated"][1] is True
