@@ -505,7 +505,10 @@ def dispute_list(
         # The parties and the summaries the apps above register (sessions, agreement)
         # come with each row (issue 14: each query a list asks costs as much CPU as its
         # rows).
-        expressions={**selectors.dispute_list_expressions(), **composition.summary_columns()},
+        expressions=selectors.precompiled(
+            {**selectors.dispute_list_expressions(), **composition.summary_columns()},
+            db=visible.db,
+        ),
     )
     # Read once for the whole page: who asks, and which organisations have one above.
     viewer = Viewer.of(request.auth, by_role)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from allauth.account.models import EmailAddress
@@ -22,6 +22,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.base import ModelState
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONArray, Length
 from django.db.models.signals import post_init, pre_init
 
@@ -297,6 +298,28 @@ def _parties_json(columns: tuple[str, ...]) -> Subquery:
         .values("rows")
     )
     return Subquery(parties, output_field=JSONField())
+
+
+# Each list column's SQL, compiled once: name and database -> (the expression, its SQL).
+_precompiled: dict[tuple[str, str], tuple[Any, RawSQL]] = {}
+
+
+def precompiled(expressions: Mapping[str, Any], *, db: str) -> dict[str, Any]:
+    """`expressions` (columns of a list of cases: correlated subqueries on the case's
+    `pk`), each as its SQL, compiled once per process and database (issue 14: resolving
+    and compiling three of them cost the API list as much CPU as reading its page). The
+    SQL names the case's row as the top of a query of disputes does ("odr_dispute"):
+    for a list's own query, not for one nested in another."""
+    out = {}
+    for name, expression in expressions.items():
+        found = _precompiled.get((name, db))
+        if found is None or found[0] is not expression:
+            query = Dispute.objects.values(**{name: expression}).query
+            sql, params = query.get_compiler(db).compile(query.annotations[name])
+            raw = RawSQL(sql, tuple(params), output_field=expression.output_field)
+            found = _precompiled[(name, db)] = (expression, raw)
+        out[name] = found[1]
+    return out
 
 
 def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -388,7 +388,10 @@ def intake(request: HttpRequest) -> HttpResponse:
         keys=OLDEST_FIRST,
         limit=PAGE_SIZE,
         fields=INTAKE_COLUMNS,
-        expressions={"username": F(username), **selectors.party_keys_expressions()},
+        expressions={
+            "username": F(username),
+            **selectors.precompiled(selectors.party_keys_expressions(), db=queue.db),
+        },
         prepared=prepared,
         substitute=substitute,
     )
