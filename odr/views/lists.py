@@ -346,10 +346,11 @@ INTAKE_SECTIONS = (
 def intake(request: HttpRequest) -> HttpResponse:
     """The coordinator's queue, a section per status (waiting for intake first, with each
     mediator's load), each section paged on its own. The page costs the same queries
-    whatever the queue's size (issue 14): the user's memberships once, the organisations,
-    the three sections' counts, pages and rows (with the waiting cases' parties)
-    together in one query (odr.pagination.read_sections; on PostgreSQL one EXPLAIN for
-    the estimates), and the mediators of every organisation in one query."""
+    whatever the queue's size (issue 14): the user's memberships with their
+    organisations' names once, the three sections' counts, pages and rows (with the
+    waiting cases' parties) together in one query (odr.pagination.read_sections; on
+    PostgreSQL one EXPLAIN for the estimates), and the mediators of every organisation
+    in one query."""
     by_role, names = selectors.user_org_names_by_role(request.user)
     coordinator_orgs = by_role.get(Membership.Role.COORDINATOR, set())
     if not coordinator_orgs:
