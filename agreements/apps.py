@@ -27,6 +27,8 @@ class AgreementsConfig(AppConfig):
                 one=selectors.agreement_ref_for,
                 many=selectors.agreement_refs_by_dispute,
                 empty=None,
+                column=selectors.agreement_ref_column,
+                from_column=selectors.agreement_ref_from_column,
             )
         )
         register_access(selectors.court_case_access)

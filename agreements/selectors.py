@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import JSONArray
 
 from agreements.models import Agreement, AgreementVersion, Signature
 from odr import people
@@ -32,6 +33,23 @@ def agreement_refs_by_dispute(dispute_ids: list[int]) -> dict[int, dict[str, Any
         "pk", "dispute_id", "status"
     )
     return {dispute_id: {"id": pk, "status": status} for pk, dispute_id, status in rows}
+
+
+def agreement_ref_column() -> Subquery:
+    """A case's agreement reference as one column of a list's row (issue 14: read with
+    the row, not in a query of its own): [id, status], or null; read by
+    `agreement_ref_from_column`."""
+    agreement = Agreement.objects.filter(dispute_id=OuterRef("pk")).values(
+        ref=JSONArray("pk", "status")
+    )
+    return Subquery(agreement[:1], output_field=JSONField())
+
+
+def agreement_ref_from_column(value: list[Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    pk, status = value
+    return {"id": pk, "status": status}
 
 
 def agreements_visible_to(user: AbstractBaseUser) -> QuerySet[Agreement]:

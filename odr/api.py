@@ -491,8 +491,12 @@ def dispute_list(
         visible = visible.filter(status=status)
     given = {"category": category, "region": region, "filed_from": filed_from}
     given |= {"filed_to": filed_to, "q": q}
-    filters = list_filters.filters_or_422(
-        list_filters.ListFilterForm({k: v for k, v in given.items() if v is not None})
+    asked = {k: v for k, v in given.items() if v is not None}
+    # Without a filter, no form to check (issue 14: making one copies its six fields).
+    filters = (
+        list_filters.filters_or_422(list_filters.ListFilterForm(asked))
+        if asked
+        else list_filters.ListFilters()
     )
     visible = list_filters.filter_dates(
         list_filters.filter_disputes(visible, filters), filters, "created_at"
@@ -503,7 +507,13 @@ def dispute_list(
         limit=limit,
         cursor=cursor,
         fields=selectors.LIST_COLUMNS,
-        expressions=selectors.dispute_list_expressions(),
+        # The parties and the summaries the apps above register (sessions, agreement)
+        # come with each row (issue 14: each query a list asks costs as much CPU as its
+        # rows).
+        expressions=selectors.precompiled(
+            {**selectors.dispute_list_expressions(), **composition.summary_columns()},
+            db=visible.db,
+        ),
     )
     # Read once for the whole page: who asks, and which organisations have one above.
     viewer = Viewer.of(request.auth, by_role)
@@ -517,9 +527,10 @@ def dispute_list(
 def _list_items(
     rows: list[dict[str, Any]], user: AbstractBaseUser, viewer: Viewer
 ) -> list[dict[str, Any]]:
-    """`dispute_out` of each row of a list page (selectors.LIST_COLUMNS), in a fixed
-    number of queries: the summaries by field, the filer's invitation links at once."""
-    summaries = composition.summaries_of_many([row["pk"] for row in rows])
+    """`dispute_out` of each row of a list page (selectors.LIST_COLUMNS, read with the
+    summaries' columns), in a fixed number of queries: the filer's invitation links at
+    once."""
+    summaries = composition.summaries_of_rows(rows)
     parties = {row["pk"]: selectors.list_parties(row) for row in rows}
     # As _party_out: the filer sees the link of a party invited by phone alone.
     linked = [

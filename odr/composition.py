@@ -32,12 +32,17 @@ class CasePanel:
 @dataclass(frozen=True)
 class CaseSummary:
     """One field of the case in the API: `one(dispute)` for a single case, `many(ids)`
-    for a page of cases (a dict by dispute id; a missing id gets `empty`)."""
+    for a page of cases (a dict by dispute id; a missing id gets `empty`). A summary may
+    also be read with a list's rows, in the same query (issue 14): `column()` is an
+    expression over the case's row (a correlated subquery on its `pk`), and
+    `from_column(value)` the field from that column's value."""
 
     field: str
     one: Callable[[Any], Any]
     many: Callable[[list[int]], dict[int, Any]]
     empty: Any = None
+    column: Callable[[], Any] | None = None
+    from_column: Callable[[Any], Any] | None = None
 
 
 _PANELS: list[CasePanel] = []
@@ -54,7 +59,9 @@ def register_panel(template: str, *, order: int) -> None:
 
 
 def register_summary(summary: CaseSummary) -> None:
+    global _columns
     _SUMMARIES[summary.field] = summary
+    _columns = None
 
 
 def register_access(rule: AccessRule) -> None:
@@ -86,6 +93,47 @@ def summaries_of_many(dispute_ids: list[int]) -> dict[int, dict[str, Any]]:
         pk: {field: by_field[field].get(pk, _copy(s.empty)) for field, s in _SUMMARIES.items()}
         for pk in dispute_ids
     }
+
+
+# The name of a summary's column among a list's rows (`summary_columns`).
+COLUMN_PREFIX = "summary_"
+
+
+# The summaries' columns, built once (issue 14: building them cost a list page as much CPU
+# as reading its rows); a query that uses one resolves a copy, never changing it.
+_columns: dict[str, Any] | None = None
+
+
+def summary_columns() -> dict[str, Any]:
+    """The columns a list reads with its rows for the summaries that have one, by name."""
+    global _columns
+    columns = _columns
+    if columns is None:
+        columns = {
+            COLUMN_PREFIX + field: s.column()
+            for field, s in _SUMMARIES.items()
+            if s.column is not None
+        }
+        _columns = columns
+    return dict(columns)
+
+
+def summaries_of_rows(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Every registered field of every case on a page whose rows (dicts with the case's
+    `pk`) were read with `summary_columns`: from its column, or, for a summary without
+    one, one bulk read per field."""
+    ids = [row["pk"] for row in rows]
+    bulk = {field: s.many(ids) for field, s in _SUMMARIES.items() if s.column is None}
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        fields = {}
+        for field, s in _SUMMARIES.items():
+            if s.column is not None and s.from_column is not None:
+                fields[field] = s.from_column(row[COLUMN_PREFIX + field])
+            else:
+                fields[field] = bulk[field].get(row["pk"], _copy(s.empty))
+        out[row["pk"]] = fields
+    return out
 
 
 def _copy(value: Any) -> Any:

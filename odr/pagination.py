@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,8 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, IntegerField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from ninja import Query
 
@@ -273,28 +275,171 @@ def paginate_rows(
     fields: Sequence[str],
     expressions: Mapping[str, Any] | None = None,
 ) -> Page:
-    """`paginate` forwards, its page read in one query as dicts of `fields` and the
-    keys (and `expressions` by name): no model is built and no second read by ids
-    (issue 14: the API lists, whose rows are answered as they are read). Each
-    expression is evaluated for the page's rows only (a correlated subquery)."""
-    _check(keys, limit)
-    count, estimated = count_rows(queryset)
-    rows = queryset.prefetch_related(None).order_by(*(k.order() for k in keys))
-    if cursor:
-        rows = rows.filter(_after(keys, decode_cursor(cursor, keys)))
-    wanted = [*fields, *(k.field for k in keys if k.field not in fields)]
-    found = list(rows.values(*wanted, **(expressions or {}))[: limit + 1])
-    found, has_next, _ = _window(
-        found, more=len(found) > limit, limit=limit, backwards=False, resumed=bool(cursor)
+    """`paginate` forwards, its page read as dicts of `fields` and the keys (and
+    `expressions` by name) with its count, in one query (`read_page`; issue 14: the API
+    lists, whose rows are answered as they are read). A cursor this list did not give
+    out raises InvalidCursor."""
+    return read_page(
+        queryset, keys=keys, limit=limit, after=cursor, fields=fields, expressions=expressions
     )
-    if not found:
-        return Page(items=[], next=None, count=count, count_is_estimate=estimated)
-    last = found[-1]
+
+
+# The column of a page's rows that holds the list's count (`read_page`, `read_sections`).
+COUNTED = "listed_count_"
+
+
+def _count_sql(db: str, ids_sql: str) -> str:
+    """`SELECT COUNT(*)` of the rows of `ids_sql` (a list's ids, compiled once for the
+    count and the estimate): on PostgreSQL, up to EXACT_COUNT_UP_TO + 1 (count_rows)."""
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        ids_sql = f"SELECT 1 FROM ({ids_sql}) AS {quote('listed')} LIMIT {EXACT_COUNT_UP_TO + 1}"
+    return f"SELECT COUNT(*) FROM ({ids_sql}) AS {quote('counted')}"
+
+
+def estimate_counts(
+    db: str, counted: Sequence[int], ids: Sequence[tuple[str, tuple[Any, ...]]]
+) -> list[tuple[int, bool]]:
+    """The counts of lists whose ids (the SQL of each, `ids`) were counted up to
+    EXACT_COUNT_UP_TO + 1 (`counted`), and whether each is an estimate: as count_rows
+    and count_sections answer, on PostgreSQL from one EXPLAIN of them all, asked at every
+    size (so that a page costs the same queries at 10 and at 100,000 rows)."""
+    out = [(n, False) for n in counted]
+    if not ids or connections[db].vendor != "postgresql":
+        return out
+    with connections[db].cursor() as cursor:
+        if len(ids) == 1:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + ids[0][0], ids[0][1])
+        else:
+            arrays = ", ".join(f"ARRAY({sql})" for sql, _ in ids)
+            cursor.execute(
+                "EXPLAIN (FORMAT JSON) SELECT " + arrays, [p for _, ps in ids for p in ps]
+            )
+        explained = cursor.fetchone()[0]
+    plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+    estimates = [int(plan["Plan Rows"])] if len(ids) == 1 else _estimates(plan, len(ids))
+    for i, estimate in enumerate(estimates or counted):
+        if counted[i] > EXACT_COUNT_UP_TO:
+            out[i] = (max(estimate, counted[i]), True)
+    return out
+
+
+def _rows_query(
+    queryset: QuerySet,
+    keys: Sequence[Key],
+    *,
+    after: str | None,
+    before: str | None,
+    fields: Sequence[str],
+    expressions: Mapping[str, Any] | None,
+    limit: int,
+) -> tuple[QuerySet, bool]:
+    """The read of a page of `queryset` (its dicts of `fields`, the keys and
+    `expressions`, `limit + 1` of them) from `after` forwards or from `before` upwards,
+    and whether it reads upwards."""
+    backwards = bool(before) and not after
+    rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
+    if backwards:
+        rows = rows.filter(_before(keys, decode_cursor(before or "", keys)))
+    elif after:
+        rows = rows.filter(_after(keys, decode_cursor(after, keys)))
+    wanted = [*fields, *(k.field for k in keys if k.field not in fields)]
+    return rows.values(*wanted, **(expressions or {}))[: limit + 1], backwards
+
+
+def _in_order(keys: Sequence[Key], rows: list[dict[str, Any]], *, backwards: bool) -> None:
+    """Sorts page rows (dicts) in the order they were read in: the list's order, or its
+    reverse for a page read upwards."""
+    if not any(k.nullable for k in keys) and len({k.descending for k in keys}) == 1:
+        rows.sort(
+            key=lambda row: tuple(row[k.field] for k in keys),
+            reverse=keys[0].descending != backwards,
+        )
+        return
+    by = cmp_to_key(
+        lambda a, b: _compare(keys, [a[k.field] for k in keys], [b[k.field] for k in keys])
+    )
+    rows.sort(key=by, reverse=backwards)
+
+
+def _page_of(
+    keys: Sequence[Key],
+    found: list[dict[str, Any]],
+    *,
+    limit: int,
+    backwards: bool,
+    resumed: bool,
+    count: tuple[int, bool],
+) -> Page:
+    rows, has_next, has_previous = _window(
+        found, more=len(found) > limit, limit=limit, backwards=backwards, resumed=resumed
+    )
+    if not rows:
+        return Page(items=[], next=None, count=count[0], count_is_estimate=count[1])
     return Page(
-        items=found,
-        next=encode_cursor([last[k.field] for k in keys]) if has_next else None,
+        items=rows,
+        next=encode_cursor([rows[-1][k.field] for k in keys]) if has_next else None,
+        count=count[0],
+        count_is_estimate=count[1],
+        previous=encode_cursor([rows[0][k.field] for k in keys]) if has_previous else None,
+    )
+
+
+def read_page(
+    queryset: QuerySet,
+    *,
+    keys: Sequence[Key],
+    limit: int,
+    fields: Sequence[str],
+    expressions: Mapping[str, Any] | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> Page:
+    """`paginate` (forwards from `after`, or upwards from `before`) in one query and, on
+    PostgreSQL, one EXPLAIN (issue 14: each query a list asks costs as much CPU as its
+    rows): the page's rows as dicts of `fields`, the keys and `expressions` (each
+    evaluated for the page's rows only), no model built, and the list's count (as
+    count_rows counts it) read in the same query, as a column every row repeats (an
+    uncorrelated subquery, evaluated once). Only an empty page, which has no row to hold
+    it, asks for the count apart. A cursor this list did not give out raises
+    InvalidCursor."""
+    _check(keys, limit)
+    db = queryset.db
+    ids = _compiled(queryset.order_by().values("pk"))
+    if ids is None:
+        # Django knows the list is empty without asking (a filter on no ids at all).
+        return Page(items=[], next=None, count=0)
+    count_sql = _count_sql(db, ids[0])
+    rows, backwards = _rows_query(
+        queryset,
+        keys,
+        after=after,
+        before=before,
+        fields=fields,
+        expressions={
+            **(expressions or {}),
+            COUNTED: RawSQL(count_sql, ids[1], output_field=IntegerField()),
+        },
+        limit=limit,
+    )
+    found = list(rows)
+    if found:
+        counted = found[0][COUNTED]
+        for row in found:
+            del row[COUNTED]
+    else:
+        with connections[db].cursor() as cursor:
+            cursor.execute(count_sql, ids[1])
+            counted = cursor.fetchone()[0]
+    (count,) = estimate_counts(db, [counted], [ids])
+    return _page_of(
+        keys,
+        found,
+        limit=limit,
+        backwards=backwards,
+        resumed=bool(after) and not backwards,
         count=count,
-        count_is_estimate=estimated,
     )
 
 
@@ -338,6 +483,27 @@ def page_from_query(
         return paginate(queryset, keys=keys, limit=limit, cursor=after, before=before, load=load)
     except InvalidCursor:
         return paginate(queryset, keys=keys, limit=limit, load=load)
+
+
+def page_of_values(
+    queryset: QuerySet,
+    query: Mapping[str, str],
+    *,
+    keys: Sequence[Key],
+    limit: int,
+    fields: Sequence[str],
+    expressions: Mapping[str, Any] | None = None,
+    prefix: str = "",
+) -> Page:
+    """`page_from_query` read by `read_page`: an HTML list's page as dicts of `fields`
+    and its count in one query; a cursor the list did not give out opens the first
+    page."""
+    after, before = query.get(f"{prefix}after") or None, query.get(f"{prefix}before") or None
+    read = {"keys": keys, "limit": limit, "fields": fields, "expressions": expressions}
+    try:
+        return read_page(queryset, after=after, before=before, **read)
+    except InvalidCursor:
+        return read_page(queryset, **read)
 
 
 # --- several lists on one page ------------------------------------------------------------
@@ -509,5 +675,186 @@ def paginate_sections(
                 count_is_estimate=estimated,
                 previous=encode_cursor(values[rows[0].pk]) if has_previous else None,
             )
+        )
+    return pages
+
+
+@dataclass(frozen=True)
+class SectionOf:
+    """One section of a list that a page shows in sections (the intake queue's three),
+    its rows those whose column is `value`, paged on its own by its cursors (`after`
+    forwards, `before` backwards)."""
+
+    value: Any
+    after: str | None = None
+    before: str | None = None
+
+
+# A value no filter is given, compiled in place of a section's own (`read_sections`): the
+# SQL of every section read without a cursor is the same but for that one parameter.
+_SECTION = f"section-{uuid.uuid4()}"
+
+
+def _for_section(
+    compiled: tuple[str, tuple[Any, ...]] | None, value: Any
+) -> tuple[str, tuple[Any, ...]] | None:
+    if compiled is None:
+        return None
+    sql, params = compiled
+    return sql, tuple(value if p == _SECTION else p for p in params)
+
+
+# Values no argument of a query takes (ids far below any), each compiled as a parameter
+# in place of a caller's value: `read_sections` with `prepared` keeps the SQL compiled
+# from such a queryset and gives each call's values (`substitute`) as its parameters.
+PARAMETER_MARKER = -(2**62)
+
+
+@dataclass(frozen=True)
+class _SectionsRead:
+    """A sections' read compiled once (`read_sections`): the sections' ids and first
+    pages (their value a parameter), the rows' names and the converters of their
+    columns (by position)."""
+
+    ids: tuple[str, tuple[Any, ...]] | None
+    first_page: tuple[str, tuple[Any, ...]] | None
+    names: list[str]
+    converters: dict[int, Any]
+
+
+_prepared: dict[tuple[Any, str], _SectionsRead] = {}
+
+
+def _compile_sections(
+    queryset: QuerySet, column: str, keys: Sequence[Key], shape: dict[str, Any]
+) -> _SectionsRead:
+    marked = queryset.filter(**{column: _SECTION})
+    ids_of = _compiled(marked.order_by().values("pk"))
+    first, _backwards = _rows_query(marked, keys, after=None, before=None, **shape)
+    query = first.query
+    compiler = query.get_compiler(queryset.db)
+    try:
+        first_page = compiler.as_sql()
+    except EmptyResultSet:
+        return _SectionsRead(ids_of, None, [], {})
+    names = (
+        list(query.selected)
+        if query.selected
+        else [*query.extra_select, *query.values_select, *query.annotation_select]
+    )
+    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+    return _SectionsRead(ids_of, (first_page[0], tuple(first_page[1])), names, converters)
+
+
+def read_sections(
+    queryset: QuerySet,
+    *,
+    column: str,
+    sections: Sequence[SectionOf],
+    keys: Sequence[Key],
+    limit: int,
+    fields: Sequence[str],
+    expressions: Mapping[str, Any] | None = None,
+    prepared: Any = None,
+    substitute: Mapping[int, Any] | None = None,
+) -> list[Page]:
+    """`paginate_sections` of the sections of `queryset` by the value of `column`, in one
+    query and, on PostgreSQL, one EXPLAIN whatever their number and size (issue 14): one
+    UNION ALL of each section's keyset read (an index range scan from its own cursor) of
+    its page's rows as dicts of `fields`, the keys and `expressions`, each row with its
+    section's count (as count_sections counts it, an uncorrelated subquery); the
+    estimates of all sections from one EXPLAIN (estimate_counts). A section whose page is
+    empty (no row to hold its count) is counted apart, all such in one more query. A
+    cursor a section did not give out opens its first page.
+
+    The sections' SQL is compiled once for all of them (the same but for the section's
+    value, a parameter), and once more for each section read from a cursor: compiling a
+    query cost as much CPU as running it. With `prepared` (a key naming the shape of
+    `queryset`), it is compiled once per process: `queryset` then holds markers
+    (PARAMETER_MARKER and below) in place of the caller's values, which `substitute`
+    gives (marker -> value) to each call's parameters."""
+    _check(keys, limit)
+    if not sections:
+        return []
+    db = queryset.db
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    shape: dict[str, Any] = {"fields": fields, "expressions": expressions, "limit": limit}
+    values = dict(substitute or {})
+
+    def given(compiled: tuple[str, tuple[Any, ...]] | None) -> Any:
+        if compiled is None or not values:
+            return compiled
+        sql, params = compiled
+        return sql, tuple(values.get(p, p) if type(p) is int else p for p in params)
+
+    read = _prepared.get((prepared, db)) if prepared is not None else None
+    if read is None:
+        read = _compile_sections(queryset, column, keys, shape)
+        if prepared is not None:
+            _prepared[(prepared, db)] = read
+    ids_of, first_page = given(read.ids), given(read.first_page)
+    # Per section: its ids (for its count and estimate), its page's read, read upwards
+    # from a `before` cursor, came with a valid `after` cursor.
+    reads: list[tuple[Any, Any, bool, bool]] = []
+    for section in sections:
+        after, before = section.after, section.before
+        ids = _for_section(ids_of, section.value)
+        if not after and not before:
+            reads.append((ids, _for_section(first_page, section.value), False, False))
+            continue
+        own = queryset.filter(**{column: section.value})
+        try:
+            rows, backwards = _rows_query(own, keys, after=after, before=before, **shape)
+        except InvalidCursor:
+            reads.append((ids, _for_section(first_page, section.value), False, False))
+            continue
+        reads.append((ids, given(_compiled(rows)), backwards, bool(after) and not backwards))
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, (ids, page, _backwards, _resumed) in enumerate(reads):
+        if ids is None or page is None:
+            continue
+        alias = quote(f"page_{i}")
+        parts.append(
+            f"SELECT {i}, ({_count_sql(db, ids[0])}), {alias}.* FROM ({page[0]}) AS {alias}"
+        )
+        params.extend([*ids[1], *page[1]])
+    found: list[list[dict[str, Any]]] = [[] for _ in sections]
+    counted = [0] * len(sections)
+    seen: set[int] = set()
+    if parts:
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            fetched = cursor.fetchall()
+        for row in fetched:
+            values_read = list(row[2:])
+            for pos, (convs, expression) in read.converters.items():
+                value = values_read[pos]
+                for convert in convs:
+                    value = convert(value, expression, connection)
+                values_read[pos] = value
+            found[row[0]].append(dict(zip(read.names, values_read, strict=True)))
+            counted[row[0]] = row[1]
+            seen.add(row[0])
+    asked = [i for i, (ids, *_rest) in enumerate(reads) if ids is not None]
+    unseen = [i for i in asked if i not in seen]
+    if unseen:
+        # Sections with an empty page: their counts, all in one query.
+        counts = ", ".join(f"({_count_sql(db, reads[i][0][0])})" for i in unseen)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + counts, [p for i in unseen for p in reads[i][0][1]])
+            for i, n in zip(unseen, cursor.fetchone(), strict=True):
+                counted[i] = int(n)
+    estimated = estimate_counts(db, [counted[i] for i in asked], [reads[i][0] for i in asked])
+    counts = [(0, False)] * len(sections)
+    for i, count in zip(asked, estimated, strict=True):
+        counts[i] = count
+    pages = []
+    for i, rows in enumerate(found):
+        _ids, _page, backwards, resumed = reads[i]
+        _in_order(keys, rows, backwards=backwards)
+        pages.append(
+            _page_of(keys, rows, limit=limit, backwards=backwards, resumed=resumed, count=counts[i])
         )
     return pages

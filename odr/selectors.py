@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection, connections
 from django.db.models import (
     Aggregate,
     Count,
@@ -21,6 +22,7 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.base import ModelState
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONArray, Length
 from django.db.models.signals import post_init, pre_init
 
@@ -75,14 +77,73 @@ def profile_of(user: AbstractBaseUser) -> Profile | None:
     return Profile.objects.filter(user=user).first() if user.is_authenticated else None
 
 
+class PreparedRead:
+    """A read of plain values whose SQL is the same on every call but for its arguments,
+    compiled once per process and database (issue 14: building a queryset and compiling
+    it cost more CPU than running the query; the reads every list page makes).
+
+    `build(*markers)` makes the queryset with `markers` in place of the arguments: values
+    no argument takes (ids below any), each compiled as a parameter and replaced by the
+    argument in the parameters of each call. For columns the database hands over as
+    Python reads them (numbers, text): a read whose columns need the ORM's converters is
+    refused when first compiled."""
+
+    def __init__(self, build: Callable[..., QuerySet], *markers: Any) -> None:
+        self.build = build
+        self.markers = markers
+        self.compiled: dict[str, tuple[str, tuple[Any, ...]]] = {}
+
+    def _compile(self, db: str) -> tuple[str, tuple[Any, ...]]:
+        found = self.compiled.get(db)
+        if found is None:
+            compiler = self.build(*self.markers).query.get_compiler(db)
+            sql, params = compiler.as_sql()
+            if compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]]):
+                raise ValueError("PreparedRead reads columns that need no converter")
+            found = self.compiled[db] = (sql, tuple(params))
+        return found
+
+    def __call__(self, *args: Any, db: str = "default") -> list[tuple[Any, ...]]:
+        sql, params = self._compile(db)
+        given = dict(zip(self.markers, args, strict=True))
+        with connections[db].cursor() as cursor:
+            cursor.execute(sql, [given.get(p, p) if _is_marker(p) else p for p in params])
+            return cursor.fetchall()
+
+
+# The markers of PreparedRead's arguments: ids below any id.
+MARKER = -918273645546372819
+MARKER_2 = MARKER + 1
+
+
+def _is_marker(value: Any) -> bool:
+    return type(value) is int and MARKER <= value <= MARKER_2
+
+
+_ORG_ROLES = PreparedRead(
+    lambda user_id: Membership.objects.filter(
+        user_id=user_id, is_active=True, organisation__is_active=True
+    ).values_list("organisation_id", "role", "organisation__name"),
+    MARKER,
+)
+
+
 def user_org_ids_by_role(user: AbstractBaseUser) -> dict[str, set[int]]:
     """Every organisation the user works for, by role, in one query."""
+    return user_org_names_by_role(user)[0]
+
+
+def user_org_names_by_role(user: AbstractBaseUser) -> tuple[dict[str, set[int]], dict[int, str]]:
+    """`user_org_ids_by_role`, and the name of each of those organisations, in the same
+    one query (the intake queue names its coordinator's organisations; issue 14)."""
     out: dict[str, set[int]] = {}
+    names: dict[int, str] = {}
     if not user.is_authenticated:
-        return out
-    for org_id, role in _active_memberships(user).values_list("organisation_id", "role"):
+        return out, names
+    for org_id, role, name in _ORG_ROLES(user.pk, db=Membership.objects.db):
         out.setdefault(role, set()).add(org_id)
-    return out
+        names[org_id] = name
+    return out, names
 
 
 def user_roles(user: AbstractBaseUser) -> list[str]:
@@ -220,14 +281,45 @@ def dispute_list_expressions() -> dict[str, Any]:
     """The API list's `party_rows` column: each case's parties as one JSON array of
     LIST_PARTY arrays, read with the case's row by a correlated subquery (so for the
     page's rows only), instead of a prefetch that builds a model per party."""
+    return {"party_rows": _parties_json(LIST_PARTY)}
+
+
+@functools.cache
+def _parties_json(columns: tuple[str, ...]) -> Subquery:
+    """Each case's parties' `columns` as one JSON array of arrays, a correlated subquery
+    on the case's pk. Built once per process (issue 14: building it cost a list page as
+    much CPU as reading its rows); a query that uses it resolves a copy of it, so the
+    one built is never changed."""
     parties = (
         Party.objects.filter(dispute_id=OuterRef("pk"))
         .order_by()
         .values("dispute_id")
-        .annotate(rows=JSONList(JSONArray(*LIST_PARTY)))
+        .annotate(rows=JSONList(JSONArray(*columns)))
         .values("rows")
     )
-    return {"party_rows": Subquery(parties, output_field=JSONField())}
+    return Subquery(parties, output_field=JSONField())
+
+
+# Each list column's SQL, compiled once: name and database -> (the expression, its SQL).
+_precompiled: dict[tuple[str, str], tuple[Any, RawSQL]] = {}
+
+
+def precompiled(expressions: Mapping[str, Any], *, db: str) -> dict[str, Any]:
+    """`expressions` (columns of a list of cases: correlated subqueries on the case's
+    `pk`), each as its SQL, compiled once per process and database (issue 14: resolving
+    and compiling three of them cost the API list as much CPU as reading its page). The
+    SQL names the case's row as the top of a query of disputes does ("odr_dispute"):
+    for a list's own query, not for one nested in another."""
+    out = {}
+    for name, expression in expressions.items():
+        found = _precompiled.get((name, db))
+        if found is None or found[0] is not expression:
+            query = Dispute.objects.values(**{name: expression}).query
+            sql, params = query.get_compiler(db).compile(query.annotations[name])
+            raw = RawSQL(sql, tuple(params), output_field=expression.output_field)
+            found = _precompiled[(name, db)] = (expression, raw)
+        out[name] = found[1]
+    return out
 
 
 def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -240,6 +332,35 @@ def list_parties(row: dict[str, Any]) -> list[dict[str, Any]]:
             party["accepted"] = bool(party["accepted"])
     parties.sort(key=lambda p: (p["role"], p["position"], p["pk"]))
     return parties
+
+
+# A party as the intake rules read it of a case on a list (whether the reader is one;
+# whom the case may not be given to): `party_keys_expressions` reads them with the row.
+PARTY_KEYS = ("pk", "role", "position", "user_id")
+
+
+def party_keys_expressions() -> dict[str, Any]:
+    """The `party_keys` column of a list's rows: each case's parties as one JSON array of
+    PARTY_KEYS arrays, read with the case's row by a correlated subquery (for the page's
+    rows only; issue 14: the intake queue read them in a query of their own)."""
+    return {"party_keys": _parties_json(PARTY_KEYS)}
+
+
+def with_listed_parties(dispute: Dispute, row: dict[str, Any]) -> None:
+    """Leaves the parties of `row` (read with `party_keys_expressions`), in their model's
+    order (role, position, id), where `dispute.parties.all()` finds them, as a prefetch
+    leaves them: what the state machine's rules ask of a case on a list, without a
+    query."""
+    keys = sorted(row["party_keys"] or (), key=lambda p: (p[1], p[2], p[0]))
+    members = QuerySet(model=Party, query=_NO_PARTIES.query)
+    members._result_cache = [
+        _KEYS_PARTY(id=pk, dispute_id=dispute.pk, role=role, position=position, user_id=user)
+        for pk, role, position, user in keys
+    ]
+    members._prefetch_done = True
+    for party in members._result_cache:
+        Party.dispute.field.set_cached_value(party, dispute)
+    dispute._prefetched_objects_cache = {"parties": members}
 
 
 class Partial:
@@ -258,7 +379,11 @@ class Partial:
         self.names = frozenset(columns)
 
     def __call__(self, **values: Any) -> Any:
-        if pre_init.has_listeners(self.model) or post_init.has_listeners(self.model):
+        # No receiver at all (the usual case) is a list's length: asking the signals by
+        # sender, twice per instance, cost a list page of fifty rows a few percent.
+        if (pre_init.receivers or post_init.receivers) and (
+            pre_init.has_listeners(self.model) or post_init.has_listeners(self.model)
+        ):
             return self.model.from_db(self.db, self.names, [values[name] for name in self.order])
         instance = self.model.__new__(self.model)
         # What from_db leaves: the columns read in the instance's dict (a field missing
@@ -281,6 +406,11 @@ _ROW_DISPUTE = Partial(
 )
 _ROW_ORGANISATION = Partial(Organisation, "id", "name", "region_id", "kind")
 _ROW_PARTY = Partial(Party, "id", "dispute_id", "role", "user_id")
+_KEYS_PARTY = Partial(Party, "id", "dispute_id", "role", "position", "user_id")
+# The empty query of the parties a list leaves on its cases (never changed in place: a
+# queryset clones it to filter, so a filter of them finds nothing rather than another
+# case's parties).
+_NO_PARTIES = Party.objects.none()
 
 
 def dispute_of_row(
@@ -395,15 +525,46 @@ def _mediators_by_load(organisation_ids: Iterable[int]) -> QuerySet[Membership]:
 
 def mediator_names_with_load_in(organisation_ids: Iterable[int]) -> dict[int, list[MediatorLoad]]:
     """`mediators_with_load_in` as a list page shows it: each mediator's id, name
-    (people.display_name) and load, read as plain values in the same one query, without a
-    user and a profile made for each (the intake queue, issue 14)."""
-    username = f"user__{get_user_model().USERNAME_FIELD}"
-    read = _mediators_by_load(organisation_ids).values_list(
-        "organisation_id", "user_id", "user__profile__real_name", "user__email", username, "load"
-    )
+    (people.display_name) and load, in the same order, read as plain values in one
+    query, without a user and a profile made for each (the intake queue, issue 14).
+
+    The query is `_mediators_by_load`'s, written out: built through the ORM (a
+    subquery resolved, a dozen clones of the query) and compiled, it cost the intake
+    queue more CPU than any other of its reads. test_list_page_html holds the two to
+    the same answer."""
+    ids = sorted(set(organisation_ids))
+    if not ids:
+        return {}
+    user_model = get_user_model()
+    quote = connection.ops.quote_name
+
+    def column(model: type[Any], name: str) -> str:
+        return quote(model._meta.get_field(name).column)
+
+    membership, dispute = quote(Membership._meta.db_table), quote(Dispute._meta.db_table)
+    user, profile = quote(user_model._meta.db_table), quote(Profile._meta.db_table)
+    user_pk = quote(user_model._meta.pk.column)
+    email = column(user_model, user_model.get_email_field_name())
+    login = column(user_model, user_model.USERNAME_FIELD)
+    sql = f"""
+        SELECT m.{column(Membership, "organisation")}, m.{column(Membership, "user")},
+            p.{column(Profile, "real_name")}, u.{email}, u.{login},
+            (SELECT COUNT(*) FROM {dispute} d
+             WHERE d.{column(Dispute, "mediator")} = m.{column(Membership, "user")}
+             AND d.{column(Dispute, "status")} = %s) AS {quote("load")}
+        FROM {membership} m
+        INNER JOIN {user} u ON u.{user_pk} = m.{column(Membership, "user")}
+        LEFT OUTER JOIN {profile} p ON p.{column(Profile, "user")} = u.{user_pk}
+        WHERE m.{column(Membership, "organisation")} IN ({", ".join(["%s"] * len(ids))})
+            AND m.{column(Membership, "role")} = %s AND m.{column(Membership, "is_active")}
+        ORDER BY {quote("load")}, u.{email}, m.{quote(Membership._meta.pk.column)}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Dispute.Status.IN_MEDIATION.value, *ids, Role.MEDIATOR.value])
+        read = cursor.fetchall()
     out: dict[int, list[MediatorLoad]] = {}
-    for org_id, user_id, real_name, email, login, load in read:
-        name = people.name_from(real_name, email, login)
+    for org_id, user_id, real_name, email_address, username, load in read:
+        name = people.name_from(real_name, email_address, username)
         out.setdefault(org_id, []).append(MediatorLoad(user_id, name, load))
     return out
 

@@ -37,5 +37,7 @@ class MediationConfig(AppConfig):
                 one=selectors.session_summaries_for,
                 many=selectors.session_summaries_by_dispute,
                 empty=[],
+                column=selectors.session_summaries_column,
+                from_column=selectors.session_summaries_from_column,
             )
         )

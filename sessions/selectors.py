@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db import connections
+from django.db.models import Exists, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import JSONArray
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -58,6 +60,48 @@ def session_summaries_by_dispute(dispute_ids: list[int]) -> dict[int, list[dict[
             }
         )
     return out
+
+
+def session_summaries_column() -> Subquery:
+    """The summaries of a case's sessions as one column of a list's row (issue 14: read
+    with the row, not in a query of their own): one JSON array of [id, status,
+    scheduled_at] arrays, read by `session_summaries_from_column`."""
+    sessions = (
+        MediationSession.objects.filter(dispute_id=OuterRef("pk"))
+        .order_by()
+        .values("dispute_id")
+        .annotate(rows=odr_selectors.JSONList(JSONArray("pk", "status", "scheduled_at")))
+        .values("rows")
+    )
+    return Subquery(sessions, output_field=JSONField())
+
+
+def session_summaries_from_column(value: list[list[Any]] | None) -> list[dict[str, Any]]:
+    """`session_summaries_for` from a row's `session_summaries_column`: the same
+    summaries in the same order (by time, the database's place for a session without
+    one, then id), each time the instant the database holds, in UTC as read."""
+    if not value:
+        return []
+    nulls_last = connections[MediationSession.objects.db].features.nulls_order_largest
+    sessions = []
+    for pk, status, scheduled_at in value:
+        when = None
+        if scheduled_at is not None:
+            when = datetime.fromisoformat(scheduled_at)
+            when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        sessions.append((pk, status, when))
+    timed = sorted((s for s in sessions if s[2] is not None), key=lambda s: (s[2], s[0]))
+    untimed = sorted((s for s in sessions if s[2] is None), key=lambda s: s[0])
+    sessions = [*timed, *untimed] if nulls_last else [*untimed, *timed]
+    return [
+        {
+            "id": pk,
+            "status": status,
+            "scheduled_at": when,
+            "room_url": MediationSession(pk=pk).room_url,
+        }
+        for pk, status, when in sessions
+    ]
 
 
 def sessions_visible_to(user: AbstractBaseUser) -> QuerySet[MediationSession]:

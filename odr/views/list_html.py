@@ -10,13 +10,16 @@ drawn each time (its messages are the reader's own)."""
 
 from __future__ import annotations
 
+import functools
+import html
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from django import forms
-from django.db.models import Model
+from django.conf import settings
+from django.db.models import Choices, Model
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -113,6 +116,39 @@ def labels(choices: Iterable[tuple[str, Any]]) -> dict[str, str]:
     """Each choice's label in the reader's language, translated once for the page (a
     model's `get_FOO_display` hashes every choice, translating each, on every call)."""
     return {value: str(label) for value, label in choices}
+
+
+def escaped_labels(choices: type[Choices]) -> dict[str, str]:
+    """`labels` of the `choices` (a model's TextChoices), each escaped as autoescape
+    escapes it: the words of the rows a list draws in Python (odr.views.lists). Made once
+    per process for each language (the catalogues do not change while it runs)."""
+    return _escaped_labels(choices, get_language())
+
+
+@functools.cache
+def _escaped_labels(choices: type[Choices], language: str | None) -> dict[str, str]:
+    return {value: html.escape(str(label)) for value, label in choices.choices}
+
+
+def joined(rows: Iterable[Any]) -> SafeString:
+    """The list items of `rows` (each row's `html`, made and escaped by its list) as one
+    piece of the page: the template draws a list once, not once a row."""
+    return SafeString("".join(row.html for row in rows))
+
+
+def local_days() -> Callable[[datetime | None], str]:
+    """`local_day(when)` ("Y-m-d") for every row of a page: the time zone read once, the
+    day written without parsing the format for each row ("" for none)."""
+    zone = timezone.get_current_timezone() if settings.USE_TZ else None
+
+    def day(when: datetime | None) -> str:
+        if when is None:
+            return ""
+        if zone is not None and timezone.is_aware(when):
+            when = when.astimezone(zone)
+        return f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+
+    return day
 
 
 def local_day(when: datetime | None, format: str = "Y-m-d") -> str:

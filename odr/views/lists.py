@@ -3,32 +3,38 @@ page at a time (DESIGN.md §4.9, issue 14) and narrowed by the filters of odr.fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from html import escape
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
-from django.utils.translation import ngettext
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language, gettext, ngettext
 
 from odr import filters as list_filters
 from odr import people, selectors
 from odr.categories import Category
-from odr.models import Dispute, Membership, Organisation, Party
+from odr.models import Dispute, Membership
 from odr.pagination import (
     NEWEST_FIRST,
+    PARAMETER_MARKER,
     Key,
     Page,
-    Section,
-    page_from_query,
-    paginate_sections,
+    SectionOf,
+    page_of_values,
+    read_sections,
 )
-from odr.templatetags.odr_tags import days_left
 from odr.transitions import MACHINE, Viewer
 from odr.views import list_html
 
@@ -50,56 +56,62 @@ def _narrowed(qs: QuerySet[Dispute], filters: list_filters.ListFilters) -> Query
     return list_filters.filter_dates(qs, filters, "created_at")
 
 
+# What a row of my cases shows, read with the page's keys and count in one query
+# (pagination.page_of_values).
+CASE_COLUMNS = (
+    "title",
+    "case_number",
+    "status",
+    "category",
+    "organisation__name",
+    "region__full_name",
+)
+
+# A row of my cases: the HTML `{% for d in page.items %}` drew for each case of
+# odr/dispute_list.html (the same text, each value escaped as autoescape escapes it),
+# made in Python, since drawing twenty rows through the template engine cost more than
+# reading them (issue 14).
+CASE_ROW = (
+    '\n  <li>\n    <a class="title" href="{url}">{title}</a>\n'
+    '    <div class="meta">{number} · <span class="status {status}">{status_label}</span>'
+    " · {category}</div>\n"
+    '    <div class="meta">{organisation} · {region} · {filed_on}</div>\n  </li>\n'
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CaseRow:
-    """A case as a row of my cases shows it, its words in the reader's language."""
+    """A case as a row of my cases shows it, its words in the reader's language: `html`,
+    the row's list item."""
 
     pk: int
-    created_at: datetime
-    url: str
-    title: str
-    case_number: str
-    status: str
-    status_label: str
-    category_label: str
-    organisation: str
-    region: str
-    filed_on: str
+    html: SafeString
 
 
-def case_rows(ids: list[int]) -> list[CaseRow]:
-    """The rows of a page of my cases (`ids`, already read through the viewer's
-    visibility): what each row shows, in one query of plain values; the labels, the link
-    and the dates worked out for the page rather than per row and field (issue 14)."""
-    statuses = list_html.labels(Dispute.Status.choices)
-    categories = list_html.labels(Category.choices)
+def case_rows(rows: list[dict[str, Any]]) -> list[CaseRow]:
+    """The rows of a page of my cases from their values (CASE_COLUMNS, read through the
+    viewer's visibility): the labels, the link and the dates worked out for the page
+    rather than per row and field (issue 14)."""
+    statuses = list_html.escaped_labels(Dispute.Status)
+    categories = list_html.escaped_labels(Category)
     link = list_html.links("odr:dispute_detail")
-    read = Dispute.objects.filter(pk__in=ids).values_list(
-        "pk",
-        "created_at",
-        "title",
-        "case_number",
-        "status",
-        "category",
-        "organisation__name",
-        "region__full_name",
-    )
-    return [
-        CaseRow(
-            pk=pk,
-            created_at=created_at,
+    day = list_html.local_days()
+    out = []
+    for row in rows:
+        pk, status, category = row["pk"], row["status"], row["category"]
+        html = CASE_ROW.format(
             url=link(pk),
-            title=title,
-            case_number=case_number,
-            status=status,
-            status_label=statuses.get(status, status),
-            category_label=categories.get(category, category),
-            organisation=organisation or "",
-            region=region or "",
-            filed_on=list_html.local_day(created_at),
+            title=escape(row["title"]),
+            number=escape(row["case_number"]),
+            status=escape(status),
+            status_label=statuses.get(status) or escape(status),
+            category=categories.get(category) or escape(category),
+            organisation=escape(row["organisation__name"] or ""),
+            region=escape(row["region__full_name"] or ""),
+            filed_on=day(row["created_at"]),
         )
-        for pk, created_at, title, case_number, status, category, organisation, region in read
-    ]
+        out.append(CaseRow(pk, SafeString(html)))
+    return out
 
 
 @login_required
@@ -110,12 +122,14 @@ def dispute_list(request: HttpRequest) -> HttpResponse:
     qs = _narrowed(selectors.disputes_visible_to(request.user, by_role=by_role), filters)
     if filters.status:
         qs = qs.filter(status=filters.status)
-    page = page_from_query(qs, request.GET, keys=NEWEST_FIRST, limit=PAGE_SIZE, load=case_rows)
+    read = page_of_values(qs, request.GET, keys=NEWEST_FIRST, limit=PAGE_SIZE, fields=CASE_COLUMNS)
+    page = replace(read, items=case_rows(read.items))
     return render(
         request,
         "odr/dispute_list.html",
         {
             "page": page,
+            "rows_html": list_html.joined(page.items),
             "form": form,
             "filters": filters,
             "status": filters.status,
@@ -132,115 +146,192 @@ def mediator_option(name: str, load: int) -> str:
     return f"{name} · {cases}"
 
 
+# What the intake queue's rows show, and what the intake rules read of a case waiting
+# for intake (its status and organisation, its filer), read with the sections' keys and
+# counts in one query (pagination.read_sections); its parties come in the same query
+# (selectors.party_keys_expressions).
+INTAKE_COLUMNS = (
+    "status",
+    "organisation_id",
+    "filed_by_id",
+    "title",
+    "case_number",
+    "category",
+    "region__name",
+    "intake_at",
+    "mediation_deadline",
+    "mediator__profile__real_name",
+    "mediator__email",
+)
+CASE_FIELDS = ("id", "status", "organisation_id", "filed_by_id")
+
+# The rows of the intake queue's sections: the HTML each `{% for %}` of odr/intake.html
+# drew per case (the same text, each value escaped as autoescape escapes it), made in
+# Python: sixty rows through the template engine cost more than reading them (issue 14).
+# A waiting case the reader may take in offers its mediators; else says why not.
+WAITING_ROW = (
+    '\n  <li>\n    <a class="title" href="{url}">{title}</a>\n'
+    '    <div class="meta">{number} · {category} · {region} · {agreed} {intake_on}</div>\n'
+    "    {decide}\n  </li>\n"
+)
+WAITING_ACCEPT = (
+    '\n    <form class="actions" method="post" action="{accept_url}">{csrf}\n'
+    '      <label class="sr" for="m-{pk}">{mediator}</label>\n'
+    '      <select name="mediator" id="m-{pk}" required>\n        {options}\n      </select>\n'
+    '      <button class="primary">{accept}</button>\n'
+    '      <a class="button secondary" href="{url}#actions">{refuse}</a>\n    </form>\n    '
+)
+WAITING_PARTY = '\n    <p class="muted small">{text}</p>\n    '
+MEDIATION_ROW = (
+    '\n  <li><a class="title" href="{url}">{title}</a>\n'
+    '    <div class="meta">{number} · {mediator}: {name}\n      {left}</div></li>\n'
+)
+DEADLINE = ' · <span class="deadline{soon}">{left}</span>'
+FILED_ROW = (
+    '\n  <li><a class="title" href="{url}">{title}</a>\n'
+    '    <div class="meta">{number} · {filed} {filed_on}</div></li>\n'
+)
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeRow:
-    """A case as a row of the intake queue shows it, its words in the reader's language.
-    `case`: for a case waiting for intake, the case as the intake rules read it (its
-    status, organisation and parties), to ask whether the reader may take it in."""
+    """A case as a row of the intake queue shows it: `html`, its list item (for a case
+    waiting for intake, made by the view, which asks whether the reader may take it in);
+    `case`, for a case waiting for intake, the case as the intake rules read it (its
+    status, organisation and parties)."""
 
     pk: int
-    created_at: datetime
-    url: str
-    title: str
-    case_number: str
-    category_label: str
-    region: str
-    intake_at: datetime | None
-    mediation_deadline: datetime | None
-    mediator: str
-    case: Dispute | None
-
-    # Each section shows one of these: worked out only for the rows that show it.
-    @property
-    def intake_on(self) -> str:
-        return list_html.local_day(self.intake_at)
-
-    @property
-    def filed_on(self) -> str:
-        return list_html.local_day(self.created_at)
-
-    @property
-    def days_left(self) -> int | None:
-        return days_left(self.mediation_deadline)
+    html: SafeString
+    case: Dispute | None = None
 
 
-# What the intake rules read of a case waiting for intake, and of its parties.
-CASE_FIELDS = ("id", "status", "organisation_id", "filed_by_id")
-PARTY_FIELDS = ("id", "dispute_id", "user_id", "role", "position")
+class IntakeWords:
+    """The words the intake queue's rows repeat, in the reader's language, each
+    translated and escaped once per process and language (`of`)."""
 
-
-def intake_rows(ids: list[int]) -> list[IntakeRow]:
-    """The rows of the intake queue's pages, all sections at once (odr.pagination.
-    paginate_sections; `ids` already read through the coordinator's queue): what each
-    row shows, in one query of plain values, its words, link and dates worked out for
-    the page (issue 14). The cases waiting for intake are also read as the intake rules
-    read them, with their parties (whether the reader is one; whom the case may not be
-    given to) in one more query."""
-    categories = list_html.labels(Category.choices)
-    link = list_html.links("odr:dispute_detail")
-    username = f"mediator__{get_user_model().USERNAME_FIELD}"
-    read = Dispute.objects.filter(pk__in=ids).values_list(
-        *CASE_FIELDS,
-        "created_at",
-        "title",
-        "case_number",
-        "category",
-        "region__name",
-        "intake_at",
-        "mediation_deadline",
-        "mediator__profile__real_name",
-        "mediator__email",
-        username,
-    )
-    db = Dispute.objects.db
-    rows, cases = [], {}
-    for pk, status, org_id, filed_by_id, created_at, *shown in read:
-        title, number, category, region, intake_at, deadline, *mediator = shown
-        case = None
-        if status == Dispute.Status.AWAITING_INTAKE:
-            case = list_html.from_values(
-                Dispute, db, CASE_FIELDS, (pk, status, org_id, filed_by_id)
-            )
-            cases[pk] = case
-        rows.append(
-            IntakeRow(
-                pk=pk,
-                created_at=created_at,
-                url=link(pk),
-                title=title,
-                case_number=number,
-                category_label=categories.get(category, category),
-                region=region,
-                intake_at=intake_at,
-                mediation_deadline=deadline,
-                mediator=people.name_from(*mediator),
-                case=case,
+    def __init__(self) -> None:
+        self.agreed = escape(gettext("respondent agreed"))
+        self.mediator = escape(gettext("Mediator"))
+        self.accept = escape(gettext("Accept"))
+        self.refuse = escape(gettext("Refuse or escalate…"))
+        self.filed = escape(gettext("filed"))
+        self.party = escape(
+            gettext(
+                "You are a party to this case: another coordinator of the organisation "
+                "decides on it."
             )
         )
-    if cases:
-        _with_parties(cases)
-    return rows
+        self.categories = list_html.escaped_labels(Category)
+
+    @staticmethod
+    def of(language: str | None) -> IntakeWords:
+        """The words in `language` (the current one)."""
+        return _intake_words(language)
 
 
-def _with_parties(cases: dict[int, Dispute]) -> None:
-    """Each case's parties (their PARTY_FIELDS, in the model's order) in one query, left
-    where `case.parties.all()` finds them, as a prefetch leaves them, without Django's
-    prefetching making a queryset for each case (issue 14)."""
-    read = (
-        Party.objects.filter(dispute_id__in=list(cases))
-        .order_by("role", "position", "pk")
-        .values_list(*PARTY_FIELDS)
+@functools.cache
+def _intake_words(language: str | None) -> IntakeWords:
+    return IntakeWords()
+
+
+def intake_rows(rows: list[dict[str, Any]], *, status: str, words: IntakeWords) -> list[IntakeRow]:
+    """The rows of one section of the intake queue (`status`) from their values
+    (INTAKE_COLUMNS, read through the coordinator's queue): their HTML, but for the cases
+    waiting for intake, whose row depends on the reader (the view makes it), the case
+    as the intake rules read it, with its parties."""
+    link = list_html.links("odr:dispute_detail")
+    day = list_html.local_days()
+    out = []
+    if status == Dispute.Status.AWAITING_INTAKE:
+        db = Dispute.objects.db
+        for row in rows:
+            values = (row["pk"], row["status"], row["organisation_id"], row["filed_by_id"])
+            case = list_html.from_values(Dispute, db, CASE_FIELDS, values)
+            selectors.with_listed_parties(case, row)
+            out.append(IntakeRow(row["pk"], SafeString(""), case))
+        return out
+    if status == Dispute.Status.IN_MEDIATION:
+        today = timezone.localdate()
+        for row in rows:
+            pk, deadline = row["pk"], row["mediation_deadline"]
+            left = ""
+            if deadline is not None:
+                days = (timezone.localdate(deadline) - today).days
+                left = DEADLINE.format(
+                    soon=" soon" if days <= 5 else "",
+                    left=ngettext("%(n)s day left", "%(n)s days left", days) % {"n": days},
+                )
+            name = people.name_from(
+                row["mediator__profile__real_name"], row["mediator__email"], row["username"]
+            )
+            html = MEDIATION_ROW.format(
+                url=link(pk),
+                title=escape(row["title"]),
+                number=escape(row["case_number"]),
+                mediator=words.mediator,
+                name=escape(name),
+                left=left,
+            )
+            out.append(IntakeRow(pk, SafeString(html)))
+        return out
+    for row in rows:
+        pk = row["pk"]
+        html = FILED_ROW.format(
+            url=link(pk),
+            title=escape(row["title"]),
+            number=escape(row["case_number"]),
+            filed=words.filed,
+            filed_on=day(row["created_at"]),
+        )
+        out.append(IntakeRow(pk, SafeString(html)))
+    return out
+
+
+def waiting_row(
+    row: dict[str, Any],
+    *,
+    words: IntakeWords,
+    link: str,
+    accept_url: str | None,
+    csrf: str,
+    options: str,
+    day: Callable[[datetime | None], str],
+) -> SafeString:
+    """A waiting case's row: with the form that takes it in (`accept_url`), offering
+    `options` (drawn and escaped already), or, to a reader who is a party to it, why not."""
+    if accept_url is not None:
+        decide = WAITING_ACCEPT.format(
+            accept_url=accept_url,
+            csrf=csrf,
+            pk=row["pk"],
+            mediator=words.mediator,
+            options=options,
+            accept=words.accept,
+            url=link,
+            refuse=words.refuse,
+        )
+    else:
+        decide = WAITING_PARTY.format(text=words.party)
+    category = row["category"]
+    return SafeString(
+        WAITING_ROW.format(
+            url=link,
+            title=escape(row["title"]),
+            number=escape(row["case_number"]),
+            category=words.categories.get(category) or escape(category),
+            region=escape(row["region__name"] or ""),
+            agreed=words.agreed,
+            intake_on=day(row["intake_at"]),
+            decide=decide,
+        )
     )
-    db = Party.objects.db
-    parties: dict[int, list[Party]] = {pk: [] for pk in cases}
-    for values in read:
-        party = list_html.from_values(Party, db, PARTY_FIELDS, values)
-        Party.dispute.field.set_cached_value(party, cases[party.dispute_id])
-        parties[party.dispute_id].append(party)
-    for pk, case in cases.items():
-        found = QuerySet(model=Party, using=db)
-        found._result_cache, found._prefetch_done = parties[pk], True
-        case._prefetched_objects_cache = {"parties": found}
+
+
+class OrganisationName(NamedTuple):
+    """An organisation as the intake queue names it."""
+
+    pk: int
+    name: str
 
 
 # The intake queue's sections, in the page's order, with the prefix of their cursors.
@@ -255,29 +346,41 @@ INTAKE_SECTIONS = (
 def intake(request: HttpRequest) -> HttpResponse:
     """The coordinator's queue, a section per status (waiting for intake first, with each
     mediator's load), each section paged on its own. The page costs the same queries
-    whatever the queue's size (issue 14): the user's memberships once, the three
-    sections' counts, pages and rows together (odr.pagination.paginate_sections), and
-    the mediators of every organisation in one query."""
-    by_role = selectors.user_org_ids_by_role(request.user)
+    whatever the queue's size (issue 14): the user's memberships with their
+    organisations' names once, the three sections' counts, pages and rows (with the
+    waiting cases' parties) together in one query (odr.pagination.read_sections; on
+    PostgreSQL one EXPLAIN for the estimates), and the mediators of every organisation
+    in one query."""
+    by_role, names = selectors.user_org_names_by_role(request.user)
     coordinator_orgs = by_role.get(Membership.Role.COORDINATOR, set())
     if not coordinator_orgs:
         raise PermissionDenied
-    organisations = list(Organisation.objects.filter(pk__in=coordinator_orgs))
+    organisations = [OrganisationName(pk, names[pk]) for pk in sorted(coordinator_orgs)]
     statuses = [(s, label) for s, label in Dispute.Status.choices if s in INTAKE_STATUSES]
     form = list_filters.ListFilterForm(request.GET, statuses=statuses)
     filters = form.filters()
-    queue = _narrowed(
-        selectors.intake_queue_for(request.user, coordinator_orgs=coordinator_orgs), filters
-    )
+    # Unfiltered (the queue as it opens), the sections' SQL is the same for every
+    # coordinator of as many organisations: compiled once, with markers for the
+    # organisations, given as parameters to each request (pagination.read_sections).
+    orgs = sorted(coordinator_orgs)
+    prepared, substitute = None, None
+    if not filters.active:
+        markers = [PARAMETER_MARKER - i for i in range(len(orgs))]
+        prepared, substitute = ("intake", len(orgs)), dict(zip(markers, orgs, strict=True))
+        orgs = markers
+    queue = _narrowed(selectors.intake_queue_for(request.user, coordinator_orgs=orgs), filters)
     shown = [
         (status, prefix)
         for status, prefix in INTAKE_SECTIONS
         if not filters.status or filters.status == status
     ]
-    read = paginate_sections(
-        [
-            Section(
-                queue.filter(status=status),
+    username = f"mediator__{get_user_model().USERNAME_FIELD}"
+    read = read_sections(
+        queue,
+        column="status",
+        sections=[
+            SectionOf(
+                status,
                 after=request.GET.get(f"{prefix}after") or None,
                 before=request.GET.get(f"{prefix}before") or None,
             )
@@ -285,10 +388,21 @@ def intake(request: HttpRequest) -> HttpResponse:
         ],
         keys=OLDEST_FIRST,
         limit=PAGE_SIZE,
-        load=intake_rows,
+        fields=INTAKE_COLUMNS,
+        expressions={
+            "username": F(username),
+            **selectors.precompiled(selectors.party_keys_expressions(), db=queue.db),
+        },
+        prepared=prepared,
+        substitute=substitute,
     )
+    words = IntakeWords.of(get_language())
     pages: dict[str, Page | None] = {status: None for status, _ in INTAKE_SECTIONS}
-    pages.update({status: page for (status, _), page in zip(shown, read, strict=True)})
+    waiting_values: list[dict[str, Any]] = []
+    for (status, _), page in zip(shown, read, strict=True):
+        if status == Dispute.Status.AWAITING_INTAKE:
+            waiting_values = page.items
+        pages[status] = replace(page, items=intake_rows(page.items, status=status, words=words))
     mediators = selectors.mediator_names_with_load_in(coordinator_orgs)
     # Each mediator's option, worded and drawn once for the page rather than once a row
     # (20 rows offer the same few mediators): "name · 在办 n 件".
@@ -302,27 +416,34 @@ def intake(request: HttpRequest) -> HttpResponse:
     }
     viewer, cache = Viewer.of(request.user, by_role), {}
     accept_link = list_html.links("odr:dispute_action", "accept")
+    detail_link = list_html.links("odr:dispute_detail")
+    day = list_html.local_days()
+    # As `{% csrf_token %}` draws it: the page's one token, which the template's own forms
+    # draw too (the context's `csrf_token`).
+    token = get_token(request)
+    csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
     waiting_page = pages[Dispute.Status.AWAITING_INTAKE]
     waiting = []
-    for row in waiting_page.items if waiting_page is not None else []:
+    for row, values in zip(waiting_page.items if waiting_page else [], waiting_values, strict=True):
         # A coordinator who is a party to a case does not take it in, and a party is never
-        # offered as its mediator (conflict of interest, odr.transitions). A case taken in
-        # since the page's ids were read has no `case`: no longer to be accepted.
+        # offered as its mediator (conflict of interest, odr.transitions).
         d = row.case
-        can_accept = d is not None and bool(
+        can_accept = bool(
             MACHINE.actions(d, request.user, viewer=viewer, cache=cache, names=["accept"])
         )
         parties = selectors.party_user_ids(d) if can_accept else set()
         offered = options.get(d.organisation_id, []) if can_accept else []
-        waiting.append(
-            {
-                "case": row,
-                "can_accept": can_accept,
-                "accept_url": accept_link(row.pk),
-                # Each option was drawn (and escaped) by format_html.
-                "options": mark_safe("".join(o for pk, o in offered if pk not in parties)),
-            }
+        html = waiting_row(
+            values,
+            words=words,
+            link=detail_link(row.pk),
+            accept_url=accept_link(row.pk) if can_accept else None,
+            csrf=csrf,
+            # Each option was drawn (and escaped) by format_html.
+            options="".join(o for pk, o in offered if pk not in parties),
+            day=day,
         )
+        waiting.append(IntakeRow(row.pk, html, d))
     return render(
         request,
         "odr/intake.html",
@@ -331,11 +452,19 @@ def intake(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "query": form.query_string(),
             "waiting": waiting,
+            "waiting_html": list_html.joined(waiting),
+            "mediation_html": list_html.joined(_items(pages[Dispute.Status.IN_MEDIATION])),
+            "filed_html": list_html.joined(_items(pages[Dispute.Status.FILED])),
             "waiting_page": waiting_page,
             "mediation_page": pages[Dispute.Status.IN_MEDIATION],
             "filed_page": pages[Dispute.Status.FILED],
             "mediators": mediators,
             "organisations": organisations,
             "viewer_org_roles": by_role,
+            "csrf_token": token,
         },
     )
+
+
+def _items(page: Page | None) -> list[Any]:
+    return [] if page is None else page.items

@@ -233,15 +233,16 @@ def test_each_section_of_the_intake_queue_pages_back_and_keeps_the_others_where_
 
 
 def test_the_intake_queue_costs_the_same_few_queries_whatever_it_holds(clients, applicant):
-    """Issue 14: from 24 queries (four a section, the mediators per organisation) to 11
-    on PostgreSQL: the session, the user, the memberships (once: the menu's roles come
-    from them too), the organisations, the sections' counts (one query; PostgreSQL adds
-    one EXPLAIN for the estimates), their pages' keys (one), their rows and parties
-    (two), the mediators with their load (one) and the regions of the filter form."""
+    """Issue 14: from 24 queries (four a section, the mediators per organisation) to 7
+    on PostgreSQL: the session, the user, the memberships with their organisations'
+    names (once: the menu's roles come from them too), the sections' counts, pages, rows
+    and the waiting cases' parties (one query; PostgreSQL adds one EXPLAIN for the
+    estimates), the mediators with their load (one) and the regions of the filter
+    form."""
     _every_section(applicant)
     _mixed(4000, applicant, seed=3)
     _, captured = _get(clients["coordinator"], "/intake/")
-    expected = 11 if connection.vendor == "postgresql" else 10
+    expected = 7 if connection.vendor == "postgresql" else 6
     assert len(captured) == expected, [q["sql"][:120] for q in captured.captured_queries]
     # Each waiting case still lists the organisation's mediators with their load.
     response, _ = _get(clients["coordinator"], "/intake/")
@@ -487,16 +488,18 @@ def test_regions_keep_their_path_and_full_name_when_renamed_or_moved(demo):
 
 def test_a_count_the_database_estimated_is_shown_as_about(clients, applicant, monkeypatch):
     """Above 1,000 rows PostgreSQL's planner estimates a list's count (odr.pagination.
-    count_rows, issue 14): the API says so (`count_is_estimate`) and the pages say 约."""
+    estimate_counts, issue 14): the API says so (`count_is_estimate`) and the pages say 约."""
     from odr import pagination
 
     bulk_disputes(3, applicant=applicant, statuses=[S.AWAITING_INTAKE])
     exact = clients["coordinator"].get("/intake/").content.decode()
     assert "约" not in exact
     assert clients["applicant"].get("/api/v1/disputes").json()["count_is_estimate"] is False
-    monkeypatch.setattr(pagination, "count_rows", lambda queryset: (123456, True))
-    # The intake queue counts its sections together (pagination.count_sections).
-    monkeypatch.setattr(pagination, "count_sections", lambda qs: [(123456, True)] * len(qs))
+    # The lists count with their page's rows and ask the estimates of what they counted
+    # (pagination.estimate_counts; the intake queue of its sections together).
+    monkeypatch.setattr(
+        pagination, "estimate_counts", lambda db, counted, ids: [(123456, True)] * len(counted)
+    )
     body = clients["applicant"].get("/api/v1/disputes").json()
     assert (body["count"], body["count_is_estimate"], len(body["items"])) == (123456, True, 3)
     mine = clients["applicant"].get("/disputes/").content.decode()
