@@ -208,8 +208,13 @@ def test_an_estimated_count_is_shown_as_about(clerk, monkeypatch):
     monkeypatch.setattr(pagination, "count_rows", lambda queryset: (4321, True))
     page = clerk.get("/court/").content.decode()
     assert re.search(r'id="court-queue-count">约 4,?321 件申请<', page), page
+    # The API counts with its page's rows and asks the estimate of what it counted
+    # (pagination.paginate_rows → estimate_counts), as the other lists do.
+    monkeypatch.setattr(
+        pagination, "estimate_counts", lambda db, counted, ids: [(4321, True)] * len(counted)
+    )
     api = clerk.get("/api/v1/court/requests").json()
-    assert (api["count"], api["count_is_estimate"]) == (4321, True)
+    assert (api["count"], api["count_is_estimate"], len(api["items"])) == (4321, True, 2)
 
 
 @pytest.mark.parametrize("url", ["/court/", "/api/v1/court/requests"])
