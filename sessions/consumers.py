@@ -34,6 +34,7 @@ Beyond the contract (extra fields and types a client may ignore):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -48,7 +49,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from odr.errors import DomainError
-from sessions import joins, presence, services
+from sessions import joins, mirror, presence, services
 from sessions.broadcast import (
     CLOSE_CLOSED,
     CLOSE_FORBIDDEN,
@@ -166,20 +167,40 @@ class RoomConsumer(AsyncWebsocketConsumer):
         handles one event at a time), so its offers never overtake the `peer-joined` the
         others hear from the database's join."""
         presented_at = timezone.now()
+        held = False
         try:
             claims = services.ticket_check(
                 session_id=self.session_id, token=ticket, now=presented_at
             )
-            spent, mirrored = await services.ticket_spend_and_read(claims)
+            if mirror.in_process():
+                # Process memory: the spend and the read do no I/O.
+                spent, mirrored = await services.ticket_spend_and_read(claims)
+            else:
+                # Redis: the room's group is joined (its first member in this process
+                # subscribes it) while the ticket is spent, two round trips at once on
+                # two connections, not one after the other.
+                got = await asyncio.gather(
+                    services.ticket_spend_and_read(claims), self._hold(), return_exceptions=True
+                )
+                held = not isinstance(got[1], BaseException)
+                for result in got:
+                    if isinstance(result, BaseException):
+                        raise result
+                spent, mirrored = got[0]
             if not spent:
                 raise services.Unauthenticated()
             hint = services.welcome_hint(
                 claims=claims, mirrored=mirrored, channel_name=self.channel_name
             )
-        except DomainError as exc:
+        except BaseException as exc:
+            if held:
+                await self._release()
+            if not isinstance(exc, DomainError):
+                raise
             await self._refuse_error(exc)
             return
-        await self._hold()
+        if not held:
+            await self._hold()
         ice_servers = services.ice_servers_for(claims.user_id)
         self._take(hint)
         await self.send_json(

@@ -422,19 +422,21 @@ class ConnectedPeer:
     channel_name: str
 
 
-def connected_peers(*, joined_before: datetime) -> list[ConnectedPeer]:
+def connected_peers(
+    *, joined_before: datetime, channels: list[str] | None = None
+) -> list[ConnectedPeer]:
     """Every participant marked connected to a room that is open and whose connection
     opened before `joined_before` (sessions.presence checks each against its heartbeat;
-    a newer one may not have had its first beat yet)."""
+    a newer one may not have had its first beat yet); only those connections when
+    `channels` is given."""
     recent = Attendance.objects.filter(
         session_id=OuterRef("session_id"),
         user_id=OuterRef("user_id"),
         left_at__isnull=True,
         joined_at__gte=joined_before,
     )
-    rows = (
-        RoomParticipant.objects.filter(connected=True, session__status__in=OPEN_ROOM)
-        .exclude(Exists(recent))
-        .values_list("session_id", "peer_id", "channel_name")
-    )
+    rows = RoomParticipant.objects.filter(connected=True, session__status__in=OPEN_ROOM)
+    if channels is not None:
+        rows = rows.filter(channel_name__in=channels)
+    rows = rows.exclude(Exists(recent)).values_list("session_id", "peer_id", "channel_name")
     return [ConnectedPeer(*row) for row in rows]

@@ -353,3 +353,48 @@ async def test_every_connection_shares_one_redis_client_for_the_rooms_copies(set
         assert len(client.client_list()) - clients_before <= 8
     finally:
         client.flushdb()
+
+
+async def test_on_redis_a_ticket_join_joins_its_room_s_group_while_spending_and_a_refusal_leaves_it(
+    room, settings
+):
+    """With Redis the ticket's spend and the room group's subscribe go at once (sessions.
+    consumers). A refused ticket's connection does not stay in the group; the welcomed
+    one is in it and hears the room."""
+    import redis
+    from channels.layers import get_channel_layer
+
+    from sessions.broadcast import room_group, send_to_room
+
+    location = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(location)
+    client.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
+    }
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "sessions.layers.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": location}]},
+        }
+    }
+    try:
+        layer = get_channel_layer()
+        group = layer._get_layer()._get_group_channel_name(room_group(room.session.pk))
+        token = await ticket_for(room.session, room.applicant)
+        path = f"/ws/sessions/{room.session.pk}/?ticket={token}"
+        first = await open_socket(path)
+        assert (await receive(first, "welcome"))["role"] == "applicant"
+        await first.send_json_to({"type": "ping"})
+        await receive_until(first, "pong")
+        members = set(layer._get_layer().groups[group])
+        assert len(members) == 1
+        error, code = await _refused(path)
+        assert (error["code"], code) == ("unauthenticated", 4401)
+        assert layer._get_layer().groups[group] == members
+        await send_to_room(room.session.pk, {"type": "recording", "active": True})
+        assert (await receive_until(first, "recording"))["active"] is True
+        await first.disconnect(timeout=30)
+    finally:
+        await get_channel_layer().flush()
+        client.flushdb()

@@ -33,6 +33,56 @@ def test_the_sweep_finds_only_participants_whose_connection_has_no_heartbeat(roo
     later = timezone.now() + timedelta(seconds=presence.expiry_seconds() + 1)
     gone = presence.sweep(now=later)
     assert [(g.session_id, g.channel_name) for g in gone] == [(room.session.pk, "test.a")]
+    # Narrowed to some connections (those whose beats ran out on Redis).
+    assert presence.sweep(now=later, channels=["test.m"]) == []
+    assert [g.channel_name for g in presence.sweep(now=later, channels=["test.a"])] == ["test.a"]
+
+
+def test_on_redis_a_beat_for_every_connection_is_one_round_trip_and_lasts_an_expiry(
+    settings, monkeypatch
+):
+    """With Redis every process's connections are one sorted set (channel -> until when
+    it lives): a beat for 999 connections is one round trip of three commands, not a
+    key each, and a connection is gone once its time passed or it was removed."""
+    import redis
+    import time_machine
+
+    location = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(location)
+    client.flushdb()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
+    }
+    commands: list[int] = []
+    original = redis.client.Pipeline.execute
+
+    def execute(self, *args, **kwargs):
+        commands.append(len(self.command_stack))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
+    try:
+        channels = [f"asgi.specific.p1!{n}" for n in range(999)]
+        presence.mark_alive(channels)
+        assert commands == [3]
+        assert presence.alive([*channels[:3], "asgi.specific.p2!x"]) == set(channels[:3])
+        # Another process reads the same set.
+        [key] = client.keys("*room-alive*")
+        assert client.zcard(key) == 999 and 0 < client.ttl(key) <= 30
+        presence.mark_gone(channels[0])
+        assert presence.alive(channels[:2]) == {channels[1]}
+        later = timezone.now() + timedelta(seconds=presence.expiry_seconds() + 1)
+        assert presence.lapsed() == []
+        with time_machine.travel(later):
+            assert presence.alive(channels[:2]) == set()
+            # What ran out is what the sweeps between two whole ones look at.
+            assert sorted(presence.lapsed()) == sorted(channels[1:])
+        # A beat drops the entries no beat kept alive for an expiry more.
+        with time_machine.travel(later + timedelta(seconds=presence.expiry_seconds())):
+            presence.mark_alive(["asgi.specific.p2!x"])
+        assert client.zcard(key) == 1
+    finally:
+        client.flushdb()
 
 
 async def test_a_party_whose_process_died_is_left_within_a_heartbeat(room, settings):
