@@ -334,6 +334,9 @@ class Dispute(models.Model):
                 fields=["organisation", "status", "created_at", "id"],
                 name="dispute_org_status_created_id",
             ),
+            # A mediator's load: the cases in mediation (odr.selectors._mediators_by_load,
+            # read for every mediator on the intake queue), by index only.
+            models.Index(fields=["mediator", "status"], name="dispute_mediator_status"),
             models.Index(
                 fields=["case_number"],
                 name="dispute_case_number_prefix",

@@ -30,13 +30,14 @@ SURNAMES = ["张", "李", "王", "赵", "陈", "刘", "杨", "黄", "周", "吴"
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文")
 
 
-def _copy_rows(template_id: int) -> None:
-    """N copies of the template case, each with its own number and time, and two
-    parties each with a name drawn from SURNAMES and GIVEN (so a full name is rare)."""
+def _copy_rows(template_id: int, mediator_id: int) -> None:
+    """N copies of the template case, each with its own number and time, all the
+    mediator's (none of them in mediation), and two parties each with a name drawn from
+    SURNAMES and GIVEN (so a full name is rare)."""
     from odr.models import Dispute, Party
 
     quote = connection.ops.quote_name
-    varying = {"case_number", "created_at", "title"}
+    varying = {"case_number", "created_at", "title", "mediator_id"}
     columns = [f.column for f in Dispute._meta.concrete_fields if f.column not in {"id", *varying}]
     listed = ", ".join(quote(c) for c in columns)
     party_columns = [
@@ -49,11 +50,11 @@ def _copy_rows(template_id: int) -> None:
     given = "ARRAY[" + ",".join(f"'{g}'" for g in GIVEN) + "]"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO odr_dispute ({listed}, case_number, created_at, title) "
+            f"INSERT INTO odr_dispute ({listed}, case_number, created_at, title, mediator_id) "
             f"SELECT {listed}, format('（2025）安调字第%%s号', lpad(g::text, 6, '0')), "
-            f"now() - g * interval '15 minutes', 'search ' || g "
+            f"now() - g * interval '15 minutes', 'search ' || g, %s "
             f"FROM odr_dispute, generate_series(1, %s) g WHERE id = %s",
-            [N, template_id],
+            [mediator_id, N, template_id],
         )
         for position, role in enumerate(("applicant", "respondent")):
             cursor.execute(
@@ -111,8 +112,12 @@ def main() -> None:
 
     users = get_user_model().objects
     citizen = users.get(email="citizen1@demo.odr")
-    (template,) = bulk_disputes(1, applicant=citizen)
-    _copy_rows(template.pk)
+    from odr.models import Dispute, Membership
+
+    # Settled: the mediator's 100,000 cases are past, none in mediation (mediator_load).
+    (template,) = bulk_disputes(1, applicant=citizen, statuses=(Dispute.Status.SETTLED,))
+    mediator = users.get(email="mediator@demo.odr")
+    _copy_rows(template.pk, mediator.pk)
     coordinator = users.get(email="coordinator@demo.odr")
     searches = {
         "serial": "第000777号",  # the serial, in the middle of the case number
@@ -140,6 +145,14 @@ def main() -> None:
             "listed": count_rows(qs),
             "common": len(probe) > list_filters.COMMON_SEARCH,
         }
+    # The intake queue's mediators with their load (their cases in mediation): read by
+    # the mediator's and status's index, not through the mediator's 100,000 cases.
+    from odr.selectors import _mediators_by_load
+
+    centres = Membership.objects.filter(user=mediator, role="mediator").values_list(
+        "organisation_id", flat=True
+    )
+    out["mediator_load"] = _explain(_mediators_by_load(list(centres)).query)
     print(json.dumps(out, ensure_ascii=False))
 
 

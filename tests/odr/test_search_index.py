@@ -110,3 +110,8 @@ def test_on_postgresql_every_search_at_100000_cases_is_an_index_scan(tmp_path):
     # the party index (never a hash of its 20,000 matches).
     used = set(out["surname"]["page"]["indexes"])
     assert {"dispute_created_id", "odr_party_dispute_id_13415f89"} <= used, used
+    # A mediator's load on the intake queue, at 100,000 cases of one mediator (none in
+    # mediation): the mediator-and-status index, never the mediator's every case.
+    load = out["mediator_load"]
+    assert "odr_dispute" not in load["seq_scans"], load
+    assert "dispute_mediator_status" in load["indexes"], load
