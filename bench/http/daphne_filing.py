@@ -40,6 +40,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.http.cpu import cpu_seconds
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -102,20 +104,6 @@ for n in range(1, COUNT + 1):
     tokens.append(session.session_key)
 print(json.dumps(tokens))
 """
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    """CPU seconds (user and system, all threads) used so far by these processes (read
-    from /proc: the bench runs on the server's machine)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -192,12 +180,12 @@ class Server:
         # The warm-up requests opened the pooled connections: all of them are counted.
         barrier.wait()
         database = self._database_pids()
-        cpu_started, db_started = _cpu_seconds(self.pids), _cpu_seconds(database)
+        cpu_started, db_started = cpu_seconds(self.pids), cpu_seconds(database)
         started = time.perf_counter()
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - started
-        cpu, db_cpu = _cpu_seconds(self.pids) - cpu_started, _cpu_seconds(database) - db_started
+        cpu, db_cpu = cpu_seconds(self.pids) - cpu_started, cpu_seconds(database) - db_started
         times.sort()
         n = len(times)
         assert n == workers * per_client, "a client failed"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import statistics
 import threading
 import time
@@ -27,6 +26,8 @@ from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+
+from bench.http.cpu import cpu_seconds
 
 FILER = "citizen1@demo.odr"  # the `GET /api/v1/me` yardstick's user
 REGION = "330523100201"  # 横溪坞村: village → township → county → city → province
@@ -175,20 +176,10 @@ class LockSampler:
 
 
 def _server_cpu() -> float:
-    """CPU seconds used so far by the PostgreSQL processes serving this database (read
-    from /proc: the bench runs on the database's machine)."""
+    """CPU seconds used so far by the PostgreSQL processes serving this database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        pids = [row[0] for row in cursor.fetchall()]
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds([row[0] for row in cursor.fetchall()])
 
 
 def _run(call, workers: int, per_client: int, *, own_filers: bool = False) -> Run:
