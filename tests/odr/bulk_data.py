@@ -72,3 +72,24 @@ def bulk_disputes(
         parties.append(Party(dispute=d, role=Party.Role.RESPONDENT, name="李四", accepted=True))
     Party.objects.bulk_create(parties, batch_size=1000)
     return disputes
+
+
+def seed_intake_scratch() -> None:
+    """A scratch PostgreSQL database as the intake queue's scripts read it
+    (intake_sections_pg.py, list_reads_pg.py): migrated, the demo seeded, 3,000 cases
+    waiting for intake and 40 in mediation, ANALYZEd."""
+    import os
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    from tests import factories
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", "--no-history", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    applicant = factories.demo_user("citizen1@demo.odr")
+    S = Dispute.Status
+    bulk_disputes(3000, applicant=applicant, statuses=[S.AWAITING_INTAKE])
+    bulk_disputes(40, applicant=applicant, statuses=[S.IN_MEDIATION], seed=1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")

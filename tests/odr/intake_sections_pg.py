@@ -19,7 +19,6 @@ import django
 
 django.setup()
 
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -29,16 +28,10 @@ def main() -> None:
     from odr.models import Dispute
     from odr.views.lists import OLDEST_FIRST
     from tests import factories
-    from tests.odr.bulk_data import bulk_disputes
+    from tests.odr.bulk_data import seed_intake_scratch
 
-    call_command("migrate", verbosity=0)
-    call_command("seed_demo", "--no-history", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    applicant = factories.demo_user("citizen1@demo.odr")
+    seed_intake_scratch()
     S = Dispute.Status
-    bulk_disputes(3000, applicant=applicant, statuses=[S.AWAITING_INTAKE])
-    bulk_disputes(40, applicant=applicant, statuses=[S.IN_MEDIATION], seed=1)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
     coordinator = factories.demo_user("coordinator@demo.odr")
     queue = selectors.intake_queue_for(coordinator)
     querysets = [

@@ -7,6 +7,7 @@ the intake queue's mediators, read by written-out SQL, are those the ORM reads."
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -309,7 +310,7 @@ def test_on_postgresql_the_one_query_reads_answer_as_each_list_read_alone(tmp_pa
     from tests.odr.api_support import run_race_script
     from tests.postgres import scratch_database
 
-    script = __import__("pathlib").Path(__file__).with_name("list_reads_pg.py")
+    script = Path(__file__).with_name("list_reads_pg.py")
     with scratch_database("odr_list_reads") as url:
         out = run_race_script(script, tmp_path, {"DATABASE_URL": url})
     assert out["vendor"] == "postgresql"
