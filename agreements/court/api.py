@@ -372,19 +372,11 @@ _MACHINE_REQUEST = (
 )
 _MACHINE_AGREEMENT = ("id", "dispute_id", "status", "effective_at", "parties")
 _MACHINE_DISPUTE = ("id", "case_number", "title")
-_MACHINE_PARTY = ("id", "dispute_id", "role", "position", "name", "accepted", "user_id")
-_MACHINE_SUPPLEMENT = ("id", "request_id", "asked_at", "deadline", "answered_at")
-_MACHINE_INQUIRY = (
-    "id",
-    "request_id",
-    "scheduled_at",
-    "closed_at",
-    "record",
-    "signed",
-    "present",
-    "judge_id",
-    "clerk_id",
-)
+# The related rows as the item's JSON arrays carry them (court_selectors.QUEUE_*: their
+# own key first), with the key and the owner's id as the model names them.
+_MACHINE_PARTY = ("id", "dispute_id", *court_selectors.QUEUE_PARTY[1:])
+_MACHINE_SUPPLEMENT = ("id", "request_id", *court_selectors.QUEUE_SUPPLEMENT[1:])
+_MACHINE_INQUIRY = ("id", "request_id", *court_selectors.QUEUE_INQUIRY[1:])
 
 
 class _QueuePage:
