@@ -241,12 +241,7 @@ def paginate(
     list needs prefetched; by default the queryset itself filtered to those ids."""
     _check(keys, limit)
     count, estimated = count_rows(queryset)
-    backwards = bool(before) and not cursor
-    rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
-    if backwards:
-        rows = rows.filter(_before(keys, decode_cursor(before or "", keys)))
-    elif cursor:
-        rows = rows.filter(_after(keys, decode_cursor(cursor, keys)))
+    rows, backwards = _positioned(queryset, keys, after=cursor, before=before)
     found = list(rows.values_list(*(k.field for k in keys))[: limit + 1])
     found, has_next, has_previous = _window(
         found, more=len(found) > limit, limit=limit, backwards=backwards, resumed=bool(cursor)
@@ -325,6 +320,20 @@ def estimate_counts(
     return out
 
 
+def _positioned(
+    queryset: QuerySet, keys: Sequence[Key], *, after: str | None, before: str | None
+) -> tuple[QuerySet, bool]:
+    """`queryset` in the order of `keys` from `after` forwards, or from `before` upwards
+    (read backwards by the same index), and whether it reads upwards."""
+    backwards = bool(before) and not after
+    rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
+    if backwards:
+        rows = rows.filter(_before(keys, decode_cursor(before or "", keys)))
+    elif after:
+        rows = rows.filter(_after(keys, decode_cursor(after, keys)))
+    return rows, backwards
+
+
 def _rows_query(
     queryset: QuerySet,
     keys: Sequence[Key],
@@ -338,12 +347,7 @@ def _rows_query(
     """The read of a page of `queryset` (its dicts of `fields`, the keys and
     `expressions`, `limit + 1` of them) from `after` forwards or from `before` upwards,
     and whether it reads upwards."""
-    backwards = bool(before) and not after
-    rows = queryset.prefetch_related(None).order_by(*(k.order(reverse=backwards) for k in keys))
-    if backwards:
-        rows = rows.filter(_before(keys, decode_cursor(before or "", keys)))
-    elif after:
-        rows = rows.filter(_after(keys, decode_cursor(after, keys)))
+    rows, backwards = _positioned(queryset, keys, after=after, before=before)
     wanted = [*fields, *(k.field for k in keys if k.field not in fields)]
     return rows.values(*wanted, **(expressions or {}))[: limit + 1], backwards
 
